@@ -1,0 +1,38 @@
+# Thin wrapper over CMake: `make run` and `make test` are the whole quick start.
+BUILD    ?= build
+JOBS     ?= $(shell nproc)
+# CI sets WERROR=1; SANITIZE=1 builds with AddressSanitizer + UndefinedBehaviorSanitizer.
+WERROR   ?= 0
+SANITIZE ?= 0
+CMAKE_FLAGS = -DLG_WERROR=$(if $(filter 1,$(WERROR)),ON,OFF) \
+              -DLG_SANITIZE=$(if $(filter 1,$(SANITIZE)),ON,OFF)
+
+.PHONY: all deps build run test test-asan bench format clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+run: build
+	@scripts/run-demo.sh $(BUILD)
+
+test: build
+	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+test-asan:
+	@$(MAKE) --no-print-directory test BUILD=build-asan SANITIZE=1
+
+bench: build
+	@scripts/deps.sh bench
+	@bench/run.sh $(BUILD)
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan

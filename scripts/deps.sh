@@ -1,0 +1,31 @@
+#!/bin/sh
+# Install the Debian packages lifeguard needs to build, test and benchmark, only when missing.
+# Idempotent: a machine that has everything runs no apt command at all.
+#   scripts/deps.sh          build + test packages
+#   scripts/deps.sh bench    also nginx, haproxy, wrk, gnuplot
+set -eu
+
+pkgs="build-essential cmake pkg-config libssl-dev libyaml-dev node-llhttp libcriterion-dev curl
+openssl python3"
+case "${1:-}" in
+bench) pkgs="$pkgs nginx-light haproxy wrk gnuplot-nox linux-perf strace" ;;
+"") ;;
+*) echo "usage: $0 [bench]" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null; then SUDO=sudo; else
+        echo "deps: missing packages:$missing (run as root to install them)" >&2; exit 1
+    fi
+else SUDO=""; fi
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+# Refresh the package lists only when an install fails on stale or absent lists.
+$SUDO apt-get install -y -q --no-install-recommends $missing ||
+    { $SUDO apt-get update -q && $SUDO apt-get install -y -q --no-install-recommends $missing; }

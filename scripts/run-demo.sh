@@ -1,0 +1,37 @@
+#!/bin/sh
+# `make run`: two demo backends (the project's test origin) on 127.0.0.1:9001 and :9002, and
+# lifeguard in front of them with conf/lifeguard.yaml, in the foreground. Ctrl-C stops all.
+set -eu
+build=${1:-build}
+cd "$(dirname "$0")/.."
+conf=conf/lifeguard.yaml
+
+"$build/lifeguard" -t -c "$conf"
+pids=""
+cleanup() {
+    for p in $pids; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+for n in 1 2; do
+    "$build/lg-origin" --listen "127.0.0.1:900$n" --name "app$n" --quiet >/dev/null &
+    pids="$pids $!"
+done
+sleep 0.3
+for p in $pids; do
+    kill -0 "$p" 2>/dev/null || { echo "run: a demo backend failed to start (ports 9001/9002 busy?)" >&2; exit 1; }
+done
+
+cat <<MSG
+
+  lifeguard is starting with $conf
+    proxy:      http://localhost:8080/          (answers alternate: app1, app2)
+    try:        curl -i http://localhost:8080/echo
+                curl -s http://localhost:8080/size/1048576 | wc -c
+  Ctrl-C stops lifeguard and the demo backends.
+
+MSG
+"$build/lifeguard" -c "$conf" &
+lg=$!
+pids="$pids $lg"
+wait "$lg"

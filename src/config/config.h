@@ -1,0 +1,202 @@
+/*
+ * config.h - the parsed configuration: an immutable tree with every default filled in.
+ *
+ * lg_config_load() turns a YAML file into a struct lg_config or a list of errors, each one line
+ * "FILE:LINE:COL: error: MESSAGE". It parses and validates only: it opens no socket and resolves
+ * no host name. The whole tree lives in one allocation arena freed by lg_config_free().
+ *
+ * Hostile files are bounded: at most 1 MiB, UTF-8 without NUL bytes, nesting at most 64 deep,
+ * one document, and no YAML aliases (rejected with an error, so nothing is ever expanded).
+ * docs/configuration.md is the user's reference for every key.
+ */
+#ifndef LG_CONFIG_H
+#define LG_CONFIG_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "core/lg.h"
+#include "core/log.h"
+
+/* Longest host part (a DNS name is at most 253 characters) and whole address text. */
+#define LG_ADDR_HOST_MAX 256
+#define LG_ADDR_TEXT_MAX 264
+
+/*
+ * An address as written (`text`) and, when it is an IP literal, as a sockaddr. The strings are
+ * stored inside the struct, so an lg_addr_t can be copied by assignment and owns nothing.
+ */
+typedef struct lg_addr {
+    char text[LG_ADDR_TEXT_MAX]; /* as written: "0.0.0.0:8080", "[::1]:80", ":8080", "app:80" */
+    char host[LG_ADDR_HOST_MAX]; /* host part without brackets; "" for ":port" */
+    uint16_t port;               /* may be 0 for listeners (ephemeral port, logged at start) */
+    int is_hostname;             /* 1: `host` is a name to resolve; `sa` is unset */
+    struct sockaddr_storage sa;  /* ":port" is 0.0.0.0:port */
+    socklen_t salen;
+} lg_addr_t;
+
+/* Flags for lg_parse_addr(): what the caller accepts besides "IP:PORT" with a port >= 1. */
+#define LG_ADDR_HOSTNAME 0x1u /* "name:port" (backends); is_hostname is set, nothing resolved */
+#define LG_ADDR_PORT0    0x2u /* port 0 = ephemeral (listeners) */
+#define LG_ADDR_ANYHOST  0x4u /* ":port" = every IPv4 address (listeners) */
+
+typedef enum lg_access_format {
+    LG_ACCESS_COMBINED = 0,
+    LG_ACCESS_JSON,
+} lg_access_format_t;
+
+typedef enum lg_listener_mode {
+    LG_MODE_HTTP = 0,
+    LG_MODE_TCP,
+} lg_listener_mode_t;
+
+typedef enum lg_balance {
+    LG_BALANCE_ROUND_ROBIN = 0,
+    LG_BALANCE_WEIGHTED,
+    LG_BALANCE_LEAST_CONN,
+    LG_BALANCE_P2C,
+    LG_BALANCE_HASH,
+} lg_balance_t;
+
+typedef enum lg_hash_key {
+    LG_HASH_CLIENT_IP = 0,
+    LG_HASH_URI,
+    LG_HASH_HEADER, /* hash_key_name holds the header name */
+    LG_HASH_COOKIE, /* hash_key_name holds the cookie name */
+} lg_hash_key_t;
+
+typedef enum lg_check_type {
+    LG_CHECK_TCP = 0,
+    LG_CHECK_HTTP,
+    LG_CHECK_NONE,
+} lg_check_type_t;
+
+/* Where a key or value was written, for messages that point at the file. */
+typedef struct lg_conf_pos {
+    unsigned line;
+    unsigned col;
+} lg_conf_pos_t;
+
+typedef struct lg_health_check_conf {
+    lg_check_type_t type; /* default: http */
+    char *path;           /* default "/healthz" */
+    char *host;           /* Host header; default: the backend's host */
+    unsigned expect_min;  /* default 200 */
+    unsigned expect_max;  /* default 399 */
+    lg_msec_t interval;   /* default 2s */
+    lg_msec_t timeout;    /* default 1s */
+    unsigned rise;        /* default 2 */
+    unsigned fall;        /* default 3 */
+} lg_health_check_conf_t;
+
+typedef struct lg_backend_conf {
+    lg_addr_t addr;
+    unsigned weight; /* 1..1000, default 1 */
+    lg_conf_pos_t pos;
+} lg_backend_conf_t;
+
+typedef struct lg_pool_conf {
+    char *name;
+    lg_balance_t balance;   /* default round_robin */
+    lg_hash_key_t hash_key; /* default client_ip */
+    char *hash_key_name;    /* for header:/cookie:, else NULL */
+    lg_backend_conf_t *backends;
+    size_t nbackends;           /* >= 1 */
+    lg_msec_t resolve_interval; /* default 5s */
+    lg_health_check_conf_t health_check;
+    unsigned keepalive_max_idle; /* default 64; 0 disables upstream keep-alive */
+    unsigned retries;            /* default 1 */
+    lg_conf_pos_t pos;
+} lg_pool_conf_t;
+
+typedef struct lg_route_conf {
+    char *host;        /* NULL = any; lower-case; "*.example.com" when wildcard */
+    int host_wildcard; /* 1: match any name ending in host+1 (".example.com") */
+    char *path_prefix; /* NULL = any */
+    size_t pool;       /* index into lg_config.pools */
+    lg_conf_pos_t pos;
+} lg_route_conf_t;
+
+typedef struct lg_listener_conf {
+    char *name;
+    lg_addr_t addr;
+    lg_listener_mode_t mode; /* default http */
+    lg_route_conf_t *routes; /* http mode, >= 1 */
+    size_t nroutes;
+    size_t pool; /* tcp mode: index into lg_config.pools */
+    lg_conf_pos_t pos;
+} lg_listener_conf_t;
+
+typedef struct lg_config {
+    char *file;       /* the path it was loaded from */
+    unsigned workers; /* "auto" resolved to the CPU count at load time; >= 1 */
+    char *pid_file;   /* NULL when not set */
+
+    struct {
+        lg_log_level_t level;      /* default info */
+        char *error;               /* "stderr" (default) or a path */
+        char *access;              /* "stdout" (default), a path, or NULL for off */
+        lg_access_format_t format; /* default combined */
+    } log;
+
+    struct {
+        int enabled; /* 0 when admin.listen is absent */
+        lg_addr_t addr;
+    } admin;
+
+    struct {
+        lg_msec_t client_header;     /* 10s */
+        lg_msec_t client_idle;       /* 75s */
+        lg_msec_t connect;           /* 3s */
+        lg_msec_t upstream_response; /* 60s */
+        lg_msec_t upstream_idle;     /* 60s */
+        lg_msec_t drain;             /* 30s */
+    } timeouts;
+
+    struct {
+        unsigned max_connections; /* 10000, per worker */
+        size_t max_header_size;   /* 16k; 1k..1m */
+        uint64_t max_body_size;   /* 0 = unlimited */
+    } limits;
+
+    lg_listener_conf_t *listeners;
+    size_t nlisteners; /* >= 1 */
+    lg_pool_conf_t *pools;
+    size_t npools;
+
+    void *arena; /* owns every string and array above */
+} lg_config_t;
+
+/* The list of problems found in a file, one formatted line each. */
+typedef struct lg_config_errors {
+    char **lines; /* "FILE:LINE:COL: error: MESSAGE" */
+    size_t n;
+} lg_config_errors_t;
+
+/*
+ * Load and validate `path`. On success returns a new config (free with lg_config_free) and
+ * leaves `errs` empty. On failure returns NULL and fills `errs` with every problem found, in
+ * file order, at most 100 lines plus one that counts the rest (free with lg_config_errors_free;
+ * `errs` may be NULL to discard them). Problems with the file as a whole (cannot open, empty,
+ * too large) are "FILE: error: MESSAGE". Never crashes or hangs on hostile input.
+ */
+lg_config_t *lg_config_load(const char *path, lg_config_errors_t *errs);
+void lg_config_free(lg_config_t *cf);
+void lg_config_errors_free(lg_config_errors_t *errs);
+
+/* Total number of backends over every pool (for `lifeguard -t`). */
+size_t lg_config_nbackends(const lg_config_t *cf);
+
+/*
+ * Parsers for the scalar types, shared with anything else that reads them. Each returns LG_OK
+ * and stores the value, or LG_ERR with a static reason in *why (and leaves *out unspecified for
+ * lg_parse_addr, untouched for the others). Durations: a whole number and ms|s|m|h; sizes: a
+ * whole number and an optional k|m|g (KiB, MiB, GiB, any case); addresses: see LG_ADDR_*.
+ */
+int lg_parse_duration(const char *s, lg_msec_t *out, const char **why); /* 500ms 10s 2m 1h */
+int lg_parse_size(const char *s, uint64_t *out, const char **why);      /* 512 16k 1m 1g */
+int lg_parse_addr(const char *s, unsigned flags, lg_addr_t *out, const char **why); /* LG_ADDR_* */
+
+#endif

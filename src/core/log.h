@@ -1,0 +1,32 @@
+/*
+ * log.h - the error log: one line per event, "2026/11/26 21:40:00 [error] 1234#w0: message".
+ */
+#ifndef LG_LOG_H
+#define LG_LOG_H
+
+#include <stdarg.h>
+
+typedef enum lg_log_level {
+    LG_LOG_ERR = 0,
+    LG_LOG_WARN,
+    LG_LOG_INFO,
+    LG_LOG_DEBUG,
+} lg_log_level_t;
+
+extern lg_log_level_t lg_log_level;
+
+/* Open `path` ("stderr" or a file, appended) as the error log. Returns LG_OK or LG_ERR. */
+int lg_log_open(const char *path);
+/* Name this process in every line: -1 for the master, else the worker index. */
+void lg_log_set_worker(int id);
+const char *lg_log_level_name(lg_log_level_t level);
+
+void lg_log_write(lg_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define lg_log(level, ...)                                                                         \
+    do {                                                                                           \
+        if ((level) <= lg_log_level)                                                               \
+            lg_log_write((level), __VA_ARGS__);                                                    \
+    } while (0)
+
+#endif

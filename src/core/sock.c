@@ -1,0 +1,97 @@
+/*
+ * sock.c - reads, writes and splices that keep the readiness flags (see sock.h).
+ */
+#include "core/sock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "core/lg.h"
+
+ssize_t lg_sock_read(lg_sock_t *s, void *buf, size_t len)
+{
+    ssize_t n;
+
+    do {
+        n = read(s->io.fd, buf, len);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) {
+        /* Short means drained, except that a FIN seen with the data still waits to be read. */
+        if ((size_t)n < len && !(s->flags & LG_SOCK_HUP))
+            s->flags &= ~(uint32_t)LG_SOCK_RD;
+        return n;
+    }
+    if (n == 0) {
+        s->flags |= LG_SOCK_EOF;
+        return 0;
+    }
+    s->flags &= ~(uint32_t)LG_SOCK_RD;
+    if (errno == EAGAIN)
+        return LG_AGAIN;
+    s->flags |= LG_SOCK_ERR;
+    return LG_ERR;
+}
+
+ssize_t lg_sock_writev(lg_sock_t *s, const struct iovec *iov, int iovcnt)
+{
+    size_t want = 0;
+    ssize_t n;
+
+    for (int i = 0; i < iovcnt; i++)
+        want += iov[i].iov_len;
+    do {
+        n = iovcnt == 1 ? write(s->io.fd, iov[0].iov_base, iov[0].iov_len)
+                        : writev(s->io.fd, iov, iovcnt);
+    } while (n < 0 && errno == EINTR);
+    if (n >= 0) {
+        if ((size_t)n < want)
+            s->flags &= ~(uint32_t)LG_SOCK_WR;
+        return n;
+    }
+    s->flags &= ~(uint32_t)LG_SOCK_WR;
+    if (errno == EAGAIN)
+        return 0;
+    s->flags |= LG_SOCK_ERR;
+    return LG_ERR;
+}
+
+ssize_t lg_sock_splice_in(lg_sock_t *s, int pipe_wfd, size_t len)
+{
+    ssize_t n;
+
+    do {
+        n = splice(s->io.fd, NULL, pipe_wfd, NULL, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0)
+        return n;
+    if (n == 0) {
+        s->flags |= LG_SOCK_EOF;
+        return 0;
+    }
+    if (errno == EAGAIN) {
+        s->flags &= ~(uint32_t)LG_SOCK_RD;
+        return LG_AGAIN;
+    }
+    s->flags |= LG_SOCK_ERR;
+    return LG_ERR;
+}
+
+ssize_t lg_sock_splice_out(lg_sock_t *s, int pipe_rfd, size_t len)
+{
+    ssize_t n;
+
+    do {
+        n = splice(pipe_rfd, NULL, s->io.fd, NULL, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    } while (n < 0 && errno == EINTR);
+    if (n >= 0) {
+        if ((size_t)n < len)
+            s->flags &= ~(uint32_t)LG_SOCK_WR;
+        return n;
+    }
+    s->flags &= ~(uint32_t)LG_SOCK_WR;
+    if (errno == EAGAIN)
+        return 0;
+    s->flags |= LG_SOCK_ERR;
+    return LG_ERR;
+}

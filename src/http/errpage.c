@@ -1,0 +1,59 @@
+/*
+ * errpage.c - fixed error responses: status line, Date, a short text body, framing.
+ */
+#include "http/errpage.h"
+
+#include <stdio.h>
+#include <time.h>
+
+const char *lg_status_reason(int status)
+{
+    switch (status) {
+    case 400:
+        return "Bad Request";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 413:
+        return "Content Too Large";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Internal Server Error";
+    }
+}
+
+size_t lg_errpage(int status, int keep_alive, int head_only, char *buf, size_t cap)
+{
+    const char *reason = lg_status_reason(status);
+    char date[64], body[128], retry[32] = "";
+    time_t now = time(NULL);
+    struct tm tm;
+    int blen, n;
+
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    blen = snprintf(body, sizeof(body), "%d %s\n", status, reason);
+    if (status == 503)
+        snprintf(retry, sizeof(retry), "Retry-After: %d\r\n", LG_RETRY_AFTER_SEC);
+    n = snprintf(buf, cap,
+                 "HTTP/1.1 %d %s\r\nServer: lifeguard\r\nDate: %s\r\n"
+                 "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n%s"
+                 "Connection: %s\r\n\r\n%s",
+                 status, reason, date, blen, retry, keep_alive ? "keep-alive" : "close",
+                 head_only ? "" : body);
+    return (n < 0 || (size_t)n >= cap) ? 0 : (size_t)n;
+}

@@ -1,0 +1,19 @@
+/*
+ * errpage.h - the small, fixed responses lifeguard writes itself.
+ */
+#ifndef LG_ERRPAGE_H
+#define LG_ERRPAGE_H
+
+#include <stddef.h>
+
+/* Seconds a 503 asks the client to wait (Retry-After). */
+#define LG_RETRY_AFTER_SEC 1
+
+/*
+ * Write the response for `status` into buf (without its body when answering HEAD); returns its
+ * length, 0 if it does not fit.
+ */
+size_t lg_errpage(int status, int keep_alive, int head_only, char *buf, size_t cap);
+const char *lg_status_reason(int status);
+
+#endif

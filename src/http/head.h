@@ -1,0 +1,109 @@
+/*
+ * head.h - reading and rebuilding HTTP/1.1 message heads.
+ *
+ * llhttp validates the grammar first; these functions then walk the head once more to catch
+ * what llhttp 8 lets through (bare LF at the end of the head, whitespace before a colon,
+ * obsolete line folding), to collect the facts routing needs, and to write the head that goes
+ * to the other side: hop-by-hop headers removed, X-Forwarded-* added, one framing header.
+ * They never allocate; every span points into the caller's head bytes.
+ */
+#ifndef LG_HEAD_H
+#define LG_HEAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/lg.h"
+
+#define LG_HEAD_MAX_CONN_TOKENS 16
+
+typedef struct lg_span {
+    const char *p;
+    size_t len;
+} lg_span_t;
+
+/* One header line of a head. */
+typedef struct lg_hdr {
+    const char *line; /* the whole line, CRLF included */
+    size_t line_len;
+    lg_span_t name;
+    lg_span_t value; /* without surrounding whitespace */
+} lg_hdr_t;
+
+typedef enum lg_hdr_kind {
+    LG_H_OTHER = 0,
+    LG_H_HOST,
+    LG_H_CONNECTION,
+    LG_H_KEEP_ALIVE,
+    LG_H_PROXY_CONNECTION,
+    LG_H_TE,
+    LG_H_UPGRADE,
+    LG_H_TRANSFER_ENCODING,
+    LG_H_CONTENT_LENGTH,
+    LG_H_XFF,
+    LG_H_XFP,
+    LG_H_XFH,
+} lg_hdr_kind_t;
+
+/* What the head says about the connection, shared by requests and responses. */
+typedef struct lg_conn_hdrs {
+    lg_span_t tokens[LG_HEAD_MAX_CONN_TOKENS]; /* names listed in Connection */
+    unsigned ntokens;
+    unsigned close : 1;      /* "Connection: close" */
+    unsigned keep_alive : 1; /* "Connection: keep-alive" */
+} lg_conn_hdrs_t;
+
+typedef struct lg_req_head {
+    const char *head; /* start line; the head ends at head + len with an empty line */
+    size_t len;
+    lg_span_t method;
+    lg_span_t path;   /* origin-form target to send (absolute-form reduced to path?query) */
+    lg_span_t host;   /* Host value, or the authority of an absolute-form target; may be empty */
+    lg_span_t target; /* as received */
+    unsigned http_minor;
+    lg_conn_hdrs_t conn;
+} lg_req_head_t;
+
+typedef struct lg_rsp_head {
+    const char *head;
+    size_t len;
+    lg_span_t status_rest; /* "200 OK" without the CRLF */
+    lg_conn_hdrs_t conn;
+} lg_rsp_head_t;
+
+/* What to add when a request head is rebuilt for the backend. */
+typedef struct lg_req_build {
+    const char *client_ip;
+    const char *proto;        /* "http" or "https" */
+    const char *default_host; /* sent as Host when the request has none (HTTP/1.0) */
+    int chunked;              /* body framing: chunked ... */
+    int has_length;           /* ... or Content-Length: length */
+    uint64_t length;
+    int close; /* ask the backend to close after the response */
+} lg_req_build_t;
+
+/* How a response head is rebuilt for the client. */
+typedef struct lg_rsp_build {
+    int keep_chunked; /* forward Transfer-Encoding (client speaks HTTP/1.1) */
+    int close;        /* "Connection: close" */
+    int keep_alive;   /* "Connection: keep-alive" (HTTP/1.0 client kept open) */
+} lg_rsp_build_t;
+
+lg_hdr_kind_t lg_hdr_kind(const char *name, size_t len);
+
+/*
+ * Scan a request head of `len` bytes (ending with CRLF CRLF, grammar checked by llhttp).
+ * Returns 0, or the HTTP status to answer with (400, 501) when the head is unacceptable.
+ */
+int lg_req_head_scan(lg_req_head_t *rq, const char *head, size_t len, unsigned http_minor);
+/* Write the head for the backend into out[0..cap); returns its length, 0 if it does not fit. */
+size_t lg_req_head_build(const lg_req_head_t *rq, const lg_req_build_t *b, char *out, size_t cap);
+
+/* Scan a response head; returns LG_OK or LG_ERR (the backend's answer is malformed). */
+int lg_rsp_head_scan(lg_rsp_head_t *rs, const char *head, size_t len);
+size_t lg_rsp_head_build(const lg_rsp_head_t *rs, const lg_rsp_build_t *b, char *out, size_t cap);
+
+/* Case-insensitive comparison of a span with a NUL-terminated lower-case string. */
+int lg_span_eq(lg_span_t s, const char *lower);
+
+#endif

@@ -1,0 +1,1041 @@
+/*
+ * proxy.c - client connections and the exchange with a backend.
+ *
+ * A client connection is in one of five states, each with its own work in conn_run():
+ *   IDLE      between requests: no buffer, no exchange; timer client_header (new) or client_idle
+ *   HEAD      reading a request head into c->in; timer client_header
+ *   EXCHANGE  relaying to and from a backend; the upstream timer governs
+ *   REPLY     writing a response of our own (an error), then keep-alive or close
+ *   LINGER    response sent, write side shut, discarding what the client still sends
+ *
+ * An exchange (lg_txn_t) lives from the first byte of a request to the end of its response. It
+ * owns the upstream connection and two pumps: `up` (request body, client -> backend, written
+ * after the rebuilt head) and `down` (response body, backend -> client). Both run whenever
+ * either socket reports readiness, so early responses and full-duplex bodies just work.
+ *
+ * Memory: an idle connection holds only its lg_http_conn_t. During an exchange it holds at most
+ * three buffers (request bytes, response bytes, the rebuilt head of one direction) and two
+ * pipes, so it is bounded by 3 x buffer size (max(max_header_size, 16k) + 4k) plus the pipes.
+ */
+#include "http/proxy.h"
+
+#include <errno.h>
+#include <llhttp.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/net.h"
+#include "core/pipe.h"
+#include "http/errpage.h"
+#include "http/head.h"
+#include "http/pump.h"
+#include "http/route.h"
+#include "upstream/upstream.h"
+
+#define LG_ACCEPT_BUDGET   64
+#define LG_ACCEPT_RETRY_MS 100
+#define LG_LINGER_MS       5000
+#define LG_BUF_MIN         16384
+/* Room for what the rebuilt head adds (X-Forwarded-*, framing) beyond max_header_size. */
+#define LG_BUF_SLACK  4096
+#define LG_TRIM_MS    1000
+#define LG_PIPE_SIZE  (1 << 20)
+#define LG_PIPE_KEEP  32
+#define LG_LINGER_BUF 4096
+
+enum { C_IDLE, C_HEAD, C_EXCHANGE, C_REPLY, C_LINGER };
+
+typedef struct lg_txn lg_txn_t;
+
+typedef struct lg_http_conn {
+    lg_sock_t sock;
+    lg_timer_t timer;
+    lg_posted_t posted; /* continue after the batch; frees the connection once closed */
+    lg_listener_t *ls;
+    lg_txn_t *txn;
+    lg_buf_t *in; /* request bytes: head, body, pipelined requests */
+    struct lg_http_conn *next_free;
+    uint8_t state;
+    uint8_t close_after; /* close once the current response is out */
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in4;
+        struct sockaddr_in6 in6;
+    } peer;
+} lg_http_conn_t;
+
+struct lg_txn {
+    lg_http_conn_t *c;
+    lg_upconn_t *u;
+    lg_backend_t *be;
+    lg_buf_t *uhead; /* rebuilt request head, kept until the response starts (for a retry) */
+    lg_buf_t *rbuf;  /* bytes from the backend */
+    lg_buf_t *chead; /* head (or error page) for the client */
+    lg_pump_t up, down;
+    lg_txn_t *next_free;
+    uint32_t parsed;         /* bytes of c->in (from pos) or rbuf already given to llhttp */
+    uint8_t tries;           /* other backends still to try when a connect fails */
+    unsigned head_done : 1;  /* llhttp paused at the end of a head */
+    unsigned dispatched : 1; /* the request head was accepted and routed */
+    unsigned head_only : 1;  /* HEAD request: the response has no body */
+    unsigned client_ka : 1;  /* the client wants to keep the connection */
+    unsigned http10 : 1;
+    unsigned idempotent : 1;
+    unsigned reused : 1;      /* the upstream connection came from the idle pool */
+    unsigned retried : 1;     /* a retry on a fresh connection was made */
+    unsigned req_done : 1;    /* request completely written to the backend */
+    unsigned req_aborted : 1; /* the backend stopped taking the request body */
+    unsigned rsp_started : 1; /* a byte of response arrived */
+    unsigned rsp_head : 1;    /* the final response head was forwarded */
+    unsigned rsp_done : 1;
+    llhttp_t req, rsp; /* last: txn_new clears everything before them */
+};
+
+static const lg_config_t *conf;
+static lg_timerq_t q_client_header, q_client_idle, q_linger, q_accept_retry, q_trim;
+static lg_timer_t trim_timer;
+static llhttp_settings_t req_settings, rsp_settings;
+static unsigned nconns;
+static lg_listener_t *paused_listeners;
+static lg_http_conn_t *free_conns;
+static lg_txn_t *free_txns;
+
+static void conn_run(lg_http_conn_t *c);
+static void conn_close(lg_http_conn_t *c);
+static void client_close(lg_http_conn_t *c);
+static void reply_error(lg_http_conn_t *c, int status);
+static void txn_process(lg_txn_t *t);
+static void upstream_connect(lg_txn_t *t);
+
+/* ---- exchanges */
+
+static int on_request_head(llhttp_t *p)
+{
+    lg_txn_t *t = p->data;
+
+    t->head_done = 1;
+    return HPE_PAUSED;
+}
+
+/* Responses without a body are told to llhttp here (it gets 204/304 with a length wrong). */
+static int on_response_head(llhttp_t *p)
+{
+    lg_txn_t *t = p->data;
+
+    t->head_done = 1;
+    if (p->status_code < 200 || p->status_code == 204 || p->status_code == 304 || t->head_only)
+        return 1; /* no body: llhttp goes on to message complete, which pauses */
+    return HPE_PAUSED;
+}
+
+static lg_txn_t *txn_new(lg_http_conn_t *c)
+{
+    lg_txn_t *t = free_txns;
+
+    if (t != NULL)
+        free_txns = t->next_free;
+    else if ((t = malloc(sizeof(*t))) == NULL)
+        return NULL;
+    memset(t, 0, offsetof(lg_txn_t, req));
+    t->next_free = NULL;
+    t->c = c;
+    llhttp_init(&t->req, HTTP_REQUEST, &req_settings);
+    t->req.data = t;
+    return t;
+}
+
+/* Release everything the exchange holds; the upstream connection is closed unless handed off. */
+static void txn_free(lg_txn_t *t)
+{
+    if (t->u != NULL) {
+        lg_upconn_close(t->u);
+        t->u = NULL;
+    }
+    lg_pump_release(&t->up);
+    lg_pump_release(&t->down);
+    lg_buf_put(&t->uhead);
+    lg_buf_put(&t->rbuf);
+    lg_buf_put(&t->chead);
+    t->c->txn = NULL;
+    t->next_free = free_txns;
+    free_txns = t;
+}
+
+static void client_timer_set(lg_http_conn_t *c, lg_timerq_t *q)
+{
+    lg_timer_set(q, &c->timer);
+}
+
+/* Between requests: drop the empty buffer, wait for the next one (or parse a pipelined one). */
+static void conn_keepalive(lg_http_conn_t *c)
+{
+    if (c->in != NULL && lg_buf_len(c->in) == 0)
+        lg_buf_put(&c->in);
+    c->state = C_IDLE;
+    client_timer_set(c, &q_client_idle);
+    if (c->in != NULL || (c->sock.flags & LG_SOCK_RD))
+        lg_loop_post(&c->posted);
+}
+
+/* The exchange is over (response out): keep the client connection or close it. */
+static void txn_done(lg_txn_t *t)
+{
+    lg_http_conn_t *c = t->c;
+
+    txn_free(t);
+    if (c->close_after)
+        client_close(c);
+    else
+        conn_keepalive(c);
+}
+
+static int upstream_reusable(const lg_txn_t *t)
+{
+    return t->req_done && !t->req_aborted && t->down.mode != LG_BODY_EOF &&
+           llhttp_should_keep_alive(&t->rsp) && (t->rbuf == NULL || lg_buf_len(t->rbuf) == 0);
+}
+
+static void txn_finish(lg_txn_t *t)
+{
+    if (upstream_reusable(t))
+        lg_upconn_release(t->u);
+    else
+        lg_upconn_close(t->u);
+    t->u = NULL;
+    txn_done(t);
+}
+
+static int retry_allowed(const lg_txn_t *t)
+{
+    return t->reused && !t->retried && !t->rsp_started && t->idempotent &&
+           t->up.mode == LG_BODY_NONE;
+}
+
+/*
+ * The backend failed before a response reached the client. A reused keep-alive connection
+ * that the backend had closed is retried once on a fresh connection (idempotent requests
+ * without a body); a failed connect moves on to another backend while tries remain; otherwise
+ * the client gets `status`.
+ */
+static void upstream_fail(lg_txn_t *t, int status, const char *what, int err)
+{
+    lg_upconn_t *u = t->u;
+    int connect_failed = u->connecting;
+
+    if (retry_allowed(t)) {
+        lg_log(LG_LOG_INFO, "keep-alive connection to %s closed by the backend (%s), retrying",
+               t->be->conf->addr.text, what);
+        t->retried = 1;
+    } else if (connect_failed && t->tries > 0 && t->up.mode == LG_BODY_NONE) {
+        lg_log(LG_LOG_ERR, "%s to %s failed (%d: %s), trying another backend", what,
+               t->be->conf->addr.text, err, strerror(err));
+        t->tries--;
+        t->be = lg_upstream_pick(t->be->pool, t->be);
+    } else {
+        if (err != 0)
+            lg_log(LG_LOG_ERR, "%s %s failed (%d: %s)", what, t->be->conf->addr.text, err,
+                   strerror(err));
+        else
+            lg_log(LG_LOG_ERR, "%s %s", what, t->be->conf->addr.text);
+        reply_error(t->c, status);
+        return;
+    }
+    lg_upconn_close(u);
+    t->u = NULL;
+    t->uhead->pos = 0;
+    t->req_done = 0;
+    upstream_connect(t);
+}
+
+static void upstream_timeout(lg_timer_t *timer)
+{
+    lg_upconn_t *u = lg_container_of(timer, lg_upconn_t, timer);
+    lg_txn_t *t = u->owner;
+
+    if (u->connecting) {
+        upstream_fail(t, 504, "connect() to", ETIMEDOUT);
+    } else if (!t->rsp_head) {
+        lg_log(LG_LOG_ERR, "upstream %s timed out waiting for the response head",
+               t->be->conf->addr.text);
+        reply_error(t->c, 504);
+    } else {
+        lg_log(LG_LOG_ERR, "upstream %s timed out relaying the response", t->be->conf->addr.text);
+        conn_close(t->c);
+    }
+}
+
+static void upstream_event(lg_io_t *io, uint32_t ev)
+{
+    lg_upconn_t *u = (lg_upconn_t *)(void *)io;
+
+    if (u->sock.flags & LG_SOCK_CLOSED)
+        return;
+    lg_sock_events(&u->sock, ev);
+    if (u->owner != NULL)
+        txn_process(u->owner);
+}
+
+static void upstream_connect(lg_txn_t *t)
+{
+    int reused;
+    lg_upconn_t *u = lg_upconn_get(t->be, t, upstream_event, &reused);
+
+    if (u == NULL) {
+        lg_log(LG_LOG_ERR, "connect() to %s failed (%d: %s)", t->be->conf->addr.text, errno,
+               strerror(errno));
+        reply_error(t->c, 502);
+        return;
+    }
+    t->u = u;
+    t->reused = reused != 0;
+    t->up.dst = &u->sock;
+    t->down.src = &u->sock;
+    u->timer.handler = upstream_timeout;
+    lg_timer_set(u->connecting ? &lg_q_connect : &lg_q_upstream_response, &u->timer);
+    txn_process(t);
+}
+
+/* A 1xx response: forwarded at once to an HTTP/1.1 client, then the final one is awaited. */
+static int interim_response(lg_txn_t *t, const lg_rsp_head_t *rs)
+{
+    lg_rsp_build_t b = {0, 0, 0};
+    lg_http_conn_t *c = t->c;
+    size_t n;
+
+    if (!t->http10) {
+        if (t->chead == NULL && (t->chead = lg_buf_get()) == NULL)
+            return LG_ERR;
+        n = lg_rsp_head_build(rs, &b, t->chead->data + t->chead->last, lg_buf_room(t->chead));
+        if (n == 0)
+            return LG_ERR;
+        t->chead->last += (uint32_t)n;
+        if (c->sock.flags & LG_SOCK_WR) {
+            struct iovec iov = {t->chead->data + t->chead->pos, lg_buf_len(t->chead)};
+            ssize_t w = lg_sock_writev(&c->sock, &iov, 1);
+
+            if (w > 0)
+                t->chead->pos += (uint32_t)w;
+        }
+    }
+    llhttp_init(&t->rsp, HTTP_RESPONSE, &rsp_settings);
+    t->rsp.data = t;
+    t->head_done = 0;
+    return LG_OK;
+}
+
+/* The final response head is in rbuf[pos .. pos+hlen): rebuild it and start the body. */
+static int response_head(lg_txn_t *t, uint32_t hlen)
+{
+    lg_http_conn_t *c = t->c;
+    lg_buf_t *b = t->rbuf;
+    lg_rsp_build_t rb;
+    lg_rsp_head_t rs;
+    lg_body_t mode;
+    uint64_t length = 0;
+    size_t n;
+
+    if (lg_rsp_head_scan(&rs, b->data + b->pos, hlen) != LG_OK)
+        return LG_ERR;
+    if (t->rsp.status_code < 200) {
+        b->pos += hlen;
+        t->parsed = 0;
+        return interim_response(t, &rs) == LG_OK ? LG_AGAIN : LG_ERR;
+    }
+    if (t->rsp.status_code == 101)
+        return LG_ERR; /* we never forward Upgrade, so the backend may not switch */
+    if (t->head_only || t->rsp.status_code == 204 || t->rsp.status_code == 304)
+        mode = LG_BODY_NONE;
+    else if (t->rsp.flags & F_CHUNKED)
+        mode = t->http10 ? LG_BODY_DECHUNK : LG_BODY_CHUNKED;
+    else if (t->rsp.flags & F_CONTENT_LENGTH)
+        mode = LG_BODY_LENGTH, length = t->rsp.content_length;
+    else
+        mode = LG_BODY_EOF;
+
+    c->close_after = !t->client_ka || !t->up.done || mode == LG_BODY_EOF || mode == LG_BODY_DECHUNK;
+    rb.keep_chunked = mode == LG_BODY_CHUNKED;
+    rb.close = c->close_after;
+    rb.keep_alive = !c->close_after && t->http10;
+    if (t->chead == NULL && (t->chead = lg_buf_get()) == NULL)
+        return LG_ERR;
+    n = lg_rsp_head_build(&rs, &rb, t->chead->data + t->chead->last, lg_buf_room(t->chead));
+    if (n == 0)
+        return LG_ERR;
+    t->chead->last += (uint32_t)n;
+    b->pos += hlen;
+    t->rsp_head = 1;
+    lg_buf_put(&t->uhead);
+    t->down.dst = &c->sock;
+    t->down.buf = &t->rbuf;
+    t->down.head = t->chead;
+    t->down.parser = &t->rsp;
+    t->down.limit = 0;
+    if (lg_pump_start(&t->down, mode, length, (uint32_t)lg_buf_len(b)) != LG_OK)
+        return LG_ERR;
+    return LG_OK;
+}
+
+/*
+ * Read and parse the response head. LG_OK once the final head is forwarded to the pump,
+ * LG_AGAIN when waiting, LG_ERR when the exchange was ended here (error already answered).
+ */
+static int response_read(lg_txn_t *t)
+{
+    lg_upconn_t *u = t->u;
+    const char *why;
+
+    for (;;) {
+        lg_buf_t *b = t->rbuf;
+
+        if (b != NULL && t->parsed < lg_buf_len(b)) {
+            const char *start = b->data + b->pos + t->parsed;
+            size_t n = lg_buf_len(b) - t->parsed;
+            llhttp_errno_t err = llhttp_execute(&t->rsp, start, n);
+
+            if (err == HPE_PAUSED && t->head_done) {
+                uint32_t hlen = (uint32_t)(llhttp_get_error_pos(&t->rsp) - (b->data + b->pos));
+                int r = response_head(t, hlen);
+
+                if (r == LG_OK)
+                    return LG_OK;
+                if (r == LG_AGAIN)
+                    continue; /* after a 1xx */
+                why = "upstream sent an invalid response head:";
+                goto fail;
+            }
+            if (err != HPE_OK) {
+                lg_log(LG_LOG_ERR, "upstream %s sent an invalid response: %s",
+                       t->be->conf->addr.text, llhttp_get_error_reason(&t->rsp));
+                reply_error(t->c, 502);
+                return LG_ERR;
+            }
+            t->parsed += (uint32_t)n;
+        }
+        if (!(u->sock.flags & LG_SOCK_RD))
+            return LG_AGAIN;
+        if (b == NULL) {
+            if ((b = t->rbuf = lg_buf_get()) == NULL) {
+                why = "out of memory reading the response from";
+                goto fail;
+            }
+        } else if (lg_buf_room(b) == 0) {
+            if (b->pos == 0) {
+                why = "upstream sent a response head larger than the buffer:";
+                goto fail;
+            }
+            lg_buf_compact(b);
+        }
+        {
+            ssize_t n = lg_sock_read(&u->sock, b->data + b->last, lg_buf_room(b));
+
+            if (n == LG_AGAIN) {
+                if (lg_buf_len(b) == 0)
+                    lg_buf_put(&t->rbuf);
+                return LG_AGAIN;
+            }
+            if (n <= 0) {
+                upstream_fail(t, 502,
+                              n == 0 ? "upstream closed the connection before responding:"
+                                     : "reading the response from",
+                              n == 0 ? 0 : errno);
+                return LG_ERR;
+            }
+            t->rsp_started = 1;
+            b->last += (uint32_t)n;
+        }
+    }
+
+fail:
+    upstream_fail(t, 502, why, 0);
+    return LG_ERR;
+}
+
+/*
+ * Drive the exchange as far as readiness allows. Called on any event of either socket; every
+ * step checks the readiness flags first, so a call with nothing to do costs no system call.
+ */
+static void txn_process(lg_txn_t *t)
+{
+    lg_http_conn_t *c = t->c;
+    lg_upconn_t *u = t->u;
+    int r;
+
+    if (u->connecting) {
+        if (!(u->sock.flags & (LG_SOCK_WR | LG_SOCK_HUP)))
+            return;
+        if (lg_upconn_connected(u) != LG_OK) {
+            upstream_fail(t, 502, "connect() to", errno);
+            return;
+        }
+        lg_timer_set(&lg_q_upstream_response, &u->timer);
+    }
+
+    if (!t->req_done) {
+        r = lg_pump_run(&t->up);
+        switch (r) {
+        case LG_OK:
+            t->req_done = 1;
+            break;
+        case LG_AGAIN:
+            break;
+        case LG_PUMP_YIELD:
+            lg_loop_post(&c->posted);
+            break;
+        case LG_PUMP_EDST:
+            if (!t->rsp_started) {
+                upstream_fail(t, 502, "sending the request to", errno);
+                return;
+            }
+            t->req_done = 1;
+            t->req_aborted = 1;
+            c->close_after = 1;
+            break;
+        case LG_PUMP_EBAD:
+            lg_log(LG_LOG_INFO, "client sent an invalid or too large chunked body");
+            if (t->rsp_head) {
+                conn_close(c);
+            } else {
+                c->close_after = 1;
+                reply_error(c, t->up.limit != 0 && t->up.moved > t->up.limit ? 413 : 400);
+            }
+            return;
+        default: /* the client went away mid-body, or no memory */
+            lg_log(LG_LOG_INFO, "client closed the connection while sending the request body");
+            conn_close(c);
+            return;
+        }
+    }
+
+    if (!t->rsp_head && response_read(t) != LG_OK)
+        return;
+
+    r = lg_pump_run(&t->down);
+    switch (r) {
+    case LG_OK:
+        t->rsp_done = 1;
+        break;
+    case LG_AGAIN:
+        break;
+    case LG_PUMP_YIELD:
+        lg_loop_post(&c->posted);
+        break;
+    case LG_PUMP_EDST:
+        lg_log(LG_LOG_INFO, "client closed the connection while receiving the response");
+        conn_close(c);
+        return;
+    default:
+        lg_log(LG_LOG_ERR, "upstream %s %s while sending the response", t->be->conf->addr.text,
+               r == LG_PUMP_EBAD ? "sent a malformed body" : "closed the connection");
+        conn_close(c);
+        return;
+    }
+    if (t->up.progress | t->down.progress) {
+        t->up.progress = t->down.progress = 0;
+        lg_timer_set(&lg_q_upstream_response, &u->timer);
+    }
+    if (t->rsp_done && t->req_done)
+        txn_finish(t);
+}
+
+/* ---- requests */
+
+static int method_idempotent(uint8_t m)
+{
+    return m == HTTP_GET || m == HTTP_HEAD || m == HTTP_OPTIONS || m == HTTP_TRACE ||
+           m == HTTP_PUT || m == HTTP_DELETE;
+}
+
+/* Check the request head; returns 0 or the status to answer with. */
+static int request_check(lg_txn_t *t, lg_req_head_t *rq, uint32_t hlen, lg_body_t *mode)
+{
+    lg_http_conn_t *c = t->c;
+    int status;
+
+    if (t->req.http_major != 1)
+        return 505;
+    if (t->req.method == HTTP_CONNECT)
+        return 405;
+    status = lg_req_head_scan(rq, c->in->data + c->in->pos, hlen, t->req.http_minor);
+    if (status != 0)
+        return status;
+    *mode = LG_BODY_NONE;
+    if (t->req.flags & F_CHUNKED) {
+        *mode = LG_BODY_CHUNKED;
+    } else if ((t->req.flags & F_CONTENT_LENGTH) && t->req.content_length > 0) {
+        *mode = LG_BODY_LENGTH;
+        if (conf->limits.max_body_size != 0 && t->req.content_length > conf->limits.max_body_size)
+            return 413;
+    }
+    return 0;
+}
+
+/* The request head is c->in[pos .. pos+hlen): check it, route it, start the exchange. */
+static void dispatch(lg_txn_t *t, uint32_t hlen)
+{
+    lg_http_conn_t *c = t->c;
+    const lg_route_conf_t *route;
+    lg_req_head_t rq;
+    lg_req_build_t rb;
+    lg_body_t mode = LG_BODY_NONE;
+    char ip[LG_IP_STRLEN];
+    lg_pool_t *pool;
+    int status;
+    size_t n;
+
+    t->head_only = t->req.method == HTTP_HEAD;
+    t->http10 = t->req.http_minor == 0;
+    t->client_ka = llhttp_should_keep_alive(&t->req) != 0;
+    t->idempotent = method_idempotent(t->req.method) != 0;
+    lg_timer_del(&c->timer);
+    c->state = C_EXCHANGE;
+
+    status = request_check(t, &rq, hlen, &mode);
+    if (status != 0) {
+        reply_error(c, status);
+        return;
+    }
+    /* From here the head is consumed and the body (if any) belongs to the pump. */
+    t->dispatched = 1;
+    c->in->pos += hlen;
+    t->up.src = &c->sock;
+    t->up.buf = &c->in;
+    t->up.parser = &t->req;
+    t->up.limit = conf->limits.max_body_size;
+    if (lg_pump_start(&t->up, mode, t->req.content_length, (uint32_t)lg_buf_len(c->in)) != LG_OK) {
+        c->close_after = 1;
+        reply_error(c, 400);
+        return;
+    }
+
+    route = lg_route_match(c->ls->conf, rq.host, rq.path);
+    if (route == NULL) {
+        reply_error(c, 404);
+        return;
+    }
+    pool = lg_upstream_pool(route->pool);
+    t->be = lg_upstream_pick(pool, NULL);
+    if (t->be == NULL) {
+        reply_error(c, 503);
+        return;
+    }
+    t->tries = (uint8_t)LG_MIN(pool->conf->retries, (unsigned)UINT8_MAX);
+
+    lg_net_ip_text(&c->peer.sa, ip, sizeof(ip));
+    rb.client_ip = ip;
+    rb.proto = "http";
+    rb.default_host = t->be->conf->addr.text;
+    rb.chunked = mode == LG_BODY_CHUNKED;
+    rb.has_length = (t->req.flags & F_CONTENT_LENGTH) != 0;
+    rb.length = t->req.content_length;
+    rb.close = pool->conf->keepalive_max_idle == 0;
+    if ((t->uhead = lg_buf_get()) == NULL) {
+        conn_close(c);
+        return;
+    }
+    n = lg_req_head_build(&rq, &rb, t->uhead->data, lg_buf_size());
+    if (n == 0) {
+        reply_error(c, 431);
+        return;
+    }
+    t->uhead->last = (uint32_t)n;
+    t->up.head = t->uhead;
+
+    llhttp_init(&t->rsp, HTTP_RESPONSE, &rsp_settings);
+    t->rsp.data = t;
+    t->head_done = 0;
+    t->parsed = 0;
+    upstream_connect(t);
+}
+
+/* Parse what c->in holds of a request head. LG_OK: dispatched or answered; LG_AGAIN: more. */
+static int head_parse(lg_http_conn_t *c)
+{
+    lg_txn_t *t = c->txn;
+    lg_buf_t *b = c->in;
+    const char *start = b->data + b->pos + t->parsed;
+    size_t len = lg_buf_len(b) - t->parsed;
+    llhttp_errno_t err = llhttp_execute(&t->req, start, len);
+
+    if (err == HPE_PAUSED && t->head_done) {
+        dispatch(t, (uint32_t)(llhttp_get_error_pos(&t->req) - (b->data + b->pos)));
+        return LG_OK;
+    }
+    if (err != HPE_OK) {
+        lg_log(LG_LOG_INFO, "client sent an invalid request: %s", llhttp_get_error_reason(&t->req));
+        reply_error(c, 400);
+        return LG_OK;
+    }
+    t->parsed += (uint32_t)len;
+    if (lg_buf_len(b) >= conf->limits.max_header_size) {
+        reply_error(c, 431);
+        return LG_OK;
+    }
+    return LG_AGAIN;
+}
+
+/* Read and parse a request head (state IDLE or HEAD). */
+static void head_read(lg_http_conn_t *c)
+{
+    for (;;) {
+        lg_buf_t *b = c->in;
+        ssize_t n;
+
+        if (b != NULL && lg_buf_len(b) > 0) {
+            if (c->txn == NULL) {
+                if ((c->txn = txn_new(c)) == NULL) {
+                    conn_close(c);
+                    return;
+                }
+                c->state = C_HEAD;
+                client_timer_set(c, &q_client_header);
+            }
+            if (c->txn->parsed < lg_buf_len(b) && head_parse(c) == LG_OK)
+                return;
+        }
+        if (!(c->sock.flags & LG_SOCK_RD))
+            return;
+        if (b == NULL) {
+            if ((b = c->in = lg_buf_get()) == NULL) {
+                conn_close(c);
+                return;
+            }
+        } else if (lg_buf_room(b) == 0) {
+            lg_buf_compact(b);
+        }
+        n = lg_sock_read(&c->sock, b->data + b->last, lg_buf_room(b));
+        if (n == LG_AGAIN) {
+            if (lg_buf_len(b) == 0)
+                lg_buf_put(&c->in);
+            return;
+        }
+        if (n <= 0) {
+            if (c->state == C_HEAD)
+                lg_log(LG_LOG_INFO, "client closed the connection while sending a request head");
+            conn_close(c);
+            return;
+        }
+        b->last += (uint32_t)n;
+    }
+}
+
+/* ---- responses of our own, closing */
+
+static void reply_flush(lg_http_conn_t *c)
+{
+    lg_txn_t *t = c->txn;
+    struct iovec iov;
+    ssize_t n;
+
+    if (!(c->sock.flags & LG_SOCK_WR))
+        return;
+    iov.iov_base = t->chead->data + t->chead->pos;
+    iov.iov_len = lg_buf_len(t->chead);
+    n = lg_sock_writev(&c->sock, &iov, 1);
+    if (n < 0) {
+        conn_close(c);
+        return;
+    }
+    t->chead->pos += (uint32_t)n;
+    if (lg_buf_len(t->chead) == 0)
+        txn_done(t);
+}
+
+/*
+ * Answer the current request with `status` and end its exchange (closing any upstream
+ * connection). The connection stays open only when the whole request was read and the error
+ * is about the backend or the route, never about the request itself.
+ */
+static void reply_error(lg_http_conn_t *c, int status)
+{
+    lg_txn_t *t = c->txn;
+    size_t n;
+
+    if (t->u != NULL) {
+        lg_upconn_close(t->u);
+        t->u = NULL;
+    }
+    lg_pump_release(&t->up);
+    lg_pump_release(&t->down);
+    lg_buf_put(&t->rbuf);
+    lg_buf_put(&t->uhead);
+    if (!t->dispatched || !t->client_ka || !t->up.done || status < 404 || status == 405 ||
+        status == 413 || status == 431 || status >= 505 || status == 501)
+        c->close_after = 1;
+    else if (c->in != NULL)
+        c->in->pos += t->up.pending; /* a body read whole but not forwarded */
+    t->up.pending = 0;
+    if (t->chead == NULL && (t->chead = lg_buf_get()) == NULL) {
+        conn_close(c);
+        return;
+    }
+    t->chead->pos = t->chead->last = 0;
+    n = lg_errpage(status, !c->close_after, t->head_only, t->chead->data, lg_buf_size());
+    t->chead->last = (uint32_t)n;
+    c->state = C_REPLY;
+    client_timer_set(c, &q_client_idle);
+    reply_flush(c);
+}
+
+/* Discard what the client still sends after our last response, so no RST destroys it. */
+static void linger_read(lg_http_conn_t *c)
+{
+    char sink[LG_LINGER_BUF];
+
+    while (c->sock.flags & LG_SOCK_RD) {
+        ssize_t n = lg_sock_read(&c->sock, sink, sizeof(sink));
+
+        if (n == 0 || n == LG_ERR) {
+            conn_close(c);
+            return;
+        }
+    }
+}
+
+/* Close after a response: lingering when the client may still be sending. */
+static void client_close(lg_http_conn_t *c)
+{
+    int unread = (c->in != NULL && lg_buf_len(c->in) > 0) || (c->sock.flags & LG_SOCK_RD);
+
+    if (c->txn != NULL)
+        txn_free(c->txn);
+    if (!unread || shutdown(c->sock.io.fd, SHUT_WR) < 0) {
+        conn_close(c);
+        return;
+    }
+    lg_buf_put(&c->in);
+    c->state = C_LINGER;
+    client_timer_set(c, &q_linger);
+    linger_read(c);
+}
+
+static void conn_free(lg_posted_t *p)
+{
+    lg_http_conn_t *c = lg_container_of(p, lg_http_conn_t, posted);
+
+    if (!(c->sock.flags & LG_SOCK_CLOSED)) {
+        conn_run(c);
+        return;
+    }
+    c->next_free = free_conns;
+    free_conns = c;
+}
+
+static void listeners_resume(void)
+{
+    while (paused_listeners != NULL && nconns < conf->limits.max_connections) {
+        lg_listener_t *ls = paused_listeners;
+
+        paused_listeners = ls->next_paused;
+        ls->paused = 0;
+        lg_loop_post(&ls->posted);
+    }
+}
+
+/* Close now: the exchange (and its upstream connection) is dropped, the struct freed later. */
+static void conn_close(lg_http_conn_t *c)
+{
+    if (c->sock.flags & LG_SOCK_CLOSED)
+        return;
+    if (c->txn != NULL)
+        txn_free(c->txn);
+    lg_buf_put(&c->in);
+    lg_timer_del(&c->timer);
+    close(c->sock.io.fd);
+    c->sock.flags |= LG_SOCK_CLOSED;
+    nconns--;
+    lg_loop_post(&c->posted);
+    listeners_resume();
+}
+
+static void conn_timeout(lg_timer_t *timer)
+{
+    lg_http_conn_t *c = lg_container_of(timer, lg_http_conn_t, timer);
+
+    if (c->state == C_HEAD && c->txn != NULL && c->in != NULL && lg_buf_len(c->in) > 0) {
+        lg_log(LG_LOG_INFO, "client timed out sending the request head");
+        c->close_after = 1;
+        {
+            reply_error(c, 408);
+            return;
+        }
+    }
+    conn_close(c);
+}
+
+static void conn_run(lg_http_conn_t *c)
+{
+    switch (c->state) {
+    case C_IDLE:
+    case C_HEAD: {
+        head_read(c);
+        return;
+    }
+    case C_EXCHANGE: {
+        txn_process(c->txn);
+        return;
+    }
+    case C_REPLY: {
+        reply_flush(c);
+        return;
+    }
+    default: {
+        linger_read(c);
+        return;
+    }
+    }
+}
+
+static void client_event(lg_io_t *io, uint32_t ev)
+{
+    lg_http_conn_t *c = (lg_http_conn_t *)(void *)io;
+
+    if (c->sock.flags & LG_SOCK_CLOSED)
+        return;
+    lg_sock_events(&c->sock, ev);
+    /*
+     * The client closed while its request is being answered. Like nginx, that aborts the
+     * exchange, unless pipelined requests wait in the buffer (a half-close after sending).
+     */
+    if (c->state == C_EXCHANGE && (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && c->txn->up.done &&
+        (c->in == NULL || lg_buf_len(c->in) == 0)) {
+        lg_log(LG_LOG_INFO, "client closed the connection while waiting for the response");
+        {
+            conn_close(c);
+            return;
+        }
+    }
+    conn_run(c);
+}
+
+/* ---- listeners */
+
+static void conn_new(lg_listener_t *ls, int fd, const struct sockaddr *peer, socklen_t plen)
+{
+    lg_http_conn_t *c = free_conns;
+
+    if (c != NULL)
+        free_conns = c->next_free;
+    else if ((c = malloc(sizeof(*c))) == NULL)
+        goto out_close;
+    memset(c, 0, sizeof(*c));
+    c->sock.io.fd = fd;
+    c->sock.io.handler = client_event;
+    c->timer.handler = conn_timeout;
+    c->posted.run = conn_free;
+    c->ls = ls;
+    memcpy(&c->peer, peer, LG_MIN((size_t)plen, sizeof(c->peer)));
+    c->state = C_IDLE;
+    if (lg_loop_add(&c->sock.io, LG_EV_CONN) != LG_OK) {
+        c->next_free = free_conns;
+        free_conns = c;
+        goto out_close;
+    }
+    nconns++;
+    client_timer_set(c, &q_client_header);
+    return;
+
+out_close:
+    close(fd);
+}
+
+static void accept_run(lg_listener_t *ls)
+{
+    for (int i = 0; i < LG_ACCEPT_BUDGET; i++) {
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof(peer);
+        int fd;
+
+        if (nconns >= conf->limits.max_connections) {
+            if (!ls->paused) {
+                lg_log(LG_LOG_WARN, "max_connections (%u) reached, pausing accept",
+                       conf->limits.max_connections);
+                ls->paused = 1;
+                ls->next_paused = paused_listeners;
+                paused_listeners = ls;
+            }
+            return;
+        }
+        fd = accept4(ls->sock.io.fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EAGAIN)
+                return;
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            lg_log(LG_LOG_ERR, "accept4() on %s failed (%d: %s)", ls->conf->addr.text, errno,
+                   strerror(errno));
+            /* EMFILE, ENFILE, ENOBUFS: the queue stays, accepting resumes after a pause */
+            lg_timer_set(&q_accept_retry, &ls->retry);
+            return;
+        }
+        conn_new(ls, fd, (struct sockaddr *)&peer, plen);
+    }
+    lg_loop_post(&ls->posted);
+}
+
+static void accept_event(lg_io_t *io, uint32_t ev)
+{
+    LG_UNUSED(ev);
+    accept_run((lg_listener_t *)(void *)io);
+}
+
+static void accept_posted(lg_posted_t *p)
+{
+    lg_listener_t *ls = lg_container_of(p, lg_listener_t, posted);
+
+    if (!ls->paused)
+        accept_run(ls);
+}
+
+static void accept_retry(lg_timer_t *t)
+{
+    accept_run(lg_container_of(t, lg_listener_t, retry));
+}
+
+int lg_proxy_listen(lg_listener_t *ls, int fd, const lg_listener_conf_t *lconf)
+{
+    memset(ls, 0, sizeof(*ls));
+    ls->sock.io.fd = fd;
+    ls->sock.io.handler = accept_event;
+    ls->conf = lconf;
+    ls->posted.run = accept_posted;
+    ls->retry.handler = accept_retry;
+    if (lg_loop_add(&ls->sock.io, LG_EV_LISTEN) != LG_OK)
+        return LG_ERR;
+    /* Connections queued before this worker started raise no new edge: look now. */
+    lg_loop_post(&ls->posted);
+    return LG_OK;
+}
+
+/* Every second: give back the buffers a past burst left unused. */
+static void trim(lg_timer_t *t)
+{
+    lg_buf_trim();
+    lg_timer_set(&q_trim, t);
+}
+
+int lg_proxy_init(const lg_config_t *cf)
+{
+    conf = cf;
+    lg_buf_init(LG_MAX(cf->limits.max_header_size, (size_t)LG_BUF_MIN) + LG_BUF_SLACK);
+    lg_pipe_init(LG_PIPE_SIZE, LG_PIPE_KEEP);
+    lg_timerq_init(&q_client_header, cf->timeouts.client_header);
+    lg_timerq_init(&q_client_idle, cf->timeouts.client_idle);
+    lg_timerq_init(&q_linger, LG_LINGER_MS);
+    lg_timerq_init(&q_accept_retry, LG_ACCEPT_RETRY_MS);
+    lg_timerq_init(&q_trim, LG_TRIM_MS);
+    trim_timer.handler = trim;
+    lg_timer_set(&q_trim, &trim_timer);
+
+    llhttp_settings_init(&req_settings);
+    lg_pump_parser_settings(&req_settings);
+    req_settings.on_headers_complete = on_request_head;
+    llhttp_settings_init(&rsp_settings);
+    lg_pump_parser_settings(&rsp_settings);
+    rsp_settings.on_headers_complete = on_response_head;
+    return lg_upstream_init(cf);
+}

@@ -1,0 +1,26 @@
+/*
+ * proxy.h - the HTTP/1.1 reverse proxy of a worker: listeners, client connections and the
+ * exchange that relays one request to a backend and its response back.
+ */
+#ifndef LG_PROXY_H
+#define LG_PROXY_H
+
+#include "config/config.h"
+#include "core/sock.h"
+#include "event/loop.h"
+
+typedef struct lg_listener {
+    lg_sock_t sock;
+    const lg_listener_conf_t *conf;
+    lg_posted_t posted; /* accept more after this batch (budget spent) */
+    lg_timer_t retry;   /* accept again after EMFILE/ENFILE */
+    struct lg_listener *next_paused;
+    unsigned paused : 1; /* max_connections reached */
+} lg_listener_t;
+
+/* Set up buffers, pipes, timer queues and pools of this worker from `cf`. */
+int lg_proxy_init(const lg_config_t *cf);
+/* Start accepting on `fd` (a listening socket inherited from the master) for `conf`. */
+int lg_proxy_listen(lg_listener_t *ls, int fd, const lg_listener_conf_t *conf);
+
+#endif

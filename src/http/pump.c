@@ -1,0 +1,250 @@
+/*
+ * pump.c - body relay between two sockets (see pump.h).
+ */
+#include "http/pump.h"
+
+#include <string.h>
+#include <sys/uio.h>
+
+#include "core/lg.h"
+
+/* Bodies with at least this much left in the socket go through a pipe instead of a buffer. */
+#define LG_SPLICE_MIN (64 * 1024)
+/* Reads or splices per run before yielding to other connections. */
+#define LG_PUMP_ROUNDS 16
+
+/* DECHUNK: decoded bytes are moved down to the end of the pending ones, in place. */
+static int on_body(llhttp_t *parser, const char *at, size_t len)
+{
+    lg_pump_t *p = parser->data;
+    lg_buf_t *b = *p->buf;
+
+    if (p->mode == LG_BODY_DECHUNK) {
+        memmove(b->data + b->pos + p->pending, at, len);
+        p->pending += (uint32_t)len;
+    }
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *parser)
+{
+    LG_UNUSED(parser);
+    return HPE_PAUSED;
+}
+
+void lg_pump_parser_settings(llhttp_settings_t *s)
+{
+    s->on_body = on_body;
+    s->on_message_complete = on_message_complete;
+}
+
+/* Account for `n` new bytes at (*buf)->last (already in memory); updates `last`. */
+static int feed(lg_pump_t *p, uint32_t n)
+{
+    lg_buf_t *b = *p->buf;
+    const char *start = b->data + b->last;
+    llhttp_errno_t err;
+    uint32_t take;
+
+    switch (p->mode) {
+    case LG_BODY_LENGTH:
+        take = (uint32_t)LG_MIN((uint64_t)n, p->left);
+        p->left -= take;
+        p->pending += take;
+        p->moved += take;
+        p->done = p->left == 0;
+        b->last += n;
+        return LG_OK;
+    case LG_BODY_EOF:
+        p->pending += n;
+        p->moved += n;
+        b->last += n;
+        return LG_OK;
+    default:
+        break;
+    }
+    /* chunked: llhttp finds the end and checks the framing */
+    err = llhttp_execute(p->parser, start, n);
+    if (err == HPE_OK) {
+        take = n;
+    } else if (err == HPE_PAUSED) {
+        take = (uint32_t)(llhttp_get_error_pos(p->parser) - start);
+        p->done = 1;
+    } else {
+        return LG_PUMP_EBAD;
+    }
+    p->moved += take;
+    if (p->limit != 0 && p->moved > p->limit)
+        return LG_PUMP_EBAD;
+    if (p->mode == LG_BODY_CHUNKED) {
+        p->pending += take;
+        b->last += n;
+    } else {
+        /* decoded bytes were moved by on_body; what follows the body is dropped */
+        b->last = b->pos + p->pending;
+    }
+    return LG_OK;
+}
+
+int lg_pump_start(lg_pump_t *p, lg_body_t mode, uint64_t length, uint32_t avail)
+{
+    p->mode = (uint8_t)mode;
+    p->left = length;
+    p->pending = 0;
+    p->moved = 0;
+    p->done = mode == LG_BODY_NONE || (mode == LG_BODY_LENGTH && length == 0);
+    p->progress = 0;
+    if (mode == LG_BODY_CHUNKED || mode == LG_BODY_DECHUNK) {
+        p->parser->data = p;
+        llhttp_resume(p->parser);
+    }
+    if (avail == 0 || p->done)
+        return LG_OK;
+    (*p->buf)->last -= avail;
+    return feed(p, avail);
+}
+
+void lg_pump_release(lg_pump_t *p)
+{
+    lg_pipe_put(&p->pipe);
+}
+
+/* Write the head and the pending body bytes. LG_OK when all are out. */
+static int flush(lg_pump_t *p)
+{
+    lg_buf_t *b = *p->buf;
+    struct iovec iov[2];
+    int cnt = 0;
+    ssize_t n;
+
+    if (p->head != NULL && lg_buf_len(p->head) > 0) {
+        iov[cnt].iov_base = p->head->data + p->head->pos;
+        iov[cnt++].iov_len = lg_buf_len(p->head);
+    }
+    if (p->pending > 0) {
+        iov[cnt].iov_base = b->data + b->pos;
+        iov[cnt++].iov_len = p->pending;
+    }
+    if (cnt == 0)
+        return LG_OK;
+    if (!(p->dst->flags & LG_SOCK_WR))
+        return LG_AGAIN;
+    n = lg_sock_writev(p->dst, iov, cnt);
+    if (n < 0)
+        return LG_PUMP_EDST;
+    p->progress = 1;
+    if (p->head != NULL) {
+        size_t h = LG_MIN((size_t)n, lg_buf_len(p->head));
+
+        p->head->pos += (uint32_t)h;
+        n -= (ssize_t)h;
+    }
+    b = *p->buf;
+    if (n > 0) {
+        b->pos += (uint32_t)n;
+        p->pending -= (uint32_t)n;
+    }
+    if (b != NULL && b->pos == b->last)
+        lg_buf_put(p->buf);
+    return (p->pending > 0 || (p->head != NULL && lg_buf_len(p->head) > 0)) ? LG_AGAIN : LG_OK;
+}
+
+static int splice_step(lg_pump_t *p)
+{
+    ssize_t n;
+
+    if (p->pipe->pending > 0) {
+        if (!(p->dst->flags & LG_SOCK_WR))
+            return LG_AGAIN;
+        n = lg_sock_splice_out(p->dst, p->pipe->rfd, p->pipe->pending);
+        if (n < 0)
+            return LG_PUMP_EDST;
+        p->pipe->pending -= (size_t)n;
+        p->progress |= n > 0;
+        return p->pipe->pending > 0 ? LG_AGAIN : LG_OK;
+    }
+    if (p->done)
+        return LG_OK;
+    if (!(p->src->flags & LG_SOCK_RD))
+        return LG_AGAIN;
+    /* Only an empty pipe is filled, so EAGAIN always means the socket is empty. */
+    n = lg_sock_splice_in(p->src, p->pipe->wfd, (size_t)LG_MIN(p->left, (uint64_t)p->pipe->size));
+    if (n == LG_AGAIN)
+        return LG_AGAIN;
+    if (n <= 0)
+        return LG_PUMP_ESRC;
+    p->pipe->pending = (size_t)n;
+    p->left -= (uint64_t)n;
+    p->moved += (uint64_t)n;
+    p->done = p->left == 0;
+    p->progress = 1;
+    return LG_OK;
+}
+
+static int read_step(lg_pump_t *p)
+{
+    lg_buf_t *b = *p->buf;
+    size_t want;
+    ssize_t n;
+
+    if (!(p->src->flags & LG_SOCK_RD))
+        return LG_AGAIN;
+    if (b == NULL) {
+        b = *p->buf = lg_buf_get();
+        if (b == NULL)
+            return LG_PUMP_ENOMEM;
+    } else {
+        lg_buf_compact(b);
+    }
+    want = lg_buf_room(b);
+    if (p->mode == LG_BODY_LENGTH)
+        want = (size_t)LG_MIN((uint64_t)want, p->left);
+    n = lg_sock_read(p->src, b->data + b->last, want);
+    if (n == LG_AGAIN) {
+        if (b->pos == b->last)
+            lg_buf_put(p->buf);
+        return LG_AGAIN;
+    }
+    if (n == 0 && p->mode == LG_BODY_EOF) {
+        p->done = 1;
+        if (b->pos == b->last)
+            lg_buf_put(p->buf);
+        return LG_OK;
+    }
+    if (n <= 0)
+        return LG_PUMP_ESRC;
+    p->progress = 1;
+    return feed(p, (uint32_t)n);
+}
+
+int lg_pump_run(lg_pump_t *p)
+{
+    for (int round = 0; round < LG_PUMP_ROUNDS; round++) {
+        int r = flush(p);
+
+        if (r != LG_OK)
+            return r;
+        if (p->pipe != NULL) {
+            r = splice_step(p);
+            if (r != LG_OK)
+                return r;
+            if (p->pipe->pending > 0)
+                continue;
+        }
+        if (p->done) {
+            lg_pipe_put(&p->pipe);
+            return LG_OK;
+        }
+        if (p->mode == LG_BODY_LENGTH && p->left >= LG_SPLICE_MIN && p->pipe == NULL) {
+            p->pipe = lg_pipe_get();
+            if (p->pipe != NULL)
+                continue;
+        }
+        if (p->pipe == NULL) {
+            r = read_step(p);
+            if (r != LG_OK)
+                return r;
+        }
+    }
+    return LG_PUMP_YIELD;
+}

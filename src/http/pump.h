@@ -1,0 +1,62 @@
+/*
+ * pump.h - moving one message body from one socket to another.
+ *
+ * A pump first writes the head waiting in `head` together with the body bytes already in
+ * `*buf` (one writev), then moves the rest of the body: Content-Length bodies large enough
+ * through a pipe with splice(2), everything else through `*buf`. Chunked bodies run through
+ * llhttp so that their end is found and their framing checked; for an HTTP/1.0 client a
+ * chunked body is decoded in place. A pump holds a buffer only while bytes wait in it.
+ */
+#ifndef LG_PUMP_H
+#define LG_PUMP_H
+
+#include <llhttp.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/pipe.h"
+#include "core/sock.h"
+
+typedef enum lg_body {
+    LG_BODY_NONE = 0, /* no body: the pump only writes the head */
+    LG_BODY_LENGTH,   /* Content-Length */
+    LG_BODY_CHUNKED,  /* chunked, relayed as received */
+    LG_BODY_DECHUNK,  /* chunked, decoded (for HTTP/1.0 clients) */
+    LG_BODY_EOF,      /* until the source closes */
+} lg_body_t;
+
+/* Results of lg_pump_run besides LG_OK (finished) and LG_AGAIN (waiting for readiness). */
+#define LG_PUMP_YIELD  (-3) /* budget spent with work left: run again after this batch */
+#define LG_PUMP_ESRC   (-4) /* the source failed or ended early */
+#define LG_PUMP_EDST   (-5) /* writing to the destination failed */
+#define LG_PUMP_EBAD   (-6) /* the body's chunked framing is malformed */
+#define LG_PUMP_ENOMEM (-7)
+
+typedef struct lg_pump {
+    lg_sock_t *src, *dst;
+    lg_buf_t **buf; /* where body bytes wait: the pump may take and release it */
+    lg_buf_t *head; /* bytes to write before the body; not released by the pump */
+    lg_pipe_t *pipe;
+    llhttp_t *parser; /* for chunked bodies, resumed after the head */
+    uint64_t left;    /* LENGTH: body bytes not yet read from the source */
+    uint64_t moved;   /* body bytes read from the source so far */
+    uint64_t limit;   /* > 0: more body bytes than this fail with LG_PUMP_EBAD */
+    uint32_t pending; /* body bytes at (*buf)->pos waiting to be written */
+    uint8_t mode;     /* lg_body_t */
+    uint8_t done;     /* every body byte has been read from the source */
+    uint8_t progress; /* set whenever bytes move; the owner clears it */
+} lg_pump_t;
+
+/*
+ * Start a pump whose body begins at (*buf)->pos, where `avail` bytes have already arrived
+ * (they may run past the body: what follows stays in the buffer, after the body).
+ */
+int lg_pump_start(lg_pump_t *p, lg_body_t mode, uint64_t length, uint32_t avail);
+int lg_pump_run(lg_pump_t *p);
+/* Give back the pipe (the buffer belongs to the owner). */
+void lg_pump_release(lg_pump_t *p);
+
+/* Settings for an llhttp parser that pumps use on chunked bodies. */
+void lg_pump_parser_settings(llhttp_settings_t *s);
+
+#endif

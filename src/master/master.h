@@ -1,0 +1,12 @@
+/*
+ * master.h - the master process: listening sockets, workers, signals.
+ */
+#ifndef LG_MASTER_H
+#define LG_MASTER_H
+
+#include "config/config.h"
+
+/* Run lifeguard with `cf` in the foreground; returns the process exit status. */
+int lg_master_run(lg_config_t *cf);
+
+#endif

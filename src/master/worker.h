@@ -1,0 +1,12 @@
+/*
+ * worker.h - a worker process: one event loop serving the listeners it inherited.
+ */
+#ifndef LG_WORKER_H
+#define LG_WORKER_H
+
+#include "config/config.h"
+
+/* Serve `cf` on the listening sockets `fds` (one per listener, in order) until told to stop. */
+int lg_worker_run(const lg_config_t *cf, const int *fds, unsigned id);
+
+#endif

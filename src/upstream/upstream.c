@@ -1,0 +1,217 @@
+/*
+ * upstream.c - runtime pools, round robin, connects and the idle connection pool.
+ */
+#include "upstream/upstream.h"
+
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+
+lg_timerq_t lg_q_connect;
+lg_timerq_t lg_q_upstream_response;
+static lg_timerq_t q_upstream_idle;
+
+static lg_pool_t *pools;
+static size_t npools;
+
+int lg_upstream_init(const lg_config_t *cf)
+{
+    lg_timerq_init(&lg_q_connect, cf->timeouts.connect);
+    lg_timerq_init(&lg_q_upstream_response, cf->timeouts.upstream_response);
+    lg_timerq_init(&q_upstream_idle, cf->timeouts.upstream_idle);
+
+    pools = calloc(cf->npools, sizeof(*pools));
+    if (pools == NULL && cf->npools != 0)
+        return LG_ERR;
+    npools = cf->npools;
+    for (size_t i = 0; i < npools; i++) {
+        lg_pool_t *pool = &pools[i];
+
+        pool->conf = &cf->pools[i];
+        pool->nbackends = pool->conf->nbackends;
+        pool->backends = calloc(pool->nbackends, sizeof(*pool->backends));
+        if (pool->backends == NULL)
+            return LG_ERR;
+        for (size_t j = 0; j < pool->nbackends; j++) {
+            lg_backend_t *be = &pool->backends[j];
+
+            be->conf = &pool->conf->backends[j];
+            be->pool = pool;
+            be->idle.next = be->idle.prev = &be->idle;
+        }
+    }
+    return LG_OK;
+}
+
+lg_pool_t *lg_upstream_pool(size_t index)
+{
+    return index < npools ? &pools[index] : NULL;
+}
+
+lg_backend_t *lg_upstream_pick(lg_pool_t *pool, const lg_backend_t *avoid)
+{
+    lg_backend_t *be;
+
+    if (pool->nbackends == 0)
+        return NULL;
+    be = &pool->backends[pool->rr++ % pool->nbackends];
+    if (be == avoid && pool->nbackends > 1)
+        be = &pool->backends[pool->rr++ % pool->nbackends];
+    return be;
+}
+
+static void idle_unlink(lg_upconn_t *u)
+{
+    u->prev->next = u->next;
+    u->next->prev = u->prev;
+    u->prev = u->next = NULL;
+    u->be->nidle--;
+}
+
+static void upconn_free(lg_posted_t *p)
+{
+    free(lg_container_of(p, lg_upconn_t, posted));
+}
+
+void lg_upconn_close(lg_upconn_t *u)
+{
+    if (u->sock.flags & LG_SOCK_CLOSED)
+        return;
+    if (u->prev != NULL)
+        idle_unlink(u);
+    lg_timer_del(&u->timer);
+    close(u->sock.io.fd);
+    u->sock.flags |= LG_SOCK_CLOSED;
+    u->owner = NULL;
+    u->posted.run = upconn_free;
+    lg_loop_post(&u->posted);
+}
+
+/* An idle connection that becomes readable was closed by the backend (or sent junk). */
+static void idle_event(lg_io_t *io, uint32_t ev)
+{
+    lg_upconn_t *u = (lg_upconn_t *)(void *)io;
+
+    if (u->sock.flags & LG_SOCK_CLOSED)
+        return;
+    lg_sock_events(&u->sock, ev);
+    if (u->sock.flags & (LG_SOCK_RD | LG_SOCK_HUP))
+        lg_upconn_close(u);
+}
+
+static void idle_timeout(lg_timer_t *t)
+{
+    lg_upconn_close(lg_container_of(t, lg_upconn_t, timer));
+}
+
+/*
+ * A response that ended exactly at the end of a read leaves the readable flag set without
+ * telling whether more bytes wait. Only then is the socket peeked, so the common case costs
+ * no system call.
+ */
+static int drained(lg_upconn_t *u)
+{
+    char byte;
+
+    if (!(u->sock.flags & LG_SOCK_RD))
+        return 1;
+    if (recv(u->sock.io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN) {
+        u->sock.flags &= ~(uint32_t)LG_SOCK_RD;
+        return 1;
+    }
+    return 0;
+}
+
+void lg_upconn_release(lg_upconn_t *u)
+{
+    lg_backend_t *be = u->be;
+
+    u->owner = NULL;
+    u->requests++;
+    if (be->pool->conf->keepalive_max_idle == 0 ||
+        (u->sock.flags & (LG_SOCK_EOF | LG_SOCK_ERR | LG_SOCK_HUP)) || !drained(u)) {
+        lg_upconn_close(u);
+        return;
+    }
+    if (be->nidle >= be->pool->conf->keepalive_max_idle)
+        lg_upconn_close(be->idle.prev);
+    u->sock.io.handler = idle_event;
+    u->timer.handler = idle_timeout;
+    lg_timer_set(&q_upstream_idle, &u->timer);
+    u->next = be->idle.next;
+    u->prev = &be->idle;
+    be->idle.next->prev = u;
+    be->idle.next = u;
+    be->nidle++;
+}
+
+lg_upconn_t *lg_upconn_get(lg_backend_t *be, void *owner, lg_io_handler_t handler, int *reused)
+{
+    const lg_addr_t *addr = &be->conf->addr;
+    lg_upconn_t *u;
+    int fd, one = 1;
+
+    if (be->idle.next != &be->idle) {
+        u = be->idle.next;
+        idle_unlink(u);
+        lg_timer_del(&u->timer);
+        u->owner = owner;
+        u->sock.io.handler = handler;
+        *reused = 1;
+        return u;
+    }
+    *reused = 0;
+    fd = socket(addr->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        lg_log(LG_LOG_ERR, "socket() for %s failed (%d: %s)", addr->text, errno, strerror(errno));
+        return NULL;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    u = calloc(1, sizeof(*u));
+    if (u == NULL)
+        goto out_close;
+    u->sock.io.fd = fd;
+    u->sock.io.handler = handler;
+    u->be = be;
+    u->owner = owner;
+    if (connect(fd, (const struct sockaddr *)&addr->sa, addr->salen) < 0) {
+        if (errno != EINPROGRESS)
+            goto out_free;
+        u->connecting = 1;
+    } else {
+        u->sock.flags |= LG_SOCK_WR;
+    }
+    if (lg_loop_add(&u->sock.io, LG_EV_CONN) != LG_OK)
+        goto out_free;
+    return u;
+
+out_free:
+    free(u);
+out_close : {
+    int err = errno;
+
+    close(fd);
+    errno = err;
+}
+    return NULL;
+}
+
+int lg_upconn_connected(lg_upconn_t *u)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+
+    if (getsockopt(u->sock.io.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    if (err != 0) {
+        errno = err;
+        u->sock.flags |= LG_SOCK_ERR;
+        return LG_ERR;
+    }
+    u->connecting = 0;
+    return LG_OK;
+}

@@ -1,0 +1,68 @@
+/*
+ * upstream.h - a worker's view of the backend pools: round-robin choice, non-blocking connects
+ * and the keep-alive pool of idle upstream connections.
+ */
+#ifndef LG_UPSTREAM_H
+#define LG_UPSTREAM_H
+
+#include <stddef.h>
+
+#include "config/config.h"
+#include "core/sock.h"
+#include "event/loop.h"
+
+typedef struct lg_backend lg_backend_t;
+typedef struct lg_pool lg_pool_t;
+typedef struct lg_upconn lg_upconn_t;
+
+/* A connection to a backend: in use by one exchange, or idle in its backend's pool. */
+struct lg_upconn {
+    lg_sock_t sock;
+    lg_timer_t timer; /* connect, response or idle timeout */
+    lg_backend_t *be;
+    void *owner;              /* the exchange using it; NULL while idle */
+    lg_upconn_t *prev, *next; /* idle list of the backend */
+    lg_posted_t posted;       /* frees it after the batch once closed */
+    unsigned requests;        /* exchanges completed on it */
+    unsigned connecting : 1;
+};
+
+struct lg_backend {
+    const lg_backend_conf_t *conf;
+    lg_pool_t *pool;
+    lg_upconn_t idle; /* sentinel: most recently used first */
+    unsigned nidle;
+};
+
+struct lg_pool {
+    const lg_pool_conf_t *conf;
+    lg_backend_t *backends;
+    size_t nbackends;
+    size_t rr; /* next round-robin position */
+};
+
+/* Build the runtime pools of `cf` for this worker (timers use the given queues). */
+int lg_upstream_init(const lg_config_t *cf);
+lg_pool_t *lg_upstream_pool(size_t index);
+
+/* The next backend of `pool` in round-robin order, skipping `avoid` when there is another. */
+lg_backend_t *lg_upstream_pick(lg_pool_t *pool, const lg_backend_t *avoid);
+
+/*
+ * A connection to `be` for `owner`: an idle pooled one (*reused = 1) or a new non-blocking
+ * connect (connecting set until the socket is writable). `handler` receives its events.
+ * Returns NULL when the socket cannot even be created (errno kept).
+ */
+lg_upconn_t *lg_upconn_get(lg_backend_t *be, void *owner, lg_io_handler_t handler, int *reused);
+/* Finish a pending connect: LG_OK, or LG_ERR with errno set to the connect error. */
+int lg_upconn_connected(lg_upconn_t *u);
+/* Return a clean connection to its backend's idle pool (or close it when the pool is full). */
+void lg_upconn_release(lg_upconn_t *u);
+/* Close the socket now; the struct is freed after the current batch. */
+void lg_upconn_close(lg_upconn_t *u);
+
+/* Timer queues for upstream connections, armed by the exchange that owns them. */
+extern lg_timerq_t lg_q_connect;
+extern lg_timerq_t lg_q_upstream_response;
+
+#endif

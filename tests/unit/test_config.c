@@ -1,0 +1,1162 @@
+/*
+ * test_config.c - the configuration module: scalar parsers, defaults, the shipped files and the
+ * documentation's examples, one broken fixture per validation rule (whole error lines compared,
+ * path and position included), and hostile files generated into a temp directory.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config/config.h"
+
+#define FIXTURES LG_SOURCE_DIR "/tests/fixtures/config"
+
+/* ---- helpers */
+
+static char *fixture_path(const char *name)
+{
+    char *p;
+
+    cr_assert(asprintf(&p, "%s/%s.yaml", FIXTURES, name) >= 0);
+    return p;
+}
+
+static char *join_lines(const lg_config_errors_t *e)
+{
+    size_t len = 1, i;
+    char *s;
+
+    for (i = 0; i < e->n; i++)
+        len += strlen(e->lines[i]) + 1;
+    s = calloc(1, len);
+    cr_assert_not_null(s);
+    for (i = 0; i < e->n; i++) {
+        strcat(s, e->lines[i]);
+        strcat(s, "\n");
+    }
+    return s;
+}
+
+/* `e` must hold exactly the lines `want`, each prefixed by `path`. */
+static void check_lines(const char *path, const lg_config_errors_t *e, const char *const *want)
+{
+    size_t n = 0, i;
+    char *got = join_lines(e), *line;
+
+    while (want[n] != NULL)
+        n++;
+    cr_assert_eq(e->n, n, "%s: expected %zu error lines, got %zu:\n%s", path, n, e->n, got);
+    for (i = 0; i < n; i++) {
+        cr_assert(asprintf(&line, "%s%s", path, want[i]) >= 0);
+        cr_assert_str_eq(e->lines[i], line, "line %zu:\n got  %s\n want %s", i, e->lines[i], line);
+        free(line);
+    }
+    free(got);
+}
+
+/* Load `path` and expect it to fail with exactly `want`. */
+static void expect_errors_at(const char *path, const char *const *want)
+{
+    lg_config_errors_t e;
+    lg_config_t *cf = lg_config_load(path, &e);
+
+    cr_assert_null(cf, "%s: expected errors, the file was accepted", path);
+    check_lines(path, &e, want);
+    lg_config_errors_free(&e);
+}
+
+static void expect_errors(const char *name, const char *const *want)
+{
+    char *path = fixture_path(name);
+
+    expect_errors_at(path, want);
+    free(path);
+}
+
+#define FIXTURE(name, ...)                                                                         \
+    Test(config_errors, name)                                                                      \
+    {                                                                                              \
+        expect_errors(#name, (const char *const[]){__VA_ARGS__, NULL});                            \
+    }
+
+/* Load a file that must be valid; the test fails with its errors otherwise. */
+static lg_config_t *load_ok(const char *path)
+{
+    lg_config_errors_t e;
+    lg_config_t *cf = lg_config_load(path, &e);
+    char *got = join_lines(&e);
+
+    cr_assert_not_null(cf, "%s was rejected:\n%s", path, got);
+    cr_assert_eq(e.n, 0);
+    free(got);
+    return cf;
+}
+
+static char *tmp_dir(void)
+{
+    const char *base = getenv("TMPDIR");
+    char *p;
+
+    cr_assert(asprintf(&p, "%s/lg-config-XXXXXX", base && *base ? base : "/tmp") >= 0);
+    cr_assert_not_null(mkdtemp(p));
+    return p;
+}
+
+static char *tmp_write(const char *dir, const char *name, const void *data, size_t len)
+{
+    char *p;
+    FILE *f;
+
+    cr_assert(asprintf(&p, "%s/%s", dir, name) >= 0);
+    f = fopen(p, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(data, 1, len, f), len);
+    cr_assert_eq(fclose(f), 0);
+    return p;
+}
+
+static char *tmp_write_str(const char *dir, const char *name, const char *text)
+{
+    return tmp_write(dir, name, text, strlen(text));
+}
+
+/* Remove the files of a temp dir made by tmp_dir() (no subdirectories), then the dir. */
+static void tmp_clean(char *dir)
+{
+    struct dirent *de;
+    char *p;
+    DIR *d = opendir(dir);
+
+    cr_assert_not_null(d);
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        cr_assert(asprintf(&p, "%s/%s", dir, de->d_name) >= 0);
+        unlink(p);
+        free(p);
+    }
+    closedir(d);
+    cr_assert_eq(rmdir(dir), 0, "rmdir %s: %s", dir, strerror(errno));
+    free(dir);
+}
+
+/*
+ * Write `len` bytes as `name` into a fresh temp dir and load it: the load must fail. Returns
+ * the path the error lines start with (the dir is already gone); free it and *e.
+ */
+static char *load_bad_data(const char *name, const void *data, size_t len, lg_config_errors_t *e)
+{
+    char *dir = tmp_dir(), *path = tmp_write(dir, name, data, len);
+
+    cr_assert_null(lg_config_load(path, e), "%s: expected errors, the file was accepted", path);
+    tmp_clean(dir);
+    return path;
+}
+
+static void expect_data_errors(const char *name, const void *data, size_t len,
+                               const char *const *want)
+{
+    lg_config_errors_t e;
+    char *path = load_bad_data(name, data, len, &e);
+
+    check_lines(path, &e, want);
+    lg_config_errors_free(&e);
+    free(path);
+}
+
+static void expect_text_errors(const char *name, const char *text, const char *const *want)
+{
+    expect_data_errors(name, text, strlen(text), want);
+}
+
+/* A small deterministic generator, so a failing input can be made again. */
+static uint32_t rnd(uint64_t *state)
+{
+    *state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t)(*state >> 33);
+}
+
+static const char MINIMAL[] = "listeners:\n"
+                              "  web:\n"
+                              "    listen: 127.0.0.1:8080\n"
+                              "    routes:\n"
+                              "      - pool: app\n"
+                              "pools:\n"
+                              "  app:\n"
+                              "    backends:\n"
+                              "      - 127.0.0.1:9001\n";
+
+/* ---- scalar parsers */
+
+/* A parser of "NUMBER[UNIT]" values: lg_parse_duration and lg_parse_size share this shape. */
+typedef int (*amount_parser_t)(const char *s, uint64_t *out, const char **why);
+
+/* One input: the value it gives, or (why != NULL) the reason it is refused. */
+typedef struct amount_case {
+    const char *in;
+    uint64_t out;
+    const char *why;
+} amount_case_t;
+
+static void check_amounts(amount_parser_t parse, const amount_case_t *cases, size_t n)
+{
+    const char *why;
+    uint64_t out;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        why = NULL;
+        out = 42;
+        if (cases[i].why == NULL) {
+            cr_assert_eq(parse(cases[i].in, &out, &why), LG_OK, "%s: %s", cases[i].in, why);
+            cr_assert_eq(out, cases[i].out, "%s", cases[i].in);
+        } else {
+            cr_assert_eq(parse(cases[i].in, &out, &why), LG_ERR, "%s accepted", cases[i].in);
+            cr_assert_str_eq(why, cases[i].why, "%s", cases[i].in);
+            cr_assert_eq(out, 42, "%s: a failed parse must not store", cases[i].in);
+        }
+    }
+}
+
+Test(config_scalar, durations)
+{
+    static const amount_case_t cases[] = {
+        {"500ms", 500, NULL},
+        {"0ms", 0, NULL},
+        {"10s", 10000, NULL},
+        {"2m", 120000, NULL},
+        {"1h", 3600000, NULL},
+        {"0s", 0, NULL},
+        {"007s", 7000, NULL},
+        {"18446744073709551615ms", UINT64_MAX, NULL},
+        {"10", 0, "add a unit: ms, s, m, h"},
+        {"", 0, "empty value"},
+        {"-5s", 0, "must not be negative"},
+        {"+5s", 0, "not a number"},
+        {"s", 0, "not a number"},
+        {"ten seconds", 0, "not a number"},
+        {"1.5s", 0, "use a whole number (e.g. 1500ms, not 1.5s)"},
+        {"10 s", 0, "unknown unit (use ms, s, m or h)"},
+        {"10S", 0, "unknown unit (use ms, s, m or h)"},
+        {"5d", 0, "unknown unit (use ms, s, m or h)"},
+        {"10sec", 0, "unknown unit (use ms, s, m or h)"},
+        {"18446744073709551616ms", 0, "too large"},
+        {"18446744073709551615s", 0, "too large"},
+        {"5124095576030432h", 0, "too large"},
+    };
+
+    check_amounts(lg_parse_duration, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+Test(config_scalar, sizes)
+{
+    static const amount_case_t cases[] = {
+        {"512", 512, NULL},
+        {"0", 0, NULL},
+        {"16k", 16384, NULL},
+        {"16K", 16384, NULL},
+        {"1m", 1048576, NULL},
+        {"1M", 1048576, NULL},
+        {"1g", 1073741824, NULL},
+        {"2G", 2147483648, NULL},
+        {"17179869183g", 17179869183ULL << 30, NULL},
+        {"", 0, "empty value"},
+        {"-1", 0, "must not be negative"},
+        {"k", 0, "not a number"},
+        {"1.5m", 0, "use a whole number (e.g. 1500ms, not 1.5s)"},
+        {"16kb", 0, "unknown suffix (use k, m or g)"},
+        {"1t", 0, "unknown suffix (use k, m or g)"},
+        {"16 k", 0, "unknown suffix (use k, m or g)"},
+        {"99999999999999999999", 0, "too large"},
+        {"17179869184g", 0, "too large"},
+    };
+
+    check_amounts(lg_parse_size, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+Test(config_scalar, addr_ipv4)
+{
+    const struct sockaddr_in *sin;
+    const char *why = NULL;
+    lg_addr_t a;
+
+    cr_assert_eq(lg_parse_addr("10.1.2.3:8080", 0, &a, &why), LG_OK, "%s", why);
+    sin = (const struct sockaddr_in *)&a.sa;
+    cr_assert_eq(sin->sin_family, AF_INET);
+    cr_assert_eq(ntohs(sin->sin_port), 8080);
+    cr_assert_eq(ntohl(sin->sin_addr.s_addr), 0x0A010203u);
+    cr_assert_eq(a.salen, sizeof(struct sockaddr_in));
+    cr_assert_eq(a.port, 8080);
+    cr_assert_eq(a.is_hostname, 0);
+    cr_assert_str_eq(a.text, "10.1.2.3:8080");
+    cr_assert_str_eq(a.host, "10.1.2.3");
+}
+
+Test(config_scalar, addr_ipv6)
+{
+    const struct sockaddr_in6 *sin6;
+    struct in6_addr loop = IN6ADDR_LOOPBACK_INIT;
+    const char *why = NULL;
+    lg_addr_t a;
+
+    cr_assert_eq(lg_parse_addr("[::1]:443", 0, &a, &why), LG_OK, "%s", why);
+    sin6 = (const struct sockaddr_in6 *)&a.sa;
+    cr_assert_eq(sin6->sin6_family, AF_INET6);
+    cr_assert_eq(ntohs(sin6->sin6_port), 443);
+    cr_assert_eq(memcmp(&sin6->sin6_addr, &loop, sizeof(loop)), 0);
+    cr_assert_eq(a.salen, sizeof(struct sockaddr_in6));
+    cr_assert_str_eq(a.host, "::1");
+    cr_assert_str_eq(a.text, "[::1]:443");
+    cr_assert_eq(lg_parse_addr("[2001:db8::10]:80", 0, &a, &why), LG_OK, "%s", why);
+    cr_assert_str_eq(a.host, "2001:db8::10");
+}
+
+Test(config_scalar, addr_any_host_and_port0)
+{
+    const struct sockaddr_in *sin;
+    const char *why = NULL;
+    lg_addr_t a;
+
+    cr_assert_eq(lg_parse_addr(":8080", LG_ADDR_ANYHOST, &a, &why), LG_OK, "%s", why);
+    sin = (const struct sockaddr_in *)&a.sa;
+    cr_assert_eq(sin->sin_family, AF_INET);
+    cr_assert_eq(sin->sin_addr.s_addr, htonl(INADDR_ANY));
+    cr_assert_eq(ntohs(sin->sin_port), 8080);
+    cr_assert_str_eq(a.host, "");
+    cr_assert_eq(lg_parse_addr("127.0.0.1:0", LG_ADDR_PORT0, &a, &why), LG_OK, "%s", why);
+    cr_assert_eq(a.port, 0);
+    cr_assert_eq(lg_parse_addr(":0", LG_ADDR_PORT0 | LG_ADDR_ANYHOST, &a, &why), LG_OK);
+}
+
+Test(config_scalar, addr_hostname)
+{
+    const char *why = NULL;
+    lg_addr_t a;
+
+    cr_assert_eq(lg_parse_addr("app:8000", LG_ADDR_HOSTNAME, &a, &why), LG_OK, "%s", why);
+    cr_assert_eq(a.is_hostname, 1);
+    cr_assert_str_eq(a.host, "app");
+    cr_assert_eq(a.port, 8000);
+    cr_assert_eq(a.salen, 0);
+    cr_assert_eq(
+        lg_parse_addr("my_service.default.svc.cluster.local.:80", LG_ADDR_HOSTNAME, &a, &why),
+        LG_OK, "%s", why);
+    cr_assert_eq(lg_parse_addr("db-1.internal:5432", LG_ADDR_HOSTNAME, &a, &why), LG_OK);
+}
+
+Test(config_scalar, bad_addrs)
+{
+    static const struct {
+        const char *in;
+        unsigned flags;
+        const char *why;
+    } bad[] = {
+        {"", LG_ADDR_HOSTNAME, "empty address"},
+        {"127.0.0.1", LG_ADDR_HOSTNAME, "missing port (write HOST:PORT)"},
+        {"127.0.0.1:", LG_ADDR_HOSTNAME, "missing port"},
+        {"127.0.0.1:http", LG_ADDR_HOSTNAME, "invalid port"},
+        {"127.0.0.1:-1", LG_ADDR_HOSTNAME, "invalid port"},
+        {"127.0.0.1:65536", LG_ADDR_HOSTNAME, "port must be 1..65535"},
+        {"127.0.0.1:0", LG_ADDR_HOSTNAME, "port must be 1..65535"},
+        {"127.0.0.1:99999999999999999999", LG_ADDR_PORT0, "port must be 0..65535"},
+        {":80", LG_ADDR_HOSTNAME, "missing host (write HOST:PORT)"},
+        {"::1:80", LG_ADDR_ANYHOST, "IPv6 addresses need brackets, e.g. [::1]:8080"},
+        {"[::1]", 0, "missing port (write [ADDRESS]:PORT)"},
+        {"[::1]80", 0, "invalid port"},
+        {"[::1:80", 0, "missing ']' after the IPv6 address"},
+        {"[]:80", 0, "invalid IPv6 address"},
+        {"[127.0.0.1]:80", 0, "invalid IPv6 address"},
+        {"256.0.0.1:80", LG_ADDR_HOSTNAME, "invalid IPv4 address"},
+        {"1.2.3:80", LG_ADDR_HOSTNAME, "invalid IPv4 address"},
+        {"-app:80", LG_ADDR_HOSTNAME, "invalid host name"},
+        {"app-:80", LG_ADDR_HOSTNAME, "invalid host name"},
+        {"a..b:80", LG_ADDR_HOSTNAME, "invalid host name"},
+        {"a b:80", LG_ADDR_HOSTNAME, "invalid host name"},
+        {"app:80", LG_ADDR_PORT0 | LG_ADDR_ANYHOST,
+         "must be an IP address (e.g. 127.0.0.1:8080, [::1]:8080 or :8080), not a host name"},
+    };
+    char longname[300];
+    const char *why;
+    lg_addr_t a;
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        why = NULL;
+        cr_assert_eq(lg_parse_addr(bad[i].in, bad[i].flags, &a, &why), LG_ERR, "%s accepted",
+                     bad[i].in);
+        cr_assert_str_eq(why, bad[i].why, "%s", bad[i].in);
+    }
+    memset(longname, 'a', sizeof(longname));
+    strcpy(longname + sizeof(longname) - 4, ":80");
+    cr_assert_eq(lg_parse_addr(longname, LG_ADDR_HOSTNAME, &a, &why), LG_ERR);
+    cr_assert_str_eq(why, "address too long");
+    /* A label longer than 63 characters. */
+    memset(longname, 'a', 64);
+    strcpy(longname + 64, ".com:80");
+    cr_assert_eq(lg_parse_addr(longname, LG_ADDR_HOSTNAME, &a, &why), LG_ERR);
+    cr_assert_str_eq(why, "invalid host name");
+}
+
+/* ---- defaults and values */
+
+Test(config, minimal_file_gets_every_default)
+{
+    char *dir = tmp_dir(), *path = tmp_write_str(dir, "minimal.yaml", MINIMAL);
+    lg_config_t *cf = load_ok(path);
+    const lg_pool_conf_t *p;
+    const lg_listener_conf_t *l;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+    cr_assert_str_eq(cf->file, path);
+    cr_assert_eq(cf->workers, cpus < 1 ? 1 : cpus > 256 ? 256 : (unsigned)cpus);
+    cr_assert_null(cf->pid_file);
+    cr_assert_eq(cf->log.level, LG_LOG_INFO);
+    cr_assert_str_eq(cf->log.error, "stderr");
+    cr_assert_str_eq(cf->log.access, "stdout");
+    cr_assert_eq(cf->log.format, LG_ACCESS_COMBINED);
+    cr_assert_eq(cf->admin.enabled, 0);
+    cr_assert_eq(cf->timeouts.client_header, 10000);
+    cr_assert_eq(cf->timeouts.client_idle, 75000);
+    cr_assert_eq(cf->timeouts.connect, 3000);
+    cr_assert_eq(cf->timeouts.upstream_response, 60000);
+    cr_assert_eq(cf->timeouts.upstream_idle, 60000);
+    cr_assert_eq(cf->timeouts.drain, 30000);
+    cr_assert_eq(cf->limits.max_connections, 10000);
+    cr_assert_eq(cf->limits.max_header_size, 16384);
+    cr_assert_eq(cf->limits.max_body_size, 0);
+
+    cr_assert_eq(cf->nlisteners, 1);
+    l = &cf->listeners[0];
+    cr_assert_str_eq(l->name, "web");
+    cr_assert_eq(l->pos.line, 2);
+    cr_assert_eq(l->pos.col, 3);
+    cr_assert_eq(l->mode, LG_MODE_HTTP);
+    cr_assert_str_eq(l->addr.text, "127.0.0.1:8080");
+    cr_assert_eq(l->nroutes, 1);
+    cr_assert_null(l->routes[0].host);
+    cr_assert_eq(l->routes[0].host_wildcard, 0);
+    cr_assert_null(l->routes[0].path_prefix);
+    cr_assert_eq(l->routes[0].pool, 0);
+
+    cr_assert_eq(cf->npools, 1);
+    p = &cf->pools[0];
+    cr_assert_str_eq(p->name, "app");
+    cr_assert_eq(p->balance, LG_BALANCE_ROUND_ROBIN);
+    cr_assert_eq(p->hash_key, LG_HASH_CLIENT_IP);
+    cr_assert_null(p->hash_key_name);
+    cr_assert_eq(p->nbackends, 1);
+    cr_assert_eq(p->backends[0].weight, 1);
+    cr_assert_eq(p->backends[0].addr.port, 9001);
+    cr_assert_eq(p->backends[0].pos.line, 9);
+    cr_assert_eq(p->resolve_interval, 5000);
+    cr_assert_eq(p->health_check.type, LG_CHECK_HTTP);
+    cr_assert_str_eq(p->health_check.path, "/healthz");
+    cr_assert_null(p->health_check.host);
+    cr_assert_eq(p->health_check.expect_min, 200);
+    cr_assert_eq(p->health_check.expect_max, 399);
+    cr_assert_eq(p->health_check.interval, 2000);
+    cr_assert_eq(p->health_check.timeout, 1000);
+    cr_assert_eq(p->health_check.rise, 2);
+    cr_assert_eq(p->health_check.fall, 3);
+    cr_assert_eq(p->keepalive_max_idle, 64);
+    cr_assert_eq(p->retries, 1);
+    cr_assert_eq(lg_config_nbackends(cf), 1);
+
+    lg_config_free(cf);
+    free(path);
+    tmp_clean(dir);
+}
+
+Test(config, every_key_is_read)
+{
+    char *path = fixture_path("full");
+    lg_config_t *cf = load_ok(path);
+    const lg_listener_conf_t *web = &cf->listeners[0], *db = &cf->listeners[1];
+    const lg_pool_conf_t *app = &cf->pools[0], *api = &cf->pools[1];
+
+    cr_assert_eq(cf->workers, 3);
+    cr_assert_str_eq(cf->pid_file, "/tmp/lifeguard-test.pid");
+    cr_assert_eq(cf->log.level, LG_LOG_DEBUG);
+    cr_assert_str_eq(cf->log.error, "/var/log/lifeguard/error.log");
+    cr_assert_null(cf->log.access, "access: off is NULL");
+    cr_assert_eq(cf->log.format, LG_ACCESS_JSON);
+    cr_assert_eq(cf->admin.enabled, 1);
+    cr_assert_eq(cf->admin.addr.sa.ss_family, AF_INET6);
+    cr_assert_eq(cf->admin.addr.port, 0);
+    cr_assert_eq(cf->timeouts.client_header, 500);
+    cr_assert_eq(cf->timeouts.client_idle, 120000);
+    cr_assert_eq(cf->timeouts.connect, 1000);
+    cr_assert_eq(cf->timeouts.upstream_response, 3600000);
+    cr_assert_eq(cf->timeouts.upstream_idle, 90000);
+    cr_assert_eq(cf->timeouts.drain, 0);
+    cr_assert_eq(cf->limits.max_connections, 20);
+    cr_assert_eq(cf->limits.max_header_size, 8192);
+    cr_assert_eq(cf->limits.max_body_size, 1ULL << 30);
+
+    cr_assert_eq(cf->nlisteners, 2);
+    cr_assert_str_eq(web->name, "web");
+    cr_assert_str_eq(web->addr.text, ":0");
+    cr_assert_eq(web->addr.sa.ss_family, AF_INET);
+    cr_assert_eq(web->nroutes, 3);
+    cr_assert_str_eq(web->routes[0].host, "api.example.com");
+    cr_assert_eq(web->routes[0].host_wildcard, 0);
+    cr_assert_str_eq(web->routes[0].path_prefix, "/api/");
+    cr_assert_eq(web->routes[0].pool, 1);
+    cr_assert_str_eq(web->routes[1].host, "*.example.com");
+    cr_assert_eq(web->routes[1].host_wildcard, 1);
+    cr_assert_eq(web->routes[1].pool, 0);
+    cr_assert_eq(web->routes[2].pos.line, 31);
+    cr_assert_eq(web->routes[2].pos.col, 9);
+    cr_assert_str_eq(db->name, "db");
+    cr_assert_eq(db->mode, LG_MODE_TCP);
+    cr_assert_eq(db->pool, 1);
+    cr_assert_eq(db->nroutes, 0);
+    cr_assert_eq(db->addr.sa.ss_family, AF_INET6);
+
+    cr_assert_eq(cf->npools, 2);
+    cr_assert_eq(app->balance, LG_BALANCE_WEIGHTED);
+    cr_assert_eq(app->nbackends, 2);
+    cr_assert_eq(app->backends[0].weight, 5);
+    cr_assert_eq(app->backends[1].weight, 1);
+    cr_assert_str_eq(app->backends[1].addr.host, "::1");
+    cr_assert_eq(app->resolve_interval, 30000);
+    cr_assert_eq(app->health_check.type, LG_CHECK_HTTP);
+    cr_assert_str_eq(app->health_check.path, "/ready");
+    cr_assert_str_eq(app->health_check.host, "app.internal");
+    cr_assert_eq(app->health_check.expect_min, 204);
+    cr_assert_eq(app->health_check.expect_max, 204);
+    cr_assert_eq(app->health_check.interval, 10000);
+    cr_assert_eq(app->health_check.timeout, 250);
+    cr_assert_eq(app->health_check.rise, 1);
+    cr_assert_eq(app->health_check.fall, 10);
+    cr_assert_eq(app->keepalive_max_idle, 0);
+    cr_assert_eq(app->retries, 0);
+    cr_assert_eq(api->balance, LG_BALANCE_HASH);
+    cr_assert_eq(api->hash_key, LG_HASH_COOKIE);
+    cr_assert_str_eq(api->hash_key_name, "session_id");
+    cr_assert_eq(api->backends[0].addr.is_hostname, 1);
+    cr_assert_str_eq(api->backends[0].addr.host, "app.internal");
+    cr_assert_str_eq(api->backends[1].addr.host, "Other-Host");
+    cr_assert_eq(api->health_check.type, LG_CHECK_NONE);
+    cr_assert_eq(lg_config_nbackends(cf), 4);
+
+    lg_config_free(cf);
+    free(path);
+}
+
+Test(config, workers_auto_and_hash_keys)
+{
+    static const struct {
+        const char *key;
+        lg_hash_key_t kind;
+        const char *name;
+    } keys[] = {{"client_ip", LG_HASH_CLIENT_IP, NULL},
+                {"uri", LG_HASH_URI, NULL},
+                {"header:X-User-Id", LG_HASH_HEADER, "X-User-Id"},
+                {"cookie:sid", LG_HASH_COOKIE, "sid"}};
+    char *dir = tmp_dir(), *path, *text;
+    lg_config_t *cf;
+    size_t i;
+
+    for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        cr_assert(asprintf(&text, "workers: auto\n%s    balance: hash\n    hash_key: \"%s\"\n",
+                           MINIMAL, keys[i].key) >= 0);
+        path = tmp_write_str(dir, "hash.yaml", text);
+        cf = load_ok(path);
+        cr_assert_geq(cf->workers, 1);
+        cr_assert_eq(cf->pools[0].hash_key, keys[i].kind, "%s", keys[i].key);
+        if (keys[i].name == NULL)
+            cr_assert_null(cf->pools[0].hash_key_name);
+        else
+            cr_assert_str_eq(cf->pools[0].hash_key_name, keys[i].name);
+        lg_config_free(cf);
+        free(path);
+        free(text);
+    }
+    tmp_clean(dir);
+}
+
+Test(config, unused_pool_and_anchor_without_alias_are_fine)
+{
+    char *dir = tmp_dir(), *path, *text;
+    lg_config_t *cf;
+
+    cr_assert(asprintf(&text, "%s  spare: &spare\n    backends:\n      - 10.0.0.9:80\n", MINIMAL) >=
+              0);
+    path = tmp_write_str(dir, "spare.yaml", text);
+    cf = load_ok(path);
+    cr_assert_eq(cf->npools, 2);
+    lg_config_free(cf);
+    free(path);
+    free(text);
+    tmp_clean(dir);
+}
+
+Test(config, errors_can_be_discarded)
+{
+    char *path = fixture_path("three_errors");
+
+    cr_assert_null(lg_config_load(path, NULL));
+    free(path);
+}
+
+/* ---- shipped files and documentation */
+
+Test(config_files, default_config_is_the_documented_demo)
+{
+    lg_config_t *cf = load_ok(LG_SOURCE_DIR "/conf/lifeguard.yaml");
+
+    cr_assert_eq(cf->nlisteners, 1);
+    cr_assert_str_eq(cf->listeners[0].name, "web");
+    cr_assert_str_eq(cf->listeners[0].addr.text, "0.0.0.0:8080");
+    cr_assert_eq(cf->listeners[0].mode, LG_MODE_HTTP);
+    cr_assert_eq(cf->listeners[0].nroutes, 1);
+    cr_assert_null(cf->listeners[0].routes[0].host);
+    cr_assert_null(cf->listeners[0].routes[0].path_prefix);
+    cr_assert_eq(cf->npools, 1);
+    cr_assert_str_eq(cf->pools[0].name, "app");
+    cr_assert_eq(cf->pools[0].nbackends, 2);
+    cr_assert_str_eq(cf->pools[0].backends[0].addr.text, "127.0.0.1:9001");
+    cr_assert_str_eq(cf->pools[0].backends[1].addr.text, "127.0.0.1:9002");
+    cr_assert_eq(cf->pools[0].health_check.type, LG_CHECK_HTTP);
+    cr_assert_str_eq(cf->pools[0].health_check.path, "/healthz");
+    cr_assert_eq(cf->admin.enabled, 1);
+    cr_assert_str_eq(cf->admin.addr.text, "127.0.0.1:9901");
+    cr_assert_null(cf->pid_file);
+    lg_config_free(cf);
+}
+
+Test(config_files, every_example_parses)
+{
+    static const char *const expected[] = {"docker.yaml", "routing.yaml", "tcp.yaml",
+                                           "weighted.yaml"};
+    const char *dirpath = LG_SOURCE_DIR "/conf/examples";
+    size_t n = 0, found = 0, i;
+    struct dirent *de;
+    lg_config_t *cf;
+    char *path;
+    DIR *d = opendir(dirpath);
+
+    cr_assert_not_null(d, "%s: %s", dirpath, strerror(errno));
+    while ((de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+
+        if (len < 5 || strcmp(de->d_name + len - 5, ".yaml") != 0)
+            continue;
+        cr_assert(asprintf(&path, "%s/%s", dirpath, de->d_name) >= 0);
+        cf = load_ok(path);
+        lg_config_free(cf);
+        free(path);
+        for (i = 0; i < sizeof(expected) / sizeof(expected[0]); i++)
+            found += strcmp(de->d_name, expected[i]) == 0;
+        n++;
+    }
+    closedir(d);
+    cr_assert_eq(found, sizeof(expected) / sizeof(expected[0]), "an example is missing");
+    cr_assert_geq(n, found);
+}
+
+Test(config_files, every_yaml_block_of_the_docs_parses)
+{
+    const char *doc = LG_SOURCE_DIR "/docs/configuration.md";
+    char *dir = tmp_dir(), *text = NULL, *p, *end, *path, name[32];
+    size_t len = 0, nblocks = 0;
+    lg_config_t *cf;
+    FILE *f = fopen(doc, "r");
+
+    cr_assert_not_null(f, "%s: %s", doc, strerror(errno));
+    cr_assert_gt(getdelim(&text, &len, '\0', f), 0);
+    fclose(f);
+    for (p = text; (p = strstr(p, "```yaml\n")) != NULL; p = end + 3) {
+        p += strlen("```yaml\n");
+        end = strstr(p, "```");
+        cr_assert_not_null(end, "unterminated ```yaml block in %s", doc);
+        snprintf(name, sizeof(name), "block%zu.yaml", nblocks++);
+        path = tmp_write(dir, name, p, (size_t)(end - p));
+        cf = load_ok(path);
+        lg_config_free(cf);
+        free(path);
+    }
+    cr_assert_geq(nblocks, 3, "the reference should show complete examples");
+    free(text);
+    tmp_clean(dir);
+}
+
+/* The error example of the reference is what lifeguard really prints for that file. */
+Test(config_files, the_documented_error_example_is_true)
+{
+    const char *doc = LG_SOURCE_DIR "/docs/configuration.md";
+    const char *fence = "```text\n", *marker = "For this file:\n\n```text\n";
+    char *text = NULL, *file, *file_end, *out, *out_end, *line, *dir, *path;
+    const char *want[16] = {NULL};
+    size_t len = 0, n = 0;
+    lg_config_errors_t e;
+    FILE *f = fopen(doc, "r");
+
+    cr_assert_not_null(f, "%s: %s", doc, strerror(errno));
+    cr_assert_gt(getdelim(&text, &len, '\0', f), 0);
+    fclose(f);
+    file = strstr(text, marker);
+    cr_assert_not_null(file, "no error example in %s", doc);
+    file += strlen(marker);
+    file_end = strstr(file, "```");
+    out = strstr(file_end + 3, fence);
+    cr_assert_not_null(out);
+    out += strlen(fence);
+    out_end = strstr(out, "```");
+    cr_assert_not_null(out_end);
+    *out_end = '\0';
+    /* Each output line is "lifeguard.yaml:..."; the loader prints the path it was given. */
+    for (line = strtok(out, "\n"); line != NULL && n < 15; line = strtok(NULL, "\n")) {
+        cr_assert(strncmp(line, "lifeguard.yaml", 14) == 0, "%s", line);
+        want[n++] = line + 14;
+    }
+    dir = tmp_dir();
+    path = tmp_write(dir, "lifeguard.yaml", file, (size_t)(file_end - file));
+    cr_assert_null(lg_config_load(path, &e));
+    check_lines(path, &e, want);
+    lg_config_errors_free(&e);
+    free(path);
+    tmp_clean(dir);
+    free(text);
+}
+
+/* ---- one fixture per rule: the exact lines a user sees */
+
+FIXTURE(unknown_key, ":1:1: error: unknown key \"workrs\" (did you mean \"workers\"?)",
+        ":3:3: error: unknown key \"conect\" (did you mean \"connect\"?)")
+FIXTURE(unknown_key_no_hint,
+        ":2:3: error: unknown key \"colour\" (expected one of: max_connections, max_header_size, "
+        "max_body_size)")
+FIXTURE(duplicate_key, ":2:1: error: duplicate key \"workers\" (first at line 1)")
+FIXTURE(duplicate_name, ":6:3: error: duplicate listener name \"web\" (first at line 2)",
+        ":14:3: error: duplicate pool name \"app\" (first at line 11)")
+FIXTURE(missing_required, ":1:1: error: missing required key \"listeners\"")
+FIXTURE(missing_listen, ":2:3: error: listeners.web: missing required key \"listen\"")
+FIXTURE(workers_range,
+        ":1:10: error: workers: must be a whole number from 1 to 256 or \"auto\", got \"0\"")
+FIXTURE(workers_word,
+        ":1:10: error: workers: must be a whole number from 1 to 256 or \"auto\", got \"many\"")
+FIXTURE(duration_no_unit,
+        ":2:12: error: timeouts.connect: invalid duration \"10\": add a unit: ms, s, m, h")
+FIXTURE(duration_bad,
+        ":2:18: error: timeouts.client_header: invalid duration \"10 s\": unknown unit (use ms, s, "
+        "m or h)",
+        ":3:16: error: timeouts.client_idle: invalid duration \"-5s\": must not be negative",
+        ":4:12: error: timeouts.connect: invalid duration \"soon\": not a number",
+        ":5:22: error: timeouts.upstream_response: invalid duration \"1.5s\": use a whole number "
+        "(e.g. 1500ms, not 1.5s)",
+        ":6:18: error: timeouts.upstream_idle: invalid duration \"99999999999999999999h\": too "
+        "large",
+        ":7:10: error: timeouts.drain: invalid duration \"5d\": unknown unit (use ms, s, m or h)")
+FIXTURE(duration_range, ":2:12: error: timeouts.connect: must be from 1ms to 24h, got \"0ms\"",
+        ":4:16: error: timeouts.client_idle: must be from 1ms to 24h, got \"25h\"")
+FIXTURE(size_bad,
+        ":2:20: error: limits.max_header_size: invalid size \"16kb\": unknown suffix (use k, m or "
+        "g)",
+        ":3:18: error: limits.max_body_size: invalid size \"-1\": must not be negative")
+FIXTURE(size_range, ":2:20: error: limits.max_header_size: must be from 1k to 1m, got \"512\"")
+FIXTURE(enum_bad,
+        ":2:10: error: log.level: unknown value \"verbose\" (expected one of: error, warn, info, "
+        "debug)",
+        ":3:18: error: log.access_format: unknown value \"jsn\" (did you mean \"json\"?)")
+FIXTURE(listen_bad,
+        ":3:13: error: listeners.a.listen: invalid address \"localhost:8080\": must be an IP "
+        "address (e.g. 127.0.0.1:8080, [::1]:8080 or :8080), not a host name",
+        ":7:13: error: listeners.b.listen: invalid address \"127.0.0.1:70000\": port must be "
+        "0..65535",
+        ":11:13: error: listeners.c.listen: invalid address \"::1:8080\": IPv6 addresses need "
+        "brackets, e.g. [::1]:8080",
+        ":15:13: error: listeners.d.listen: invalid address \"127.0.0.1\": missing port (write "
+        "HOST:PORT)",
+        ":19:13: error: listeners.e.listen: invalid address \"300.1.1.1:80\": invalid IPv4 address")
+FIXTURE(backend_bad,
+        ":9:9: error: pools.app.backends[0]: invalid address \"127.0.0.1:0\": port must be "
+        "1..65535",
+        ":10:9: error: pools.app.backends[1]: invalid address \":9001\": missing host (write "
+        "HOST:PORT)",
+        ":11:9: error: pools.app.backends[2]: invalid address \"[::1:9001\": missing ']' after "
+        "the IPv6 address",
+        ":12:18: error: pools.app.backends[3].address: invalid address \"bad_host-:80\": invalid "
+        "host name",
+        ":14:17: error: pools.app.backends[4].weight: must be a whole number from 1 to 1000, got "
+        "\"1001\"")
+FIXTURE(unknown_pool,
+        ":5:15: error: listeners.web.routes[0].pool: unknown pool \"apps\" (did you mean "
+        "\"app\"?)",
+        ":9:11: error: listeners.db.pool: unknown pool \"database\"")
+FIXTURE(mode_mismatch, ":2:3: error: listeners.web: missing required key \"routes\"",
+        ":4:5: error: listeners.web.pool: only used with \"mode: tcp\" (http listeners use "
+        "\"routes\")",
+        ":5:3: error: listeners.db: missing required key \"pool\" (mode: tcp)",
+        ":8:5: error: listeners.db.routes: not used with \"mode: tcp\" (a tcp listener has one "
+        "\"pool\")")
+FIXTURE(empty_lists, ":4:13: error: listeners.web.routes: needs at least one route",
+        ":7:5: error: pools.app.backends: a pool needs at least one backend")
+FIXTURE(empty_maps, ":1:12: error: listeners: at least one listener is needed",
+        ":2:1: error: pools: at least one pool is needed")
+FIXTURE(duplicate_listen,
+        ":9:13: error: listeners.b.listen: address :80 is already used by listener \"a\" (line 5)",
+        ":13:13: error: listeners.c.listen: address 127.0.0.1:80 overlaps 0.0.0.0:80 of listener "
+        "\"a\" (line 5)",
+        ":17:13: error: listeners.d.listen: address 127.0.0.1:9901 is already used by the admin "
+        "listener (line 2)")
+FIXTURE(duplicate_backend,
+        ":11:18: error: pools.app.backends: duplicate backend 127.0.0.1:9001 (first at line 9)",
+        ":12:9: error: pools.app.backends: duplicate backend APP:80 (first at line 10)")
+FIXTURE(route_bad,
+        ":5:15: error: listeners.web.routes[0].host: invalid host \"api.example.com:8080\": leave "
+        "out the port (the host alone is matched)",
+        ":7:15: error: listeners.web.routes[1].host: invalid host \"*.-bad.com\": expected a name "
+        "such as api.example.com or *.example.com",
+        ":9:22: error: listeners.web.routes[2].path_prefix: must start with \"/\", got \"api/\"",
+        ":11:9: error: listeners.web.routes[3]: missing required key \"pool\"")
+FIXTURE(hash_key, ":8:5: error: pools.a.hash_key: only used with \"balance: hash\"",
+        ":13:15: error: pools.b.hash_key: invalid header name \"\"",
+        ":18:15: error: pools.c.hash_key: unknown value \"session\" (expected client_ip, uri, "
+        "header:NAME or cookie:NAME)")
+FIXTURE(health_check_bad, ":12:7: error: pools.a.health_check.path: only used with \"type: http\"",
+        ":14:16: error: pools.a.health_check.timeout: the timeout (2s) must not be longer than "
+        "the interval (1s)",
+        ":19:13: error: pools.b.health_check.path: must start with \"/\", got \"healthz\"",
+        ":20:22: error: pools.b.health_check.expect_status: empty status range \"399-200\": the "
+        "first code must not be above the second",
+        ":21:13: error: pools.b.health_check.rise: must be a whole number from 1 to 100, got "
+        "\"0\"",
+        ":26:22: error: pools.c.health_check.expect_status: invalid status \"2xx\": expected a "
+        "code from 100 to 599 such as 200, or a range such as 200-399",
+        ":27:17: error: pools.c.health_check.interval: the timeout (1s) must not be longer than "
+        "the interval (500ms)")
+FIXTURE(type_mismatch, ":1:11: error: timeouts: expected a mapping, got a single value",
+        ":3:3: error: listeners: expected a mapping of names to listeners, got a list",
+        ":7:7: error: pools.app.backends: expected a list of backends, got a mapping")
+FIXTURE(missing_value, ":1:1: error: pid_file: missing value (expected a string)",
+        ":3:3: error: timeouts.connect: missing value (expected a duration such as 10s)")
+FIXTURE(empty_string, ":1:11: error: pid_file: must not be empty",
+        ":3:10: error: log.error: must not be empty",
+        ":4:11: error: log.access: must not contain control characters")
+FIXTURE(invalid_name,
+        ":2:3: error: invalid name \"my web\": use up to 64 letters, digits, '_', '-' and '.'")
+FIXTURE(key_not_string, ":1:3: error: a key must be a plain string, not a list")
+FIXTURE(syntax_error, ":4:4: error: syntax error: did not find expected key (while parsing a "
+                      "block mapping at line 2, column 3)")
+FIXTURE(top_level_list, ":1:1: error: the top level must be a mapping (keys such as listeners "
+                        "and pools), got a list")
+FIXTURE(top_level_scalar, ":1:1: error: the top level must be a mapping (keys such as listeners "
+                          "and pools), got a single value")
+FIXTURE(two_documents, ":2:1: error: only one YAML document is allowed in the file")
+FIXTURE(alias,
+        ":12:19: error: YAML aliases are not supported: write out the value of \"*check\" in full")
+FIXTURE(nul_escape, ":1:11: error: value contains a NUL character")
+FIXTURE(control_char, ":1:11: error: pid_file: must not contain control characters")
+FIXTURE(empty, ": error: empty configuration")
+FIXTURE(comments_only, ": error: empty configuration")
+FIXTURE(null_document, ": error: empty configuration")
+
+/* Errors come in file order although pools are checked before the listeners that use them. */
+FIXTURE(three_errors,
+        ":5:15: error: listeners.web.routes[0].pool: unknown pool \"api\" (did you mean "
+        "\"app\"?)",
+        ":8:14: error: pools.app.balance: unknown value \"fastest\" (expected one of: "
+        "round_robin, weighted, least_conn, p2c, hash)",
+        ":12:12: error: timeouts.connect: invalid duration \"3\": add a unit: ms, s, m, h")
+
+Test(config_errors, wildcard_after_specific_address_overlaps)
+{
+    expect_text_errors("overlap.yaml",
+                       "listeners:\n"
+                       "  a:\n"
+                       "    listen: 127.0.0.1:80\n"
+                       "    mode: tcp\n"
+                       "    pool: p\n"
+                       "  b:\n"
+                       "    listen: \"[::]:80\"\n"
+                       "    mode: tcp\n"
+                       "    pool: p\n"
+                       "  c:\n"
+                       "    listen: :80\n"
+                       "    mode: tcp\n"
+                       "    pool: p\n"
+                       "pools:\n"
+                       "  p:\n"
+                       "    backends: [\"10.0.0.1:80\"]\n",
+                       (const char *const[]){":11:13: error: listeners.c.listen: address :80 "
+                                             "overlaps 127.0.0.1:80 of listener \"a\" (line 3)",
+                                             NULL});
+}
+
+Test(config_errors, too_many_errors_are_counted)
+{
+    size_t i, n = 250;
+    char *text = calloc(n, 32), *p = text, *path;
+    lg_config_errors_t e;
+
+    cr_assert_not_null(text);
+    for (i = 0; i < n; i++)
+        p += sprintf(p, "unknown%zu: 1\n", i);
+    path = load_bad_data("many.yaml", text, strlen(text), &e);
+    cr_assert_eq(e.n, 101);
+    cr_assert(strstr(e.lines[0], ":1:1: error: unknown key \"unknown0\"") != NULL, "%s",
+              e.lines[0]);
+    cr_assert(strstr(e.lines[1], ":1:1: error: missing required key \"listeners\"") != NULL);
+    cr_assert(strstr(e.lines[99], ":98:1: error: unknown key \"unknown97\"") != NULL, "%s",
+              e.lines[99]);
+    cr_assert(strstr(e.lines[100], ": error: too many errors: 152 more not shown") != NULL, "%s",
+              e.lines[100]);
+    lg_config_errors_free(&e);
+    free(text);
+    free(path);
+}
+
+/* ---- hostile files */
+
+Test(config_hostile, missing_file)
+{
+    char *dir = tmp_dir(), *path;
+
+    cr_assert(asprintf(&path, "%s/nope.yaml", dir) >= 0);
+    expect_errors_at(
+        path, (const char *const[]){": error: cannot open: No such file or directory", NULL});
+    free(path);
+    tmp_clean(dir);
+}
+
+Test(config_hostile, directory)
+{
+    char *dir = tmp_dir();
+
+    expect_errors_at(dir, (const char *const[]){": error: cannot read: Is a directory", NULL});
+    tmp_clean(dir);
+}
+
+Test(config_hostile, fifo_is_refused_without_blocking)
+{
+    char *dir = tmp_dir(), *path;
+
+    cr_assert(asprintf(&path, "%s/fifo.yaml", dir) >= 0);
+    cr_assert_eq(mkfifo(path, 0600), 0);
+    expect_errors_at(path, (const char *const[]){": error: cannot read: not a regular file", NULL});
+    free(path);
+    tmp_clean(dir);
+}
+
+/* The file is never read: fstat() says it is too large. */
+Test(config_hostile, ten_mib_file)
+{
+    size_t size = 10 * 1024 * 1024;
+    char *data = malloc(size);
+
+    cr_assert_not_null(data);
+    memset(data, '#', size);
+    expect_data_errors(
+        "big.yaml", data, size,
+        (const char *const[]){": error: file too large: the limit is 1048576 bytes", NULL});
+    free(data);
+}
+
+Test(config_hostile, file_at_the_limit_is_read)
+{
+    size_t size = 1024 * 1024;
+    char *data = malloc(size + 1);
+
+    cr_assert_not_null(data);
+    memset(data, '#', size + 1);
+    /* Exactly 1 MiB of comment is read, and is empty; one byte more is too large. */
+    expect_data_errors("limit.yaml", data, size,
+                       (const char *const[]){": error: empty configuration", NULL});
+    expect_data_errors(
+        "over.yaml", data, size + 1,
+        (const char *const[]){": error: file too large: the limit is 1048576 bytes", NULL});
+    free(data);
+}
+
+Test(config_hostile, nul_byte_and_invalid_utf8)
+{
+    static const char nul[] = "workers: 2\nlog:\n  level: in\0fo\n";
+
+    expect_data_errors(
+        "nul.yaml", nul, sizeof(nul) - 1,
+        (const char *const[]){":3:12: error: NUL byte in the file (is it a binary file?)", NULL});
+    expect_text_errors("latin1.yaml", "workers: 2\n# caf\xe9\n",
+                       (const char *const[]){":2:6: error: invalid UTF-8 (byte 0xe9)", NULL});
+    expect_text_errors("overlong.yaml", "workers: 2 # \xc0\xaf\n",
+                       (const char *const[]){":1:14: error: invalid UTF-8 (byte 0xc0)", NULL});
+    expect_text_errors("surrogate.yaml", "pid_file: /run/\xed\xa0\x80\n",
+                       (const char *const[]){":1:16: error: invalid UTF-8 (byte 0xed)", NULL});
+    expect_text_errors("utf16.yaml", "\xff\xfew\0o\0",
+                       (const char *const[]){":1:1: error: invalid UTF-8 (byte 0xff)", NULL});
+}
+
+Test(config_hostile, utf8_text_is_fine_and_columns_count_characters)
+{
+    /* "é" is two bytes but one column: the error points at column 10, not 11. */
+    expect_text_errors("utf8.yaml", "# café\nlog:\n  level: é\n",
+                       (const char *const[]){":2:1: error: missing required key \"listeners\"",
+                                             ":2:1: error: missing required key \"pools\"",
+                                             ":3:10: error: log.level: unknown value \"é\" "
+                                             "(expected one of: error, warn, info, debug)",
+                                             NULL});
+}
+
+Test(config_hostile, binary_garbage)
+{
+    uint64_t seed = 42;
+    lg_config_errors_t e;
+    size_t i, round;
+    char data[4096], *path;
+
+    for (round = 0; round < 50; round++) {
+        for (i = 0; i < sizeof(data); i++)
+            data[i] = (char)rnd(&seed);
+        path = load_bad_data("garbage.yaml", data, sizeof(data), &e);
+        cr_assert_geq(e.n, 1);
+        cr_assert(strncmp(e.lines[0], path, strlen(path)) == 0, "%s", e.lines[0]);
+        cr_assert(strstr(e.lines[0], ": error: ") != NULL, "%s", e.lines[0]);
+        lg_config_errors_free(&e);
+        free(path);
+    }
+}
+
+Test(config_hostile, deep_nesting)
+{
+    size_t depth = 100000;
+    char *data = malloc(depth + 16);
+
+    cr_assert_not_null(data);
+    memcpy(data, "workers: ", 9);
+    memset(data + 9, '[', depth);
+    /* The mapping is level 1, so the 64th '[' (column 73) is the 65th level. */
+    expect_data_errors(
+        "deep.yaml", data, depth + 9,
+        (const char *const[]){":1:73: error: nesting too deep (more than 64 levels)", NULL});
+    free(data);
+}
+
+Test(config_hostile, billion_laughs)
+{
+    char text[4096], *p = text, *path;
+    lg_config_errors_t e;
+    int i, j;
+
+    p += sprintf(p, "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+    for (i = 1; i < 10; i++) {
+        p += sprintf(p, "%c: &%c [", 'a' + i, 'a' + i);
+        for (j = 0; j < 9; j++)
+            p += sprintf(p, "%s*%c", j ? "," : "", 'a' + i - 1);
+        p += sprintf(p, "]\n");
+    }
+    path = load_bad_data("lol.yaml", text, strlen(text), &e);
+    /* Every alias is reported (9 per line over 9 lines), nothing is expanded. */
+    cr_assert_eq(e.n, 81);
+    cr_assert(strstr(e.lines[0], "lol.yaml:2:8: error: YAML aliases are not supported: write out "
+                                 "the value of \"*a\" in full") != NULL,
+              "%s", e.lines[0]);
+    lg_config_errors_free(&e);
+    free(path);
+}
+
+Test(config_hostile, huge_flat_mapping)
+{
+    size_t n = 300000, i;
+    char *data = malloc(n * 2 + 16), *p = data;
+
+    cr_assert_not_null(data);
+    p += sprintf(p, "a: {");
+    for (i = 0; i < n; i++)
+        p += sprintf(p, "x,");
+    p += sprintf(p, "}\n");
+    expect_text_errors(
+        "flat.yaml", data,
+        (const char *const[]){":1:262146: error: too many values (more than 262144)", NULL});
+    free(data);
+}
+
+Test(config_hostile, many_duplicate_names_stay_fast)
+{
+    size_t n = 20000, i;
+    char *data = malloc(n * 48 + 64), *p = data, *path;
+    lg_config_errors_t e;
+
+    cr_assert_not_null(data);
+    p += sprintf(p, "pools:\n");
+    for (i = 0; i < n; i++)
+        p += sprintf(p, "  p: {backends: [\"10.0.0.1:80\", \"10.0.0.1:80\"]}\n");
+    path = load_bad_data("dups.yaml", data, strlen(data), &e);
+    cr_assert_eq(e.n, 101);
+    lg_config_errors_free(&e);
+    free(path);
+    free(data);
+}
+
+/*
+ * Random edits of the default configuration: whatever they break, loading returns either a
+ * config or well-formed error lines, and never crashes (the ASan build checks memory too).
+ */
+Test(config_hostile, mutations_of_the_default_config)
+{
+    static const char alphabet[] = " :-[]{},#&*!|>'\"\n\t\\%@`?0123456789abcxyz.";
+    const char *src = LG_SOURCE_DIR "/conf/lifeguard.yaml";
+    char *dir = tmp_dir(), *orig = NULL, *buf, *path;
+    size_t len = 0, n, round, k, pos;
+    uint64_t seed = 7;
+    lg_config_errors_t e;
+    lg_config_t *cf;
+    FILE *f = fopen(src, "r");
+    ssize_t r;
+
+    cr_assert_not_null(f);
+    r = getdelim(&orig, &len, '\0', f);
+    fclose(f);
+    cr_assert_gt(r, 0);
+    len = (size_t)r;
+    buf = malloc(len + 1);
+    cr_assert_not_null(buf);
+    for (round = 0; round < 1000; round++) {
+        memcpy(buf, orig, len);
+        n = len;
+        for (k = 0; k < 1 + rnd(&seed) % 4; k++) {
+            pos = rnd(&seed) % n;
+            switch (rnd(&seed) % 3) {
+            case 0: /* replace */
+                buf[pos] = alphabet[rnd(&seed) % (sizeof(alphabet) - 1)];
+                break;
+            case 1: /* delete */
+                memmove(buf + pos, buf + pos + 1, n - pos - 1);
+                n--;
+                break;
+            default: /* duplicate a byte */
+                if (n <= len) {
+                    memmove(buf + pos + 1, buf + pos, n - pos);
+                    n++;
+                }
+                break;
+            }
+        }
+        path = tmp_write(dir, "mutant.yaml", buf, n);
+        cf = lg_config_load(path, &e);
+        if (cf != NULL) {
+            cr_assert_eq(e.n, 0);
+            cr_assert_geq(cf->nlisteners, 1);
+            cr_assert_geq(lg_config_nbackends(cf), 1);
+            lg_config_free(cf);
+        } else {
+            cr_assert_geq(e.n, 1, "rejected without a reason");
+            for (k = 0; k < e.n; k++) {
+                cr_assert(strncmp(e.lines[k], path, strlen(path)) == 0, "%s", e.lines[k]);
+                cr_assert(strstr(e.lines[k], ": error: ") != NULL, "%s", e.lines[k]);
+                cr_assert(strchr(e.lines[k], '\n') == NULL, "one line: %s", e.lines[k]);
+            }
+        }
+        lg_config_errors_free(&e);
+        free(path);
+    }
+    free(buf);
+    free(orig);
+    tmp_clean(dir);
+}

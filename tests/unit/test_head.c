@@ -1,0 +1,213 @@
+/*
+ * test_head.c - scanning and rebuilding heads (src/http/head.c) and route matching
+ * (src/http/route.c): what the backend and the client receive, byte for byte.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "http/head.h"
+#include "http/route.h"
+
+#define OUT_CAP 4096
+
+static const lg_req_build_t plain = {
+    .client_ip = "10.0.0.7",
+    .proto = "http",
+    .default_host = "127.0.0.1:9001",
+};
+
+/* Scan `head` as an HTTP/1.`minor` request and rebuild it with `b`; returns the new head. */
+static char *rebuild(const char *head, unsigned minor, const lg_req_build_t *b)
+{
+    static char out[OUT_CAP];
+    lg_req_head_t rq;
+    size_t n;
+
+    cr_assert_eq(lg_req_head_scan(&rq, head, strlen(head), minor), 0, "rejected: %s", head);
+    n = lg_req_head_build(&rq, b, out, sizeof(out) - 1);
+    cr_assert_gt(n, 0);
+    out[n] = '\0';
+    return out;
+}
+
+static int scan_status(const char *head, unsigned minor)
+{
+    lg_req_head_t rq;
+
+    return lg_req_head_scan(&rq, head, strlen(head), minor);
+}
+
+Test(head, adds_forwarded_headers_and_keeps_host)
+{
+    cr_assert_str_eq(
+        rebuild("GET /a?b=1 HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n", 1, &plain),
+        "GET /a?b=1 HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n"
+        "X-Forwarded-For: 10.0.0.7\r\nX-Forwarded-Proto: http\r\n"
+        "X-Forwarded-Host: example.com\r\n\r\n");
+}
+
+Test(head, removes_hop_by_hop_and_connection_named_headers)
+{
+    cr_assert_str_eq(rebuild("GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, X-Secret\r\n"
+                             "X-Secret: 1\r\nKeep-Alive: timeout=5\r\nProxy-Connection: close\r\n"
+                             "TE: trailers\r\nUpgrade: websocket\r\nX-Kept: 2\r\n\r\n",
+                             1, &plain),
+                     "GET / HTTP/1.1\r\nHost: h\r\nX-Kept: 2\r\nX-Forwarded-For: 10.0.0.7\r\n"
+                     "X-Forwarded-Proto: http\r\nX-Forwarded-Host: h\r\n\r\n");
+}
+
+Test(head, connection_never_removes_host)
+{
+    cr_assert(strstr(rebuild("GET / HTTP/1.1\r\nConnection: Host\r\nHost: h\r\n\r\n", 1, &plain),
+                     "\r\nHost: h\r\n") != NULL);
+}
+
+Test(head, appends_to_every_forwarded_for_value)
+{
+    cr_assert(strstr(rebuild("GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 1.1.1.1\r\n"
+                             "X-Forwarded-For: 2.2.2.2, 3.3.3.3\r\nX-Forwarded-Proto: https\r\n"
+                             "X-Forwarded-Host: evil\r\n\r\n",
+                             1, &plain),
+                     "X-Forwarded-For: 1.1.1.1, 2.2.2.2, 3.3.3.3, 10.0.0.7\r\n"
+                     "X-Forwarded-Proto: http\r\nX-Forwarded-Host: h\r\n\r\n") != NULL);
+}
+
+Test(head, exactly_one_framing_header)
+{
+    lg_req_build_t b = plain;
+
+    b.chunked = 1;
+    cr_assert(
+        strstr(rebuild("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", 1, &b),
+               "Transfer-Encoding: chunked\r\n\r\n") != NULL);
+    b.chunked = 0;
+    b.has_length = 1;
+    b.length = 42;
+    cr_assert(strstr(rebuild("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 42\r\n\r\n", 1, &b),
+                     "X-Forwarded-Host: h\r\nContent-Length: 42\r\n\r\n") != NULL);
+}
+
+Test(head, absolute_form_becomes_origin_form)
+{
+    cr_assert_str_eq(
+        rebuild("GET http://Example.com:8080?q=1 HTTP/1.1\r\nHost: other\r\n\r\n", 1, &plain),
+        "GET /?q=1 HTTP/1.1\r\nHost: Example.com:8080\r\n"
+        "X-Forwarded-For: 10.0.0.7\r\nX-Forwarded-Proto: http\r\n"
+        "X-Forwarded-Host: Example.com:8080\r\n\r\n");
+}
+
+Test(head, http10_without_host_gets_the_backend_address)
+{
+    cr_assert_str_eq(rebuild("GET / HTTP/1.0\r\n\r\n", 0, &plain),
+                     "GET / HTTP/1.1\r\nHost: 127.0.0.1:9001\r\nX-Forwarded-For: 10.0.0.7\r\n"
+                     "X-Forwarded-Proto: http\r\n\r\n");
+}
+
+Test(head, rejects_what_llhttp_lets_through)
+{
+    cr_assert_eq(scan_status("GET / HTTP/1.1\r\nHost: h\r\n\n", 1), 400);    /* bare LF */
+    cr_assert_eq(scan_status("GET / HTTP/1.1\r\nHost : h\r\n\r\n", 1), 400); /* space */
+    cr_assert_eq(scan_status("GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n", 1), 400);
+    cr_assert_eq(scan_status("GET / HTTP/1.1\r\n\r\n", 1), 400); /* no Host */
+    cr_assert_eq(scan_status("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 1), 400);
+    cr_assert_eq(scan_status("GET http://u@h/ HTTP/1.1\r\nHost: h\r\n\r\n", 1), 400);
+    cr_assert_eq(scan_status("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n"
+                             "\r\n",
+                             1),
+                 501);
+    cr_assert_eq(scan_status("GET / HTTP/1.0\r\n\r\n", 0), 0);
+}
+
+Test(head, response_rebuilt_for_the_client)
+{
+    static const char rsp[] = "HTTP/1.0 200 OK\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\n"
+                              "Content-Length: 3\r\nKeep-Alive: timeout=4\r\nServer: s\r\n\r\n";
+    lg_rsp_build_t b = {.close = 1};
+    lg_rsp_head_t rs;
+    char out[OUT_CAP];
+    size_t n;
+
+    cr_assert_eq(lg_rsp_head_scan(&rs, rsp, strlen(rsp)), 0);
+    n = lg_rsp_head_build(&rs, &b, out, sizeof(out) - 1);
+    out[n] = '\0';
+    cr_assert_str_eq(out, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nServer: s\r\n"
+                          "Connection: close\r\n\r\n");
+}
+
+Test(head, response_chunked_kept_or_dropped)
+{
+    static const char rsp[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    lg_rsp_build_t keep = {.keep_chunked = 1}, drop = {.close = 1};
+    lg_rsp_head_t rs;
+    char out[OUT_CAP];
+    size_t n;
+
+    cr_assert_eq(lg_rsp_head_scan(&rs, rsp, strlen(rsp)), 0);
+    n = lg_rsp_head_build(&rs, &keep, out, sizeof(out) - 1);
+    out[n] = '\0';
+    cr_assert_str_eq(out, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+    n = lg_rsp_head_build(&rs, &drop, out, sizeof(out) - 1);
+    out[n] = '\0';
+    cr_assert_str_eq(out, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+}
+
+Test(head, build_reports_a_head_that_does_not_fit)
+{
+    static const char req[] = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+    lg_req_head_t rq;
+    char out[40];
+
+    cr_assert_eq(lg_req_head_scan(&rq, req, strlen(req), 1), 0);
+    cr_assert_eq(lg_req_head_build(&rq, &plain, out, sizeof(out)), 0);
+}
+
+/* ---- routes */
+
+static lg_route_conf_t routes[] = {
+    {.host = "api.example.com", .path_prefix = "/v1/", .pool = 0},
+    {.host = "*.example.com", .host_wildcard = 1, .pool = 1},
+    {.path_prefix = "/static/", .pool = 2},
+    {.pool = 3},
+};
+static const lg_listener_conf_t listener = {.routes = routes, .nroutes = 4};
+
+static size_t route_of(const char *host, const char *path)
+{
+    lg_span_t h = {host, strlen(host)}, p = {path, strlen(path)};
+    const lg_route_conf_t *r = lg_route_match(&listener, h, p);
+
+    cr_assert_not_null(r);
+    return r->pool;
+}
+
+Test(route, first_match_wins)
+{
+    cr_assert_eq(route_of("api.example.com", "/v1/users"), 0);
+    cr_assert_eq(route_of("api.example.com", "/v2/users"), 1);
+    cr_assert_eq(route_of("www.example.com", "/static/a.css"), 1);
+    cr_assert_eq(route_of("other.org", "/static/a.css"), 2);
+    cr_assert_eq(route_of("other.org", "/"), 3);
+}
+
+Test(route, host_case_port_and_trailing_dot_ignored)
+{
+    cr_assert_eq(route_of("API.Example.COM:8080", "/v1/x"), 0);
+    cr_assert_eq(route_of("api.example.com.", "/v1/x"), 0);
+    cr_assert_eq(route_of("[::1]:80", "/"), 3);
+}
+
+Test(route, wildcard_needs_a_subdomain)
+{
+    cr_assert_eq(route_of("example.com", "/"), 3);
+    cr_assert_eq(route_of("a.b.example.com", "/"), 1);
+    cr_assert_eq(route_of("badexample.com", "/"), 3);
+}
+
+Test(route, no_match_is_null)
+{
+    lg_route_conf_t only = {.host = "a.example", .pool = 0};
+    lg_listener_conf_t ls = {.routes = &only, .nroutes = 1};
+    lg_span_t h = {"b.example", 9}, p = {"/", 1};
+
+    cr_assert_null(lg_route_match(&ls, h, p));
+}
