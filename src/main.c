@@ -138,7 +138,5 @@ int main(int argc, char **argv)
     lg_log_level = cf->log.level;
     if (lg_log_open(cf->log.error) != LG_OK)
         return 1;
-    rc = lg_master_run(cf);
-    lg_config_free(cf);
-    return rc;
+    return lg_master_run(cf);
 }

@@ -32,6 +32,13 @@ lg_msec_t lg_clock_ms(void)
 
 int lg_loop_init(void)
 {
+    /* A worker starts from the master's loop: forget it, registrations and timers included. */
+    if (epfd >= 0)
+        close(epfd);
+    stopping = 0;
+    posted_head = NULL;
+    posted_tail = &posted_head;
+    nqueues = 0;
     epfd = epoll_create1(EPOLL_CLOEXEC);
     if (epfd < 0) {
         lg_log(LG_LOG_ERR, "epoll_create1() failed (%d: %s)", errno, strerror(errno));

@@ -53,6 +53,7 @@ struct lg_posted {
 extern lg_msec_t lg_now;
 lg_msec_t lg_clock_ms(void);
 
+/* Make a new, empty loop (in a forked worker: drops everything of the parent's loop). */
 int lg_loop_init(void);
 /* Events a connection is registered for, once, for its whole life. */
 #define LG_EV_CONN (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)

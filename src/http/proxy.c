@@ -101,6 +101,7 @@ static lg_timerq_t q_client_header, q_client_idle, q_linger, q_accept_retry, q_t
 static lg_timer_t trim_timer;
 static llhttp_settings_t req_settings, rsp_settings;
 static unsigned nconns;
+static int draining;
 static lg_listener_t *paused_listeners;
 static lg_http_conn_t *free_conns;
 static lg_txn_t *free_txns;
@@ -188,6 +189,7 @@ static void txn_done(lg_txn_t *t)
     lg_http_conn_t *c = t->c;
 
     txn_free(t);
+    /* Draining: a response that promised keep-alive is honoured; the next one closes. */
     if (c->close_after)
         client_close(c);
     else
@@ -763,8 +765,8 @@ static void reply_error(lg_http_conn_t *c, int status)
     lg_pump_release(&t->down);
     lg_buf_put(&t->rbuf);
     lg_buf_put(&t->uhead);
-    if (!t->dispatched || !t->client_ka || !t->up.done || status < 404 || status == 405 ||
-        status == 413 || status == 431 || status >= 505 || status == 501)
+    if (draining || !t->dispatched || !t->client_ka || !t->up.done || status < 404 ||
+        status == 405 || status == 413 || status == 431 || status >= 505 || status == 501)
         c->close_after = 1;
     else if (c->in != NULL)
         c->in->pos += t->up.pending; /* a body read whole but not forwarded */
@@ -849,6 +851,8 @@ static void conn_close(lg_http_conn_t *c)
     c->sock.flags |= LG_SOCK_CLOSED;
     nconns--;
     lg_loop_post(&c->posted);
+    if (draining && nconns == 0)
+        lg_loop_stop();
     listeners_resume();
 }
 
@@ -1009,6 +1013,22 @@ int lg_proxy_listen(lg_listener_t *ls, int fd, const lg_listener_conf_t *lconf)
     /* Connections queued before this worker started raise no new edge: look now. */
     lg_loop_post(&ls->posted);
     return LG_OK;
+}
+
+unsigned lg_proxy_drain(lg_listener_t *ls, size_t n)
+{
+    draining = 1;
+    for (size_t i = 0; i < n; i++) {
+        lg_loop_del(&ls[i].sock.io);
+        close(ls[i].sock.io.fd);
+        ls[i].paused = 1; /* no posted or timed accept may touch the closed fd */
+        lg_timer_del(&ls[i].retry);
+    }
+    paused_listeners = NULL;
+    lg_upstream_close_idle();
+    if (nconns == 0)
+        lg_loop_stop();
+    return nconns;
 }
 
 /* Every second: give back the buffers a past burst left unused. */

@@ -23,4 +23,11 @@ int lg_proxy_init(const lg_config_t *cf);
 /* Start accepting on `fd` (a listening socket inherited from the master) for `conf`. */
 int lg_proxy_listen(lg_listener_t *ls, int fd, const lg_listener_conf_t *conf);
 
+/*
+ * Drain: stop accepting (close `ls`, `n` listeners), close idle upstream connections, answer
+ * the next response of every client connection with "Connection: close" and close it after;
+ * the loop stops once no client connection is left. Returns the number still open.
+ */
+unsigned lg_proxy_drain(lg_listener_t *ls, size_t n);
+
 #endif

@@ -1,10 +1,18 @@
 /*
- * master.c - the master process.
+ * master.c - the master process: listening sockets, worker generations, signals, reload.
  *
- * It opens every listening socket once and keeps it, forks the workers, and turns signals into
- * actions through a signalfd, so no work ever happens inside a signal handler. A worker that
- * dies is replaced. TERM and INT stop everything at once; QUIT does too for now (graceful
- * draining arrives with reload).
+ * The master opens every listening socket once and keeps it for as long as a configuration
+ * uses its address, so a connection queued on it is never lost: workers of the new and the old
+ * generation share the same socket (EPOLLEXCLUSIVE), never SO_REUSEPORT copies. Signals arrive
+ * through a signalfd in the master's own event loop; no work happens in a signal handler.
+ *
+ *   HUP   reload: parse the file; if it is broken, log and keep serving; if it is valid, open the
+ *         new listeners, close the removed ones, fork the new generation, drain the old one
+ *   QUIT  graceful stop: every worker drains, then the master exits 0
+ *   TERM, INT   stop at once
+ *   USR1  reopen the logs (master and workers)
+ *   CHLD  reap; a worker of the current generation that died is replaced, with a growing delay
+ *         when it keeps dying
  */
 #include "master/master.h"
 
@@ -20,18 +28,60 @@
 
 #include "core/log.h"
 #include "core/net.h"
+#include "event/loop.h"
 #include "master/worker.h"
 
-typedef struct master {
+/* A worker that dies sooner than this after its start is restarted after a delay. */
+#define LG_RESPAWN_QUICK_MS  1000
+#define LG_RESPAWN_DELAY_MIN 100
+#define LG_RESPAWN_DELAY_MAX 10000
+/* After the drain deadline, a worker that has not exited yet is killed this much later. */
+#define LG_KILL_GRACE_MS 2000
+
+typedef struct slot {
+    pid_t pid;            /* 0 when not running */
+    lg_msec_t started;    /* when it was forked */
+    lg_msec_t delay;      /* current respawn delay, grows while it keeps dying quickly */
+    lg_msec_t respawn_at; /* > 0: start a worker in this slot at that time */
+} slot_t;
+
+/* One configuration and the workers that serve it. */
+typedef struct generation {
+    unsigned id;
     lg_config_t *cf;
-    int *fds;    /* one listening socket per listener */
-    pid_t *pids; /* one per worker slot; 0 when empty */
+    int *fds; /* listening socket of each listener, owned by the master's socket table */
+    slot_t *slots;
+    unsigned alive;
+    int draining;
+    struct generation *next; /* older generations, still draining */
+} generation_t;
+
+/* A listening socket and the address it was opened for. */
+typedef struct lsock {
+    char key[LG_ADDR_STRLEN + 8];
+    int fd;
+} lsock_t;
+
+static struct {
+    generation_t *cur;
+    generation_t *old;
+    lsock_t *socks;
+    size_t nsocks;
+    unsigned next_gen;
     int sigfd;
     sigset_t sigs;
-    int stopping;
-} master_t;
+    int stopping; /* 1: graceful, 2: fast */
+    lg_io_t sig_io;
+    lg_timerq_t q_kill; /* drain deadline + grace for a stop or an old generation */
+    lg_timer_t kill_timer;
+    lg_timerq_t q_respawn; /* ticks while a delayed respawn waits */
+    lg_timer_t respawn_timer;
+} m;
 
-/* Write our pid to pid_file (for `lifeguard -s`); removed again at exit. */
+static void spawn(generation_t *g, unsigned i);
+
+/* ---- pid file */
+
 static int pid_file_write(const char *path)
 {
     FILE *f;
@@ -51,100 +101,361 @@ static int pid_file_write(const char *path)
     return LG_OK;
 }
 
-static int open_listeners(master_t *m)
+/* ---- listening sockets */
+
+/* Two listeners share a socket when they are written for the same address and port. */
+static void sock_key(const lg_addr_t *a, char *key, size_t len)
 {
-    lg_config_t *cf = m->cf;
+    char text[LG_ADDR_STRLEN];
 
-    m->fds = calloc(cf->nlisteners, sizeof(*m->fds));
-    if (m->fds == NULL)
-        return LG_ERR;
-    for (size_t i = 0; i < cf->nlisteners; i++) {
-        const lg_listener_conf_t *l = &cf->listeners[i];
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof(ss);
-        char text[LG_ADDR_STRLEN];
-
-        m->fds[i] =
-            lg_net_listen((const struct sockaddr *)&l->addr.sa, l->addr.salen, l->addr.text);
-        if (m->fds[i] < 0)
-            return LG_ERR;
-        /* With port 0 the kernel chose: say which, so that clients (and tests) can find it. */
-        getsockname(m->fds[i], (struct sockaddr *)&ss, &len);
-        lg_net_addr_text((const struct sockaddr *)&ss, text, sizeof(text));
-        lg_log(LG_LOG_INFO, "listener %s: listening on %s", l->name, text);
-    }
-    return LG_OK;
+    lg_net_addr_text((const struct sockaddr *)&a->sa, text, sizeof(text));
+    snprintf(key, len, "%s", text);
 }
 
-static pid_t spawn_worker(master_t *m, unsigned id)
+static int sock_find(const lsock_t *socks, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (socks[i].fd >= 0 && strcmp(socks[i].key, key) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+/*
+ * Give every listener of `cf` a socket: the open one with the same address, or a new one.
+ * On success the sockets no listener of `cf` uses are closed and `fds` is filled; on failure
+ * everything opened here is closed again and the old table stays as it was.
+ */
+static int sockets_update(const lg_config_t *cf, int *fds)
+{
+    lsock_t *socks = calloc(cf->nlisteners, sizeof(*socks));
+    size_t i;
+
+    if (socks == NULL)
+        return LG_ERR;
+    for (i = 0; i < cf->nlisteners; i++) {
+        const lg_listener_conf_t *l = &cf->listeners[i];
+        int old;
+
+        sock_key(&l->addr, socks[i].key, sizeof(socks[i].key));
+        old = sock_find(m.socks, m.nsocks, socks[i].key);
+        if (old >= 0) {
+            socks[i].fd = m.socks[old].fd;
+        } else {
+            struct sockaddr_storage ss;
+            socklen_t len = sizeof(ss);
+            char text[LG_ADDR_STRLEN];
+
+            socks[i].fd =
+                lg_net_listen((const struct sockaddr *)&l->addr.sa, l->addr.salen, l->addr.text);
+            if (socks[i].fd < 0)
+                goto out_undo;
+            /* With port 0 the kernel chose: say which, so that clients (and tests) find it. */
+            getsockname(socks[i].fd, (struct sockaddr *)&ss, &len);
+            lg_net_addr_text((const struct sockaddr *)&ss, text, sizeof(text));
+            lg_log(LG_LOG_INFO, "listener %s: listening on %s", l->name, text);
+        }
+        fds[i] = socks[i].fd;
+    }
+    for (size_t j = 0; j < m.nsocks; j++) {
+        if (sock_find(socks, cf->nlisteners, m.socks[j].key) < 0) {
+            lg_log(LG_LOG_INFO, "closing listener on %s", m.socks[j].key);
+            close(m.socks[j].fd);
+        }
+    }
+    free(m.socks);
+    m.socks = socks;
+    m.nsocks = cf->nlisteners;
+    return LG_OK;
+
+out_undo:
+    while (i-- > 0) {
+        if (sock_find(m.socks, m.nsocks, socks[i].key) < 0)
+            close(socks[i].fd);
+    }
+    free(socks);
+    return LG_ERR;
+}
+
+/* ---- generations and workers */
+
+static void generation_free(generation_t *g)
+{
+    lg_config_free(g->cf);
+    free(g->fds);
+    free(g->slots);
+    free(g);
+}
+
+static generation_t *generation_new(lg_config_t *cf)
+{
+    generation_t *g = calloc(1, sizeof(*g));
+
+    if (g == NULL)
+        return NULL;
+    g->cf = cf;
+    g->fds = calloc(cf->nlisteners, sizeof(*g->fds));
+    g->slots = calloc(cf->workers, sizeof(*g->slots));
+    if (g->fds == NULL || g->slots == NULL) {
+        free(g->fds);
+        free(g->slots);
+        free(g);
+        return NULL;
+    }
+    g->id = ++m.next_gen;
+    return g;
+}
+
+static void spawn(generation_t *g, unsigned i)
 {
     pid_t pid = fork();
 
     if (pid < 0) {
         lg_log(LG_LOG_ERR, "fork() failed (%d: %s)", errno, strerror(errno));
-        return -1;
+        return;
     }
     if (pid == 0) {
         /* No worker outlives the master. */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() == 1)
             _exit(1);
-        close(m->sigfd);
-        sigprocmask(SIG_UNBLOCK, &m->sigs, NULL);
-        _exit(lg_worker_run(m->cf, m->fds, id) == LG_OK ? 0 : 1);
+        close(m.sigfd);
+        _exit(lg_worker_run(g->cf, g->fds, i, g->id));
     }
-    lg_log(LG_LOG_INFO, "worker %u started, pid %d", id, pid);
-    return pid;
+    g->slots[i].pid = pid;
+    g->slots[i].started = lg_now;
+    g->alive++;
+    lg_log(LG_LOG_INFO, "generation %u: worker %u started, pid %d", g->id, i, pid);
 }
 
-static void reap(master_t *m)
+static void signal_generation(generation_t *g, int signo)
+{
+    for (unsigned i = 0; i < g->cf->workers; i++) {
+        if (g->slots[i].pid > 0)
+            kill(g->slots[i].pid, signo);
+    }
+}
+
+/* Start the workers whose respawn delay is over; tick again while some still wait. */
+static void respawn_tick(lg_timer_t *t)
+{
+    generation_t *g = m.cur;
+    int waiting = 0;
+
+    for (unsigned i = 0; i < g->cf->workers && !m.stopping; i++) {
+        slot_t *s = &g->slots[i];
+
+        if (s->respawn_at == 0)
+            continue;
+        if (s->respawn_at <= lg_now) {
+            s->respawn_at = 0;
+            spawn(g, i);
+        } else {
+            waiting = 1;
+        }
+    }
+    if (waiting)
+        lg_timer_set(&m.q_respawn, t);
+}
+
+/*
+ * A worker of the current generation died: start another at once, or after a delay that
+ * doubles (up to 10 s) while workers keep dying within a second of their start.
+ */
+static void replace(generation_t *g, unsigned i)
+{
+    slot_t *s = &g->slots[i];
+
+    if (lg_now - s->started >= LG_RESPAWN_QUICK_MS) {
+        s->delay = 0;
+        spawn(g, i);
+        return;
+    }
+    s->delay = s->delay == 0 ? LG_RESPAWN_DELAY_MIN : LG_MIN(s->delay * 2, LG_RESPAWN_DELAY_MAX);
+    lg_log(LG_LOG_WARN, "generation %u: worker %u keeps dying, restarting in %llu ms", g->id, i,
+           (unsigned long long)s->delay);
+    s->respawn_at = lg_now + s->delay;
+    if (!lg_timer_armed(&m.respawn_timer))
+        lg_timer_set(&m.q_respawn, &m.respawn_timer);
+}
+
+static void worker_exited(generation_t *g, unsigned i, int status)
+{
+    pid_t pid = g->slots[i].pid;
+    int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+
+    g->slots[i].pid = 0;
+    g->alive--;
+    if (g != m.cur || m.stopping) {
+        lg_log(clean ? LG_LOG_INFO : LG_LOG_WARN, "generation %u: worker %u (pid %d) %s", g->id, i,
+               pid, clean ? "exited" : "ended abnormally");
+        return;
+    }
+    if (WIFSIGNALED(status))
+        lg_log(LG_LOG_ERR, "generation %u: worker %u (pid %d) killed by signal %d", g->id, i, pid,
+               WTERMSIG(status));
+    else
+        lg_log(LG_LOG_ERR, "generation %u: worker %u (pid %d) exited with status %d", g->id, i, pid,
+               WEXITSTATUS(status));
+    replace(g, i);
+}
+
+static void reap(void)
 {
     int status;
     pid_t pid;
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        for (unsigned i = 0; i < m->cf->workers; i++) {
-            if (m->pids[i] != pid)
-                continue;
-            m->pids[i] = 0;
-            if (m->stopping)
-                break;
-            if (WIFSIGNALED(status))
-                lg_log(LG_LOG_ERR, "worker %u (pid %d) killed by signal %d, restarting", i, pid,
-                       WTERMSIG(status));
-            else
-                lg_log(LG_LOG_ERR, "worker %u (pid %d) exited with status %d, restarting", i, pid,
-                       WEXITSTATUS(status));
-            m->pids[i] = spawn_worker(m, i);
-            if (m->pids[i] < 0)
-                m->pids[i] = 0;
+        for (generation_t *g = m.cur; g != NULL; g = (g == m.cur ? m.old : g->next)) {
+            for (unsigned i = 0; i < g->cf->workers; i++) {
+                if (g->slots[i].pid == pid) {
+                    worker_exited(g, i, status);
+                    goto next;
+                }
+            }
+        }
+    next:;
+    }
+    /* Old generations whose workers are all gone are forgotten. */
+    for (generation_t **gp = &m.old; *gp != NULL;) {
+        generation_t *g = *gp;
+
+        if (g->alive == 0) {
+            lg_log(LG_LOG_INFO, "generation %u drained", g->id);
+            *gp = g->next;
+            generation_free(g);
+        } else {
+            gp = &g->next;
         }
     }
 }
 
-static unsigned workers_alive(const master_t *m)
+static unsigned workers_alive(void)
 {
-    unsigned n = 0;
+    unsigned n = m.cur != NULL ? m.cur->alive : 0;
 
-    for (unsigned i = 0; i < m->cf->workers; i++)
-        n += m->pids[i] > 0;
+    for (generation_t *g = m.old; g != NULL; g = g->next)
+        n += g->alive;
     return n;
 }
 
-static void stop_workers(master_t *m)
+/* Past the drain deadline: whatever still runs of the old generations (or of a stop) is killed. */
+static void kill_late(lg_timer_t *t)
 {
-    m->stopping = 1;
-    for (unsigned i = 0; i < m->cf->workers; i++) {
-        if (m->pids[i] > 0)
-            kill(m->pids[i], SIGTERM);
+    LG_UNUSED(t);
+    for (generation_t *g = m.old; g != NULL; g = g->next) {
+        if (g->alive > 0) {
+            lg_log(LG_LOG_WARN,
+                   "generation %u: %u workers still running after the drain "
+                   "deadline, killing them",
+                   g->id, g->alive);
+            signal_generation(g, SIGKILL);
+        }
     }
+    if (m.stopping && m.cur != NULL && m.cur->alive > 0)
+        signal_generation(m.cur, SIGKILL);
 }
 
-int lg_master_run(lg_config_t *cf)
+static void arm_kill_timer(const lg_config_t *cf)
 {
-    master_t m = {.cf = cf, .sigfd = -1};
+    m.q_kill.duration = cf->timeouts.drain + LG_KILL_GRACE_MS;
+    lg_timer_set(&m.q_kill, &m.kill_timer);
+}
+
+/* ---- reload and stop */
+
+static void reload(void)
+{
+    lg_config_errors_t errs = {0};
+    lg_config_t *cf;
+    generation_t *g, *prev = m.cur;
+
+    lg_log(LG_LOG_INFO, "reloading %s", prev->cf->file);
+    cf = lg_config_load(prev->cf->file, &errs);
+    if (cf == NULL) {
+        for (size_t i = 0; i < errs.n; i++)
+            lg_log(LG_LOG_ERR, "reload failed: %s", errs.lines[i]);
+        lg_log(LG_LOG_ERR, "reload failed: generation %u keeps serving", prev->id);
+        lg_config_errors_free(&errs);
+        return;
+    }
+    g = generation_new(cf);
+    if (g == NULL || sockets_update(cf, g->fds) != LG_OK) {
+        lg_log(LG_LOG_ERR, "reload failed: generation %u keeps serving", prev->id);
+        if (g != NULL)
+            generation_free(g);
+        else
+            lg_config_free(cf);
+        return;
+    }
+    if (cf->log.level != lg_log_level || strcmp(cf->log.error, prev->cf->log.error) != 0) {
+        lg_log_level = cf->log.level;
+        lg_log_open(cf->log.error);
+    }
+    for (unsigned i = 0; i < cf->workers; i++)
+        spawn(g, i);
+    prev->draining = 1;
+    signal_generation(prev, SIGQUIT);
+    prev->next = m.old;
+    m.old = prev;
+    m.cur = g;
+    arm_kill_timer(prev->cf);
+    lg_log(LG_LOG_INFO, "reloaded: generation %u serves with %u workers, generation %u drains",
+           g->id, cf->workers, prev->id);
+}
+
+static void stop(int graceful)
+{
+    if (m.stopping == 2 || (m.stopping && graceful))
+        return;
+    m.stopping = graceful ? 1 : 2;
+    lg_log(LG_LOG_INFO, "%s", graceful ? "graceful stop: draining every worker" : "stopping");
+    /* Nobody will accept any more: new connections are refused rather than left queued. */
+    for (size_t i = 0; i < m.nsocks; i++)
+        close(m.socks[i].fd);
+    m.nsocks = 0;
+    signal_generation(m.cur, graceful ? SIGQUIT : SIGTERM);
+    for (generation_t *g = m.old; g != NULL; g = g->next)
+        signal_generation(g, graceful ? SIGQUIT : SIGTERM);
+    arm_kill_timer(m.cur->cf);
+}
+
+static void signal_event(lg_io_t *io, uint32_t ev)
+{
     struct signalfd_siginfo si;
 
+    LG_UNUSED(ev);
+    while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        switch (si.ssi_signo) {
+        case SIGCHLD:
+            reap();
+            break;
+        case SIGHUP:
+            if (!m.stopping)
+                reload();
+            break;
+        case SIGQUIT:
+            stop(1);
+            break;
+        case SIGTERM:
+        case SIGINT:
+            stop(0);
+            break;
+        case SIGUSR1:
+            lg_log_open(m.cur->cf->log.error);
+            signal_generation(m.cur, SIGUSR1);
+            lg_log(LG_LOG_INFO, "logs reopened");
+            break;
+        default:
+            break;
+        }
+    }
+    if (m.stopping && workers_alive() == 0)
+        lg_loop_stop();
+}
+
+static int signals_init(void)
+{
     sigemptyset(&m.sigs);
     sigaddset(&m.sigs, SIGTERM);
     sigaddset(&m.sigs, SIGINT);
@@ -154,51 +465,45 @@ int lg_master_run(lg_config_t *cf)
     sigaddset(&m.sigs, SIGCHLD);
     sigprocmask(SIG_BLOCK, &m.sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
-    m.sigfd = signalfd(-1, &m.sigs, SFD_CLOEXEC);
+    m.sigfd = signalfd(-1, &m.sigs, SFD_NONBLOCK | SFD_CLOEXEC);
     if (m.sigfd < 0) {
         lg_log(LG_LOG_ERR, "signalfd() failed (%d: %s)", errno, strerror(errno));
-        return 1;
+        return LG_ERR;
     }
-    if (open_listeners(&m) != LG_OK || pid_file_write(cf->pid_file) != LG_OK)
-        return 1;
-    m.pids = calloc(cf->workers, sizeof(*m.pids));
-    if (m.pids == NULL)
-        return 1;
-    for (unsigned i = 0; i < cf->workers; i++) {
-        m.pids[i] = spawn_worker(&m, i);
-        if (m.pids[i] < 0)
-            return 1;
-    }
-    lg_log(LG_LOG_INFO, "lifeguard %s started with %u workers", LG_VERSION, cf->workers);
+    m.sig_io.fd = m.sigfd;
+    m.sig_io.handler = signal_event;
+    return lg_loop_add(&m.sig_io, EPOLLIN | EPOLLET);
+}
 
-    while (!m.stopping || workers_alive(&m) > 0) {
-        ssize_t n = read(m.sigfd, &si, sizeof(si));
+int lg_master_run(lg_config_t *cf)
+{
+    generation_t *g;
 
-        if (n != (ssize_t)sizeof(si)) {
-            if (n < 0 && errno == EINTR)
-                continue;
-            lg_log(LG_LOG_ERR, "read() from signalfd failed (%d: %s)", errno, strerror(errno));
-            stop_workers(&m);
-            break;
-        }
-        switch (si.ssi_signo) {
-        case SIGCHLD:
-            reap(&m);
-            break;
-        case SIGTERM:
-        case SIGINT:
-        case SIGQUIT:
-            if (!m.stopping)
-                lg_log(LG_LOG_INFO, "signal %u received, stopping", si.ssi_signo);
-            stop_workers(&m);
-            break;
-        default:
-            lg_log(LG_LOG_INFO, "signal %u ignored for now", si.ssi_signo);
-            break;
-        }
-    }
-    if (cf->pid_file != NULL)
-        unlink(cf->pid_file);
+    if (lg_loop_init() != LG_OK || signals_init() != LG_OK)
+        return 1;
+    lg_timerq_init(&m.q_kill, cf->timeouts.drain + LG_KILL_GRACE_MS);
+    lg_timerq_init(&m.q_respawn, LG_RESPAWN_DELAY_MIN);
+    m.kill_timer.handler = kill_late;
+    m.respawn_timer.handler = respawn_tick;
+    g = generation_new(cf);
+    if (g == NULL || sockets_update(cf, g->fds) != LG_OK || pid_file_write(cf->pid_file) != LG_OK)
+        return 1;
+    m.cur = g;
+    for (unsigned i = 0; i < cf->workers; i++)
+        spawn(g, i);
+    lg_log(LG_LOG_INFO, "lifeguard %s started: generation %u with %u workers", LG_VERSION, g->id,
+           cf->workers);
+
+    lg_loop_run();
+
+    if (m.cur->cf->pid_file != NULL)
+        unlink(m.cur->cf->pid_file);
     lg_log(LG_LOG_INFO, "lifeguard stopped");
+    while (m.old != NULL) {
+        g = m.old;
+        m.old = g->next;
+        generation_free(g);
+    }
+    generation_free(m.cur);
     return 0;
 }

@@ -6,7 +6,8 @@
 
 #include "config/config.h"
 
-/* Run lifeguard with `cf` in the foreground; returns the process exit status. */
+/* Run lifeguard with `cf` (which it takes over and frees) in the foreground; returns the exit
+ * status. */
 int lg_master_run(lg_config_t *cf);
 
 #endif

@@ -1,30 +1,97 @@
 /*
- * worker.c - the worker's main: set up the proxy and run the loop.
+ * worker.c - the worker's main: signals, the proxy, the loop, draining.
  */
 #include "master/worker.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "event/loop.h"
 #include "http/proxy.h"
 
-int lg_worker_run(const lg_config_t *cf, const int *fds, unsigned id)
-{
-    lg_listener_t *ls;
+static const lg_config_t *conf;
+static lg_listener_t *listeners;
+static lg_io_t sig_io;
+static lg_timerq_t q_drain;
+static lg_timer_t drain_timer;
+static int draining;
 
+static void drain_deadline(lg_timer_t *t)
+{
+    LG_UNUSED(t);
+    lg_log(LG_LOG_WARN, "drain deadline (timeouts.drain) reached, closing what is left");
+    lg_loop_stop();
+}
+
+static void drain_start(void)
+{
+    unsigned open;
+
+    if (draining)
+        return;
+    draining = 1;
+    open = lg_proxy_drain(listeners, conf->nlisteners);
+    lg_log(LG_LOG_INFO, "draining %u connections", open);
+    lg_timer_set(&q_drain, &drain_timer);
+}
+
+static void signal_event(lg_io_t *io, uint32_t ev)
+{
+    struct signalfd_siginfo si;
+
+    LG_UNUSED(ev);
+    while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGQUIT)
+            drain_start();
+        else if (si.ssi_signo == SIGUSR1)
+            lg_log_open(conf->log.error);
+    }
+}
+
+/* QUIT and USR1 arrive through a signalfd in the loop; TERM and INT keep their default. */
+static int signals_init(void)
+{
+    sigset_t mine, all;
+
+    sigemptyset(&mine);
+    sigaddset(&mine, SIGQUIT);
+    sigaddset(&mine, SIGUSR1);
+    sig_io.fd = signalfd(-1, &mine, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (sig_io.fd < 0) {
+        lg_log(LG_LOG_ERR, "signalfd() failed (%d: %s)", errno, strerror(errno));
+        return LG_ERR;
+    }
+    sig_io.handler = signal_event;
+    signal(SIGHUP, SIG_IGN);
+    sigfillset(&all);
+    sigprocmask(SIG_UNBLOCK, &all, NULL);
+    sigprocmask(SIG_BLOCK, &mine, NULL);
+    return lg_loop_add(&sig_io, EPOLLIN | EPOLLET);
+}
+
+int lg_worker_run(const lg_config_t *cf, const int *fds, unsigned id, unsigned generation)
+{
+    conf = cf;
     lg_log_set_worker((int)id);
-    if (lg_loop_init() != LG_OK || lg_proxy_init(cf) != LG_OK)
-        return LG_ERR;
-    ls = calloc(cf->nlisteners, sizeof(*ls));
-    if (ls == NULL) {
+    if (lg_loop_init() != LG_OK || signals_init() != LG_OK || lg_proxy_init(cf) != LG_OK)
+        return 1;
+    lg_timerq_init(&q_drain, cf->timeouts.drain);
+    drain_timer.handler = drain_deadline;
+    listeners = calloc(cf->nlisteners, sizeof(*listeners));
+    if (listeners == NULL) {
         lg_log(LG_LOG_ERR, "out of memory starting worker %u", id);
-        return LG_ERR;
+        return 1;
     }
     for (size_t i = 0; i < cf->nlisteners; i++) {
-        if (lg_proxy_listen(&ls[i], fds[i], &cf->listeners[i]) != LG_OK)
-            return LG_ERR;
+        if (lg_proxy_listen(&listeners[i], fds[i], &cf->listeners[i]) != LG_OK)
+            return 1;
     }
     lg_loop_run();
-    return LG_OK;
+    lg_log(LG_LOG_INFO, "worker %u of generation %u exiting", id, generation);
+    return 0;
 }

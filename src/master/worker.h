@@ -6,7 +6,11 @@
 
 #include "config/config.h"
 
-/* Serve `cf` on the listening sockets `fds` (one per listener, in order) until told to stop. */
-int lg_worker_run(const lg_config_t *cf, const int *fds, unsigned id);
+/*
+ * Serve `cf` on the listening sockets `fds` (one per listener, in order) until the master
+ * says stop: SIGQUIT drains (finish what is in flight, at most timeouts.drain), SIGTERM and
+ * SIGINT end the process at once, SIGUSR1 reopens the logs. Returns the exit status.
+ */
+int lg_worker_run(const lg_config_t *cf, const int *fds, unsigned id, unsigned generation);
 
 #endif

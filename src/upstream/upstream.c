@@ -47,6 +47,18 @@ int lg_upstream_init(const lg_config_t *cf)
     return LG_OK;
 }
 
+void lg_upstream_close_idle(void)
+{
+    for (size_t i = 0; i < npools; i++) {
+        for (size_t j = 0; j < pools[i].nbackends; j++) {
+            lg_backend_t *be = &pools[i].backends[j];
+
+            while (be->idle.next != &be->idle)
+                lg_upconn_close(be->idle.next);
+        }
+    }
+}
+
 lg_pool_t *lg_upstream_pool(size_t index)
 {
     return index < npools ? &pools[index] : NULL;

@@ -61,6 +61,9 @@ void lg_upconn_release(lg_upconn_t *u);
 /* Close the socket now; the struct is freed after the current batch. */
 void lg_upconn_close(lg_upconn_t *u);
 
+/* Close every idle pooled connection (a draining worker keeps none). */
+void lg_upstream_close_idle(void);
+
 /* Timer queues for upstream connections, armed by the exchange that owns them. */
 extern lg_timerq_t lg_q_connect;
 extern lg_timerq_t lg_q_upstream_response;
