@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,6 +36,8 @@
 #define LG_RESPAWN_QUICK_MS  1000
 #define LG_RESPAWN_DELAY_MIN 100
 #define LG_RESPAWN_DELAY_MAX 10000
+#define LG_FDS_PER_CONN      4
+#define LG_FDS_SPARE         64
 /* After the drain deadline, a worker that has not exited yet is killed this much later. */
 #define LG_KILL_GRACE_MS 2000
 
@@ -79,6 +82,24 @@ static struct {
 } m;
 
 static void spawn(generation_t *g, unsigned i);
+
+/*
+ * A connection can hold a client socket, an upstream socket and two pipe ends: raise the
+ * soft descriptor limit towards what max_connections needs (never past the hard limit).
+ */
+static void raise_nofile(const lg_config_t *cf)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)cf->limits.max_connections * LG_FDS_PER_CONN + LG_FDS_SPARE;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? want : LG_MIN(want, rl.rlim_max);
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want)
+        lg_log(LG_LOG_WARN, "open files limited to %llu, max_connections %u may need %llu",
+               (unsigned long long)rl.rlim_cur, cf->limits.max_connections,
+               (unsigned long long)want);
+}
 
 /* ---- pid file */
 
@@ -392,6 +413,7 @@ static void reload(void)
         lg_log_level = cf->log.level;
         lg_log_open(cf->log.error);
     }
+    raise_nofile(cf);
     for (unsigned i = 0; i < cf->workers; i++)
         spawn(g, i);
     prev->draining = 1;
@@ -486,6 +508,7 @@ int lg_master_run(lg_config_t *cf)
     m.kill_timer.handler = kill_late;
     m.respawn_timer.handler = respawn_tick;
     g = generation_new(cf);
+    raise_nofile(cf);
     if (g == NULL || sockets_update(cf, g->fds) != LG_OK || pid_file_write(cf->pid_file) != LG_OK)
         return 1;
     m.cur = g;
