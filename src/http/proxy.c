@@ -228,16 +228,19 @@ static void upstream_fail(lg_txn_t *t, int status, const char *what, int err)
 {
     lg_upconn_t *u = t->u;
     int connect_failed = u->connecting;
+    lg_backend_t *next;
 
     if (retry_allowed(t)) {
         lg_log(LG_LOG_INFO, "keep-alive connection to %s closed by the backend (%s), retrying",
                t->be->conf->addr.text, what);
         t->retried = 1;
-    } else if (connect_failed && t->tries > 0 && t->up.mode == LG_BODY_NONE) {
-        lg_log(LG_LOG_ERR, "%s to %s failed (%d: %s), trying another backend", what,
-               t->be->conf->addr.text, err, strerror(err));
+    } else if (connect_failed && t->tries > 0 &&
+               (next = lg_upstream_pick(t->be->pool, t->be)) != t->be) {
+        /* Nothing was sent yet (the body waits in the buffer until the connect completes). */
+        lg_log(LG_LOG_ERR, "%s %s failed (%d: %s), trying %s", what, t->be->conf->addr.text, err,
+               strerror(err), next->conf->addr.text);
         t->tries--;
-        t->be = lg_upstream_pick(t->be->pool, t->be);
+        t->be = next;
     } else {
         if (err != 0)
             lg_log(LG_LOG_ERR, "%s %s failed (%d: %s)", what, t->be->conf->addr.text, err,

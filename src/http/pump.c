@@ -149,36 +149,44 @@ static int flush(lg_pump_t *p)
     return (p->pending > 0 || (p->head != NULL && lg_buf_len(p->head) > 0)) ? LG_AGAIN : LG_OK;
 }
 
+/*
+ * Move body bytes through the pipe: out to the destination, then in from the source while the
+ * pipe has room, so both sockets stay busy. LG_OK when something moved, LG_AGAIN when neither
+ * side could move.
+ */
 static int splice_step(lg_pump_t *p)
 {
+    lg_pipe_t *pp = p->pipe;
+    int moved = 0;
     ssize_t n;
 
-    if (p->pipe->pending > 0) {
-        if (!(p->dst->flags & LG_SOCK_WR))
-            return LG_AGAIN;
-        n = lg_sock_splice_out(p->dst, p->pipe->rfd, p->pipe->pending);
+    if (pp->pending > 0 && (p->dst->flags & LG_SOCK_WR)) {
+        n = lg_sock_splice_out(p->dst, pp->rfd, pp->pending);
         if (n < 0)
             return LG_PUMP_EDST;
-        p->pipe->pending -= (size_t)n;
-        p->progress |= n > 0;
-        return p->pipe->pending > 0 ? LG_AGAIN : LG_OK;
+        pp->pending -= (size_t)n;
+        moved = n > 0;
     }
-    if (p->done)
-        return LG_OK;
-    if (!(p->src->flags & LG_SOCK_RD))
-        return LG_AGAIN;
-    /* Only an empty pipe is filled, so EAGAIN always means the socket is empty. */
-    n = lg_sock_splice_in(p->src, p->pipe->wfd, (size_t)LG_MIN(p->left, (uint64_t)p->pipe->size));
-    if (n == LG_AGAIN)
-        return LG_AGAIN;
-    if (n <= 0)
-        return LG_PUMP_ESRC;
-    p->pipe->pending = (size_t)n;
-    p->left -= (uint64_t)n;
-    p->moved += (uint64_t)n;
-    p->done = p->left == 0;
-    p->progress = 1;
-    return LG_OK;
+    if (!p->done && (p->src->flags & LG_SOCK_RD) && pp->pending < pp->size) {
+        n = lg_sock_splice_in(p->src, pp->wfd,
+                              (size_t)LG_MIN(p->left, (uint64_t)(pp->size - pp->pending)));
+        if (n == LG_AGAIN) {
+            /* With bytes in the pipe, EAGAIN may mean a full pipe rather than an empty socket:
+             * try again once the pipe is empty, where EAGAIN is unambiguous. */
+            if (pp->pending > 0)
+                p->src->flags |= LG_SOCK_RD;
+        } else if (n <= 0) {
+            return LG_PUMP_ESRC;
+        } else {
+            pp->pending += (size_t)n;
+            p->left -= (uint64_t)n;
+            p->moved += (uint64_t)n;
+            p->done = p->left == 0;
+            moved = 1;
+        }
+    }
+    p->progress |= (uint8_t)moved;
+    return moved ? LG_OK : LG_AGAIN;
 }
 
 static int read_step(lg_pump_t *p)
@@ -224,12 +232,11 @@ int lg_pump_run(lg_pump_t *p)
 
         if (r != LG_OK)
             return r;
-        if (p->pipe != NULL) {
+        if (p->pipe != NULL && !(p->done && p->pipe->pending == 0)) {
             r = splice_step(p);
             if (r != LG_OK)
                 return r;
-            if (p->pipe->pending > 0)
-                continue;
+            continue;
         }
         if (p->done) {
             lg_pipe_put(&p->pipe);
