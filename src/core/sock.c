@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/lg.h"
@@ -13,8 +14,9 @@ ssize_t lg_sock_read(lg_sock_t *s, void *buf, size_t len)
 {
     ssize_t n;
 
+    /* recv/send rather than read/write: the socket calls skip the VFS layer (fsnotify, f_pos). */
     do {
-        n = read(s->io.fd, buf, len);
+        n = recv(s->io.fd, buf, len, 0);
     } while (n < 0 && errno == EINTR);
     if (n > 0) {
         /* Short means drained, except that a FIN seen with the data still waits to be read. */
@@ -41,8 +43,14 @@ ssize_t lg_sock_writev(lg_sock_t *s, const struct iovec *iov, int iovcnt)
     for (int i = 0; i < iovcnt; i++)
         want += iov[i].iov_len;
     do {
-        n = iovcnt == 1 ? write(s->io.fd, iov[0].iov_base, iov[0].iov_len)
-                        : writev(s->io.fd, iov, iovcnt);
+        if (iovcnt == 1) {
+            n = send(s->io.fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+        } else {
+            struct msghdr msg = {.msg_iov = (struct iovec *)(uintptr_t)iov,
+                                 .msg_iovlen = (size_t)iovcnt};
+
+            n = sendmsg(s->io.fd, &msg, MSG_NOSIGNAL);
+        }
     } while (n < 0 && errno == EINTR);
     if (n >= 0) {
         if ((size_t)n < want)
