@@ -362,7 +362,8 @@ static int response_head(lg_txn_t *t, uint32_t hlen)
     else
         mode = LG_BODY_EOF;
 
-    c->close_after = !t->client_ka || !t->up.done || mode == LG_BODY_EOF || mode == LG_BODY_DECHUNK;
+    c->close_after =
+        !t->client_ka || !t->up.done || mode == LG_BODY_EOF || mode == LG_BODY_DECHUNK || draining;
     rb.keep_chunked = mode == LG_BODY_CHUNKED;
     rb.close = c->close_after;
     rb.keep_alive = !c->close_after && t->http10;
@@ -952,6 +953,8 @@ out_close:
 
 static void accept_run(lg_listener_t *ls)
 {
+    if (ls->closed)
+        return;
     for (int i = 0; i < LG_ACCEPT_BUDGET; i++) {
         struct sockaddr_storage peer;
         socklen_t plen = sizeof(peer);
@@ -998,6 +1001,32 @@ static void accept_posted(lg_posted_t *p)
         accept_run(ls);
 }
 
+/*
+ * Take every connection already queued, then close. With EPOLLEXCLUSIVE the wakeup for a
+ * queued connection may have gone to this worker alone: leaving it in the queue would leave it
+ * waiting for the next arrival. What is taken here is served, with Connection: close.
+ */
+static void listener_close(lg_listener_t *ls)
+{
+    lg_loop_del(&ls->sock.io);
+    lg_timer_del(&ls->retry);
+    while (nconns < conf->limits.max_connections) {
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof(peer);
+        int fd =
+            accept4(ls->sock.io.fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            break;
+        }
+        conn_new(ls, fd, (struct sockaddr *)&peer, plen);
+    }
+    close(ls->sock.io.fd);
+    ls->closed = 1;
+}
+
 static void accept_retry(lg_timer_t *t)
 {
     accept_run(lg_container_of(t, lg_listener_t, retry));
@@ -1021,12 +1050,8 @@ int lg_proxy_listen(lg_listener_t *ls, int fd, const lg_listener_conf_t *lconf)
 unsigned lg_proxy_drain(lg_listener_t *ls, size_t n)
 {
     draining = 1;
-    for (size_t i = 0; i < n; i++) {
-        lg_loop_del(&ls[i].sock.io);
-        close(ls[i].sock.io.fd);
-        ls[i].paused = 1; /* no posted or timed accept may touch the closed fd */
-        lg_timer_del(&ls[i].retry);
-    }
+    for (size_t i = 0; i < n; i++)
+        listener_close(&ls[i]);
     paused_listeners = NULL;
     lg_upstream_close_idle();
     if (nconns == 0)

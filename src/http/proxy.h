@@ -16,6 +16,7 @@ typedef struct lg_listener {
     lg_timer_t retry;   /* accept again after EMFILE/ENFILE */
     struct lg_listener *next_paused;
     unsigned paused : 1; /* max_connections reached */
+    unsigned closed : 1; /* draining: the socket is closed, nothing may touch it */
 } lg_listener_t;
 
 /* Set up buffers, pipes, timer queues and pools of this worker from `cf`. */

@@ -61,7 +61,7 @@ typedef struct generation {
 
 /* A listening socket and the address it was opened for. */
 typedef struct lsock {
-    char key[LG_ADDR_STRLEN + 8];
+    char key[LG_ADDR_STRLEN + 256];
     int fd;
 } lsock_t;
 
@@ -124,13 +124,19 @@ static int pid_file_write(const char *path)
 
 /* ---- listening sockets */
 
-/* Two listeners share a socket when they are written for the same address and port. */
-static void sock_key(const lg_addr_t *a, char *key, size_t len)
+/*
+ * Listeners share a socket across reloads when they are written for the same address and
+ * port. A port-0 listener gets whatever port the kernel chose: it keeps its socket by name.
+ */
+static void sock_key(const lg_listener_conf_t *l, char *key, size_t len)
 {
     char text[LG_ADDR_STRLEN];
 
-    lg_net_addr_text((const struct sockaddr *)&a->sa, text, sizeof(text));
-    snprintf(key, len, "%s", text);
+    lg_net_addr_text((const struct sockaddr *)&l->addr.sa, text, sizeof(text));
+    if (l->addr.port == 0)
+        snprintf(key, len, "%s@%s", l->name, text);
+    else
+        snprintf(key, len, "%s", text);
 }
 
 static int sock_find(const lsock_t *socks, size_t n, const char *key)
@@ -158,7 +164,7 @@ static int sockets_update(const lg_config_t *cf, int *fds)
         const lg_listener_conf_t *l = &cf->listeners[i];
         int old;
 
-        sock_key(&l->addr, socks[i].key, sizeof(socks[i].key));
+        sock_key(l, socks[i].key, sizeof(socks[i].key));
         old = sock_find(m.socks, m.nsocks, socks[i].key);
         if (old >= 0) {
             socks[i].fd = m.socks[old].fd;

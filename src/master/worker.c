@@ -56,7 +56,7 @@ static void signal_event(lg_io_t *io, uint32_t ev)
 /* QUIT and USR1 arrive through a signalfd in the loop; TERM and INT keep their default. */
 static int signals_init(void)
 {
-    sigset_t mine, all;
+    sigset_t mine;
 
     sigemptyset(&mine);
     sigaddset(&mine, SIGQUIT);
@@ -68,9 +68,8 @@ static int signals_init(void)
     }
     sig_io.handler = signal_event;
     signal(SIGHUP, SIG_IGN);
-    sigfillset(&all);
-    sigprocmask(SIG_UNBLOCK, &all, NULL);
-    sigprocmask(SIG_BLOCK, &mine, NULL);
+    /* One call: QUIT or USR1 already pending must never meet their default action. */
+    sigprocmask(SIG_SETMASK, &mine, NULL);
     return lg_loop_add(&sig_io, EPOLLIN | EPOLLET);
 }
 
