@@ -3,6 +3,7 @@
  */
 #include "http/head.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -159,6 +160,18 @@ static int named_by_connection(const lg_conn_hdrs_t *ch, lg_span_t name)
     return 0;
 }
 
+/* RFC 3986 host[:port]: reg-name, IPv4 or IP-literal characters only (no space, '/', '@'). */
+static int host_valid(lg_span_t v)
+{
+    for (size_t i = 0; i < v.len; i++) {
+        unsigned char ch = (unsigned char)v.p[i];
+
+        if (!isalnum(ch) && (ch == '\0' || strchr("-._~!$&'()*+,;=%:[]", ch) == NULL))
+            return 0;
+    }
+    return 1;
+}
+
 /* Split "http://authority/path?q" into host and path; returns -1 on userinfo. */
 static int absolute_form(lg_req_head_t *rq)
 {
@@ -174,10 +187,10 @@ static int absolute_form(lg_req_head_t *rq)
     p = a;
     while (p < e && *p != '/' && *p != '?' && *p != '#')
         p++;
-    if (memchr(a, '@', (size_t)(p - a)) != NULL || p == a)
-        return -1;
     rq->host.p = a;
     rq->host.len = (size_t)(p - a);
+    if (p == a || !host_valid(rq->host))
+        return -1; /* empty, or userinfo ('@') and other characters a host cannot hold */
     rq->path.p = p;
     rq->path.len = (size_t)(e - p);
     return 1;
@@ -215,7 +228,7 @@ int lg_req_head_scan(lg_req_head_t *rq, const char *head, size_t len, unsigned h
     while ((r = hdr_next(&cur, end, &h)) > 0) {
         switch (lg_hdr_kind(h.name.p, h.name.len)) {
         case LG_H_HOST:
-            if (++nhost > 1)
+            if (++nhost > 1 || !host_valid(h.value))
                 return LG_HTTP_400;
             if (!absolute)
                 rq->host = h.value;

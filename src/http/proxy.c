@@ -188,12 +188,13 @@ static void txn_done(lg_txn_t *t)
 {
     lg_http_conn_t *c = t->c;
 
-    txn_free(t);
     /* Draining: a response that promised keep-alive is honoured; the next one closes. */
-    if (c->close_after)
+    if (c->close_after) {
         client_close(c);
-    else
-        conn_keepalive(c);
+        return;
+    }
+    txn_free(t);
+    conn_keepalive(c);
 }
 
 static int upstream_reusable(const lg_txn_t *t)
@@ -507,7 +508,7 @@ static void txn_process(lg_txn_t *t)
                 conn_close(c);
             } else {
                 c->close_after = 1;
-                reply_error(c, t->up.limit != 0 && t->up.moved > t->up.limit ? 413 : 400);
+                reply_error(c, lg_pump_over_limit(&t->up) ? 413 : 400);
             }
             return;
         default: /* the client went away mid-body, or no memory */
@@ -562,6 +563,8 @@ static int request_check(lg_txn_t *t, lg_req_head_t *rq, uint32_t hlen, lg_body_
     lg_http_conn_t *c = t->c;
     int status;
 
+    if (hlen > conf->limits.max_header_size)
+        return 431;
     if (t->req.http_major != 1)
         return 505;
     if (t->req.method == HTTP_CONNECT)
@@ -572,6 +575,9 @@ static int request_check(lg_txn_t *t, lg_req_head_t *rq, uint32_t hlen, lg_body_
     *mode = LG_BODY_NONE;
     if (t->req.flags & F_CHUNKED) {
         *mode = LG_BODY_CHUNKED;
+        /* RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 is faulty framing: close after. */
+        if (t->http10)
+            t->client_ka = 0;
     } else if ((t->req.flags & F_CONTENT_LENGTH) && t->req.content_length > 0) {
         *mode = LG_BODY_LENGTH;
         if (conf->limits.max_body_size != 0 && t->req.content_length > conf->limits.max_body_size)
@@ -614,7 +620,7 @@ static void dispatch(lg_txn_t *t, uint32_t hlen)
     t->up.limit = conf->limits.max_body_size;
     if (lg_pump_start(&t->up, mode, t->req.content_length, (uint32_t)lg_buf_len(c->in)) != LG_OK) {
         c->close_after = 1;
-        reply_error(c, 400);
+        reply_error(c, lg_pump_over_limit(&t->up) ? 413 : 400);
         return;
     }
 
@@ -802,10 +808,15 @@ static void linger_read(lg_http_conn_t *c)
     }
 }
 
-/* Close after a response: lingering when the client may still be sending. */
+/*
+ * Close after a response, ending the exchange: lingering when the client may still be sending
+ * (bytes buffered or readable, or a request body not read to its end).
+ */
 static void client_close(lg_http_conn_t *c)
 {
-    int unread = (c->in != NULL && lg_buf_len(c->in) > 0) || (c->sock.flags & LG_SOCK_RD);
+    lg_txn_t *t = c->txn;
+    int unread = (c->in != NULL && lg_buf_len(c->in) > 0) || (c->sock.flags & LG_SOCK_RD) ||
+                 (t != NULL && t->dispatched && !t->up.done);
 
     if (c->txn != NULL)
         txn_free(c->txn);

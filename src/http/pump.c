@@ -19,6 +19,9 @@ static int on_body(llhttp_t *parser, const char *at, size_t len)
     lg_pump_t *p = parser->data;
     lg_buf_t *b = *p->buf;
 
+    p->body += len;
+    if (lg_pump_over_limit(p))
+        return -1; /* llhttp stops with HPE_USER: feed() reports LG_PUMP_EBAD */
     if (p->mode == LG_BODY_DECHUNK) {
         memmove(b->data + b->pos + p->pending, at, len);
         p->pending += (uint32_t)len;
@@ -74,8 +77,6 @@ static int feed(lg_pump_t *p, uint32_t n)
         return LG_PUMP_EBAD;
     }
     p->moved += take;
-    if (p->limit != 0 && p->moved > p->limit)
-        return LG_PUMP_EBAD;
     if (p->mode == LG_BODY_CHUNKED) {
         p->pending += take;
         b->last += n;
@@ -92,6 +93,7 @@ int lg_pump_start(lg_pump_t *p, lg_body_t mode, uint64_t length, uint32_t avail)
     p->left = length;
     p->pending = 0;
     p->moved = 0;
+    p->body = 0;
     p->done = mode == LG_BODY_NONE || (mode == LG_BODY_LENGTH && length == 0);
     p->progress = 0;
     if (mode == LG_BODY_CHUNKED || mode == LG_BODY_DECHUNK) {

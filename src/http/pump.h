@@ -40,7 +40,8 @@ typedef struct lg_pump {
     llhttp_t *parser; /* for chunked bodies, resumed after the head */
     uint64_t left;    /* LENGTH: body bytes not yet read from the source */
     uint64_t moved;   /* body bytes read from the source so far */
-    uint64_t limit;   /* > 0: more body bytes than this fail with LG_PUMP_EBAD */
+    uint64_t limit;   /* > 0: a chunked body longer than this fails with LG_PUMP_EBAD */
+    uint64_t body;    /* chunked: decoded body bytes so far (without the framing) */
     uint32_t pending; /* body bytes at (*buf)->pos waiting to be written */
     uint8_t mode;     /* lg_body_t */
     uint8_t done;     /* every body byte has been read from the source */
@@ -55,6 +56,12 @@ int lg_pump_start(lg_pump_t *p, lg_body_t mode, uint64_t length, uint32_t avail)
 int lg_pump_run(lg_pump_t *p);
 /* Give back the pipe (the buffer belongs to the owner). */
 void lg_pump_release(lg_pump_t *p);
+
+/* A chunked body went past `limit` (the caller answers 413 rather than 400). */
+static inline int lg_pump_over_limit(const lg_pump_t *p)
+{
+    return p->limit != 0 && p->body > p->limit;
+}
 
 /* Settings for an llhttp parser that pumps use on chunked bodies. */
 void lg_pump_parser_settings(llhttp_settings_t *s);

@@ -11,7 +11,9 @@ static lg_span_t host_only(lg_span_t h)
 {
     const char *colon;
 
-    if (h.len > 0 && h.p[0] == '[') {
+    if (h.len == 0)
+        return h;
+    if (h.p[0] == '[') {
         const char *close = memchr(h.p, ']', h.len);
 
         if (close != NULL)

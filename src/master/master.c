@@ -309,7 +309,8 @@ static void replace(generation_t *g, unsigned i)
 static void worker_exited(generation_t *g, unsigned i, int status)
 {
     pid_t pid = g->slots[i].pid;
-    int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    int clean = (WIFEXITED(status) && WEXITSTATUS(status) == 0) ||
+                (m.stopping == 2 && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
 
     g->slots[i].pid = 0;
     g->alive--;

@@ -115,6 +115,10 @@ Test(head, rejects_what_llhttp_lets_through)
                              "\r\n",
                              1),
                  501);
+    cr_assert_eq(scan_status("GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 1), 400);
+    cr_assert_eq(scan_status("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 1), 400);
+    cr_assert_eq(scan_status("GET http://a%20b/ HTTP/1.1\r\nHost: h\r\n\r\n", 1), 0);
+    cr_assert_eq(scan_status("GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", 1), 0);
     cr_assert_eq(scan_status("GET / HTTP/1.0\r\n\r\n", 0), 0);
 }
 
