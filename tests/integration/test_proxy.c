@@ -1,0 +1,901 @@
+/*
+ * test_proxy.c - the worker data path through the real binary: a request reaches the origin with
+ * its head rebuilt as a proxy must (Host, X-Forwarded-*, hop-by-hop headers, framing, origin
+ * form), keep-alive on both sides, HTTP/1.0 clients, pipelining, routing and round robin.
+ *
+ * Bodies are in test_bodies.c, error answers and client aborts in test_errors.c.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lg_test.h"
+#include "proxy_common.h"
+
+/* ---- basic proxying */
+
+Test(proxy, get_reaches_the_origin_intact)
+{
+    lg_proc_t *o = lg_origin_start("--name alpha");
+    lg_proc_t *lg = lgt_start_single(o->port, "", "");
+    int port = lg_proc_port(lg, "web");
+    lg_http_response_t *r;
+    lg_origin_stats_t st;
+    char expect[1000];
+
+    r = lg_http_get(port, "/", NULL);
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(r->body, "alpha\n");
+    cr_assert_str_eq(lg_http_header(r, "X-Origin"), "alpha");
+    cr_assert_str_eq(lg_http_header(r, "Content-Type"), "text/plain");
+    cr_assert_eq(r->content_length, 6);
+
+    r = lg_http_get(port, "/size/1000", NULL);
+    lgt_assert_status(r, 200);
+    lg_pattern_fill(expect, 0, sizeof(expect));
+    cr_assert_eq(r->body_len, sizeof(expect));
+    cr_assert(memcmp(r->body, expect, sizeof(expect)) == 0);
+    cr_assert_eq(r->body_sum, lg_pattern_checksum(sizeof(expect)));
+
+    /* the origin's own statuses pass through with their bodies */
+    r = lg_http_get(port, "/status/404", NULL);
+    lgt_assert_status(r, 404);
+    cr_assert_str_eq(r->body, "alpha\n");
+    r = lg_http_get(port, "/status/503", NULL);
+    lgt_assert_status(r, 503);
+    cr_assert_str_eq(r->body, "alpha\n");
+
+    cr_assert_eq(lg_origin_stats(o->port, &st), 0);
+    cr_assert_eq(st.requests, 4);
+    lgt_finish(lg, NULL);
+}
+
+Test(proxy, host_and_forwarded_headers)
+{
+    lg_proc_t *o = lg_origin_start(NULL);
+    lg_proc_t *lg = lgt_start_single(o->port, "", "");
+    int port = lg_proc_port(lg, "web");
+    lg_client_t *c = lg_client_connect(port);
+    lg_http_response_t *r;
+
+    /* no X-Forwarded-For from the client: just its address */
+    r = lg_client_request(c, "GET", "/echo?x=1&y=%20", NULL, NULL, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(lg_echo_field(r->body, "method"), "GET");
+    cr_assert_str_eq(lg_echo_field(r->body, "target"), "/echo?x=1&y=%20");
+    cr_assert_str_eq(lg_echo_field(r->body, "version"), "HTTP/1.1");
+    cr_assert_eq(lg_echo_header_count(r->body, "Host"), 1, "%s", r->body);
+    cr_assert_str_eq(lg_echo_header(r->body, "Host"), lg_fmt("127.0.0.1:%d", port));
+    cr_assert_str_eq(lgt_echo_header_join(r->body, "X-Forwarded-For"), "127.0.0.1", "%s", r->body);
+    cr_assert_eq(lg_echo_header_count(r->body, "X-Forwarded-Proto"), 1, "%s", r->body);
+    cr_assert_str_eq(lg_echo_header(r->body, "X-Forwarded-Proto"), "http");
+    cr_assert_eq(lg_echo_header_count(r->body, "X-Forwarded-Host"), 1, "%s", r->body);
+    cr_assert_str_eq(lg_echo_header(r->body, "X-Forwarded-Host"), lg_fmt("127.0.0.1:%d", port));
+
+    /* the client's X-Forwarded-For values come first, in order, then the client */
+    r = lg_client_request(c, "GET", "/echo",
+                          "Host: Example.Test:8080\r\n"
+                          "X-Forwarded-For: 10.0.0.1\r\n"
+                          "X-Other: 1\r\n"
+                          "x-forwarded-for: 10.0.0.2, 10.0.0.3",
+                          NULL, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(lg_echo_header(r->body, "Host"), "Example.Test:8080", "%s", r->body);
+    cr_assert_eq(lg_echo_header_count(r->body, "Host"), 1);
+    cr_assert_str_eq(lgt_echo_header_join(r->body, "X-Forwarded-For"),
+                     "10.0.0.1, 10.0.0.2, 10.0.0.3, 127.0.0.1", "%s", r->body);
+    cr_assert_str_eq(lg_echo_header(r->body, "X-Forwarded-Host"), "Example.Test:8080");
+    cr_assert_str_eq(lg_echo_header(r->body, "X-Other"), "1");
+    lgt_finish(lg, NULL);
+}
+
+/* X-Forwarded-Proto and -Host are set by lifeguard: a client cannot smuggle its own. */
+Test(proxy, forwarded_proto_and_host_replace_client_values)
+{
+    lg_proc_t *o = lg_origin_start(NULL);
+    lg_proc_t *lg = lgt_start_single(o->port, "", "");
+    int port = lg_proc_port(lg, "web");
+    lg_http_response_t *r;
+
+    r = lg_http_get(port, "/echo",
+                    "Host: real.test\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: evil.test");
+    lgt_assert_status(r, 200);
+    cr_assert_eq(lg_echo_header_count(r->body, "X-Forwarded-Proto"), 1, "%s", r->body);
+    cr_assert_str_eq(lg_echo_header(r->body, "X-Forwarded-Proto"), "http");
+    cr_assert_eq(lg_echo_header_count(r->body, "X-Forwarded-Host"), 1, "%s", r->body);
+    cr_assert_str_eq(lg_echo_header(r->body, "X-Forwarded-Host"), "real.test");
+    lgt_finish(lg, NULL);
+}
+
+Test(proxy, hop_by_hop_headers_removed)
+{
+    lg_proc_t *o = lg_origin_start(NULL);
+    lg_proc_t *lg = lgt_start_single(o->port, "", "");
+    int port = lg_proc_port(lg, "web");
+    lg_client_t *c = lg_client_connect(port);
+    lg_http_response_t *r;
+    const char *conn;
+
+    r = lg_client_request(c, "GET", "/echo",
+                          "Connection: keep-alive, X-Hop,  x-second\r\n"
+                          "X-Hop: secret\r\n"
+                          "X-Second: also\r\n"
+                          "Keep-Alive: timeout=5, max=100\r\n"
+                          "Proxy-Connection: keep-alive\r\n"
+                          "TE: trailers\r\n"
+                          "Upgrade: websocket\r\n"
+                          "X-Keep: yes",
+                          NULL, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_null(lg_echo_header(r->body, "X-Hop"), "%s", r->body);
+    cr_assert_null(lg_echo_header(r->body, "X-Second"), "%s", r->body);
+    cr_assert_null(lg_echo_header(r->body, "Keep-Alive"), "%s", r->body);
+    cr_assert_null(lg_echo_header(r->body, "Proxy-Connection"), "%s", r->body);
+    cr_assert_null(lg_echo_header(r->body, "TE"), "%s", r->body);
+    cr_assert_null(lg_echo_header(r->body, "Upgrade"), "%s", r->body);
+    conn = lg_echo_header(r->body, "Connection");
+    cr_assert(conn == NULL || strcasestr(conn, "x-hop") == NULL, "%s", r->body);
+    cr_assert_str_eq(lg_echo_header(r->body, "X-Keep"), "yes");
+    /* the client's keep-alive was honoured */
+    cr_assert_not(r->closed);
+    cr_assert_null(lg_http_header(r, "Keep-Alive"));
+
+    /* the connection goes on, and the next request carries none of it */
+    r = lg_client_request(c, "GET", "/echo", "X-Hop: again", NULL, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(lg_echo_header(r->body, "X-Hop"), "again", "%s", r->body);
+    cr_assert_null(lg_echo_header(r->body, "X-Second"));
+    lgt_finish(lg, NULL);
+}
+
+/* A real upgrade request (Connection: upgrade) is proxied as a plain request: no Upgrade sent. */
+Test(proxy, upgrade_request_is_sent_without_upgrade)
+{
+    lg_proc_t *o = lg_origin_start(NULL);
+    lg_proc_t *lg = lgt_start_single(o->port, "", "");
+    int port = lg_proc_port(lg, "web");
+    lg_client_t *c = lg_client_connect(port);
+    lg_http_response_t *r;
+
+    r = lg_client_request(c, "GET", "/echo", "Connection: Upgrade\r\nUpgrade: websocket", NULL, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_null(lg_echo_header(r->body, "Upgrade"), "%s", r->body);
+    r = lg_client_request(c, "GET", "/size/3", NULL, NULL, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(r->body, "abc");
+    lgt_finish(lg, NULL);
+}
+
+Test(proxy, content_length_body_keeps_one_length)
+{
+    lg_proc_t *o = lg_origin_start(NULL);
+    lg_proc_t *lg = lgt_start_single(o->port, "", "");
+    int port = lg_proc_port(lg, "web");
+    lg_client_t *c = lg_client_connect(port);
+    lg_http_response_t *r;
+    const char *body = "hello, world";
+
+    r = lg_client_request(c, "POST", "/echo", NULL, body, strlen(body));
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(lg_echo_field(r->body, "method"), "POST");
+    cr_assert_eq(lg_echo_header_count(r->body, "Content-Length"), 1, "%s", r->body);
+    cr_assert_str_eq(lg_echo_header(r->body, "Content-Length"), "12");
+    cr_assert_eq(lg_echo_header_count(r->body, "Transfer-Encoding"), 0, "%s", r->body);
+    cr_assert_str_eq(lg_echo_field(r->body, "body-length"), "12");
+    cr_assert_str_eq(lg_echo_field(r->body, "body-fnv1a64"),
+                     lgt_hex(lg_checksum(LG_CHECKSUM_INIT, body, strlen(body))));
+
+    /* an empty body: still one framing header at most */
+    r = lg_client_request(c, "PUT", "/echo", NULL, "", 0);
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(lg_echo_field(r->body, "method"), "PUT");
+    cr_assert_str_eq(lg_echo_field(r->body, "body-length"), "0");
+    cr_assert_leq(lg_echo_header_count(r->body, "Content-Length"), 1, "%s", r->body);
+    cr_assert_eq(lg_echo_header_count(r->body, "Transfer-Encoding"), 0, "%s", r->body);
+
+    /* a GET without a body gets no chunked framing */
+    r = lg_client_request(c, "GET", "/echo", NULL, NULL, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_eq(lg_echo_header_count(r->body, "Transfer-Encoding"), 0, "%s", r->body);
+    cr_assert_str_eq(lg_echo_field(r->body, "body-length"), "0");
+    lgt_finish(lg, NULL);
+}
+
+Test(proxy, chunked_body_stays_chunked)
+{
+    lg_proc_t *o = lg_origin_start(NULL);
+    lg_proc_t *lg = lgt_start_single(o->port, "", "");
+    int port = lg_proc_port(lg, "web");
+    lg_client_t *c = lg_client_connect(port);
+    lg_http_response_t *r;
+
+    cr_assert_eq(lg_client_sendf(c, "POST /echo HTTP/1.1\r\nHost: x\r\n"
+                                    "Transfer-Encoding: chunked\r\n\r\n"
+                                    "5;ext=1\r\nhello\r\n"
+                                    "1\r\n,\r\n"
+                                    "6\r\n world\r\n"
+                                    "0\r\nX-Sum: 12\r\n\r\n"),
+                 0);
+    r = lg_client_read(c, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_eq(lg_echo_header_count(r->body, "Transfer-Encoding"), 1, "%s", r->body);
+    cr_assert_str_eq(lg_echo_header(r->body, "Transfer-Encoding"), "chunked");
+    cr_assert_eq(lg_echo_header_count(r->body, "Content-Length"), 0, "%s", r->body);
+    cr_assert_str_eq(lg_echo_field(r->body, "body-length"), "12");
+    cr_assert_str_eq(lg_echo_field(r->body, "body-fnv1a64"),
+                     lgt_hex(lg_checksum(LG_CHECKSUM_INIT, "hello, world", 12)));
+    cr_assert_str_eq(lg_echo_field(r->body, "trailer"), "X-Sum: 12", "%s", r->body);
+
+    /* the connection is in sync afterwards */
+    r = lg_client_request(c, "GET", "/size/4", NULL, NULL, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(r->body, "abcd");
+    lgt_finish(lg, NULL);
+}
+
+Test(proxy, absolute_form_rewritten_to_origin_form)
+{
+    lg_proc_t *o = lg_origin_start(NULL);
+    lg_proc_t *lg = lgt_start_single(o->port, "", "");
+    int port = lg_proc_port(lg, "web");
+    lg_client_t *c = lg_client_connect(port);
+    lg_http_response_t *r;
+
+    cr_assert_eq(lg_client_sendf(c, "GET http://abs.test:81/echo?a=b HTTP/1.1\r\n"
+                                    "Host: other.test\r\n\r\n"),
+                 0);
+    r = lg_client_read(c, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(lg_echo_field(r->body, "target"), "/echo?a=b");
+    /* RFC 9112 3.2.2: the authority of the target replaces Host */
+    cr_assert_eq(lg_echo_header_count(r->body, "Host"), 1, "%s", r->body);
+    cr_assert_str_eq(lg_echo_header(r->body, "Host"), "abs.test:81", "%s", r->body);
+
+    /* no path at all: "/" */
+    cr_assert_eq(lg_client_sendf(c, "GET http://abs.test HTTP/1.1\r\nHost: abs.test\r\n\r\n"), 0);
+    r = lg_client_read(c, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(r->body, "origin\n");
+
+    cr_assert_eq(lg_client_sendf(c, "GET http://abs.test?q=1 HTTP/1.1\r\nHost: abs.test\r\n\r\n"),
+                 0);
+    r = lg_client_read(c, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(r->body, "origin\n");
+    lgt_finish(lg, NULL);
+}
+
+Test(proxy, http10_request_is_sent_as_http11_with_host)
+{
+    lg_proc_t *o = lg_origin_start(NULL);
+    lg_proc_t *lg = lgt_start_single(o->port, "", "");
+    int port = lg_proc_port(lg, "web");
+    lg_client_t *c = lg_client_connect(port);
+    lg_http_response_t *r;
+
+    cr_assert_eq(lg_client_sendf(c, "GET /echo HTTP/1.0\r\n\r\n"), 0);
+    r = lg_client_read(c, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(lg_echo_field(r->body, "version"), "HTTP/1.1");
+    cr_assert_eq(lg_echo_header_count(r->body, "Host"), 1, "%s", r->body);
+    cr_assert_str_eq(lg_echo_header(r->body, "Host"), lg_fmt("127.0.0.1:%d", o->port));
+    cr_assert(lg_client_wait_close(c, 3000));
+    lgt_finish(lg, NULL);
+}
+
+/* ---- keep-alive */
+
+Test(keepalive, thousand_requests_use_at_most_two_upstream_connections, .timeout = 60)
+{
+    lg_proc_t *o = lg_origin_start("--name ka");
+    lg_proc_t *lg = lgt_start_single(o->port, "", "");
+    int port = lg_proc_port(lg, "web");
+    lg_client_t *c = lg_client_connect(port);
+    lg_origin_stats_t st;
+    int i;
+
+    cr_assert_not_null(c);
+    for (i = 0; i < 1000; i++) {
+        lg_http_response_t *r =
+            lg_client_request(c, "GET", i % 2 ? "/" : "/size/100", NULL, NULL, 0);
+
+        lgt_assert_status(r, 200);
+        cr_assert_not(r->closed, "closed after request %d", i);
+        cr_assert_eq(r->body_len, i % 2 ? 3u : 100u, "request %d", i);
+        lg_http_response_free(r);
+    }
+    cr_assert_eq(lg_origin_stats(o->port, &st), 0);
+    cr_assert_eq(st.requests, 1000);
+    cr_assert_leq(st.connections, 2, "%ld upstream connections for 1000 requests", st.connections);
+    lgt_finish(lg, NULL);
+}
+
+Test(keepalive, http10_closes_by_default)
+{
+    lg_proc_t *o = lg_origin_start(NULL);
+    lg_proc_t *lg = lgt_start_single(o->port, "", "");
+    int port = lg_proc_port(lg, "web");
+    lg_client_t *c = lg_client_connect(port);
+    lg_http_response_t *r;
+    const char *conn;
+
+    cr_assert_eq(lg_client_sendf(c, "GET /size/10 HTTP/1.0\r\nHost: x\r\n\r\n"), 0);
+    r = lg_client_read(c, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(r->body, "abcdefghij");
+    conn = lg_http_header(r, "Connection");
+    cr_assert(conn == NULL || strcasecmp(conn, "close") == 0, "Connection: %s", conn);
+    cr_assert_null(lg_http_header(r, "Transfer-Encoding"));
+    cr_assert(lg_client_wait_close(c, 3000), "HTTP/1.0 connection left open");
+    lgt_finish(lg, NULL);
+}
+
+Test(keepalive, http10_keep_alive_when_asked)
+{
+    lg_proc_t *o = lg_origin_start(NULL);
+    lg_proc_t *lg = lgt_start_single(o->port, "", "");
+    int port = lg_proc_port(lg, "web");
+    lg_client_t *c = lg_client_connect(port);
+    lg_http_response_t *r;
+    int i;
+
+    for (i = 0; i < 3; i++) {
+        cr_assert_eq(lg_client_sendf(c,
+                                     "GET /size/%d HTTP/1.0\r\nHost: x\r\n"
+                                     "Connection: keep-alive\r\n\r\n",
+                                     5 + i),
+                     0);
+        r = lg_client_read(c, 0);
+        lgt_assert_status(r, 200);
+        cr_assert_eq(r->body_len, (size_t)(5 + i));
+        cr_assert_eq(r->content_length, 5 + i);
+        cr_assert_str_eq(lg_http_header(r, "Connection"), "keep-alive");
+        cr_assert_not(r->closed);
+    }
+    /* an HTTP/1.0 request without keep-alive ends it */
+    cr_assert_eq(lg_client_sendf(c, "GET / HTTP/1.0\r\nHost: x\r\n\r\n"), 0);
+    r = lg_client_read(c, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(r->body, "origin\n");
+    cr_assert(lg_client_wait_close(c, 3000));
+    lgt_finish(lg, NULL);
+}
+
+Test(keepalive, connection_close_from_the_client)
+{
+    lg_proc_t *o = lg_origin_start(NULL);
+    lg_proc_t *lg = lgt_start_single(o->port, "", "");
+    int port = lg_proc_port(lg, "web");
+    lg_client_t *c = lg_client_connect(port);
+    lg_http_response_t *r;
+
+    r = lg_client_request(c, "GET", "/size/7", "Connection: close", NULL, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(lg_http_header(r, "Connection"), "close");
+    cr_assert_eq(r->body_len, 7);
+    cr_assert(lg_client_wait_close(c, 3000));
+    lgt_finish(lg, NULL);
+}
+
+/* The backend closing its side (Connection: close) does not close the client's connection. */
+Test(keepalive, backend_close_does_not_close_the_client)
+{
+    lg_proc_t *o = lg_origin_start("--close-after 2");
+    lg_proc_t *lg = lgt_start_single(o->port, "", "");
+    int port = lg_proc_port(lg, "web");
+    lg_client_t *c = lg_client_connect(port);
+    lg_origin_stats_t st;
+    int i;
+
+    for (i = 0; i < 10; i++) {
+        lg_http_response_t *r = lg_client_request(c, "GET", "/size/20", NULL, NULL, 0);
+
+        lgt_assert_status(r, 200);
+        cr_assert_eq(r->body_len, 20);
+        cr_assert_not(r->closed);
+        cr_assert_null(lg_http_header(r, "Connection"), "Connection: %s",
+                       lg_http_header(r, "Connection"));
+    }
+    cr_assert_eq(lg_origin_stats(o->port, &st), 0);
+    cr_assert_eq(st.requests, 10);
+    cr_assert_eq(st.connections, 5);
+    lgt_finish(lg, NULL);
+}
+
+Test(keepalive, pipelined_requests_answered_in_order)
+{
+    lg_proc_t *o = lg_origin_start("--name p");
+    lg_proc_t *lg = lgt_start_single(o->port, "", "");
+    int port = lg_proc_port(lg, "web");
+    static const char *const reqs[] = {
+        "GET /echo?n=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+        "POST /echo?n=2 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+        "GET /echo?n=3 HTTP/1.1\r\nHost: x\r\n\r\n",
+        "PUT /echo?n=4 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+        "HEAD /size/100?n=5 HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /size/6?chunked=1&n=6 HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /status/404?n=7 HTTP/1.1\r\nHost: x\r\n\r\n",
+        "POST /echo?n=8 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nxyz",
+        "GET /echo?n=9 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    };
+    enum { N = sizeof(reqs) / sizeof(reqs[0]) };
+    lg_client_t *c = lg_client_connect(port);
+    lg_http_response_t *r[N];
+    size_t i;
+
+    cr_assert_eq(lg_client_send_pipelined(c, reqs, N), 0);
+    for (i = 0; i < N; i++)
+        r[i] = lg_client_read(c, strncmp(reqs[i], "HEAD ", 5) == 0 ? LG_READ_HEAD : 0);
+
+    lgt_assert_status(r[0], 200);
+    cr_assert_str_eq(lg_echo_field(r[0]->body, "target"), "/echo?n=1");
+    lgt_assert_status(r[1], 200);
+    cr_assert_str_eq(lg_echo_field(r[1]->body, "target"), "/echo?n=2");
+    cr_assert_str_eq(lg_echo_field(r[1]->body, "body-length"), "5");
+    lgt_assert_status(r[2], 200);
+    cr_assert_str_eq(lg_echo_field(r[2]->body, "target"), "/echo?n=3");
+    cr_assert_str_eq(lg_echo_field(r[2]->body, "method"), "GET");
+    lgt_assert_status(r[3], 200);
+    cr_assert_str_eq(lg_echo_field(r[3]->body, "target"), "/echo?n=4");
+    cr_assert_str_eq(lg_echo_field(r[3]->body, "body-length"), "5");
+    lgt_assert_status(r[4], 200);
+    cr_assert_eq(r[4]->content_length, 100);
+    cr_assert_eq(r[4]->body_len, 0);
+    lgt_assert_status(r[5], 200);
+    cr_assert_str_eq(r[5]->body, "abcdef");
+    lgt_assert_status(r[6], 404);
+    cr_assert_str_eq(r[6]->body, "p\n");
+    lgt_assert_status(r[7], 200);
+    cr_assert_str_eq(lg_echo_field(r[7]->body, "target"), "/echo?n=8");
+    cr_assert_str_eq(lg_echo_field(r[7]->body, "body-fnv1a64"),
+                     lgt_hex(lg_checksum(LG_CHECKSUM_INIT, "xyz", 3)));
+    lgt_assert_status(r[8], 200);
+    cr_assert_str_eq(lg_echo_field(r[8]->body, "target"), "/echo?n=9");
+    cr_assert_str_eq(lg_http_header(r[8], "Connection"), "close");
+    cr_assert(lg_client_wait_close(c, 3000));
+    lgt_finish(lg, NULL);
+}
+
+/* Pipelined requests followed by the client's FIN (half-close): every one is still answered. */
+Test(keepalive, pipelined_then_half_close)
+{
+    lg_proc_t *o = lg_origin_start(NULL);
+    lg_proc_t *lg = lgt_start_single(o->port, "", "");
+    int port = lg_proc_port(lg, "web");
+    static const char *const reqs[] = {
+        "GET /echo?n=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+        "POST /echo?n=2 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok",
+        "GET /delay/100?n=3 HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /echo?n=4 HTTP/1.1\r\nHost: x\r\n\r\n",
+    };
+    lg_client_t *c = lg_client_connect(port);
+    lg_http_response_t *r;
+
+    cr_assert_eq(lg_client_send_pipelined(c, reqs, 4), 0);
+    lg_client_shutdown(c);
+    r = lg_client_read(c, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(lg_echo_field(r->body, "target"), "/echo?n=1");
+    r = lg_client_read(c, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(lg_echo_field(r->body, "target"), "/echo?n=2");
+    r = lg_client_read(c, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(r->body, "origin\n");
+    r = lg_client_read(c, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(lg_echo_field(r->body, "target"), "/echo?n=4");
+    cr_assert(lg_client_wait_close(c, 3000));
+    lgt_finish(lg, NULL);
+}
+
+/* 1000 pipelined requests in one write (more than a buffer holds): all answered, in order. */
+Test(keepalive, deep_pipelining, .timeout = 30)
+{
+    enum { N = 1000 };
+    lg_proc_t *o = lg_origin_start(NULL);
+    lg_proc_t *lg = lgt_start_single(o->port, "", "");
+    lg_client_t *c = lg_client_connect(lg_proc_port(lg, "web"));
+    char *all = lg_fmt("%s", "");
+    lg_origin_stats_t st;
+    int i;
+
+    for (i = 0; i < N; i++)
+        all = lg_fmt("%sGET /size/%d HTTP/1.1\r\nHost: x\r\n\r\n", all, i % 50);
+    cr_assert_eq(lg_client_send(c, all, strlen(all)), 0);
+    for (i = 0; i < N; i++) {
+        lg_http_response_t *r = lg_client_read(c, 0);
+
+        lgt_assert_status(r, 200);
+        cr_assert_eq(r->body_len, (size_t)(i % 50), "response %d has %zu bytes", i, r->body_len);
+        cr_assert_eq(r->body_sum, lg_pattern_checksum((uint64_t)(i % 50)));
+        lg_http_response_free(r);
+    }
+    cr_assert_eq(lg_origin_stats(o->port, &st), 0);
+    cr_assert_eq(st.requests, N);
+    lgt_finish(lg, NULL);
+}
+
+/* keepalive.max_idle: 0 turns keep-alive to the backend off: one connection per request. */
+Test(keepalive, max_idle_zero_disables_upstream_keepalive)
+{
+    lg_proc_t *o = lg_origin_start(NULL);
+    lg_proc_t *lg = lgt_start_single(o->port, "", "    keepalive: {max_idle: 0}\n");
+    lg_client_t *c = lg_client_connect(lg_proc_port(lg, "web"));
+    lg_origin_stats_t st;
+    int i;
+
+    for (i = 0; i < 5; i++) {
+        lg_http_response_t *r = lg_client_request(c, "GET", "/echo", NULL, NULL, 0);
+
+        lgt_assert_status(r, 200);
+        cr_assert_not(r->closed);
+        cr_assert_str_eq(lg_echo_header(r->body, "Connection"), "close", "%s", r->body);
+    }
+    cr_assert_eq(lg_origin_stats(o->port, &st), 0);
+    cr_assert_eq(st.requests, 5);
+    cr_assert_eq(st.connections, 5);
+    cr_assert_eq(lgt_wait_origin_active(o->port, 0, 2000), 0);
+    lgt_finish(lg, NULL);
+}
+
+/* An idle pooled upstream connection is closed after timeouts.upstream_idle. */
+Test(keepalive, idle_upstream_closed_after_upstream_idle)
+{
+    lg_proc_t *o = lg_origin_start(NULL);
+    lg_proc_t *lg = lgt_start_single(o->port, "timeouts:\n  upstream_idle: 1s\n", "");
+    lg_http_response_t *r;
+    lg_origin_stats_t st;
+    uint64_t t0;
+
+    r = lg_http_get(lg_proc_port(lg, "web"), "/", NULL);
+    lgt_assert_status(r, 200);
+    t0 = lg_now_ms();
+    cr_assert_eq(lg_origin_stats(o->port, &st), 0);
+    cr_assert_eq(st.active, 1, "the upstream connection was not kept");
+    cr_assert_eq(lgt_wait_origin_active(o->port, 0, 4000), 0);
+    cr_assert_geq(lg_now_ms() - t0, 700);
+    lgt_finish(lg, NULL);
+}
+
+/* An idle keep-alive client connection is closed after timeouts.client_idle. */
+Test(keepalive, idle_client_closed_after_client_idle)
+{
+    lg_proc_t *o = lg_origin_start(NULL);
+    lg_proc_t *lg = lgt_start_single(o->port, "timeouts:\n  client_idle: 1s\n", "");
+    lg_client_t *c = lg_client_connect(lg_proc_port(lg, "web"));
+    lg_http_response_t *r;
+    uint64_t t0;
+
+    r = lg_client_request(c, "GET", "/", NULL, NULL, 0);
+    lgt_assert_status(r, 200);
+    t0 = lg_now_ms();
+    cr_assert(lg_client_wait_close(c, 4000), "idle connection still open");
+    cr_assert_geq(lg_now_ms() - t0, 700);
+    lgt_finish(lg, NULL);
+}
+
+/* The backend restarts between two requests: the dead pooled connection is not used. */
+Test(keepalive, backend_restart_between_requests)
+{
+    lg_proc_t *o = lg_origin_start("--name first");
+    int oport = o->port;
+    lg_proc_t *lg = lgt_start_single(oport, "", "");
+    lg_client_t *c = lg_client_connect(lg_proc_port(lg, "web"));
+    lg_http_response_t *r;
+
+    r = lg_client_request(c, "GET", "/", NULL, NULL, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(r->body, "first\n");
+    cr_assert_eq(lg_proc_stop(o), 0);
+    o = lg_origin_startf("--name second --listen 127.0.0.1:%d", oport);
+    r = lg_client_request(c, "GET", "/", NULL, NULL, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(r->body, "second\n");
+    r = lg_client_request(c, "PUT", "/echo", NULL, "abc", 3);
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(lg_echo_field(r->body, "body-length"), "3");
+    lgt_finish(lg, NULL);
+}
+
+/* A head close to the default 16k limit is rebuilt whole (room for X-Forwarded-*). */
+Test(proxy, large_head_under_the_default_limit)
+{
+    lg_proc_t *o = lg_origin_start(NULL);
+    lg_proc_t *lg = lgt_start_single(o->port, "", "");
+    lg_client_t *c = lg_client_connect(lg_proc_port(lg, "web"));
+    char big[15000];
+    char *many = lg_fmt("%s", "");
+    lg_http_response_t *r;
+    int i;
+
+    memset(big, 'v', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    r = lg_client_request(c, "GET", "/echo", lg_fmt("X-Forwarded-For: 10.1.1.1\r\nX-Big: %s", big),
+                          NULL, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(lg_echo_header(r->body, "X-Big"), big);
+    cr_assert_str_eq(lgt_echo_header_join(r->body, "X-Forwarded-For"), "10.1.1.1, 127.0.0.1");
+
+    /* 200 headers: lg-origin takes at most 256 */
+    for (i = 0; i < 200; i++)
+        many = lg_fmt("%sX-H%d: %d\r\n", many, i, i);
+    r = lg_client_request(c, "GET", "/echo", many, NULL, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(lg_echo_header(r->body, "X-H0"), "0");
+    cr_assert_str_eq(lg_echo_header(r->body, "X-H199"), "199", "%s", r->body);
+    lgt_finish(lg, NULL);
+}
+
+/* ---- routing */
+
+static lg_proc_t *start_routed(lg_proc_t *a, lg_proc_t *b, lg_proc_t *cc, lg_proc_t *d)
+{
+    return lg_lifeguard_startf(LGT_HEAD "listeners:\n"
+                                        "  web:\n"
+                                        "    listen: 127.0.0.1:0\n"
+                                        "    routes:\n"
+                                        "      - host: api.example.com\n"
+                                        "        path_prefix: /v1/\n"
+                                        "        pool: a\n"
+                                        "      - host: api.example.com\n"
+                                        "        pool: b\n"
+                                        "      - host: \"*.wild.test\"\n"
+                                        "        pool: c\n"
+                                        "      - path_prefix: /static/\n"
+                                        "        pool: d\n"
+                                        "pools:\n"
+                                        "  a:\n"
+                                        "    health_check: {type: none}\n"
+                                        "    backends: [127.0.0.1:%d]\n"
+                                        "  b:\n"
+                                        "    health_check: {type: none}\n"
+                                        "    backends: [127.0.0.1:%d]\n"
+                                        "  c:\n"
+                                        "    health_check: {type: none}\n"
+                                        "    backends: [127.0.0.1:%d]\n"
+                                        "  d:\n"
+                                        "    health_check: {type: none}\n"
+                                        "    backends: [127.0.0.1:%d]\n",
+                               a->port, b->port, cc->port, d->port);
+}
+
+/* Which origin answered `path` with Host `host` on connection c (its body is "NAME\n"). */
+static const char *routed_to(lg_client_t *c, const char *host, const char *path)
+{
+    lg_http_response_t *r = lg_client_request(c, "GET", path, lg_fmt("Host: %s", host), NULL, 0);
+
+    cr_assert_eq(r->error, LG_HTTP_OK, "Host %s path %s: %s", host, path,
+                 lg_http_error_name(r->error));
+    cr_assert_not(r->closed, "Host %s path %s: connection closed", host, path);
+    if (r->status == 404 && lg_http_header(r, "X-Origin") == NULL)
+        return "404";
+    cr_assert_eq(r->status, 200, "Host %s path %s: status %d", host, path, r->status);
+    return r->body;
+}
+
+Test(routing, host_and_path_prefix_first_match_wins)
+{
+    lg_proc_t *a = lg_origin_start("--name a");
+    lg_proc_t *b = lg_origin_start("--name b");
+    lg_proc_t *cc = lg_origin_start("--name c");
+    lg_proc_t *d = lg_origin_start("--name d");
+    lg_proc_t *lg = start_routed(a, b, cc, d);
+    lg_client_t *c = lg_client_connect(lg_proc_port(lg, "web"));
+    lg_http_response_t *r;
+
+    /* exact host, with and without the path prefix */
+    cr_assert_str_eq(routed_to(c, "api.example.com", "/v1/users"), "a\n");
+    cr_assert_str_eq(routed_to(c, "api.example.com", "/v2/users"), "b\n");
+    cr_assert_str_eq(routed_to(c, "api.example.com", "/v1"), "b\n");
+    cr_assert_str_eq(routed_to(c, "api.example.com", "/"), "b\n");
+    /* case-insensitive, port and trailing dot ignored */
+    cr_assert_str_eq(routed_to(c, "API.Example.COM", "/v1/x"), "a\n");
+    cr_assert_str_eq(routed_to(c, "api.example.com:8080", "/v1/x"), "a\n");
+    cr_assert_str_eq(routed_to(c, "Api.Example.Com:443", "/other"), "b\n");
+    cr_assert_str_eq(routed_to(c, "api.example.com.", "/v1/x"), "a\n");
+    /* prefix matching is case-sensitive on the path */
+    cr_assert_str_eq(routed_to(c, "api.example.com", "/V1/x"), "b\n");
+    /* *.suffix: one or more labels, not the bare suffix */
+    cr_assert_str_eq(routed_to(c, "x.wild.test", "/"), "c\n");
+    cr_assert_str_eq(routed_to(c, "a.b.WILD.test:81", "/"), "c\n");
+    cr_assert_str_eq(routed_to(c, "wild.test", "/"), "404");
+    cr_assert_str_eq(routed_to(c, "notwild.test", "/"), "404");
+    cr_assert_str_eq(routed_to(c, "wild.test", "/static/app.js"), "d\n");
+    /* path-only route; first match wins over it */
+    cr_assert_str_eq(routed_to(c, "other.test", "/static/x"), "d\n");
+    cr_assert_str_eq(routed_to(c, "api.example.com", "/static/x"), "b\n");
+    cr_assert_str_eq(routed_to(c, "x.wild.test", "/static/x"), "c\n");
+    cr_assert_str_eq(routed_to(c, "other.test", "/stat"), "404");
+    cr_assert_str_eq(routed_to(c, "other.test", "/"), "404");
+
+    /* absolute form: the authority is the host that routes */
+    cr_assert_eq(lg_client_sendf(c, "GET http://api.example.com/v1/z HTTP/1.1\r\n"
+                                    "Host: other.test\r\n\r\n"),
+                 0);
+    r = lg_client_read(c, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(r->body, "a\n");
+    lgt_finish(lg, NULL);
+}
+
+Test(routing, no_route_is_404_and_the_connection_stays_usable)
+{
+    lg_proc_t *o = lg_origin_start("--name only");
+    lg_proc_t *lg = lg_lifeguard_startf(LGT_HEAD "listeners:\n"
+                                                 "  web:\n"
+                                                 "    listen: 127.0.0.1:0\n"
+                                                 "    routes:\n"
+                                                 "      - host: known.test\n"
+                                                 "        pool: app\n"
+                                                 "pools:\n"
+                                                 "  app:\n"
+                                                 "    health_check: {type: none}\n"
+                                                 "    backends: [127.0.0.1:%d]\n",
+                                        o->port);
+    lg_client_t *c = lg_client_connect(lg_proc_port(lg, "web"));
+    lg_origin_stats_t st;
+    lg_http_response_t *r;
+
+    r = lg_client_request(c, "GET", "/", "Host: unknown.test", NULL, 0);
+    lgt_assert_status(r, 404);
+    cr_assert_null(lg_http_header(r, "X-Origin"));
+    cr_assert_not(r->closed);
+    /*
+     * A 404 for a request with a body, sent in one write: the body is skipped, the connection
+     * stays in sync. (A body sent after the head:
+     * errors::early_error_lingers_while_the_body_arrives.)
+     */
+    cr_assert_eq(lg_client_sendf(c, "POST / HTTP/1.1\r\nHost: unknown.test\r\n"
+                                    "Content-Length: 10\r\n\r\n0123456789"),
+                 0);
+    r = lg_client_read(c, 0);
+    lgt_assert_status(r, 404);
+    cr_assert_not(r->closed);
+    r = lg_client_request(c, "HEAD", "/", "Host: unknown.test", NULL, 0);
+    lgt_assert_status(r, 404);
+    cr_assert_eq(r->body_len, 0);
+    r = lg_client_request(c, "GET", "/", "Host: known.test", NULL, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(r->body, "only\n");
+    cr_assert_eq(lg_origin_stats(o->port, &st), 0);
+    cr_assert_eq(st.requests, 1);
+    lgt_finish(lg, NULL);
+}
+
+/* A large body sent to no route: the client still reads its 404 (no reset destroys it). */
+Test(routing, no_route_with_a_large_body)
+{
+    lg_proc_t *o = lg_origin_start(NULL);
+    lg_proc_t *lg = lg_lifeguard_startf(LGT_HEAD "listeners:\n"
+                                                 "  web:\n"
+                                                 "    listen: 127.0.0.1:0\n"
+                                                 "    routes:\n"
+                                                 "      - host: known.test\n"
+                                                 "        pool: app\n"
+                                                 "pools:\n"
+                                                 "  app:\n"
+                                                 "    health_check: {type: none}\n"
+                                                 "    backends: [127.0.0.1:%d]\n",
+                                        o->port);
+    int port = lg_proc_port(lg, "web");
+    lg_client_t *c = lg_client_connect(port);
+    lg_http_response_t *r;
+
+    /* the head with the start of the body in one write (see errors::early_error_* for less) */
+    {
+        char *head = lg_fmt("POST / HTTP/1.1\r\nHost: nowhere.test\r\nContent-Length: %llu\r\n\r\n",
+                            4 * MIB);
+        size_t hl = strlen(head), first = 65536;
+        char *buf = malloc(hl + first);
+
+        cr_assert_not_null(buf);
+        memcpy(buf, head, hl);
+        lg_pattern_fill(buf + hl, 0, first);
+        cr_assert_eq(lg_client_send(c, buf, hl + first), 0);
+        free(buf);
+        cr_assert_eq(lg_client_send_pattern(c, first, 4 * MIB - first), 0);
+    }
+    r = lg_client_read(c, 0);
+    lgt_assert_status(r, 404);
+    if (!r->closed && lg_http_header(r, "Connection") != NULL &&
+        strcasecmp(lg_http_header(r, "Connection"), "keep-alive") == 0) {
+        r = lg_client_request(c, "GET", "/", "Host: known.test", NULL, 0);
+        lgt_assert_status(r, 200);
+    } else {
+        cr_assert(lg_client_wait_close(c, 7000));
+    }
+    lgt_finish(lg, NULL);
+}
+
+Test(routing, round_robin_alternates)
+{
+    lg_proc_t *a = lg_origin_start("--name one");
+    lg_proc_t *b = lg_origin_start("--name two");
+    lg_proc_t *lg = lg_lifeguard_startf(LGT_HEAD "listeners:\n"
+                                                 "  web:\n"
+                                                 "    listen: 127.0.0.1:0\n"
+                                                 "    routes:\n"
+                                                 "      - pool: app\n"
+                                                 "pools:\n"
+                                                 "  app:\n"
+                                                 "    balance: round_robin\n"
+                                                 "    health_check: {type: none}\n"
+                                                 "    backends:\n"
+                                                 "      - 127.0.0.1:%d\n"
+                                                 "      - 127.0.0.1:%d\n",
+                                        a->port, b->port);
+    int port = lg_proc_port(lg, "web");
+    lg_client_t *c = lg_client_connect(port);
+    lg_origin_stats_t sa, sb;
+    char *prev = NULL;
+    int i, ones = 0;
+
+    /* on one keep-alive client connection */
+    for (i = 0; i < 20; i++) {
+        lg_http_response_t *r = lg_client_request(c, "GET", "/", NULL, NULL, 0);
+
+        lgt_assert_status(r, 200);
+        cr_assert(strcmp(r->body, "one\n") == 0 || strcmp(r->body, "two\n") == 0, "%s", r->body);
+        if (prev != NULL)
+            cr_assert_str_neq(r->body, prev, "request %d went to the same backend", i);
+        prev = lg_fmt("%s", r->body);
+        ones += strcmp(r->body, "one\n") == 0;
+    }
+    cr_assert_eq(ones, 10);
+    /* and on fresh connections */
+    for (i = 0; i < 10; i++) {
+        lg_http_response_t *r = lg_http_get(port, "/", NULL);
+
+        lgt_assert_status(r, 200);
+        cr_assert_str_neq(r->body, prev, "request %d went to the same backend", i);
+        prev = lg_fmt("%s", r->body);
+    }
+    cr_assert_eq(lg_origin_stats(a->port, &sa), 0);
+    cr_assert_eq(lg_origin_stats(b->port, &sb), 0);
+    cr_assert_eq(sa.requests, 15);
+    cr_assert_eq(sb.requests, 15);
+    lgt_finish(lg, NULL);
+}
+
+Test(routing, two_workers_serve_everything)
+{
+    lg_proc_t *o = lg_origin_start(NULL);
+    lg_proc_t *lg = lg_lifeguard_startf("workers: 2\n"
+                                        "log: {level: info, error: stderr, access: off}\n"
+                                        "listeners:\n"
+                                        "  web:\n"
+                                        "    listen: 127.0.0.1:0\n"
+                                        "    routes:\n"
+                                        "      - pool: app\n"
+                                        "pools:\n"
+                                        "  app:\n"
+                                        "    health_check: {type: none}\n"
+                                        "    backends: [127.0.0.1:%d]\n",
+                                        o->port);
+    int port = lg_proc_port(lg, "web");
+    lg_client_t *ka[8];
+    lg_origin_stats_t st;
+    pid_t kids[4];
+    int i, ok;
+
+    LG_WAIT_FOR(ok, lg_pid_children(lg->pid, kids, 4) == 2, 3000);
+    cr_assert(ok, "expected 2 workers");
+    for (i = 0; i < 8; i++)
+        ka[i] = lg_client_connect(port);
+    for (i = 0; i < 200; i++) {
+        lg_http_response_t *r =
+            (i % 2) ? lg_http_get(port, "/size/50", NULL)
+                    : lg_client_request(ka[i % 8], "GET", "/size/50", NULL, NULL, 0);
+
+        lgt_assert_status(r, 200);
+        cr_assert_eq(r->body_sum, lg_pattern_checksum(50));
+        lg_http_response_free(r);
+    }
+    cr_assert_eq(lg_origin_stats(o->port, &st), 0);
+    cr_assert_eq(st.requests, 200);
+    cr_assert_eq(lg_pid_children(lg->pid, kids, 4), 2);
+    lgt_finish(lg, NULL);
+}
