@@ -157,6 +157,10 @@ static void txn_free(lg_txn_t *t)
         lg_upconn_close(t->u);
         t->u = NULL;
     }
+    if (t->be != NULL) {
+        lg_backend_release(t->be);
+        t->be = NULL;
+    }
     lg_pump_release(&t->up);
     lg_pump_release(&t->down);
     lg_buf_put(&t->uhead);
@@ -235,12 +239,17 @@ static void upstream_fail(lg_txn_t *t, int status, const char *what, int err)
         lg_log(LG_LOG_INFO, "keep-alive connection to %s closed by the backend (%s), retrying",
                t->be->conf->addr.text, what);
         t->retried = 1;
-    } else if (connect_failed && t->tries > 0 &&
-               (next = lg_upstream_pick(t->be->pool, t->be)) != t->be) {
+        goto retry;
+    }
+    lg_backend_failed(t->be, err != 0 ? strerror(err) : what);
+    next = connect_failed && t->tries > 0 ? lg_upstream_pick(t->be->pool, t->be) : NULL;
+    if (next != NULL && next != t->be) {
         /* Nothing was sent yet (the body waits in the buffer until the connect completes). */
         lg_log(LG_LOG_ERR, "%s %s failed (%d: %s), trying %s", what, t->be->conf->addr.text, err,
                strerror(err), next->conf->addr.text);
         t->tries--;
+        lg_backend_release(t->be);
+        lg_backend_acquire(next);
         t->be = next;
     } else {
         if (err != 0)
@@ -251,6 +260,7 @@ static void upstream_fail(lg_txn_t *t, int status, const char *what, int err)
         reply_error(t->c, status);
         return;
     }
+retry:
     lg_upconn_close(u);
     t->u = NULL;
     t->uhead->pos = 0;
@@ -268,6 +278,7 @@ static void upstream_timeout(lg_timer_t *timer)
     } else if (!t->rsp_head) {
         lg_log(LG_LOG_ERR, "upstream %s timed out waiting for the response head",
                t->be->conf->addr.text);
+        lg_backend_failed(t->be, "response timed out");
         reply_error(t->c, 504);
     } else {
         lg_log(LG_LOG_ERR, "upstream %s timed out relaying the response", t->be->conf->addr.text);
@@ -377,6 +388,7 @@ static int response_head(lg_txn_t *t, uint32_t hlen)
     b->pos += hlen;
     t->rsp_head = 1;
     lg_buf_put(&t->uhead);
+    lg_backend_ok(t->be);
     t->down.dst = &c->sock;
     t->down.buf = &t->rbuf;
     t->down.head = t->chead;
@@ -632,9 +644,11 @@ static void dispatch(lg_txn_t *t, uint32_t hlen)
     pool = lg_upstream_pool(route->pool);
     t->be = lg_upstream_pick(pool, NULL);
     if (t->be == NULL) {
+        lg_log(LG_LOG_ERR, "no backend of pool %s is up", pool->conf->name);
         reply_error(c, 503);
         return;
     }
+    lg_backend_acquire(t->be);
     t->tries = (uint8_t)LG_MIN(pool->conf->retries, (unsigned)UINT8_MAX);
 
     lg_net_ip_text(&c->peer.sa, ip, sizeof(ip));
@@ -1077,7 +1091,7 @@ static void trim(lg_timer_t *t)
     lg_timer_set(&q_trim, t);
 }
 
-int lg_proxy_init(const lg_config_t *cf)
+int lg_proxy_init(const lg_config_t *cf, lg_shm_t *shm)
 {
     conf = cf;
     lg_buf_init(LG_MAX(cf->limits.max_header_size, (size_t)LG_BUF_MIN) + LG_BUF_SLACK);
@@ -1096,5 +1110,5 @@ int lg_proxy_init(const lg_config_t *cf)
     llhttp_settings_init(&rsp_settings);
     lg_pump_parser_settings(&rsp_settings);
     rsp_settings.on_headers_complete = on_response_head;
-    return lg_upstream_init(cf);
+    return lg_upstream_init(cf, shm);
 }

@@ -8,6 +8,7 @@
 #include "config/config.h"
 #include "core/sock.h"
 #include "event/loop.h"
+#include "upstream/shm.h"
 
 typedef struct lg_listener {
     lg_sock_t sock;
@@ -19,8 +20,8 @@ typedef struct lg_listener {
     unsigned closed : 1; /* draining: the socket is closed, nothing may touch it */
 } lg_listener_t;
 
-/* Set up buffers, pipes, timer queues and pools of this worker from `cf`. */
-int lg_proxy_init(const lg_config_t *cf);
+/* Set up buffers, pipes, timer queues and pools of this worker from `cf` (state in `shm`). */
+int lg_proxy_init(const lg_config_t *cf, lg_shm_t *shm);
 /* Start accepting on `fd` (a listening socket inherited from the master) for `conf`. */
 int lg_proxy_listen(lg_listener_t *ls, int fd, const lg_listener_conf_t *conf);
 

@@ -30,7 +30,9 @@
 #include "core/log.h"
 #include "core/net.h"
 #include "event/loop.h"
+#include "health/check.h"
 #include "master/worker.h"
+#include "upstream/shm.h"
 
 /* A worker that dies sooner than this after its start is restarted after a delay. */
 #define LG_RESPAWN_QUICK_MS  1000
@@ -52,7 +54,8 @@ typedef struct slot {
 typedef struct generation {
     unsigned id;
     lg_config_t *cf;
-    int *fds; /* listening socket of each listener, owned by the master's socket table */
+    int *fds;      /* listening socket of each listener, owned by the master's socket table */
+    lg_shm_t *shm; /* backend state shared with this generation's workers */
     slot_t *slots;
     unsigned alive;
     int draining;
@@ -67,6 +70,8 @@ typedef struct lsock {
 
 static struct {
     generation_t *cur;
+    generation_t *pending; /* loaded, waiting for its backends' first checks */
+    int reload_queued;     /* a HUP came while a generation was pending */
     generation_t *old;
     lsock_t *socks;
     size_t nsocks;
@@ -96,7 +101,7 @@ static void raise_nofile(const lg_config_t *cf)
         return;
     rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? want : LG_MIN(want, rl.rlim_max);
     if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want)
-        lg_log(LG_LOG_WARN, "open files limited to %llu, max_connections %u may need %llu",
+        lg_log(LG_LOG_INFO, "open files limited to %llu, max_connections %u may need %llu",
                (unsigned long long)rl.rlim_cur, cf->limits.max_connections,
                (unsigned long long)want);
 }
@@ -208,6 +213,7 @@ out_undo:
 
 static void generation_free(generation_t *g)
 {
+    lg_shm_free(g->shm);
     lg_config_free(g->cf);
     free(g->fds);
     free(g->slots);
@@ -247,7 +253,7 @@ static void spawn(generation_t *g, unsigned i)
         if (getppid() == 1)
             _exit(1);
         close(m.sigfd);
-        _exit(lg_worker_run(g->cf, g->fds, i, g->id));
+        _exit(lg_worker_run(g->cf, g->fds, g->shm, i, g->id));
     }
     g->slots[i].pid = pid;
     g->slots[i].started = lg_now;
@@ -269,7 +275,7 @@ static void respawn_tick(lg_timer_t *t)
     generation_t *g = m.cur;
     int waiting = 0;
 
-    for (unsigned i = 0; i < g->cf->workers && !m.stopping; i++) {
+    for (unsigned i = 0; g != NULL && i < g->cf->workers && !m.stopping; i++) {
         slot_t *s = &g->slots[i];
 
         if (s->respawn_at == 0)
@@ -334,7 +340,9 @@ static void reap(void)
     pid_t pid;
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        for (generation_t *g = m.cur; g != NULL; g = (g == m.cur ? m.old : g->next)) {
+        generation_t *g = m.cur != NULL ? m.cur : m.old;
+
+        for (; g != NULL; g = (g == m.cur ? m.old : g->next)) {
             for (unsigned i = 0; i < g->cf->workers; i++) {
                 if (g->slots[i].pid == pid) {
                     worker_exited(g, i, status);
@@ -392,12 +400,80 @@ static void arm_kill_timer(const lg_config_t *cf)
 
 /* ---- reload and stop */
 
+static void reload(void);
+
+/*
+ * The pending generation's new backends all had their first check: fork its workers, then
+ * tell the generation before it to drain.
+ */
+static void generation_ready(void)
+{
+    generation_t *g = m.pending, *prev = m.cur;
+
+    m.pending = NULL;
+    if (g == NULL)
+        return;
+    if (m.stopping) {
+        generation_free(g);
+        return;
+    }
+    raise_nofile(g->cf);
+    for (unsigned i = 0; i < g->cf->workers; i++)
+        spawn(g, i);
+    m.cur = g;
+    if (prev == NULL) {
+        lg_log(LG_LOG_INFO, "lifeguard %s started: generation %u with %u workers", LG_VERSION,
+               g->id, g->cf->workers);
+    } else {
+        prev->draining = 1;
+        signal_generation(prev, SIGQUIT);
+        prev->next = m.old;
+        m.old = prev;
+        arm_kill_timer(prev->cf);
+        lg_log(LG_LOG_INFO, "reloaded: generation %u serves with %u workers, generation %u drains",
+               g->id, g->cf->workers, prev->id);
+    }
+    if (m.reload_queued) {
+        m.reload_queued = 0;
+        reload();
+    }
+}
+
+/* Load `cf` as the next generation: sockets, shared state, first checks; workers follow. */
+static int generation_load(lg_config_t *cf)
+{
+    generation_t *g = generation_new(cf);
+    const generation_t *prev = m.cur;
+
+    if (g == NULL) {
+        lg_config_free(cf);
+        return LG_ERR;
+    }
+    g->shm = lg_shm_new(cf, prev != NULL ? prev->shm : NULL, prev != NULL ? prev->cf : NULL);
+    if (g->shm == NULL || sockets_update(cf, g->fds) != LG_OK) {
+        generation_free(g);
+        return LG_ERR;
+    }
+    m.pending = g;
+    if (lg_health_start(cf, g->shm, generation_ready) != LG_OK) {
+        lg_log(LG_LOG_ERR, "out of memory starting health checks");
+        m.pending = NULL;
+        generation_free(g);
+        return LG_ERR;
+    }
+    return LG_OK;
+}
+
 static void reload(void)
 {
     lg_config_errors_t errs = {0};
+    generation_t *prev = m.cur;
     lg_config_t *cf;
-    generation_t *g, *prev = m.cur;
 
+    if (m.pending != NULL) {
+        m.reload_queued = 1; /* done once the pending generation runs */
+        return;
+    }
     lg_log(LG_LOG_INFO, "reloading %s", prev->cf->file);
     cf = lg_config_load(prev->cf->file, &errs);
     if (cf == NULL) {
@@ -407,30 +483,12 @@ static void reload(void)
         lg_config_errors_free(&errs);
         return;
     }
-    g = generation_new(cf);
-    if (g == NULL || sockets_update(cf, g->fds) != LG_OK) {
-        lg_log(LG_LOG_ERR, "reload failed: generation %u keeps serving", prev->id);
-        if (g != NULL)
-            generation_free(g);
-        else
-            lg_config_free(cf);
-        return;
-    }
     if (cf->log.level != lg_log_level || strcmp(cf->log.error, prev->cf->log.error) != 0) {
         lg_log_level = cf->log.level;
         lg_log_open(cf->log.error);
     }
-    raise_nofile(cf);
-    for (unsigned i = 0; i < cf->workers; i++)
-        spawn(g, i);
-    prev->draining = 1;
-    signal_generation(prev, SIGQUIT);
-    prev->next = m.old;
-    m.old = prev;
-    m.cur = g;
-    arm_kill_timer(prev->cf);
-    lg_log(LG_LOG_INFO, "reloaded: generation %u serves with %u workers, generation %u drains",
-           g->id, cf->workers, prev->id);
+    if (generation_load(cf) != LG_OK)
+        lg_log(LG_LOG_ERR, "reload failed: generation %u keeps serving", prev->id);
 }
 
 static void stop(int graceful)
@@ -443,10 +501,12 @@ static void stop(int graceful)
     for (size_t i = 0; i < m.nsocks; i++)
         close(m.socks[i].fd);
     m.nsocks = 0;
-    signal_generation(m.cur, graceful ? SIGQUIT : SIGTERM);
     for (generation_t *g = m.old; g != NULL; g = g->next)
         signal_generation(g, graceful ? SIGQUIT : SIGTERM);
-    arm_kill_timer(m.cur->cf);
+    if (m.cur != NULL) {
+        signal_generation(m.cur, graceful ? SIGQUIT : SIGTERM);
+        arm_kill_timer(m.cur->cf);
+    }
 }
 
 static void signal_event(lg_io_t *io, uint32_t ev)
@@ -471,6 +531,8 @@ static void signal_event(lg_io_t *io, uint32_t ev)
             stop(0);
             break;
         case SIGUSR1:
+            if (m.cur == NULL)
+                break;
             lg_log_open(m.cur->cf->log.error);
             signal_generation(m.cur, SIGUSR1);
             lg_log(LG_LOG_INFO, "logs reopened");
@@ -514,19 +576,13 @@ int lg_master_run(lg_config_t *cf)
     lg_timerq_init(&m.q_respawn, LG_RESPAWN_DELAY_MIN);
     m.kill_timer.handler = kill_late;
     m.respawn_timer.handler = respawn_tick;
-    g = generation_new(cf);
-    raise_nofile(cf);
-    if (g == NULL || sockets_update(cf, g->fds) != LG_OK || pid_file_write(cf->pid_file) != LG_OK)
+    if (pid_file_write(cf->pid_file) != LG_OK || generation_load(cf) != LG_OK)
         return 1;
-    m.cur = g;
-    for (unsigned i = 0; i < cf->workers; i++)
-        spawn(g, i);
-    lg_log(LG_LOG_INFO, "lifeguard %s started: generation %u with %u workers", LG_VERSION, g->id,
-           cf->workers);
 
     lg_loop_run();
 
-    if (m.cur->cf->pid_file != NULL)
+    lg_health_stop();
+    if (m.cur != NULL && m.cur->cf->pid_file != NULL)
         unlink(m.cur->cf->pid_file);
     lg_log(LG_LOG_INFO, "lifeguard stopped");
     while (m.old != NULL) {
@@ -534,6 +590,9 @@ int lg_master_run(lg_config_t *cf)
         m.old = g->next;
         generation_free(g);
     }
-    generation_free(m.cur);
+    if (m.cur != NULL)
+        generation_free(m.cur);
+    if (m.pending != NULL)
+        generation_free(m.pending);
     return 0;
 }

@@ -73,11 +73,12 @@ static int signals_init(void)
     return lg_loop_add(&sig_io, EPOLLIN | EPOLLET);
 }
 
-int lg_worker_run(const lg_config_t *cf, const int *fds, unsigned id, unsigned generation)
+int lg_worker_run(const lg_config_t *cf, const int *fds, lg_shm_t *shm, unsigned id,
+                  unsigned generation)
 {
     conf = cf;
     lg_log_set_worker((int)id);
-    if (lg_loop_init() != LG_OK || signals_init() != LG_OK || lg_proxy_init(cf) != LG_OK)
+    if (lg_loop_init() != LG_OK || signals_init() != LG_OK || lg_proxy_init(cf, shm) != LG_OK)
         return 1;
     lg_timerq_init(&q_drain, cf->timeouts.drain);
     drain_timer.handler = drain_deadline;

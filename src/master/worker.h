@@ -5,12 +5,14 @@
 #define LG_WORKER_H
 
 #include "config/config.h"
+#include "upstream/shm.h"
 
 /*
  * Serve `cf` on the listening sockets `fds` (one per listener, in order) until the master
  * says stop: SIGQUIT drains (finish what is in flight, at most timeouts.drain), SIGTERM and
  * SIGINT end the process at once, SIGUSR1 reopens the logs. Returns the exit status.
  */
-int lg_worker_run(const lg_config_t *cf, const int *fds, unsigned id, unsigned generation);
+int lg_worker_run(const lg_config_t *cf, const int *fds, lg_shm_t *shm, unsigned id,
+                  unsigned generation);
 
 #endif

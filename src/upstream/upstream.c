@@ -11,6 +11,11 @@
 
 #include "core/log.h"
 
+/* Passive ejection: 5 s, doubling per ejection up to 5 min. */
+#define LG_EJECT_BASE_MS   5000
+#define LG_EJECT_MAX_MS    300000
+#define LG_EJECT_DOUBLINGS 6u
+
 lg_timerq_t lg_q_connect;
 lg_timerq_t lg_q_upstream_response;
 static lg_timerq_t q_upstream_idle;
@@ -18,7 +23,7 @@ static lg_timerq_t q_upstream_idle;
 static lg_pool_t *pools;
 static size_t npools;
 
-int lg_upstream_init(const lg_config_t *cf)
+int lg_upstream_init(const lg_config_t *cf, lg_shm_t *shm)
 {
     lg_timerq_init(&lg_q_connect, cf->timeouts.connect);
     lg_timerq_init(&lg_q_upstream_response, cf->timeouts.upstream_response);
@@ -41,6 +46,7 @@ int lg_upstream_init(const lg_config_t *cf)
 
             be->conf = &pool->conf->backends[j];
             be->pool = pool;
+            be->state = lg_shm_backend(shm, i, j);
             be->idle.next = be->idle.prev = &be->idle;
         }
     }
@@ -64,16 +70,66 @@ lg_pool_t *lg_upstream_pool(size_t index)
     return index < npools ? &pools[index] : NULL;
 }
 
+/* Up, and not ejected (with active checks, an ejection ends only when a check passes). */
+static int usable(const lg_backend_t *be)
+{
+    uint64_t until = atomic_load_explicit(&be->state->ejected_until, memory_order_relaxed);
+
+    if (!atomic_load_explicit(&be->state->up, memory_order_relaxed))
+        return 0;
+    return until == 0 || (be->pool->conf->health_check.type == LG_CHECK_NONE && until <= lg_now);
+}
+
 lg_backend_t *lg_upstream_pick(lg_pool_t *pool, const lg_backend_t *avoid)
 {
-    lg_backend_t *be;
+    lg_backend_t *fallback = NULL;
 
-    if (pool->nbackends == 0)
-        return NULL;
-    be = &pool->backends[pool->rr++ % pool->nbackends];
-    if (be == avoid && pool->nbackends > 1)
-        be = &pool->backends[pool->rr++ % pool->nbackends];
-    return be;
+    for (size_t i = 0; i < pool->nbackends; i++) {
+        lg_backend_t *be = &pool->backends[pool->rr++ % pool->nbackends];
+
+        if (!usable(be))
+            continue;
+        if (be != avoid)
+            return be;
+        fallback = be;
+    }
+    return fallback;
+}
+
+void lg_backend_acquire(lg_backend_t *be)
+{
+    atomic_fetch_add_explicit(&be->state->active, 1, memory_order_relaxed);
+}
+
+void lg_backend_release(lg_backend_t *be)
+{
+    atomic_fetch_sub_explicit(&be->state->active, 1, memory_order_relaxed);
+}
+
+void lg_backend_failed(lg_backend_t *be, const char *why)
+{
+    lg_be_state_t *st = be->state;
+    unsigned fall = LG_MAX(be->pool->conf->health_check.fall, 1u);
+    unsigned n, shift;
+    lg_msec_t cooldown;
+
+    n = atomic_fetch_add_explicit(&st->fails, 1, memory_order_relaxed) + 1;
+    if (n != fall)
+        return; /* the worker that reaches `fall` ejects; the others only count */
+    atomic_store_explicit(&st->fails, 0, memory_order_relaxed);
+    shift = atomic_fetch_add(&st->ejections, 1); /* not inside LG_MIN: evaluated once */
+    shift = LG_MIN(shift, LG_EJECT_DOUBLINGS);
+    cooldown = LG_MIN((lg_msec_t)LG_EJECT_BASE_MS << shift, (lg_msec_t)LG_EJECT_MAX_MS);
+    atomic_store(&st->ejected_until, lg_now + cooldown);
+    lg_log(LG_LOG_WARN, "backend %s/%s ejected for %llu s after %u failures in a row (last: %s)",
+           be->pool->conf->name, be->conf->addr.text, (unsigned long long)(cooldown / 1000), fall,
+           why);
+}
+
+void lg_backend_ok(lg_backend_t *be)
+{
+    if (atomic_load_explicit(&be->state->fails, memory_order_relaxed) != 0)
+        atomic_store_explicit(&be->state->fails, 0, memory_order_relaxed);
 }
 
 static void idle_unlink(lg_upconn_t *u)

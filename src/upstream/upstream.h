@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "core/sock.h"
 #include "event/loop.h"
+#include "upstream/shm.h"
 
 typedef struct lg_backend lg_backend_t;
 typedef struct lg_pool lg_pool_t;
@@ -30,7 +31,8 @@ struct lg_upconn {
 struct lg_backend {
     const lg_backend_conf_t *conf;
     lg_pool_t *pool;
-    lg_upconn_t idle; /* sentinel: most recently used first */
+    lg_be_state_t *state; /* shared with the master and the other workers */
+    lg_upconn_t idle;     /* sentinel: most recently used first */
     unsigned nidle;
 };
 
@@ -41,12 +43,26 @@ struct lg_pool {
     size_t rr; /* next round-robin position */
 };
 
-/* Build the runtime pools of `cf` for this worker (timers use the given queues). */
-int lg_upstream_init(const lg_config_t *cf);
+/* Build the runtime pools of `cf` for this worker; backend state lives in `shm`. */
+int lg_upstream_init(const lg_config_t *cf, lg_shm_t *shm);
 lg_pool_t *lg_upstream_pool(size_t index);
 
-/* The next backend of `pool` in round-robin order, skipping `avoid` when there is another. */
+/*
+ * The next usable backend of `pool` (up, not ejected) in round-robin order, skipping `avoid`
+ * when there is another; NULL when none is usable.
+ */
 lg_backend_t *lg_upstream_pick(lg_pool_t *pool, const lg_backend_t *avoid);
+
+/* An exchange starts or stops using `be` (the active count all workers see). */
+void lg_backend_acquire(lg_backend_t *be);
+void lg_backend_release(lg_backend_t *be);
+/*
+ * Passive health: a connect failure, reset or timeout, or a good response. `fall` failures in
+ * a row eject the backend for a cooldown that doubles at each ejection (from 5 s up to 5 min);
+ * with active checks it returns only after a check passes once the cooldown is over.
+ */
+void lg_backend_failed(lg_backend_t *be, const char *why);
+void lg_backend_ok(lg_backend_t *be);
 
 /*
  * A connection to `be` for `owner`: an idle pooled one (*reused = 1) or a new non-blocking

@@ -643,10 +643,14 @@ Test(errors, backend_port_closed_gets_502)
                           strcasecmp(lg_http_header(r, "Connection"), "close") == 0))
             c = lg_client_connect(port);
     }
-    /* a request with a body, too (one write: see early_error_lingers_while_the_body_arrives) */
-    RAW(port, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", 502, 0);
+    /*
+     * Three failures in a row (health_check.fall) eject the only backend: the pool has none
+     * left, so the next request, one with a body, gets 503 with Retry-After.
+     */
+    RAW(port, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", 503, 0);
     cr_assert_geq(lg_log_count(lg_proc_log(lg), "connect() to"), 1);
-    lgt_finish(lg, "connect() to");
+    cr_assert_eq(lg_log_count(lg_proc_log(lg), "ejected for 5 s after 3 failures"), 1);
+    lgt_finish(lg, "connect() to", "no backend of pool");
 }
 
 /* A refused connect moves on to the other backend: the client never sees it. */

@@ -1,0 +1,63 @@
+/*
+ * balance.h - choosing a backend of a pool: round_robin, weighted (smooth weighted round
+ * robin), least_conn, p2c (power of two choices) and hash (Maglev lookup table).
+ *
+ * A balancer sees the members of one pool through lg_bal_view_t: for each member whether it
+ * may take traffic now (health and ejection), its weight and its active connection count
+ * (summed over all workers). It never allocates while picking; lg_bal_new sizes everything.
+ * Every algorithm skips members that are not usable; when none is, the pick is -1 (503).
+ *
+ * A balancer belongs to one worker and one config generation: it is not thread-safe. The hash
+ * algorithm is still consistent across them: balancers built from the same names and weights
+ * map every key to the same member whatever process or generation built them.
+ */
+#ifndef LG_BALANCE_H
+#define LG_BALANCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+
+typedef struct lg_bal lg_bal_t;
+
+/*
+ * How a balancer reads the current state of member i (0 <= i < n). A NULL `usable` means
+ * every member is usable; a NULL `active` means every member has no connection.
+ */
+typedef struct lg_bal_view {
+    void *ctx;
+    int (*usable)(void *ctx, size_t i);
+    uint32_t (*active)(void *ctx, size_t i);
+} lg_bal_view_t;
+
+/*
+ * A balancer for `n` members; NULL on allocation failure. `weights` (NULL: all 1; a 0 counts
+ * as 1) are used by weighted, least_conn and p2c (connections per unit of weight) and hash
+ * (share of the Maglev table); round_robin ignores them. `names` (NULL: the member indexes)
+ * are stable member identities, e.g. the backend address text: the hash algorithm seeds a
+ * member's table positions from its name, so a member keeps its keys across workers and
+ * reloads even when the members are listed in another order. Both arrays are only read
+ * during the call; the balancer keeps no pointer into them.
+ */
+lg_bal_t *lg_bal_new(lg_balance_t algo, size_t n, const unsigned *weights,
+                     const char *const *names);
+
+/* Frees the balancer and everything lg_bal_new allocated; NULL is a no-op. */
+void lg_bal_free(lg_bal_t *b);
+
+/*
+ * The member to use: an index, or -1 when no member is usable. `key` is the request's hash
+ * (hash algorithm only; see lg_bal_hash). `avoid` (or -1) is a member that just failed: it is
+ * chosen only when it is the sole usable one. The hash algorithm rebuilds its table (no
+ * allocation) during the first pick that sees a different set of usable members.
+ */
+long lg_bal_pick(lg_bal_t *b, const lg_bal_view_t *v, uint64_t key, long avoid);
+
+/*
+ * The 64-bit hash of a key (client address, URI, header or cookie value): FNV-1a with a final
+ * avalanche, unseeded, so every process computes the same value.
+ */
+uint64_t lg_bal_hash(const void *data, size_t len);
+
+#endif
