@@ -398,3 +398,46 @@ size_t lg_rsp_head_build(const lg_rsp_head_t *rs, const lg_rsp_build_t *b, char 
     put_str(&o, "\r\n");
     return o.full ? 0 : (size_t)(o.p - buf);
 }
+
+lg_span_t lg_req_head_header(const lg_req_head_t *rq, const char *name)
+{
+    const char *cur = memchr(rq->head, '\n', rq->len) + 1;
+    const char *end = rq->head + rq->len;
+    lg_span_t none = {rq->head, 0};
+    lg_hdr_t h;
+
+    while (hdr_next(&cur, end, &h) > 0) {
+        if (lg_span_eq(h.name, name))
+            return h.value;
+    }
+    return none;
+}
+
+lg_span_t lg_req_head_cookie(const lg_req_head_t *rq, const char *name)
+{
+    const char *cur = memchr(rq->head, '\n', rq->len) + 1;
+    const char *end = rq->head + rq->len;
+    size_t nlen = strlen(name);
+    lg_span_t none = {rq->head, 0};
+    lg_hdr_t h;
+
+    while (hdr_next(&cur, end, &h) > 0) {
+        const char *p, *e;
+
+        if (!lg_span_eq(h.name, "cookie"))
+            continue;
+        /* "a=1; b=2": pairs separated by ';', names compared exactly */
+        for (p = h.value.p, e = h.value.p + h.value.len; p < e;) {
+            const char *semi = memchr(p, ';', (size_t)(e - p));
+            lg_span_t pair = trim(p, semi != NULL ? semi : e);
+
+            p = semi != NULL ? semi + 1 : e;
+            if (pair.len > nlen && pair.p[nlen] == '=' && memcmp(pair.p, name, nlen) == 0) {
+                lg_span_t v = {pair.p + nlen + 1, pair.len - nlen - 1};
+
+                return v;
+            }
+        }
+    }
+    return none;
+}

@@ -103,6 +103,11 @@ size_t lg_req_head_build(const lg_req_head_t *rq, const lg_req_build_t *b, char 
 int lg_rsp_head_scan(lg_rsp_head_t *rs, const char *head, size_t len);
 size_t lg_rsp_head_build(const lg_rsp_head_t *rs, const lg_rsp_build_t *b, char *out, size_t cap);
 
+/* The value of the first header `name` (case-insensitive) of a scanned request, or len 0. */
+lg_span_t lg_req_head_header(const lg_req_head_t *rq, const char *name);
+/* The value of cookie `name` in the request's Cookie headers, or len 0. */
+lg_span_t lg_req_head_cookie(const lg_req_head_t *rq, const char *name);
+
 /* Case-insensitive comparison of a span with a NUL-terminated lower-case string. */
 int lg_span_eq(lg_span_t s, const char *lower);
 

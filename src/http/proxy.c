@@ -35,6 +35,7 @@
 #include "http/head.h"
 #include "http/pump.h"
 #include "http/route.h"
+#include "upstream/balance.h"
 #include "upstream/upstream.h"
 
 #define LG_ACCEPT_BUDGET   64
@@ -78,6 +79,7 @@ struct lg_txn {
     lg_buf_t *chead; /* head (or error page) for the client */
     lg_pump_t up, down;
     lg_txn_t *next_free;
+    uint64_t key;            /* balance: hash key of the request */
     uint32_t parsed;         /* bytes of c->in (from pos) or rbuf already given to llhttp */
     uint8_t tries;           /* other backends still to try when a connect fails */
     unsigned head_done : 1;  /* llhttp paused at the end of a head */
@@ -242,7 +244,7 @@ static void upstream_fail(lg_txn_t *t, int status, const char *what, int err)
         goto retry;
     }
     lg_backend_failed(t->be, err != 0 ? strerror(err) : what);
-    next = connect_failed && t->tries > 0 ? lg_upstream_pick(t->be->pool, t->be) : NULL;
+    next = connect_failed && t->tries > 0 ? lg_upstream_pick(t->be->pool, t->be, t->key) : NULL;
     if (next != NULL && next != t->be) {
         /* Nothing was sent yet (the body waits in the buffer until the connect completes). */
         lg_log(LG_LOG_ERR, "%s %s failed (%d: %s), trying %s", what, t->be->conf->addr.text, err,
@@ -598,6 +600,29 @@ static int request_check(lg_txn_t *t, lg_req_head_t *rq, uint32_t hlen, lg_body_
     return 0;
 }
 
+/* What balance: hash hashes: the configured key, or the client address when it is absent. */
+static uint64_t hash_key(const lg_pool_conf_t *pc, const lg_req_head_t *rq, const char *ip)
+{
+    lg_span_t v = {ip, 0};
+
+    switch (pc->hash_key) {
+    case LG_HASH_URI:
+        v = rq->path;
+        break;
+    case LG_HASH_HEADER:
+        v = lg_req_head_header(rq, pc->hash_key_name);
+        break;
+    case LG_HASH_COOKIE:
+        v = lg_req_head_cookie(rq, pc->hash_key_name);
+        break;
+    default:
+        break;
+    }
+    if (v.len == 0)
+        return lg_bal_hash(ip, strlen(ip));
+    return lg_bal_hash(v.p, v.len);
+}
+
 /* The request head is c->in[pos .. pos+hlen): check it, route it, start the exchange. */
 static void dispatch(lg_txn_t *t, uint32_t hlen)
 {
@@ -642,7 +667,10 @@ static void dispatch(lg_txn_t *t, uint32_t hlen)
         return;
     }
     pool = lg_upstream_pool(route->pool);
-    t->be = lg_upstream_pick(pool, NULL);
+    lg_net_ip_text(&c->peer.sa, ip, sizeof(ip));
+    if (pool->conf->balance == LG_BALANCE_HASH)
+        t->key = hash_key(pool->conf, &rq, ip);
+    t->be = lg_upstream_pick(pool, NULL, t->key);
     if (t->be == NULL) {
         lg_log(LG_LOG_ERR, "no backend of pool %s is up", pool->conf->name);
         reply_error(c, 503);
@@ -651,7 +679,6 @@ static void dispatch(lg_txn_t *t, uint32_t hlen)
     lg_backend_acquire(t->be);
     t->tries = (uint8_t)LG_MIN(pool->conf->retries, (unsigned)UINT8_MAX);
 
-    lg_net_ip_text(&c->peer.sa, ip, sizeof(ip));
     rb.client_ip = ip;
     rb.proto = "http";
     rb.default_host = t->be->conf->addr.text;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "upstream/balance.h"
 
 /* Passive ejection: 5 s, doubling per ejection up to 5 min. */
 #define LG_EJECT_BASE_MS   5000
@@ -22,6 +23,24 @@ static lg_timerq_t q_upstream_idle;
 
 static lg_pool_t *pools;
 static size_t npools;
+
+/* The balancer of a pool: weights, and addresses as names so every worker hashes alike. */
+static int pool_balancer(lg_pool_t *pool)
+{
+    size_t n = pool->nbackends;
+    unsigned *weights = calloc(LG_MAX(n, (size_t)1), sizeof(*weights));
+    const char **names = calloc(LG_MAX(n, (size_t)1), sizeof(*names));
+
+    for (size_t j = 0; weights != NULL && names != NULL && j < n; j++) {
+        weights[j] = pool->conf->backends[j].weight;
+        names[j] = pool->conf->backends[j].addr.text;
+    }
+    if (weights != NULL && names != NULL)
+        pool->bal = lg_bal_new(pool->conf->balance, n, weights, names);
+    free(weights);
+    free(names);
+    return pool->bal != NULL ? LG_OK : LG_ERR;
+}
 
 int lg_upstream_init(const lg_config_t *cf, lg_shm_t *shm)
 {
@@ -40,6 +59,8 @@ int lg_upstream_init(const lg_config_t *cf, lg_shm_t *shm)
         pool->nbackends = pool->conf->nbackends;
         pool->backends = calloc(pool->nbackends, sizeof(*pool->backends));
         if (pool->backends == NULL)
+            return LG_ERR;
+        if (pool_balancer(pool) != LG_OK)
             return LG_ERR;
         for (size_t j = 0; j < pool->nbackends; j++) {
             lg_backend_t *be = &pool->backends[j];
@@ -80,20 +101,23 @@ static int usable(const lg_backend_t *be)
     return until == 0 || (be->pool->conf->health_check.type == LG_CHECK_NONE && until <= lg_now);
 }
 
-lg_backend_t *lg_upstream_pick(lg_pool_t *pool, const lg_backend_t *avoid)
+static int view_usable(void *ctx, size_t i)
 {
-    lg_backend_t *fallback = NULL;
+    return usable(&((lg_pool_t *)ctx)->backends[i]);
+}
 
-    for (size_t i = 0; i < pool->nbackends; i++) {
-        lg_backend_t *be = &pool->backends[pool->rr++ % pool->nbackends];
+static uint32_t view_active(void *ctx, size_t i)
+{
+    return atomic_load_explicit(&((lg_pool_t *)ctx)->backends[i].state->active,
+                                memory_order_relaxed);
+}
 
-        if (!usable(be))
-            continue;
-        if (be != avoid)
-            return be;
-        fallback = be;
-    }
-    return fallback;
+lg_backend_t *lg_upstream_pick(lg_pool_t *pool, const lg_backend_t *avoid, uint64_t key)
+{
+    lg_bal_view_t view = {pool, view_usable, view_active};
+    long i = lg_bal_pick(pool->bal, &view, key, avoid != NULL ? avoid - pool->backends : -1);
+
+    return i < 0 ? NULL : &pool->backends[i];
 }
 
 void lg_backend_acquire(lg_backend_t *be)

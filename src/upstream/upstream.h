@@ -40,7 +40,7 @@ struct lg_pool {
     const lg_pool_conf_t *conf;
     lg_backend_t *backends;
     size_t nbackends;
-    size_t rr; /* next round-robin position */
+    struct lg_bal *bal; /* the pool's balancer (balance.h) */
 };
 
 /* Build the runtime pools of `cf` for this worker; backend state lives in `shm`. */
@@ -48,10 +48,11 @@ int lg_upstream_init(const lg_config_t *cf, lg_shm_t *shm);
 lg_pool_t *lg_upstream_pool(size_t index);
 
 /*
- * The next usable backend of `pool` (up, not ejected) in round-robin order, skipping `avoid`
- * when there is another; NULL when none is usable.
+ * The backend of `pool` the balancer chooses among the usable ones (up, not ejected), avoiding
+ * `avoid` (may be NULL) when there is another; NULL when none is usable. `key` is the request's
+ * hash for balance: hash (lg_bal_hash of the hash_key), ignored otherwise.
  */
-lg_backend_t *lg_upstream_pick(lg_pool_t *pool, const lg_backend_t *avoid);
+lg_backend_t *lg_upstream_pick(lg_pool_t *pool, const lg_backend_t *avoid, uint64_t key);
 
 /* An exchange starts or stops using `be` (the active count all workers see). */
 void lg_backend_acquire(lg_backend_t *be);

@@ -215,3 +215,21 @@ Test(route, no_match_is_null)
 
     cr_assert_null(lg_route_match(&ls, h, p));
 }
+
+Test(head, header_and_cookie_lookup_for_hash_keys)
+{
+    static const char req[] = "GET / HTTP/1.1\r\nHost: h\r\nX-User: alice\r\n"
+                              "Cookie: theme=dark; sid=abc123\r\nCookie: lang=en\r\n\r\n";
+    lg_req_head_t rq;
+    lg_span_t v;
+
+    cr_assert_eq(lg_req_head_scan(&rq, req, strlen(req), 1), 0);
+    v = lg_req_head_header(&rq, "x-user");
+    cr_assert(v.len == 5 && memcmp(v.p, "alice", 5) == 0);
+    v = lg_req_head_cookie(&rq, "sid");
+    cr_assert(v.len == 6 && memcmp(v.p, "abc123", 6) == 0);
+    v = lg_req_head_cookie(&rq, "lang");
+    cr_assert(v.len == 2 && memcmp(v.p, "en", 2) == 0);
+    cr_assert_eq(lg_req_head_cookie(&rq, "si").len, 0);
+    cr_assert_eq(lg_req_head_header(&rq, "x-none").len, 0);
+}
