@@ -1343,6 +1343,7 @@ static const conf_field_t conf_limit_fields[] = {
 static const conf_field_t conf_root_fields[] = {
     CONF_FN("workers", conf_workers),
     CONF_ROW("pid_file", CONF_STRING, lg_config_t, pid_file, 0, 0),
+    CONF_ROW("resolver", CONF_ADDR, lg_config_t, resolver, 0, 0),
     {.name = "log", .type = CONF_SECTION, .sub = conf_log_fields},
     {.name = "admin", .type = CONF_SECTION, .sub = conf_admin_fields},
     {.name = "timeouts", .type = CONF_SECTION, .sub = conf_timeout_fields},

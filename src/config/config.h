@@ -146,6 +146,9 @@ typedef struct lg_config {
         lg_addr_t addr;
     } admin;
 
+    /* DNS server for hostname backends; text "" when not set (nameserver of /etc/resolv.conf) */
+    lg_addr_t resolver;
+
     struct {
         lg_msec_t client_header;     /* 10s */
         lg_msec_t client_idle;       /* 75s */

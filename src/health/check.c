@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/net.h"
 #include "core/sock.h"
 #include "event/loop.h"
 
@@ -38,7 +39,8 @@ typedef struct probe {
     int initial; /* no verdict yet: counts towards `ready` */
     size_t got;
     char rsp[LG_CHECK_RSP_MAX];
-    char name[LG_CHECK_NAME_MAX]; /* "pool/address" */
+    char name[LG_CHECK_NAME_MAX]; /* "pool/address" as configured */
+    char dname[LG_CHECK_NAME_MAX + LG_ADDR_STRLEN + 4];
 } probe_t;
 
 /* The probes of one configuration; freed after the batch when replaced. */
@@ -76,6 +78,21 @@ static void initial_done(probe_t *p)
 }
 
 /* Record the verdict of one attempt, log a transition, schedule the next attempt. */
+/* "pool/127.0.0.1:9001", or "pool/app:8000 (10.0.0.3:8000)" for a member found by DNS. */
+static const char *probe_name(probe_t *p)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    char ip[LG_ADDR_STRLEN];
+
+    if (!p->be->addr.is_hostname)
+        return p->name;
+    lg_be_addr(p->st, &ss, &len);
+    lg_net_addr_text((const struct sockaddr *)&ss, ip, sizeof(ip));
+    snprintf(p->dname, sizeof(p->dname), "%s (%s)", p->name, ip);
+    return p->dname;
+}
+
 static void probe_finish(probe_t *p, int ok, const char *reason)
 {
     const lg_health_check_conf_t *hc = &p->pool->health_check;
@@ -95,23 +112,24 @@ static void probe_finish(probe_t *p, int ok, const char *reason)
             atomic_store(&st->ejected_until, 0);
             atomic_store(&st->fails, 0);
             atomic_store(&st->up, 1);
-            lg_log(LG_LOG_INFO, "backend %s is up (%u of %u checks passed)", p->name,
+            lg_log(LG_LOG_INFO, "backend %s is up (%u of %u checks passed)", probe_name(p),
                    LG_MIN(st->ok_streak, hc->rise), first ? 1 : hc->rise);
         }
         if (atomic_load(&st->ejected_until) != 0 && atomic_load(&st->ejected_until) <= lg_now) {
             atomic_store(&st->ejected_until, 0);
             atomic_store(&st->fails, 0);
-            lg_log(LG_LOG_INFO, "backend %s is back after its ejection: check passed", p->name);
+            lg_log(LG_LOG_INFO, "backend %s is back after its ejection: check passed",
+                   probe_name(p));
         }
     } else {
         st->ok_streak = 0;
         st->fail_streak++;
         if ((up || first) && st->fail_streak >= hc->fall) {
             atomic_store(&st->up, 0);
-            lg_log(LG_LOG_WARN, "backend %s is down: %s (%u of %u)", p->name, reason,
+            lg_log(LG_LOG_WARN, "backend %s is down: %s (%u of %u)", probe_name(p), reason,
                    st->fail_streak, hc->fall);
         } else if (first) {
-            lg_log(LG_LOG_WARN, "backend %s is not up yet: %s", p->name, reason);
+            lg_log(LG_LOG_WARN, "backend %s is not up yet: %s", probe_name(p), reason);
         }
     }
     initial_done(p);
@@ -211,13 +229,16 @@ static void probe_event(lg_io_t *io, uint32_t ev)
 
 static void probe_start(probe_t *p)
 {
-    const lg_addr_t *a = &p->be->addr;
-    int fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int fd;
 
+    lg_be_addr(p->st, &ss, &len);
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     p->deadline = lg_now + p->pool->health_check.timeout;
     if (fd < 0) {
         p->next = lg_now + p->pool->health_check.interval;
-        lg_log(LG_LOG_ERR, "socket() for the check of %s failed (%d: %s)", p->name, errno,
+        lg_log(LG_LOG_ERR, "socket() for the check of %s failed (%d: %s)", probe_name(p), errno,
                strerror(errno));
         return;
     }
@@ -225,7 +246,7 @@ static void probe_start(probe_t *p)
     p->sock.io.handler = probe_event;
     p->sock.flags = 0;
     p->state = P_CONNECTING;
-    if (connect(fd, (const struct sockaddr *)&a->sa, a->salen) < 0 && errno != EINPROGRESS) {
+    if (connect(fd, (const struct sockaddr *)&ss, len) < 0 && errno != EINPROGRESS) {
         probe_fail_errno(p, errno);
         return;
     }
@@ -238,9 +259,12 @@ static void tick(lg_timer_t *t)
     for (size_t i = 0; set != NULL && i < set->n; i++) {
         probe_t *p = &set->probes[i];
 
-        if (p->state != P_IDLE && lg_now >= p->deadline)
+        /* A DNS slot without an address is not checked; a new address is checked at once. */
+        if (!atomic_load(&p->st->in_use))
+            probe_close(p);
+        else if (p->state != P_IDLE && lg_now >= p->deadline)
             probe_finish(p, 0, "timed out");
-        else if (p->state == P_IDLE && lg_now >= p->next)
+        else if (p->state == P_IDLE && (lg_now >= p->next || p->st->last_check == 0))
             probe_start(p);
     }
     lg_timer_set(&q_tick, t);
@@ -279,7 +303,7 @@ int lg_health_start(const lg_config_t *cf, lg_shm_t *shm, void (*ready)(void))
         return LG_ERR;
     for (size_t i = 0; i < cf->npools; i++) {
         if (cf->pools[i].health_check.type != LG_CHECK_NONE)
-            n += cf->pools[i].nbackends;
+            n += lg_pool_members(&cf->pools[i]);
     }
     s->probes = calloc(LG_MAX(n, (size_t)1), sizeof(*s->probes));
     if (s->probes == NULL) {
@@ -291,14 +315,15 @@ int lg_health_start(const lg_config_t *cf, lg_shm_t *shm, void (*ready)(void))
 
         if (pool->health_check.type == LG_CHECK_NONE)
             continue;
-        for (size_t j = 0; j < pool->nbackends; j++) {
+        for (size_t j = 0; j < lg_pool_members(pool); j++) {
             probe_t *p = &s->probes[s->n++];
 
             p->pool = pool;
-            p->be = &pool->backends[j];
+            p->be = lg_member_conf(pool, j);
             p->st = lg_shm_backend(shm, i, j);
             p->next = lg_now; /* everything is checked at once, then every interval */
-            p->initial = p->st->last_check == 0;
+            /* DNS slots fill later: the generation does not wait for them */
+            p->initial = p->st->last_check == 0 && atomic_load(&p->st->in_use);
             initial_left += (size_t)p->initial;
             snprintf(p->name, sizeof(p->name), "%s/%s", pool->name, p->be->addr.text);
         }

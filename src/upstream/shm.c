@@ -1,5 +1,5 @@
 /*
- * shm.c - the shared backend state of a generation (see shm.h).
+ * shm.c - the shared member state of a generation (see shm.h).
  */
 #include "upstream/shm.h"
 
@@ -14,21 +14,93 @@ static size_t region_size(size_t n)
     return LG_MAX(n, (size_t)1) * sizeof(lg_be_state_t);
 }
 
-/* The state of `pool`/`addr` in the previous generation, or NULL. */
+size_t lg_pool_members(const lg_pool_conf_t *p)
+{
+    size_t n = 0;
+
+    for (size_t j = 0; j < p->nbackends; j++)
+        n += lg_backend_members(&p->backends[j]);
+    return n;
+}
+
+const lg_backend_conf_t *lg_member_conf(const lg_pool_conf_t *p, size_t m)
+{
+    for (size_t j = 0; j < p->nbackends; j++) {
+        size_t k = lg_backend_members(&p->backends[j]);
+
+        if (m < k)
+            return &p->backends[j];
+        m -= k;
+    }
+    return NULL;
+}
+
+void lg_be_addr(lg_be_state_t *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+    unsigned before, after;
+
+    do {
+        before = atomic_load_explicit(&s->addr_seq, memory_order_acquire);
+        memcpy(ss, &s->addr, sizeof(*ss));
+        *len = s->addrlen;
+        atomic_thread_fence(memory_order_acquire);
+        after = atomic_load_explicit(&s->addr_seq, memory_order_relaxed);
+    } while ((before & 1) || before != after);
+}
+
+void lg_be_set_addr(lg_be_state_t *s, const struct sockaddr *sa, socklen_t len, int checked)
+{
+    atomic_store_explicit(&s->in_use, 0, memory_order_release);
+    atomic_fetch_add_explicit(&s->addr_seq, 1, memory_order_release);
+    atomic_thread_fence(memory_order_release);
+    memset(&s->addr, 0, sizeof(s->addr));
+    if (len > 0)
+        memcpy(&s->addr, sa, len);
+    s->addrlen = len;
+    atomic_fetch_add_explicit(&s->addr_seq, 1, memory_order_release);
+    /* a new address is a new member: checked before it gets traffic */
+    atomic_store(&s->up, !checked);
+    atomic_store(&s->fails, 0);
+    atomic_store(&s->ejections, 0);
+    atomic_store(&s->ejected_until, 0);
+    s->ok_streak = s->fail_streak = 0;
+    s->last_check = 0;
+    strcpy(s->reason, checked ? "not checked yet" : "not checked");
+    if (len > 0)
+        atomic_store_explicit(&s->in_use, 1, memory_order_release);
+}
+
+/* Member `k` of backend `addr` of pool `pool` in the previous generation, or NULL. */
 static lg_be_state_t *find(const lg_shm_t *prev, const lg_config_t *prevcf, const char *pool,
-                           const char *addr)
+                           const char *addr, size_t k)
 {
     for (size_t i = 0; prev != NULL && i < prevcf->npools; i++) {
         const lg_pool_conf_t *p = &prevcf->pools[i];
+        size_t m = 0;
 
         if (strcmp(p->name, pool) != 0)
             continue;
         for (size_t j = 0; j < p->nbackends; j++) {
             if (strcmp(p->backends[j].addr.text, addr) == 0)
-                return lg_shm_backend(prev, i, j);
+                return lg_shm_backend(prev, i, m + k);
+            m += lg_backend_members(&p->backends[j]);
         }
     }
     return NULL;
+}
+
+static void carry(lg_be_state_t *s, const lg_be_state_t *old)
+{
+    memcpy(&s->addr, &old->addr, sizeof(s->addr));
+    s->addrlen = old->addrlen;
+    atomic_store(&s->in_use, atomic_load(&old->in_use));
+    atomic_store(&s->up, atomic_load(&old->up));
+    atomic_store(&s->ejections, atomic_load(&old->ejections));
+    atomic_store(&s->ejected_until, atomic_load(&old->ejected_until));
+    s->ok_streak = old->ok_streak;
+    s->fail_streak = old->fail_streak;
+    s->last_check = old->last_check;
+    memcpy(s->reason, old->reason, sizeof(s->reason));
 }
 
 lg_shm_t *lg_shm_new(const lg_config_t *cf, const lg_shm_t *prev, const lg_config_t *prevcf)
@@ -43,7 +115,7 @@ lg_shm_t *lg_shm_new(const lg_config_t *cf, const lg_shm_t *prev, const lg_confi
         goto out_free;
     for (size_t i = 0; i < cf->npools; i++) {
         shm->first[i] = n;
-        n += cf->pools[i].nbackends;
+        n += lg_pool_members(&cf->pools[i]);
     }
     shm->n = n;
     shm->npools = cf->npools;
@@ -55,23 +127,22 @@ lg_shm_t *lg_shm_new(const lg_config_t *cf, const lg_shm_t *prev, const lg_confi
     }
     for (size_t i = 0; i < cf->npools; i++) {
         const lg_pool_conf_t *p = &cf->pools[i];
+        int checked = p->health_check.type != LG_CHECK_NONE;
+        size_t m = 0;
 
         for (size_t j = 0; j < p->nbackends; j++) {
-            lg_be_state_t *s = lg_shm_backend(shm, i, j);
-            const lg_be_state_t *old = find(prev, prevcf, p->name, p->backends[j].addr.text);
+            const lg_backend_conf_t *b = &p->backends[j];
 
-            if (old != NULL) {
-                atomic_store(&s->up, atomic_load(&old->up));
-                atomic_store(&s->ejections, atomic_load(&old->ejections));
-                atomic_store(&s->ejected_until, atomic_load(&old->ejected_until));
-                s->ok_streak = old->ok_streak;
-                s->fail_streak = old->fail_streak;
-                s->last_check = old->last_check;
-                memcpy(s->reason, old->reason, sizeof(s->reason));
-            } else {
-                atomic_store(&s->up, p->health_check.type == LG_CHECK_NONE);
-                strcpy(s->reason,
-                       p->health_check.type == LG_CHECK_NONE ? "not checked" : "not checked yet");
+            for (size_t k = 0; k < lg_backend_members(b); k++, m++) {
+                lg_be_state_t *s = lg_shm_backend(shm, i, m);
+                const lg_be_state_t *old = find(prev, prevcf, p->name, b->addr.text, k);
+
+                if (old != NULL)
+                    carry(s, old);
+                else if (!b->addr.is_hostname)
+                    lg_be_set_addr(s, (const struct sockaddr *)&b->addr.sa, b->addr.salen, checked);
+                else
+                    lg_be_set_addr(s, NULL, 0, checked);
             }
         }
     }

@@ -2,10 +2,14 @@
  * shm.h - the state of every backend, shared by the master and the workers of a generation.
  *
  * One MAP_SHARED anonymous region per configuration generation, made by the master before it
- * forks the workers. Each backend has a cache line: its health verdict (written by the master
- * after active checks), its passive-failure count and ejection deadline (written by workers)
- * and its active-connection count (workers, atomically). No locks: every field is one atomic
- * word with a single kind of writer, or a counter only ever added to.
+ * forks the workers. Each pool member has its own cache lines: its address, its health verdict
+ * (written by the master after active checks), its passive-failure count and ejection deadline
+ * (written by workers) and its active-connection count (workers, atomically). No locks: every
+ * field is one atomic word with a single kind of writer, or a counter only ever added to; the
+ * address, which the master rewrites when DNS changes, is read under a sequence counter.
+ *
+ * A backend written as an IP address is one member. A backend written as a host name is
+ * LG_DNS_SLOTS members, one per address the name resolves to; unused slots take no traffic.
  */
 #ifndef LG_SHM_H
 #define LG_SHM_H
@@ -17,8 +21,13 @@
 #include "config/config.h"
 
 #define LG_SHM_REASON_LEN 48
+#define LG_DNS_SLOTS      8
 
 typedef struct lg_be_state {
+    atomic_uint in_use;   /* master: the member has an address (IP backends: always) */
+    atomic_uint addr_seq; /* master: odd while `addr` is being rewritten; +2 per change */
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
     atomic_uint up;                 /* master: 1 when checks say it may take traffic */
     atomic_uint active;             /* workers: exchanges using it now */
     atomic_uint fails;              /* workers: consecutive failed connects/resets/timeouts */
@@ -31,11 +40,22 @@ typedef struct lg_be_state {
 } __attribute__((aligned(64))) lg_be_state_t;
 
 typedef struct lg_shm {
-    lg_be_state_t *states; /* one per backend, pool after pool, in configuration order */
+    lg_be_state_t *states; /* one per member, pool after pool, in configuration order */
     size_t n;
-    size_t *first; /* index of pool i's first backend */
+    size_t *first; /* index of pool i's first member */
     size_t npools;
 } lg_shm_t;
+
+/* How many members a backend is: 1 for an address, LG_DNS_SLOTS for a host name. */
+static inline size_t lg_backend_members(const lg_backend_conf_t *b)
+{
+    return b->addr.is_hostname ? LG_DNS_SLOTS : 1;
+}
+
+/* Members of a pool, over all its backends. */
+size_t lg_pool_members(const lg_pool_conf_t *p);
+/* The backend configuration member `m` of pool `p` comes from. */
+const lg_backend_conf_t *lg_member_conf(const lg_pool_conf_t *p, size_t m);
 
 /*
  * Map the region for `cf`. A backend starts down when it has an active check (it gets traffic
@@ -45,16 +65,14 @@ typedef struct lg_shm {
 lg_shm_t *lg_shm_new(const lg_config_t *cf, const lg_shm_t *prev, const lg_config_t *prevcf);
 void lg_shm_free(lg_shm_t *shm);
 
-static inline lg_be_state_t *lg_shm_backend(const lg_shm_t *shm, size_t pool, size_t be)
+static inline lg_be_state_t *lg_shm_backend(const lg_shm_t *shm, size_t pool, size_t member)
 {
-    return &shm->states[shm->first[pool] + be];
+    return &shm->states[shm->first[pool] + member];
 }
 
-/* May the backend take a new request now (`now`: monotonic ms)? */
-static inline int lg_be_usable(lg_be_state_t *s, uint64_t now)
-{
-    return atomic_load_explicit(&s->up, memory_order_relaxed) &&
-           atomic_load_explicit(&s->ejected_until, memory_order_relaxed) <= now;
-}
+/* A consistent copy of the member's address (readers never block the master). */
+void lg_be_addr(lg_be_state_t *s, struct sockaddr_storage *ss, socklen_t *len);
+/* The master gives the member a new address (or none: len 0), resetting its health. */
+void lg_be_set_addr(lg_be_state_t *s, const struct sockaddr *sa, socklen_t len, int checked);
 
 #endif

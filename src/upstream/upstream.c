@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,14 +30,22 @@ static int pool_balancer(lg_pool_t *pool)
 {
     size_t n = pool->nbackends;
     unsigned *weights = calloc(LG_MAX(n, (size_t)1), sizeof(*weights));
-    const char **names = calloc(LG_MAX(n, (size_t)1), sizeof(*names));
+    char **names = calloc(LG_MAX(n, (size_t)1), sizeof(*names));
+    int ok = weights != NULL && names != NULL;
 
-    for (size_t j = 0; weights != NULL && names != NULL && j < n; j++) {
-        weights[j] = pool->conf->backends[j].weight;
-        names[j] = pool->conf->backends[j].addr.text;
+    /* A host name's DNS slots are named "host:port#k": the same in every worker. */
+    for (size_t m = 0, j = 0; ok && j < pool->conf->nbackends; j++) {
+        const lg_backend_conf_t *b = &pool->conf->backends[j];
+
+        for (size_t k = 0; ok && k < lg_backend_members(b); k++, m++) {
+            weights[m] = b->weight;
+            ok = asprintf(&names[m], b->addr.is_hostname ? "%s#%zu" : "%s", b->addr.text, k) >= 0;
+        }
     }
-    if (weights != NULL && names != NULL)
-        pool->bal = lg_bal_new(pool->conf->balance, n, weights, names);
+    if (ok)
+        pool->bal = lg_bal_new(pool->conf->balance, n, weights, (const char *const *)names);
+    for (size_t m = 0; names != NULL && m < n; m++)
+        free(names[m]);
     free(weights);
     free(names);
     return pool->bal != NULL ? LG_OK : LG_ERR;
@@ -56,7 +65,7 @@ int lg_upstream_init(const lg_config_t *cf, lg_shm_t *shm)
         lg_pool_t *pool = &pools[i];
 
         pool->conf = &cf->pools[i];
-        pool->nbackends = pool->conf->nbackends;
+        pool->nbackends = lg_pool_members(pool->conf);
         pool->backends = calloc(pool->nbackends, sizeof(*pool->backends));
         if (pool->backends == NULL)
             return LG_ERR;
@@ -65,7 +74,7 @@ int lg_upstream_init(const lg_config_t *cf, lg_shm_t *shm)
         for (size_t j = 0; j < pool->nbackends; j++) {
             lg_backend_t *be = &pool->backends[j];
 
-            be->conf = &pool->conf->backends[j];
+            be->conf = lg_member_conf(pool->conf, j);
             be->pool = pool;
             be->state = lg_shm_backend(shm, i, j);
             be->idle.next = be->idle.prev = &be->idle;
@@ -91,12 +100,16 @@ lg_pool_t *lg_upstream_pool(size_t index)
     return index < npools ? &pools[index] : NULL;
 }
 
-/* Up, and not ejected (with active checks, an ejection ends only when a check passes). */
+/*
+ * Has an address, is up, and is not ejected (with active checks, an ejection ends only when a
+ * check passes).
+ */
 static int usable(const lg_backend_t *be)
 {
     uint64_t until = atomic_load_explicit(&be->state->ejected_until, memory_order_relaxed);
 
-    if (!atomic_load_explicit(&be->state->up, memory_order_relaxed))
+    if (!atomic_load_explicit(&be->state->in_use, memory_order_acquire) ||
+        !atomic_load_explicit(&be->state->up, memory_order_relaxed))
         return 0;
     return until == 0 || (be->pool->conf->health_check.type == LG_CHECK_NONE && until <= lg_now);
 }
@@ -243,13 +256,19 @@ void lg_upconn_release(lg_upconn_t *u)
 
 lg_upconn_t *lg_upconn_get(lg_backend_t *be, void *owner, lg_io_handler_t handler, int *reused)
 {
-    const lg_addr_t *addr = &be->conf->addr;
+    unsigned seq = atomic_load_explicit(&be->state->addr_seq, memory_order_acquire);
+    struct sockaddr_storage ss;
+    socklen_t sslen;
     lg_upconn_t *u;
     int fd, one = 1;
 
-    if (be->idle.next != &be->idle) {
+    while (be->idle.next != &be->idle) {
         u = be->idle.next;
         idle_unlink(u);
+        if (u->addr_seq != seq) {
+            lg_upconn_close(u); /* DNS gave this member another address since */
+            continue;
+        }
         lg_timer_del(&u->timer);
         u->owner = owner;
         u->sock.io.handler = handler;
@@ -257,9 +276,11 @@ lg_upconn_t *lg_upconn_get(lg_backend_t *be, void *owner, lg_io_handler_t handle
         return u;
     }
     *reused = 0;
-    fd = socket(addr->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    lg_be_addr(be->state, &ss, &sslen);
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        lg_log(LG_LOG_ERR, "socket() for %s failed (%d: %s)", addr->text, errno, strerror(errno));
+        lg_log(LG_LOG_ERR, "socket() for %s failed (%d: %s)", be->conf->addr.text, errno,
+               strerror(errno));
         return NULL;
     }
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -270,7 +291,8 @@ lg_upconn_t *lg_upconn_get(lg_backend_t *be, void *owner, lg_io_handler_t handle
     u->sock.io.handler = handler;
     u->be = be;
     u->owner = owner;
-    if (connect(fd, (const struct sockaddr *)&addr->sa, addr->salen) < 0) {
+    u->addr_seq = seq;
+    if (connect(fd, (const struct sockaddr *)&ss, sslen) < 0) {
         if (errno != EINPROGRESS)
             goto out_free;
         u->connecting = 1;

@@ -25,9 +25,11 @@ struct lg_upconn {
     lg_upconn_t *prev, *next; /* idle list of the backend */
     lg_posted_t posted;       /* frees it after the batch once closed */
     unsigned requests;        /* exchanges completed on it */
+    unsigned addr_seq;        /* the address version of its member when it connected */
     unsigned connecting : 1;
 };
 
+/* A pool member: a backend written as an address, or one DNS slot of a host name. */
 struct lg_backend {
     const lg_backend_conf_t *conf;
     lg_pool_t *pool;
