@@ -6,7 +6,7 @@
 set -eu
 
 pkgs="build-essential cmake pkg-config libssl-dev libyaml-dev node-llhttp libcriterion-dev curl
-openssl python3"
+openssl python3 dnsmasq-base"
 case "${1:-}" in
 bench) pkgs="$pkgs nginx-light haproxy wrk gnuplot-nox linux-perf strace" ;;
 "") ;;

@@ -32,6 +32,7 @@
 #include "event/loop.h"
 #include "health/check.h"
 #include "master/worker.h"
+#include "upstream/dns.h"
 #include "upstream/shm.h"
 
 /* A worker that dies sooner than this after its start is restarted after a delay. */
@@ -455,8 +456,9 @@ static int generation_load(lg_config_t *cf)
         return LG_ERR;
     }
     m.pending = g;
-    if (lg_health_start(cf, g->shm, generation_ready) != LG_OK) {
-        lg_log(LG_LOG_ERR, "out of memory starting health checks");
+    if (lg_dns_start(cf, g->shm) != LG_OK ||
+        lg_health_start(cf, g->shm, generation_ready) != LG_OK) {
+        lg_log(LG_LOG_ERR, "out of memory starting health checks and DNS lookups");
         m.pending = NULL;
         generation_free(g);
         return LG_ERR;
@@ -582,6 +584,7 @@ int lg_master_run(lg_config_t *cf)
     lg_loop_run();
 
     lg_health_stop();
+    lg_dns_stop();
     if (m.cur != NULL && m.cur->cf->pid_file != NULL)
         unlink(m.cur->cf->pid_file);
     lg_log(LG_LOG_INFO, "lifeguard stopped");

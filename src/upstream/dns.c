@@ -1,0 +1,468 @@
+/*
+ * dns.c - DNS discovery of host-name backends (see dns.h).
+ *
+ * One lookup per host-name backend. A 100 ms tick starts the lookups that are due and gives
+ * up on those past LG_DNS_TIMEOUT_MS (the addresses they had stay). A lookup sends an A and an
+ * AAAA query on one connected UDP socket and applies the answer when both came back.
+ */
+#include "upstream/dns.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/net.h"
+#include "core/sock.h"
+#include "event/loop.h"
+
+#define LG_DNS_TICK_MS    100
+#define LG_DNS_TIMEOUT_MS 2000
+#define LG_DNS_MSG_MAX    1500
+#define LG_DNS_TYPE_A     1
+#define LG_DNS_TYPE_AAAA  28
+#define LG_DNS_PORT       53
+#define LG_HOSTS_LINE_MAX 1024
+
+typedef struct lookup {
+    lg_sock_t sock;
+    const lg_pool_conf_t *pool;
+    const lg_backend_conf_t *be;
+    lg_be_state_t *slots; /* LG_DNS_SLOTS consecutive members */
+    lg_msec_t next, deadline;
+    int busy;
+    unsigned id;       /* the A query; the AAAA query is id + 1 */
+    unsigned answered; /* bit 0: A, bit 1: AAAA */
+    int failed;        /* an answer was unusable or an error */
+    int naddrs;
+    int empty; /* the last answer had no address (warned once) */
+    struct sockaddr_storage addrs[LG_DNS_SLOTS];
+} lookup_t;
+
+typedef struct lookup_set {
+    lookup_t *lookups;
+    size_t n;
+    lg_posted_t free_later;
+} lookup_set_t;
+
+static lookup_set_t *set;
+static struct sockaddr_storage server;
+static socklen_t server_len;
+static lg_timerq_t q_tick;
+static lg_timer_t tick_timer;
+static unsigned next_id;
+
+/* ---- messages */
+
+size_t lg_dns_query(unsigned char *buf, size_t cap, unsigned id, const char *name, unsigned type)
+{
+    size_t n = 12;
+    const char *label = name;
+
+    if (cap < 12 + strlen(name) + 6)
+        return 0;
+    memset(buf, 0, 12);
+    buf[0] = (unsigned char)(id >> 8);
+    buf[1] = (unsigned char)id;
+    buf[2] = 0x01; /* RD: recursion desired */
+    buf[5] = 1;    /* one question */
+    while (*label != '\0') {
+        const char *dot = strchr(label, '.');
+        size_t len = dot != NULL ? (size_t)(dot - label) : strlen(label);
+
+        if (len == 0 || len > 63)
+            return 0;
+        buf[n++] = (unsigned char)len;
+        memcpy(buf + n, label, len);
+        n += len;
+        label += len + (dot != NULL);
+    }
+    buf[n++] = 0;
+    buf[n++] = (unsigned char)(type >> 8);
+    buf[n++] = (unsigned char)type;
+    buf[n++] = 0;
+    buf[n++] = 1; /* class IN */
+    return n;
+}
+
+/* Skip a (possibly compressed) name at *pos; -1 when it runs past the message. */
+static int skip_name(const unsigned char *msg, size_t len, size_t *pos)
+{
+    while (*pos < len) {
+        unsigned char c = msg[*pos];
+
+        if (c == 0) {
+            *pos += 1;
+            return 0;
+        }
+        if ((c & 0xC0) == 0xC0) {
+            *pos += 2;
+            return *pos <= len ? 0 : -1;
+        }
+        *pos += 1 + (size_t)c;
+    }
+    return -1;
+}
+
+int lg_dns_parse(const unsigned char *msg, size_t len, unsigned id, uint16_t port,
+                 struct sockaddr_storage *out, int max)
+{
+    size_t pos = 12;
+    unsigned qd, an, rcode;
+    int n = 0;
+
+    if (len < 12 || ((unsigned)msg[0] << 8 | msg[1]) != (id & 0xFFFF) || !(msg[2] & 0x80))
+        return -1;
+    rcode = msg[3] & 0x0F;
+    if (rcode == 3)
+        return 0; /* NXDOMAIN */
+    if (rcode != 0)
+        return -1;
+    qd = (unsigned)msg[4] << 8 | msg[5];
+    an = (unsigned)msg[6] << 8 | msg[7];
+    for (unsigned i = 0; i < qd; i++) {
+        if (skip_name(msg, len, &pos) < 0 || pos + 4 > len)
+            return -1;
+        pos += 4;
+    }
+    for (unsigned i = 0; i < an; i++) {
+        unsigned type, rdlen;
+
+        if (skip_name(msg, len, &pos) < 0 || pos + 10 > len)
+            return -1;
+        type = (unsigned)msg[pos] << 8 | msg[pos + 1];
+        rdlen = (unsigned)msg[pos + 8] << 8 | msg[pos + 9];
+        pos += 10;
+        if (pos + rdlen > len)
+            return -1;
+        if (n < max && type == LG_DNS_TYPE_A && rdlen == 4) {
+            struct sockaddr_in *sin = (struct sockaddr_in *)&out[n++];
+
+            memset(sin, 0, sizeof(out[0]));
+            sin->sin_family = AF_INET;
+            sin->sin_port = htons(port);
+            memcpy(&sin->sin_addr, msg + pos, 4);
+        } else if (n < max && type == LG_DNS_TYPE_AAAA && rdlen == 16) {
+            struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out[n++];
+
+            memset(sin6, 0, sizeof(out[0]));
+            sin6->sin6_family = AF_INET6;
+            sin6->sin6_port = htons(port);
+            memcpy(&sin6->sin6_addr, msg + pos, 16);
+        }
+        pos += rdlen;
+    }
+    return n;
+}
+
+/* ---- applying results */
+
+static socklen_t addr_len(const struct sockaddr_storage *a)
+{
+    return a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+static int addr_eq(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    return a->ss_family == b->ss_family && memcmp(a, b, addr_len(a)) == 0;
+}
+
+/* Slots whose address stays keep it (and their health); the others are freed or refilled. */
+static void apply(lookup_t *l)
+{
+    int checked = l->pool->health_check.type != LG_CHECK_NONE;
+    int keep[LG_DNS_SLOTS] = {0}, changed = 0;
+    char list[LG_DNS_SLOTS * LG_ADDR_STRLEN] = "";
+
+    if (l->naddrs == 0 && !l->empty)
+        lg_log(LG_LOG_WARN, "pool %s: %s has no address (yet)", l->pool->name, l->be->addr.text);
+    l->empty = l->naddrs == 0;
+
+    for (int s = 0; s < LG_DNS_SLOTS; s++) {
+        lg_be_state_t *st = &l->slots[s];
+
+        if (!atomic_load(&st->in_use))
+            continue;
+        for (int a = 0; a < l->naddrs; a++) {
+            if (addr_eq(&st->addr, &l->addrs[a]))
+                keep[s] = a + 1;
+        }
+        if (keep[s] == 0) {
+            lg_be_set_addr(st, NULL, 0, checked);
+            changed = 1;
+        }
+    }
+    for (int a = 0; a < l->naddrs; a++) {
+        int present = 0, s;
+
+        for (s = 0; s < LG_DNS_SLOTS; s++)
+            present |= keep[s] == a + 1;
+        if (present)
+            continue;
+        for (s = 0; s < LG_DNS_SLOTS && atomic_load(&l->slots[s].in_use); s++) {
+        }
+        if (s == LG_DNS_SLOTS)
+            break;
+        lg_be_set_addr(&l->slots[s], (const struct sockaddr *)&l->addrs[a], addr_len(&l->addrs[a]),
+                       checked);
+        changed = 1;
+    }
+    if (!changed)
+        return;
+    for (int a = 0; a < l->naddrs; a++) {
+        char text[LG_ADDR_STRLEN];
+
+        lg_net_addr_text((const struct sockaddr *)&l->addrs[a], text, sizeof(text));
+        strcat(list, a > 0 ? ", " : "");
+        strcat(list, text);
+    }
+    lg_log(LG_LOG_INFO, "pool %s: %s resolves to %s", l->pool->name, l->be->addr.text,
+           l->naddrs > 0 ? list : "no address");
+}
+
+static void lookup_end(lookup_t *l)
+{
+    if (l->busy) {
+        close(l->sock.io.fd);
+        l->busy = 0;
+    }
+    l->next = lg_now + l->pool->resolve_interval;
+}
+
+static void lookup_fail(lookup_t *l, const char *why)
+{
+    lg_log(LG_LOG_WARN, "pool %s: cannot resolve %s: %s (addresses kept)", l->pool->name,
+           l->be->addr.text, why);
+    lookup_end(l);
+}
+
+/* /etc/hosts knows the name: 1 with l->addrs filled. */
+static int hosts_lookup(lookup_t *l)
+{
+    FILE *f = fopen("/etc/hosts", "r");
+    char line[LG_HOSTS_LINE_MAX];
+
+    l->naddrs = 0;
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+        char *save, *ip = strtok_r(line, " \t\r\n", &save), *name;
+        lg_addr_t a;
+        char text[LG_ADDR_TEXT_MAX + 8];
+        const char *why;
+
+        if (ip == NULL || ip[0] == '#')
+            continue;
+        while ((name = strtok_r(NULL, " \t\r\n", &save)) != NULL && name[0] != '#') {
+            if (strcasecmp(name, l->be->addr.host) != 0 || l->naddrs == LG_DNS_SLOTS)
+                continue;
+            snprintf(text, sizeof(text), strchr(ip, ':') ? "[%s]:%u" : "%s:%u", ip,
+                     l->be->addr.port);
+            if (lg_parse_addr(text, 0, &a, &why) == LG_OK)
+                memcpy(&l->addrs[l->naddrs++], &a.sa, sizeof(a.sa));
+        }
+    }
+    if (f != NULL)
+        fclose(f);
+    return l->naddrs > 0;
+}
+
+static void lookup_event(lg_io_t *io, uint32_t ev)
+{
+    lookup_t *l = (lookup_t *)(void *)io;
+    unsigned char msg[LG_DNS_MSG_MAX];
+
+    if (!l->busy)
+        return;
+    LG_UNUSED(ev);
+    /* Datagrams: a short read says nothing about the next one, so read until EAGAIN. */
+    for (;;) {
+        ssize_t n = recv(l->sock.io.fd, msg, sizeof(msg), 0);
+        unsigned id;
+        int got;
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        if (n < 0) {
+            lookup_fail(l, strerror(errno));
+            return;
+        }
+        if (n < 2)
+            continue;
+        id = (unsigned)msg[0] << 8 | msg[1];
+        if (id != l->id && id != ((l->id + 1) & 0xFFFF))
+            continue; /* not ours: ignore */
+        got = lg_dns_parse(msg, (size_t)n, id, l->be->addr.port, l->addrs + l->naddrs,
+                           LG_DNS_SLOTS - l->naddrs);
+        if (got < 0)
+            l->failed = 1;
+        else
+            l->naddrs += got;
+        l->answered |= id == l->id ? 1u : 2u;
+        if (l->answered == 3) {
+            if (l->failed && l->naddrs == 0) {
+                lookup_fail(l, "invalid answer from the resolver");
+                return;
+            }
+            apply(l);
+            lookup_end(l);
+            return;
+        }
+    }
+}
+
+static void lookup_start(lookup_t *l)
+{
+    unsigned char q[2][LG_DNS_MSG_MAX];
+    size_t qlen[2];
+    int fd;
+
+    l->next = lg_now + l->pool->resolve_interval;
+    if (hosts_lookup(l)) {
+        apply(l);
+        return;
+    }
+    l->id = next_id;
+    next_id = (next_id + 2) & 0xFFFF;
+    qlen[0] = lg_dns_query(q[0], sizeof(q[0]), l->id, l->be->addr.host, LG_DNS_TYPE_A);
+    qlen[1] =
+        lg_dns_query(q[1], sizeof(q[1]), (l->id + 1) & 0xFFFF, l->be->addr.host, LG_DNS_TYPE_AAAA);
+    if (qlen[0] == 0 || qlen[1] == 0) {
+        lookup_fail(l, "not a valid DNS name");
+        return;
+    }
+    fd = socket(server.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&server, server_len) < 0 ||
+        send(fd, q[0], qlen[0], 0) < 0 || send(fd, q[1], qlen[1], 0) < 0) {
+        int err = errno;
+
+        if (fd >= 0)
+            close(fd);
+        lookup_fail(l, strerror(err));
+        return;
+    }
+    l->sock.io.fd = fd;
+    l->sock.io.handler = lookup_event;
+    l->sock.flags = 0;
+    l->busy = 1;
+    l->answered = 0;
+    l->failed = 0;
+    l->naddrs = 0;
+    l->deadline = lg_now + LG_DNS_TIMEOUT_MS;
+    if (lg_loop_add(&l->sock.io, EPOLLIN | EPOLLET) != LG_OK)
+        lookup_fail(l, "epoll_ctl() failed");
+}
+
+static void tick(lg_timer_t *t)
+{
+    for (size_t i = 0; set != NULL && i < set->n; i++) {
+        lookup_t *l = &set->lookups[i];
+
+        if (l->busy && lg_now >= l->deadline)
+            lookup_fail(l, "timed out");
+        else if (!l->busy && lg_now >= l->next)
+            lookup_start(l);
+    }
+    lg_timer_set(&q_tick, t);
+}
+
+/* The DNS server: `resolver`, else the first nameserver of /etc/resolv.conf, else loopback. */
+static void server_init(const lg_config_t *cf)
+{
+    FILE *f;
+    char line[LG_HOSTS_LINE_MAX], ns[LG_HOSTS_LINE_MAX], text[LG_HOSTS_LINE_MAX + 16];
+    lg_addr_t a;
+    const char *why, *use = "127.0.0.1:53";
+
+    if (cf->resolver.text[0] != '\0') {
+        memcpy(&server, &cf->resolver.sa, sizeof(server));
+        server_len = cf->resolver.salen;
+        return;
+    }
+    f = fopen("/etc/resolv.conf", "r");
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+        if (sscanf(line, " nameserver %1023s", ns) == 1) {
+            snprintf(text, sizeof(text), strchr(ns, ':') ? "[%s]:%d" : "%s:%d", ns, LG_DNS_PORT);
+            use = text;
+            break;
+        }
+    }
+    if (f != NULL)
+        fclose(f);
+    if (lg_parse_addr(use, 0, &a, &why) != LG_OK)
+        lg_parse_addr("127.0.0.1:53", 0, &a, &why);
+    memcpy(&server, &a.sa, sizeof(server));
+    server_len = a.salen;
+}
+
+static void set_free(lg_posted_t *p)
+{
+    lookup_set_t *s = lg_container_of(p, lookup_set_t, free_later);
+
+    free(s->lookups);
+    free(s);
+}
+
+void lg_dns_stop(void)
+{
+    if (set == NULL)
+        return;
+    for (size_t i = 0; i < set->n; i++) {
+        if (set->lookups[i].busy)
+            close(set->lookups[i].sock.io.fd);
+        set->lookups[i].busy = 0;
+    }
+    set->free_later.run = set_free;
+    lg_loop_post(&set->free_later);
+    set = NULL;
+}
+
+int lg_dns_start(const lg_config_t *cf, lg_shm_t *shm)
+{
+    lookup_set_t *s;
+    size_t n = 0;
+
+    lg_dns_stop();
+    for (size_t i = 0; i < cf->npools; i++) {
+        for (size_t j = 0; j < cf->pools[i].nbackends; j++)
+            n += cf->pools[i].backends[j].addr.is_hostname;
+    }
+    if (n == 0)
+        return LG_OK;
+    s = calloc(1, sizeof(*s));
+    if (s == NULL || (s->lookups = calloc(n, sizeof(*s->lookups))) == NULL) {
+        free(s);
+        return LG_ERR;
+    }
+    server_init(cf);
+    next_id = (unsigned)getpid() & 0xFFFE;
+    for (size_t i = 0; i < cf->npools; i++) {
+        const lg_pool_conf_t *pool = &cf->pools[i];
+
+        for (size_t m = 0, j = 0; j < pool->nbackends; j++) {
+            const lg_backend_conf_t *b = &pool->backends[j];
+
+            if (b->addr.is_hostname) {
+                lookup_t *l = &s->lookups[s->n++];
+
+                l->pool = pool;
+                l->be = b;
+                l->slots = lg_shm_backend(shm, i, m);
+                l->next = lg_now;
+            }
+            m += lg_backend_members(b);
+        }
+    }
+    set = s;
+    if (q_tick.head.next == NULL) {
+        lg_timerq_init(&q_tick, LG_DNS_TICK_MS);
+        tick_timer.handler = tick;
+    }
+    tick(&tick_timer);
+    return LG_OK;
+}

@@ -1,0 +1,32 @@
+/*
+ * dns.h - DNS discovery of host-name backends, run by the master in its event loop.
+ *
+ * Every backend written as a host name is resolved at once and then every resolve_interval of
+ * its pool: /etc/hosts first, else A and AAAA queries over UDP to `resolver` (or the first
+ * nameserver of /etc/resolv.conf), never blocking the loop. Each address becomes a pool member
+ * (a DNS slot in the generation's shared memory, at most LG_DNS_SLOTS per name): an address
+ * that stays keeps its slot and its health, a new one is checked before it gets traffic, one
+ * that disappears stops getting traffic. A name that does not resolve is a warning, not an
+ * error: the pool fills when it resolves (the Docker case of an app starting after the proxy).
+ */
+#ifndef LG_DNS_H
+#define LG_DNS_H
+
+#include "config/config.h"
+#include "upstream/shm.h"
+
+/* Resolve the host-name backends of `cf` into `shm` from now on, replacing what ran before. */
+int lg_dns_start(const lg_config_t *cf, lg_shm_t *shm);
+void lg_dns_stop(void);
+
+/*
+ * Parse a DNS response `msg` (`len` bytes) to query `id`: the A/AAAA addresses with `port`
+ * go to out[0..max). Returns how many, 0 for a name without addresses (NXDOMAIN too), or -1
+ * when the message is not a valid answer to that query. Exposed for the unit tests.
+ */
+int lg_dns_parse(const unsigned char *msg, size_t len, unsigned id, uint16_t port,
+                 struct sockaddr_storage *out, int max);
+/* Write a query for `name` (type 1 = A, 28 = AAAA) into buf; returns its length or 0. */
+size_t lg_dns_query(unsigned char *buf, size_t cap, unsigned id, const char *name, unsigned type);
+
+#endif
