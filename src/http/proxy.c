@@ -35,6 +35,7 @@
 #include "http/head.h"
 #include "http/pump.h"
 #include "http/route.h"
+#include "admin/stats.h"
 #include "upstream/balance.h"
 #include "upstream/upstream.h"
 
@@ -73,19 +74,23 @@ typedef struct lg_http_conn {
 struct lg_txn {
     lg_http_conn_t *c;
     lg_upconn_t *u;
+    lg_pool_t *pool;
     lg_backend_t *be;
     lg_buf_t *uhead; /* rebuilt request head, kept until the response starts (for a retry) */
     lg_buf_t *rbuf;  /* bytes from the backend */
     lg_buf_t *chead; /* head (or error page) for the client */
     lg_pump_t up, down;
     lg_txn_t *next_free;
-    uint64_t key;            /* balance: hash key of the request */
-    uint32_t parsed;         /* bytes of c->in (from pos) or rbuf already given to llhttp */
-    uint8_t tries;           /* other backends still to try when a connect fails */
-    unsigned head_done : 1;  /* llhttp paused at the end of a head */
-    unsigned dispatched : 1; /* the request head was accepted and routed */
-    unsigned head_only : 1;  /* HEAD request: the response has no body */
-    unsigned client_ka : 1;  /* the client wants to keep the connection */
+    uint64_t key;               /* balance: hash key of the request */
+    lg_msec_t start;            /* when the request head was complete */
+    uint64_t head_in, head_out; /* bytes of the request head read, of heads we wrote */
+    int status;                 /* answered with (0: no response) */
+    uint32_t parsed;            /* bytes of c->in (from pos) or rbuf already given to llhttp */
+    uint8_t tries;              /* other backends still to try when a connect fails */
+    unsigned head_done : 1;     /* llhttp paused at the end of a head */
+    unsigned dispatched : 1;    /* the request head was accepted and routed */
+    unsigned head_only : 1;     /* HEAD request: the response has no body */
+    unsigned client_ka : 1;     /* the client wants to keep the connection */
     unsigned http10 : 1;
     unsigned idempotent : 1;
     unsigned reused : 1;      /* the upstream connection came from the idle pool */
@@ -145,6 +150,7 @@ static lg_txn_t *txn_new(lg_http_conn_t *c)
     else if ((t = malloc(sizeof(*t))) == NULL)
         return NULL;
     memset(t, 0, offsetof(lg_txn_t, req));
+    t->start = lg_now;
     t->next_free = NULL;
     t->c = c;
     llhttp_init(&t->req, HTTP_REQUEST, &req_settings);
@@ -152,9 +158,23 @@ static lg_txn_t *txn_new(lg_http_conn_t *c)
     return t;
 }
 
+/* Count the finished request: status class, response time, bytes. */
+static void txn_account(lg_txn_t *t)
+{
+    lg_stats_listener_t *sl = lg_stats_listener(t->c->ls->index);
+    size_t pool = t->pool != NULL ? t->pool->index : SIZE_MAX;
+    size_t member = t->be != NULL ? (size_t)(t->be - t->pool->backends) : SIZE_MAX;
+
+    lg_stats_add(&sl->bytes_in, t->head_in + t->up.moved);
+    lg_stats_add(&sl->bytes_out, t->head_out + t->down.moved);
+    if (t->status != 0)
+        lg_stats_request(t->c->ls->index, pool, member, t->status, lg_now - t->start);
+}
+
 /* Release everything the exchange holds; the upstream connection is closed unless handed off. */
 static void txn_free(lg_txn_t *t)
 {
+    txn_account(t);
     if (t->u != NULL) {
         lg_upconn_close(t->u);
         t->u = NULL;
@@ -241,6 +261,7 @@ static void upstream_fail(lg_txn_t *t, int status, const char *what, int err)
         lg_log(LG_LOG_INFO, "keep-alive connection to %s closed by the backend (%s), retrying",
                t->be->conf->addr.text, what);
         t->retried = 1;
+        lg_stats_add(&lg_stats_pool(t->pool->index)->retries, 1);
         goto retry;
     }
     lg_backend_failed(t->be, err != 0 ? strerror(err) : what);
@@ -250,6 +271,7 @@ static void upstream_fail(lg_txn_t *t, int status, const char *what, int err)
         lg_log(LG_LOG_ERR, "%s %s failed (%d: %s), trying %s", what, t->be->conf->addr.text, err,
                strerror(err), next->conf->addr.text);
         t->tries--;
+        lg_stats_add(&lg_stats_pool(t->pool->index)->retries, 1);
         lg_backend_release(t->be);
         lg_backend_acquire(next);
         t->be = next;
@@ -387,6 +409,8 @@ static int response_head(lg_txn_t *t, uint32_t hlen)
     if (n == 0)
         return LG_ERR;
     t->chead->last += (uint32_t)n;
+    t->head_out += n;
+    t->status = t->rsp.status_code;
     b->pos += hlen;
     t->rsp_head = 1;
     lg_buf_put(&t->uhead);
@@ -636,6 +660,8 @@ static void dispatch(lg_txn_t *t, uint32_t hlen)
     int status;
     size_t n;
 
+    t->start = lg_now;
+    t->head_in = hlen;
     t->head_only = t->req.method == HTTP_HEAD;
     t->http10 = t->req.http_minor == 0;
     t->client_ka = llhttp_should_keep_alive(&t->req) != 0;
@@ -666,13 +692,14 @@ static void dispatch(lg_txn_t *t, uint32_t hlen)
         reply_error(c, 404);
         return;
     }
-    pool = lg_upstream_pool(route->pool);
+    pool = t->pool = lg_upstream_pool(route->pool);
     lg_net_ip_text(&c->peer.sa, ip, sizeof(ip));
     if (pool->conf->balance == LG_BALANCE_HASH)
         t->key = hash_key(pool->conf, &rq, ip);
     t->be = lg_upstream_pick(pool, NULL, t->key);
     if (t->be == NULL) {
         lg_log(LG_LOG_ERR, "no backend of pool %s is up", pool->conf->name);
+        lg_stats_add(&lg_stats_pool(pool->index)->no_backend, 1);
         reply_error(c, 503);
         return;
     }
@@ -829,6 +856,8 @@ static void reply_error(lg_http_conn_t *c, int status)
     t->chead->pos = t->chead->last = 0;
     n = lg_errpage(status, !c->close_after, t->head_only, t->chead->data, lg_buf_size());
     t->chead->last = (uint32_t)n;
+    t->head_out += n;
+    t->status = status;
     c->state = C_REPLY;
     client_timer_set(c, &q_client_idle);
     reply_flush(c);
@@ -906,6 +935,7 @@ static void conn_close(lg_http_conn_t *c)
     close(c->sock.io.fd);
     c->sock.flags |= LG_SOCK_CLOSED;
     nconns--;
+    lg_stats_add(&lg_stats_listener(c->ls->index)->conns_active, (uint64_t)-1);
     lg_loop_post(&c->posted);
     if (draining && nconns == 0)
         lg_loop_stop();
@@ -996,6 +1026,8 @@ static void conn_new(lg_listener_t *ls, int fd, const struct sockaddr *peer, soc
         goto out_close;
     }
     nconns++;
+    lg_stats_add(&lg_stats_listener(ls->index)->conns_total, 1);
+    lg_stats_add(&lg_stats_listener(ls->index)->conns_active, 1);
     client_timer_set(c, &q_client_header);
     return;
 
@@ -1090,6 +1122,7 @@ int lg_proxy_listen(lg_listener_t *ls, int fd, const lg_listener_conf_t *lconf)
     ls->sock.io.fd = fd;
     ls->sock.io.handler = accept_event;
     ls->conf = lconf;
+    ls->index = (size_t)(lconf - conf->listeners);
     ls->posted.run = accept_posted;
     ls->retry.handler = accept_retry;
     if (lg_loop_add(&ls->sock.io, LG_EV_LISTEN) != LG_OK)

@@ -13,6 +13,7 @@
 typedef struct lg_listener {
     lg_sock_t sock;
     const lg_listener_conf_t *conf;
+    size_t index;       /* in the configuration, for the counters */
     lg_posted_t posted; /* accept more after this batch (budget spent) */
     lg_timer_t retry;   /* accept again after EMFILE/ENFILE */
     struct lg_listener *next_paused;

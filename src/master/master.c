@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "admin/admin.h"
 #include "core/log.h"
 #include "core/net.h"
 #include "event/loop.h"
@@ -55,8 +56,9 @@ typedef struct slot {
 typedef struct generation {
     unsigned id;
     lg_config_t *cf;
-    int *fds;      /* listening socket of each listener, owned by the master's socket table */
-    lg_shm_t *shm; /* backend state shared with this generation's workers */
+    int *fds;          /* listening socket of each listener, owned by the master's socket table */
+    lg_shm_t *shm;     /* backend state shared with this generation's workers */
+    lg_stats_t *stats; /* their counters */
     slot_t *slots;
     unsigned alive;
     int draining;
@@ -74,6 +76,8 @@ static struct {
     generation_t *pending; /* loaded, waiting for its backends' first checks */
     int reload_queued;     /* a HUP came while a generation was pending */
     generation_t *old;
+    unsigned reloads, restarts;
+    lg_msec_t started;
     lsock_t *socks;
     size_t nsocks;
     unsigned next_gen;
@@ -212,8 +216,28 @@ out_undo:
 
 /* ---- generations and workers */
 
+/* What the admin pages show: the serving generation first, then those still draining. */
+static void admin_view(lg_admin_view_t *v)
+{
+    generation_t *g = m.cur;
+
+    for (; g != NULL && v->ngens < LG_NELEMS(v->gens); g = (g == m.cur ? m.old : g->next)) {
+        lg_admin_gen_t *a = &v->gens[v->ngens++];
+
+        a->cf = g->cf;
+        a->shm = g->shm;
+        a->stats = g->stats;
+        a->id = g->id;
+        v->workers += g->alive;
+    }
+    v->reloads = m.reloads;
+    v->worker_restarts = m.restarts;
+    v->started = m.started;
+}
+
 static void generation_free(generation_t *g)
 {
+    lg_stats_free(g->stats);
     lg_shm_free(g->shm);
     lg_config_free(g->cf);
     free(g->fds);
@@ -254,7 +278,7 @@ static void spawn(generation_t *g, unsigned i)
         if (getppid() == 1)
             _exit(1);
         close(m.sigfd);
-        _exit(lg_worker_run(g->cf, g->fds, g->shm, i, g->id));
+        _exit(lg_worker_run(g->cf, g->fds, g->shm, g->stats, i, g->id));
     }
     g->slots[i].pid = pid;
     g->slots[i].started = lg_now;
@@ -301,10 +325,12 @@ static void replace(generation_t *g, unsigned i)
     slot_t *s = &g->slots[i];
 
     if (lg_now - s->started >= LG_RESPAWN_QUICK_MS) {
+        m.restarts++;
         s->delay = 0;
         spawn(g, i);
         return;
     }
+    m.restarts++;
     s->delay = s->delay == 0 ? LG_RESPAWN_DELAY_MIN : LG_MIN(s->delay * 2, LG_RESPAWN_DELAY_MAX);
     lg_log(LG_LOG_WARN, "generation %u: worker %u keeps dying, restarting in %llu ms", g->id, i,
            (unsigned long long)s->delay);
@@ -358,6 +384,9 @@ static void reap(void)
         generation_t *g = *gp;
 
         if (g->alive == 0) {
+            lg_admin_gen_t a = {g->cf, g->shm, g->stats, g->id};
+
+            lg_admin_retire(&a);
             lg_log(LG_LOG_INFO, "generation %u drained", g->id);
             *gp = g->next;
             generation_free(g);
@@ -422,6 +451,9 @@ static void generation_ready(void)
     for (unsigned i = 0; i < g->cf->workers; i++)
         spawn(g, i);
     m.cur = g;
+    if (lg_admin_configure(g->cf, admin_view) != LG_OK)
+        lg_log(LG_LOG_ERR, "admin listener on %s not opened: the admin pages are unavailable",
+               g->cf->admin.addr.text);
     if (prev == NULL) {
         lg_log(LG_LOG_INFO, "lifeguard %s started: generation %u with %u workers", LG_VERSION,
                g->id, g->cf->workers);
@@ -431,6 +463,7 @@ static void generation_ready(void)
         prev->next = m.old;
         m.old = prev;
         arm_kill_timer(prev->cf);
+        m.reloads++;
         lg_log(LG_LOG_INFO, "reloaded: generation %u serves with %u workers, generation %u drains",
                g->id, g->cf->workers, prev->id);
     }
@@ -451,7 +484,8 @@ static int generation_load(lg_config_t *cf)
         return LG_ERR;
     }
     g->shm = lg_shm_new(cf, prev != NULL ? prev->shm : NULL, prev != NULL ? prev->cf : NULL);
-    if (g->shm == NULL || sockets_update(cf, g->fds) != LG_OK) {
+    g->stats = lg_stats_new(cf);
+    if (g->shm == NULL || g->stats == NULL || sockets_update(cf, g->fds) != LG_OK) {
         generation_free(g);
         return LG_ERR;
     }
@@ -578,6 +612,7 @@ int lg_master_run(lg_config_t *cf)
     lg_timerq_init(&m.q_respawn, LG_RESPAWN_DELAY_MIN);
     m.kill_timer.handler = kill_late;
     m.respawn_timer.handler = respawn_tick;
+    m.started = lg_now;
     if (pid_file_write(cf->pid_file) != LG_OK || generation_load(cf) != LG_OK)
         return 1;
 
@@ -585,6 +620,7 @@ int lg_master_run(lg_config_t *cf)
 
     lg_health_stop();
     lg_dns_stop();
+    lg_admin_close();
     if (m.cur != NULL && m.cur->cf->pid_file != NULL)
         unlink(m.cur->cf->pid_file);
     lg_log(LG_LOG_INFO, "lifeguard stopped");

@@ -73,10 +73,11 @@ static int signals_init(void)
     return lg_loop_add(&sig_io, EPOLLIN | EPOLLET);
 }
 
-int lg_worker_run(const lg_config_t *cf, const int *fds, lg_shm_t *shm, unsigned id,
-                  unsigned generation)
+int lg_worker_run(const lg_config_t *cf, const int *fds, lg_shm_t *shm, lg_stats_t *stats,
+                  unsigned id, unsigned generation)
 {
     conf = cf;
+    lg_stats_bind(stats, id);
     lg_log_set_worker((int)id);
     if (lg_loop_init() != LG_OK || signals_init() != LG_OK || lg_proxy_init(cf, shm) != LG_OK)
         return 1;

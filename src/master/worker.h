@@ -5,6 +5,7 @@
 #define LG_WORKER_H
 
 #include "config/config.h"
+#include "admin/stats.h"
 #include "upstream/shm.h"
 
 /*
@@ -12,7 +13,7 @@
  * says stop: SIGQUIT drains (finish what is in flight, at most timeouts.drain), SIGTERM and
  * SIGINT end the process at once, SIGUSR1 reopens the logs. Returns the exit status.
  */
-int lg_worker_run(const lg_config_t *cf, const int *fds, lg_shm_t *shm, unsigned id,
-                  unsigned generation);
+int lg_worker_run(const lg_config_t *cf, const int *fds, lg_shm_t *shm, lg_stats_t *stats,
+                  unsigned id, unsigned generation);
 
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admin/stats.h"
 #include "core/log.h"
 #include "upstream/balance.h"
 
@@ -65,6 +66,7 @@ int lg_upstream_init(const lg_config_t *cf, lg_shm_t *shm)
         lg_pool_t *pool = &pools[i];
 
         pool->conf = &cf->pools[i];
+        pool->index = i;
         pool->nbackends = lg_pool_members(pool->conf);
         pool->backends = calloc(pool->nbackends, sizeof(*pool->backends));
         if (pool->backends == NULL)
@@ -150,6 +152,7 @@ void lg_backend_failed(lg_backend_t *be, const char *why)
     unsigned n, shift;
     lg_msec_t cooldown;
 
+    lg_stats_add(&lg_stats_member(be->pool->index, (size_t)(be - be->pool->backends))->failures, 1);
     n = atomic_fetch_add_explicit(&st->fails, 1, memory_order_relaxed) + 1;
     if (n != fall)
         return; /* the worker that reaches `fall` ejects; the others only count */

@@ -40,6 +40,7 @@ struct lg_backend {
 
 struct lg_pool {
     const lg_pool_conf_t *conf;
+    size_t index; /* in the configuration, for the counters */
     lg_backend_t *backends;
     size_t nbackends;
     struct lg_bal *bal; /* the pool's balancer (balance.h) */
