@@ -73,6 +73,8 @@ lg_hdr_kind_t lg_hdr_kind(const char *n, size_t len)
         return strncasecmp(n, "host", 4) == 0 ? LG_H_HOST : LG_H_OTHER;
     case 7:
         return strncasecmp(n, "upgrade", 7) == 0 ? LG_H_UPGRADE : LG_H_OTHER;
+    case 12:
+        return strncasecmp(n, "x-request-id", 12) == 0 ? LG_H_REQUEST_ID : LG_H_OTHER;
     case 10:
         if (strncasecmp(n, "connection", 10) == 0)
             return LG_H_CONNECTION;
@@ -237,6 +239,10 @@ int lg_req_head_scan(lg_req_head_t *rq, const char *head, size_t len, unsigned h
             if (conn_tokens(&rq->conn, h.value) != LG_OK)
                 return LG_HTTP_400;
             break;
+        case LG_H_REQUEST_ID:
+            if (rq->request_id.len == 0)
+                rq->request_id = h.value;
+            break;
         case LG_H_TRANSFER_ENCODING:
             /* llhttp accepts "gzip, chunked"; we relay only plain chunked (RFC 9112 6.1). */
             if (!lg_span_eq(h.value, "chunked"))
@@ -293,6 +299,7 @@ size_t lg_req_head_build(const lg_req_head_t *rq, const lg_req_build_t *b, char 
                 put(&o, h.line, h.line_len);
             break;
         case LG_H_OTHER:
+        case LG_H_REQUEST_ID:
             if (!named_by_connection(&rq->conn, h.name))
                 put(&o, h.line, h.line_len);
             break;
@@ -328,6 +335,11 @@ size_t lg_req_head_build(const lg_req_head_t *rq, const lg_req_build_t *b, char 
     }
     if (b->close)
         put_str(&o, "Connection: close\r\n");
+    if (b->request_id != NULL) {
+        put_str(&o, "X-Request-Id: ");
+        put_str(&o, b->request_id);
+        put_str(&o, "\r\n");
+    }
     put_str(&o, "\r\n");
     return o.full ? 0 : (size_t)(o.p - buf);
 }

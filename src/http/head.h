@@ -43,6 +43,7 @@ typedef enum lg_hdr_kind {
     LG_H_XFF,
     LG_H_XFP,
     LG_H_XFH,
+    LG_H_REQUEST_ID,
 } lg_hdr_kind_t;
 
 /* What the head says about the connection, shared by requests and responses. */
@@ -60,6 +61,7 @@ typedef struct lg_req_head {
     lg_span_t path;   /* origin-form target to send (absolute-form reduced to path?query) */
     lg_span_t host;   /* Host value, or the authority of an absolute-form target; may be empty */
     lg_span_t target; /* as received */
+    lg_span_t request_id; /* X-Request-Id as received; len 0 when absent */
     unsigned http_minor;
     lg_conn_hdrs_t conn;
 } lg_req_head_t;
@@ -79,7 +81,8 @@ typedef struct lg_req_build {
     int chunked;              /* body framing: chunked ... */
     int has_length;           /* ... or Content-Length: length */
     uint64_t length;
-    int close; /* ask the backend to close after the response */
+    int close;              /* ask the backend to close after the response */
+    const char *request_id; /* added as X-Request-Id when the request had none (or NULL) */
 } lg_req_build_t;
 
 /* How a response head is rebuilt for the client. */

@@ -22,8 +22,10 @@
 #include <errno.h>
 #include <llhttp.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -31,6 +33,7 @@
 #include "core/log.h"
 #include "core/net.h"
 #include "core/pipe.h"
+#include "http/accesslog.h"
 #include "http/errpage.h"
 #include "http/head.h"
 #include "http/pump.h"
@@ -49,6 +52,9 @@
 #define LG_PIPE_SIZE  (1 << 20)
 #define LG_PIPE_KEEP  32
 #define LG_LINGER_BUF 4096
+#define LG_RID_MAX    64   /* an X-Request-Id longer than this is cut in the log */
+#define LG_LOGS_MAX   2048 /* request fields kept for the access log */
+#define LG_RID_BYTES  16
 
 enum { C_IDLE, C_HEAD, C_EXCHANGE, C_REPLY, C_LINGER };
 
@@ -85,12 +91,16 @@ struct lg_txn {
     lg_msec_t start;            /* when the request head was complete */
     uint64_t head_in, head_out; /* bytes of the request head read, of heads we wrote */
     int status;                 /* answered with (0: no response) */
-    uint32_t parsed;            /* bytes of c->in (from pos) or rbuf already given to llhttp */
-    uint8_t tries;              /* other backends still to try when a connect fails */
-    unsigned head_done : 1;     /* llhttp paused at the end of a head */
-    unsigned dispatched : 1;    /* the request head was accepted and routed */
-    unsigned head_only : 1;     /* HEAD request: the response has no body */
-    unsigned client_ka : 1;     /* the client wants to keep the connection */
+    lg_msec_t rsp_at;           /* when the response head arrived */
+    char rid[LG_RID_MAX];       /* X-Request-Id (received or made) */
+    char logs[LG_LOGS_MAX];     /* for the access log: method, target, referer, user agent */
+    uint16_t log_target, log_referer, log_agent; /* offsets in logs[] */
+    uint32_t parsed;         /* bytes of c->in (from pos) or rbuf already given to llhttp */
+    uint8_t tries;           /* other backends still to try when a connect fails */
+    unsigned head_done : 1;  /* llhttp paused at the end of a head */
+    unsigned dispatched : 1; /* the request head was accepted and routed */
+    unsigned head_only : 1;  /* HEAD request: the response has no body */
+    unsigned client_ka : 1;  /* the client wants to keep the connection */
     unsigned http10 : 1;
     unsigned idempotent : 1;
     unsigned reused : 1;      /* the upstream connection came from the idle pool */
@@ -109,6 +119,7 @@ static lg_timer_t trim_timer;
 static llhttp_settings_t req_settings, rsp_settings;
 static unsigned nconns;
 static int draining;
+static uint64_t rid_state;
 static lg_listener_t *paused_listeners;
 static lg_http_conn_t *free_conns;
 static lg_txn_t *free_txns;
@@ -158,7 +169,81 @@ static lg_txn_t *txn_new(lg_http_conn_t *c)
     return t;
 }
 
-/* Count the finished request: status class, response time, bytes. */
+/* One access log line for the finished request. */
+static void txn_log(lg_txn_t *t)
+{
+    char ip[LG_IP_STRLEN], up[LG_ADDR_STRLEN] = "", proto[16];
+    lg_alog_entry_t e;
+
+    lg_net_ip_text(&t->c->peer.sa, ip, sizeof(ip));
+    if (t->be != NULL) {
+        struct sockaddr_storage ss;
+        socklen_t len;
+
+        lg_be_addr(t->be->state, &ss, &len);
+        lg_net_addr_text((const struct sockaddr *)&ss, up, sizeof(up));
+    }
+    if (t->req.http_major != 0)
+        snprintf(proto, sizeof(proto), "HTTP/%u.%u", t->req.http_major, t->req.http_minor);
+    else
+        snprintf(proto, sizeof(proto), "-"); /* the request line did not parse */
+    e.client = ip;
+    e.method = t->logs;
+    e.target = t->logs + t->log_target;
+    e.protocol = proto;
+    e.referer = t->logs + t->log_referer;
+    e.user_agent = t->logs + t->log_agent;
+    e.request_id = t->rid;
+    e.listener = t->c->ls->conf->name;
+    e.pool = t->pool != NULL ? t->pool->conf->name : "";
+    e.upstream = up;
+    e.status = t->status;
+    e.bytes_sent = t->head_out + t->down.moved;
+    e.duration_ms = lg_now - t->start;
+    e.upstream_ms = t->rsp_at != 0 ? (int64_t)(t->rsp_at - t->start) : -1;
+    lg_alog_write(&e);
+}
+
+/* Keep what the access log needs of the request head, before the buffer moves on. */
+static void txn_log_fields(lg_txn_t *t, const lg_req_head_t *rq)
+{
+    lg_span_t f[4] = {rq->method, rq->target, lg_req_head_header(rq, "referer"),
+                      lg_req_head_header(rq, "user-agent")};
+    uint16_t *off[4] = {NULL, &t->log_target, &t->log_referer, &t->log_agent};
+    size_t n = 0;
+
+    for (int i = 0; i < 4; i++) {
+        size_t len = LG_MIN(f[i].len, sizeof(t->logs) / 4 - 1);
+
+        if (off[i] != NULL)
+            *off[i] = (uint16_t)n;
+        memcpy(t->logs + n, f[i].p, len);
+        n += len;
+        t->logs[n++] = '\0';
+    }
+}
+
+/* A new X-Request-Id: 128 random bits in hex. */
+static void request_id_make(char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    for (int i = 0; i < LG_RID_BYTES; i += 8) {
+        /* xorshift64*: fast, and seeded per worker from the kernel's randomness */
+        rid_state ^= rid_state >> 12;
+        rid_state ^= rid_state << 25;
+        rid_state ^= rid_state >> 27;
+        uint64_t r = rid_state * 0x2545F4914F6CDD1DULL;
+
+        for (int j = 0; j < 8; j++) {
+            out[2 * (i + j)] = hex[(r >> (8 * j + 4)) & 0xf];
+            out[2 * (i + j) + 1] = hex[(r >> (8 * j)) & 0xf];
+        }
+    }
+    out[2 * LG_RID_BYTES] = '\0';
+}
+
+/* Count the finished request: status class, response time, bytes; log it. */
 static void txn_account(lg_txn_t *t)
 {
     lg_stats_listener_t *sl = lg_stats_listener(t->c->ls->index);
@@ -167,8 +252,11 @@ static void txn_account(lg_txn_t *t)
 
     lg_stats_add(&sl->bytes_in, t->head_in + t->up.moved);
     lg_stats_add(&sl->bytes_out, t->head_out + t->down.moved);
-    if (t->status != 0)
-        lg_stats_request(t->c->ls->index, pool, member, t->status, lg_now - t->start);
+    if (t->status == 0)
+        return;
+    lg_stats_request(t->c->ls->index, pool, member, t->status, lg_now - t->start);
+    if (lg_alog_enabled())
+        txn_log(t);
 }
 
 /* Release everything the exchange holds; the upstream connection is closed unless handed off. */
@@ -411,6 +499,7 @@ static int response_head(lg_txn_t *t, uint32_t hlen)
     t->chead->last += (uint32_t)n;
     t->head_out += n;
     t->status = t->rsp.status_code;
+    t->rsp_at = lg_now;
     b->pos += hlen;
     t->rsp_head = 1;
     lg_buf_put(&t->uhead);
@@ -674,6 +763,16 @@ static void dispatch(lg_txn_t *t, uint32_t hlen)
         reply_error(c, status);
         return;
     }
+    if (rq.request_id.len == 0) {
+        request_id_make(t->rid);
+    } else {
+        size_t len = LG_MIN(rq.request_id.len, sizeof(t->rid) - 1);
+
+        memcpy(t->rid, rq.request_id.p, len);
+        t->rid[len] = '\0';
+    }
+    if (lg_alog_enabled())
+        txn_log_fields(t, &rq);
     /* From here the head is consumed and the body (if any) belongs to the pump. */
     t->dispatched = 1;
     c->in->pos += hlen;
@@ -713,6 +812,7 @@ static void dispatch(lg_txn_t *t, uint32_t hlen)
     rb.has_length = (t->req.flags & F_CONTENT_LENGTH) != 0;
     rb.length = t->req.content_length;
     rb.close = pool->conf->keepalive_max_idle == 0;
+    rb.request_id = rq.request_id.len == 0 ? t->rid : NULL;
     if ((t->uhead = lg_buf_get()) == NULL) {
         conn_close(c);
         return;
@@ -1148,12 +1248,17 @@ unsigned lg_proxy_drain(lg_listener_t *ls, size_t n)
 static void trim(lg_timer_t *t)
 {
     lg_buf_trim();
+    lg_alog_flush();
     lg_timer_set(&q_trim, t);
 }
 
 int lg_proxy_init(const lg_config_t *cf, lg_shm_t *shm)
 {
     conf = cf;
+    if (getrandom(&rid_state, sizeof(rid_state), 0) != sizeof(rid_state) || rid_state == 0)
+        rid_state = (uint64_t)lg_clock_ms() * 0x9E3779B97F4A7C15ULL | 1;
+    if (lg_alog_open(cf) != LG_OK)
+        return LG_ERR;
     lg_buf_init(LG_MAX(cf->limits.max_header_size, (size_t)LG_BUF_MIN) + LG_BUF_SLACK);
     lg_pipe_init(LG_PIPE_SIZE, LG_PIPE_KEEP);
     lg_timerq_init(&q_client_header, cf->timeouts.client_header);

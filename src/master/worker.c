@@ -12,6 +12,7 @@
 
 #include "core/log.h"
 #include "event/loop.h"
+#include "http/accesslog.h"
 #include "http/proxy.h"
 
 static const lg_config_t *conf;
@@ -40,6 +41,12 @@ static void drain_start(void)
     lg_timer_set(&q_drain, &drain_timer);
 }
 
+static void logs_reopen(void)
+{
+    lg_log_open(conf->log.error);
+    lg_alog_reopen();
+}
+
 static void signal_event(lg_io_t *io, uint32_t ev)
 {
     struct signalfd_siginfo si;
@@ -49,7 +56,7 @@ static void signal_event(lg_io_t *io, uint32_t ev)
         if (si.ssi_signo == SIGQUIT)
             drain_start();
         else if (si.ssi_signo == SIGUSR1)
-            lg_log_open(conf->log.error);
+            logs_reopen();
     }
 }
 
@@ -93,6 +100,7 @@ int lg_worker_run(const lg_config_t *cf, const int *fds, lg_shm_t *shm, lg_stats
             return 1;
     }
     lg_loop_run();
+    lg_alog_flush();
     lg_log(LG_LOG_INFO, "worker %u of generation %u exiting", id, generation);
     return 0;
 }

@@ -1,0 +1,158 @@
+/*
+ * accesslog.c - the buffered access log (see accesslog.h).
+ */
+#include "http/accesslog.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+
+#define LG_ALOG_BUF   (64 * 1024)
+#define LG_ALOG_FLUSH (LG_ALOG_BUF / 2)
+#define LG_ALOG_LINE  8192
+
+static int fd = -1;
+static const char *path; /* NULL: stdout */
+static lg_access_format_t format;
+static char buf[LG_ALOG_BUF];
+static size_t used;
+static time_t cached_sec;
+static char cached_local[40], cached_iso[40];
+
+int lg_alog_enabled(void)
+{
+    return fd >= 0;
+}
+
+static int open_path(void)
+{
+    int nfd;
+
+    if (path == NULL)
+        return dup(STDOUT_FILENO);
+    nfd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (nfd < 0)
+        lg_log(LG_LOG_ERR, "open() \"%s\" failed (%d: %s)", path, errno, strerror(errno));
+    return nfd;
+}
+
+int lg_alog_open(const lg_config_t *cf)
+{
+    format = cf->log.format;
+    if (cf->log.access == NULL)
+        return LG_OK;
+    path = strcmp(cf->log.access, "stdout") == 0 ? NULL : cf->log.access;
+    fd = open_path();
+    return fd >= 0 ? LG_OK : LG_ERR;
+}
+
+void lg_alog_flush(void)
+{
+    size_t off = 0;
+
+    while (fd >= 0 && off < used) {
+        ssize_t n = write(fd, buf + off, used - off);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break; /* a full disk loses lines, never requests */
+        off += (size_t)n;
+    }
+    used = 0;
+}
+
+void lg_alog_reopen(void)
+{
+    int nfd;
+
+    if (fd < 0)
+        return;
+    lg_alog_flush();
+    nfd = open_path();
+    if (nfd < 0)
+        return;
+    close(fd);
+    fd = nfd;
+}
+
+static void times_update(void)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+
+    if (now == cached_sec)
+        return;
+    cached_sec = now;
+    localtime_r(&now, &tm);
+    strftime(cached_local, sizeof(cached_local), "%d/%b/%Y:%H:%M:%S %z", &tm);
+    gmtime_r(&now, &tm);
+    strftime(cached_iso, sizeof(cached_iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Append `s` escaped for a quoted log field: '"' and '\' and control bytes as \xHH. */
+static size_t esc(char *out, size_t cap, const char *s, int json)
+{
+    size_t n = 0;
+
+    for (; *s != '\0' && n + 7 < cap; s++) {
+        unsigned char ch = (unsigned char)*s;
+
+        if (ch == '"' || ch == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)ch;
+        } else if (ch < 0x20 || ch == 0x7f) {
+            n += (size_t)snprintf(out + n, cap - n, json ? "\\u%04x" : "\\x%02X", ch);
+        } else {
+            out[n++] = (char)ch;
+        }
+    }
+    out[n] = '\0';
+    return n;
+}
+
+void lg_alog_write(const lg_alog_entry_t *e)
+{
+    char line[LG_ALOG_LINE], target[2048], ua[1024], ref[1024], rid[256];
+    int json = format == LG_ACCESS_JSON;
+    int n;
+
+    if (fd < 0)
+        return;
+    times_update();
+    esc(target, sizeof(target), e->target, json);
+    esc(ua, sizeof(ua), e->user_agent, json);
+    esc(ref, sizeof(ref), e->referer, json);
+    esc(rid, sizeof(rid), e->request_id, json);
+    if (json)
+        n = snprintf(line, sizeof(line),
+                     "{\"time\":\"%s\",\"client\":\"%s\",\"method\":\"%s\",\"path\":\"%s\","
+                     "\"protocol\":\"%s\",\"status\":%d,\"bytes\":%llu,\"duration_ms\":%llu,"
+                     "\"upstream\":\"%s\",\"upstream_ms\":%lld,\"pool\":\"%s\","
+                     "\"listener\":\"%s\",\"request_id\":\"%s\",\"referer\":\"%s\","
+                     "\"user_agent\":\"%s\"}\n",
+                     cached_iso, e->client, e->method, target, e->protocol, e->status,
+                     (unsigned long long)e->bytes_sent, (unsigned long long)e->duration_ms,
+                     e->upstream, (long long)e->upstream_ms, e->pool, e->listener, rid, ref, ua);
+    else
+        n = snprintf(line, sizeof(line), "%s - - [%s] \"%s %s %s\" %d %llu \"%s\" \"%s\"\n",
+                     e->client, cached_local, e->method, target, e->protocol, e->status,
+                     (unsigned long long)e->bytes_sent, ref[0] ? ref : "-", ua[0] ? ua : "-");
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof(line)) {
+        n = (int)sizeof(line) - 1;
+        line[n - 1] = '\n';
+    }
+    if (used + (size_t)n > sizeof(buf))
+        lg_alog_flush();
+    memcpy(buf + used, line, (size_t)n);
+    used += (size_t)n;
+    if (used >= LG_ALOG_FLUSH)
+        lg_alog_flush();
+}

@@ -1,0 +1,41 @@
+/*
+ * accesslog.h - the access log of a worker: one line per request, `combined` (exactly nginx's
+ * format, which log tools parse) or `json` (with duration, upstream, pool, request id), buffered
+ * and written by one write(2) per flush (when the buffer is half full, and every second), reopened
+ * on SIGUSR1 so that logrotate works.
+ */
+#ifndef LG_ACCESSLOG_H
+#define LG_ACCESSLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+
+/* What a line says about one request; strings may be empty, never NULL. */
+typedef struct lg_alog_entry {
+    const char *client; /* IP address */
+    const char *method;
+    const char *target;   /* as received */
+    const char *protocol; /* "HTTP/1.1" */
+    const char *referer;
+    const char *user_agent;
+    const char *request_id;
+    const char *listener;
+    const char *pool;     /* "" without a route */
+    const char *upstream; /* backend address, "" without one */
+    int status;
+    uint64_t bytes_sent;
+    uint64_t duration_ms;
+    int64_t upstream_ms; /* -1 without a backend response */
+} lg_alog_entry_t;
+
+/* Open the access log of `cf` (log.access: "stdout", a path, or NULL for off). */
+int lg_alog_open(const lg_config_t *cf);
+int lg_alog_enabled(void);
+/* Write out what is buffered, then reopen the file (SIGUSR1). */
+void lg_alog_reopen(void);
+void lg_alog_flush(void);
+void lg_alog_write(const lg_alog_entry_t *e);
+
+#endif
