@@ -4,6 +4,7 @@ JOBS     ?= $(shell nproc)
 # CI sets WERROR=1; SANITIZE=1 builds with AddressSanitizer + UndefinedBehaviorSanitizer.
 WERROR   ?= 0
 SANITIZE ?= 0
+DEPS     ?= build
 CMAKE_FLAGS = -DLG_WERROR=$(if $(filter 1,$(WERROR)),ON,OFF) \
               -DLG_SANITIZE=$(if $(filter 1,$(SANITIZE)),ON,OFF)
 
@@ -12,7 +13,7 @@ CMAKE_FLAGS = -DLG_WERROR=$(if $(filter 1,$(WERROR)),ON,OFF) \
 all: build
 
 deps:
-	@scripts/deps.sh
+	@scripts/deps.sh $(DEPS)
 
 build: deps
 	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
@@ -21,14 +22,15 @@ build: deps
 run: build
 	@scripts/run-demo.sh $(BUILD)
 
+test: DEPS = test
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
 test-asan:
 	@$(MAKE) --no-print-directory test BUILD=build-asan SANITIZE=1
 
+bench: DEPS = bench
 bench: build
-	@scripts/deps.sh bench
 	@bench/run.sh $(BUILD)
 
 format:

@@ -1,16 +1,20 @@
 #!/bin/sh
 # Install the Debian packages lifeguard needs to build, test and benchmark, only when missing.
 # Idempotent: a machine that has everything runs no apt command at all.
-#   scripts/deps.sh          build + test packages
-#   scripts/deps.sh bench    also nginx, haproxy, wrk, gnuplot
+#   scripts/deps.sh          what the build needs (make, make run)
+#   scripts/deps.sh test     also what the tests use (criterion, dnsmasq, promtool, chromium)
+#   scripts/deps.sh bench    also nginx, haproxy, wrk, gnuplot, perf
 set -eu
 
-pkgs="build-essential cmake pkg-config libssl-dev libyaml-dev node-llhttp libcriterion-dev curl
-openssl python3 dnsmasq-base"
-case "${1:-}" in
-bench) pkgs="$pkgs nginx-light haproxy wrk gnuplot-nox linux-perf strace" ;;
-"") ;;
-*) echo "usage: $0 [bench]" >&2; exit 2 ;;
+# build: what `make` and `make run` need; test: what the test suite runs against; bench: peers
+build="build-essential cmake pkg-config libssl-dev libyaml-dev node-llhttp curl"
+test="libcriterion-dev python3 openssl dnsmasq-base prometheus chromium chromium-driver"
+bench="nginx-light haproxy wrk gnuplot-nox linux-perf strace"
+case "${1:-build}" in
+build) pkgs="$build" ;;
+test) pkgs="$build $test" ;;
+bench) pkgs="$build $test $bench" ;;
+*) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
 esac
 
 missing=""
