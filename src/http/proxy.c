@@ -342,7 +342,7 @@ static int retry_allowed(const lg_txn_t *t)
 static void upstream_fail(lg_txn_t *t, int status, const char *what, int err)
 {
     lg_upconn_t *u = t->u;
-    int connect_failed = u->connecting;
+    int connect_failed = u->connecting, safe;
     lg_backend_t *next;
 
     if (retry_allowed(t)) {
@@ -353,9 +353,14 @@ static void upstream_fail(lg_txn_t *t, int status, const char *what, int err)
         goto retry;
     }
     lg_backend_failed(t->be, err != 0 ? strerror(err) : what);
-    next = connect_failed && t->tries > 0 ? lg_upstream_pick(t->be->pool, t->be, t->key) : NULL;
+    /*
+     * Another backend may take the request when nothing was sent yet (the body waits in the
+     * buffer until the connect completes), or when an idempotent request without a body got
+     * no response byte at all (the backend closed or reset: it may be going away).
+     */
+    safe = connect_failed || (!t->rsp_started && t->idempotent && t->up.mode == LG_BODY_NONE);
+    next = safe && t->tries > 0 ? lg_upstream_pick(t->be->pool, t->be, t->key) : NULL;
     if (next != NULL && next != t->be) {
-        /* Nothing was sent yet (the body waits in the buffer until the connect completes). */
         lg_log(LG_LOG_ERR, "%s %s failed (%d: %s), trying %s", what, t->be->conf->addr.text, err,
                strerror(err), next->conf->addr.text);
         t->tries--;
