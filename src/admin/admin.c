@@ -130,6 +130,31 @@ static double table_get(const table_t *t, int fam, const char *suffix, const cha
 
 static const char *const class_names[LG_CLASSES] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
 
+/*
+ * `s` made safe inside a quoted JSON string or Prometheus label value: backslash and quote
+ * escaped, a newline as \n, other control characters replaced.
+ */
+static const char *esc(const char *s, char *buf, size_t len)
+{
+    size_t n = 0;
+
+    for (; *s != '\0' && n + 3 < len; s++) {
+        unsigned char ch = (unsigned char)*s;
+
+        if (ch == '"' || ch == '\\') {
+            buf[n++] = '\\';
+            buf[n++] = (char)ch;
+        } else if (ch == '\n') {
+            buf[n++] = '\\';
+            buf[n++] = 'n';
+        } else {
+            buf[n++] = ch < 0x20 ? '?' : (char)ch;
+        }
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
 /* The member's labels: its address now, and the backend as configured. */
 static int member_labels(const lg_admin_gen_t *g, size_t p, size_t m, char *buf, size_t len)
 {
@@ -143,8 +168,10 @@ static int member_labels(const lg_admin_gen_t *g, size_t p, size_t m, char *buf,
         return 0;
     lg_be_addr(st, &ss, &sl);
     lg_net_addr_text((const struct sockaddr *)&ss, addr, sizeof(addr));
-    snprintf(buf, len, "pool=\"%s\",backend=\"%s\",host=\"%s\"", pc->name, addr,
-             lg_member_conf(pc, m)->addr.text);
+    char e1[LG_ADDR_TEXT_MAX * 2], e2[LG_ADDR_TEXT_MAX * 2];
+
+    snprintf(buf, len, "pool=\"%s\",backend=\"%s\",host=\"%s\"", esc(pc->name, e1, sizeof(e1)),
+             addr, esc(lg_member_conf(pc, m)->addr.text, e2, sizeof(e2)));
     return 1;
 }
 
@@ -343,24 +370,36 @@ static const char *member_state(const lg_pool_conf_t *pc, lg_be_state_t *st)
 {
     if (!atomic_load(&st->in_use))
         return "unresolved";
+    if (!atomic_load(&st->up))
+        return st->last_check == 0 ? "unchecked" : "down";
     if (atomic_load(&st->ejected_until) != 0 &&
         (pc->health_check.type != LG_CHECK_NONE || atomic_load(&st->ejected_until) > lg_now))
         return "ejected";
-    if (atomic_load(&st->up))
-        return "up";
-    return st->last_check == 0 ? "unchecked" : "down";
+    return "up";
+}
+
+/* The address a listener is bound to (its real port when configured with port 0). */
+static void listen_addr(const lg_admin_gen_t *g, size_t l, char *buf, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+
+    if (g->fds != NULL && getsockname(g->fds[l], (struct sockaddr *)&ss, &sl) == 0)
+        lg_net_addr_text((const struct sockaddr *)&ss, buf, len);
+    else
+        snprintf(buf, len, "%s", g->cf->listeners[l].addr.text);
 }
 
 static void status_json(out_t *o, const table_t *t, const lg_admin_view_t *v)
 {
     const lg_admin_gen_t *g = &v->gens[0];
-    char labels[LG_LABEL_BASE];
+    char labels[LG_LABEL_BASE], bound[LG_ADDR_TEXT_MAX];
     double active = 0;
 
     for (size_t i = 0; i < t->n; i++)
         active += t->s[i].fam == F_CONNS_ACTIVE ? t->s[i].v : 0;
     outf(o,
-         "{\"version\": \"%s\", \"generation\": %u, \"uptime_seconds\": %.1f, \"reloads\": %u, "
+         "{\"version\": \"%s\", \"generation\": %u, \"uptime_seconds\": %.3f, \"reloads\": %u, "
          "\"worker_restarts\": %u, \"workers\": %u, \"connections_active\": %.0f,\n"
          "\"listeners\": [",
          LG_VERSION, g->id, (double)(lg_now - v->started) / 1000.0, v->reloads, v->worker_restarts,
@@ -369,8 +408,9 @@ static void status_json(out_t *o, const table_t *t, const lg_admin_view_t *v)
         const lg_listener_conf_t *lc = &g->cf->listeners[l];
 
         snprintf(labels, sizeof(labels), "listener=\"%s\"", lc->name);
+        listen_addr(g, l, bound, sizeof(bound));
         outf(o, "%s\n {\"name\": \"%s\", \"address\": \"%s\", \"mode\": \"%s\", \"requests\": ",
-             l ? "," : "", lc->name, lc->addr.text, lc->mode == LG_MODE_TCP ? "tcp" : "http");
+             l ? "," : "", lc->name, bound, lc->mode == LG_MODE_TCP ? "tcp" : "http");
         json_classes(o, t, F_REQUESTS, labels);
         outf(o,
              ", \"bytes_in\": %.0f, \"bytes_out\": %.0f, \"connections_active\": %.0f, "
@@ -400,7 +440,7 @@ static void status_json(out_t *o, const table_t *t, const lg_admin_view_t *v)
             const lg_backend_conf_t *bc = lg_member_conf(pc, m);
             struct sockaddr_storage ss;
             socklen_t sl;
-            char addr[LG_ADDR_TEXT_MAX];
+            char addr[LG_ADDR_TEXT_MAX], host[LG_ADDR_TEXT_MAX * 2], reason[LG_SHM_REASON_LEN * 2];
             lg_stats_member_t sm;
 
             if (bc->addr.is_hostname && !atomic_load(&st->in_use) && m % LG_DNS_SLOTS != 0)
@@ -414,8 +454,8 @@ static void status_json(out_t *o, const table_t *t, const lg_admin_view_t *v)
             outf(o,
                  "%s\n  {\"address\": \"%s\", \"host\": \"%s\", \"state\": \"%s\", "
                  "\"weight\": %u, \"active\": %u, \"requests\": ",
-                 shown++ ? "," : "", addr, bc->addr.text, member_state(pc, st), bc->weight,
-                 atomic_load(&st->active));
+                 shown++ ? "," : "", addr, esc(bc->addr.text, host, sizeof(host)),
+                 member_state(pc, st), bc->weight, atomic_load(&st->active));
             if (member_labels(g, p, m, labels, sizeof(labels)))
                 json_classes(o, t, F_BE_REQUESTS, labels);
             else
@@ -429,7 +469,8 @@ static void status_json(out_t *o, const table_t *t, const lg_admin_view_t *v)
             if (pc->health_check.type == LG_CHECK_NONE || st->last_check == 0)
                 outf(o, ", \"check\": null}");
             else
-                outf(o, ", \"check\": {\"result\": \"%s\", \"seconds_ago\": %.1f}}", st->reason,
+                outf(o, ", \"check\": {\"result\": \"%s\", \"seconds_ago\": %.1f}}",
+                     esc(st->reason, reason, sizeof(reason)),
                      (double)(lg_now - st->last_check) / 1000.0);
         }
         outf(o, "]}");

@@ -16,6 +16,7 @@ typedef struct lg_admin_gen {
     const lg_config_t *cf;
     const lg_shm_t *shm;
     const lg_stats_t *stats;
+    const int *fds; /* its listening sockets, NULL once retired */
     unsigned id;
 } lg_admin_gen_t;
 

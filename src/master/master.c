@@ -227,6 +227,7 @@ static void admin_view(lg_admin_view_t *v)
         a->cf = g->cf;
         a->shm = g->shm;
         a->stats = g->stats;
+        a->fds = g->fds;
         a->id = g->id;
         v->workers += g->alive;
     }
@@ -384,7 +385,7 @@ static void reap(void)
         generation_t *g = *gp;
 
         if (g->alive == 0) {
-            lg_admin_gen_t a = {g->cf, g->shm, g->stats, g->id};
+            lg_admin_gen_t a = {g->cf, g->shm, g->stats, NULL, g->id};
 
             lg_admin_retire(&a);
             lg_log(LG_LOG_INFO, "generation %u drained", g->id);
