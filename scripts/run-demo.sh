@@ -26,8 +26,10 @@ cat <<MSG
 
   lifeguard is starting with $conf
     proxy:      http://localhost:8080/          (answers alternate: app1, app2)
+    status:     http://127.0.0.1:9901/status    (live; /metrics for Prometheus)
     try:        curl -i http://localhost:8080/echo
                 curl -s http://localhost:8080/size/1048576 | wc -c
+                kill -HUP \$(pgrep -o -f 'lifeguard -c $conf')   (reload)
   Ctrl-C stops lifeguard and the demo backends.
 
 MSG
