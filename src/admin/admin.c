@@ -523,14 +523,13 @@ static void aconn_timeout(lg_timer_t *t)
 static void respond(aconn_t *a, int status, const char *type, const char *body, size_t blen,
                     int head)
 {
+    const char *reason = status == 200 ? "OK" : status == 404 ? "Not Found" : "Method Not Allowed";
+
     outf(&a->out,
          "HTTP/1.1 %d %s\r\nServer: lifeguard\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-         "Cache-Control: no-store\r\nConnection: close\r\n\r\n%.*s",
-         status,
-         status == 200   ? "OK"
-         : status == 404 ? "Not Found"
-                         : "Method Not Allowed",
-         type, blen, head ? 0 : (int)blen, body);
+         "%sCache-Control: no-store\r\nConnection: close\r\n\r\n%.*s",
+         status, reason, type, blen, status == 405 ? "Allow: GET, HEAD\r\n" : "",
+         head ? 0 : (int)blen, body);
     a->sent = 0;
 }
 

@@ -27,6 +27,14 @@ const char *lg_log_level_name(lg_log_level_t level)
     return level_names[level];
 }
 
+const char *lg_log_reason(const char *msg, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", msg);
+    if (buf[0] >= 'A' && buf[0] <= 'Z')
+        buf[0] = (char)(buf[0] - 'A' + 'a');
+    return buf;
+}
+
 void lg_log_set_worker(int id)
 {
     log_worker = id;

@@ -5,6 +5,7 @@
 #define LG_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 typedef enum lg_log_level {
     LG_LOG_ERR = 0,
@@ -20,6 +21,8 @@ int lg_log_open(const char *path);
 /* Name this process in every line: -1 for the master, else the worker index. */
 void lg_log_set_worker(int id);
 const char *lg_log_level_name(lg_log_level_t level);
+/* `msg` as a log line reads it, lower case first ("Connection refused" -> "connection refused"). */
+const char *lg_log_reason(const char *msg, char *buf, size_t len);
 
 void lg_log_write(lg_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

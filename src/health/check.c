@@ -36,7 +36,8 @@ typedef struct probe {
     lg_msec_t next;     /* start of the next attempt */
     lg_msec_t deadline; /* end of the current attempt */
     int state;
-    int initial; /* no verdict yet: counts towards `ready` */
+    int initial;       /* no verdict yet: counts towards `ready` */
+    unsigned addr_seq; /* the member's address version being checked */
     size_t got;
     char rsp[LG_CHECK_RSP_MAX];
     char name[LG_CHECK_NAME_MAX]; /* "pool/address" as configured */
@@ -101,6 +102,11 @@ static void probe_finish(probe_t *p, int ok, const char *reason)
     unsigned up = atomic_load(&st->up);
 
     probe_close(p);
+    if (atomic_load(&st->addr_seq) != p->addr_seq) {
+        /* DNS gave the member another address meanwhile: this verdict is not about it */
+        p->next = lg_now;
+        return;
+    }
     p->next = lg_now + hc->interval;
     st->last_check = lg_now;
     snprintf(st->reason, sizeof(st->reason), "%s", reason);
@@ -139,11 +145,7 @@ static void probe_fail_errno(probe_t *p, int err)
 {
     char reason[LG_SHM_REASON_LEN];
 
-    snprintf(reason, sizeof(reason), "%s", strerror(err));
-    /* "Connection refused" -> "connection refused", as the logs read */
-    if (reason[0] >= 'A' && reason[0] <= 'Z')
-        reason[0] = (char)(reason[0] - 'A' + 'a');
-    probe_finish(p, 0, reason);
+    probe_finish(p, 0, lg_log_reason(strerror(err), reason, sizeof(reason)));
 }
 
 static void probe_send(probe_t *p)
@@ -233,6 +235,7 @@ static void probe_start(probe_t *p)
     socklen_t len;
     int fd;
 
+    p->addr_seq = atomic_load(&p->st->addr_seq);
     lg_be_addr(p->st, &ss, &len);
     fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     p->deadline = lg_now + p->pool->health_check.timeout;

@@ -95,21 +95,50 @@ static void times_update(void)
     strftime(cached_iso, sizeof(cached_iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Append `s` escaped for a quoted log field: '"' and '\' and control bytes as \xHH. */
-static size_t esc(char *out, size_t cap, const char *s, int json)
+/* Length of the valid UTF-8 sequence at `s` (1 to 4), or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *s)
 {
-    size_t n = 0;
+    size_t n = s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 ? 2 : 0;
 
-    for (; *s != '\0' && n + 7 < cap; s++) {
-        unsigned char ch = (unsigned char)*s;
+    if (s[0] < 0x80)
+        return 1;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    }
+    /* no overlong forms, no surrogates, nothing past U+10FFFF */
+    if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] >= 0xA0) ||
+        (s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] >= 0x90))
+        return 0;
+    return n;
+}
 
-        if (ch == '"' || ch == '\\') {
+/*
+ * `s` escaped for a quoted field. combined, as nginx does: '"', '\', control bytes and bytes
+ * from 0x7f as \xHH. json: '"' and '\' escaped, control bytes and bytes that are not valid
+ * UTF-8 as \u00HH, so that every line stays valid JSON.
+ */
+static size_t esc(char *out, size_t cap, const char *str, int json)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t n = 0, len;
+
+    while (*s != '\0' && n + 8 < cap) {
+        if (!json) {
+            if (*s == '"' || *s == '\\' || *s < 0x20 || *s >= 0x7f)
+                n += (size_t)snprintf(out + n, cap - n, "\\x%02X", *s);
+            else
+                out[n++] = (char)*s;
+            s++;
+        } else if (*s == '"' || *s == '\\') {
             out[n++] = '\\';
-            out[n++] = (char)ch;
-        } else if (ch < 0x20 || ch == 0x7f) {
-            n += (size_t)snprintf(out + n, cap - n, json ? "\\u%04x" : "\\x%02X", ch);
+            out[n++] = (char)*s++;
+        } else if (*s < 0x20 || *s == 0x7f || (len = utf8_len(s)) == 0) {
+            n += (size_t)snprintf(out + n, cap - n, "\\u%04x", *s++);
         } else {
-            out[n++] = (char)ch;
+            memcpy(out + n, s, len);
+            n += len;
+            s += len;
         }
     }
     out[n] = '\0';
@@ -137,12 +166,12 @@ void lg_alog_write(const lg_alog_entry_t *e)
                      "\"listener\":\"%s\",\"request_id\":\"%s\",\"referer\":\"%s\","
                      "\"user_agent\":\"%s\"}\n",
                      cached_iso, e->client, e->method, target, e->protocol, e->status,
-                     (unsigned long long)e->bytes_sent, (unsigned long long)e->duration_ms,
+                     (unsigned long long)e->body_bytes, (unsigned long long)e->duration_ms,
                      e->upstream, (long long)e->upstream_ms, e->pool, e->listener, rid, ref, ua);
     else
         n = snprintf(line, sizeof(line), "%s - - [%s] \"%s %s %s\" %d %llu \"%s\" \"%s\"\n",
                      e->client, cached_local, e->method, target, e->protocol, e->status,
-                     (unsigned long long)e->bytes_sent, ref[0] ? ref : "-", ua[0] ? ua : "-");
+                     (unsigned long long)e->body_bytes, ref[0] ? ref : "-", ua[0] ? ua : "-");
     if (n < 0)
         return;
     if ((size_t)n >= sizeof(line)) {

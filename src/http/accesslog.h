@@ -25,7 +25,7 @@ typedef struct lg_alog_entry {
     const char *pool;     /* "" without a route */
     const char *upstream; /* backend address, "" without one */
     int status;
-    uint64_t bytes_sent;
+    uint64_t body_bytes; /* body bytes sent, as nginx's $body_bytes_sent */
     uint64_t duration_ms;
     int64_t upstream_ms; /* -1 without a backend response */
 } lg_alog_entry_t;

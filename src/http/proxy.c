@@ -91,6 +91,7 @@ struct lg_txn {
     lg_msec_t start;            /* when the request head was complete */
     uint64_t head_in, head_out; /* bytes of the request head read, of heads we wrote */
     int status;                 /* answered with (0: no response) */
+    uint32_t own_body;          /* body bytes of a response of our own */
     lg_msec_t rsp_at;           /* when the response head arrived */
     char rid[LG_RID_MAX];       /* X-Request-Id (received or made) */
     char logs[LG_LOGS_MAX];     /* for the access log: method, target, referer, user agent */
@@ -198,7 +199,7 @@ static void txn_log(lg_txn_t *t)
     e.pool = t->pool != NULL ? t->pool->conf->name : "";
     e.upstream = up;
     e.status = t->status;
-    e.bytes_sent = t->head_out + t->down.moved;
+    e.body_bytes = t->down.moved + t->own_body;
     e.duration_ms = lg_now - t->start;
     e.upstream_ms = t->rsp_at != 0 ? (int64_t)(t->rsp_at - t->start) : -1;
     lg_alog_write(&e);
@@ -347,7 +348,7 @@ static void upstream_fail(lg_txn_t *t, int status, const char *what, int err)
 
     if (retry_allowed(t)) {
         lg_log(LG_LOG_INFO, "keep-alive connection to %s closed by the backend (%s), retrying",
-               t->be->conf->addr.text, what);
+               lg_backend_name(t->be), what);
         t->retried = 1;
         lg_stats_add(&lg_stats_pool(t->pool->index)->retries, 1);
         goto retry;
@@ -361,8 +362,8 @@ static void upstream_fail(lg_txn_t *t, int status, const char *what, int err)
     safe = connect_failed || (!t->rsp_started && t->idempotent && t->up.mode == LG_BODY_NONE);
     next = safe && t->tries > 0 ? lg_upstream_pick(t->be->pool, t->be, t->key) : NULL;
     if (next != NULL && next != t->be) {
-        lg_log(LG_LOG_ERR, "%s %s failed (%d: %s), trying %s", what, t->be->conf->addr.text, err,
-               strerror(err), next->conf->addr.text);
+        lg_log(LG_LOG_ERR, "%s %s failed (%d: %s), trying another backend", what,
+               lg_backend_name(t->be), err, strerror(err));
         t->tries--;
         lg_stats_add(&lg_stats_pool(t->pool->index)->retries, 1);
         lg_backend_release(t->be);
@@ -370,10 +371,10 @@ static void upstream_fail(lg_txn_t *t, int status, const char *what, int err)
         t->be = next;
     } else {
         if (err != 0)
-            lg_log(LG_LOG_ERR, "%s %s failed (%d: %s)", what, t->be->conf->addr.text, err,
+            lg_log(LG_LOG_ERR, "%s %s failed (%d: %s)", what, lg_backend_name(t->be), err,
                    strerror(err));
         else
-            lg_log(LG_LOG_ERR, "%s %s", what, t->be->conf->addr.text);
+            lg_log(LG_LOG_ERR, "%s %s", what, lg_backend_name(t->be));
         reply_error(t->c, status);
         return;
     }
@@ -394,11 +395,11 @@ static void upstream_timeout(lg_timer_t *timer)
         upstream_fail(t, 504, "connect() to", ETIMEDOUT);
     } else if (!t->rsp_head) {
         lg_log(LG_LOG_ERR, "upstream %s timed out waiting for the response head",
-               t->be->conf->addr.text);
+               lg_backend_name(t->be));
         lg_backend_failed(t->be, "response timed out");
         reply_error(t->c, 504);
     } else {
-        lg_log(LG_LOG_ERR, "upstream %s timed out relaying the response", t->be->conf->addr.text);
+        lg_log(LG_LOG_ERR, "upstream %s timed out relaying the response", lg_backend_name(t->be));
         conn_close(t->c);
     }
 }
@@ -420,7 +421,7 @@ static void upstream_connect(lg_txn_t *t)
     lg_upconn_t *u = lg_upconn_get(t->be, t, upstream_event, &reused);
 
     if (u == NULL) {
-        lg_log(LG_LOG_ERR, "connect() to %s failed (%d: %s)", t->be->conf->addr.text, errno,
+        lg_log(LG_LOG_ERR, "connect() to %s failed (%d: %s)", lg_backend_name(t->be), errno,
                strerror(errno));
         reply_error(t->c, 502);
         return;
@@ -549,7 +550,7 @@ static int response_read(lg_txn_t *t)
             }
             if (err != HPE_OK) {
                 lg_log(LG_LOG_ERR, "upstream %s sent an invalid response: %s",
-                       t->be->conf->addr.text, llhttp_get_error_reason(&t->rsp));
+                       lg_backend_name(t->be), llhttp_get_error_reason(&t->rsp));
                 reply_error(t->c, 502);
                 return LG_ERR;
             }
@@ -668,7 +669,7 @@ static void txn_process(lg_txn_t *t)
         conn_close(c);
         return;
     default:
-        lg_log(LG_LOG_ERR, "upstream %s %s while sending the response", t->be->conf->addr.text,
+        lg_log(LG_LOG_ERR, "upstream %s %s while sending the response", lg_backend_name(t->be),
                r == LG_PUMP_EBAD ? "sent a malformed body" : "closed the connection");
         conn_close(c);
         return;
@@ -963,6 +964,11 @@ static void reply_error(lg_http_conn_t *c, int status)
     t->chead->last = (uint32_t)n;
     t->head_out += n;
     t->status = status;
+    {
+        const char *end = memmem(t->chead->data, n, "\r\n\r\n", 4);
+
+        t->own_body = end != NULL ? (uint32_t)(n - (size_t)(end + 4 - t->chead->data)) : 0;
+    }
     c->state = C_REPLY;
     client_timer_set(c, &q_client_idle);
     reply_flush(c);

@@ -172,6 +172,22 @@ static int addr_eq(const struct sockaddr_storage *a, const struct sockaddr_stora
     return a->ss_family == b->ss_family && memcmp(a, b, addr_len(a)) == 0;
 }
 
+/* Drop repeated addresses (a name may list one twice, in /etc/hosts for instance). */
+static void dedupe(lookup_t *l)
+{
+    int n = 0;
+
+    for (int a = 0; a < l->naddrs; a++) {
+        int seen = 0;
+
+        for (int b = 0; b < n && !seen; b++)
+            seen = addr_eq(&l->addrs[a], &l->addrs[b]);
+        if (!seen)
+            memmove(&l->addrs[n++], &l->addrs[a], sizeof(l->addrs[0]));
+    }
+    l->naddrs = n;
+}
+
 /* Slots whose address stays keep it (and their health); the others are freed or refilled. */
 static void apply(lookup_t *l)
 {
@@ -179,6 +195,7 @@ static void apply(lookup_t *l)
     int keep[LG_DNS_SLOTS] = {0}, changed = 0;
     char list[LG_DNS_SLOTS * LG_ADDR_STRLEN] = "";
 
+    dedupe(l);
     if (l->naddrs == 0 && !l->empty)
         lg_log(LG_LOG_WARN, "pool %s: %s has no address (yet)", l->pool->name, l->be->addr.text);
     l->empty = l->naddrs == 0;
@@ -236,6 +253,9 @@ static void lookup_end(lookup_t *l)
 
 static void lookup_fail(lookup_t *l, const char *why)
 {
+    char reason[LG_HOSTS_LINE_MAX];
+
+    why = lg_log_reason(why, reason, sizeof(reason));
     lg_log(LG_LOG_WARN, "pool %s: cannot resolve %s: %s (addresses kept)", l->pool->name,
            l->be->addr.text, why);
     lookup_end(l);

@@ -12,6 +12,7 @@
 
 #include "admin/stats.h"
 #include "core/log.h"
+#include "core/net.h"
 #include "upstream/balance.h"
 
 /* Passive ejection: 5 s, doubling per ejection up to 5 min. */
@@ -135,6 +136,21 @@ lg_backend_t *lg_upstream_pick(lg_pool_t *pool, const lg_backend_t *avoid, uint6
     return i < 0 ? NULL : &pool->backends[i];
 }
 
+const char *lg_backend_name(const lg_backend_t *be)
+{
+    static char name[LG_ADDR_TEXT_MAX + LG_ADDR_STRLEN + 4];
+    struct sockaddr_storage ss;
+    socklen_t len;
+    char ip[LG_ADDR_STRLEN];
+
+    if (!be->conf->addr.is_hostname)
+        return be->conf->addr.text;
+    lg_be_addr(be->state, &ss, &len);
+    lg_net_addr_text((const struct sockaddr *)&ss, ip, sizeof(ip));
+    snprintf(name, sizeof(name), "%s (%s)", be->conf->addr.text, ip);
+    return name;
+}
+
 void lg_backend_acquire(lg_backend_t *be)
 {
     atomic_fetch_add_explicit(&be->state->active, 1, memory_order_relaxed);
@@ -162,7 +178,7 @@ void lg_backend_failed(lg_backend_t *be, const char *why)
     cooldown = LG_MIN((lg_msec_t)LG_EJECT_BASE_MS << shift, (lg_msec_t)LG_EJECT_MAX_MS);
     atomic_store(&st->ejected_until, lg_now + cooldown);
     lg_log(LG_LOG_WARN, "backend %s/%s ejected for %llu s after %u failures in a row (last: %s)",
-           be->pool->conf->name, be->conf->addr.text, (unsigned long long)(cooldown / 1000), fall,
+           be->pool->conf->name, lg_backend_name(be), (unsigned long long)(cooldown / 1000), fall,
            why);
 }
 

@@ -57,6 +57,12 @@ lg_pool_t *lg_upstream_pool(size_t index);
  */
 lg_backend_t *lg_upstream_pick(lg_pool_t *pool, const lg_backend_t *avoid, uint64_t key);
 
+/*
+ * How logs name a member: its address, or "app:8000 (10.0.0.3:8000)" for a DNS member. The
+ * text lives in a static buffer until the next call.
+ */
+const char *lg_backend_name(const lg_backend_t *be);
+
 /* An exchange starts or stops using `be` (the active count all workers see). */
 void lg_backend_acquire(lg_backend_t *be);
 void lg_backend_release(lg_backend_t *be);
