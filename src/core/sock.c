@@ -35,6 +35,21 @@ ssize_t lg_sock_read(lg_sock_t *s, void *buf, size_t len)
     return LG_ERR;
 }
 
+/* The flags after a write-like call that returned `n` of `want` bytes (see sock.h). */
+static ssize_t after_write(lg_sock_t *s, ssize_t n, size_t want)
+{
+    if (n >= 0) {
+        if ((size_t)n < want)
+            s->flags &= ~(uint32_t)LG_SOCK_WR;
+        return n;
+    }
+    s->flags &= ~(uint32_t)LG_SOCK_WR;
+    if (errno == EAGAIN)
+        return 0;
+    s->flags |= LG_SOCK_ERR;
+    return LG_ERR;
+}
+
 ssize_t lg_sock_writev(lg_sock_t *s, const struct iovec *iov, int iovcnt)
 {
     size_t want = 0;
@@ -52,16 +67,7 @@ ssize_t lg_sock_writev(lg_sock_t *s, const struct iovec *iov, int iovcnt)
             n = sendmsg(s->io.fd, &msg, MSG_NOSIGNAL);
         }
     } while (n < 0 && errno == EINTR);
-    if (n >= 0) {
-        if ((size_t)n < want)
-            s->flags &= ~(uint32_t)LG_SOCK_WR;
-        return n;
-    }
-    s->flags &= ~(uint32_t)LG_SOCK_WR;
-    if (errno == EAGAIN)
-        return 0;
-    s->flags |= LG_SOCK_ERR;
-    return LG_ERR;
+    return after_write(s, n, want);
 }
 
 ssize_t lg_sock_splice_in(lg_sock_t *s, int pipe_wfd, size_t len)
@@ -92,14 +98,5 @@ ssize_t lg_sock_splice_out(lg_sock_t *s, int pipe_rfd, size_t len)
     do {
         n = splice(pipe_rfd, NULL, s->io.fd, NULL, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     } while (n < 0 && errno == EINTR);
-    if (n >= 0) {
-        if ((size_t)n < len)
-            s->flags &= ~(uint32_t)LG_SOCK_WR;
-        return n;
-    }
-    s->flags &= ~(uint32_t)LG_SOCK_WR;
-    if (errno == EAGAIN)
-        return 0;
-    s->flags |= LG_SOCK_ERR;
-    return LG_ERR;
+    return after_write(s, n, len);
 }

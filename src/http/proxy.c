@@ -595,6 +595,17 @@ fail:
     return LG_ERR;
 }
 
+/* Run a pump; a spent budget (more to do, no new event coming) continues after the batch. */
+static int pump(lg_http_conn_t *c, lg_pump_t *p)
+{
+    int r = lg_pump_run(p);
+
+    if (r != LG_PUMP_YIELD)
+        return r;
+    lg_loop_post(&c->posted);
+    return LG_AGAIN;
+}
+
 /*
  * Drive the exchange as far as readiness allows. Called on any event of either socket; every
  * step checks the readiness flags first, so a call with nothing to do costs no system call.
@@ -616,15 +627,12 @@ static void txn_process(lg_txn_t *t)
     }
 
     if (!t->req_done) {
-        r = lg_pump_run(&t->up);
+        r = pump(c, &t->up);
         switch (r) {
         case LG_OK:
             t->req_done = 1;
             break;
         case LG_AGAIN:
-            break;
-        case LG_PUMP_YIELD:
-            lg_loop_post(&c->posted);
             break;
         case LG_PUMP_EDST:
             if (!t->rsp_started) {
@@ -654,15 +662,12 @@ static void txn_process(lg_txn_t *t)
     if (!t->rsp_head && response_read(t) != LG_OK)
         return;
 
-    r = lg_pump_run(&t->down);
+    r = pump(c, &t->down);
     switch (r) {
     case LG_OK:
         t->rsp_done = 1;
         break;
     case LG_AGAIN:
-        break;
-    case LG_PUMP_YIELD:
-        lg_loop_post(&c->posted);
         break;
     case LG_PUMP_EDST:
         lg_log(LG_LOG_INFO, "client closed the connection while receiving the response");
