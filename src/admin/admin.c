@@ -523,7 +523,10 @@ static void aconn_timeout(lg_timer_t *t)
 static void respond(aconn_t *a, int status, const char *type, const char *body, size_t blen,
                     int head)
 {
-    const char *reason = status == 200 ? "OK" : status == 404 ? "Not Found" : "Method Not Allowed";
+    const char *reason = status == 200   ? "OK"
+                         : status == 404 ? "Not Found"
+                         : status == 405 ? "Method Not Allowed"
+                                         : "Service Unavailable";
 
     outf(&a->out,
          "HTTP/1.1 %d %s\r\nServer: lifeguard\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
@@ -552,7 +555,13 @@ static void handle(aconn_t *a)
     }
     path[strcspn(path, "?")] = '\0';
     if (strcmp(path, "/healthz") == 0) {
-        respond(a, 200, "text/plain", "ok\n", 3, head);
+        /* healthy while the serving generation has workers (not while they crash-loop) */
+        memset(&v, 0, sizeof(v));
+        get_view(&v);
+        if (v.serving > 0)
+            respond(a, 200, "text/plain", "ok\n", 3, head);
+        else
+            respond(a, 503, "text/plain", "no worker running\n", 18, head);
         return;
     }
     if (strcmp(path, "/status") == 0 || strcmp(path, "/") == 0) {

@@ -27,6 +27,7 @@ typedef struct lg_admin_view {
     unsigned reloads;
     unsigned worker_restarts;
     unsigned workers; /* running, all generations */
+    unsigned serving; /* running in the serving generation: /healthz fails at 0 */
     lg_msec_t started;
 } lg_admin_view_t;
 

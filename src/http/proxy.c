@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <llhttp.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,11 +50,12 @@
 /* Room for what the rebuilt head adds (X-Forwarded-*, framing) beyond max_header_size. */
 #define LG_BUF_SLACK  4096
 #define LG_TRIM_MS    1000
+#define LG_FREE_KEEP  256 /* connection and exchange structs kept for reuse */
 #define LG_PIPE_SIZE  (1 << 20)
 #define LG_PIPE_KEEP  32
 #define LG_LINGER_BUF 4096
 #define LG_RID_MAX    64   /* an X-Request-Id longer than this is cut in the log */
-#define LG_LOGS_MAX   2048 /* request fields kept for the access log */
+#define LG_LOGS_MAX   1024 /* request fields kept for the access log */
 #define LG_RID_BYTES  16
 
 enum { C_IDLE, C_HEAD, C_EXCHANGE, C_REPLY, C_LINGER };
@@ -124,6 +126,8 @@ static uint64_t rid_state;
 static lg_listener_t *paused_listeners;
 static lg_http_conn_t *free_conns;
 static lg_txn_t *free_txns;
+static unsigned nfree_conns, nfree_txns;
+static int released; /* memory went back to malloc since the last trim */
 
 static void conn_run(lg_http_conn_t *c);
 static void conn_close(lg_http_conn_t *c);
@@ -157,9 +161,10 @@ static lg_txn_t *txn_new(lg_http_conn_t *c)
 {
     lg_txn_t *t = free_txns;
 
-    if (t != NULL)
+    if (t != NULL) {
         free_txns = t->next_free;
-    else if ((t = malloc(sizeof(*t))) == NULL)
+        nfree_txns--;
+    } else if ((t = malloc(sizeof(*t))) == NULL)
         return NULL;
     memset(t, 0, offsetof(lg_txn_t, req));
     t->start = lg_now;
@@ -278,8 +283,14 @@ static void txn_free(lg_txn_t *t)
     lg_buf_put(&t->rbuf);
     lg_buf_put(&t->chead);
     t->c->txn = NULL;
+    if (nfree_txns >= LG_FREE_KEEP) {
+        free(t); /* a burst is over: give the memory back (trim) */
+        released = 1;
+        return;
+    }
     t->next_free = free_txns;
     free_txns = t;
+    nfree_txns++;
 }
 
 static void client_timer_set(lg_http_conn_t *c, lg_timerq_t *q)
@@ -1016,6 +1027,18 @@ static void client_close(lg_http_conn_t *c)
     linger_read(c);
 }
 
+static void conn_put(lg_http_conn_t *c)
+{
+    if (nfree_conns >= LG_FREE_KEEP) {
+        free(c);
+        released = 1;
+        return;
+    }
+    c->next_free = free_conns;
+    free_conns = c;
+    nfree_conns++;
+}
+
 static void conn_free(lg_posted_t *p)
 {
     lg_http_conn_t *c = lg_container_of(p, lg_http_conn_t, posted);
@@ -1024,8 +1047,7 @@ static void conn_free(lg_posted_t *p)
         conn_run(c);
         return;
     }
-    c->next_free = free_conns;
-    free_conns = c;
+    conn_put(c);
 }
 
 static void listeners_resume(void)
@@ -1124,9 +1146,10 @@ static void conn_new(lg_listener_t *ls, int fd, const struct sockaddr *peer, soc
 {
     lg_http_conn_t *c = free_conns;
 
-    if (c != NULL)
+    if (c != NULL) {
         free_conns = c->next_free;
-    else if ((c = malloc(sizeof(*c))) == NULL)
+        nfree_conns--;
+    } else if ((c = malloc(sizeof(*c))) == NULL)
         goto out_close;
     memset(c, 0, sizeof(*c));
     c->sock.io.fd = fd;
@@ -1137,8 +1160,7 @@ static void conn_new(lg_listener_t *ls, int fd, const struct sockaddr *peer, soc
     memcpy(&c->peer, peer, LG_MIN((size_t)plen, sizeof(c->peer)));
     c->state = C_IDLE;
     if (lg_loop_add(&c->sock.io, LG_EV_CONN) != LG_OK) {
-        c->next_free = free_conns;
-        free_conns = c;
+        conn_put(c);
         goto out_close;
     }
     nconns++;
@@ -1265,6 +1287,10 @@ static void trim(lg_timer_t *t)
 {
     lg_buf_trim();
     lg_alog_flush();
+    if (released) {
+        released = 0;
+        malloc_trim(0); /* what a burst of connections left in the heap */
+    }
     lg_timer_set(&q_trim, t);
 }
 

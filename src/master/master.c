@@ -231,6 +231,7 @@ static void admin_view(lg_admin_view_t *v)
         a->id = g->id;
         v->workers += g->alive;
     }
+    v->serving = m.cur != NULL ? m.cur->alive : 0;
     v->reloads = m.reloads;
     v->worker_restarts = m.restarts;
     v->started = m.started;
@@ -267,6 +268,7 @@ static generation_t *generation_new(lg_config_t *cf)
 
 static void spawn(generation_t *g, unsigned i)
 {
+    pid_t master = getpid();
     pid_t pid = fork();
 
     if (pid < 0) {
@@ -276,7 +278,8 @@ static void spawn(generation_t *g, unsigned i)
     if (pid == 0) {
         /* No worker outlives the master. */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() == 1)
+        /* the master died before prctl() took effect (it may be PID 1 itself, in a container) */
+        if (getppid() != master)
             _exit(1);
         close(m.sigfd);
         _exit(lg_worker_run(g->cf, g->fds, g->shm, g->stats, i, g->id));
