@@ -8,7 +8,7 @@ DEPS     ?= build
 CMAKE_FLAGS = -DLG_WERROR=$(if $(filter 1,$(WERROR)),ON,OFF) \
               -DLG_SANITIZE=$(if $(filter 1,$(SANITIZE)),ON,OFF)
 
-.PHONY: all deps build run test test-asan bench format clean
+.PHONY: all deps build run test test-asan test-docker bench format clean
 
 all: build
 
@@ -24,7 +24,12 @@ run: build
 
 test: DEPS = test
 test: build
-	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS) -LE docker
+
+# the image and the compose deployment in a private Docker engine (root; a few minutes)
+test-docker: DEPS = docker
+test-docker: build
+	@cd $(BUILD) && ctest --output-on-failure -L docker
 
 test-asan:
 	@$(MAKE) --no-print-directory test BUILD=build-asan SANITIZE=1

@@ -4,17 +4,20 @@
 #   scripts/deps.sh          what the build needs (make, make run)
 #   scripts/deps.sh test     also what the tests use (criterion, dnsmasq, promtool, chromium)
 #   scripts/deps.sh bench    also nginx, haproxy, wrk, gnuplot, perf
+#   scripts/deps.sh docker   also docker.io, docker-compose, debootstrap (make test-docker)
 set -eu
 
 # build: what `make` and `make run` need; test: what the test suite runs against; bench: peers
 build="build-essential cmake pkg-config libssl-dev libyaml-dev node-llhttp curl"
 test="libcriterion-dev python3 openssl dnsmasq-base prometheus chromium chromium-driver"
 bench="nginx-light haproxy wrk gnuplot-nox linux-perf strace"
+docker="docker.io docker-compose debootstrap iptables"
 case "${1:-build}" in
 build) pkgs="$build" ;;
 test) pkgs="$build $test" ;;
 bench) pkgs="$build $test $bench" ;;
-*) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+docker) pkgs="$build $test $docker" ;;
+*) echo "usage: $0 [build|test|bench|docker]" >&2; exit 2 ;;
 esac
 
 missing=""
