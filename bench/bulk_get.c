@@ -30,8 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HEAD_MAX  16384
-#define DROP_MAX  (4u << 20)
+#define HEAD_MAX       16384
+#define DROP_MAX       (4u << 20)
 #define PATTERN_PERIOD 4093u
 
 static double now(void)

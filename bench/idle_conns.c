@@ -6,10 +6,10 @@
  * Opens N TCP connections to HOST:PORT at about RATE new connections per second (default 5000),
  * non-blocking, from one epoll loop, with at most MAX_INFLIGHT (default 64) connections waiting
  * for their response at any time, so that the server sees a steady trickle even when the machine
- * is busy and never a burst (a burst measures peak memory, not the cost of an idle connection). On each connection it sends one keep-alive
- * "GET PATH HTTP/1.1" (PATH defaults to /) and reads the whole response (Content-Length or
- * chunked), then leaves the connection open and idle. When every connection has either got its
- * response or failed, it prints
+ * is busy and never a burst (a burst measures peak memory, not the cost of an idle connection). On
+ * each connection it sends one keep-alive "GET PATH HTTP/1.1" (PATH defaults to /) and reads the
+ * whole response (Content-Length or chunked), then leaves the connection open and idle. When every
+ * connection has either got its response or failed, it prints
  *
  *   ready ok=N failed=F seconds=S
  *
@@ -87,8 +87,8 @@ static int feed(struct conn *c, const char *p, size_t r)
         return -1;
     }
     /* body bytes already here: those in head[] past hend plus those of p not copied */
-    c->left = strtoll(cl + 17, NULL, 10) - (long long)(c->head + c->have - hend) -
-              (long long)(r - take);
+    c->left =
+        strtoll(cl + 17, NULL, 10) - (long long)(c->head + c->have - hend) - (long long)(r - take);
     c->have = UINT16_MAX;
     return c->left <= 0;
 }
@@ -121,7 +121,8 @@ int main(int argc, char **argv)
     inflight_max = argc > 4 ? atoi(argv[4]) : 64;
     if (n <= 0 || rate <= 0 || inflight_max <= 0)
         return 2;
-    reqlen = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: lg-bench-idle\r\n\r\n",
+    reqlen = snprintf(req, sizeof(req),
+                      "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: lg-bench-idle\r\n\r\n",
                       argc > 5 ? argv[5] : "/", argv[1]);
     if (reqlen <= 0 || (size_t)reqlen >= sizeof(req))
         return 2;
