@@ -113,7 +113,8 @@ struct lg_txn {
     unsigned rsp_started : 1; /* a byte of response arrived */
     unsigned rsp_head : 1;    /* the final response head was forwarded */
     unsigned rsp_done : 1;
-    llhttp_t req, rsp; /* last: txn_new clears everything before them */
+    unsigned tunnel : 1; /* a tcp listener's connection: bytes as they are, both ways */
+    llhttp_t req, rsp;   /* last: txn_new clears everything before them */
 };
 
 static const lg_config_t *conf;
@@ -386,13 +387,17 @@ static void upstream_fail(lg_txn_t *t, int status, const char *what, int err)
                    strerror(err));
         else
             lg_log(LG_LOG_ERR, "%s %s", what, lg_backend_name(t->be));
-        reply_error(t->c, status);
+        if (t->tunnel)
+            conn_close(t->c); /* no HTTP to answer with */
+        else
+            reply_error(t->c, status);
         return;
     }
 retry:
     lg_upconn_close(u);
     t->u = NULL;
-    t->uhead->pos = 0;
+    if (t->uhead != NULL)
+        t->uhead->pos = 0;
     t->req_done = 0;
     upstream_connect(t);
 }
@@ -642,6 +647,8 @@ static void txn_process(lg_txn_t *t)
         switch (r) {
         case LG_OK:
             t->req_done = 1;
+            if (t->tunnel)
+                shutdown(u->sock.io.fd, SHUT_WR); /* pass the client's half-close on */
             break;
         case LG_AGAIN:
             break;
@@ -676,6 +683,8 @@ static void txn_process(lg_txn_t *t)
     r = pump(c, &t->down);
     switch (r) {
     case LG_OK:
+        if (!t->rsp_done && t->tunnel)
+            shutdown(c->sock.io.fd, SHUT_WR); /* and the backend's */
         t->rsp_done = 1;
         break;
     case LG_AGAIN:
@@ -1129,8 +1138,8 @@ static void client_event(lg_io_t *io, uint32_t ev)
      * The client closed while its request is being answered. Like nginx, that aborts the
      * exchange, unless pipelined requests wait in the buffer (a half-close after sending).
      */
-    if (c->state == C_EXCHANGE && (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && c->txn->up.done &&
-        (c->in == NULL || lg_buf_len(c->in) == 0)) {
+    if (c->state == C_EXCHANGE && !c->txn->tunnel && (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) &&
+        c->txn->up.done && (c->in == NULL || lg_buf_len(c->in) == 0)) {
         lg_log(LG_LOG_INFO, "client closed the connection while waiting for the response");
         {
             conn_close(c);
@@ -1141,6 +1150,47 @@ static void client_event(lg_io_t *io, uint32_t ev)
 }
 
 /* ---- listeners */
+
+/*
+ * A tcp listener's connection: a backend of its pool (hash balancing keys on the client
+ * address), then both directions relayed until each side has closed, half-closes passed on.
+ * Idle for timeouts.upstream_response, it is closed.
+ */
+static void tunnel_start(lg_http_conn_t *c)
+{
+    lg_txn_t *t = txn_new(c);
+    char ip[LG_IP_STRLEN];
+
+    if (t == NULL) {
+        conn_close(c);
+        return;
+    }
+    c->txn = t;
+    c->state = C_EXCHANGE;
+    c->close_after = 1;
+    t->tunnel = 1;
+    t->dispatched = 1;
+    t->rsp_head = 1; /* nothing to parse */
+    t->pool = lg_upstream_pool(c->ls->conf->pool);
+    lg_net_ip_text(&c->peer.sa, ip, sizeof(ip));
+    t->key = lg_bal_hash(ip, strlen(ip));
+    t->be = lg_upstream_pick(t->pool, NULL, t->key);
+    if (t->be == NULL) {
+        lg_log(LG_LOG_ERR, "no backend of pool %s is up", t->pool->conf->name);
+        lg_stats_add(&lg_stats_pool(t->pool->index)->no_backend, 1);
+        conn_close(c);
+        return;
+    }
+    lg_backend_acquire(t->be);
+    t->tries = (uint8_t)LG_MIN(t->pool->conf->retries, (unsigned)UINT8_MAX);
+    t->up.src = &c->sock;
+    t->up.buf = &c->in;
+    t->down.dst = &c->sock;
+    t->down.buf = &t->rbuf;
+    lg_pump_start(&t->up, LG_BODY_EOF, 0, 0);
+    lg_pump_start(&t->down, LG_BODY_EOF, 0, 0);
+    upstream_connect(t);
+}
 
 static void conn_new(lg_listener_t *ls, int fd, const struct sockaddr *peer, socklen_t plen)
 {
@@ -1166,6 +1216,10 @@ static void conn_new(lg_listener_t *ls, int fd, const struct sockaddr *peer, soc
     nconns++;
     lg_stats_add(&lg_stats_listener(ls->index)->conns_total, 1);
     lg_stats_add(&lg_stats_listener(ls->index)->conns_active, 1);
+    if (ls->conf->mode == LG_MODE_TCP) {
+        tunnel_start(c);
+        return;
+    }
     client_timer_set(c, &q_client_header);
     return;
 

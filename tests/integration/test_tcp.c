@@ -1,0 +1,85 @@
+/*
+ * test_tcp.c - tcp listeners: every connection relayed, bytes as they are, to a backend of the
+ * listener's pool. HTTP is used only as a convenient byte stream that lg-origin understands.
+ */
+#include "proxy_common.h"
+
+/* lifeguard with one tcp listener in front of origins a and b (round robin, tcp checks). */
+static lg_proc_t *tcp_start(int pa, int pb)
+{
+    return lg_lifeguard_startf(LGT_HEAD "listeners:\n"
+                                        "  db:\n"
+                                        "    listen: 127.0.0.1:0\n"
+                                        "    mode: tcp\n"
+                                        "    pool: app\n"
+                                        "pools:\n"
+                                        "  app:\n"
+                                        "    health_check: {type: tcp, interval: 300ms, "
+                                        "timeout: 250ms}\n"
+                                        "    backends:\n"
+                                        "      - address: 127.0.0.1:%d\n"
+                                        "      - address: 127.0.0.1:%d\n",
+                               pa, pb);
+}
+
+Test(tcp, connections_alternate_and_bytes_pass_unchanged, .timeout = 60)
+{
+    lg_proc_t *a = lg_origin_start("--name a"), *b = lg_origin_start("--name b");
+    lg_proc_t *lg = tcp_start(a->port, b->port);
+    int port = lg_proc_port(lg, "db");
+    int seen[2] = {0, 0};
+    lg_http_response_t *r;
+
+    for (int i = 0; i < 6; i++) {
+        r = lg_http_get(port, "/", "Connection: close\r\n");
+        lgt_assert_status(r, 200);
+        cr_assert(r->body_len == 2 && (r->body[0] == 'a' || r->body[0] == 'b'), "%s", r->body);
+        seen[r->body[0] - 'a']++;
+    }
+    cr_assert_eq(seen[0], 3, "a answered %d of 6", seen[0]);
+    cr_assert_eq(seen[1], 3, "b answered %d of 6", seen[1]);
+
+    /* 64 MiB through the tunnel, checked byte for byte by checksum */
+    r = lg_http_get(port, "/size/67108864", "Connection: close\r\n");
+    lgt_assert_status(r, 200);
+    cr_assert_eq(r->body_len, 64 * MIB);
+    cr_assert_eq(r->body_sum, lg_pattern_checksum(64 * MIB));
+    lgt_finish(lg, NULL);
+}
+
+/* The client half-closes after its request: the answer still arrives, then the close. */
+Test(tcp, half_close_is_passed_on, .timeout = 60)
+{
+    lg_proc_t *a = lg_origin_start("--name a"), *b = lg_origin_start("--name b");
+    lg_proc_t *lg = tcp_start(a->port, b->port);
+    lg_client_t *c = lg_client_connect(lg_proc_port(lg, "db"));
+    static const char req[] = "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n";
+    size_t len = 0;
+    char *all;
+
+    cr_assert_eq(lg_client_send(c, req, sizeof(req) - 1), 0);
+    lg_client_shutdown(c);
+    all = lg_client_read_until_close(c, &len);
+    cr_assert_not_null(all);
+    cr_assert(strstr(all, "HTTP/1.1 200") == all, "%s", all);
+    /* nothing was added on the way: no X-Forwarded-For in what the origin saw */
+    cr_assert_null(strstr(all, "X-Forwarded-For"), "%s", all);
+    lgt_finish(lg, NULL);
+}
+
+/* A backend that is down: connections go to the other one, and none fails. */
+Test(tcp, a_dead_backend_loses_no_connection, .timeout = 60)
+{
+    lg_proc_t *a = lg_origin_start("--name a"), *b = lg_origin_start("--name b");
+    lg_proc_t *lg = tcp_start(a->port, b->port);
+    int port = lg_proc_port(lg, "db");
+
+    cr_assert_eq(lg_proc_stop(b), 0);
+    for (int i = 0; i < 10; i++) {
+        lg_http_response_t *r = lg_http_get(port, "/", "Connection: close\r\n");
+
+        lgt_assert_status(r, 200);
+        cr_assert_str_eq(r->body, "a\n");
+    }
+    lgt_finish(lg, "connect() to");
+}
