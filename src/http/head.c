@@ -144,6 +144,8 @@ static int conn_tokens(lg_conn_hdrs_t *ch, lg_span_t v)
             ch->close = 1;
         } else if (lg_span_eq(t, "keep-alive")) {
             ch->keep_alive = 1;
+        } else if (lg_span_eq(t, "upgrade")) {
+            ch->upgrade = 1;
         } else {
             if (ch->ntokens == LG_HEAD_MAX_CONN_TOKENS)
                 return LG_ERR;
@@ -243,6 +245,9 @@ int lg_req_head_scan(lg_req_head_t *rq, const char *head, size_t len, unsigned h
             if (rq->request_id.len == 0)
                 rq->request_id = h.value;
             break;
+        case LG_H_UPGRADE:
+            rq->upgrade = h.value;
+            break;
         case LG_H_TRANSFER_ENCODING:
             /* llhttp accepts "gzip, chunked"; we relay only plain chunked (RFC 9112 6.1). */
             if (!lg_span_eq(h.value, "chunked"))
@@ -256,6 +261,8 @@ int lg_req_head_scan(lg_req_head_t *rq, const char *head, size_t len, unsigned h
         return LG_HTTP_400;
     if (http_minor == 1 && nhost == 0)
         return LG_HTTP_400;
+    if (!rq->conn.upgrade || http_minor == 0)
+        rq->upgrade.len = 0; /* Upgrade means something only with Connection: upgrade */
     return 0;
 }
 
@@ -333,8 +340,13 @@ size_t lg_req_head_build(const lg_req_head_t *rq, const lg_req_build_t *b, char 
         snprintf(num, sizeof(num), "Content-Length: %llu\r\n", (unsigned long long)b->length);
         put_str(&o, num);
     }
-    if (b->close)
+    if (b->upgrade) {
+        put_str(&o, "Upgrade: ");
+        put_span(&o, rq->upgrade);
+        put_str(&o, "\r\nConnection: upgrade\r\n");
+    } else if (b->close) {
         put_str(&o, "Connection: close\r\n");
+    }
     if (b->request_id != NULL) {
         put_str(&o, "X-Request-Id: ");
         put_str(&o, b->request_id);
@@ -388,7 +400,10 @@ size_t lg_rsp_head_build(const lg_rsp_head_t *rs, const lg_rsp_build_t *b, char 
         case LG_H_KEEP_ALIVE:
         case LG_H_PROXY_CONNECTION:
         case LG_H_TE:
+            break;
         case LG_H_UPGRADE:
+            if (b->upgrade)
+                put(&o, h.line, h.line_len);
             break;
         case LG_H_TRANSFER_ENCODING:
             if (b->keep_chunked)
@@ -403,7 +418,9 @@ size_t lg_rsp_head_build(const lg_rsp_head_t *rs, const lg_rsp_build_t *b, char 
             break;
         }
     }
-    if (b->close)
+    if (b->upgrade)
+        put_str(&o, "Connection: upgrade\r\n");
+    else if (b->close)
         put_str(&o, "Connection: close\r\n");
     else if (b->keep_alive)
         put_str(&o, "Connection: keep-alive\r\n");

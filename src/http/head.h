@@ -52,6 +52,7 @@ typedef struct lg_conn_hdrs {
     unsigned ntokens;
     unsigned close : 1;      /* "Connection: close" */
     unsigned keep_alive : 1; /* "Connection: keep-alive" */
+    unsigned upgrade : 1;    /* "Connection: upgrade" */
 } lg_conn_hdrs_t;
 
 typedef struct lg_req_head {
@@ -62,6 +63,7 @@ typedef struct lg_req_head {
     lg_span_t host;   /* Host value, or the authority of an absolute-form target; may be empty */
     lg_span_t target; /* as received */
     lg_span_t request_id; /* X-Request-Id as received; len 0 when absent */
+    lg_span_t upgrade;    /* Upgrade value (with Connection: upgrade only); len 0 otherwise */
     unsigned http_minor;
     lg_conn_hdrs_t conn;
 } lg_req_head_t;
@@ -83,6 +85,7 @@ typedef struct lg_req_build {
     uint64_t length;
     int close;              /* ask the backend to close after the response */
     const char *request_id; /* added as X-Request-Id when the request had none (or NULL) */
+    int upgrade;            /* pass Upgrade on, with Connection: upgrade (WebSocket) */
 } lg_req_build_t;
 
 /* How a response head is rebuilt for the client. */
@@ -90,6 +93,7 @@ typedef struct lg_rsp_build {
     int keep_chunked; /* forward Transfer-Encoding (client speaks HTTP/1.1) */
     int close;        /* "Connection: close" */
     int keep_alive;   /* "Connection: keep-alive" (HTTP/1.0 client kept open) */
+    int upgrade;      /* a 101: keep Upgrade, say "Connection: upgrade" */
 } lg_rsp_build_t;
 
 lg_hdr_kind_t lg_hdr_kind(const char *name, size_t len);

@@ -113,8 +113,9 @@ struct lg_txn {
     unsigned rsp_started : 1; /* a byte of response arrived */
     unsigned rsp_head : 1;    /* the final response head was forwarded */
     unsigned rsp_done : 1;
-    unsigned tunnel : 1; /* a tcp listener's connection: bytes as they are, both ways */
-    llhttp_t req, rsp;   /* last: txn_new clears everything before them */
+    unsigned tunnel : 1;  /* bytes as they are, both ways: tcp listener, or after a 101 */
+    unsigned upgrade : 1; /* the client asked to switch protocols (WebSocket) */
+    llhttp_t req, rsp;    /* last: txn_new clears everything before them */
 };
 
 static const lg_config_t *conf;
@@ -454,7 +455,7 @@ static void upstream_connect(lg_txn_t *t)
 /* A 1xx response: forwarded at once to an HTTP/1.1 client, then the final one is awaited. */
 static int interim_response(lg_txn_t *t, const lg_rsp_head_t *rs)
 {
-    lg_rsp_build_t b = {0, 0, 0};
+    lg_rsp_build_t b = {0};
     lg_http_conn_t *c = t->c;
     size_t n;
 
@@ -479,12 +480,50 @@ static int interim_response(lg_txn_t *t, const lg_rsp_head_t *rs)
     return LG_OK;
 }
 
+/*
+ * A 101 to a request that asked to upgrade (WebSocket): forward it, then relay both ways as a
+ * tunnel; frames the client sent after its request are already in c->in.
+ */
+static int switch_protocols(lg_txn_t *t, const lg_rsp_head_t *rs, uint32_t hlen)
+{
+    lg_rsp_build_t rb = {.upgrade = 1};
+    lg_http_conn_t *c = t->c;
+    lg_buf_t *b = t->rbuf;
+    size_t n;
+
+    if (t->chead == NULL && (t->chead = lg_buf_get()) == NULL)
+        return LG_ERR;
+    n = lg_rsp_head_build(rs, &rb, t->chead->data + t->chead->last, lg_buf_room(t->chead));
+    if (n == 0)
+        return LG_ERR;
+    t->chead->last += (uint32_t)n;
+    t->head_out += n;
+    t->status = 101;
+    t->rsp_at = lg_now;
+    b->pos += hlen;
+    t->rsp_head = 1;
+    t->up.head = NULL;
+    lg_buf_put(&t->uhead);
+    lg_backend_ok(t->be);
+    t->tunnel = 1;
+    c->close_after = 1;
+    t->down.dst = &c->sock;
+    t->down.buf = &t->rbuf;
+    t->down.head = t->chead;
+    t->down.parser = NULL;
+    lg_pump_start(&t->down, LG_BODY_EOF, 0, (uint32_t)lg_buf_len(b));
+    t->req_done = 0;
+    lg_pump_start(&t->up, LG_BODY_EOF, 0, c->in != NULL ? (uint32_t)lg_buf_len(c->in) : 0);
+    lg_loop_post(&c->posted); /* the client's side may have bytes waiting already */
+    return LG_OK;
+}
+
 /* The final response head is in rbuf[pos .. pos+hlen): rebuild it and start the body. */
 static int response_head(lg_txn_t *t, uint32_t hlen)
 {
     lg_http_conn_t *c = t->c;
     lg_buf_t *b = t->rbuf;
-    lg_rsp_build_t rb;
+    lg_rsp_build_t rb = {0};
     lg_rsp_head_t rs;
     lg_body_t mode;
     uint64_t length = 0;
@@ -492,13 +531,13 @@ static int response_head(lg_txn_t *t, uint32_t hlen)
 
     if (lg_rsp_head_scan(&rs, b->data + b->pos, hlen) != LG_OK)
         return LG_ERR;
+    if (t->rsp.status_code == 101)
+        return t->upgrade ? switch_protocols(t, &rs, hlen) : LG_ERR;
     if (t->rsp.status_code < 200) {
         b->pos += hlen;
         t->parsed = 0;
         return interim_response(t, &rs) == LG_OK ? LG_AGAIN : LG_ERR;
     }
-    if (t->rsp.status_code == 101)
-        return LG_ERR; /* we never forward Upgrade, so the backend may not switch */
     if (t->head_only || t->rsp.status_code == 204 || t->rsp.status_code == 304)
         mode = LG_BODY_NONE;
     else if (t->rsp.flags & F_CHUNKED)
@@ -524,6 +563,7 @@ static int response_head(lg_txn_t *t, uint32_t hlen)
     t->rsp_at = lg_now;
     b->pos += hlen;
     t->rsp_head = 1;
+    t->up.head = NULL; /* the rebuilt request head was written whole: it goes back now */
     lg_buf_put(&t->uhead);
     lg_backend_ok(t->be);
     t->down.dst = &c->sock;
@@ -773,7 +813,7 @@ static void dispatch(lg_txn_t *t, uint32_t hlen)
     lg_http_conn_t *c = t->c;
     const lg_route_conf_t *route;
     lg_req_head_t rq;
-    lg_req_build_t rb;
+    lg_req_build_t rb = {0};
     lg_body_t mode = LG_BODY_NONE;
     char ip[LG_IP_STRLEN];
     lg_pool_t *pool;
@@ -844,6 +884,8 @@ static void dispatch(lg_txn_t *t, uint32_t hlen)
     rb.length = t->req.content_length;
     rb.close = pool->conf->keepalive_max_idle == 0;
     rb.request_id = rq.request_id.len == 0 ? t->rid : NULL;
+    t->upgrade = rq.upgrade.len > 0 && mode == LG_BODY_NONE;
+    rb.upgrade = t->upgrade;
     if ((t->uhead = lg_buf_get()) == NULL) {
         conn_close(c);
         return;

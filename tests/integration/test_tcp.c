@@ -2,6 +2,9 @@
  * test_tcp.c - tcp listeners: every connection relayed, bytes as they are, to a backend of the
  * listener's pool. HTTP is used only as a convenient byte stream that lg-origin understands.
  */
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "proxy_common.h"
 
 /* lifeguard with one tcp listener in front of origins a and b (round robin, tcp checks). */
@@ -82,4 +85,64 @@ Test(tcp, a_dead_backend_loses_no_connection, .timeout = 60)
         cr_assert_str_eq(r->body, "a\n");
     }
     lgt_finish(lg, "connect() to");
+}
+
+/* Read from a blocking socket (with timeouts) until `want` bytes or the head's end arrived. */
+static size_t tcp_read(int fd, char *buf, size_t cap, size_t want, int head)
+{
+    size_t got = 0;
+
+    while (got < want && got < cap - 1) {
+        ssize_t n = recv(fd, buf + got, cap - 1 - got, 0);
+
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        buf[got] = '\0';
+        if (head && strstr(buf, "\r\n\r\n") != NULL)
+            break;
+    }
+    buf[got] = '\0';
+    return got;
+}
+
+/* An HTTP listener passes a WebSocket upgrade on and relays both ways after the 101. */
+Test(tcp, websocket_upgrade_is_relayed, .timeout = 60)
+{
+    lg_proc_t *o = lg_origin_start("--name ws");
+    lg_proc_t *lg = lgt_start_single(o->port, "", "");
+    int fd = lg_tcp_connect(lg_proc_port(lg, "web"));
+    static const char req[] = "GET /upgrade HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                              "Connection: keep-alive, Upgrade\r\n\r\nearly";
+    char buf[65536], *end;
+    size_t n, rest;
+
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(send(fd, req, sizeof(req) - 1, 0), (ssize_t)(sizeof(req) - 1));
+    n = tcp_read(fd, buf, sizeof(buf), sizeof(buf), 1);
+    cr_assert(strncmp(buf, "HTTP/1.1 101 ", 13) == 0, "%s", buf);
+    cr_assert_not_null(strstr(buf, "\r\nUpgrade: websocket\r\n"), "%s", buf);
+    cr_assert_not_null(strstr(buf, "\r\nConnection: upgrade\r\n"), "%s", buf);
+    end = strstr(buf, "\r\n\r\n") + 4;
+    rest = n - (size_t)(end - buf);
+    /* the bytes sent with the request, then new ones, come back echoed */
+    cr_assert_eq(send(fd, " and more", 9, 0), 9);
+    memmove(buf, end, rest);
+    rest += tcp_read(fd, buf + rest, sizeof(buf) - rest, 14 - rest, 0);
+    cr_assert_eq(rest, 14);
+    cr_assert_eq(memcmp(buf, "early and more", 14), 0, "%.*s", (int)rest, buf);
+    close(fd);
+    lgt_finish(lg, NULL);
+}
+
+/* Without "Connection: upgrade" the Upgrade header is hop-by-hop noise: removed, no switch. */
+Test(tcp, upgrade_without_connection_token_is_plain_http)
+{
+    lg_proc_t *o = lg_origin_start("--name ws");
+    lg_proc_t *lg = lgt_start_single(o->port, "", "");
+    lg_http_response_t *r = lg_http_get(lg_proc_port(lg, "web"), "/echo", "Upgrade: websocket\r\n");
+
+    lgt_assert_status(r, 200);
+    cr_assert_null(strstr(r->body, "Upgrade"), "%s", r->body);
+    lgt_finish(lg, NULL);
 }
