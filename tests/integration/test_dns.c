@@ -185,9 +185,14 @@ static void dns_kill(dns_server_t *d)
 }
 
 /* At exit (dns_server_t is kept): whatever happened, dnsmasq does not survive the test. */
+/* At exit: stop dnsmasq and free what dns_start_opt allocated (hosts and log are lg_fmt's). */
 static void dns_free(void *p)
 {
-    dns_kill(p);
+    dns_server_t *d = p;
+
+    dns_kill(d);
+    free(d->dir);
+    free(d);
 }
 
 static void dns_write_hosts(dns_server_t *d, const char *records)
