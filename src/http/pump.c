@@ -170,20 +170,28 @@ static int splice_step(lg_pump_t *p)
         moved = n > 0;
     }
     if (!p->done && (p->src->flags & LG_SOCK_RD) && pp->pending < pp->size) {
+        size_t room = pp->size - pp->pending;
+
         n = lg_sock_splice_in(p->src, pp->wfd,
-                              (size_t)LG_MIN(p->left, (uint64_t)(pp->size - pp->pending)));
+                              p->mode == LG_BODY_LENGTH ? (size_t)LG_MIN(p->left, (uint64_t)room)
+                                                        : room);
         if (n == LG_AGAIN) {
             /* With bytes in the pipe, EAGAIN may mean a full pipe rather than an empty socket:
              * try again once the pipe is empty, where EAGAIN is unambiguous. */
             if (pp->pending > 0)
                 p->src->flags |= LG_SOCK_RD;
+        } else if (n == 0 && p->mode == LG_BODY_EOF) {
+            p->done = 1; /* the source closed: that is the end of a close-delimited body */
+            moved = 1;
         } else if (n <= 0) {
             return LG_PUMP_ESRC;
         } else {
             pp->pending += (size_t)n;
-            p->left -= (uint64_t)n;
             p->moved += (uint64_t)n;
-            p->done = p->left == 0;
+            if (p->mode == LG_BODY_LENGTH) {
+                p->left -= (uint64_t)n;
+                p->done = p->left == 0;
+            }
             moved = 1;
         }
     }
@@ -244,7 +252,9 @@ int lg_pump_run(lg_pump_t *p)
             lg_pipe_put(&p->pipe);
             return LG_OK;
         }
-        if (p->mode == LG_BODY_LENGTH && p->left >= LG_SPLICE_MIN && p->pipe == NULL) {
+        /* bytes that need no inspection: large Content-Length bodies, tunnels, EOF bodies */
+        if (p->pipe == NULL &&
+            ((p->mode == LG_BODY_LENGTH && p->left >= LG_SPLICE_MIN) || p->mode == LG_BODY_EOF)) {
             p->pipe = lg_pipe_get();
             if (p->pipe != NULL)
                 continue;

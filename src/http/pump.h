@@ -2,8 +2,9 @@
  * pump.h - moving one message body from one socket to another.
  *
  * A pump first writes the head waiting in `head` together with the body bytes already in
- * `*buf` (one writev), then moves the rest of the body: Content-Length bodies large enough
- * through a pipe with splice(2), everything else through `*buf`. Chunked bodies run through
+ * `*buf` (one writev), then moves the rest of the body: Content-Length bodies large enough and
+ * close-delimited bodies (tunnels too) through a pipe with splice(2), chunked bodies through
+ * `*buf`. Chunked bodies run through
  * llhttp so that their end is found and their framing checked; for an HTTP/1.0 client a
  * chunked body is decoded in place. A pump holds a buffer only while bytes wait in it.
  */
