@@ -442,6 +442,7 @@ static void status_json(out_t *o, const table_t *t, const lg_admin_view_t *v)
             socklen_t sl;
             char addr[LG_ADDR_TEXT_MAX], host[LG_ADDR_TEXT_MAX * 2], reason[LG_SHM_REASON_LEN * 2];
             lg_stats_member_t sm;
+            int labeled;
 
             if (bc->addr.is_hostname && !atomic_load(&st->in_use) && m % LG_DNS_SLOTS != 0)
                 continue; /* one row for a name without addresses, none for spare slots */
@@ -456,14 +457,13 @@ static void status_json(out_t *o, const table_t *t, const lg_admin_view_t *v)
                  "\"weight\": %u, \"active\": %u, \"requests\": ",
                  shown++ ? "," : "", addr, esc(bc->addr.text, host, sizeof(host)),
                  member_state(pc, st), bc->weight, atomic_load(&st->active));
-            if (member_labels(g, p, m, labels, sizeof(labels)))
+            labeled = member_labels(g, p, m, labels, sizeof(labels));
+            if (labeled)
                 json_classes(o, t, F_BE_REQUESTS, labels);
             else
                 outf(o, "{}");
             outf(o, ", \"failures\": %.0f, \"ejections\": %u, \"latency_ms\": ",
-                 member_labels(g, p, m, labels, sizeof(labels))
-                     ? table_get(t, F_BE_FAILURES, "", labels)
-                     : 0.0,
+                 labeled ? table_get(t, F_BE_FAILURES, "", labels) : 0.0,
                  atomic_load(&st->ejections));
             json_latency(o, sm.hist);
             if (pc->health_check.type == LG_CHECK_NONE || st->last_check == 0)

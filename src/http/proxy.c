@@ -452,20 +452,49 @@ static void upstream_connect(lg_txn_t *t)
     txn_process(t);
 }
 
+/* Append the response head rebuilt with `rb` to t->chead; its length, 0 if it cannot. */
+static size_t chead_append(lg_txn_t *t, const lg_rsp_head_t *rs, const lg_rsp_build_t *rb)
+{
+    size_t n;
+
+    if (t->chead == NULL && (t->chead = lg_buf_get()) == NULL)
+        return 0;
+    n = lg_rsp_head_build(rs, rb, t->chead->data + t->chead->last, lg_buf_room(t->chead));
+    t->chead->last += (uint32_t)n;
+    return n;
+}
+
+/*
+ * The final response head (rbuf[pos .. pos+hlen)) is in t->chead: the backend answered, the
+ * rebuilt request head goes back, and the down pump relays the body in `mode`.
+ */
+static int response_start(lg_txn_t *t, uint32_t hlen, lg_body_t mode, uint64_t length)
+{
+    lg_buf_t *b = t->rbuf;
+
+    t->status = t->rsp.status_code;
+    t->rsp_at = lg_now;
+    b->pos += hlen;
+    t->rsp_head = 1;
+    t->up.head = NULL; /* the rebuilt request head was written whole: it goes back now */
+    lg_buf_put(&t->uhead);
+    lg_backend_ok(t->be);
+    t->down.dst = &t->c->sock;
+    t->down.buf = &t->rbuf;
+    t->down.head = t->chead;
+    t->down.parser = &t->rsp;
+    return lg_pump_start(&t->down, mode, length, (uint32_t)lg_buf_len(b));
+}
+
 /* A 1xx response: forwarded at once to an HTTP/1.1 client, then the final one is awaited. */
 static int interim_response(lg_txn_t *t, const lg_rsp_head_t *rs)
 {
     lg_rsp_build_t b = {0};
     lg_http_conn_t *c = t->c;
-    size_t n;
 
     if (!t->http10) {
-        if (t->chead == NULL && (t->chead = lg_buf_get()) == NULL)
+        if (chead_append(t, rs, &b) == 0)
             return LG_ERR;
-        n = lg_rsp_head_build(rs, &b, t->chead->data + t->chead->last, lg_buf_room(t->chead));
-        if (n == 0)
-            return LG_ERR;
-        t->chead->last += (uint32_t)n;
         if (c->sock.flags & LG_SOCK_WR) {
             struct iovec iov = {t->chead->data + t->chead->pos, lg_buf_len(t->chead)};
             ssize_t w = lg_sock_writev(&c->sock, &iov, 1);
@@ -488,30 +517,14 @@ static int switch_protocols(lg_txn_t *t, const lg_rsp_head_t *rs, uint32_t hlen)
 {
     lg_rsp_build_t rb = {.upgrade = 1};
     lg_http_conn_t *c = t->c;
-    lg_buf_t *b = t->rbuf;
-    size_t n;
+    size_t n = chead_append(t, rs, &rb);
 
-    if (t->chead == NULL && (t->chead = lg_buf_get()) == NULL)
-        return LG_ERR;
-    n = lg_rsp_head_build(rs, &rb, t->chead->data + t->chead->last, lg_buf_room(t->chead));
     if (n == 0)
         return LG_ERR;
-    t->chead->last += (uint32_t)n;
     t->head_out += n;
-    t->status = 101;
-    t->rsp_at = lg_now;
-    b->pos += hlen;
-    t->rsp_head = 1;
-    t->up.head = NULL;
-    lg_buf_put(&t->uhead);
-    lg_backend_ok(t->be);
     t->tunnel = 1;
     c->close_after = 1;
-    t->down.dst = &c->sock;
-    t->down.buf = &t->rbuf;
-    t->down.head = t->chead;
-    t->down.parser = NULL;
-    lg_pump_start(&t->down, LG_BODY_EOF, 0, (uint32_t)lg_buf_len(b));
+    response_start(t, hlen, LG_BODY_EOF, 0);
     t->req_done = 0;
     lg_pump_start(&t->up, LG_BODY_EOF, 0, c->in != NULL ? (uint32_t)lg_buf_len(c->in) : 0);
     lg_loop_post(&c->posted); /* the client's side may have bytes waiting already */
@@ -552,28 +565,11 @@ static int response_head(lg_txn_t *t, uint32_t hlen)
     rb.keep_chunked = mode == LG_BODY_CHUNKED;
     rb.close = c->close_after;
     rb.keep_alive = !c->close_after && t->http10;
-    if (t->chead == NULL && (t->chead = lg_buf_get()) == NULL)
-        return LG_ERR;
-    n = lg_rsp_head_build(&rs, &rb, t->chead->data + t->chead->last, lg_buf_room(t->chead));
+    n = chead_append(t, &rs, &rb);
     if (n == 0)
         return LG_ERR;
-    t->chead->last += (uint32_t)n;
     t->head_out += n;
-    t->status = t->rsp.status_code;
-    t->rsp_at = lg_now;
-    b->pos += hlen;
-    t->rsp_head = 1;
-    t->up.head = NULL; /* the rebuilt request head was written whole: it goes back now */
-    lg_buf_put(&t->uhead);
-    lg_backend_ok(t->be);
-    t->down.dst = &c->sock;
-    t->down.buf = &t->rbuf;
-    t->down.head = t->chead;
-    t->down.parser = &t->rsp;
-    t->down.limit = 0;
-    if (lg_pump_start(&t->down, mode, length, (uint32_t)lg_buf_len(b)) != LG_OK)
-        return LG_ERR;
-    return LG_OK;
+    return response_start(t, hlen, mode, length) == LG_OK ? LG_OK : LG_ERR;
 }
 
 /*
