@@ -517,8 +517,11 @@ static int switch_protocols(lg_txn_t *t, const lg_rsp_head_t *rs, uint32_t hlen)
 {
     lg_rsp_build_t rb = {.upgrade = 1};
     lg_http_conn_t *c = t->c;
-    size_t n = chead_append(t, rs, &rb);
+    size_t n;
 
+    if (!lg_rsp_upgrade_agreed(rs, t->uhead->data, t->uhead->last))
+        return LG_ERR; /* a protocol the client did not ask for */
+    n = chead_append(t, rs, &rb);
     if (n == 0)
         return LG_ERR;
     t->head_out += n;
@@ -759,11 +762,20 @@ static int request_check(lg_txn_t *t, lg_req_head_t *rq, uint32_t hlen, lg_body_
 
     if (hlen > conf->limits.max_header_size)
         return 431;
-    if (t->req.http_major != 1)
-        return 505;
+    if (t->req.http_major != 1) /* 0: an HTTP/0.9 line, or a tab taken for part of the target */
+        return t->req.http_major == 0 ? 400 : 505;
     if (t->req.method == HTTP_CONNECT)
         return 405;
     status = lg_req_head_scan(rq, c->in->data + c->in->pos, hlen, t->req.http_minor);
+    if (status != 0)
+        return status;
+    /*
+     * The normalised target is written into chead's memory, unused (empty) until a response
+     * head is appended there, which happens only after the request head was rebuilt.
+     */
+    if (t->chead == NULL && (t->chead = lg_buf_get()) == NULL)
+        return 503;
+    status = lg_req_head_target(rq, t->chead->data, lg_buf_size());
     if (status != 0)
         return status;
     *mode = LG_BODY_NONE;
@@ -880,7 +892,7 @@ static void dispatch(lg_txn_t *t, uint32_t hlen)
     rb.length = t->req.content_length;
     rb.close = pool->conf->keepalive_max_idle == 0;
     rb.request_id = rq.request_id.len == 0 ? t->rid : NULL;
-    t->upgrade = rq.upgrade.len > 0 && mode == LG_BODY_NONE;
+    t->upgrade = rq.upgrade && mode == LG_BODY_NONE;
     rb.upgrade = t->upgrade;
     if ((t->uhead = lg_buf_get()) == NULL) {
         conn_close(c);
