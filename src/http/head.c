@@ -281,10 +281,14 @@ static int absolute_form(lg_req_head_t *rq)
 static int is_protocol(lg_span_t t)
 {
     const char *slash = memchr(t.p, '/', t.len);
-    lg_span_t name = {t.p, slash != NULL ? (size_t)(slash - t.p) : t.len};
-    lg_span_t version = {slash + 1, slash != NULL ? t.len - name.len - 1 : 0};
+    lg_span_t name = t, version;
 
-    return is_token(name) && (slash == NULL || is_token(version));
+    if (slash == NULL)
+        return is_token(name);
+    name.len = (size_t)(slash - t.p);
+    version.p = slash + 1;
+    version.len = t.len - name.len - 1;
+    return is_token(name) && is_token(version);
 }
 
 /* "h2c" asks for HTTP/2 over cleartext: never passed on (RFC 9113 3.1 deprecates it). */
@@ -565,6 +569,24 @@ size_t lg_req_head_build(const lg_req_head_t *rq, const lg_req_build_t *b, char 
     return o.full ? 0 : (size_t)(o.p - buf);
 }
 
+/*
+ * `HTTP/1.x SP 3DIGIT [SP reason]`, the reason without control characters but HTAB: llhttp 8.1
+ * ends a status line at a CR followed by any byte, where this scan (and many clients) reads on
+ * to the LF, so the two would disagree about which lines are headers.
+ */
+static int status_line_valid(const char *head, lg_span_t rest)
+{
+    lg_span_t reason = {rest.p + 4, rest.len > 4 ? rest.len - 4 : 0};
+
+    if (rest.p - head != LG_VERSION_LEN + 1 || memcmp(head, "HTTP/1.", 7) != 0 ||
+        !isdigit((unsigned char)head[7]))
+        return 0;
+    if (rest.len < 3 || !isdigit((unsigned char)rest.p[0]) || !isdigit((unsigned char)rest.p[1]) ||
+        !isdigit((unsigned char)rest.p[2]))
+        return 0;
+    return (rest.len == 3 || rest.p[3] == ' ') && value_valid(reason);
+}
+
 int lg_rsp_head_scan(lg_rsp_head_t *rs, const char *head, size_t len)
 {
     const char *end = head + len;
@@ -583,6 +605,8 @@ int lg_rsp_head_scan(lg_rsp_head_t *rs, const char *head, size_t len)
         return LG_ERR;
     rs->status_rest.p = sp + 1;
     rs->status_rest.len = (size_t)(nl - 1 - (sp + 1));
+    if (!status_line_valid(head, rs->status_rest))
+        return LG_ERR;
 
     cur = nl + 1;
     while ((r = hdr_next(&cur, end, &h)) > 0) {

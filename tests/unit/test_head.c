@@ -416,6 +416,11 @@ Test(head, response_rules)
         "HTTP/1.1 200 OK\r\nX Y: 1\r\n\r\n",
         "HTTP/1.1 200 OK\r\nX: a\x01\r\n\r\n",
         "HTTP/1.1 200 OK\r\nContent-Length: 9223372036854775808\r\n\r\n",
+        /* llhttp 8.1 ends the status line at this CR: "Connection: x" would be a header */
+        "HTTP/1.1 200 OK\r\x02Connection: x\r\nX: 1\r\n\r\n",
+        "HTTP/1.1 20 OK\r\n\r\n",
+        "HTTP/1.1 200OK\r\n\r\n",
+        "HTTP/2.0 200 OK\r\n\r\n",
     };
     static const char rsp[] = "HTTP/1.1 200 OK\r\nHTTP2-Settings: AAAA\r\nContent-Length: "
                               "9223372036854775807\r\n\r\n";
@@ -430,4 +435,6 @@ Test(head, response_rules)
     n = lg_rsp_head_build(&rs, &b, out, sizeof(out) - 1);
     out[n] = '\0';
     cr_assert_str_eq(out, "HTTP/1.1 200 OK\r\nContent-Length: 9223372036854775807\r\n\r\n");
+    cr_assert_eq(lg_rsp_head_scan(&rs, "HTTP/1.1 200\r\n\r\n", 16), 0);
+    cr_assert_eq(lg_rsp_head_scan(&rs, "HTTP/1.0 599 \tx\xff\r\n\r\n", 20), 0);
 }
