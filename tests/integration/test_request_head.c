@@ -270,3 +270,18 @@ Test(request_head, switching_to_h2c_is_502)
 {
     cr_assert_eq(switch_status("h2c, websocket", "h2c", "websocket"), 502);
 }
+
+/* ---- the response head: a status line llhttp 8.1 ends early is a 502 */
+
+Test(request_head, status_line_with_a_bare_cr_is_502)
+{
+    lg_recorder_t *rec = lg_recorder_start("HTTP/1.1 200 OK\r\x02Set-Cookie: a=1\r\n"
+                                           "Content-Length: 2\r\nConnection: close\r\n\r\nok");
+    lg_proc_t *lg = lgt_start_single(lg_recorder_port(rec), "", "");
+    static const char req[] = "GET / HTTP/1.1\r\nHost: h\r\n" RID "\r\n";
+    lg_http_response_t *r = exchange(lg_proc_port(lg, "web"), req, strlen(req));
+
+    lgt_assert_status(r, 502);
+    cr_assert_null(lg_http_header(r, "Set-Cookie"));
+    lgt_finish(lg, "sent an invalid response head");
+}
