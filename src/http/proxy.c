@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/fmt.h"
 #include "core/log.h"
 #include "core/net.h"
 #include "core/pipe.h"
@@ -191,10 +192,9 @@ static void txn_log(lg_txn_t *t)
         lg_be_addr(t->be->state, &ss, &len);
         lg_net_addr_text((const struct sockaddr *)&ss, up, sizeof(up));
     }
-    if (t->req.http_major != 0)
-        snprintf(proto, sizeof(proto), "HTTP/%u.%u", t->req.http_major, t->req.http_minor);
-    else
-        snprintf(proto, sizeof(proto), "-"); /* the request line did not parse */
+    if (t->req.http_major == 0 || lg_format(proto, sizeof(proto), "HTTP/%u.%u", t->req.http_major,
+                                            t->req.http_minor) != LG_OK)
+        memcpy(proto, "-", 2); /* the request line did not parse */
     e.client = ip;
     e.method = t->logs;
     e.target = t->logs + t->log_target;
