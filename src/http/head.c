@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "core/lg.h"
+#include "http/field.h"
 #include "http/path.h"
 
 #define LG_HTTP_400 400
@@ -55,31 +56,6 @@ static void put_u64(out_t *o, uint64_t v)
         v /= 10;
     } while (v != 0);
     put(o, digits + i, sizeof(digits) - i);
-}
-
-int lg_span_eq(lg_span_t s, const char *lower)
-{
-    size_t n = strlen(lower);
-
-    return s.len == n && strncasecmp(s.p, lower, n) == 0;
-}
-
-static int is_ows(char ch)
-{
-    return ch == ' ' || ch == '\t';
-}
-
-static lg_span_t trim(const char *p, const char *e)
-{
-    lg_span_t s;
-
-    while (p < e && is_ows(*p))
-        p++;
-    while (e > p && is_ows(e[-1]))
-        e--;
-    s.p = p;
-    s.len = (size_t)(e - p);
-    return s;
 }
 
 lg_hdr_kind_t lg_hdr_kind(const char *n, size_t len)
@@ -134,43 +110,16 @@ static int hdr_next(const char **cur, const char *end, lg_hdr_t *h)
     *cur = nl + 1;
     if (nl - 1 == p)
         return 0;
-    if (is_ows(*p))
+    if (lg_is_ows(*p))
         return -1;
     colon = memchr(p, ':', (size_t)(nl - p));
-    if (colon == NULL || colon == p || is_ows(colon[-1]))
+    if (colon == NULL || colon == p || lg_is_ows(colon[-1]))
         return -1;
     h->line = p;
     h->line_len = (size_t)(nl + 1 - p);
     h->name.p = p;
     h->name.len = (size_t)(colon - p);
-    h->value = trim(colon + 1, nl - 1);
-    return 1;
-}
-
-/* RFC 9110 tchar: the characters of a token (a method, a header name, a protocol). */
-static int is_tchar(unsigned char ch)
-{
-    return isalnum(ch) || (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
-}
-
-static int is_token(lg_span_t s)
-{
-    for (size_t i = 0; i < s.len; i++) {
-        if (!is_tchar((unsigned char)s.p[i]))
-            return 0;
-    }
-    return s.len > 0;
-}
-
-/* A field value holds visible characters, obs-text, SP and HTAB: no NUL, CR, LF or other CTL. */
-static int value_valid(lg_span_t v)
-{
-    for (size_t i = 0; i < v.len; i++) {
-        unsigned char ch = (unsigned char)v.p[i];
-
-        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
-            return 0;
-    }
+    h->value = lg_span_trim(colon + 1, nl - 1);
     return 1;
 }
 
@@ -192,22 +141,7 @@ static int name_aliases_managed(lg_span_t name)
 
 static int hdr_valid(const lg_hdr_t *h)
 {
-    return is_token(h->name) && value_valid(h->value);
-}
-
-/* Next element of a comma-separated list at *p (before e), trimmed; 0 when none is left. */
-static int list_next(const char **p, const char *e, lg_span_t *elem)
-{
-    while (*p < e) {
-        const char *comma = memchr(*p, ',', (size_t)(e - *p));
-        const char *te = comma != NULL ? comma : e;
-
-        *elem = trim(*p, te);
-        *p = te < e ? te + 1 : e;
-        if (elem->len > 0)
-            return 1;
-    }
-    return 0;
+    return lg_field_is_token(h->name) && lg_field_value_valid(h->value);
 }
 
 /* Collect the tokens of one Connection header value. */
@@ -216,7 +150,7 @@ static int conn_tokens(lg_conn_hdrs_t *ch, lg_span_t v)
     const char *p = v.p, *e = v.p + v.len;
     lg_span_t t;
 
-    while (list_next(&p, e, &t)) {
+    while (lg_field_list_next(&p, e, &t)) {
         if (lg_span_eq(t, "close")) {
             ch->close = 1;
         } else if (lg_span_eq(t, "keep-alive")) {
@@ -241,18 +175,6 @@ static int named_by_connection(const lg_conn_hdrs_t *ch, lg_span_t name)
     return 0;
 }
 
-/* RFC 3986 host[:port]: reg-name, IPv4 or IP-literal characters only (no space, '/', '@'). */
-static int host_valid(lg_span_t v)
-{
-    for (size_t i = 0; i < v.len; i++) {
-        unsigned char ch = (unsigned char)v.p[i];
-
-        if (!isalnum(ch) && (ch == '\0' || strchr("-._~!$&'()*+,;=%:[]", ch) == NULL))
-            return 0;
-    }
-    return 1;
-}
-
 /* Split "http://authority/path?q" into host and path; returns -1 on userinfo. */
 static int absolute_form(lg_req_head_t *rq)
 {
@@ -270,25 +192,11 @@ static int absolute_form(lg_req_head_t *rq)
         p++;
     rq->host.p = a;
     rq->host.len = (size_t)(p - a);
-    if (p == a || !host_valid(rq->host))
+    if (p == a || !lg_field_host_valid(rq->host))
         return -1; /* empty, or userinfo ('@') and other characters a host cannot hold */
     rq->path.p = p;
     rq->path.len = (size_t)(e - p);
     return 1;
-}
-
-/* A protocol of an Upgrade list: token ["/" token]. */
-static int is_protocol(lg_span_t t)
-{
-    const char *slash = memchr(t.p, '/', t.len);
-    lg_span_t name = t, version;
-
-    if (slash == NULL)
-        return is_token(name);
-    name.len = (size_t)(slash - t.p);
-    version.p = slash + 1;
-    version.len = t.len - name.len - 1;
-    return is_token(name) && is_token(version);
 }
 
 /* "h2c" asks for HTTP/2 over cleartext: never passed on (RFC 9113 3.1 deprecates it). */
@@ -303,28 +211,13 @@ static int upgrade_protocols(lg_span_t v, unsigned *wanted)
     const char *p = v.p, *e = v.p + v.len;
     lg_span_t t;
 
-    while (list_next(&p, e, &t)) {
-        if (!is_protocol(t))
+    while (lg_field_list_next(&p, e, &t)) {
+        if (!lg_field_is_protocol(t))
             return LG_ERR;
         if (!is_h2c(t))
             *wanted = 1;
     }
     return LG_OK;
-}
-
-/* A Content-Length lifeguard can carry: 1*DIGIT up to 2^63-1, as llhttp checked the rest. */
-static int length_valid(lg_span_t v)
-{
-    uint64_t n = 0;
-
-    for (size_t i = 0; i < v.len; i++) {
-        unsigned d = (unsigned)(v.p[i] - '0');
-
-        if (d > 9 || n > ((uint64_t)INT64_MAX - d) / 10)
-            return 0;
-        n = n * 10 + d;
-    }
-    return v.len > 0;
 }
 
 /*
@@ -341,7 +234,7 @@ static int request_line(lg_req_head_t *rq, const char *nl)
     rq->method.p = rq->head;
     rq->method.len = (size_t)(sp1 - rq->head);
     sp2 = memchr(sp1 + 1, ' ', (size_t)(nl - sp1 - 1));
-    if (!is_token(rq->method) || sp2 == NULL || sp2 == sp1 + 1)
+    if (!lg_field_is_token(rq->method) || sp2 == NULL || sp2 == sp1 + 1)
         return LG_ERR;
     rq->target.p = sp1 + 1;
     rq->target.len = (size_t)(sp2 - sp1 - 1);
@@ -379,7 +272,7 @@ static int req_header(lg_req_head_t *rq, const lg_hdr_t *h, unsigned *nhost)
         return LG_HTTP_400;
     switch (lg_hdr_kind(h->name.p, h->name.len)) {
     case LG_H_HOST:
-        if (++*nhost > 1 || h->value.len == 0 || !host_valid(h->value))
+        if (++*nhost > 1 || h->value.len == 0 || !lg_field_host_valid(h->value))
             return LG_HTTP_400;
         if (!rq->absolute)
             rq->host = h->value;
@@ -397,7 +290,7 @@ static int req_header(lg_req_head_t *rq, const lg_hdr_t *h, unsigned *nhost)
             return LG_HTTP_400;
         break;
     case LG_H_CONTENT_LENGTH:
-        if (!length_valid(h->value))
+        if (!lg_field_length_valid(h->value))
             return LG_HTTP_400;
         break;
     case LG_H_TRANSFER_ENCODING:
@@ -491,7 +384,7 @@ static void put_upgrade(out_t *o, const lg_req_head_t *rq)
 
         if (lg_hdr_kind(h.name.p, h.name.len) != LG_H_UPGRADE)
             continue;
-        while (list_next(&p, e, &t)) {
+        while (lg_field_list_next(&p, e, &t)) {
             if (is_h2c(t))
                 continue;
             put_str(o, sep);
@@ -584,7 +477,7 @@ static int status_line_valid(const char *head, lg_span_t rest)
     if (rest.len < 3 || !isdigit((unsigned char)rest.p[0]) || !isdigit((unsigned char)rest.p[1]) ||
         !isdigit((unsigned char)rest.p[2]))
         return 0;
-    return (rest.len == 3 || rest.p[3] == ' ') && value_valid(reason);
+    return (rest.len == 3 || rest.p[3] == ' ') && lg_field_value_valid(reason);
 }
 
 int lg_rsp_head_scan(lg_rsp_head_t *rs, const char *head, size_t len)
@@ -614,7 +507,7 @@ int lg_rsp_head_scan(lg_rsp_head_t *rs, const char *head, size_t len)
 
         if (!hdr_valid(&h) || (kind == LG_H_CONNECTION && conn_tokens(&rs->conn, h.value) != LG_OK))
             return LG_ERR;
-        if (kind == LG_H_CONTENT_LENGTH && !length_valid(h.value))
+        if (kind == LG_H_CONTENT_LENGTH && !lg_field_length_valid(h.value))
             return LG_ERR;
     }
     return (r < 0 || cur != end) ? LG_ERR : LG_OK;
@@ -633,7 +526,7 @@ static int list_has(const char *head, size_t len, lg_hdr_kind_t kind, lg_span_t 
 
         if (lg_hdr_kind(h.name.p, h.name.len) != kind)
             continue;
-        while (list_next(&p, e, &t)) {
+        while (lg_field_list_next(&p, e, &t)) {
             if (t.len == elem.len && strncasecmp(t.p, elem.p, t.len) == 0)
                 return 1;
         }
@@ -654,7 +547,7 @@ int lg_rsp_upgrade_agreed(const lg_rsp_head_t *rs, const char *req, size_t req_l
 
         if (lg_hdr_kind(h.name.p, h.name.len) != LG_H_UPGRADE)
             continue;
-        while (list_next(&p, e, &t)) {
+        while (lg_field_list_next(&p, e, &t)) {
             if (is_h2c(t) || !list_has(req, req_len, LG_H_UPGRADE, t))
                 return 0;
             named = 1;
@@ -738,7 +631,7 @@ lg_span_t lg_req_head_cookie(const lg_req_head_t *rq, const char *name)
         /* "a=1; b=2": pairs separated by ';', names compared exactly */
         for (p = h.value.p, e = h.value.p + h.value.len; p < e;) {
             const char *semi = memchr(p, ';', (size_t)(e - p));
-            lg_span_t pair = trim(p, semi != NULL ? semi : e);
+            lg_span_t pair = lg_span_trim(p, semi != NULL ? semi : e);
 
             p = semi != NULL ? semi + 1 : e;
             if (pair.len > nlen && pair.p[nlen] == '=' && memcmp(pair.p, name, nlen) == 0) {

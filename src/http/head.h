@@ -14,13 +14,9 @@
 #include <stdint.h>
 
 #include "core/lg.h"
+#include "http/field.h"
 
 #define LG_HEAD_MAX_CONN_TOKENS 16
-
-typedef struct lg_span {
-    const char *p;
-    size_t len;
-} lg_span_t;
 
 /* One header line of a head. */
 typedef struct lg_hdr {
@@ -140,8 +136,5 @@ int lg_rsp_upgrade_agreed(const lg_rsp_head_t *rs, const char *req, size_t req_l
 lg_span_t lg_req_head_header(const lg_req_head_t *rq, const char *name);
 /* The value of cookie `name` in the request's Cookie headers, or len 0. */
 lg_span_t lg_req_head_cookie(const lg_req_head_t *rq, const char *name);
-
-/* Case-insensitive comparison of a span with a NUL-terminated lower-case string. */
-int lg_span_eq(lg_span_t s, const char *lower);
 
 #endif
