@@ -144,6 +144,36 @@ static int hdr_valid(const lg_hdr_t *h)
     return lg_field_is_token(h->name) && lg_field_value_valid(h->value);
 }
 
+/* The elements of every header of one kind of a head, in order (Upgrade lists, say). */
+typedef struct list_walk {
+    const char *cur, *end; /* header lines left */
+    const char *p, *e;     /* what is left of the current value */
+    lg_hdr_kind_t kind;
+} list_walk_t;
+
+static void list_walk_init(list_walk_t *w, const char *head, size_t len, lg_hdr_kind_t kind)
+{
+    w->cur = memchr(head, '\n', len) + 1;
+    w->end = head + len;
+    w->p = w->e = w->end; /* no value yet */
+    w->kind = kind;
+}
+
+static int list_walk_next(list_walk_t *w, lg_span_t *elem)
+{
+    lg_hdr_t h;
+
+    while (!lg_field_list_next(&w->p, w->e, elem)) {
+        do {
+            if (hdr_next(&w->cur, w->end, &h) <= 0)
+                return 0;
+        } while (lg_hdr_kind(h.name.p, h.name.len) != w->kind);
+        w->p = h.value.p;
+        w->e = h.value.p + h.value.len;
+    }
+    return 1;
+}
+
 /* Collect the tokens of one Connection header value. */
 static int conn_tokens(lg_conn_hdrs_t *ch, lg_span_t v)
 {
@@ -373,24 +403,17 @@ static void put_forwarded_for(out_t *o, const lg_req_head_t *rq, const char *cli
 /* Upgrade: every protocol the client asked for but h2c, in order. */
 static void put_upgrade(out_t *o, const lg_req_head_t *rq)
 {
-    const char *cur = memchr(rq->head, '\n', rq->len) + 1;
-    const char *end = rq->head + rq->len;
     const char *sep = "Upgrade: ";
-    lg_hdr_t h;
+    list_walk_t w;
+    lg_span_t t;
 
-    while (hdr_next(&cur, end, &h) > 0) {
-        const char *p = h.value.p, *e = h.value.p + h.value.len;
-        lg_span_t t;
-
-        if (lg_hdr_kind(h.name.p, h.name.len) != LG_H_UPGRADE)
+    list_walk_init(&w, rq->head, rq->len, LG_H_UPGRADE);
+    while (list_walk_next(&w, &t)) {
+        if (is_h2c(t))
             continue;
-        while (lg_field_list_next(&p, e, &t)) {
-            if (is_h2c(t))
-                continue;
-            put_str(o, sep);
-            put_span(o, t);
-            sep = ", ";
-        }
+        put_str(o, sep);
+        put_span(o, t);
+        sep = ", ";
     }
     put_str(o, "\r\n");
 }
@@ -513,45 +536,31 @@ int lg_rsp_head_scan(lg_rsp_head_t *rs, const char *head, size_t len)
     return (r < 0 || cur != end) ? LG_ERR : LG_OK;
 }
 
-/* Whether the list header `kind` of the head head[0..len) has `elem` (case-insensitive). */
+/* Whether a `kind` header of the head head[0..len) lists `elem` (case-insensitive). */
 static int list_has(const char *head, size_t len, lg_hdr_kind_t kind, lg_span_t elem)
 {
-    const char *cur = memchr(head, '\n', len) + 1;
-    const char *end = head + len;
-    lg_hdr_t h;
+    list_walk_t w;
+    lg_span_t t;
 
-    while (hdr_next(&cur, end, &h) > 0) {
-        const char *p = h.value.p, *e = h.value.p + h.value.len;
-        lg_span_t t;
-
-        if (lg_hdr_kind(h.name.p, h.name.len) != kind)
-            continue;
-        while (lg_field_list_next(&p, e, &t)) {
-            if (t.len == elem.len && strncasecmp(t.p, elem.p, t.len) == 0)
-                return 1;
-        }
+    list_walk_init(&w, head, len, kind);
+    while (list_walk_next(&w, &t)) {
+        if (t.len == elem.len && strncasecmp(t.p, elem.p, t.len) == 0)
+            return 1;
     }
     return 0;
 }
 
 int lg_rsp_upgrade_agreed(const lg_rsp_head_t *rs, const char *req, size_t req_len)
 {
-    const char *cur = memchr(rs->head, '\n', rs->len) + 1;
-    const char *end = rs->head + rs->len;
+    list_walk_t w;
+    lg_span_t t;
     int named = 0;
-    lg_hdr_t h;
 
-    while (hdr_next(&cur, end, &h) > 0) {
-        const char *p = h.value.p, *e = h.value.p + h.value.len;
-        lg_span_t t;
-
-        if (lg_hdr_kind(h.name.p, h.name.len) != LG_H_UPGRADE)
-            continue;
-        while (lg_field_list_next(&p, e, &t)) {
-            if (is_h2c(t) || !list_has(req, req_len, LG_H_UPGRADE, t))
-                return 0;
-            named = 1;
-        }
+    list_walk_init(&w, rs->head, rs->len, LG_H_UPGRADE);
+    while (list_walk_next(&w, &t)) {
+        if (is_h2c(t) || !list_has(req, req_len, LG_H_UPGRADE, t))
+            return 0;
+        named = 1;
     }
     return named;
 }

@@ -42,6 +42,18 @@ static void assert_received(lg_recorder_t *rec, size_t i, const char *want)
               "the backend received:\n%.*s\nexpected:\n%s", (int)len, got, want);
 }
 
+/* `req` through lifeguard to a recording backend: the client gets 200, the backend `want`. */
+static void forwarded_as(const char *req, const char *want)
+{
+    lg_recorder_t *rec = lg_recorder_start(NULL);
+    lg_proc_t *lg = lgt_start_single(lg_recorder_port(rec), "", "");
+
+    lgt_assert_status(exchange(lg_proc_port(lg, "web"), req, strlen(req)), 200);
+    assert_received(rec, 0, want);
+    cr_assert_eq(lg_recorder_count(rec), 1, "the backend received more than one request");
+    lgt_finish(lg, NULL);
+}
+
 /* One listener: path_prefix /internal/ to pool `internal`, everything else to `public`. */
 static lg_proc_t *start_two_pools(int internal_port, int public_port)
 {
@@ -133,16 +145,8 @@ Test(request_head, normalised_path_is_routed_and_forwarded)
 
 Test(request_head, escapes_are_made_canonical)
 {
-    lg_recorder_t *rec = lg_recorder_start(NULL);
-    lg_proc_t *lg = lgt_start_single(lg_recorder_port(rec), "", "");
-    int port = lg_proc_port(lg, "web");
-    static const char req[] =
-        "GET /a%3fb/caf\xc3\xa9/%7e?q=%2f..%2F&x HTTP/1.1\r\nHost: h\r\n" RID "\r\n";
-
-    lgt_assert_status(exchange(port, req, strlen(req)), 200);
-    assert_received(rec, 0,
-                    "GET /a%3Fb/caf%C3%A9/~?q=%2f..%2F&x HTTP/1.1\r\nHost: h\r\n" RID FWD "\r\n");
-    lgt_finish(lg, NULL);
+    forwarded_as("GET /a%3fb/caf\xc3\xa9/%7e?q=%2f..%2F&x HTTP/1.1\r\nHost: h\r\n" RID "\r\n",
+                 "GET /a%3Fb/caf%C3%A9/~?q=%2f..%2F&x HTTP/1.1\r\nHost: h\r\n" RID FWD "\r\n");
 }
 
 /* ---- defects 5 and 6: what is refused with 400, before any backend sees it */
@@ -202,30 +206,17 @@ Test(request_head, refused_heads_reach_no_backend)
 
 Test(request_head, options_star_is_forwarded)
 {
-    lg_recorder_t *rec = lg_recorder_start(NULL);
-    lg_proc_t *lg = lgt_start_single(lg_recorder_port(rec), "", "");
-    int port = lg_proc_port(lg, "web");
-    static const char req[] = "OPTIONS * HTTP/1.1\r\nHost: h\r\n" RID "\r\n";
-
-    lgt_assert_status(exchange(port, req, strlen(req)), 200);
-    assert_received(rec, 0, "OPTIONS * HTTP/1.1\r\nHost: h\r\n" RID FWD "\r\n");
-    lgt_finish(lg, NULL);
+    forwarded_as("OPTIONS * HTTP/1.1\r\nHost: h\r\n" RID "\r\n",
+                 "OPTIONS * HTTP/1.1\r\nHost: h\r\n" RID FWD "\r\n");
 }
 
 /* ---- defect 7: h2c and HTTP2-Settings never forwarded; a 101 only to what was asked */
 
 Test(request_head, h2c_upgrade_is_a_plain_request)
 {
-    lg_recorder_t *rec = lg_recorder_start(NULL);
-    lg_proc_t *lg = lgt_start_single(lg_recorder_port(rec), "", "");
-    int port = lg_proc_port(lg, "web");
-    static const char req[] =
-        "GET /h HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\n"
-        "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n" RID "\r\n";
-
-    lgt_assert_status(exchange(port, req, strlen(req)), 200);
-    assert_received(rec, 0, "GET /h HTTP/1.1\r\nHost: h\r\n" RID FWD "\r\n");
-    lgt_finish(lg, NULL);
+    forwarded_as("GET /h HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                 "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n" RID "\r\n",
+                 "GET /h HTTP/1.1\r\nHost: h\r\n" RID FWD "\r\n");
 }
 
 /* A backend that switches to `rsp_upgrade` when asked for `req_upgrade`: the client's status. */
