@@ -296,7 +296,7 @@ static lg_chunk_evt_t line(lg_chunk_t *d, const char *in, size_t len, lg_chunk_e
 
 lg_chunk_evt_t lg_chunk_next(lg_chunk_t *d, const char *in, size_t len, lg_chunk_ev_t *ev)
 {
-    memset(ev, 0, sizeof(*ev));
+    ev->used = 0; /* each event sets the fields it has */
     switch (d->state) {
     case S_SIZE:
     case S_TRAILER:

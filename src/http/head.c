@@ -200,6 +200,17 @@ static int absolute_form(lg_req_head_t *rq)
     return 1;
 }
 
+/*
+ * A request's framing is decided here, not by llhttp 8 (which misses "chunked<TAB>"): plain
+ * chunked is relayed, other codings are 501, a list not ending in chunked is 400 (RFC 9112 6.3).
+ */
+static int te_status(lg_te_framing_t te)
+{
+    if (te == LG_TE_CODED)
+        return LG_HTTP_501;
+    return te == LG_TE_CLOSE || te == LG_TE_BAD ? LG_HTTP_400 : 0;
+}
+
 int lg_req_head_scan(lg_req_head_t *rq, const char *head, size_t len, unsigned http_minor)
 {
     const char *end = head + len;
@@ -260,16 +271,10 @@ int lg_req_head_scan(lg_req_head_t *rq, const char *head, size_t len, unsigned h
         return LG_HTTP_400;
     if (http_minor == 1 && nhost == 0)
         return LG_HTTP_400;
-    /* Framing is decided here, not by llhttp 8 (which misses "chunked<TAB>"): plain chunked is
-     * relayed, other codings are 501, a list not ending in chunked is 400 (RFC 9112 6.3). */
-    rq->te = lg_te_framing(&te);
-    if (rq->te == LG_TE_CODED)
-        return LG_HTTP_501;
-    if (rq->te == LG_TE_CLOSE || rq->te == LG_TE_BAD)
-        return LG_HTTP_400;
     if (!rq->conn.upgrade || http_minor == 0)
         rq->upgrade.len = 0; /* Upgrade means something only with Connection: upgrade */
-    return 0;
+    rq->te = lg_te_framing(&te);
+    return te_status(rq->te);
 }
 
 /* X-Forwarded-For: every value the client sent, in order, then the client's address. */
