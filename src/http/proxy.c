@@ -332,10 +332,22 @@ static void txn_done(lg_txn_t *t)
     conn_keepalive(c);
 }
 
+/*
+ * The backend's Connection header and version let the connection stay open. Where the body
+ * ends is our framing's call (down.mode), not llhttp's: llhttp 8.1 takes "chunked<TAB>" for a
+ * close-delimited body.
+ */
+static int backend_keeps_alive(const lg_txn_t *t)
+{
+    if (t->rsp.http_minor >= 1)
+        return !(t->rsp.flags & F_CONNECTION_CLOSE);
+    return (t->rsp.flags & F_CONNECTION_KEEP_ALIVE) != 0;
+}
+
 static int upstream_reusable(const lg_txn_t *t)
 {
     return t->req_done && !t->req_aborted && t->down.mode != LG_BODY_EOF &&
-           llhttp_should_keep_alive(&t->rsp) && (t->rbuf == NULL || lg_buf_len(t->rbuf) == 0);
+           backend_keeps_alive(t) && (t->rbuf == NULL || lg_buf_len(t->rbuf) == 0);
 }
 
 static void txn_finish(lg_txn_t *t)
