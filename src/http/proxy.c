@@ -585,7 +585,11 @@ static int switch_protocols(lg_txn_t *t, const lg_rsp_head_t *rs, uint32_t hlen)
     return LG_OK;
 }
 
-/* The final response head is in rbuf[pos .. pos+hlen): rebuild it and start the body. */
+/*
+ * The final response head is in rbuf[pos .. pos+hlen): rebuild it and start the body. LG_OK,
+ * LG_AGAIN after a 1xx, LG_ERR (the head is unacceptable), LG_PUMP_EBAD (the body's first
+ * bytes were malformed: already answered).
+ */
 static int response_head(lg_txn_t *t, uint32_t hlen)
 {
     lg_http_conn_t *c = t->c;
