@@ -1005,15 +1005,15 @@ static void conf_health_check(conf_ctx_t *c, const lg_ynode_t *key, const lg_yno
         if (s != NULL)
             conf_key_err(c, s->key, http_only[i], "only used with \"type: http\"");
     }
-    if (hc->timeout > hc->interval) {
-        s = conf_seen(conf_check_fields, seen, "timeout");
-        if (s == NULL)
-            s = conf_seen(conf_check_fields, seen, "interval");
+    /* A timeout nobody wrote never makes a short interval invalid: it is min(1s, interval). */
+    s = conf_seen(conf_check_fields, seen, "timeout");
+    if (s == NULL) {
+        hc->timeout = LG_MIN(hc->timeout, hc->interval);
+    } else if (hc->timeout > hc->interval) {
         conf_fmt_duration(t, sizeof(t), hc->timeout);
         conf_fmt_duration(iv, sizeof(iv), hc->interval);
-        if (s != NULL)
-            conf_key_err(c, s->val, s->key->str,
-                         "the timeout (%s) must not be longer than the interval (%s)", t, iv);
+        conf_key_err(c, s->val, "timeout",
+                     "the timeout (%s) must not be longer than the interval (%s)", t, iv);
     }
 }
 

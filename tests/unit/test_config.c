@@ -598,6 +598,44 @@ Test(config, unused_pool_and_anchor_without_alias_are_fine)
     tmp_clean(dir);
 }
 
+/* The check timeout nobody wrote is min(1s, interval); one that was written is kept. */
+Test(config, health_check_timeout_defaults_to_at_most_the_interval)
+{
+    static const struct {
+        const char *check;
+        lg_msec_t interval, timeout;
+    } cases[] = {
+        {"{interval: 300ms}", 300, 300},         {"{interval: 1s}", 1000, 1000},
+        {"{interval: 5s}", 5000, 1000},          {"{interval: 300ms, timeout: 200ms}", 300, 200},
+        {"{type: tcp, interval: 10ms}", 10, 10},
+    };
+    char *dir = tmp_dir(), *path, *text;
+    lg_config_t *cf;
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cr_assert(asprintf(&text, "%s    health_check: %s\n", MINIMAL, cases[i].check) >= 0);
+        path = tmp_write_str(dir, "check.yaml", text);
+        cf = load_ok(path);
+        cr_assert_eq(cf->pools[0].health_check.interval, cases[i].interval, "%s", cases[i].check);
+        cr_assert_eq(cf->pools[0].health_check.timeout, cases[i].timeout, "%s", cases[i].check);
+        lg_config_free(cf);
+        free(path);
+        free(text);
+    }
+    expect_text_errors("longer.yaml",
+                       "listeners: {web: {listen: \"127.0.0.1:8080\", routes: [{pool: app}]}}\n"
+                       "pools:\n"
+                       "  app:\n"
+                       "    backends: [\"127.0.0.1:9001\"]\n"
+                       "    health_check: {interval: 300ms, timeout: 1s}\n",
+                       (const char *const[]){":5:46: error: pools.app.health_check.timeout: the "
+                                             "timeout (1s) must not be longer than the interval "
+                                             "(300ms)",
+                                             NULL});
+    tmp_clean(dir);
+}
+
 Test(config, errors_can_be_discarded)
 {
     char *path = fixture_path("three_errors");
@@ -830,9 +868,7 @@ FIXTURE(health_check_bad, ":12:7: error: pools.a.health_check.path: only used wi
         ":21:13: error: pools.b.health_check.rise: must be a whole number from 1 to 100, got "
         "\"0\"",
         ":26:22: error: pools.c.health_check.expect_status: invalid status \"2xx\": expected a "
-        "code from 100 to 599 such as 200, or a range such as 200-399",
-        ":27:17: error: pools.c.health_check.interval: the timeout (1s) must not be longer than "
-        "the interval (500ms)")
+        "code from 100 to 599 such as 200, or a range such as 200-399")
 FIXTURE(type_mismatch, ":1:11: error: timeouts: expected a mapping, got a single value",
         ":3:3: error: listeners: expected a mapping of names to listeners, got a list",
         ":7:7: error: pools.app.backends: expected a list of backends, got a mapping")
