@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "core/log.h"
 #include "master/master.h"
+#include "upstream/dns.h"
 
 #define LG_DEFAULT_CONF "conf/lifeguard.yaml"
 
@@ -45,6 +46,16 @@ static lg_config_t *load(const char *path)
         fprintf(stderr, "%s\n", errs.lines[i]);
     lg_config_errors_free(&errs);
     return cf;
+}
+
+/* `-t`: a backend name that does not resolve now is a warning, not an error (Docker start order).
+ */
+static void warn_unresolved(const lg_backend_conf_t *be, const char *why, void *arg)
+{
+    const lg_config_t *cf = arg;
+
+    fprintf(stderr, "%s:%u:%u: warning: \"%s\" does not resolve (%s)\n", cf->file,
+            be->addr_pos.line, be->addr_pos.col, be->addr.host, why);
 }
 
 static int signal_master(const lg_config_t *cf, const char *name)
@@ -125,6 +136,8 @@ int main(int argc, char **argv)
     if (cf == NULL)
         return 1;
     if (test) {
+        if (lg_dns_check(cf, warn_unresolved, cf) != LG_OK)
+            fprintf(stderr, "lifeguard: backend names were not checked\n");
         printf("configuration ok: %zu listeners, %zu pools, %zu backends\n", cf->nlisteners,
                cf->npools, lg_config_nbackends(cf));
         lg_config_free(cf);

@@ -1062,8 +1062,11 @@ static void conf_backends(conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t
             s = NULL;
         }
         conf_path_pop(c, mark);
-        if (be->addr.text[0] != '\0')
-            refs[n++] = (conf_addr_ref_t){&be->addr, s != NULL ? s->val : item, NULL};
+        if (be->addr.text[0] == '\0')
+            continue;
+        refs[n] = (conf_addr_ref_t){&be->addr, s != NULL ? s->val : item, NULL};
+        be->addr_pos = (lg_conf_pos_t){refs[n].node->line, refs[n].node->col};
+        n++;
     }
     p->nbackends = v->nkids;
     qsort(refs, n, sizeof(*refs), conf_backend_ref_cmp);

@@ -95,6 +95,7 @@ typedef struct lg_backend_conf {
     lg_addr_t addr;
     unsigned weight; /* 1..1000, default 1 */
     lg_conf_pos_t pos;
+    lg_conf_pos_t addr_pos; /* of the address itself (`lifeguard -t` warnings) */
 } lg_backend_conf_t;
 
 typedef struct lg_pool_conf {
