@@ -71,7 +71,7 @@ static int signal_master(const lg_config_t *cf, const char *name)
         if (strcmp(name, sigs[i].name) != 0)
             continue;
         if (cf->pid_file == NULL) {
-            fprintf(stderr, "lifeguard: %s: pid_file is not set, cannot find the master\n",
+            fprintf(stderr, "lifeguard: %s: set pid_file (the default path is too long)\n",
                     cf->file);
             return 1;
         }

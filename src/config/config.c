@@ -1385,10 +1385,26 @@ static unsigned conf_cpus(void)
     return n < 1 ? 1 : (unsigned)LG_MIN(n, (long)LG_WORKERS_MAX);
 }
 
+int lg_config_default_pid_file(unsigned euid, const char *xdg, char *buf, size_t len)
+{
+    int r;
+
+    if (euid == 0)
+        r = snprintf(buf, len, "/run/lifeguard.pid");
+    else if (xdg != NULL && xdg[0] == '/')
+        r = snprintf(buf, len, "%s/lifeguard.pid", xdg);
+    else
+        r = snprintf(buf, len, "/tmp/lifeguard-%u.pid", euid);
+    return r > 0 && (size_t)r < len ? LG_OK : LG_ERR;
+}
+
 static void conf_defaults(conf_ctx_t *c)
 {
     lg_config_t *cf = c->cf;
+    char pid[PATH_MAX];
 
+    if (lg_config_default_pid_file(geteuid(), getenv("XDG_RUNTIME_DIR"), pid, sizeof(pid)) == LG_OK)
+        cf->pid_file = lg_arena_strndup(c->arena, pid, strlen(pid));
     cf->workers = conf_cpus();
     cf->log.level = LG_LOG_INFO;
     cf->log.error = lg_arena_strndup(c->arena, "stderr", strlen("stderr"));

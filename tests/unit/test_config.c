@@ -202,6 +202,17 @@ static const char MINIMAL[] = "listeners:\n"
                               "    backends:\n"
                               "      - 127.0.0.1:9001\n";
 
+/* The pid file of a config without pid_file is the default for whoever runs the test. */
+static void assert_default_pid_file(const lg_config_t *cf)
+{
+    char want[4096];
+
+    cr_assert_eq(
+        lg_config_default_pid_file(geteuid(), getenv("XDG_RUNTIME_DIR"), want, sizeof(want)),
+        LG_OK);
+    cr_assert_str_eq(cf->pid_file, want);
+}
+
 /* ---- scalar parsers */
 
 /* A parser of "NUMBER[UNIT]" values: lg_parse_duration and lg_parse_size share this shape. */
@@ -425,7 +436,7 @@ Test(config, minimal_file_gets_every_default)
 
     cr_assert_str_eq(cf->file, path);
     cr_assert_eq(cf->workers, cpus < 1 ? 1 : cpus > 256 ? 256 : (unsigned)cpus);
-    cr_assert_null(cf->pid_file);
+    assert_default_pid_file(cf);
     cr_assert_eq(cf->log.level, LG_LOG_INFO);
     cr_assert_str_eq(cf->log.error, "stderr");
     cr_assert_str_eq(cf->log.access, "stdout");
@@ -608,6 +619,36 @@ Test(config, unused_pool_and_anchor_without_alias_are_fine)
     tmp_clean(dir);
 }
 
+/* Root's pid file is in /run; another user's in its runtime dir, or in /tmp by uid. */
+Test(config, default_pid_file_for_root_and_other_users)
+{
+    static const struct {
+        unsigned euid;
+        const char *xdg, *want;
+    } cases[] = {
+        {0, NULL, "/run/lifeguard.pid"},
+        {0, "/run/user/0", "/run/lifeguard.pid"}, /* root's service and root's shell agree */
+        {1000, "/run/user/1000", "/run/user/1000/lifeguard.pid"},
+        {1000, NULL, "/tmp/lifeguard-1000.pid"},
+        {1000, "", "/tmp/lifeguard-1000.pid"},
+        {10001, "relative/dir", "/tmp/lifeguard-10001.pid"},
+    };
+    char buf[64];
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cr_assert_eq(lg_config_default_pid_file(cases[i].euid, cases[i].xdg, buf, sizeof(buf)),
+                     LG_OK);
+        cr_assert_str_eq(buf, cases[i].want, "uid %u, XDG_RUNTIME_DIR %s", cases[i].euid,
+                         cases[i].xdg ? cases[i].xdg : "(unset)");
+    }
+    cr_assert_eq(lg_config_default_pid_file(1000,
+                                            "/a/very/long/runtime/directory/name/that/is/"
+                                            "longer/than/the/buffer",
+                                            buf, sizeof(buf)),
+                 LG_ERR);
+}
+
 /* The check timeout nobody wrote is min(1s, interval); one that was written is kept. */
 Test(config, health_check_timeout_defaults_to_at_most_the_interval)
 {
@@ -676,7 +717,7 @@ Test(config_files, default_config_is_the_documented_demo)
     cr_assert_str_eq(cf->pools[0].health_check.path, "/healthz");
     cr_assert_eq(cf->admin.enabled, 1);
     cr_assert_str_eq(cf->admin.addr.text, "127.0.0.1:9901");
-    cr_assert_null(cf->pid_file);
+    assert_default_pid_file(cf);
     lg_config_free(cf);
 }
 
