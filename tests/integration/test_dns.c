@@ -376,29 +376,37 @@ static int origins_start(size_t n, const char *const *ips, const char *const *na
 
 /* ---- lifeguard */
 
+/* One listener `web` in front of pool `app`, whose keys are `pool` (indented by 4); dnsmasq `d`. */
+static char *dns_config(dns_server_t *d, int workers, const char *pool)
+{
+    return lg_fmt("workers: %d\n"
+                  "log: {level: info, error: stderr, access: off}\n"
+                  "resolver: 127.0.0.1:%d\n"
+                  "listeners:\n"
+                  "  web:\n"
+                  "    listen: 127.0.0.1:0\n"
+                  "    routes:\n"
+                  "      - pool: app\n"
+                  "pools:\n"
+                  "  app:\n"
+                  "%s",
+                  workers, d->port, pool);
+}
+
 /*
- * One listener `web` in front of pool `app` with the single backend app.test:port; `check` is
- * the pool's health_check, `extra` more keys of the pool (indented by 4) or "".
+ * Pool `app` with the single backend app.test:port; `check` is the pool's health_check, `extra`
+ * more keys of the pool (indented by 4) or "".
  */
 static lg_proc_t *start_lifeguard_x(dns_server_t *d, int workers, int port, const char *check,
                                     const char *extra)
 {
-    return lg_lifeguard_startf("workers: %d\n"
-                               "log: {level: info, error: stderr, access: off}\n"
-                               "resolver: 127.0.0.1:%d\n"
-                               "listeners:\n"
-                               "  web:\n"
-                               "    listen: 127.0.0.1:0\n"
-                               "    routes:\n"
-                               "      - pool: app\n"
-                               "pools:\n"
-                               "  app:\n"
-                               "    resolve_interval: 1s\n"
-                               "    health_check: %s\n"
-                               "%s"
-                               "    backends:\n"
-                               "      - address: " DNS_NAME ":%d\n",
-                               workers, d->port, check, extra, port);
+    return lg_lifeguard_start(dns_config(d, workers,
+                                         lg_fmt("    resolve_interval: 1s\n"
+                                                "    health_check: %s\n"
+                                                "%s"
+                                                "    backends:\n"
+                                                "      - address: " DNS_NAME ":%d\n",
+                                                check, extra, port)));
 }
 
 static lg_proc_t *start_lifeguard(dns_server_t *d, int workers, int port, const char *check)
@@ -1208,18 +1216,7 @@ Test(dns, reload_keeps_members, .timeout = 60)
 /* `lifeguard -t` with the backends of `backends` (list items, indented by 6) and dnsmasq `d`. */
 static int check_config(dns_server_t *d, const char *backends, char **out)
 {
-    return lg_lifeguard_run(lg_fmt("resolver: 127.0.0.1:%d\n"
-                                   "listeners:\n"
-                                   "  web:\n"
-                                   "    listen: 127.0.0.1:0\n"
-                                   "    routes:\n"
-                                   "      - pool: app\n"
-                                   "pools:\n"
-                                   "  app:\n"
-                                   "    backends:\n"
-                                   "%s",
-                                   d->port, backends),
-                            "-t", out);
+    return lg_lifeguard_run(dns_config(d, 1, lg_fmt("    backends:\n%s", backends)), "-t", out);
 }
 
 /*
@@ -1243,12 +1240,12 @@ Test(dns, check_warns_about_names_that_do_not_resolve, .timeout = 60)
                       &out);
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert_not_null(
-        strstr(out, lg_fmt("/lifeguard.yaml:11:9: warning: \"nosuchhost.test\" does not resolve "
+        strstr(out, lg_fmt("/lifeguard.yaml:13:9: warning: \"nosuchhost.test\" does not resolve "
                            "(NXDOMAIN from 127.0.0.1:%d)\n",
                            d->port)),
         "%s", out);
     cr_assert_not_null(
-        strstr(out, lg_fmt("/lifeguard.yaml:13:19: warning: \"other.test\" does not resolve "
+        strstr(out, lg_fmt("/lifeguard.yaml:15:19: warning: \"other.test\" does not resolve "
                            "(NXDOMAIN from 127.0.0.1:%d)\n",
                            d->port)),
         "%s", out);
@@ -1272,7 +1269,7 @@ Test(dns, check_with_a_silent_resolver, .timeout = 60)
     rc = check_config(d, "      - " DNS_NAME ":80\n", &out);
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert_not_null(
-        strstr(out, lg_fmt("/lifeguard.yaml:10:9: warning: \"" DNS_NAME "\" does not resolve "
+        strstr(out, lg_fmt("/lifeguard.yaml:12:9: warning: \"" DNS_NAME "\" does not resolve "
                            "(timed out waiting for 127.0.0.1:%d)\n",
                            d->port)),
         "%s", out);
