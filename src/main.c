@@ -17,9 +17,10 @@
 #include "master/master.h"
 #include "upstream/dns.h"
 
-/* LG_CONF_PATH, the file read without -c, is a CMake cache variable (nginx's --conf-path). */
-
-/* The whole command line; lifeguard(8) (dist/lifeguard.8.in) says the same at more length. */
+/*
+ * The whole command line; lifeguard(8) (dist/lifeguard.8.in) says the same at more length.
+ * LG_CONF_PATH, the file read without -c, is a CMake cache variable (nginx's --conf-path).
+ */
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -67,8 +68,7 @@ static lg_config_t *load(const char *path)
     return cf;
 }
 
-/* `-t`: a backend name that does not resolve now is a warning, not an error (Docker start order).
- */
+/* `-t`: a backend name that does not resolve is a warning: it may resolve later (Docker). */
 static void warn_unresolved(const lg_backend_conf_t *be, const char *why, void *arg)
 {
     const lg_config_t *cf = arg;

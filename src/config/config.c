@@ -1009,7 +1009,7 @@ static void conf_health_check(conf_ctx_t *c, const lg_ynode_t *key, const lg_yno
     }
     /* A timeout nobody wrote never makes a short interval invalid: it is min(1s, interval). */
     s = conf_seen(conf_check_fields, seen, "timeout");
-    if (s == NULL) {
+    if (s == NULL || s->val->is_alias) {
         hc->timeout = LG_MIN(hc->timeout, hc->interval);
     } else if (hc->timeout > hc->interval) {
         conf_fmt_duration(t, sizeof(t), hc->timeout);

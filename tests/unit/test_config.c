@@ -945,7 +945,8 @@ FIXTURE(alias,
         ":12:19: error: YAML aliases are not supported: write out the value of \"*check\" in full",
         ":13:14: error: pools.app.retries: must be a whole number from 0 to 10, got \"lots\"",
         ":14:5: error: unknown key \"backends2\" (did you mean \"backends\"?)",
-        ":14:16: error: YAML aliases are not supported: write out the value of \"*list\" in full")
+        ":14:16: error: YAML aliases are not supported: write out the value of \"*list\" in full",
+        ":17:46: error: YAML aliases are not supported: write out the value of \"*check\" in full")
 /* libyaml's own words for these two mistakes say nothing of the fix: a hint does. */
 FIXTURE(star_unquoted, ":5:15: error: syntax error: *.example.com is read as a YAML alias (quote "
                        "a value that starts with \"*\", as in \"*.example.com\")")
