@@ -186,14 +186,16 @@ static void dns_kill(dns_server_t *d)
     }
 }
 
-/* At exit (dns_server_t is kept): whatever happened, dnsmasq does not survive the test. */
-/* At exit: stop dnsmasq and free what dns_start_opt allocated (hosts and log are lg_fmt's). */
+/*
+ * At exit (dns_server_t is kept): whatever happened, dnsmasq does not survive the test; its dir
+ * goes, and what dns_start_opt allocated (hosts and log are lg_fmt's).
+ */
 static void dns_free(void *p)
 {
     dns_server_t *d = p;
 
     dns_kill(d);
-    free(d->dir);
+    lg_test_rmtree(d->dir);
     free(d);
 }
 

@@ -6,7 +6,6 @@
  * Makefile; and `lifeguard --help`.
  */
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,23 +20,10 @@
 
 /* ---- helpers */
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-/* The tree is removed when the test process exits (unless LG_TEST_KEEP is set). */
-static void remove_tree(void *p)
-{
-    if (getenv("LG_TEST_KEEP") == NULL)
-        nftw(p, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(p);
-}
-
+/* A DESTDIR, removed with what was installed into it when the test process exits. */
 static char *destdir(void)
 {
-    return lg_test_keep(lg_test_tmpdir(), remove_tree);
+    return lg_test_keep(lg_test_tmpdir(), lg_test_rmtree);
 }
 
 /* Run `cmd` with sh; its exit status, and what it printed (stdout, and stderr unless the

@@ -28,6 +28,11 @@
 
 /* Make a fresh temp directory under $TMPDIR (or /tmp); returns a malloc'd path. */
 char *lg_test_tmpdir(void);
+/*
+ * Remove `dir` and everything in it (kept with LG_TEST_KEEP=1), then free the string: a free
+ * function for lg_test_keep(lg_test_tmpdir(), lg_test_rmtree).
+ */
+void lg_test_rmtree(void *dir);
 /* Write `text` to dir/name; returns the malloc'd full path. */
 char *lg_test_write_file(const char *dir, const char *name, const char *text);
 /* The whole file, NUL-terminated (length in *len if not NULL); NULL if it cannot be read. */
