@@ -1,56 +1,98 @@
 /*
  * test_request_head.c - what the backend receives, byte for byte, for the request heads of
  * issue 12: the largest Content-Length, paths that would escape a path_prefix when compared raw,
- * request lines, Host and header names and values, h2c and 101 answers. A recording backend
- * (lg_test_record.h) keeps the exact bytes; a refused request must reach no backend at all.
+ * request lines, Host and header names and values, h2c and 101 answers. The backend is a raw
+ * socket of the test (lg_test_raw.h) that keeps the exact bytes; a refused request must reach no
+ * backend at all.
  */
 #include <criterion/criterion.h>
 #include <string.h>
 
 #include "lg_test.h"
-#include "lg_test_record.h"
+#include "lg_test_raw.h"
 #include "proxy_common.h"
 
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
+#define WAIT_MS   5000
+#define NONE_MS   200 /* a refused request: no connection to the backend within this */
+#define OK_CLOSE  "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
 #define RID       "X-Request-Id: t\r\n" /* fixed, so the rebuilt head is known to the byte */
 
 /* What lifeguard adds for a client on 127.0.0.1 with Host h. */
 #define FWD "X-Forwarded-For: 127.0.0.1\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: h\r\n"
 
-/* Send `req` (len bytes) on a new connection; the response. */
-static lg_http_response_t *exchange(int port, const char *req, size_t len)
+/* A raw backend: its listening socket; its port in *port. */
+static int backend_listen(int *port)
+{
+    int lfd = lg_raw_listen(port);
+
+    cr_assert_geq(lfd, 0);
+    return lfd;
+}
+
+/* A client that sent `len` bytes of `req`. */
+static lg_client_t *client_send(int port, const char *req, size_t len)
 {
     lg_client_t *c = lg_client_connect(port);
-    lg_http_response_t *r;
 
     cr_assert_not_null(c);
-    lg_client_set_timeout(c, 5000);
+    lg_client_set_timeout(c, WAIT_MS);
     cr_assert_eq(lg_client_send(c, req, len), 0);
-    r = lg_client_read(c, 0);
+    return c;
+}
+
+/* Send `req` (len bytes) on a new connection, for an answer lifeguard gives itself. */
+static lg_http_response_t *exchange(int port, const char *req, size_t len)
+{
+    lg_client_t *c = client_send(port, req, len);
+    lg_http_response_t *r = lg_client_read(c, 0);
+
     lg_client_close(c);
     return r;
 }
 
-/* The request `i` the recorder got must be exactly `want`. */
-static void assert_received(lg_recorder_t *rec, size_t i, const char *want)
+/*
+ * The next connection to the backend `lfd` must carry exactly `want`: a head, then the
+ * `body_len` bytes that end it, and nothing more by then. Returns that connection.
+ */
+static lg_raw_t *backend_receives(int lfd, const char *want, size_t body_len)
 {
-    size_t len = 0;
-    const char *got = lg_recorder_request(rec, i, lg_test_timeout_ms(), &len);
+    lg_raw_t *be = lg_raw_accept(lfd, WAIT_MS);
+    char *m;
 
-    cr_assert_not_null(got, "the backend received no request %zu; expected:\n%s", i, want);
-    cr_assert(len == strlen(want) && memcmp(got, want, len) == 0,
-              "the backend received:\n%.*s\nexpected:\n%s", (int)len, got, want);
+    cr_assert_not_null(be, "lifeguard did not connect to the backend; expected:\n%s", want);
+    m = lg_raw_read_message(be, body_len, NULL, WAIT_MS);
+    cr_assert_not_null(m, "the backend received %zu bytes: %.*s", be->len, (int)be->len, be->buf);
+    cr_assert_str_eq(m, want, "the backend received:\n%s\nexpected:\n%s", m, want);
+    cr_assert_eq(lg_raw_pending(be), 0, "and then: %.*s", (int)be->len, be->buf);
+    return be;
 }
 
-/* `req` through lifeguard to a recording backend: the client gets 200, the backend `want`. */
+/*
+ * `req` through lifeguard to the backend `lfd`, which must receive exactly `want` (its head and
+ * body_len bytes) and answers `rsp`; the client's response (1xx returned, with `flags`).
+ */
+static lg_http_response_t *through(int port, int lfd, const char *req, const char *want,
+                                   size_t body_len, const char *rsp)
+{
+    lg_client_t *c = client_send(port, req, strlen(req));
+    lg_raw_t *be = backend_receives(lfd, want, body_len);
+    lg_http_response_t *r;
+
+    cr_assert_eq(lg_raw_write(be, rsp, strlen(rsp)), 0);
+    r = lg_client_read(c, LG_READ_INTERIM);
+    lg_raw_close(be);
+    lg_client_close(c);
+    return r;
+}
+
+/* `req` through lifeguard to a raw backend: the client gets 200, the backend exactly `want`. */
 static void forwarded_as(const char *req, const char *want)
 {
-    lg_recorder_t *rec = lg_recorder_start(NULL);
-    lg_proc_t *lg = lgt_start_single(lg_recorder_port(rec), "", "");
+    int bport, lfd = backend_listen(&bport);
+    lg_proc_t *lg = lgt_start_single(bport, "", "");
 
-    lgt_assert_status(exchange(lg_proc_port(lg, "web"), req, strlen(req)), 200);
-    assert_received(rec, 0, want);
-    cr_assert_eq(lg_recorder_count(rec), 1, "the backend received more than one request");
+    lgt_assert_status(through(lg_proc_port(lg, "web"), lfd, req, want, 0, OK_CLOSE), 200);
     lgt_finish(lg, NULL);
 }
 
@@ -80,23 +122,23 @@ static lg_proc_t *start_two_pools(int internal_port, int public_port)
 
 Test(request_head, largest_content_length_reaches_the_backend_whole)
 {
-    lg_recorder_t *rec = lg_recorder_start(NULL);
-    lg_proc_t *lg = lgt_start_single(lg_recorder_port(rec), "", "");
-    int port = lg_proc_port(lg, "web");
+    int bport, lfd = backend_listen(&bport);
+    lg_proc_t *lg = lgt_start_single(bport, "", "");
     static const char req[] =
         "POST /up HTTP/1.1\r\nHost: h\r\n" RID "Content-Length: 9223372036854775807\r\n\r\nabc";
 
-    exchange(port, req, strlen(req));
-    assert_received(rec, 0,
-                    "POST /up HTTP/1.1\r\nHost: h\r\n" RID FWD
-                    "Content-Length: 9223372036854775807\r\n\r\n");
+    /* the body never ends: the head, then the 3 bytes sent, and the backend answers early */
+    through(lg_proc_port(lg, "web"), lfd, req,
+            "POST /up HTTP/1.1\r\nHost: h\r\n" RID FWD
+            "Content-Length: 9223372036854775807\r\n\r\nabc",
+            3, OK_CLOSE);
     lgt_finish(lg, NULL);
 }
 
 Test(request_head, content_length_above_2_63_is_400)
 {
-    lg_recorder_t *rec = lg_recorder_start(NULL);
-    lg_proc_t *lg = lgt_start_single(lg_recorder_port(rec), "", "");
+    int bport, lfd = backend_listen(&bport);
+    lg_proc_t *lg = lgt_start_single(bport, "", "");
     int port = lg_proc_port(lg, "web");
     static const char *const bad[] = {
         "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 9223372036854775808\r\n\r\nabc",
@@ -105,7 +147,7 @@ Test(request_head, content_length_above_2_63_is_400)
 
     for (size_t i = 0; i < NELEMS(bad); i++)
         lgt_assert_status(exchange(port, bad[i], strlen(bad[i])), 400);
-    cr_assert_eq(lg_recorder_count(rec), 0, "a refused request reached the backend");
+    cr_assert_null(lg_raw_accept(lfd, NONE_MS), "a refused request reached the backend");
     lgt_finish(lg, NULL);
 }
 
@@ -113,8 +155,8 @@ Test(request_head, content_length_above_2_63_is_400)
 
 Test(request_head, normalised_path_is_routed_and_forwarded)
 {
-    lg_recorder_t *internal = lg_recorder_start(NULL), *pub = lg_recorder_start(NULL);
-    lg_proc_t *lg = start_two_pools(lg_recorder_port(internal), lg_recorder_port(pub));
+    int iport, pport, internal = backend_listen(&iport), pub = backend_listen(&pport);
+    lg_proc_t *lg = start_two_pools(iport, pport);
     int port = lg_proc_port(lg, "web");
     static const char *const targets[] = {
         "/internal/x",
@@ -132,14 +174,17 @@ Test(request_head, normalised_path_is_routed_and_forwarded)
     for (size_t i = 0; i < NELEMS(targets); i++) {
         const char *req = lg_fmt("GET %s HTTP/1.1\r\nHost: h\r\n" RID "\r\n", targets[i]);
 
-        lgt_assert_status(exchange(port, req, strlen(req)), 200);
-        assert_received(internal, i, "GET /internal/x HTTP/1.1\r\nHost: h\r\n" RID FWD "\r\n");
+        lgt_assert_status(through(port, internal, req,
+                                  "GET /internal/x HTTP/1.1\r\nHost: h\r\n" RID FWD "\r\n", 0,
+                                  OK_CLOSE),
+                          200);
     }
     /* absolute-form: the authority becomes Host, written after the other headers */
-    lgt_assert_status(exchange(port, absolute, strlen(absolute)), 200);
-    assert_received(internal, NELEMS(targets),
-                    "GET /internal/x HTTP/1.1\r\n" RID "Host: h\r\n" FWD "\r\n");
-    cr_assert_eq(lg_recorder_count(pub), 0, "an /internal/ request went to the public pool");
+    lgt_assert_status(through(port, internal, absolute,
+                              "GET /internal/x HTTP/1.1\r\n" RID "Host: h\r\n" FWD "\r\n", 0,
+                              OK_CLOSE),
+                      200);
+    cr_assert_null(lg_raw_accept(pub, NONE_MS), "an /internal/ request went to the public pool");
     lgt_finish(lg, NULL);
 }
 
@@ -153,8 +198,8 @@ Test(request_head, escapes_are_made_canonical)
 
 Test(request_head, refused_heads_reach_no_backend)
 {
-    lg_recorder_t *rec = lg_recorder_start(NULL);
-    lg_proc_t *lg = lgt_start_single(lg_recorder_port(rec), "", "");
+    int bport, lfd = backend_listen(&bport);
+    lg_proc_t *lg = lgt_start_single(bport, "", "");
     int port = lg_proc_port(lg, "web");
     static const struct {
         const char *req;
@@ -200,7 +245,7 @@ Test(request_head, refused_heads_reach_no_backend)
 
         cr_expect_eq(r->status, 400, "%d for case %zu: %.*s", r->status, i, (int)len, bad[i].req);
     }
-    cr_assert_eq(lg_recorder_count(rec), 0, "a refused request reached the backend");
+    cr_assert_null(lg_raw_accept(lfd, NONE_MS), "a refused request reached the backend");
     lgt_finish(lg, NULL);
 }
 
@@ -222,29 +267,21 @@ Test(request_head, h2c_upgrade_is_a_plain_request)
 /* A backend that switches to `rsp_upgrade` when asked for `req_upgrade`: the client's status. */
 static int switch_status(const char *req_upgrade, const char *rsp_upgrade, const char *want_sent)
 {
-    lg_recorder_t *rec = lg_recorder_start(lg_fmt("HTTP/1.1 101 Switching Protocols\r\n"
-                                                  "Connection: upgrade\r\nUpgrade: %s\r\n\r\n",
-                                                  rsp_upgrade));
-    lg_proc_t *lg = lgt_start_single(lg_recorder_port(rec), "", "");
-    const char *req = lg_fmt("GET /ws HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\n"
-                             "Upgrade: %s\r\n" RID "\r\n",
-                             req_upgrade);
-    lg_client_t *c = lg_client_connect(lg_proc_port(lg, "web"));
-    lg_http_response_t *r;
-    int status;
+    int bport, lfd = backend_listen(&bport);
+    lg_proc_t *lg = lgt_start_single(bport, "", "");
+    lg_http_response_t *r = through(
+        lg_proc_port(lg, "web"), lfd,
+        lg_fmt("GET /ws HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\nUpgrade: %s\r\n" RID "\r\n",
+               req_upgrade),
+        lg_fmt("GET /ws HTTP/1.1\r\nHost: h\r\n" RID FWD
+               "Upgrade: %s\r\nConnection: upgrade\r\n\r\n",
+               want_sent),
+        0,
+        lg_fmt("HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: %s\r\n\r\n",
+               rsp_upgrade));
 
-    cr_assert_not_null(c);
-    lg_client_set_timeout(c, 5000);
-    cr_assert_eq(lg_client_send(c, req, strlen(req)), 0);
-    r = lg_client_read(c, LG_READ_INTERIM);
-    status = r->status;
-    assert_received(rec, 0,
-                    lg_fmt("GET /ws HTTP/1.1\r\nHost: h\r\n" RID FWD
-                           "Upgrade: %s\r\nConnection: upgrade\r\n\r\n",
-                           want_sent));
-    lg_client_close(c);
     lgt_finish(lg, "sent an invalid response head");
-    return status;
+    return r->status;
 }
 
 Test(request_head, switching_to_the_protocol_asked_for)
@@ -266,11 +303,13 @@ Test(request_head, switching_to_h2c_is_502)
 
 Test(request_head, status_line_with_a_bare_cr_is_502)
 {
-    lg_recorder_t *rec = lg_recorder_start("HTTP/1.1 200 OK\r\x02Set-Cookie: a=1\r\n"
-                                           "Content-Length: 2\r\nConnection: close\r\n\r\nok");
-    lg_proc_t *lg = lgt_start_single(lg_recorder_port(rec), "", "");
-    static const char req[] = "GET / HTTP/1.1\r\nHost: h\r\n" RID "\r\n";
-    lg_http_response_t *r = exchange(lg_proc_port(lg, "web"), req, strlen(req));
+    int bport, lfd = backend_listen(&bport);
+    lg_proc_t *lg = lgt_start_single(bport, "", "");
+    lg_http_response_t *r =
+        through(lg_proc_port(lg, "web"), lfd, "GET / HTTP/1.1\r\nHost: h\r\n" RID "\r\n",
+                "GET / HTTP/1.1\r\nHost: h\r\n" RID FWD "\r\n", 0,
+                "HTTP/1.1 200 OK\r\x02Set-Cookie: a=1\r\nContent-Length: 2\r\n"
+                "Connection: close\r\n\r\nok");
 
     lgt_assert_status(r, 502);
     cr_assert_null(lg_http_header(r, "Set-Cookie"));
