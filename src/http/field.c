@@ -27,16 +27,27 @@ lg_span_t lg_span_trim(const char *p, const char *e)
     return s;
 }
 
-/* RFC 9110 tchar: the characters of a token (a method, a header name, a protocol). */
-static int is_tchar(unsigned char ch)
+int lg_is_tchar(unsigned char ch)
 {
-    return isalnum(ch) || (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+int lg_hex_value(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
 }
 
 int lg_field_is_token(lg_span_t s)
 {
     for (size_t i = 0; i < s.len; i++) {
-        if (!is_tchar((unsigned char)s.p[i]))
+        if (!lg_is_tchar((unsigned char)s.p[i]))
             return 0;
     }
     return s.len > 0;

@@ -25,6 +25,10 @@ int lg_span_eq(lg_span_t s, const char *lower);
 /* p[0..e) without leading and trailing SP and HTAB (OWS). */
 lg_span_t lg_span_trim(const char *p, const char *e);
 
+/* RFC 9110 tchar: a character of a token (a method, a field name, a coding, a protocol). */
+int lg_is_tchar(unsigned char ch);
+/* The value of a hex digit, or -1. */
+int lg_hex_value(char ch);
 /* A token: one or more tchar (a method, a field name, a protocol name). */
 int lg_field_is_token(lg_span_t s);
 /* A field value: visible characters, obs-text, SP, HTAB; no NUL, CR, LF or other control. */

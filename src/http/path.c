@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "http/field.h"
+
 #define LG_HTTP_400 400
 #define LG_HTTP_414 414
 #define LG_ESC_LEN  3 /* "%XX" */
@@ -21,23 +23,12 @@ typedef struct norm {
     size_t seg; /* where the current segment starts in out */
 } norm_t;
 
-static int hex_value(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* The value of the escape at p[0..2) ("4a" of "%4a"), or -1 when it is malformed. */
 static int escape_value(const char *p, const char *end)
 {
     int hi, lo;
 
-    if (end - p < 2 || (hi = hex_value(p[0])) < 0 || (lo = hex_value(p[1])) < 0)
+    if (end - p < 2 || (hi = lg_hex_value(p[0])) < 0 || (lo = lg_hex_value(p[1])) < 0)
         return -1;
     return hi << 4 | lo;
 }
