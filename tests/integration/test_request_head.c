@@ -16,6 +16,7 @@
 #define WAIT_MS   5000
 #define NONE_MS   200 /* a refused request: no connection to the backend within this */
 #define OK_CLOSE  "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+#define NUL_REQ   "GET / HTTP/1.1\r\nHost: h\r\nX: a\0b\r\n\r\n" /* strlen() stops at the NUL */
 #define RID       "X-Request-Id: t\r\n" /* fixed, so the rebuilt head is known to the byte */
 
 /* What lifeguard adds for a client on 127.0.0.1 with Host h. */
@@ -232,7 +233,7 @@ Test(request_head, refused_heads_reach_no_backend)
         {"POST / HTTP/1.1\r\nHost: h\r\nContent_Length: 5\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n",
          0},
         {"GET / HTTP/1.1\r\nHost: h\r\nX_Forwarded_For: 10.0.0.1\r\n\r\n", 0},
-        {"GET / HTTP/1.1\r\nHost: h\r\nX: a\0b\r\n\r\n", 38},
+        {NUL_REQ, sizeof(NUL_REQ) - 1},
         {"GET / HTTP/1.1\r\nHost: h\r\nX: a\x01"
          "b\r\n\r\n",
          0},
