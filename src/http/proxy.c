@@ -834,7 +834,8 @@ static int request_check(lg_txn_t *t, lg_req_head_t *rq, uint32_t hlen, lg_body_
         return status;
     /*
      * The normalised target is written into chead's memory, unused (empty) until a response
-     * head is appended there, which happens only after the request head was rebuilt.
+     * head is appended there; dispatch() gives it back once the request head is rebuilt, so an
+     * exchange still holds at most three buffers.
      */
     if (t->chead == NULL && (t->chead = lg_buf_get()) == NULL)
         return 503;
@@ -966,6 +967,7 @@ static void dispatch(lg_txn_t *t, uint32_t hlen)
     }
     t->uhead->last = (uint32_t)n;
     t->up.head = t->uhead;
+    lg_buf_put(&t->chead); /* it held the normalised target; the response takes one again */
 
     llhttp_init(&t->rsp, HTTP_RESPONSE, &rsp_settings);
     t->rsp.data = t;
