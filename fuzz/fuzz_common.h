@@ -150,13 +150,4 @@ static void fz_same_e2e(const fz_head_t *a, const lg_conn_hdrs_t *ach, const fz_
     } while (x != NULL);
 }
 
-/* Abort unless both parses give the same framing. */
-static void fz_same_framing(const llhttp_t *a, const llhttp_t *b)
-{
-    if ((a->flags & F_CHUNKED) != (b->flags & F_CHUNKED) ||
-        (a->flags & F_CONTENT_LENGTH) != (b->flags & F_CONTENT_LENGTH) ||
-        ((a->flags & F_CONTENT_LENGTH) && a->content_length != b->content_length))
-        abort();
-}
-
 #endif
