@@ -44,6 +44,8 @@
 #define LG_FDS_SPARE         64
 /* After the drain deadline, a worker that has not exited yet is killed this much later. */
 #define LG_KILL_GRACE_MS 2000
+/* A worker told to stop (TERM) at that point is killed if it is still there this much later. */
+#define LG_TERM_GRACE_MS 1000
 
 typedef struct slot {
     pid_t pid;            /* 0 when not running */
@@ -62,6 +64,7 @@ typedef struct generation {
     slot_t *slots;
     unsigned alive;
     int draining;
+    int term_sent;           /* told to stop after the drain deadline: KILL comes next */
     struct generation *next; /* older generations, still draining */
 } generation_t;
 
@@ -409,21 +412,39 @@ static unsigned workers_alive(void)
     return n;
 }
 
-/* Past the drain deadline: whatever still runs of the old generations (or of a stop) is killed. */
+/*
+ * Past the drain deadline: whatever still runs of the old generations (or of a stop) is told
+ * to stop with TERM, which a worker answers by writing out its access log and exiting; what
+ * still runs LG_TERM_GRACE_MS later is killed.
+ */
+static int stop_late(generation_t *g)
+{
+    int first = !g->term_sent;
+
+    signal_generation(g, first ? SIGTERM : SIGKILL);
+    g->term_sent = 1;
+    return first;
+}
+
 static void kill_late(lg_timer_t *t)
 {
-    LG_UNUSED(t);
+    int again = 0;
+
     for (generation_t *g = m.old; g != NULL; g = g->next) {
         if (g->alive > 0) {
             lg_log(LG_LOG_WARN,
                    "generation %u: %u workers still running after the drain "
-                   "deadline, killing them",
-                   g->id, g->alive);
-            signal_generation(g, SIGKILL);
+                   "deadline, %s them",
+                   g->id, g->alive, g->term_sent ? "killing" : "stopping");
+            again |= stop_late(g);
         }
     }
     if (m.stopping && m.cur != NULL && m.cur->alive > 0)
-        signal_generation(m.cur, SIGKILL);
+        again |= stop_late(m.cur);
+    if (again) {
+        m.q_kill.duration = LG_TERM_GRACE_MS;
+        lg_timer_set(&m.q_kill, t);
+    }
 }
 
 static void arm_kill_timer(const lg_config_t *cf)
