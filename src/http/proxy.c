@@ -843,10 +843,13 @@ static int request_check(lg_txn_t *t, lg_req_head_t *rq, uint32_t hlen, lg_body_
     return 0;
 }
 
-/* What balance: hash hashes: the configured key, or the client address when it is absent. */
+/*
+ * What balance: hash hashes: the configured key; LG_BAL_NO_KEY when the request has no such
+ * header or cookie (it goes by round robin, as in HAProxy).
+ */
 static uint64_t hash_key(const lg_pool_conf_t *pc, const lg_req_head_t *rq, const char *ip)
 {
-    lg_span_t v = {ip, 0};
+    lg_span_t v = {ip, strlen(ip)};
 
     switch (pc->hash_key) {
     case LG_HASH_URI:
@@ -862,7 +865,7 @@ static uint64_t hash_key(const lg_pool_conf_t *pc, const lg_req_head_t *rq, cons
         break;
     }
     if (v.len == 0)
-        return lg_bal_hash(ip, strlen(ip));
+        return LG_BAL_NO_KEY;
     return lg_bal_hash(v.p, v.len);
 }
 
