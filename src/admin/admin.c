@@ -676,7 +676,7 @@ int lg_admin_configure(const lg_config_t *cf, void (*view)(lg_admin_view_t *v))
     if (listener.io.fd >= 0 && strcmp(key, listen_key) == 0)
         return LG_OK;
     fd = lg_net_listen((const struct sockaddr *)&cf->admin.addr.sa, cf->admin.addr.salen,
-                       cf->admin.addr.text);
+                       cf->admin.addr.text, NULL);
     if (fd < 0)
         return LG_ERR;
     lg_admin_close();

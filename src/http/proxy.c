@@ -35,6 +35,7 @@
 #include "core/net.h"
 #include "core/pipe.h"
 #include "http/accesslog.h"
+#include "http/diag.h"
 #include "http/errpage.h"
 #include "http/head.h"
 #include "http/pump.h"
@@ -366,6 +367,34 @@ static int retry_allowed(const lg_txn_t *t)
            t->up.mode == LG_BODY_NONE;
 }
 
+/* What an error line says about the exchange: pool, client, request line (as nginx does). */
+static const char *txn_context(const lg_txn_t *t, char *buf, size_t len)
+{
+    lg_diag_req_t r = {t->pool != NULL ? t->pool->conf->name : NULL,
+                       &t->c->peer.sa,
+                       t->logs,
+                       t->logs + t->log_target,
+                       t->req.http_major,
+                       t->req.http_minor};
+
+    return lg_diag_context(&r, buf, len);
+}
+
+/* The line for a backend failure, before the ejection it may cause is logged. */
+static void upstream_fail_log(const lg_txn_t *t, const char *what, int err, int retrying)
+{
+    char ctx[LG_DIAG_MAX];
+    const char *phase = t->u->connecting ? " while connecting to upstream" : "";
+
+    txn_context(t, ctx, sizeof(ctx));
+    if (err != 0)
+        lg_log(LG_LOG_ERR, "%s %s failed (%d: %s)%s%s%s", what, lg_backend_name(t->be), err,
+               strerror(err), phase, ctx, retrying ? ", trying another backend" : "");
+    else
+        lg_log(LG_LOG_ERR, "%s %s%s%s", what, lg_backend_name(t->be), ctx,
+               retrying ? ", trying another backend" : "");
+}
+
 /*
  * The backend failed before a response reached the client. A reused keep-alive connection
  * that the backend had closed is retried once on a fresh connection (idempotent requests
@@ -385,7 +414,6 @@ static void upstream_fail(lg_txn_t *t, int status, const char *what, int err)
         lg_stats_add(&lg_stats_pool(t->pool->index)->retries, 1);
         goto retry;
     }
-    lg_backend_failed(t->be, err != 0 ? strerror(err) : what);
     /*
      * Another backend may take the request when nothing was sent yet (the body waits in the
      * buffer until the connect completes), or when an idempotent request without a body got
@@ -393,26 +421,22 @@ static void upstream_fail(lg_txn_t *t, int status, const char *what, int err)
      */
     safe = connect_failed || (!t->rsp_started && t->idempotent && t->up.mode == LG_BODY_NONE);
     next = safe && t->tries > 0 ? lg_upstream_pick(t->be->pool, t->be, t->key) : NULL;
-    if (next != NULL && next != t->be) {
-        lg_log(LG_LOG_ERR, "%s %s failed (%d: %s), trying another backend", what,
-               lg_backend_name(t->be), err, strerror(err));
-        t->tries--;
-        lg_stats_add(&lg_stats_pool(t->pool->index)->retries, 1);
-        lg_backend_release(t->be);
-        lg_backend_acquire(next);
-        t->be = next;
-    } else {
-        if (err != 0)
-            lg_log(LG_LOG_ERR, "%s %s failed (%d: %s)", what, lg_backend_name(t->be), err,
-                   strerror(err));
-        else
-            lg_log(LG_LOG_ERR, "%s %s", what, lg_backend_name(t->be));
+    if (next == t->be)
+        next = NULL;
+    upstream_fail_log(t, what, err, next != NULL);
+    lg_backend_failed(t->be, err != 0 ? strerror(err) : what);
+    if (next == NULL) {
         if (t->tunnel)
             conn_close(t->c); /* no HTTP to answer with */
         else
             reply_error(t->c, status);
         return;
     }
+    t->tries--;
+    lg_stats_add(&lg_stats_pool(t->pool->index)->retries, 1);
+    lg_backend_release(t->be);
+    lg_backend_acquire(next);
+    t->be = next;
 retry:
     lg_upconn_close(u);
     t->u = NULL;
@@ -430,8 +454,10 @@ static void upstream_timeout(lg_timer_t *timer)
     if (u->connecting) {
         upstream_fail(t, 504, "connect() to", ETIMEDOUT);
     } else if (!t->rsp_head) {
-        lg_log(LG_LOG_ERR, "upstream %s timed out waiting for the response head",
-               lg_backend_name(t->be));
+        char ctx[LG_DIAG_MAX];
+
+        lg_log(LG_LOG_ERR, "upstream %s timed out waiting for the response head%s",
+               lg_backend_name(t->be), txn_context(t, ctx, sizeof(ctx)));
         lg_backend_failed(t->be, "response timed out");
         reply_error(t->c, 504);
     } else {
@@ -457,8 +483,11 @@ static void upstream_connect(lg_txn_t *t)
     lg_upconn_t *u = lg_upconn_get(t->be, t, upstream_event, &reused);
 
     if (u == NULL) {
-        lg_log(LG_LOG_ERR, "connect() to %s failed (%d: %s)", lg_backend_name(t->be), errno,
-               strerror(errno));
+        int err = errno;
+        char ctx[LG_DIAG_MAX];
+
+        lg_log(LG_LOG_ERR, "connect() to %s failed (%d: %s) while connecting to upstream%s",
+               lg_backend_name(t->be), err, strerror(err), txn_context(t, ctx, sizeof(ctx)));
         reply_error(t->c, 502);
         return;
     }
@@ -904,8 +933,7 @@ static void dispatch(lg_txn_t *t, uint32_t hlen)
         memcpy(t->rid, rq.request_id.p, len);
         t->rid[len] = '\0';
     }
-    if (lg_alog_enabled())
-        txn_log_fields(t, &rq);
+    txn_log_fields(t, &rq); /* for the access log and the context of error lines */
     /* From here the head is consumed and the body (if any) belongs to the pump. */
     t->dispatched = 1;
     c->in->pos += hlen;

@@ -17,6 +17,7 @@
 #include "master/master.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@
 #define LG_RESPAWN_DELAY_MAX 10000
 #define LG_FDS_PER_CONN      4
 #define LG_FDS_SPARE         64
+#define LG_CONF_PLACE_MAX    (PATH_MAX + 128) /* "listener NAME (FILE:LINE:COL)" */
 /* After the drain deadline, a worker that has not exited yet is killed this much later. */
 #define LG_KILL_GRACE_MS 2000
 /* A worker told to stop (TERM) at that point is killed if it is still there this much later. */
@@ -184,10 +186,12 @@ static int sockets_update(const lg_config_t *cf, int *fds)
         } else {
             struct sockaddr_storage ss;
             socklen_t len = sizeof(ss);
-            char text[LG_ADDR_STRLEN];
+            char text[LG_ADDR_STRLEN], who[LG_CONF_PLACE_MAX];
 
-            socks[i].fd =
-                lg_net_listen((const struct sockaddr *)&l->addr.sa, l->addr.salen, l->addr.text);
+            snprintf(who, sizeof(who), "listener %s (%s:%u:%u)", l->name, cf->file,
+                     l->listen_pos.line, l->listen_pos.col);
+            socks[i].fd = lg_net_listen((const struct sockaddr *)&l->addr.sa, l->addr.salen,
+                                        l->addr.text, who);
             if (socks[i].fd < 0)
                 goto out_undo;
             /* With port 0 the kernel chose: say which, so that clients (and tests) find it. */
