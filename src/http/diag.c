@@ -4,6 +4,7 @@
 #include "http/diag.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "core/net.h"
 #include "http/accesslog.h"
@@ -32,4 +33,21 @@ const char *lg_diag_context(const lg_diag_req_t *r, char *buf, size_t len)
     else
         snprintf(buf + n, len - (size_t)n, ", request: \"%s %s\"", method, target);
     return buf;
+}
+
+void lg_diag_request_line(const char *p, size_t len, lg_span_t *method, lg_span_t *target)
+{
+    const char *eol = memchr(p, '\n', len), *sp, *end;
+
+    end = eol != NULL ? eol : p + len;
+    if (end > p && end[-1] == '\r')
+        end--;
+    sp = memchr(p, ' ', (size_t)(end - p));
+    *method = (lg_span_t){p, (size_t)((sp != NULL ? sp : end) - p)};
+    *target = (lg_span_t){end, 0};
+    if (sp == NULL)
+        return;
+    p = sp + 1;
+    sp = memchr(p, ' ', (size_t)(end - p));
+    *target = (lg_span_t){p, (size_t)((sp != NULL ? sp : end) - p)};
 }

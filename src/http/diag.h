@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "http/head.h"
+
 /* Room for a context: pool name, client address, an escaped request line cut to fit. */
 #define LG_DIAG_MAX 1024
 
@@ -23,5 +25,12 @@ typedef struct lg_diag_req {
 
 /* ", pool: app, client: 127.0.0.1, request: \"GET / HTTP/1.1\"" into buf (len bytes); buf. */
 const char *lg_diag_context(const lg_diag_req_t *r, char *buf, size_t len);
+
+/*
+ * The method and target of the request line at the start of `p` (len bytes), for the logs of
+ * a request refused before it was accepted: split at spaces, whatever they hold (nginx logs
+ * such a line as received). Spans into `p`; empty when absent.
+ */
+void lg_diag_request_line(const char *p, size_t len, lg_span_t *method, lg_span_t *target);
 
 #endif

@@ -220,11 +220,9 @@ static void txn_log(lg_txn_t *t)
     lg_alog_write(&e);
 }
 
-/* Keep what the access log needs of the request head, before the buffer moves on. */
-static void txn_log_fields(lg_txn_t *t, const lg_req_head_t *rq)
+/* Keep method, target, referer and user agent for the access log and error lines. */
+static void txn_log_spans(lg_txn_t *t, const lg_span_t f[4])
 {
-    lg_span_t f[4] = {rq->method, rq->target, lg_req_head_header(rq, "referer"),
-                      lg_req_head_header(rq, "user-agent")};
     uint16_t *off[4] = {NULL, &t->log_target, &t->log_referer, &t->log_agent};
     size_t n = 0;
 
@@ -237,6 +235,24 @@ static void txn_log_fields(lg_txn_t *t, const lg_req_head_t *rq)
         n += len;
         t->logs[n++] = '\0';
     }
+}
+
+/* Keep what the access log needs of the request head, before the buffer moves on. */
+static void txn_log_fields(lg_txn_t *t, const lg_req_head_t *rq)
+{
+    lg_span_t f[4] = {rq->method, rq->target, lg_req_head_header(rq, "referer"),
+                      lg_req_head_header(rq, "user-agent")};
+
+    txn_log_spans(t, f);
+}
+
+/* A request answered before it was accepted (400, 405, 408, 431, ...): what its line said. */
+static void txn_log_request_line(lg_txn_t *t, const lg_buf_t *in)
+{
+    lg_span_t f[4] = {{"", 0}, {"", 0}, {"", 0}, {"", 0}};
+
+    lg_diag_request_line(in->data + in->pos, lg_buf_len(in), &f[0], &f[1]);
+    txn_log_spans(t, f);
 }
 
 /* A new X-Request-Id: 128 random bits in hex. */
@@ -1096,6 +1112,8 @@ static void reply_error(lg_http_conn_t *c, int status)
     lg_txn_t *t = c->txn;
     size_t n;
 
+    if (!t->dispatched && t->logs[0] == '\0' && c->in != NULL)
+        txn_log_request_line(t, c->in);
     if (t->u != NULL) {
         lg_upconn_close(t->u);
         t->u = NULL;

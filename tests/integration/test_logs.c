@@ -102,3 +102,66 @@ Test(logs, refused_connect_names_pool_client_request, .timeout = 30)
     cr_expect_gt(ejected, third, "the ejection is logged before the failure it counts:\n%s", log);
     lgt_finish(lg, "connect() to");
 }
+
+/* ---- access log lines of lifeguard's own replies */
+
+/* Send `raw` on a new connection; the status of the answer. */
+static int lgs_raw(int port, const char *raw, size_t len)
+{
+    lg_client_t *c = lg_client_connect(port);
+    lg_http_response_t *r;
+
+    cr_assert_eq(lg_client_send(c, raw, len), 0);
+    r = lg_client_read(c, 0);
+    lg_client_close(c);
+    return r->status;
+}
+
+Test(logs, own_replies_log_method_and_path, .timeout = 30)
+{
+    static const struct {
+        const char *head; /* the request line and headers; a 20 KiB header follows when big */
+        int big;
+        int status;
+        const char *logged; /* in the JSON line */
+    } cases[] = {
+        {"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 0, 405,
+         "\"method\":\"CONNECT\",\"path\":\"example.com:443\",\"protocol\":\"HTTP/1.1\",\"status\":"
+         "405"},
+        {"GET /big?q=1 HTTP/1.1\r\nHost: x\r\nX-Big: ", 1, 431,
+         "\"method\":\"GET\",\"path\":\"/big?q=1\",\"protocol\":\"HTTP/1.1\",\"status\":431"},
+        {"POST /bad HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n", 0, 400,
+         "\"method\":\"POST\",\"path\":\"/bad\",\"protocol\":\"HTTP/1.1\",\"status\":400"},
+    };
+    lg_proc_t *o = lg_origin_start("--quiet");
+    lg_proc_t *lg;
+    char *log;
+
+    lg = lg_lifeguard_startf("workers: 1\n"
+                             "log: {level: info, error: stderr, access: stdout, "
+                             "access_format: json}\n"
+                             "listeners:\n"
+                             "  web:\n"
+                             "    listen: 127.0.0.1:0\n"
+                             "    routes:\n"
+                             "      - pool: app\n"
+                             "pools:\n"
+                             "  app:\n"
+                             "    health_check: {type: none}\n"
+                             "    backends:\n"
+                             "      - address: 127.0.0.1:%d\n",
+                             o->port);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *raw = cases[i].big ? lg_fmt("%s%0*d\r\n\r\n", cases[i].head, 20000, 0)
+                                 : lg_fmt("%s", cases[i].head);
+
+        cr_assert_eq(lgs_raw(lg_proc_port(lg, "web"), raw, strlen(raw)), cases[i].status,
+                     "case %zu", i);
+    }
+    cr_assert_eq(lg_proc_stop(lg), 0); /* TERM: the access log is written on the way out */
+    log = lg_proc_access_log(lg);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        cr_expect_not_null(strstr(log, cases[i].logged), "no line with %s:\n%s", cases[i].logged,
+                           log);
+    lgt_finish(lg, NULL);
+}
