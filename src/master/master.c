@@ -26,6 +26,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "admin/admin.h"
@@ -43,6 +44,7 @@
 #define LG_RESPAWN_DELAY_MAX 10000
 #define LG_FDS_PER_CONN      4
 #define LG_FDS_SPARE         64
+#define LG_NSEC_PER_SEC      1e9
 #define LG_CONF_PLACE_MAX    (PATH_MAX + 128) /* "listener NAME (FILE:LINE:COL)" */
 /* After the drain deadline, a worker that has not exited yet is killed this much later. */
 #define LG_KILL_GRACE_MS 2000
@@ -81,7 +83,8 @@ static struct {
     generation_t *pending; /* loaded, waiting for its backends' first checks */
     int reload_queued;     /* a HUP came while a generation was pending */
     generation_t *old;
-    unsigned reloads, restarts;
+    unsigned reloads, reload_failures, restarts;
+    double reload_ok_at; /* wall clock (s) of the last successful load, the first one included */
     lg_msec_t started;
     lsock_t *socks;
     size_t nsocks;
@@ -114,6 +117,15 @@ static void raise_nofile(const lg_config_t *cf)
         lg_log(LG_LOG_INFO, "open files limited to %llu, max_connections %u may need %llu",
                (unsigned long long)rl.rlim_cur, cf->limits.max_connections,
                (unsigned long long)want);
+}
+
+/* The wall clock in seconds, as Prometheus timestamps are. */
+static double wall_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / LG_NSEC_PER_SEC;
 }
 
 /* ---- pid file */
@@ -240,6 +252,8 @@ static void admin_view(lg_admin_view_t *v)
     }
     v->serving = m.cur != NULL ? m.cur->alive : 0;
     v->reloads = m.reloads;
+    v->reload_failures = m.reload_failures;
+    v->reload_ok_at = m.reload_ok_at;
     v->worker_restarts = m.restarts;
     v->started = m.started;
 }
@@ -480,6 +494,7 @@ static void generation_ready(void)
     for (unsigned i = 0; i < g->cf->workers; i++)
         spawn(g, i);
     m.cur = g;
+    m.reload_ok_at = wall_seconds();
     if (lg_admin_configure(g->cf, admin_view) != LG_OK)
         lg_log(LG_LOG_ERR, "admin listener on %s not opened: the admin pages are unavailable",
                g->cf->admin.addr.text);
@@ -546,14 +561,17 @@ static void reload(void)
             lg_log(LG_LOG_ERR, "reload failed: %s", errs.lines[i]);
         lg_log(LG_LOG_ERR, "reload failed: generation %u keeps serving", prev->id);
         lg_config_errors_free(&errs);
+        m.reload_failures++;
         return;
     }
     if (cf->log.level != lg_log_level || strcmp(cf->log.error, prev->cf->log.error) != 0) {
         lg_log_level = cf->log.level;
         lg_log_open(cf->log.error);
     }
-    if (generation_load(cf) != LG_OK)
+    if (generation_load(cf) != LG_OK) {
         lg_log(LG_LOG_ERR, "reload failed: generation %u keeps serving", prev->id);
+        m.reload_failures++;
+    }
 }
 
 static void stop(int graceful)
