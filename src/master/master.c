@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -34,6 +33,7 @@
 #include "core/net.h"
 #include "event/loop.h"
 #include "health/check.h"
+#include "master/nofile.h"
 #include "master/worker.h"
 #include "upstream/dns.h"
 #include "upstream/shm.h"
@@ -42,8 +42,6 @@
 #define LG_RESPAWN_QUICK_MS  1000
 #define LG_RESPAWN_DELAY_MIN 100
 #define LG_RESPAWN_DELAY_MAX 10000
-#define LG_FDS_PER_CONN      4
-#define LG_FDS_SPARE         64
 #define LG_NSEC_PER_SEC      1e9
 #define LG_CONF_PLACE_MAX    (PATH_MAX + 128) /* "listener NAME (FILE:LINE:COL)" */
 /* After the drain deadline, a worker that has not exited yet is killed this much later. */
@@ -100,24 +98,6 @@ static struct {
 } m;
 
 static void spawn(generation_t *g, unsigned i);
-
-/*
- * A connection can hold a client socket, an upstream socket and two pipe ends: raise the
- * soft descriptor limit towards what max_connections needs (never past the hard limit).
- */
-static void raise_nofile(const lg_config_t *cf)
-{
-    struct rlimit rl;
-    rlim_t want = (rlim_t)cf->limits.max_connections * LG_FDS_PER_CONN + LG_FDS_SPARE;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
-        return;
-    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? want : LG_MIN(want, rl.rlim_max);
-    if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want)
-        lg_log(LG_LOG_INFO, "open files limited to %llu, max_connections %u may need %llu",
-               (unsigned long long)rl.rlim_cur, cf->limits.max_connections,
-               (unsigned long long)want);
-}
 
 /* The wall clock in seconds, as Prometheus timestamps are. */
 static double wall_seconds(void)
@@ -490,7 +470,7 @@ static void generation_ready(void)
         generation_free(g);
         return;
     }
-    raise_nofile(g->cf);
+    lg_nofile_raise(g->cf);
     for (unsigned i = 0; i < g->cf->workers; i++)
         spawn(g, i);
     m.cur = g;
