@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "config/config.h"
 #include "http/head.h"
 
 /* Room for a context: pool name, client address, an escaped request line cut to fit. */
@@ -25,6 +26,26 @@ typedef struct lg_diag_req {
 
 /* ", pool: app, client: 127.0.0.1, request: \"GET / HTTP/1.1\"" into buf (len bytes); buf. */
 const char *lg_diag_context(const lg_diag_req_t *r, char *buf, size_t len);
+
+/* Room for the reason of a pick. */
+#define LG_DIAG_WHY_MAX 160
+
+/*
+ * The debug line of a routing decision: which route of listener `ls` (of `cf`) matched the
+ * request's host and path, what it matches and its pool; or that none did (`r` NULL: 404).
+ */
+void lg_diag_routed(const lg_config_t *cf, const lg_listener_conf_t *ls, const lg_route_conf_t *r,
+                    lg_span_t host, lg_span_t path);
+
+/*
+ * Why the balancer of `pc` picked as it did, for a request whose hash key is `key`:
+ * "round_robin", or "hash of header x-user", or "round robin: no header x-user in the request".
+ */
+const char *lg_diag_pick(const lg_pool_conf_t *pc, uint64_t key, char *buf, size_t len);
+
+/* A debug line about the client connection from `peer`: "client 127.0.0.1:5000: MESSAGE". */
+void lg_diag_conn(const struct sockaddr *peer, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /*
  * The method and target of the request line at the start of `p` (len bytes), for the logs of

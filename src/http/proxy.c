@@ -335,6 +335,22 @@ static void conn_keepalive(lg_http_conn_t *c)
         lg_loop_post(&c->posted);
 }
 
+/* Why the client connection closes after this exchange, for the debug log. */
+static const char *close_reason(const lg_txn_t *t)
+{
+    if (draining)
+        return "draining (reload or graceful stop)";
+    if (t->tunnel)
+        return "the tunnel ended";
+    if (!t->client_ka)
+        return t->http10 ? "HTTP/1.0 without keep-alive" : "the client sent Connection: close";
+    if (!t->up.done)
+        return "the request body was not read whole";
+    if (!t->rsp_head)
+        return "after an error answered by lifeguard";
+    return "the response ends with the connection";
+}
+
 /* The exchange is over (response out): keep the client connection or close it. */
 static void txn_done(lg_txn_t *t)
 {
@@ -342,6 +358,8 @@ static void txn_done(lg_txn_t *t)
 
     /* Draining: a response that promised keep-alive is honoured; the next one closes. */
     if (c->close_after) {
+        if (lg_debug_on())
+            lg_diag_conn(&c->peer.sa, "closing after the response: %s", close_reason(t));
         client_close(c);
         return;
     }
@@ -361,18 +379,30 @@ static int backend_keeps_alive(const lg_txn_t *t)
     return (t->rsp.flags & F_CONNECTION_KEEP_ALIVE) != 0;
 }
 
-static int upstream_reusable(const lg_txn_t *t)
+/* NULL when the upstream connection may go back to the idle pool; else why not. */
+static const char *upstream_unreusable(const lg_txn_t *t)
 {
-    return t->req_done && !t->req_aborted && t->down.mode != LG_BODY_EOF &&
-           backend_keeps_alive(t) && (t->rbuf == NULL || lg_buf_len(t->rbuf) == 0);
+    if (!t->req_done || t->req_aborted)
+        return "the request was not sent whole";
+    if (t->down.mode == LG_BODY_EOF)
+        return "the response ended with the connection";
+    if (!backend_keeps_alive(t))
+        return "the backend does not keep it alive";
+    if (t->rbuf != NULL && lg_buf_len(t->rbuf) != 0)
+        return "bytes after the response";
+    return NULL;
 }
 
 static void txn_finish(lg_txn_t *t)
 {
-    if (upstream_reusable(t))
+    const char *why = upstream_unreusable(t);
+
+    if (why == NULL) {
         lg_upconn_release(t->u);
-    else
+    } else {
+        lg_debug("upstream %s: closing the connection: %s", lg_backend_name(t->be), why);
         lg_upconn_close(t->u);
+    }
     t->u = NULL;
     txn_done(t);
 }
@@ -381,6 +411,25 @@ static int retry_allowed(const lg_txn_t *t)
 {
     return t->reused && !t->retried && !t->rsp_started && t->idempotent &&
            t->up.mode == LG_BODY_NONE;
+}
+
+/* The debug line of a pick: which backend and why. */
+static void pick_debug(const lg_txn_t *t, const lg_backend_t *be, const char *what)
+{
+    char why[LG_DIAG_WHY_MAX];
+
+    lg_debug("pool %s: backend %s picked%s (%s)", t->pool->conf->name,
+             be != NULL ? lg_backend_name(be) : "(none usable)", what,
+             lg_diag_pick(t->pool->conf, t->key, why, sizeof(why)));
+}
+
+/* A backend of the exchange's pool for a new exchange. */
+static lg_backend_t *txn_pick(lg_txn_t *t)
+{
+    lg_backend_t *be = lg_upstream_pick(t->pool, NULL, t->key);
+
+    pick_debug(t, be, "");
+    return be;
 }
 
 /* What an error line says about the exchange: pool, client, request line (as nginx does). */
@@ -436,7 +485,7 @@ static void upstream_fail(lg_txn_t *t, int status, const char *what, int err)
      * no response byte at all (the backend closed or reset: it may be going away).
      */
     safe = connect_failed || (!t->rsp_started && t->idempotent && t->up.mode == LG_BODY_NONE);
-    next = safe && t->tries > 0 ? lg_upstream_pick(t->be->pool, t->be, t->key) : NULL;
+    next = safe && t->tries > 0 ? lg_upstream_pick(t->pool, t->be, t->key) : NULL;
     if (next == t->be)
         next = NULL;
     upstream_fail_log(t, what, err, next != NULL);
@@ -448,6 +497,7 @@ static void upstream_fail(lg_txn_t *t, int status, const char *what, int err)
             reply_error(t->c, status);
         return;
     }
+    pick_debug(t, next, " for a retry");
     t->tries--;
     lg_stats_add(&lg_stats_pool(t->pool->index)->retries, 1);
     lg_backend_release(t->be);
@@ -509,6 +559,8 @@ static void upstream_connect(lg_txn_t *t)
     }
     t->u = u;
     t->reused = reused != 0;
+    lg_debug("upstream %s: %s connection (exchanges on it before: %u)", lg_backend_name(t->be),
+             reused ? "reusing an idle keep-alive" : "new", u->requests);
     t->up.dst = &u->sock;
     t->down.src = &u->sock;
     u->timer.handler = upstream_timeout;
@@ -962,6 +1014,8 @@ static void dispatch(lg_txn_t *t, uint32_t hlen)
     }
 
     route = lg_route_match(c->ls->conf, rq.host, rq.path);
+    if (lg_debug_on())
+        lg_diag_routed(conf, c->ls->conf, route, rq.host, rq.path);
     if (route == NULL) {
         reply_error(c, 404);
         return;
@@ -970,7 +1024,7 @@ static void dispatch(lg_txn_t *t, uint32_t hlen)
     lg_net_ip_text(&c->peer.sa, ip, sizeof(ip));
     if (pool->conf->balance == LG_BALANCE_HASH)
         t->key = hash_key(pool->conf, &rq, ip);
-    t->be = lg_upstream_pick(pool, NULL, t->key);
+    t->be = txn_pick(t);
     if (t->be == NULL) {
         lg_log(LG_LOG_ERR, "no backend of pool %s is up", pool->conf->name);
         lg_stats_add(&lg_stats_pool(pool->index)->no_backend, 1);
@@ -1073,6 +1127,8 @@ static void head_read(lg_http_conn_t *c)
         if (n <= 0) {
             if (c->state == C_HEAD)
                 lg_log(LG_LOG_INFO, "client closed the connection while sending a request head");
+            else if (lg_debug_on())
+                lg_diag_conn(&c->peer.sa, "closed by the client between requests");
             conn_close(c);
             return;
         }
@@ -1249,6 +1305,17 @@ static void conn_timeout(lg_timer_t *timer)
             return;
         }
     }
+    if (lg_debug_on()) {
+        static const char *const why[] = {
+            [C_IDLE] = "nothing received within timeouts.client_idle (client_header when new)",
+            [C_HEAD] = "no request head within timeouts.client_header",
+            [C_EXCHANGE] = "timed out",
+            [C_REPLY] = "the client did not take our reply within timeouts.client_idle",
+            [C_LINGER] = "lingering close over",
+        };
+
+        lg_diag_conn(&c->peer.sa, "closing: %s", why[c->state]);
+    }
     conn_close(c);
 }
 
@@ -1322,7 +1389,7 @@ static void tunnel_start(lg_http_conn_t *c)
     t->pool = lg_upstream_pool(c->ls->conf->pool);
     lg_net_ip_text(&c->peer.sa, ip, sizeof(ip));
     t->key = lg_bal_hash(ip, strlen(ip));
-    t->be = lg_upstream_pick(t->pool, NULL, t->key);
+    t->be = txn_pick(t);
     if (t->be == NULL) {
         lg_log(LG_LOG_ERR, "no backend of pool %s is up", t->pool->conf->name);
         lg_stats_add(&lg_stats_pool(t->pool->index)->no_backend, 1);

@@ -165,3 +165,98 @@ Test(logs, own_replies_log_method_and_path, .timeout = 30)
                            log);
     lgt_finish(lg, NULL);
 }
+
+/* ---- log.level: debug */
+
+/* One listener: /api/ on host api.test to a hash pool, /flaky/ to a pool with a dead backend
+ * first, the rest to a round robin pool. */
+static lg_proc_t *lgs_debug_start(const char *level, int a, int b, int dead)
+{
+    return lg_lifeguard_startf("workers: 1\n"
+                               "log: {level: %s, error: stderr, access: off}\n"
+                               "timeouts: {client_idle: 1s}\n"
+                               "listeners:\n"
+                               "  web:\n"
+                               "    listen: 127.0.0.1:0\n"
+                               "    routes:\n"
+                               "      - {host: api.test, path_prefix: /api/, pool: api}\n"
+                               "      - {path_prefix: /flaky/, pool: flaky}\n"
+                               "      - pool: app\n"
+                               "pools:\n"
+                               "  app:\n"
+                               "    health_check: {type: none}\n"
+                               "    backends: [127.0.0.1:%d, 127.0.0.1:%d]\n"
+                               "  api:\n"
+                               "    balance: hash\n"
+                               "    hash_key: header:X-User\n"
+                               "    health_check: {type: none}\n"
+                               "    backends: [127.0.0.1:%d, 127.0.0.1:%d]\n"
+                               "  flaky:\n"
+                               "    retries: 1\n"
+                               "    keepalive: {max_idle: 0}\n"
+                               "    health_check: {type: none}\n"
+                               "    backends: [127.0.0.1:%d, 127.0.0.1:%d]\n",
+                               level, a, b, a, b, dead, a);
+}
+
+/* The same traffic for both levels: keep-alive, hash with and without its key, a retry. */
+static void lgs_debug_traffic(int port)
+{
+    lg_client_t *c = lg_client_connect(port);
+
+    for (int i = 0; i < 3; i++)
+        lgt_assert_status(lg_client_request(c, "GET", "/", NULL, NULL, 0), 200);
+    lg_client_close(c); /* closed by the client between requests */
+    lgt_assert_status(lg_http_get(port, "/api/x", "Host: api.test\r\nX-User: alice\r\n"), 200);
+    lgt_assert_status(lg_http_get(port, "/api/y", "Host: api.test\r\n"), 200);
+    lgt_assert_status(lg_http_get(port, "/flaky/z", NULL), 200);
+    /* a connection that stays idle past client_idle (1 s) */
+    c = lg_client_connect(port);
+    lgt_assert_status(lg_client_request(c, "GET", "/idle", NULL, NULL, 0), 200);
+    cr_assert(lg_client_wait_close(c, lg_test_timeout_ms()), "client_idle did not close");
+}
+
+Test(logs, debug_level_tells_routing_balancing_and_connections, .timeout = 60)
+{
+    lg_proc_t *a = lg_origin_start("--name a --quiet"), *b = lg_origin_start("--name b --quiet");
+    int dead = lgs_free_port();
+    lg_proc_t *lg = lgs_debug_start("debug", a->port, b->port, dead);
+    const char *want[] = {
+        "[debug] ",
+        "route 3 of listener web (catch-all) matches host \"127.0.0.1:",
+        lg_fmt("pool app: backend 127.0.0.1:%d picked (round_robin)", a->port),
+        lg_fmt("pool app: backend 127.0.0.1:%d picked (round_robin)", b->port),
+        lg_fmt("upstream 127.0.0.1:%d: new connection (exchanges on it before: 0)", a->port),
+        lg_fmt("upstream 127.0.0.1:%d: reusing an idle keep-alive connection (exchanges on it "
+               "before: 1)",
+               a->port),
+        ": closed by the client between requests",
+        "route 1 of listener web (host api.test, path_prefix /api/) matches host \"api.test\", "
+        "path /api/x: pool api",
+        "picked (hash of header X-User)",
+        "picked (round robin: no header X-User in the request)",
+        lg_fmt("pool flaky: backend 127.0.0.1:%d picked (round_robin)", dead),
+        lg_fmt("pool flaky: backend 127.0.0.1:%d picked for a retry (round_robin)", a->port),
+        lg_fmt("upstream 127.0.0.1:%d: closing the connection: the backend does not keep it alive",
+               a->port),
+        ": closing after the response: the client sent Connection: close",
+        ": closing: nothing received within timeouts.client_idle",
+    };
+    const char *log;
+
+    lgs_debug_traffic(lg_proc_port(lg, "web"));
+    log = lg_proc_log(lg);
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        cr_expect_not_null(strstr(log, want[i]), "no debug line with: %s", want[i]);
+    lgt_finish(lg, "connect() to");
+}
+
+Test(logs, info_level_has_no_debug_lines, .timeout = 60)
+{
+    lg_proc_t *a = lg_origin_start("--name a --quiet"), *b = lg_origin_start("--name b --quiet");
+    lg_proc_t *lg = lgs_debug_start("info", a->port, b->port, lgs_free_port());
+
+    lgs_debug_traffic(lg_proc_port(lg, "web"));
+    cr_expect_eq(lg_log_count(lg_proc_log(lg), "[debug]"), 0, "%s", lg_proc_log(lg));
+    lgt_finish(lg, "connect() to");
+}
