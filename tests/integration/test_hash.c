@@ -11,21 +11,10 @@
 /* lifeguard in front of origins a, b, c with balance: hash on `key`. */
 static lg_proc_t *hs_start(const lg_proc_t *const *o, const char *key)
 {
-    return lg_lifeguard_startf(LGT_HEAD "listeners:\n"
-                                        "  web:\n"
-                                        "    listen: 127.0.0.1:0\n"
-                                        "    routes:\n"
-                                        "      - pool: app\n"
-                                        "pools:\n"
-                                        "  app:\n"
-                                        "    balance: hash\n"
-                                        "    hash_key: %s\n"
-                                        "    health_check: {type: none}\n"
-                                        "    backends:\n"
-                                        "      - address: 127.0.0.1:%d\n"
-                                        "      - address: 127.0.0.1:%d\n"
-                                        "      - address: 127.0.0.1:%d\n",
-                               key, o[0]->port, o[1]->port, o[2]->port);
+    return lg_lifeguard_start(
+        lgt_single_yaml(LGT_HEAD, "", lg_fmt("    balance: hash\n    hash_key: %s\n", key),
+                        lg_fmt("%s%s%s", lgt_backend(o[0]->port), lgt_backend(o[1]->port),
+                               lgt_backend(o[2]->port))));
 }
 
 /* Which origin answered `headers` (0 for a, 1 for b, 2 for c). */

@@ -10,18 +10,12 @@
 
 #include "proxy_common.h"
 
-/* A port nobody listens on right now (bind to 0, read it, close). */
+/* A port nobody listens on right now. */
 static int lgs_free_port(void)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
+    int port = lg_test_free_port();
 
-    cr_assert_geq(fd, 0);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    port = ntohs(a.sin_port);
-    close(fd);
+    cr_assert_gt(port, 0, "no free port");
     return port;
 }
 
@@ -137,20 +131,10 @@ Test(logs, own_replies_log_method_and_path, .timeout = 30)
     lg_proc_t *lg;
     char *log;
 
-    lg = lg_lifeguard_startf("workers: 1\n"
-                             "log: {level: info, error: stderr, access: stdout, "
-                             "access_format: json}\n"
-                             "listeners:\n"
-                             "  web:\n"
-                             "    listen: 127.0.0.1:0\n"
-                             "    routes:\n"
-                             "      - pool: app\n"
-                             "pools:\n"
-                             "  app:\n"
-                             "    health_check: {type: none}\n"
-                             "    backends:\n"
-                             "      - address: 127.0.0.1:%d\n",
-                             o->port);
+    lg = lg_lifeguard_start(lgt_single_yaml("workers: 1\n"
+                                            "log: {level: info, error: stderr, access: stdout, "
+                                            "access_format: json}\n",
+                                            "", "", lgt_backend(o->port)));
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char *raw = cases[i].big ? lg_fmt("%s%0*d\r\n\r\n", cases[i].head, 20000, 0)
                                  : lg_fmt("%s", cases[i].head);

@@ -15,21 +15,11 @@ typedef enum { ST_TERM, ST_INT, ST_INT_GROUP, ST_COMMAND } st_how_t;
 
 static const char *st_yaml(int origin, const char *pid_file, const char *drain)
 {
-    return lg_fmt("workers: 2\n"
-                  "pid_file: %s\n"
-                  "log: {level: info, error: stderr, access: stdout}\n"
-                  "timeouts: {drain: %s}\n"
-                  "listeners:\n"
-                  "  web:\n"
-                  "    listen: 127.0.0.1:0\n"
-                  "    routes:\n"
-                  "      - pool: app\n"
-                  "pools:\n"
-                  "  app:\n"
-                  "    health_check: {type: none}\n"
-                  "    backends:\n"
-                  "      - address: 127.0.0.1:%d\n",
-                  pid_file, drain, origin);
+    return lgt_single_yaml(lg_fmt("workers: 2\n"
+                                  "pid_file: %s\n"
+                                  "log: {level: info, error: stderr, access: stdout}\n",
+                                  pid_file),
+                           lg_fmt("timeouts: {drain: %s}\n", drain), "", lgt_backend(origin));
 }
 
 /* ST_REQUESTS requests answered 200, each on its own connection (both workers serve some). */
