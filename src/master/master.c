@@ -419,6 +419,8 @@ static int stop_late(generation_t *g)
 {
     int first = !g->term_sent;
 
+    lg_log(LG_LOG_WARN, "generation %u: %u workers still running after the drain deadline, %s them",
+           g->id, g->alive, first ? "stopping" : "killing");
     signal_generation(g, first ? SIGTERM : SIGKILL);
     g->term_sent = 1;
     return first;
@@ -429,13 +431,8 @@ static void kill_late(lg_timer_t *t)
     int again = 0;
 
     for (generation_t *g = m.old; g != NULL; g = g->next) {
-        if (g->alive > 0) {
-            lg_log(LG_LOG_WARN,
-                   "generation %u: %u workers still running after the drain "
-                   "deadline, %s them",
-                   g->id, g->alive, g->term_sent ? "killing" : "stopping");
+        if (g->alive > 0)
             again |= stop_late(g);
-        }
     }
     if (m.stopping && m.cur != NULL && m.cur->alive > 0)
         again |= stop_late(m.cur);

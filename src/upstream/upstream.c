@@ -259,14 +259,18 @@ static int drained(lg_upconn_t *u)
 void lg_upconn_release(lg_upconn_t *u)
 {
     lg_backend_t *be = u->be;
+    const char *why = NULL;
 
     u->owner = NULL;
     u->requests++;
-    if (be->pool->conf->keepalive_max_idle == 0 ||
-        (u->sock.flags & (LG_SOCK_EOF | LG_SOCK_ERR | LG_SOCK_HUP)) || !drained(u)) {
-        lg_debug("upstream %s: closing the connection: %s", lg_backend_name(be),
-                 be->pool->conf->keepalive_max_idle == 0 ? "keepalive.max_idle is 0"
-                                                         : "closed by the backend, or bytes left");
+    if (be->pool->conf->keepalive_max_idle == 0)
+        why = "keepalive.max_idle is 0";
+    else if (u->sock.flags & (LG_SOCK_EOF | LG_SOCK_ERR | LG_SOCK_HUP))
+        why = "closed by the backend";
+    else if (!drained(u))
+        why = "bytes after the response";
+    if (why != NULL) {
+        lg_debug("upstream %s: closing the connection: %s", lg_backend_name(be), why);
         lg_upconn_close(u);
         return;
     }

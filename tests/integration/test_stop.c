@@ -122,3 +122,32 @@ Test(stop, drain_deadline_writes_every_access_log_line, .timeout = 60)
     cr_expect_eq(lines, ST_REQUESTS, "%d of %d access log lines written", lines, ST_REQUESTS);
     lgt_finish(lg, NULL);
 }
+
+/*
+ * A worker that does not exit by itself at the drain deadline (here: stopped with SIGSTOP) is
+ * first told to stop with TERM, which it answers by writing its access log and exiting; SIGKILL
+ * would come only a second later.
+ */
+Test(stop, late_worker_is_told_to_stop_before_it_is_killed, .timeout = 60)
+{
+    lg_proc_t *o = lg_origin_start("--quiet");
+    lg_proc_t *lg = lg_lifeguard_start(
+        lgt_single_yaml("workers: 1\nlog: {level: info, error: stderr, access: stdout}\n",
+                        "timeouts: {drain: 1s}\n", "", lgt_backend(o->port)));
+    pid_t worker = lgt_worker(lg);
+    int status, lines;
+
+    st_requests(lg_proc_port(lg, "web"), 0);
+    cr_assert_eq(kill(worker, SIGSTOP), 0);
+    cr_assert_eq(lg_proc_signal(lg, SIGQUIT), 0);
+    cr_assert(lg_proc_wait_log(lg, 0, "still running after the drain deadline, stopping them",
+                               lg_test_timeout_ms()));
+    cr_assert_eq(kill(worker, SIGCONT), 0);
+    status = lg_proc_wait_exit(lg, lg_test_timeout_ms());
+    cr_assert_eq(status, 0, "exit status %d", status);
+    cr_expect_eq(lg_log_count(lg_proc_log(lg), "killing them"), 0, "%s", lg_proc_log(lg));
+    cr_expect_eq(lg_log_count(lg_proc_log(lg), "ended abnormally"), 0, "%s", lg_proc_log(lg));
+    lines = lg_log_count(lg_proc_access_log(lg), "\"GET /stop/0/");
+    cr_expect_eq(lines, ST_REQUESTS, "%d of %d access log lines written", lines, ST_REQUESTS);
+    lgt_finish(lg, NULL);
+}
