@@ -1204,6 +1204,8 @@ static void conf_listener(conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t
         if (pool == NULL)
             conf_perr(c, key, "missing required key \"pool\" (mode: tcp)");
     }
+    if (listen != NULL)
+        l->listen_pos = (lg_conf_pos_t){listen->val->line, listen->val->col};
     if (listen != NULL && l->addr.text[0] != '\0')
         c->listens[c->nlistens++] = (conf_addr_ref_t){&l->addr, listen->val, l->name};
 }

@@ -128,6 +128,7 @@ typedef struct lg_listener_conf {
     size_t nroutes;
     size_t pool; /* tcp mode: index into lg_config.pools */
     lg_conf_pos_t pos;
+    lg_conf_pos_t listen_pos; /* of the `listen` value, for a failing bind() */
 } lg_listener_conf_t;
 
 typedef struct lg_config {

@@ -223,13 +223,19 @@ static void idle_event(lg_io_t *io, uint32_t ev)
     if (u->sock.flags & LG_SOCK_CLOSED)
         return;
     lg_sock_events(&u->sock, ev);
-    if (u->sock.flags & (LG_SOCK_RD | LG_SOCK_HUP))
+    if (u->sock.flags & (LG_SOCK_RD | LG_SOCK_HUP)) {
+        lg_debug("upstream %s: idle connection closed by the backend", lg_backend_name(u->be));
         lg_upconn_close(u);
+    }
 }
 
 static void idle_timeout(lg_timer_t *t)
 {
-    lg_upconn_close(lg_container_of(t, lg_upconn_t, timer));
+    lg_upconn_t *u = lg_container_of(t, lg_upconn_t, timer);
+
+    lg_debug("upstream %s: closing an idle connection (timeouts.upstream_idle)",
+             lg_backend_name(u->be));
+    lg_upconn_close(u);
 }
 
 /*
@@ -253,16 +259,26 @@ static int drained(lg_upconn_t *u)
 void lg_upconn_release(lg_upconn_t *u)
 {
     lg_backend_t *be = u->be;
+    const char *why = NULL;
 
     u->owner = NULL;
     u->requests++;
-    if (be->pool->conf->keepalive_max_idle == 0 ||
-        (u->sock.flags & (LG_SOCK_EOF | LG_SOCK_ERR | LG_SOCK_HUP)) || !drained(u)) {
+    if (be->pool->conf->keepalive_max_idle == 0)
+        why = "keepalive.max_idle is 0";
+    else if (u->sock.flags & (LG_SOCK_EOF | LG_SOCK_ERR | LG_SOCK_HUP))
+        why = "closed by the backend";
+    else if (!drained(u))
+        why = "bytes after the response";
+    if (why != NULL) {
+        lg_debug("upstream %s: closing the connection: %s", lg_backend_name(be), why);
         lg_upconn_close(u);
         return;
     }
-    if (be->nidle >= be->pool->conf->keepalive_max_idle)
+    if (be->nidle >= be->pool->conf->keepalive_max_idle) {
+        lg_debug("upstream %s: closing the oldest idle connection (keepalive.max_idle %u)",
+                 lg_backend_name(be), be->pool->conf->keepalive_max_idle);
         lg_upconn_close(be->idle.prev);
+    }
     u->sock.io.handler = idle_event;
     u->timer.handler = idle_timeout;
     lg_timer_set(&q_upstream_idle, &u->timer);
@@ -285,6 +301,8 @@ lg_upconn_t *lg_upconn_get(lg_backend_t *be, void *owner, lg_io_handler_t handle
         u = be->idle.next;
         idle_unlink(u);
         if (u->addr_seq != seq) {
+            lg_debug("upstream %s: closing an idle connection to its former address",
+                     lg_backend_name(be));
             lg_upconn_close(u); /* DNS gave this member another address since */
             continue;
         }
