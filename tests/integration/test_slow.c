@@ -26,22 +26,8 @@
  */
 static lg_proc_t *slow_start(int port, const char *timeouts)
 {
-    return lg_lifeguard_startf(LGT_HEAD "admin:\n"
-                                        "  listen: 127.0.0.1:0\n"
-                                        "timeouts:\n"
-                                        "%s"
-                                        "listeners:\n"
-                                        "  web:\n"
-                                        "    listen: 127.0.0.1:0\n"
-                                        "    routes:\n"
-                                        "      - pool: app\n"
-                                        "pools:\n"
-                                        "  app:\n"
-                                        "    retries: 0\n"
-                                        "    health_check: {type: none}\n"
-                                        "    backends:\n"
-                                        "      - address: 127.0.0.1:%d\n",
-                               timeouts, port);
+    return lgt_start_single(port, lg_fmt("admin:\n  listen: 127.0.0.1:0\ntimeouts:\n%s", timeouts),
+                            "    retries: 0\n");
 }
 
 /* The backend object of the only backend in /status.json (its text, harness-owned). */
