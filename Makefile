@@ -5,10 +5,13 @@ JOBS     ?= $(shell nproc)
 WERROR   ?= 0
 SANITIZE ?= 0
 DEPS     ?= build
+# make install: under PREFIX (binary in PREFIX/sbin), everything below DESTDIR (packaging)
+PREFIX   ?= /usr/local
+DESTDIR  ?=
 CMAKE_FLAGS = -DLG_WERROR=$(if $(filter 1,$(WERROR)),ON,OFF) \
               -DLG_SANITIZE=$(if $(filter 1,$(SANITIZE)),ON,OFF)
 
-.PHONY: all deps build run test test-asan test-docker bench format clean
+.PHONY: all deps build run install test test-asan test-docker bench format clean
 
 all: build
 
@@ -21,6 +24,11 @@ build: deps
 
 run: build
 	@scripts/run-demo.sh $(BUILD)
+
+# PREFIX/sbin/lifeguard, PREFIX/share/man/man8/lifeguard.8, PREFIX/lib/systemd/system/
+# lifeguard.service and /etc/lifeguard/lifeguard.yaml (kept when it exists), all under DESTDIR
+install: build
+	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
 test: DEPS = test
 test: build

@@ -95,6 +95,7 @@ typedef struct lg_backend_conf {
     lg_addr_t addr;
     unsigned weight; /* 1..1000, default 1 */
     lg_conf_pos_t pos;
+    lg_conf_pos_t addr_pos; /* of the address itself (`lifeguard -t` warnings) */
 } lg_backend_conf_t;
 
 typedef struct lg_pool_conf {
@@ -132,7 +133,7 @@ typedef struct lg_listener_conf {
 typedef struct lg_config {
     char *file;       /* the path it was loaded from */
     unsigned workers; /* "auto" resolved to the CPU count at load time; >= 1 */
-    char *pid_file;   /* NULL when not set */
+    char *pid_file;   /* default: lg_config_default_pid_file() */
 
     struct {
         lg_log_level_t level;      /* default info */
@@ -189,6 +190,14 @@ typedef struct lg_config_errors {
 lg_config_t *lg_config_load(const char *path, lg_config_errors_t *errs);
 void lg_config_free(lg_config_t *cf);
 void lg_config_errors_free(lg_config_errors_t *errs);
+
+/*
+ * The pid file of a file that names none, for the effective user `euid`: /run/lifeguard.pid for
+ * root, else $XDG_RUNTIME_DIR/lifeguard.pid (`xdg` when it is an absolute path), else
+ * /tmp/lifeguard-UID.pid. So `lifeguard -s reload` run by the same user finds the master.
+ * Writes it into buf; LG_ERR when it does not fit.
+ */
+int lg_config_default_pid_file(unsigned euid, const char *xdg, char *buf, size_t len);
 
 /* Total number of backends over every pool (for `lifeguard -t`). */
 size_t lg_config_nbackends(const lg_config_t *cf);

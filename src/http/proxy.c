@@ -160,6 +160,13 @@ static int on_response_head(llhttp_t *p)
     return HPE_PAUSED;
 }
 
+/* After a bodiless response (see above): stop there, what follows is not this response's. */
+static int on_bodiless_response_end(llhttp_t *p)
+{
+    LG_UNUSED(p);
+    return HPE_PAUSED;
+}
+
 static lg_txn_t *txn_new(lg_http_conn_t *c)
 {
     lg_txn_t *t = free_txns;
@@ -326,10 +333,22 @@ static void txn_done(lg_txn_t *t)
     conn_keepalive(c);
 }
 
+/*
+ * The backend's Connection header and version let the connection stay open. Where the body
+ * ends is our framing's call (down.mode), not llhttp's: llhttp 8.1 takes "chunked<TAB>" for a
+ * close-delimited body.
+ */
+static int backend_keeps_alive(const lg_txn_t *t)
+{
+    if (t->rsp.http_minor >= 1)
+        return !(t->rsp.flags & F_CONNECTION_CLOSE);
+    return (t->rsp.flags & F_CONNECTION_KEEP_ALIVE) != 0;
+}
+
 static int upstream_reusable(const lg_txn_t *t)
 {
     return t->req_done && !t->req_aborted && t->down.mode != LG_BODY_EOF &&
-           llhttp_should_keep_alive(&t->rsp) && (t->rbuf == NULL || lg_buf_len(t->rbuf) == 0);
+           backend_keeps_alive(t) && (t->rbuf == NULL || lg_buf_len(t->rbuf) == 0);
 }
 
 static void txn_finish(lg_txn_t *t)
@@ -456,6 +475,42 @@ static void upstream_connect(lg_txn_t *t)
     txn_process(t);
 }
 
+/*
+ * The request's chunked body is malformed (400) or over max_body_size (413): answered with
+ * close while no response started, else the client connection is closed. The upstream
+ * connection, which may hold part of the body, is closed either way, never reused.
+ */
+static void request_body_bad(lg_txn_t *t)
+{
+    lg_http_conn_t *c = t->c;
+    int over = lg_pump_over_limit(&t->up);
+
+    lg_log(LG_LOG_INFO, "client sent %s chunked body%s%s", over ? "a too large" : "an invalid",
+           over ? "" : ": ", over ? "" : t->up.chunk.why);
+    if (t->rsp_head) {
+        conn_close(c);
+        return;
+    }
+    c->close_after = 1;
+    reply_error(c, over ? 413 : 400);
+}
+
+/*
+ * The backend's chunked body is malformed: 502 while nothing of the response reached the
+ * client, else the client connection is closed (it sees a response cut short, never a clean
+ * end). The upstream connection is closed either way, never reused.
+ */
+static void response_body_bad(lg_txn_t *t)
+{
+    lg_log(LG_LOG_ERR, "upstream %s sent an invalid chunked body: %s", lg_backend_name(t->be),
+           t->down.chunk.why);
+    lg_backend_failed(t->be, "invalid chunked body");
+    if (t->down.out == 0)
+        reply_error(t->c, 502);
+    else
+        conn_close(t->c);
+}
+
 /* Append the response head rebuilt with `rb` to t->chead; its length, 0 if it cannot. */
 static size_t chead_append(lg_txn_t *t, const lg_rsp_head_t *rs, const lg_rsp_build_t *rb)
 {
@@ -486,7 +541,6 @@ static int response_start(lg_txn_t *t, uint32_t hlen, lg_body_t mode, uint64_t l
     t->down.dst = &t->c->sock;
     t->down.buf = &t->rbuf;
     t->down.head = t->chead;
-    t->down.parser = &t->rsp;
     return lg_pump_start(&t->down, mode, length, (uint32_t)lg_buf_len(b));
 }
 
@@ -535,7 +589,11 @@ static int switch_protocols(lg_txn_t *t, const lg_rsp_head_t *rs, uint32_t hlen)
     return LG_OK;
 }
 
-/* The final response head is in rbuf[pos .. pos+hlen): rebuild it and start the body. */
+/*
+ * The final response head is in rbuf[pos .. pos+hlen): rebuild it and start the body. LG_OK,
+ * LG_AGAIN after a 1xx, LG_ERR (the head is unacceptable), LG_PUMP_EBAD (the body's first
+ * bytes were malformed: already answered).
+ */
 static int response_head(lg_txn_t *t, uint32_t hlen)
 {
     lg_http_conn_t *c = t->c;
@@ -557,8 +615,10 @@ static int response_head(lg_txn_t *t, uint32_t hlen)
     }
     if (t->head_only || t->rsp.status_code == 204 || t->rsp.status_code == 304)
         mode = LG_BODY_NONE;
-    else if (t->rsp.flags & F_CHUNKED)
+    else if (rs.te == LG_TE_CHUNKED || rs.te == LG_TE_CODED)
         mode = t->http10 ? LG_BODY_DECHUNK : LG_BODY_CHUNKED;
+    else if (rs.te == LG_TE_CLOSE)
+        mode = LG_BODY_EOF; /* RFC 9112 6.3: a list not ending in chunked */
     else if (t->rsp.flags & F_CONTENT_LENGTH)
         mode = LG_BODY_LENGTH, length = t->rsp.content_length;
     else
@@ -567,13 +627,17 @@ static int response_head(lg_txn_t *t, uint32_t hlen)
     c->close_after =
         !t->client_ka || !t->up.done || mode == LG_BODY_EOF || mode == LG_BODY_DECHUNK || draining;
     rb.keep_chunked = mode == LG_BODY_CHUNKED;
+    rb.keep_codings = mode != LG_BODY_NONE;
     rb.close = c->close_after;
     rb.keep_alive = !c->close_after && t->http10;
     n = chead_append(t, &rs, &rb);
     if (n == 0)
         return LG_ERR;
     t->head_out += n;
-    return response_start(t, hlen, mode, length) == LG_OK ? LG_OK : LG_ERR;
+    if (response_start(t, hlen, mode, length) == LG_OK)
+        return LG_OK;
+    response_body_bad(t);
+    return LG_PUMP_EBAD;
 }
 
 /*
@@ -601,6 +665,8 @@ static int response_read(lg_txn_t *t)
                     return LG_OK;
                 if (r == LG_AGAIN)
                     continue; /* after a 1xx */
+                if (r == LG_PUMP_EBAD)
+                    return LG_ERR; /* answered */
                 why = "upstream sent an invalid response head:";
                 goto fail;
             }
@@ -726,13 +792,7 @@ static void txn_process(lg_txn_t *t)
             c->close_after = 1;
             break;
         case LG_PUMP_EBAD:
-            lg_log(LG_LOG_INFO, "client sent an invalid or too large chunked body");
-            if (t->rsp_head) {
-                conn_close(c);
-            } else {
-                c->close_after = 1;
-                reply_error(c, lg_pump_over_limit(&t->up) ? 413 : 400);
-            }
+            request_body_bad(t);
             return;
         default: /* the client went away mid-body, or no memory */
             lg_log(LG_LOG_INFO, "client closed the connection while sending the request body");
@@ -762,9 +822,12 @@ static void txn_process(lg_txn_t *t)
         lg_log(LG_LOG_INFO, "client closed the connection while receiving the response");
         conn_close(c);
         return;
+    case LG_PUMP_EBAD:
+        response_body_bad(t);
+        return;
     default:
-        lg_log(LG_LOG_ERR, "upstream %s %s while sending the response", lg_backend_name(t->be),
-               r == LG_PUMP_EBAD ? "sent a malformed body" : "closed the connection");
+        lg_log(LG_LOG_ERR, "upstream %s closed the connection while sending the response",
+               lg_backend_name(t->be));
         conn_close(c);
         return;
     }
@@ -797,7 +860,7 @@ static int request_check(lg_txn_t *t, lg_req_head_t *rq, uint32_t hlen, lg_body_
     if (status != 0)
         return status;
     *mode = LG_BODY_NONE;
-    if (t->req.flags & F_CHUNKED) {
+    if (rq->te == LG_TE_CHUNKED) {
         *mode = LG_BODY_CHUNKED;
         /* RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 is faulty framing: close after. */
         if (t->http10)
@@ -875,11 +938,9 @@ static void dispatch(lg_txn_t *t, uint32_t hlen)
     c->in->pos += hlen;
     t->up.src = &c->sock;
     t->up.buf = &c->in;
-    t->up.parser = &t->req;
     t->up.limit = conf->limits.max_body_size;
     if (lg_pump_start(&t->up, mode, t->req.content_length, (uint32_t)lg_buf_len(c->in)) != LG_OK) {
-        c->close_after = 1;
-        reply_error(c, lg_pump_over_limit(&t->up) ? 413 : 400);
+        request_body_bad(t); /* before anything went to a backend */
         return;
     }
 
@@ -1444,10 +1505,9 @@ int lg_proxy_init(const lg_config_t *cf, lg_shm_t *shm)
     lg_timer_set(&q_trim, &trim_timer);
 
     llhttp_settings_init(&req_settings);
-    lg_pump_parser_settings(&req_settings);
     req_settings.on_headers_complete = on_request_head;
     llhttp_settings_init(&rsp_settings);
-    lg_pump_parser_settings(&rsp_settings);
     rsp_settings.on_headers_complete = on_response_head;
+    rsp_settings.on_message_complete = on_bodiless_response_end;
     return lg_upstream_init(cf, shm);
 }
