@@ -20,13 +20,13 @@
 #define LG_EJECT_MAX_MS    300000
 #define LG_EJECT_DOUBLINGS 6u
 /*
- * Receive buffer of a backend connection; the kernel doubles it, so about 1 MiB of response
+ * Receive buffer of a backend connection; the kernel doubles it, so about 2 MiB of response
  * waits there at most. Left to autotuning it grows during the first fast reads of a response
- * (to 4-27 MiB measured, up to tcp_rmem's maximum), and all of it fills when the client then
- * reads slowly. 256 KiB would halve the bound but doubled the system calls per MiB of the 64 MiB
- * body benchmark; 512 KiB costs about 15% (see "Slow clients" in docs/architecture.md).
+ * (to 3.6-16 MiB measured, up to tcp_rmem's maximum), and all of it fills when the client then
+ * reads slowly. Smaller costs throughput: 512 KiB lowered the 64 MiB body benchmark by 15%
+ * (see "Slow clients" in docs/architecture.md).
  */
-#define LG_UPSTREAM_RCVBUF (512 * 1024)
+#define LG_UPSTREAM_RCVBUF (1024 * 1024)
 
 lg_timerq_t lg_q_connect;
 lg_timerq_t lg_q_upstream_response;
