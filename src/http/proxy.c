@@ -801,12 +801,10 @@ static void txn_process(lg_txn_t *t)
         }
     }
 
-    if (!t->rsp_head) {
-        r = response_read(t);
-        if (r == LG_AGAIN)
+    if (!t->rsp_head && (r = response_read(t)) != LG_OK) {
+        if (r == LG_AGAIN) /* else the exchange was ended there */
             txn_timers(t);
-        if (r != LG_OK)
-            return;
+        return;
     }
 
     r = pump(c, &t->down);
