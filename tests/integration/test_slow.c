@@ -161,6 +161,7 @@ Test(slow, unanswered_full_request_is_504_and_counts, .timeout = 60)
         lgt_assert_status(r, 504);
     }
     b = backend_json(lg);
+    cr_assert(strstr(b, "\"failures\": 3,") != NULL, "3 timeouts, not 3 failures: %s", b);
     cr_assert(strstr(b, "\"ejections\": 1,") != NULL, "not ejected after 3 timeouts: %s", b);
     cr_assert_eq(lg_log_count(lg_proc_log(lg), "timed out waiting for the response head"), 3);
     lgt_finish(lg, "timed out waiting for the response head");
