@@ -1337,6 +1337,7 @@ static const conf_field_t conf_admin_fields[] = {
 
 static const conf_field_t conf_timeout_fields[] = {
     CONF_TIMEOUT(client_header, 1),
+    CONF_TIMEOUT(client_body, 1),
     CONF_TIMEOUT(client_idle, 1),
     CONF_TIMEOUT(connect, 1),
     CONF_TIMEOUT(upstream_response, 1),
@@ -1413,6 +1414,7 @@ static void conf_defaults(conf_ctx_t *c)
     cf->log.access = lg_arena_strndup(c->arena, "stdout", strlen("stdout"));
     cf->log.format = LG_ACCESS_COMBINED;
     cf->timeouts.client_header = 10 * LG_MSEC_SECOND;
+    cf->timeouts.client_body = 60 * LG_MSEC_SECOND;
     cf->timeouts.client_idle = 75 * LG_MSEC_SECOND;
     cf->timeouts.connect = 3 * LG_MSEC_SECOND;
     cf->timeouts.upstream_response = 60 * LG_MSEC_SECOND;

@@ -153,6 +153,7 @@ typedef struct lg_config {
 
     struct {
         lg_msec_t client_header;     /* 10s */
+        lg_msec_t client_body;       /* 60s: between two reads of a request body */
         lg_msec_t client_idle;       /* 75s */
         lg_msec_t connect;           /* 3s */
         lg_msec_t upstream_response; /* 60s */

@@ -4,7 +4,8 @@
  * A client connection is in one of five states, each with its own work in conn_run():
  *   IDLE      between requests: no buffer, no exchange; timer client_header (new) or client_idle
  *   HEAD      reading a request head into c->in; timer client_header
- *   EXCHANGE  relaying to and from a backend; the upstream timer governs
+ *   EXCHANGE  relaying to and from a backend; timer client_body while the client is still
+ *             sending a body the backend takes, else the upstream timer (see txn_timers)
  *   REPLY     writing a response of our own (an error), then keep-alive or close
  *   LINGER    response sent, write side shut, discarding what the client still sends
  *
@@ -120,7 +121,7 @@ struct lg_txn {
 };
 
 static const lg_config_t *conf;
-static lg_timerq_t q_client_header, q_client_idle, q_linger, q_accept_retry, q_trim;
+static lg_timerq_t q_client_header, q_client_body, q_client_idle, q_linger, q_accept_retry, q_trim;
 static lg_timer_t trim_timer;
 static llhttp_settings_t req_settings, rsp_settings;
 static unsigned nconns;
@@ -522,10 +523,14 @@ static void upstream_timeout(lg_timer_t *timer)
     } else if (!t->rsp_head) {
         char ctx[LG_DIAG_MAX];
 
-        lg_log(LG_LOG_ERR, "upstream %s timed out waiting for the response head%s",
-               lg_backend_name(t->be), txn_context(t, ctx, sizeof(ctx)));
+        lg_log(LG_LOG_ERR, "upstream %s timed out %s%s", lg_backend_name(t->be),
+               t->req_done ? "waiting for the response head" : "taking the request body",
+               txn_context(t, ctx, sizeof(ctx)));
         lg_backend_failed(t->be, "response timed out");
         reply_error(t->c, 504);
+    } else if (!(t->c->sock.flags & LG_SOCK_WR)) { /* a slow reader: not the backend's doing */
+        lg_log(LG_LOG_INFO, "client stopped reading the response (upstream_response timeout)");
+        conn_close(t->c);
     } else {
         lg_log(LG_LOG_ERR, "upstream %s timed out relaying the response", lg_backend_name(t->be));
         conn_close(t->c);
@@ -822,6 +827,30 @@ static int pump(lg_http_conn_t *c, lg_pump_t *p)
 }
 
 /*
+ * Arm the timer of the side the exchange waits for. While the client is still sending a request
+ * body that the backend takes as it comes, only client_body runs, refreshed whenever the body
+ * moves: a slow client never counts against the backend. Once the body is all read, or the
+ * backend stops taking it, or a response is being relayed (tunnels too), upstream_response runs,
+ * refreshed whenever either body moves; before the response head its expiry is a backend failure.
+ */
+static void txn_timers(lg_txn_t *t)
+{
+    lg_upconn_t *u = t->u;
+    int moved = t->up.progress | t->down.progress;
+
+    t->up.progress = t->down.progress = 0;
+    if (t->up.done || t->tunnel || (t->rsp_head && !t->rsp_done) || !(u->sock.flags & LG_SOCK_WR)) {
+        lg_timer_del(&t->c->timer);
+        if (moved || !lg_timer_armed(&u->timer))
+            lg_timer_set(&lg_q_upstream_response, &u->timer);
+    } else {
+        lg_timer_del(&u->timer);
+        if (moved || !lg_timer_armed(&t->c->timer))
+            client_timer_set(t->c, &q_client_body);
+    }
+}
+
+/*
  * Drive the exchange as far as readiness allows. Called on any event of either socket; every
  * step checks the readiness flags first, so a call with nothing to do costs no system call.
  */
@@ -838,7 +867,7 @@ static void txn_process(lg_txn_t *t)
             upstream_fail(t, 502, "connect() to", errno);
             return;
         }
-        lg_timer_set(&lg_q_upstream_response, &u->timer);
+        lg_timer_del(&u->timer); /* txn_timers() arms the one that applies now */
     }
 
     if (!t->req_done) {
@@ -870,8 +899,11 @@ static void txn_process(lg_txn_t *t)
         }
     }
 
-    if (!t->rsp_head && response_read(t) != LG_OK)
+    if (!t->rsp_head && (r = response_read(t)) != LG_OK) {
+        if (r == LG_AGAIN) /* else the exchange was ended there */
+            txn_timers(t);
         return;
+    }
 
     r = pump(c, &t->down);
     switch (r) {
@@ -895,10 +927,7 @@ static void txn_process(lg_txn_t *t)
         conn_close(c);
         return;
     }
-    if (t->up.progress | t->down.progress) {
-        t->up.progress = t->down.progress = 0;
-        lg_timer_set(&lg_q_upstream_response, &u->timer);
-    }
+    txn_timers(t);
     if (t->rsp_done && t->req_done)
         txn_finish(t);
 }
@@ -1297,6 +1326,15 @@ static void conn_timeout(lg_timer_t *timer)
 {
     lg_http_conn_t *c = lg_container_of(timer, lg_http_conn_t, timer);
 
+    if (c->state == C_EXCHANGE) { /* client_body: the upstream connection closes, no failure */
+        lg_log(LG_LOG_INFO, "client timed out sending the request body");
+        if (c->txn->rsp_head)
+            conn_close(c);
+        else
+            reply_error(c, 408);
+        return;
+    }
+
     if (c->state == C_HEAD && c->txn != NULL && c->in != NULL && lg_buf_len(c->in) > 0) {
         lg_log(LG_LOG_INFO, "client timed out sending the request head");
         c->close_after = 1;
@@ -1573,6 +1611,7 @@ int lg_proxy_init(const lg_config_t *cf, lg_shm_t *shm)
     lg_buf_init(LG_MAX(cf->limits.max_header_size, (size_t)LG_BUF_MIN) + LG_BUF_SLACK);
     lg_pipe_init(LG_PIPE_SIZE, LG_PIPE_KEEP);
     lg_timerq_init(&q_client_header, cf->timeouts.client_header);
+    lg_timerq_init(&q_client_body, cf->timeouts.client_body);
     lg_timerq_init(&q_client_idle, cf->timeouts.client_idle);
     lg_timerq_init(&q_linger, LG_LINGER_MS);
     lg_timerq_init(&q_accept_retry, LG_ACCEPT_RETRY_MS);

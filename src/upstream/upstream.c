@@ -19,6 +19,14 @@
 #define LG_EJECT_BASE_MS   5000
 #define LG_EJECT_MAX_MS    300000
 #define LG_EJECT_DOUBLINGS 6u
+/*
+ * Receive buffer of a backend connection; the kernel doubles it, so about 2 MiB of response
+ * waits there at most. Left to autotuning it grows during the first fast reads of a response
+ * (to 3.6-16 MiB measured, up to tcp_rmem's maximum), and all of it fills when the client then
+ * reads slowly. Smaller costs throughput: 512 KiB lowered the 64 MiB body benchmark by 15%
+ * (see "Slow clients" in docs/architecture.md).
+ */
+#define LG_UPSTREAM_RCVBUF (1024 * 1024)
 
 lg_timerq_t lg_q_connect;
 lg_timerq_t lg_q_upstream_response;
@@ -295,7 +303,7 @@ lg_upconn_t *lg_upconn_get(lg_backend_t *be, void *owner, lg_io_handler_t handle
     struct sockaddr_storage ss;
     socklen_t sslen;
     lg_upconn_t *u;
-    int fd, one = 1;
+    int fd, one = 1, rcvbuf = LG_UPSTREAM_RCVBUF;
 
     while (be->idle.next != &be->idle) {
         u = be->idle.next;
@@ -321,6 +329,7 @@ lg_upconn_t *lg_upconn_get(lg_backend_t *be, void *owner, lg_io_handler_t handle
         return NULL;
     }
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
     u = calloc(1, sizeof(*u));
     if (u == NULL)
         goto out_close;
