@@ -2,14 +2,14 @@
 # Install the Debian packages lifeguard needs to build, test and benchmark, only when missing.
 # Idempotent: a machine that has everything runs no apt command at all.
 #   scripts/deps.sh          what the build needs (make, make run)
-#   scripts/deps.sh test     also what the tests use (criterion, dnsmasq, promtool, chromium, groff)
+#   scripts/deps.sh test     also what the tests use (criterion, dnsmasq, promtool, chromium, groff, ss)
 #   scripts/deps.sh bench    also nginx, haproxy, wrk, gnuplot, perf
 #   scripts/deps.sh docker   also docker.io, docker-compose, debootstrap (make test-docker)
 set -eu
 
 # build: what `make` and `make run` need; test: what the test suite runs against; bench: peers
 build="build-essential cmake pkg-config libssl-dev libyaml-dev node-llhttp curl"
-test="libcriterion-dev python3 openssl dnsmasq-base prometheus chromium chromium-driver groff-base"
+test="libcriterion-dev python3 openssl dnsmasq-base prometheus chromium chromium-driver groff-base iproute2"
 bench="nginx-light haproxy wrk gnuplot-nox linux-perf strace"
 docker="docker.io docker-compose debootstrap iptables"
 case "${1:-build}" in

@@ -1223,6 +1223,8 @@ static void conf_listener(conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t
         if (pool == NULL)
             conf_perr(c, key, "missing required key \"pool\" (mode: tcp)");
     }
+    if (listen != NULL)
+        l->listen_pos = (lg_conf_pos_t){listen->val->line, listen->val->col};
     if (listen != NULL && l->addr.text[0] != '\0')
         c->listens[c->nlistens++] = (conf_addr_ref_t){&l->addr, listen->val, l->name};
 }
@@ -1354,6 +1356,7 @@ static const conf_field_t conf_admin_fields[] = {
 
 static const conf_field_t conf_timeout_fields[] = {
     CONF_TIMEOUT(client_header, 1),
+    CONF_TIMEOUT(client_body, 1),
     CONF_TIMEOUT(client_idle, 1),
     CONF_TIMEOUT(connect, 1),
     CONF_TIMEOUT(upstream_response, 1),
@@ -1430,6 +1433,7 @@ static void conf_defaults(conf_ctx_t *c)
     cf->log.access = lg_arena_strndup(c->arena, "stdout", strlen("stdout"));
     cf->log.format = LG_ACCESS_COMBINED;
     cf->timeouts.client_header = 10 * LG_MSEC_SECOND;
+    cf->timeouts.client_body = 60 * LG_MSEC_SECOND;
     cf->timeouts.client_idle = 75 * LG_MSEC_SECOND;
     cf->timeouts.connect = 3 * LG_MSEC_SECOND;
     cf->timeouts.upstream_response = 60 * LG_MSEC_SECOND;

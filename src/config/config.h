@@ -128,6 +128,7 @@ typedef struct lg_listener_conf {
     size_t nroutes;
     size_t pool; /* tcp mode: index into lg_config.pools */
     lg_conf_pos_t pos;
+    lg_conf_pos_t listen_pos; /* of the `listen` value, for a failing bind() */
 } lg_listener_conf_t;
 
 typedef struct lg_config {
@@ -152,6 +153,7 @@ typedef struct lg_config {
 
     struct {
         lg_msec_t client_header;     /* 10s */
+        lg_msec_t client_body;       /* 60s: between two reads of a request body */
         lg_msec_t client_idle;       /* 75s */
         lg_msec_t connect;           /* 3s */
         lg_msec_t upstream_response; /* 60s */

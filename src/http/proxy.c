@@ -4,7 +4,8 @@
  * A client connection is in one of five states, each with its own work in conn_run():
  *   IDLE      between requests: no buffer, no exchange; timer client_header (new) or client_idle
  *   HEAD      reading a request head into c->in; timer client_header
- *   EXCHANGE  relaying to and from a backend; the upstream timer governs
+ *   EXCHANGE  relaying to and from a backend; timer client_body while the client is still
+ *             sending a body the backend takes, else the upstream timer (see txn_timers)
  *   REPLY     writing a response of our own (an error), then keep-alive or close
  *   LINGER    response sent, write side shut, discarding what the client still sends
  *
@@ -36,6 +37,7 @@
 #include "core/net.h"
 #include "core/pipe.h"
 #include "http/accesslog.h"
+#include "http/diag.h"
 #include "http/errpage.h"
 #include "http/head.h"
 #include "http/pump.h"
@@ -120,7 +122,7 @@ struct lg_txn {
 };
 
 static const lg_config_t *conf;
-static lg_timerq_t q_client_header, q_client_idle, q_linger, q_accept_retry, q_trim;
+static lg_timerq_t q_client_header, q_client_body, q_client_idle, q_linger, q_accept_retry, q_trim;
 static lg_timer_t trim_timer;
 static llhttp_settings_t req_settings, rsp_settings;
 static unsigned nconns;
@@ -219,11 +221,9 @@ static void txn_log(lg_txn_t *t)
     lg_alog_write(&e);
 }
 
-/* Keep what the access log needs of the request head, before the buffer moves on. */
-static void txn_log_fields(lg_txn_t *t, const lg_req_head_t *rq)
+/* Keep method, target, referer and user agent for the access log and error lines. */
+static void txn_log_spans(lg_txn_t *t, const lg_span_t f[4])
 {
-    lg_span_t f[4] = {rq->method, rq->target, lg_req_head_header(rq, "referer"),
-                      lg_req_head_header(rq, "user-agent")};
     uint16_t *off[4] = {NULL, &t->log_target, &t->log_referer, &t->log_agent};
     size_t n = 0;
 
@@ -236,6 +236,24 @@ static void txn_log_fields(lg_txn_t *t, const lg_req_head_t *rq)
         n += len;
         t->logs[n++] = '\0';
     }
+}
+
+/* Keep what the access log needs of the request head, before the buffer moves on. */
+static void txn_log_fields(lg_txn_t *t, const lg_req_head_t *rq)
+{
+    lg_span_t f[4] = {rq->method, rq->target, lg_req_head_header(rq, "referer"),
+                      lg_req_head_header(rq, "user-agent")};
+
+    txn_log_spans(t, f);
+}
+
+/* A request answered before it was accepted (400, 405, 408, 431, ...): what its line said. */
+static void txn_log_request_line(lg_txn_t *t, const lg_buf_t *in)
+{
+    lg_span_t f[4] = {{"", 0}, {"", 0}, {"", 0}, {"", 0}};
+
+    lg_diag_request_line(in->data + in->pos, lg_buf_len(in), &f[0], &f[1]);
+    txn_log_spans(t, f);
 }
 
 /* A new X-Request-Id: 128 random bits in hex. */
@@ -318,6 +336,22 @@ static void conn_keepalive(lg_http_conn_t *c)
         lg_loop_post(&c->posted);
 }
 
+/* Why the client connection closes after this exchange, for the debug log. */
+static const char *close_reason(const lg_txn_t *t)
+{
+    if (draining)
+        return "draining (reload or graceful stop)";
+    if (t->tunnel)
+        return "the tunnel ended";
+    if (!t->client_ka)
+        return t->http10 ? "HTTP/1.0 without keep-alive" : "the client sent Connection: close";
+    if (!t->up.done)
+        return "the request body was not read whole";
+    if (!t->rsp_head)
+        return "after an error answered by lifeguard";
+    return "the response ends with the connection";
+}
+
 /* The exchange is over (response out): keep the client connection or close it. */
 static void txn_done(lg_txn_t *t)
 {
@@ -325,6 +359,8 @@ static void txn_done(lg_txn_t *t)
 
     /* Draining: a response that promised keep-alive is honoured; the next one closes. */
     if (c->close_after) {
+        if (lg_debug_on())
+            lg_diag_conn(&c->peer.sa, "closing after the response: %s", close_reason(t));
         client_close(c);
         return;
     }
@@ -344,18 +380,30 @@ static int backend_keeps_alive(const lg_txn_t *t)
     return (t->rsp.flags & F_CONNECTION_KEEP_ALIVE) != 0;
 }
 
-static int upstream_reusable(const lg_txn_t *t)
+/* NULL when the upstream connection may go back to the idle pool; else why not. */
+static const char *upstream_unreusable(const lg_txn_t *t)
 {
-    return t->req_done && !t->req_aborted && t->down.mode != LG_BODY_EOF &&
-           backend_keeps_alive(t) && (t->rbuf == NULL || lg_buf_len(t->rbuf) == 0);
+    if (!t->req_done || t->req_aborted)
+        return "the request was not sent whole";
+    if (t->down.mode == LG_BODY_EOF)
+        return "the response ended with the connection";
+    if (!backend_keeps_alive(t))
+        return "the backend does not keep it alive";
+    if (t->rbuf != NULL && lg_buf_len(t->rbuf) != 0)
+        return "bytes after the response";
+    return NULL;
 }
 
 static void txn_finish(lg_txn_t *t)
 {
-    if (upstream_reusable(t))
+    const char *why = upstream_unreusable(t);
+
+    if (why == NULL) {
         lg_upconn_release(t->u);
-    else
+    } else {
+        lg_debug("upstream %s: closing the connection: %s", lg_backend_name(t->be), why);
         lg_upconn_close(t->u);
+    }
     t->u = NULL;
     txn_done(t);
 }
@@ -364,6 +412,53 @@ static int retry_allowed(const lg_txn_t *t)
 {
     return t->reused && !t->retried && !t->rsp_started && t->idempotent &&
            t->up.mode == LG_BODY_NONE;
+}
+
+/* The debug line of a pick: which backend and why. */
+static void pick_debug(const lg_txn_t *t, const lg_backend_t *be, const char *what)
+{
+    char why[LG_DIAG_WHY_MAX];
+
+    lg_debug("pool %s: backend %s picked%s (%s)", t->pool->conf->name,
+             be != NULL ? lg_backend_name(be) : "(none usable)", what,
+             lg_diag_pick(t->pool->conf, t->key, why, sizeof(why)));
+}
+
+/* A backend of the exchange's pool for a new exchange. */
+static lg_backend_t *txn_pick(lg_txn_t *t)
+{
+    lg_backend_t *be = lg_upstream_pick(t->pool, NULL, t->key);
+
+    pick_debug(t, be, "");
+    return be;
+}
+
+/* What an error line says about the exchange: pool, client, request line (as nginx does). */
+static const char *txn_context(const lg_txn_t *t, char *buf, size_t len)
+{
+    lg_diag_req_t r = {t->pool != NULL ? t->pool->conf->name : NULL,
+                       &t->c->peer.sa,
+                       t->logs,
+                       t->logs + t->log_target,
+                       t->req.http_major,
+                       t->req.http_minor};
+
+    return lg_diag_context(&r, buf, len);
+}
+
+/* The line for a backend failure, before the ejection it may cause is logged. */
+static void upstream_fail_log(const lg_txn_t *t, const char *what, int err, int retrying)
+{
+    char ctx[LG_DIAG_MAX];
+    const char *phase = t->u->connecting ? " while connecting to upstream" : "";
+
+    txn_context(t, ctx, sizeof(ctx));
+    if (err != 0)
+        lg_log(LG_LOG_ERR, "%s %s failed (%d: %s)%s%s%s", what, lg_backend_name(t->be), err,
+               strerror(err), phase, ctx, retrying ? ", trying another backend" : "");
+    else
+        lg_log(LG_LOG_ERR, "%s %s%s%s", what, lg_backend_name(t->be), ctx,
+               retrying ? ", trying another backend" : "");
 }
 
 /*
@@ -385,34 +480,30 @@ static void upstream_fail(lg_txn_t *t, int status, const char *what, int err)
         lg_stats_add(&lg_stats_pool(t->pool->index)->retries, 1);
         goto retry;
     }
-    lg_backend_failed(t->be, err != 0 ? strerror(err) : what);
     /*
      * Another backend may take the request when nothing was sent yet (the body waits in the
      * buffer until the connect completes), or when an idempotent request without a body got
      * no response byte at all (the backend closed or reset: it may be going away).
      */
     safe = connect_failed || (!t->rsp_started && t->idempotent && t->up.mode == LG_BODY_NONE);
-    next = safe && t->tries > 0 ? lg_upstream_pick(t->be->pool, t->be, t->key) : NULL;
-    if (next != NULL && next != t->be) {
-        lg_log(LG_LOG_ERR, "%s %s failed (%d: %s), trying another backend", what,
-               lg_backend_name(t->be), err, strerror(err));
-        t->tries--;
-        lg_stats_add(&lg_stats_pool(t->pool->index)->retries, 1);
-        lg_backend_release(t->be);
-        lg_backend_acquire(next);
-        t->be = next;
-    } else {
-        if (err != 0)
-            lg_log(LG_LOG_ERR, "%s %s failed (%d: %s)", what, lg_backend_name(t->be), err,
-                   strerror(err));
-        else
-            lg_log(LG_LOG_ERR, "%s %s", what, lg_backend_name(t->be));
+    next = safe && t->tries > 0 ? lg_upstream_pick(t->pool, t->be, t->key) : NULL;
+    if (next == t->be)
+        next = NULL;
+    upstream_fail_log(t, what, err, next != NULL);
+    lg_backend_failed(t->be, err != 0 ? strerror(err) : what);
+    if (next == NULL) {
         if (t->tunnel)
             conn_close(t->c); /* no HTTP to answer with */
         else
             reply_error(t->c, status);
         return;
     }
+    pick_debug(t, next, " for a retry");
+    t->tries--;
+    lg_stats_add(&lg_stats_pool(t->pool->index)->retries, 1);
+    lg_backend_release(t->be);
+    lg_backend_acquire(next);
+    t->be = next;
 retry:
     lg_upconn_close(u);
     t->u = NULL;
@@ -430,10 +521,16 @@ static void upstream_timeout(lg_timer_t *timer)
     if (u->connecting) {
         upstream_fail(t, 504, "connect() to", ETIMEDOUT);
     } else if (!t->rsp_head) {
-        lg_log(LG_LOG_ERR, "upstream %s timed out waiting for the response head",
-               lg_backend_name(t->be));
+        char ctx[LG_DIAG_MAX];
+
+        lg_log(LG_LOG_ERR, "upstream %s timed out %s%s", lg_backend_name(t->be),
+               t->req_done ? "waiting for the response head" : "taking the request body",
+               txn_context(t, ctx, sizeof(ctx)));
         lg_backend_failed(t->be, "response timed out");
         reply_error(t->c, 504);
+    } else if (!(t->c->sock.flags & LG_SOCK_WR)) { /* a slow reader: not the backend's doing */
+        lg_log(LG_LOG_INFO, "client stopped reading the response (upstream_response timeout)");
+        conn_close(t->c);
     } else {
         lg_log(LG_LOG_ERR, "upstream %s timed out relaying the response", lg_backend_name(t->be));
         conn_close(t->c);
@@ -457,13 +554,18 @@ static void upstream_connect(lg_txn_t *t)
     lg_upconn_t *u = lg_upconn_get(t->be, t, upstream_event, &reused);
 
     if (u == NULL) {
-        lg_log(LG_LOG_ERR, "connect() to %s failed (%d: %s)", lg_backend_name(t->be), errno,
-               strerror(errno));
+        int err = errno;
+        char ctx[LG_DIAG_MAX];
+
+        lg_log(LG_LOG_ERR, "connect() to %s failed (%d: %s) while connecting to upstream%s",
+               lg_backend_name(t->be), err, strerror(err), txn_context(t, ctx, sizeof(ctx)));
         reply_error(t->c, 502);
         return;
     }
     t->u = u;
     t->reused = reused != 0;
+    lg_debug("upstream %s: %s connection (exchanges on it before: %u)", lg_backend_name(t->be),
+             reused ? "reusing an idle keep-alive" : "new", u->requests);
     t->up.dst = &u->sock;
     t->down.src = &u->sock;
     u->timer.handler = upstream_timeout;
@@ -728,6 +830,30 @@ static int pump(lg_http_conn_t *c, lg_pump_t *p)
 }
 
 /*
+ * Arm the timer of the side the exchange waits for. While the client is still sending a request
+ * body that the backend takes as it comes, only client_body runs, refreshed whenever the body
+ * moves: a slow client never counts against the backend. Once the body is all read, or the
+ * backend stops taking it, or a response is being relayed (tunnels too), upstream_response runs,
+ * refreshed whenever either body moves; before the response head its expiry is a backend failure.
+ */
+static void txn_timers(lg_txn_t *t)
+{
+    lg_upconn_t *u = t->u;
+    int moved = t->up.progress | t->down.progress;
+
+    t->up.progress = t->down.progress = 0;
+    if (t->up.done || t->tunnel || (t->rsp_head && !t->rsp_done) || !(u->sock.flags & LG_SOCK_WR)) {
+        lg_timer_del(&t->c->timer);
+        if (moved || !lg_timer_armed(&u->timer))
+            lg_timer_set(&lg_q_upstream_response, &u->timer);
+    } else {
+        lg_timer_del(&u->timer);
+        if (moved || !lg_timer_armed(&t->c->timer))
+            client_timer_set(t->c, &q_client_body);
+    }
+}
+
+/*
  * Drive the exchange as far as readiness allows. Called on any event of either socket; every
  * step checks the readiness flags first, so a call with nothing to do costs no system call.
  */
@@ -744,7 +870,7 @@ static void txn_process(lg_txn_t *t)
             upstream_fail(t, 502, "connect() to", errno);
             return;
         }
-        lg_timer_set(&lg_q_upstream_response, &u->timer);
+        lg_timer_del(&u->timer); /* txn_timers() arms the one that applies now */
     }
 
     if (!t->req_done) {
@@ -776,8 +902,11 @@ static void txn_process(lg_txn_t *t)
         }
     }
 
-    if (!t->rsp_head && response_read(t) != LG_OK)
+    if (!t->rsp_head && (r = response_read(t)) != LG_OK) {
+        if (r == LG_AGAIN) /* else the exchange was ended there */
+            txn_timers(t);
         return;
+    }
 
     r = pump(c, &t->down);
     switch (r) {
@@ -801,10 +930,7 @@ static void txn_process(lg_txn_t *t)
         conn_close(c);
         return;
     }
-    if (t->up.progress | t->down.progress) {
-        t->up.progress = t->down.progress = 0;
-        lg_timer_set(&lg_q_upstream_response, &u->timer);
-    }
+    txn_timers(t);
     if (t->rsp_done && t->req_done)
         txn_finish(t);
 }
@@ -856,10 +982,13 @@ static int request_check(lg_txn_t *t, lg_req_head_t *rq, uint32_t hlen, lg_body_
     return 0;
 }
 
-/* What balance: hash hashes: the configured key, or the client address when it is absent. */
+/*
+ * What balance: hash hashes: the configured key; LG_BAL_NO_KEY when the request has no such
+ * header or cookie (it goes by round robin, as in HAProxy).
+ */
 static uint64_t hash_key(const lg_pool_conf_t *pc, const lg_req_head_t *rq, const char *ip)
 {
-    lg_span_t v = {ip, 0};
+    lg_span_t v = {ip, strlen(ip)};
 
     switch (pc->hash_key) {
     case LG_HASH_URI:
@@ -875,7 +1004,7 @@ static uint64_t hash_key(const lg_pool_conf_t *pc, const lg_req_head_t *rq, cons
         break;
     }
     if (v.len == 0)
-        return lg_bal_hash(ip, strlen(ip));
+        return LG_BAL_NO_KEY;
     return lg_bal_hash(v.p, v.len);
 }
 
@@ -914,8 +1043,7 @@ static void dispatch(lg_txn_t *t, uint32_t hlen)
         memcpy(t->rid, rq.request_id.p, len);
         t->rid[len] = '\0';
     }
-    if (lg_alog_enabled())
-        txn_log_fields(t, &rq);
+    txn_log_fields(t, &rq); /* for the access log and the context of error lines */
     /* From here the head is consumed and the body (if any) belongs to the pump. */
     t->dispatched = 1;
     c->in->pos += hlen;
@@ -928,6 +1056,8 @@ static void dispatch(lg_txn_t *t, uint32_t hlen)
     }
 
     route = lg_route_match(c->ls->conf, rq.host, rq.path);
+    if (lg_debug_on())
+        lg_diag_routed(conf, c->ls->conf, route, rq.host, rq.path);
     if (route == NULL) {
         reply_error(c, 404);
         return;
@@ -936,7 +1066,7 @@ static void dispatch(lg_txn_t *t, uint32_t hlen)
     lg_net_ip_text(&c->peer.sa, ip, sizeof(ip));
     if (pool->conf->balance == LG_BALANCE_HASH)
         t->key = hash_key(pool->conf, &rq, ip);
-    t->be = lg_upstream_pick(pool, NULL, t->key);
+    t->be = txn_pick(t);
     if (t->be == NULL) {
         lg_log(LG_LOG_ERR, "no backend of pool %s is up", pool->conf->name);
         lg_stats_add(&lg_stats_pool(pool->index)->no_backend, 1);
@@ -1040,6 +1170,8 @@ static void head_read(lg_http_conn_t *c)
         if (n <= 0) {
             if (c->state == C_HEAD)
                 lg_log(LG_LOG_INFO, "client closed the connection while sending a request head");
+            else if (lg_debug_on())
+                lg_diag_conn(&c->peer.sa, "closed by the client between requests");
             conn_close(c);
             return;
         }
@@ -1079,6 +1211,8 @@ static void reply_error(lg_http_conn_t *c, int status)
     lg_txn_t *t = c->txn;
     size_t n;
 
+    if (!t->dispatched && t->logs[0] == '\0' && c->in != NULL)
+        txn_log_request_line(t, c->in);
     if (t->u != NULL) {
         lg_upconn_close(t->u);
         t->u = NULL;
@@ -1206,6 +1340,15 @@ static void conn_timeout(lg_timer_t *timer)
 {
     lg_http_conn_t *c = lg_container_of(timer, lg_http_conn_t, timer);
 
+    if (c->state == C_EXCHANGE) { /* client_body: the upstream connection closes, no failure */
+        lg_log(LG_LOG_INFO, "client timed out sending the request body");
+        if (c->txn->rsp_head)
+            conn_close(c);
+        else
+            reply_error(c, 408);
+        return;
+    }
+
     if (c->state == C_HEAD && c->txn != NULL && c->in != NULL && lg_buf_len(c->in) > 0) {
         lg_log(LG_LOG_INFO, "client timed out sending the request head");
         c->close_after = 1;
@@ -1213,6 +1356,17 @@ static void conn_timeout(lg_timer_t *timer)
             reply_error(c, 408);
             return;
         }
+    }
+    if (lg_debug_on()) {
+        static const char *const why[] = {
+            [C_IDLE] = "nothing received within timeouts.client_idle (client_header when new)",
+            [C_HEAD] = "no request head within timeouts.client_header",
+            [C_EXCHANGE] = "timed out",
+            [C_REPLY] = "the client did not take our reply within timeouts.client_idle",
+            [C_LINGER] = "lingering close over",
+        };
+
+        lg_diag_conn(&c->peer.sa, "closing: %s", why[c->state]);
     }
     conn_close(c);
 }
@@ -1287,7 +1441,7 @@ static void tunnel_start(lg_http_conn_t *c)
     t->pool = lg_upstream_pool(c->ls->conf->pool);
     lg_net_ip_text(&c->peer.sa, ip, sizeof(ip));
     t->key = lg_bal_hash(ip, strlen(ip));
-    t->be = lg_upstream_pick(t->pool, NULL, t->key);
+    t->be = txn_pick(t);
     if (t->be == NULL) {
         lg_log(LG_LOG_ERR, "no backend of pool %s is up", t->pool->conf->name);
         lg_stats_add(&lg_stats_pool(t->pool->index)->no_backend, 1);
@@ -1471,6 +1625,7 @@ int lg_proxy_init(const lg_config_t *cf, lg_shm_t *shm)
     lg_buf_init(LG_MAX(cf->limits.max_header_size, (size_t)LG_BUF_MIN) + LG_BUF_SLACK);
     lg_pipe_init(LG_PIPE_SIZE, LG_PIPE_KEEP);
     lg_timerq_init(&q_client_header, cf->timeouts.client_header);
+    lg_timerq_init(&q_client_body, cf->timeouts.client_body);
     lg_timerq_init(&q_client_idle, cf->timeouts.client_idle);
     lg_timerq_init(&q_linger, LG_LINGER_MS);
     lg_timerq_init(&q_accept_retry, LG_ACCEPT_RETRY_MS);

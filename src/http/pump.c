@@ -10,6 +10,8 @@
 
 /* Bodies with at least this much left in the socket go through a pipe instead of a buffer. */
 #define LG_SPLICE_MIN (64 * 1024)
+/* At most this much waits in a pipe while its destination is not writable. */
+#define LG_PIPE_BLOCKED (64 * 1024)
 /* Reads or splices per run before yielding to other connections. */
 #define LG_PUMP_ROUNDS 16
 
@@ -150,6 +152,7 @@ static int splice_step(lg_pump_t *p)
 {
     lg_pipe_t *pp = p->pipe;
     int moved = 0;
+    size_t cap;
     ssize_t n;
 
     if (pp->pending > 0 && (p->dst->flags & LG_SOCK_WR)) {
@@ -159,8 +162,10 @@ static int splice_step(lg_pump_t *p)
         pp->pending -= (size_t)n;
         moved = n > 0;
     }
-    if (!p->done && (p->src->flags & LG_SOCK_RD) && pp->pending < pp->size) {
-        size_t room = pp->size - pp->pending;
+    /* A destination that does not take more (a slow reader) gets only a little kept for it. */
+    cap = (p->dst->flags & LG_SOCK_WR) ? pp->size : LG_MIN(pp->size, (size_t)LG_PIPE_BLOCKED);
+    if (!p->done && (p->src->flags & LG_SOCK_RD) && pp->pending < cap) {
+        size_t room = cap - pp->pending;
 
         n = lg_sock_splice_in(p->src, pp->wfd,
                               p->mode == LG_BODY_LENGTH ? (size_t)LG_MIN(p->left, (uint64_t)room)

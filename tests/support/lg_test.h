@@ -252,6 +252,8 @@ void lg_http_pipeline(int port, const char *const *requests, size_t n, lg_http_r
 
 /* A blocking TCP socket to 127.0.0.1:port with SO_RCVTIMEO/SO_SNDTIMEO of the timeout; -1. */
 int lg_tcp_connect(int port);
+/* A TCP port of 127.0.0.1 nobody listens on right now (bound to 0, read, closed); -1. */
+int lg_test_free_port(void);
 
 /* ---- lg-origin specifics (lg_test_http.c) */
 

@@ -443,6 +443,7 @@ Test(config, minimal_file_gets_every_default)
     cr_assert_eq(cf->log.format, LG_ACCESS_COMBINED);
     cr_assert_eq(cf->admin.enabled, 0);
     cr_assert_eq(cf->timeouts.client_header, 10000);
+    cr_assert_eq(cf->timeouts.client_body, 60000);
     cr_assert_eq(cf->timeouts.client_idle, 75000);
     cr_assert_eq(cf->timeouts.connect, 3000);
     cr_assert_eq(cf->timeouts.upstream_response, 60000);
@@ -601,6 +602,29 @@ Test(config, workers_auto_and_hash_keys)
         free(text);
     }
     tmp_clean(dir);
+}
+
+/* timeouts.client_body: read as a duration, with the range of the other timeouts. */
+Test(config, client_body_timeout)
+{
+    char *dir = tmp_dir(), *path, *text;
+    lg_config_t *cf;
+
+    cr_assert(asprintf(&text, "timeouts:\n  client_body: 1500ms\n%s", MINIMAL) >= 0);
+    path = tmp_write_str(dir, "body.yaml", text);
+    cf = load_ok(path);
+    cr_assert_eq(cf->timeouts.client_body, 1500);
+    cr_assert_eq(cf->timeouts.client_header, 10000, "the other timeouts keep their defaults");
+    lg_config_free(cf);
+    free(path);
+    free(text);
+    tmp_clean(dir);
+    cr_assert(asprintf(&text, "timeouts:\n  client_body: 0s\n%s", MINIMAL) >= 0);
+    expect_text_errors(
+        "body0.yaml", text,
+        (const char *const[]){
+            ":2:16: error: timeouts.client_body: must be from 1ms to 24h, got \"0s\"", NULL});
+    free(text);
 }
 
 Test(config, unused_pool_and_anchor_without_alias_are_fine)
