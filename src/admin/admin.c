@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "admin/status_page.h"
+#include "core/fmt.h"
 #include "core/log.h"
 #include "core/net.h"
 #include "core/sock.h"
@@ -24,8 +25,11 @@
 
 #define LG_ADMIN_REQ_MAX    4096
 #define LG_ADMIN_TIMEOUT_MS 10000
-#define LG_LABELS_MAX       640 /* a series' labels */
-#define LG_LABEL_BASE       560 /* labels a series adds one more label to */
+/* Labels a series adds one more label to; the longest is a member's: the pool name (64 bytes
+ * at most, config.c) and its host as configured, both escaped (each byte may double), and its
+ * address. */
+#define LG_LABEL_BASE (2 * 64 + LG_ADDR_STRLEN + 2 * LG_ADDR_TEXT_MAX + 32)
+#define LG_LABELS_MAX (LG_LABEL_BASE + 32) /* a series' labels: a base, then code= or le= */
 
 /* ---- metric families */
 
@@ -119,7 +123,8 @@ static void table_add(table_t *t, int fam, const char *suffix, const char *label
     }
     t->s[t->n].fam = fam;
     t->s[t->n].suffix = suffix;
-    snprintf(t->s[t->n].labels, sizeof(t->s[t->n].labels), "%s", labels);
+    if (lg_format(t->s[t->n].labels, sizeof(t->s[t->n].labels), "%s", labels) != LG_OK)
+        return; /* never a series under a cut name */
     t->s[t->n++].v = v;
 }
 
@@ -175,9 +180,9 @@ static int member_labels(const lg_admin_gen_t *g, size_t p, size_t m, char *buf,
     lg_net_addr_text((const struct sockaddr *)&ss, addr, sizeof(addr));
     char e1[LG_ADDR_TEXT_MAX * 2], e2[LG_ADDR_TEXT_MAX * 2];
 
-    snprintf(buf, len, "pool=\"%s\",backend=\"%s\",host=\"%s\"", esc(pc->name, e1, sizeof(e1)),
-             addr, esc(lg_member_conf(pc, m)->addr.text, e2, sizeof(e2)));
-    return 1;
+    return lg_format(buf, len, "pool=\"%s\",backend=\"%s\",host=\"%s\"",
+                     esc(pc->name, e1, sizeof(e1)), addr,
+                     esc(lg_member_conf(pc, m)->addr.text, e2, sizeof(e2))) == LG_OK;
 }
 
 static void hist_series(table_t *t, const char pool_label[LG_LABEL_BASE], const uint64_t *hist,
@@ -186,15 +191,17 @@ static void hist_series(table_t *t, const char pool_label[LG_LABEL_BASE], const 
     static const uint64_t bounds[LG_HIST_N - 1] = LG_HIST_BOUNDS;
     char labels[LG_LABELS_MAX];
     uint64_t cum = 0;
+    int r;
 
     for (size_t b = 0; b < LG_HIST_N; b++) {
         cum += hist[b];
         if (b < LG_HIST_N - 1)
-            snprintf(labels, sizeof(labels), "%s,le=\"%g\"", pool_label,
-                     (double)bounds[b] / 1000.0);
+            r = lg_format(labels, sizeof(labels), "%s,le=\"%g\"", pool_label,
+                          (double)bounds[b] / 1000.0);
         else
-            snprintf(labels, sizeof(labels), "%s,le=\"+Inf\"", pool_label);
-        table_add(t, F_DURATION, "_bucket", labels, (double)cum);
+            r = lg_format(labels, sizeof(labels), "%s,le=\"+Inf\"", pool_label);
+        if (r == LG_OK)
+            table_add(t, F_DURATION, "_bucket", labels, (double)cum);
     }
     table_add(t, F_DURATION, "_sum", pool_label, (double)sum_ms / 1000.0);
     table_add(t, F_DURATION, "_count", pool_label, (double)cum);
@@ -211,10 +218,12 @@ static void traffic_series(table_t *t, const lg_admin_gen_t *g)
 
         lg_stats_sum_listener(g->stats, l, &sl);
         for (int c = 0; c < LG_CLASSES; c++) {
-            snprintf(labels, sizeof(labels), "listener=\"%s\",code=\"%s\"", name, class_names[c]);
-            table_add(t, F_REQUESTS, "", labels, (double)sl.status[c]);
+            if (lg_format(labels, sizeof(labels), "listener=\"%s\",code=\"%s\"", name,
+                          class_names[c]) == LG_OK)
+                table_add(t, F_REQUESTS, "", labels, (double)sl.status[c]);
         }
-        snprintf(labels, sizeof(labels), "listener=\"%s\"", name);
+        if (lg_format(labels, sizeof(labels), "listener=\"%s\"", name) != LG_OK)
+            continue;
         table_add(t, F_BYTES_IN, "", labels, (double)sl.bytes_in);
         table_add(t, F_BYTES_OUT, "", labels, (double)sl.bytes_out);
         table_add(t, F_CONNS, "", labels, (double)sl.conns_total);
@@ -224,7 +233,8 @@ static void traffic_series(table_t *t, const lg_admin_gen_t *g)
         lg_stats_pool_t sp;
 
         lg_stats_sum_pool(g->stats, p, &sp);
-        snprintf(pl, sizeof(pl), "pool=\"%s\"", pc->name);
+        if (lg_format(pl, sizeof(pl), "pool=\"%s\"", pc->name) != LG_OK)
+            continue;
         table_add(t, F_RETRIES, "", pl, (double)sp.retries);
         table_add(t, F_NO_BACKEND, "", pl, (double)sp.no_backend);
         hist_series(t, pl, sp.hist, sp.time_sum_ms);
@@ -235,8 +245,9 @@ static void traffic_series(table_t *t, const lg_admin_gen_t *g)
                 continue;
             lg_stats_sum_member(g->stats, p, m, &sm);
             for (int c = 0; c < LG_CLASSES; c++) {
-                snprintf(labels, sizeof(labels), "%s,code=\"%s\"", ml, class_names[c]);
-                table_add(t, F_BE_REQUESTS, "", labels, (double)sm.status[c]);
+                if (lg_format(labels, sizeof(labels), "%s,code=\"%s\"", ml, class_names[c]) ==
+                    LG_OK)
+                    table_add(t, F_BE_REQUESTS, "", labels, (double)sm.status[c]);
             }
             table_add(t, F_BE_FAILURES, "", ml, (double)sm.failures);
         }
@@ -254,7 +265,9 @@ static void state_series(table_t *t, const lg_admin_view_t *v)
             lg_stats_listener_t sl;
 
             lg_stats_sum_listener(v->gens[i].stats, l, &sl);
-            snprintf(labels, sizeof(labels), "listener=\"%s\"", v->gens[i].cf->listeners[l].name);
+            if (lg_format(labels, sizeof(labels), "listener=\"%s\"",
+                          v->gens[i].cf->listeners[l].name) != LG_OK)
+                continue;
             table_add(t, F_CONNS_ACTIVE, "", labels, (double)(int64_t)sl.conns_active);
         }
     }
@@ -362,8 +375,10 @@ static void json_classes(out_t *o, const table_t *t, int fam, const char labels[
 
     outf(o, "{");
     for (int c = 0; c < LG_CLASSES; c++) {
-        snprintf(l, sizeof(l), "%s,code=\"%s\"", labels, class_names[c]);
-        outf(o, "%s\"%s\": %.0f", c ? ", " : "", class_names[c], table_get(t, fam, "", l));
+        int found = lg_format(l, sizeof(l), "%s,code=\"%s\"", labels, class_names[c]) == LG_OK;
+
+        outf(o, "%s\"%s\": %.0f", c ? ", " : "", class_names[c],
+             found ? table_get(t, fam, "", l) : 0.0);
     }
     outf(o, "}");
 }
@@ -395,7 +410,7 @@ static void listen_addr(const lg_admin_gen_t *g, size_t l, char *buf, size_t len
     if (g->fds != NULL && getsockname(g->fds[l], (struct sockaddr *)&ss, &sl) == 0)
         lg_net_addr_text((const struct sockaddr *)&ss, buf, len);
     else
-        snprintf(buf, len, "%s", g->cf->listeners[l].addr.text);
+        lg_format(buf, len, "%s", g->cf->listeners[l].addr.text); /* sized for it */
 }
 
 static void status_json(out_t *o, const table_t *t, const lg_admin_view_t *v)
@@ -415,7 +430,8 @@ static void status_json(out_t *o, const table_t *t, const lg_admin_view_t *v)
     for (size_t l = 0; l < g->cf->nlisteners; l++) {
         const lg_listener_conf_t *lc = &g->cf->listeners[l];
 
-        snprintf(labels, sizeof(labels), "listener=\"%s\"", lc->name);
+        if (lg_format(labels, sizeof(labels), "listener=\"%s\"", lc->name) != LG_OK)
+            labels[0] = '\0'; /* no series: zeros, never another listener's */
         listen_addr(g, l, bound, sizeof(bound));
         outf(o, "%s\n {\"name\": \"%s\", \"address\": \"%s\", \"mode\": \"%s\", \"requests\": ",
              l ? "," : "", lc->name, bound, lc->mode == LG_MODE_TCP ? "tcp" : "http");
@@ -435,7 +451,8 @@ static void status_json(out_t *o, const table_t *t, const lg_admin_view_t *v)
         size_t shown = 0;
 
         lg_stats_sum_pool(g->stats, p, &sp);
-        snprintf(labels, sizeof(labels), "pool=\"%s\"", pc->name);
+        if (lg_format(labels, sizeof(labels), "pool=\"%s\"", pc->name) != LG_OK)
+            labels[0] = '\0';
         outf(o,
              "%s\n {\"name\": \"%s\", \"balance\": \"%s\", \"retries\": %.0f, "
              "\"no_backend\": %.0f, \"latency_ms\": ",
@@ -458,7 +475,7 @@ static void status_json(out_t *o, const table_t *t, const lg_admin_view_t *v)
             if (atomic_load(&st->in_use))
                 lg_net_addr_text((const struct sockaddr *)&ss, addr, sizeof(addr));
             else
-                snprintf(addr, sizeof(addr), "%s", bc->addr.text);
+                lg_format(addr, sizeof(addr), "%s", bc->addr.text); /* sized for it */
             lg_stats_sum_member(g->stats, p, m, &sm);
             outf(o,
                  "%s\n  {\"address\": \"%s\", \"host\": \"%s\", \"state\": \"%s\", "
@@ -680,7 +697,8 @@ int lg_admin_configure(const lg_config_t *cf, void (*view)(lg_admin_view_t *v))
         lg_admin_close();
         return LG_OK;
     }
-    lg_net_addr_text((const struct sockaddr *)&cf->admin.addr.sa, key, sizeof(key));
+    if (lg_net_addr_text((const struct sockaddr *)&cf->admin.addr.sa, key, sizeof(key)) != LG_OK)
+        return LG_ERR;
     if (listener.io.fd >= 0 && strcmp(key, listen_key) == 0)
         return LG_OK;
     fd = lg_net_listen((const struct sockaddr *)&cf->admin.addr.sa, cf->admin.addr.salen,
@@ -690,7 +708,7 @@ int lg_admin_configure(const lg_config_t *cf, void (*view)(lg_admin_view_t *v))
     lg_admin_close();
     listener.io.fd = fd;
     listener.io.handler = accept_event;
-    snprintf(listen_key, sizeof(listen_key), "%s", key);
+    memcpy(listen_key, key, sizeof(listen_key)); /* same size */
     getsockname(fd, (struct sockaddr *)&ss, &len);
     lg_net_addr_text((const struct sockaddr *)&ss, text, sizeof(text));
     lg_log(LG_LOG_INFO, "admin: listening on %s", text);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "config/config-int.h"
+#include "core/fmt.h"
 
 #define LG_CONF_MAX_FIELDS  12  /* keys of the largest mapping */
 #define LG_CONF_NAME_MAX    64  /* listener and pool names */
@@ -393,6 +394,24 @@ static void conf_amount(conf_ctx_t *c, const lg_ynode_t *v, void *base, const co
     conf_store(base, f, n);
 }
 
+#define LG_CONF_LIST_MORE ", ..."
+
+/*
+ * Append ", name" (or "name" first) to a list of choices for a message; a name that does not
+ * fit ends the list with ", ..." instead (room for it is kept), never with a cut name.
+ */
+static void conf_list_add(char *list, size_t size, size_t *o, const char *name)
+{
+    size_t room = size - sizeof(LG_CONF_LIST_MORE);
+
+    if (*o > room)
+        return; /* already ended */
+    if (lg_format_append(list, room, o, "%s%s", *o ? ", " : "", name) != LG_OK) {
+        memcpy(list + *o, LG_CONF_LIST_MORE, sizeof(LG_CONF_LIST_MORE));
+        *o = room + 1;
+    }
+}
+
 /* "one of: a, b, c" for an enum, with a hint when the value is close to one of them. */
 static void conf_bad_choice(conf_ctx_t *c, const lg_ynode_t *v, const char *const *names)
 {
@@ -402,7 +421,7 @@ static void conf_bad_choice(conf_ctx_t *c, const lg_ynode_t *v, const char *cons
 
     for (i = 0; names[i] != NULL; i++) {
         conf_closest(v->str, names[i], &best, &bestd);
-        o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "", names[i]);
+        conf_list_add(list, sizeof(list), &o, names[i]);
     }
     if (best != NULL)
         conf_perr(c, v, "unknown value %s (did you mean \"%s\"?)", conf_q(c, v->str), best);
@@ -512,7 +531,7 @@ static void conf_unknown_key(conf_ctx_t *c, const lg_ynode_t *key, const conf_fi
 
     for (i = 0; fields[i].name != NULL; i++) {
         conf_closest(key->str, fields[i].name, &best, &bestd);
-        o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "", fields[i].name);
+        conf_list_add(list, sizeof(list), &o, fields[i].name);
     }
     if (best != NULL)
         conf_err(c, key, "unknown key %s (did you mean \"%s\"?)", conf_q(c, key->str), best);

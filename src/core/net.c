@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/fmt.h"
 #include "core/lg.h"
 #include "core/log.h"
 
@@ -93,17 +94,21 @@ size_t lg_net_ip_text(const struct sockaddr *sa, char *buf, size_t len)
     return strlen(buf);
 }
 
-void lg_net_addr_text(const struct sockaddr *sa, char *buf, size_t len)
+int lg_net_addr_text(const struct sockaddr *sa, char *buf, size_t len)
 {
     char ip[LG_IP_STRLEN];
     unsigned port;
+    int r;
 
     lg_net_ip_text(sa, ip, sizeof(ip));
     if (sa->sa_family == AF_INET6) {
         port = ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
-        snprintf(buf, len, "[%s]:%u", ip, port);
+        r = lg_format(buf, len, "[%s]:%u", ip, port);
     } else {
         port = ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port);
-        snprintf(buf, len, "%s:%u", ip, port);
+        r = lg_format(buf, len, "%s:%u", ip, port);
     }
+    if (r != LG_OK && len > 0)
+        buf[0] = '\0'; /* never a cut address */
+    return r;
 }

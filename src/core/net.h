@@ -21,7 +21,8 @@
 int lg_net_listen(const struct sockaddr *sa, socklen_t salen, const char *text, const char *who);
 
 /* "1.2.3.4:80" or "[::1]:80" into buf (LG_ADDR_STRLEN bytes). */
-void lg_net_addr_text(const struct sockaddr *sa, char *buf, size_t len);
+/* LG_OK, or LG_ERR when it does not fit in len bytes (buf is then ""). */
+int lg_net_addr_text(const struct sockaddr *sa, char *buf, size_t len);
 /* "1.2.3.4" or "::1" into buf (LG_IP_STRLEN bytes); returns the length. */
 size_t lg_net_ip_text(const struct sockaddr *sa, char *buf, size_t len);
 

@@ -16,15 +16,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/fmt.h"
 #include "core/log.h"
 #include "core/net.h"
 #include "core/sock.h"
 #include "event/loop.h"
 
-#define LG_CHECK_TICK_MS  100
-#define LG_CHECK_RSP_MAX  128 /* enough for "HTTP/1.1 NNN" */
-#define LG_CHECK_REQ_MAX  1024
-#define LG_CHECK_NAME_MAX 300
+#define LG_CHECK_TICK_MS 100
+#define LG_CHECK_RSP_MAX 128 /* enough for "HTTP/1.1 NNN" */
+#define LG_CHECK_REQ_MAX 1024
+/* "pool/address": a pool name has at most 64 bytes (config.c), then '/', the address, NUL */
+#define LG_CHECK_NAME_MAX (64 + 1 + LG_ADDR_TEXT_MAX + 1)
 
 enum { P_IDLE, P_CONNECTING, P_SENT };
 
@@ -90,7 +92,8 @@ static const char *probe_name(probe_t *p)
         return p->name;
     lg_be_addr(p->st, &ss, &len);
     lg_net_addr_text((const struct sockaddr *)&ss, ip, sizeof(ip));
-    snprintf(p->dname, sizeof(p->dname), "%s (%s)", p->name, ip);
+    if (lg_format(p->dname, sizeof(p->dname), "%s (%s)", p->name, ip) != LG_OK)
+        return p->name;
     return p->dname;
 }
 
@@ -109,7 +112,8 @@ static void probe_finish(probe_t *p, int ok, const char *reason)
     }
     p->next = lg_now + hc->interval;
     st->last_check = lg_now;
-    snprintf(st->reason, sizeof(st->reason), "%s", reason);
+    if (lg_format(st->reason, sizeof(st->reason), "%s", reason) != LG_OK)
+        memcpy(st->reason, "unknown", sizeof("unknown")); /* never a cut reason */
     if (ok) {
         st->fail_streak = 0;
         st->ok_streak++;
@@ -153,13 +157,14 @@ static void probe_send(probe_t *p)
     const lg_health_check_conf_t *hc = &p->pool->health_check;
     const char *host = hc->host != NULL ? hc->host : p->be->addr.text;
     char req[LG_CHECK_REQ_MAX];
-    int n = snprintf(req, sizeof(req),
-                     "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: lifeguard-health-check\r\n"
-                     "Connection: close\r\n\r\n",
-                     hc->path, host);
-    struct iovec iov = {req, (size_t)n};
+    int fits = lg_format(req, sizeof(req),
+                         "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: lifeguard-health-check\r\n"
+                         "Connection: close\r\n\r\n",
+                         hc->path, host) == LG_OK;
+    struct iovec iov = {req, strlen(req)};
 
-    if (n < 0 || (size_t)n >= sizeof(req) || lg_sock_writev(&p->sock, &iov, 1) != n) {
+    errno = 0;
+    if (!fits || lg_sock_writev(&p->sock, &iov, 1) != (ssize_t)iov.iov_len) {
         probe_fail_errno(p, errno != 0 ? errno : EMSGSIZE);
         return;
     }
@@ -193,8 +198,10 @@ static void probe_read(probe_t *p)
             if (status >= hc->expect_min && status <= hc->expect_max) {
                 probe_finish(p, 1, "ok");
             } else {
-                snprintf(reason, sizeof(reason), "status %u", status);
-                probe_finish(p, 0, reason);
+                probe_finish(p, 0,
+                             lg_format(reason, sizeof(reason), "status %u", status) == LG_OK
+                                 ? reason
+                                 : "unexpected status");
             }
             return;
         }
@@ -328,7 +335,8 @@ int lg_health_start(const lg_config_t *cf, lg_shm_t *shm, void (*ready)(void))
             /* DNS slots fill later: the generation does not wait for them */
             p->initial = p->st->last_check == 0 && atomic_load(&p->st->in_use);
             initial_left += (size_t)p->initial;
-            snprintf(p->name, sizeof(p->name), "%s/%s", pool->name, p->be->addr.text);
+            if (lg_format(p->name, sizeof(p->name), "%s/%s", pool->name, p->be->addr.text) != LG_OK)
+                lg_log(LG_LOG_ERR, "health check name of %s cut", p->name);
         }
     }
     set = s;

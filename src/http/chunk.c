@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "core/lg.h"
+#include "http/field.h"
 
 /* Sizes are kept below 2^63: one more hex digit on this would reach it. */
 #define LG_CHUNK_SIZE_SHIFT_MAX (UINT64_C(0x7fffffffffffffff) >> 4)
@@ -55,38 +56,16 @@ static const char *const dropped[] = {
     "retry-after",
 };
 
-static int is_tchar(unsigned char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
-}
-
-static int is_ws(char ch)
-{
-    return ch == ' ' || ch == '\t';
-}
-
-static int hex_value(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 static const char *skip_ws(const char *p, const char *e)
 {
-    while (p < e && is_ws(*p))
+    while (p < e && lg_is_ows(*p))
         p++;
     return p;
 }
 
 static const char *token_end(const char *p, const char *e)
 {
-    while (p < e && is_tchar((unsigned char)*p))
+    while (p < e && lg_is_tchar((unsigned char)*p))
         p++;
     return p;
 }
@@ -200,9 +179,9 @@ static lg_chunk_evt_t size_line(lg_chunk_t *d, const char *in, size_t n, lg_chun
     uint64_t size = 0;
     int v;
 
-    if (p == e || hex_value(*p) < 0)
+    if (p == e || lg_hex_value(*p) < 0)
         return bad(d, "chunk size is not hexadecimal");
-    for (; p < e && (v = hex_value(*p)) >= 0; p++) {
+    for (; p < e && (v = lg_hex_value(*p)) >= 0; p++) {
         if (size > LG_CHUNK_SIZE_SHIFT_MAX)
             return bad(d, "chunk size too large");
         size = size << 4 | (uint64_t)v;
@@ -251,13 +230,13 @@ static lg_chunk_evt_t trailer_line(lg_chunk_t *d, const char *in, size_t n, lg_c
         d->state = S_DONE;
         return LG_CHUNK_END;
     }
-    if (is_ws(*in))
+    if (lg_is_ows(*in))
         return bad(d, "obsolete line folding in the trailer");
     colon = token_end(in, e);
     if (colon == in || colon == e || *colon != ':')
         return bad(d, "invalid trailer field name");
     v = skip_ws(colon + 1, e);
-    while (e > v && is_ws(e[-1]))
+    while (e > v && lg_is_ows(e[-1]))
         e--;
     for (const char *p = v; p < e; p++) {
         unsigned char ch = (unsigned char)*p;
@@ -394,7 +373,7 @@ int lg_te_next(const char **cur, const char *end, const char **elem, size_t *len
         const char *s = skip_ws(p, e);
 
         p = comma != NULL ? comma + 1 : end;
-        while (e > s && is_ws(e[-1]))
+        while (e > s && lg_is_ows(e[-1]))
             e--;
         if (e > s) {
             *cur = p;

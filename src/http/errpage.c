@@ -3,8 +3,11 @@
  */
 #include "http/errpage.h"
 
-#include <stdio.h>
+#include <string.h>
 #include <time.h>
+
+#include "core/fmt.h"
+#include "core/lg.h"
 
 const char *lg_status_reason(int status)
 {
@@ -19,6 +22,8 @@ const char *lg_status_reason(int status)
         return "Request Timeout";
     case 413:
         return "Content Too Large";
+    case 414:
+        return "URI Too Long";
     case 431:
         return "Request Header Fields Too Large";
     case 501:
@@ -42,18 +47,18 @@ size_t lg_errpage(int status, int keep_alive, int head_only, char *buf, size_t c
     char date[64], body[128], retry[32] = "";
     time_t now = time(NULL);
     struct tm tm;
-    int blen, n;
 
     gmtime_r(&now, &tm);
-    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    blen = snprintf(body, sizeof(body), "%d %s\n", status, reason);
-    if (status == 503)
-        snprintf(retry, sizeof(retry), "Retry-After: %d\r\n", LG_RETRY_AFTER_SEC);
-    n = snprintf(buf, cap,
-                 "HTTP/1.1 %d %s\r\nServer: lifeguard\r\nDate: %s\r\n"
-                 "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n%s"
-                 "Connection: %s\r\n\r\n%s",
-                 status, reason, date, blen, retry, keep_alive ? "keep-alive" : "close",
-                 head_only ? "" : body);
-    return (n < 0 || (size_t)n >= cap) ? 0 : (size_t)n;
+    if (strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0 ||
+        lg_format(body, sizeof(body), "%d %s\n", status, reason) != LG_OK ||
+        (status == 503 &&
+         lg_format(retry, sizeof(retry), "Retry-After: %d\r\n", LG_RETRY_AFTER_SEC) != LG_OK) ||
+        lg_format(buf, cap,
+                  "HTTP/1.1 %d %s\r\nServer: lifeguard\r\nDate: %s\r\n"
+                  "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n%s"
+                  "Connection: %s\r\n\r\n%s",
+                  status, reason, date, strlen(body), retry, keep_alive ? "keep-alive" : "close",
+                  head_only ? "" : body) != LG_OK)
+        return 0;
+    return strlen(buf);
 }

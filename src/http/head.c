@@ -4,14 +4,20 @@
 #include "http/head.h"
 
 #include <ctype.h>
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "core/lg.h"
+#include "http/field.h"
+#include "http/path.h"
 
 #define LG_HTTP_400 400
 #define LG_HTTP_501 501
+/* Decimal digits of the largest value of a uint64_t (18446744073709551615). */
+#define LG_U64_DIGITS 20
+/* Longer than any name lg_hdr_kind() knows: never read as one of them, whatever its '_'. */
+#define LG_KIND_NAME_MAX 32
+#define LG_VERSION_LEN   8 /* "HTTP/1.1" */
 
 /* Output cursor: appends never write past `end`; `full` records that something did not fit. */
 typedef struct out {
@@ -39,29 +45,17 @@ static void put_span(out_t *o, lg_span_t s)
     put(o, s.p, s.len);
 }
 
-int lg_span_eq(lg_span_t s, const char *lower)
+/* A number in decimal, in a buffer sized for the largest one. */
+static void put_u64(out_t *o, uint64_t v)
 {
-    size_t n = strlen(lower);
+    char digits[LG_U64_DIGITS];
+    size_t i = sizeof(digits);
 
-    return s.len == n && strncasecmp(s.p, lower, n) == 0;
-}
-
-static int is_ows(char ch)
-{
-    return ch == ' ' || ch == '\t';
-}
-
-static lg_span_t trim(const char *p, const char *e)
-{
-    lg_span_t s;
-
-    while (p < e && is_ows(*p))
-        p++;
-    while (e > p && is_ows(e[-1]))
-        e--;
-    s.p = p;
-    s.len = (size_t)(e - p);
-    return s;
+    do {
+        digits[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    put(o, digits + i, sizeof(digits) - i);
 }
 
 lg_hdr_kind_t lg_hdr_kind(const char *n, size_t len)
@@ -80,7 +74,9 @@ lg_hdr_kind_t lg_hdr_kind(const char *n, size_t len)
             return LG_H_CONNECTION;
         return strncasecmp(n, "keep-alive", 10) == 0 ? LG_H_KEEP_ALIVE : LG_H_OTHER;
     case 14:
-        return strncasecmp(n, "content-length", 14) == 0 ? LG_H_CONTENT_LENGTH : LG_H_OTHER;
+        if (strncasecmp(n, "content-length", 14) == 0)
+            return LG_H_CONTENT_LENGTH;
+        return strncasecmp(n, "http2-settings", 14) == 0 ? LG_H_HTTP2_SETTINGS : LG_H_OTHER;
     case 15:
         return strncasecmp(n, "x-forwarded-for", 15) == 0 ? LG_H_XFF : LG_H_OTHER;
     case 16:
@@ -114,16 +110,67 @@ static int hdr_next(const char **cur, const char *end, lg_hdr_t *h)
     *cur = nl + 1;
     if (nl - 1 == p)
         return 0;
-    if (is_ows(*p))
+    if (lg_is_ows(*p))
         return -1;
     colon = memchr(p, ':', (size_t)(nl - p));
-    if (colon == NULL || colon == p || is_ows(colon[-1]))
+    if (colon == NULL || colon == p || lg_is_ows(colon[-1]))
         return -1;
     h->line = p;
     h->line_len = (size_t)(nl + 1 - p);
     h->name.p = p;
     h->name.len = (size_t)(colon - p);
-    h->value = trim(colon + 1, nl - 1);
+    h->value = lg_span_trim(colon + 1, nl - 1);
+    return 1;
+}
+
+/*
+ * A name that a CGI-style server (WSGI, PHP-FPM, Rack) reads as one of the framing, hop-by-hop
+ * or forwarding headers, because it maps '-' and '_' alike: Transfer_Encoding arrives there as
+ * HTTP_TRANSFER_ENCODING, next to (or instead of) the framing lifeguard chose.
+ */
+static int name_aliases_managed(lg_span_t name)
+{
+    char mapped[LG_KIND_NAME_MAX];
+
+    if (name.len >= sizeof(mapped) || memchr(name.p, '_', name.len) == NULL)
+        return 0;
+    for (size_t i = 0; i < name.len; i++)
+        mapped[i] = name.p[i] == '_' ? '-' : name.p[i];
+    return lg_hdr_kind(mapped, name.len) != LG_H_OTHER;
+}
+
+static int hdr_valid(const lg_hdr_t *h)
+{
+    return lg_field_is_token(h->name) && lg_field_value_valid(h->value);
+}
+
+/* The elements of every header of one kind of a head, in order (Upgrade lists, say). */
+typedef struct list_walk {
+    const char *cur, *end; /* header lines left */
+    const char *p, *e;     /* what is left of the current value */
+    lg_hdr_kind_t kind;
+} list_walk_t;
+
+static void list_walk_init(list_walk_t *w, const char *head, size_t len, lg_hdr_kind_t kind)
+{
+    w->cur = memchr(head, '\n', len) + 1;
+    w->end = head + len;
+    w->p = w->e = w->end; /* no value yet */
+    w->kind = kind;
+}
+
+static int list_walk_next(list_walk_t *w, lg_span_t *elem)
+{
+    lg_hdr_t h;
+
+    while (!lg_field_list_next(&w->p, w->e, elem)) {
+        do {
+            if (hdr_next(&w->cur, w->end, &h) <= 0)
+                return 0;
+        } while (lg_hdr_kind(h.name.p, h.name.len) != w->kind);
+        w->p = h.value.p;
+        w->e = h.value.p + h.value.len;
+    }
     return 1;
 }
 
@@ -131,15 +178,9 @@ static int hdr_next(const char **cur, const char *end, lg_hdr_t *h)
 static int conn_tokens(lg_conn_hdrs_t *ch, lg_span_t v)
 {
     const char *p = v.p, *e = v.p + v.len;
+    lg_span_t t;
 
-    while (p < e) {
-        const char *comma = memchr(p, ',', (size_t)(e - p));
-        const char *te = comma != NULL ? comma : e;
-        lg_span_t t = trim(p, te);
-
-        p = te + 1;
-        if (t.len == 0)
-            continue;
+    while (lg_field_list_next(&p, e, &t)) {
         if (lg_span_eq(t, "close")) {
             ch->close = 1;
         } else if (lg_span_eq(t, "keep-alive")) {
@@ -164,18 +205,6 @@ static int named_by_connection(const lg_conn_hdrs_t *ch, lg_span_t name)
     return 0;
 }
 
-/* RFC 3986 host[:port]: reg-name, IPv4 or IP-literal characters only (no space, '/', '@'). */
-static int host_valid(lg_span_t v)
-{
-    for (size_t i = 0; i < v.len; i++) {
-        unsigned char ch = (unsigned char)v.p[i];
-
-        if (!isalnum(ch) && (ch == '\0' || strchr("-._~!$&'()*+,;=%:[]", ch) == NULL))
-            return 0;
-    }
-    return 1;
-}
-
 /* Split "http://authority/path?q" into host and path; returns -1 on userinfo. */
 static int absolute_form(lg_req_head_t *rq)
 {
@@ -193,11 +222,114 @@ static int absolute_form(lg_req_head_t *rq)
         p++;
     rq->host.p = a;
     rq->host.len = (size_t)(p - a);
-    if (p == a || !host_valid(rq->host))
+    if (p == a || !lg_field_host_valid(rq->host))
         return -1; /* empty, or userinfo ('@') and other characters a host cannot hold */
     rq->path.p = p;
     rq->path.len = (size_t)(e - p);
     return 1;
+}
+
+/* "h2c" asks for HTTP/2 over cleartext: never passed on (RFC 9113 3.1 deprecates it). */
+static int is_h2c(lg_span_t t)
+{
+    return lg_span_eq(t, "h2c");
+}
+
+/* Check one Upgrade value; `wanted` is set when it names a protocol other than h2c. */
+static int upgrade_protocols(lg_span_t v, unsigned *wanted)
+{
+    const char *p = v.p, *e = v.p + v.len;
+    lg_span_t t;
+
+    while (lg_field_list_next(&p, e, &t)) {
+        if (!lg_field_is_protocol(t))
+            return LG_ERR;
+        if (!is_h2c(t))
+            *wanted = 1;
+    }
+    return LG_OK;
+}
+
+/*
+ * The request line is exactly `method SP request-target SP HTTP/1.x`: llhttp 8 lets a second
+ * space before the target, or a tab before the version, through.
+ */
+static int request_line(lg_req_head_t *rq, const char *nl)
+{
+    const char *sp1 = memchr(rq->head, ' ', (size_t)(nl - rq->head));
+    const char *sp2, *version;
+
+    if (sp1 == NULL)
+        return LG_ERR;
+    rq->method.p = rq->head;
+    rq->method.len = (size_t)(sp1 - rq->head);
+    sp2 = memchr(sp1 + 1, ' ', (size_t)(nl - sp1 - 1));
+    if (!lg_field_is_token(rq->method) || sp2 == NULL || sp2 == sp1 + 1)
+        return LG_ERR;
+    rq->target.p = sp1 + 1;
+    rq->target.len = (size_t)(sp2 - sp1 - 1);
+    for (size_t i = 0; i < rq->target.len; i++) {
+        unsigned char ch = (unsigned char)rq->target.p[i];
+
+        if (ch <= ' ' || ch == 0x7f)
+            return LG_ERR;
+    }
+    version = sp2 + 1;
+    if (nl - 1 - version != LG_VERSION_LEN || memcmp(version, "HTTP/1.", 7) != 0 ||
+        !isdigit((unsigned char)version[7]))
+        return LG_ERR;
+    return LG_OK;
+}
+
+/* origin-form, absolute-form (its path taken as origin-form), or "*" for OPTIONS only. */
+static int target_form(lg_req_head_t *rq)
+{
+    int absolute = absolute_form(rq);
+
+    if (absolute != 0) {
+        rq->absolute = absolute > 0;
+        return absolute > 0 ? LG_OK : LG_ERR;
+    }
+    if (rq->target.len == 1 && rq->target.p[0] == '*')
+        return rq->method.len == 7 && memcmp(rq->method.p, "OPTIONS", 7) == 0 ? LG_OK : LG_ERR;
+    return rq->target.p[0] == '/' ? LG_OK : LG_ERR;
+}
+
+/* One header line of a request: checked, and what routing and the rebuild need collected. */
+static int req_header(lg_req_head_t *rq, const lg_hdr_t *h, unsigned *nhost, lg_te_t *te)
+{
+    if (!hdr_valid(h) || name_aliases_managed(h->name))
+        return LG_HTTP_400;
+    switch (lg_hdr_kind(h->name.p, h->name.len)) {
+    case LG_H_HOST:
+        if (++*nhost > 1 || h->value.len == 0 || !lg_field_host_valid(h->value))
+            return LG_HTTP_400;
+        if (!rq->absolute)
+            rq->host = h->value;
+        break;
+    case LG_H_CONNECTION:
+        if (conn_tokens(&rq->conn, h->value) != LG_OK)
+            return LG_HTTP_400;
+        break;
+    case LG_H_REQUEST_ID:
+        if (rq->request_id.len == 0)
+            rq->request_id = h->value;
+        break;
+    case LG_H_UPGRADE:
+        if (upgrade_protocols(h->value, &rq->upgrade) != LG_OK)
+            return LG_HTTP_400;
+        break;
+    case LG_H_CONTENT_LENGTH:
+        if (!lg_field_length_valid(h->value))
+            return LG_HTTP_400;
+        break;
+    case LG_H_TRANSFER_ENCODING:
+        lg_te_add(te, h->value.p, h->value.len);
+        break;
+    default:
+        break;
+    }
+    return 0;
 }
 
 /*
@@ -215,9 +347,9 @@ int lg_req_head_scan(lg_req_head_t *rq, const char *head, size_t len, unsigned h
 {
     const char *end = head + len;
     const char *nl = memchr(head, '\n', len);
-    const char *sp1, *sp2, *cur;
+    const char *cur;
     unsigned nhost = 0;
-    int absolute, r;
+    int r, status;
     lg_te_t te = {0};
     lg_hdr_t h;
 
@@ -225,56 +357,40 @@ int lg_req_head_scan(lg_req_head_t *rq, const char *head, size_t len, unsigned h
     rq->head = head;
     rq->len = len;
     rq->http_minor = http_minor;
-    if (nl == NULL || nl == head || nl[-1] != '\r')
+    if (nl == NULL || nl == head || nl[-1] != '\r' || request_line(rq, nl) != LG_OK)
         return LG_HTTP_400;
-    sp1 = memchr(head, ' ', (size_t)(nl - head));
-    sp2 = memrchr(head, ' ', (size_t)(nl - head));
-    if (sp1 == NULL || sp2 == sp1)
-        return LG_HTTP_400;
-    rq->method.p = head;
-    rq->method.len = (size_t)(sp1 - head);
-    rq->target.p = sp1 + 1;
-    rq->target.len = (size_t)(sp2 - sp1 - 1);
     rq->path = rq->target;
-    absolute = absolute_form(rq);
-    if (absolute < 0)
+    if (target_form(rq) != LG_OK)
         return LG_HTTP_400;
 
     cur = nl + 1;
     while ((r = hdr_next(&cur, end, &h)) > 0) {
-        switch (lg_hdr_kind(h.name.p, h.name.len)) {
-        case LG_H_HOST:
-            if (++nhost > 1 || !host_valid(h.value))
-                return LG_HTTP_400;
-            if (!absolute)
-                rq->host = h.value;
-            break;
-        case LG_H_CONNECTION:
-            if (conn_tokens(&rq->conn, h.value) != LG_OK)
-                return LG_HTTP_400;
-            break;
-        case LG_H_REQUEST_ID:
-            if (rq->request_id.len == 0)
-                rq->request_id = h.value;
-            break;
-        case LG_H_UPGRADE:
-            rq->upgrade = h.value;
-            break;
-        case LG_H_TRANSFER_ENCODING:
-            lg_te_add(&te, h.value.p, h.value.len);
-            break;
-        default:
-            break;
-        }
+        if ((status = req_header(rq, &h, &nhost, &te)) != 0)
+            return status;
     }
     if (r < 0 || cur != end)
         return LG_HTTP_400;
     if (http_minor == 1 && nhost == 0)
         return LG_HTTP_400;
     if (!rq->conn.upgrade || http_minor == 0)
-        rq->upgrade.len = 0; /* Upgrade means something only with Connection: upgrade */
+        rq->upgrade = 0; /* Upgrade means something only with Connection: upgrade */
     rq->te = lg_te_framing(&te);
     return te_status(rq->te);
+}
+
+int lg_req_head_target(lg_req_head_t *rq, char *out, size_t cap)
+{
+    size_t n;
+    int status;
+
+    if (rq->path.len == 1 && rq->path.p[0] == '*')
+        return 0; /* OPTIONS * */
+    status = lg_path_normalize(rq->path.p, rq->path.len, out, cap, &n);
+    if (status == 0) {
+        rq->path.p = out;
+        rq->path.len = n;
+    }
+    return status;
 }
 
 /* X-Forwarded-For: every value the client sent, in order, then the client's address. */
@@ -295,25 +411,40 @@ static void put_forwarded_for(out_t *o, const lg_req_head_t *rq, const char *cli
     put_str(o, "\r\n");
 }
 
+/* Upgrade: every protocol the client asked for but h2c, in order. */
+static void put_upgrade(out_t *o, const lg_req_head_t *rq)
+{
+    const char *sep = "Upgrade: ";
+    list_walk_t w;
+    lg_span_t t;
+
+    list_walk_init(&w, rq->head, rq->len, LG_H_UPGRADE);
+    while (list_walk_next(&w, &t)) {
+        if (is_h2c(t))
+            continue;
+        put_str(o, sep);
+        put_span(o, t);
+        sep = ", ";
+    }
+    put_str(o, "\r\n");
+}
+
 size_t lg_req_head_build(const lg_req_head_t *rq, const lg_req_build_t *b, char *buf, size_t cap)
 {
     out_t o = {buf, buf + cap, 0};
     const char *cur = memchr(rq->head, '\n', rq->len) + 1;
     const char *end = rq->head + rq->len;
-    int absolute = rq->path.p != rq->target.p;
     lg_hdr_t h;
 
     put_span(&o, rq->method);
     put_str(&o, " ");
-    if (rq->path.len == 0 || rq->path.p[0] == '?')
-        put_str(&o, "/");
     put_span(&o, rq->path);
     put_str(&o, " HTTP/1.1\r\n");
 
     while (hdr_next(&cur, end, &h) > 0) {
         switch (lg_hdr_kind(h.name.p, h.name.len)) {
         case LG_H_HOST:
-            if (!absolute)
+            if (!rq->absolute)
                 put(&o, h.line, h.line_len);
             break;
         case LG_H_OTHER:
@@ -326,7 +457,7 @@ size_t lg_req_head_build(const lg_req_head_t *rq, const lg_req_build_t *b, char 
             break;
         }
     }
-    if (absolute || rq->host.len == 0) {
+    if (rq->absolute || rq->host.len == 0) {
         put_str(&o, "Host: ");
         if (rq->host.len != 0)
             put_span(&o, rq->host);
@@ -346,15 +477,13 @@ size_t lg_req_head_build(const lg_req_head_t *rq, const lg_req_build_t *b, char 
     if (b->chunked) {
         put_str(&o, "Transfer-Encoding: chunked\r\n");
     } else if (b->has_length) {
-        char num[32];
-
-        snprintf(num, sizeof(num), "Content-Length: %llu\r\n", (unsigned long long)b->length);
-        put_str(&o, num);
+        put_str(&o, "Content-Length: ");
+        put_u64(&o, b->length);
+        put_str(&o, "\r\n");
     }
     if (b->upgrade) {
-        put_str(&o, "Upgrade: ");
-        put_span(&o, rq->upgrade);
-        put_str(&o, "\r\nConnection: upgrade\r\n");
+        put_upgrade(&o, rq);
+        put_str(&o, "Connection: upgrade\r\n");
     } else if (b->close) {
         put_str(&o, "Connection: close\r\n");
     }
@@ -365,6 +494,24 @@ size_t lg_req_head_build(const lg_req_head_t *rq, const lg_req_build_t *b, char 
     }
     put_str(&o, "\r\n");
     return o.full ? 0 : (size_t)(o.p - buf);
+}
+
+/*
+ * `HTTP/1.x SP 3DIGIT [SP reason]`, the reason without control characters but HTAB: llhttp 8.1
+ * ends a status line at a CR followed by any byte, where this scan (and many clients) reads on
+ * to the LF, so the two would disagree about which lines are headers.
+ */
+static int status_line_valid(const char *head, lg_span_t rest)
+{
+    lg_span_t reason = {rest.p + 4, rest.len > 4 ? rest.len - 4 : 0};
+
+    if (rest.p - head != LG_VERSION_LEN + 1 || memcmp(head, "HTTP/1.", 7) != 0 ||
+        !isdigit((unsigned char)head[7]))
+        return 0;
+    if (rest.len < 3 || !isdigit((unsigned char)rest.p[0]) || !isdigit((unsigned char)rest.p[1]) ||
+        !isdigit((unsigned char)rest.p[2]))
+        return 0;
+    return (rest.len == 3 || rest.p[3] == ' ') && lg_field_value_valid(reason);
 }
 
 int lg_rsp_head_scan(lg_rsp_head_t *rs, const char *head, size_t len)
@@ -386,12 +533,16 @@ int lg_rsp_head_scan(lg_rsp_head_t *rs, const char *head, size_t len)
         return LG_ERR;
     rs->status_rest.p = sp + 1;
     rs->status_rest.len = (size_t)(nl - 1 - (sp + 1));
+    if (!status_line_valid(head, rs->status_rest))
+        return LG_ERR;
 
     cur = nl + 1;
     while ((r = hdr_next(&cur, end, &h)) > 0) {
         lg_hdr_kind_t kind = lg_hdr_kind(h.name.p, h.name.len);
 
-        if (kind == LG_H_CONNECTION && conn_tokens(&rs->conn, h.value) != LG_OK)
+        if (!hdr_valid(&h) || (kind == LG_H_CONNECTION && conn_tokens(&rs->conn, h.value) != LG_OK))
+            return LG_ERR;
+        if (kind == LG_H_CONTENT_LENGTH && !lg_field_length_valid(h.value))
             return LG_ERR;
         if (kind == LG_H_TRANSFER_ENCODING)
             lg_te_add(&te, h.value.p, h.value.len);
@@ -431,6 +582,35 @@ static void put_te(out_t *o, const lg_rsp_head_t *rs, int chunked)
     put_str(o, "\r\n");
 }
 
+/* Whether a `kind` header of the head head[0..len) lists `elem` (case-insensitive). */
+static int list_has(const char *head, size_t len, lg_hdr_kind_t kind, lg_span_t elem)
+{
+    list_walk_t w;
+    lg_span_t t;
+
+    list_walk_init(&w, head, len, kind);
+    while (list_walk_next(&w, &t)) {
+        if (t.len == elem.len && strncasecmp(t.p, elem.p, t.len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int lg_rsp_upgrade_agreed(const lg_rsp_head_t *rs, const char *req, size_t req_len)
+{
+    list_walk_t w;
+    lg_span_t t;
+    int named = 0;
+
+    list_walk_init(&w, rs->head, rs->len, LG_H_UPGRADE);
+    while (list_walk_next(&w, &t)) {
+        if (is_h2c(t) || !list_has(req, req_len, LG_H_UPGRADE, t))
+            return 0;
+        named = 1;
+    }
+    return named;
+}
+
 size_t lg_rsp_head_build(const lg_rsp_head_t *rs, const lg_rsp_build_t *b, char *buf, size_t cap)
 {
     out_t o = {buf, buf + cap, 0};
@@ -447,6 +627,7 @@ size_t lg_rsp_head_build(const lg_rsp_head_t *rs, const lg_rsp_build_t *b, char 
         case LG_H_KEEP_ALIVE:
         case LG_H_PROXY_CONNECTION:
         case LG_H_TE:
+        case LG_H_HTTP2_SETTINGS:
         case LG_H_TRANSFER_ENCODING: /* written below, as the body is relayed */
             break;
         case LG_H_UPGRADE:
@@ -504,7 +685,7 @@ lg_span_t lg_req_head_cookie(const lg_req_head_t *rq, const char *name)
         /* "a=1; b=2": pairs separated by ';', names compared exactly */
         for (p = h.value.p, e = h.value.p + h.value.len; p < e;) {
             const char *semi = memchr(p, ';', (size_t)(e - p));
-            lg_span_t pair = trim(p, semi != NULL ? semi : e);
+            lg_span_t pair = lg_span_trim(p, semi != NULL ? semi : e);
 
             p = semi != NULL ? semi + 1 : e;
             if (pair.len > nlen && pair.p[nlen] == '=' && memcmp(pair.p, name, nlen) == 0) {

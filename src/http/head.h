@@ -15,13 +15,9 @@
 
 #include "core/lg.h"
 #include "http/chunk.h"
+#include "http/field.h"
 
 #define LG_HEAD_MAX_CONN_TOKENS 16
-
-typedef struct lg_span {
-    const char *p;
-    size_t len;
-} lg_span_t;
 
 /* One header line of a head. */
 typedef struct lg_hdr {
@@ -45,6 +41,7 @@ typedef enum lg_hdr_kind {
     LG_H_XFP,
     LG_H_XFH,
     LG_H_REQUEST_ID,
+    LG_H_HTTP2_SETTINGS,
 } lg_hdr_kind_t;
 
 /* What the head says about the connection, shared by requests and responses. */
@@ -60,11 +57,13 @@ typedef struct lg_req_head {
     const char *head; /* start line; the head ends at head + len with an empty line */
     size_t len;
     lg_span_t method;
-    lg_span_t path;   /* origin-form target to send (absolute-form reduced to path?query) */
+    lg_span_t path;   /* origin-form target (absolute-form reduced to path?query); normalised by
+                         lg_req_head_target() */
     lg_span_t host;   /* Host value, or the authority of an absolute-form target; may be empty */
     lg_span_t target; /* as received */
     lg_span_t request_id; /* X-Request-Id as received; len 0 when absent */
-    lg_span_t upgrade;    /* Upgrade value (with Connection: upgrade only); len 0 otherwise */
+    unsigned upgrade;     /* Connection: upgrade and Upgrade names a protocol other than h2c */
+    unsigned absolute;    /* absolute-form target: `host` is its authority */
     unsigned http_minor;
     lg_te_framing_t te; /* LG_TE_NONE or LG_TE_CHUNKED once the scan accepted the head */
     lg_conn_hdrs_t conn;
@@ -104,22 +103,42 @@ lg_hdr_kind_t lg_hdr_kind(const char *name, size_t len);
 
 /*
  * Scan a request head of `len` bytes (ending with CRLF CRLF, grammar checked by llhttp).
- * Returns 0, or the HTTP status to answer with (400, 501) when the head is unacceptable.
+ * Returns 0, or the HTTP status to answer with (400, 501) when the head is unacceptable:
+ * a request line that is not exactly `method SP target SP HTTP/1.x`; a target that is not
+ * origin-form, absolute-form (http/https, no userinfo) or "*" with OPTIONS; a header name that
+ * is not a token, or that a CGI-style server reads as a framing, hop-by-hop or X-Forwarded-*
+ * header once '_' is taken for '-' (Transfer_Encoding); a value with a control character other
+ * than HTAB; no Host (HTTP/1.1), an empty or invalid one, or two; a Content-Length above
+ * 2^63-1; an invalid Upgrade list; a transfer coding other than chunked (501).
  */
 int lg_req_head_scan(lg_req_head_t *rq, const char *head, size_t len, unsigned http_minor);
-/* Write the head for the backend into out[0..cap); returns its length, 0 if it does not fit. */
+/*
+ * Normalise the target of a scanned request into out[0..cap) (path.h) and point rq->path at
+ * it: routing and the rebuilt head use that path. Returns 0, 400 or 414 (see lg_path_normalize).
+ */
+int lg_req_head_target(lg_req_head_t *rq, char *out, size_t cap);
+/*
+ * Write the head for the backend into out[0..cap) (after lg_req_head_target()); returns its
+ * length, 0 if it does not fit. Upgrade (with b->upgrade) lists every protocol asked but h2c;
+ * HTTP2-Settings is never written.
+ */
 size_t lg_req_head_build(const lg_req_head_t *rq, const lg_req_build_t *b, char *out, size_t cap);
 
-/* Scan a response head; returns LG_OK or LG_ERR (the backend's answer is malformed). */
+/*
+ * Scan a response head; returns LG_OK or LG_ERR (the backend's answer is malformed: the same
+ * rules for header names and values, and Content-Length, as requests).
+ */
 int lg_rsp_head_scan(lg_rsp_head_t *rs, const char *head, size_t len);
 size_t lg_rsp_head_build(const lg_rsp_head_t *rs, const lg_rsp_build_t *b, char *out, size_t cap);
+/*
+ * Whether a 101 may be passed on: its Upgrade names at least one protocol, and each one is in
+ * the Upgrade of the request head req[0..req_len) that the backend received.
+ */
+int lg_rsp_upgrade_agreed(const lg_rsp_head_t *rs, const char *req, size_t req_len);
 
 /* The value of the first header `name` (case-insensitive) of a scanned request, or len 0. */
 lg_span_t lg_req_head_header(const lg_req_head_t *rq, const char *name);
 /* The value of cookie `name` in the request's Cookie headers, or len 0. */
 lg_span_t lg_req_head_cookie(const lg_req_head_t *rq, const char *name);
-
-/* Case-insensitive comparison of a span with a NUL-terminated lower-case string. */
-int lg_span_eq(lg_span_t s, const char *lower);
 
 #endif

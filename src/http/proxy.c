@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/fmt.h"
 #include "core/log.h"
 #include "core/net.h"
 #include "core/pipe.h"
@@ -200,10 +201,9 @@ static void txn_log(lg_txn_t *t)
         lg_be_addr(t->be->state, &ss, &len);
         lg_net_addr_text((const struct sockaddr *)&ss, up, sizeof(up));
     }
-    if (t->req.http_major != 0)
-        snprintf(proto, sizeof(proto), "HTTP/%u.%u", t->req.http_major, t->req.http_minor);
-    else
-        snprintf(proto, sizeof(proto), "-"); /* the request line did not parse */
+    if (t->req.http_major == 0 || lg_format(proto, sizeof(proto), "HTTP/%u.%u", t->req.http_major,
+                                            t->req.http_minor) != LG_OK)
+        memcpy(proto, "-", 2); /* the request line did not parse */
     e.client = ip;
     e.method = t->logs;
     e.target = t->logs + t->log_target;
@@ -673,8 +673,11 @@ static int switch_protocols(lg_txn_t *t, const lg_rsp_head_t *rs, uint32_t hlen)
 {
     lg_rsp_build_t rb = {.upgrade = 1};
     lg_http_conn_t *c = t->c;
-    size_t n = chead_append(t, rs, &rb);
+    size_t n;
 
+    if (!lg_rsp_upgrade_agreed(rs, t->uhead->data, t->uhead->last))
+        return LG_ERR; /* a protocol the client did not ask for */
+    n = chead_append(t, rs, &rb);
     if (n == 0)
         return LG_ERR;
     t->head_out += n;
@@ -948,11 +951,21 @@ static int request_check(lg_txn_t *t, lg_req_head_t *rq, uint32_t hlen, lg_body_
 
     if (hlen > conf->limits.max_header_size)
         return 431;
-    if (t->req.http_major != 1)
-        return 505;
+    if (t->req.http_major != 1) /* 0: an HTTP/0.9 line, or a tab taken for part of the target */
+        return t->req.http_major == 0 ? 400 : 505;
     if (t->req.method == HTTP_CONNECT)
         return 405;
     status = lg_req_head_scan(rq, c->in->data + c->in->pos, hlen, t->req.http_minor);
+    if (status != 0)
+        return status;
+    /*
+     * The normalised target is written into chead's memory, unused (empty) until a response
+     * head is appended there; dispatch() gives it back once the request head is rebuilt, so an
+     * exchange still holds at most three buffers.
+     */
+    if (t->chead == NULL && (t->chead = lg_buf_get()) == NULL)
+        return 503;
+    status = lg_req_head_target(rq, t->chead->data, lg_buf_size());
     if (status != 0)
         return status;
     *mode = LG_BODY_NONE;
@@ -1071,7 +1084,7 @@ static void dispatch(lg_txn_t *t, uint32_t hlen)
     rb.length = t->req.content_length;
     rb.close = pool->conf->keepalive_max_idle == 0;
     rb.request_id = rq.request_id.len == 0 ? t->rid : NULL;
-    t->upgrade = rq.upgrade.len > 0 && mode == LG_BODY_NONE;
+    t->upgrade = rq.upgrade && mode == LG_BODY_NONE;
     rb.upgrade = t->upgrade;
     if ((t->uhead = lg_buf_get()) == NULL) {
         conn_close(c);
@@ -1084,6 +1097,7 @@ static void dispatch(lg_txn_t *t, uint32_t hlen)
     }
     t->uhead->last = (uint32_t)n;
     t->up.head = t->uhead;
+    lg_buf_put(&t->chead); /* it held the normalised target; the response takes one again */
 
     llhttp_init(&t->rsp, HTTP_RESPONSE, &rsp_settings);
     t->rsp.data = t;

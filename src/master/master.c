@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "admin/admin.h"
+#include "core/fmt.h"
 #include "core/log.h"
 #include "core/net.h"
 #include "event/loop.h"
@@ -135,15 +136,15 @@ static int pid_file_write(const char *path)
  * Listeners share a socket across reloads when they are written for the same address and
  * port. A port-0 listener gets whatever port the kernel chose: it keeps its socket by name.
  */
-static void sock_key(const lg_listener_conf_t *l, char *key, size_t len)
+static int sock_key(const lg_listener_conf_t *l, char *key, size_t len)
 {
     char text[LG_ADDR_STRLEN];
 
-    lg_net_addr_text((const struct sockaddr *)&l->addr.sa, text, sizeof(text));
+    if (lg_net_addr_text((const struct sockaddr *)&l->addr.sa, text, sizeof(text)) != LG_OK)
+        return LG_ERR;
     if (l->addr.port == 0)
-        snprintf(key, len, "%s@%s", l->name, text);
-    else
-        snprintf(key, len, "%s", text);
+        return lg_format(key, len, "%s@%s", l->name, text);
+    return lg_format(key, len, "%s", text);
 }
 
 static int sock_find(const lsock_t *socks, size_t n, const char *key)
@@ -171,7 +172,10 @@ static int sockets_update(const lg_config_t *cf, int *fds)
         const lg_listener_conf_t *l = &cf->listeners[i];
         int old;
 
-        sock_key(l, socks[i].key, sizeof(socks[i].key));
+        if (sock_key(l, socks[i].key, sizeof(socks[i].key)) != LG_OK) {
+            lg_log(LG_LOG_ERR, "listener %s: its address does not fit a socket key", l->name);
+            goto out_undo;
+        }
         old = sock_find(m.socks, m.nsocks, socks[i].key);
         if (old >= 0) {
             socks[i].fd = m.socks[old].fd;

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/fmt.h"
 #include "core/lg.h"
 #include "upstream/balance.h"
 
@@ -372,7 +373,8 @@ static int lg_bal_maglev_new(lg_bal_t *b, const char *const *names)
         uint64_t h;
 
         if (name == NULL) {
-            snprintf(text, sizeof(text), "#%zu", i);
+            if (lg_format(text, sizeof(text), "#%zu", i) != LG_OK)
+                return LG_ERR;
             name = text;
         }
         h = lg_bal_hash(name, strlen(name));

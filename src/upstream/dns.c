@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/fmt.h"
 #include "core/log.h"
 #include "core/net.h"
 #include "core/sock.h"
@@ -350,9 +351,9 @@ static int hosts_lookup(lookup_t *l)
         while ((name = strtok_r(NULL, " \t\r\n", &save)) != NULL && name[0] != '#') {
             if (strcasecmp(name, l->be->addr.host) != 0 || l->naddrs == LG_DNS_SLOTS)
                 continue;
-            snprintf(text, sizeof(text), strchr(ip, ':') ? "[%s]:%u" : "%s:%u", ip,
-                     l->be->addr.port);
-            if (lg_parse_addr(text, 0, &a, &why) == LG_OK)
+            if (lg_format(text, sizeof(text), strchr(ip, ':') ? "[%s]:%u" : "%s:%u", ip,
+                          l->be->addr.port) == LG_OK &&
+                lg_parse_addr(text, 0, &a, &why) == LG_OK)
                 memcpy(&l->addrs[l->naddrs++], &a.sa, sizeof(a.sa));
         }
     }
@@ -481,8 +482,9 @@ static void server_init(const lg_config_t *cf)
     }
     f = fopen("/etc/resolv.conf", "r");
     while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
-        if (sscanf(line, " nameserver %1023s", ns) == 1) {
-            snprintf(text, sizeof(text), strchr(ns, ':') ? "[%s]:%d" : "%s:%d", ns, LG_DNS_PORT);
+        if (sscanf(line, " nameserver %1023s", ns) == 1 &&
+            lg_format(text, sizeof(text), strchr(ns, ':') ? "[%s]:%d" : "%s:%d", ns, LG_DNS_PORT) ==
+                LG_OK) {
             use = text;
             break;
         }

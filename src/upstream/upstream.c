@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "admin/stats.h"
+#include "core/fmt.h"
 #include "core/log.h"
 #include "core/net.h"
 #include "upstream/balance.h"
@@ -155,7 +156,8 @@ const char *lg_backend_name(const lg_backend_t *be)
         return be->conf->addr.text;
     lg_be_addr(be->state, &ss, &len);
     lg_net_addr_text((const struct sockaddr *)&ss, ip, sizeof(ip));
-    snprintf(name, sizeof(name), "%s (%s)", be->conf->addr.text, ip);
+    if (lg_format(name, sizeof(name), "%s (%s)", be->conf->addr.text, ip) != LG_OK)
+        return be->conf->addr.text;
     return name;
 }
 

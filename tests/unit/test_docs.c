@@ -11,8 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const docs[] = {"README.md", "docs/architecture.md", "docs/benchmarks.md",
-                                   "docs/configuration.md", "docs/docker.md"};
+static const char *const docs[] = {"README.md",          "docs/architecture.md",
+                                   "docs/benchmarks.md", "docs/configuration.md",
+                                   "docs/docker.md",     "docs/security.md"};
 
 static char *read_doc(const char *rel)
 {

@@ -9,7 +9,8 @@
 #include "http/head.h"
 #include "http/route.h"
 
-#define OUT_CAP 4096
+#define OUT_CAP  4096
+#define PATH_CAP 1024
 
 static const lg_req_build_t plain = {
     .client_ip = "10.0.0.7",
@@ -21,10 +22,12 @@ static const lg_req_build_t plain = {
 static char *rebuild(const char *head, unsigned minor, const lg_req_build_t *b)
 {
     static char out[OUT_CAP];
+    char path[PATH_CAP];
     lg_req_head_t rq;
     size_t n;
 
     cr_assert_eq(lg_req_head_scan(&rq, head, strlen(head), minor), 0, "rejected: %s", head);
+    cr_assert_eq(lg_req_head_target(&rq, path, sizeof(path)), 0, "target rejected: %s", head);
     n = lg_req_head_build(&rq, b, out, sizeof(out) - 1);
     cr_assert_gt(n, 0);
     out[n] = '\0';
@@ -233,6 +236,208 @@ Test(head, header_and_cookie_lookup_for_hash_keys)
     cr_assert(v.len == 2 && memcmp(v.p, "en", 2) == 0);
     cr_assert_eq(lg_req_head_cookie(&rq, "si").len, 0);
     cr_assert_eq(lg_req_head_header(&rq, "x-none").len, 0);
+}
+
+/* ---- issue 12: lengths, request line, header names and values, upgrades */
+
+Test(head, largest_content_length_is_written_whole)
+{
+    lg_req_build_t b = plain;
+
+    b.has_length = 1;
+    b.length = 9223372036854775807ULL;
+    cr_assert_str_eq(rebuild("POST /u HTTP/1.1\r\nHost: h\r\n"
+                             "Content-Length: 9223372036854775807\r\n\r\n",
+                             1, &b),
+                     "POST /u HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 10.0.0.7\r\n"
+                     "X-Forwarded-Proto: http\r\nX-Forwarded-Host: h\r\n"
+                     "Content-Length: 9223372036854775807\r\n\r\n");
+    b.length = UINT64_MAX; /* the builder itself never cuts a number */
+    cr_assert(strstr(rebuild("POST /u HTTP/1.1\r\nHost: h\r\n\r\n", 1, &b),
+                     "\r\nContent-Length: 18446744073709551615\r\n\r\n") != NULL);
+}
+
+typedef struct scan_case {
+    const char *head;
+    int status;
+} scan_case_t;
+
+static const scan_case_t scan_cases[] = {
+    /* Content-Length: up to 2^63-1 */
+    {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 9223372036854775807\r\n\r\n", 0},
+    {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 9223372036854775808\r\n\r\n", 400},
+    {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 18446744073709551615\r\n\r\n", 400},
+    {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 00000000000000000000042\r\n\r\n", 0},
+    /* request line: exactly method SP target SP version */
+    {"GET  / HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+    {"GET /  HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+    {"GET /\tHTTP/1.1\r\nHost: h\r\n\r\n", 400},
+    {"GET\t/ HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+    {"GET / HTTP/1.1 \r\nHost: h\r\n\r\n", 400},
+    {"GET / x HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+    {"GET / HTTP/1.10\r\nHost: h\r\n\r\n", 400},
+    {"GET a/b HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+    {"GET h:80 HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+    {"GET * HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+    {"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", 0},
+    {"GET ftp://h/ HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+    /* Host */
+    {"GET / HTTP/1.1\r\nHost:\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost:   \r\n\r\n", 400},
+    {"GET / HTTP/1.0\r\nHost:\r\n\r\n", 400},
+    {"GET http://a/ HTTP/1.1\r\nHost:\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n", 400},
+    /* header names are tokens */
+    {"GET / HTTP/1.1\r\nHost: h\r\nX Y: 1\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: h\r\nX\"Y: 1\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: h\r\nX/Y: 1\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: h\r\nX-Y_Z!#$%&'*+.^`|~: 1\r\n\r\n", 0},
+    /* names a CGI-style server reads as a framing, hop-by-hop or forwarding header */
+    {"POST / HTTP/1.1\r\nHost: h\r\nTransfer_Encoding: chunked\r\n\r\n", 400},
+    {"POST / HTTP/1.1\r\nHost: h\r\nContent_Length: 5\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: h\r\ncontent_length: 5\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: h\r\nConnection_: 5\r\n\r\n", 0},
+    {"GET / HTTP/1.1\r\nHost: h\r\nKeep_Alive: 5\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: h\r\nProxy_Connection: close\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: h\r\nX_Forwarded_For: 1.2.3.4\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded_Host: evil\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: h\r\nX_Request_Id: 1\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: h\r\nHTTP2_Settings: AAAA\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: h\r\nX_Custom: 1\r\n\r\n", 0},
+    /* values: no control characters but HTAB */
+    {"GET / HTTP/1.1\r\nHost: h\r\nX: a\tb\r\n\r\n", 0},
+    {"GET / HTTP/1.1\r\nHost: h\r\nX: a\x01"
+     "b\r\n\r\n",
+     400},
+    {"GET / HTTP/1.1\r\nHost: h\r\nX: a\rb\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: h\r\nX: a\x7f\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: h\r\nX: caf\xc3\xa9\r\n\r\n", 0},
+    /* Upgrade lists */
+    {"GET / HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\nUpgrade: a b\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\nUpgrade: websocket/13, x\r\n\r\n", 0},
+};
+
+Test(head, scan_answers_every_case)
+{
+    for (size_t i = 0; i < sizeof(scan_cases) / sizeof(scan_cases[0]); i++) {
+        int status = scan_status(scan_cases[i].head, 1);
+
+        cr_expect_eq(status, scan_cases[i].status, "%d, expected %d: %s", status,
+                     scan_cases[i].status, scan_cases[i].head);
+    }
+}
+
+Test(head, value_with_nul_is_rejected)
+{
+    static const char req[] = "GET / HTTP/1.1\r\nHost: h\r\nX: a\0b\r\n\r\n";
+    lg_req_head_t rq;
+
+    cr_assert_eq(lg_req_head_scan(&rq, req, sizeof(req) - 1, 1), 400);
+}
+
+Test(head, target_is_normalised_and_absolute_form_reduced)
+{
+    cr_assert_str_eq(rebuild("GET //a/./b/../%69nternal/%c3%a9?x=/../%4a HTTP/1.1\r\nHost: h\r\n"
+                             "\r\n",
+                             1, &plain),
+                     "GET /a/internal/%C3%A9?x=/../%4a HTTP/1.1\r\nHost: h\r\n"
+                     "X-Forwarded-For: 10.0.0.7\r\nX-Forwarded-Proto: http\r\n"
+                     "X-Forwarded-Host: h\r\n\r\n");
+    cr_assert(strncmp(rebuild("GET http://h//x/../y HTTP/1.1\r\nHost: h\r\n\r\n", 1, &plain),
+                      "GET /y HTTP/1.1\r\nHost: h\r\n", 26) == 0);
+    cr_assert(strncmp(rebuild("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", 1, &plain),
+                      "OPTIONS * HTTP/1.1\r\n", 20) == 0);
+}
+
+static int target_status(const char *head)
+{
+    char path[PATH_CAP];
+    lg_req_head_t rq;
+
+    cr_assert_eq(lg_req_head_scan(&rq, head, strlen(head), 1), 0, "%s", head);
+    return lg_req_head_target(&rq, path, sizeof(path));
+}
+
+Test(head, target_refused)
+{
+    cr_assert_eq(target_status("GET /a%2fb HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+    cr_assert_eq(target_status("GET /%00 HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+    cr_assert_eq(target_status("GET /../x HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+    cr_assert_eq(target_status("GET http://h/%2e%2e/x HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+}
+
+Test(head, h2c_and_http2_settings_never_forwarded)
+{
+    lg_req_build_t b = plain;
+    lg_req_head_t rq;
+    static const char h2c[] = "GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                              "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n";
+
+    /* h2c alone: a plain request */
+    cr_assert_eq(lg_req_head_scan(&rq, h2c, strlen(h2c), 1), 0);
+    cr_assert_eq(rq.upgrade, 0);
+    cr_assert_str_eq(rebuild(h2c, 1, &plain),
+                     "GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 10.0.0.7\r\n"
+                     "X-Forwarded-Proto: http\r\nX-Forwarded-Host: h\r\n\r\n");
+    /* h2c among others: dropped from the list */
+    b.upgrade = 1;
+    cr_assert_str_eq(rebuild("GET / HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\n"
+                             "Upgrade: H2C, websocket\r\nUpgrade: foo/2\r\n"
+                             "HTTP2-Settings: AAAA\r\n\r\n",
+                             1, &b),
+                     "GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 10.0.0.7\r\n"
+                     "X-Forwarded-Proto: http\r\nX-Forwarded-Host: h\r\n"
+                     "Upgrade: websocket, foo/2\r\nConnection: upgrade\r\n\r\n");
+}
+
+static int agreed(const char *rsp, const char *req)
+{
+    lg_rsp_head_t rs;
+
+    cr_assert_eq(lg_rsp_head_scan(&rs, rsp, strlen(rsp)), 0);
+    return lg_rsp_upgrade_agreed(&rs, req, strlen(req));
+}
+
+Test(head, switching_protocols_only_to_one_asked_for)
+{
+    static const char req[] = "GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket, foo/2\r\n"
+                              "Connection: upgrade\r\n\r\n";
+
+    cr_assert(agreed("HTTP/1.1 101 S\r\nUpgrade: WebSocket\r\n\r\n", req));
+    cr_assert(agreed("HTTP/1.1 101 S\r\nUpgrade: foo/2\r\n\r\n", req));
+    cr_assert_not(agreed("HTTP/1.1 101 S\r\nUpgrade: h2c\r\n\r\n", req));
+    cr_assert_not(agreed("HTTP/1.1 101 S\r\nUpgrade: foo\r\n\r\n", req));
+    cr_assert_not(agreed("HTTP/1.1 101 S\r\nUpgrade: websocket, tls\r\n\r\n", req));
+    cr_assert_not(agreed("HTTP/1.1 101 S\r\nConnection: upgrade\r\n\r\n", req));
+}
+
+Test(head, response_rules)
+{
+    static const char *bad[] = {
+        "HTTP/1.1 200 OK\r\nX Y: 1\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nX: a\x01\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 9223372036854775808\r\n\r\n",
+        /* llhttp 8.1 ends the status line at this CR: "Connection: x" would be a header */
+        "HTTP/1.1 200 OK\r\x02Connection: x\r\nX: 1\r\n\r\n",
+        "HTTP/1.1 20 OK\r\n\r\n",
+        "HTTP/1.1 200OK\r\n\r\n",
+        "HTTP/2.0 200 OK\r\n\r\n",
+    };
+    static const char rsp[] = "HTTP/1.1 200 OK\r\nHTTP2-Settings: AAAA\r\nContent-Length: "
+                              "9223372036854775807\r\n\r\n";
+    lg_rsp_build_t b = {0};
+    lg_rsp_head_t rs;
+    char out[OUT_CAP];
+    size_t n;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_expect_eq(lg_rsp_head_scan(&rs, bad[i], strlen(bad[i])), LG_ERR, "%s", bad[i]);
+    cr_assert_eq(lg_rsp_head_scan(&rs, rsp, strlen(rsp)), 0);
+    n = lg_rsp_head_build(&rs, &b, out, sizeof(out) - 1);
+    out[n] = '\0';
+    cr_assert_str_eq(out, "HTTP/1.1 200 OK\r\nContent-Length: 9223372036854775807\r\n\r\n");
+    cr_assert_eq(lg_rsp_head_scan(&rs, "HTTP/1.1 200\r\n\r\n", 16), 0);
+    cr_assert_eq(lg_rsp_head_scan(&rs, "HTTP/1.0 599 \tx\xff\r\n\r\n", 20), 0);
 }
 
 /* Transfer-Encoding decides the request's framing (issue 12, defect 4): never a guess. */
