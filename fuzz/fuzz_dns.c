@@ -1,0 +1,60 @@
+/*
+ * fuzz_dns.c - libFuzzer target for the DNS reply parser (lg_dns_parse, src/upstream/dns.c).
+ *
+ * Each input is one UDP payload as the resolver would send it. The query id is taken from the
+ * message itself, so the fuzzer gets past the id check and into the question and answer
+ * sections (names, compression pointers, record lengths). The parser must never read past the
+ * message, and what it returns must be what dns.h promises: -1, or that many addresses (at most
+ * `max`), each IPv4 or IPv6 with the port asked for.
+ */
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "upstream/dns.h"
+
+/* A UDP answer without EDNS is at most 512 bytes; the parser reads up to 1500 (LG_DNS_MSG_MAX). */
+#define FUZZ_DNS_MAX_INPUT 1500
+#define FUZZ_DNS_PORT      8080
+
+/* An address as lg_dns_parse() promises it: IPv4 or IPv6, with the port asked for. */
+static int fuzz_dns_addr_ok(const struct sockaddr_storage *a)
+{
+    if (a->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_port == htons(FUZZ_DNS_PORT);
+    if (a->ss_family == AF_INET6)
+        return ((const struct sockaddr_in6 *)a)->sin6_port == htons(FUZZ_DNS_PORT);
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct sockaddr_storage out[LG_DNS_SLOTS];
+    unsigned char *msg;
+    unsigned id;
+    int max, n;
+
+    if (size > FUZZ_DNS_MAX_INPUT)
+        return -1;
+    /* an exact-size copy, so that ASan sees any read one byte past the message */
+    msg = malloc(size > 0 ? size : 1);
+    if (msg == NULL)
+        abort();
+    memcpy(msg, data, size);
+    id = size >= 2 ? (unsigned)msg[0] << 8 | msg[1] : 0;
+    /* vary the room left for addresses, as lookups that already hold some do */
+    max = size >= 3 ? msg[size - 1] % (LG_DNS_SLOTS + 1) : LG_DNS_SLOTS;
+    n = lg_dns_parse(msg, size, id, FUZZ_DNS_PORT, out, max);
+    if (n < -1 || n > max)
+        abort();
+    for (int i = 0; i < n; i++)
+        if (!fuzz_dns_addr_ok(&out[i]))
+            abort();
+    free(msg);
+    return 0;
+}
