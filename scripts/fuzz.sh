@@ -3,7 +3,8 @@
 #   scripts/fuzz.sh BUILD SECONDS
 # Target fuzz_NAME starts from a copy of its committed seeds fuzz/corpus/NAME in
 # BUILD/fuzz-corpus/NAME (kept between runs, so coverage accumulates; the repository is never
-# written). A crash, leak, timeout or out-of-memory input is kept in BUILD/fuzz-crashes/NAME/.
+# written), with the dictionary fuzz/fuzz_NAME.dict when there is one. A crash, leak, timeout or
+# out-of-memory input is kept in BUILD/fuzz-crashes/NAME/.
 # The targets run one after the other, niced; the exit status is 1 when any of them failed.
 set -eu
 build=$1
@@ -22,10 +23,14 @@ for bin in "$build"/fuzz/fuzz_*; do
     if [ -d "$root/fuzz/corpus/$name" ]; then
         cp -R "$root/fuzz/corpus/$name/." "$corpus/"
     fi
+    set --
+    if [ -f "$root/fuzz/fuzz_$name.dict" ]; then
+        set -- -dict="$root/fuzz/fuzz_$name.dict"
+    fi
     echo "fuzz: $name for ${seconds}s (corpus $corpus)"
     # -timeout: one input running this long is a hang; -rss_limit_mb: a leak or blow-up
     if ! nice -n 10 "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-        -print_final_stats=1 -artifact_prefix="$crashes/" "$corpus" >"$build/fuzz-$name.log" 2>&1; then
+        -print_final_stats=1 -artifact_prefix="$crashes/" "$@" "$corpus" >"$build/fuzz-$name.log" 2>&1; then
         tail -n 60 "$build/fuzz-$name.log" >&2
         echo "fuzz: $name FAILED; input kept in $crashes/ (reproduce: $bin FILE)" >&2
         failed="$failed $name"
