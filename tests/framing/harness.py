@@ -28,18 +28,26 @@ SETTLE = float(os.environ.get("LG_FRAMING_SETTLE", "0.15"))
 
 
 class Answer:
-    """What the client gets: a response with this status; close: then the connection closes."""
+    """What the client gets: a response with this status (or one of a tuple of statuses, where
+    the RFCs and the reference proxies disagree); close: then the connection closes."""
 
     def __init__(self, status, close=False):
-        self.status, self.close = status, close
+        self.statuses = status if isinstance(status, tuple) else (status,)
+        self.status, self.close = self.statuses[0], close
+
+    def accepts(self, status):
+        return status in self.statuses
 
     def __repr__(self):
-        return "%d%s" % (self.status, " then close" if self.close else "")
+        return "%s%s" % (" or ".join(map(str, self.statuses)), " then close" if self.close else "")
 
 
 OK = Answer(200)
 BAD = Answer(400, close=True)  # smuggling vectors and malformed requests: 400 and close
 NOT_IMPLEMENTED = Answer(501, close=True)  # a transfer coding lifeguard does not implement
+# A request whose Transfer-Encoding does not end in chunked: RFC 9112 6.3 says 400, RFC 9110 and
+# nginx 1.22 say 501 for a coding not understood; either refuses the body, which is what matters.
+REFUSED_CODING = Answer((400, 501), close=True)
 BAD_VERSION = Answer(505, close=True)
 NOT_FOUND = Answer(404)
 SWITCHED = Answer(101)
@@ -202,7 +210,8 @@ def _match_chunked(raw, pos, seg):
     while True:
         m = re.compile(rb"([0-9A-Fa-f]{1,16})\r\n").match(raw, pos)
         if m is None:
-            return pos, "a chunk-size line (hex digits, CRLF, no extension) at %r" % raw[pos:pos + 40]
+            return pos, ("a chunk-size line (hex digits, CRLF, no extension) at %r"
+                         % raw[pos:pos + 40])
         size, pos = int(m.group(1), 16), m.end()
         if size == 0:
             break
@@ -239,7 +248,8 @@ def match_segments(raw, segments, partial=False):
             if why is not None:
                 return why
     if pos != len(raw):
-        return "%d unexpected bytes after what was expected: %r" % (len(raw) - pos, raw[pos:pos + 200])
+        return ("%d unexpected bytes after what was expected: %r"
+                % (len(raw) - pos, raw[pos:pos + 200]))
     return None
 
 

@@ -26,7 +26,8 @@ TE = "Transfer-Encoding: chunked"
 
 VALID = [
     R("length", rsp(OK_HEAD, "Content-Length: 5", body=b"hello"), Resp(200, b"hello"), reuse=True),
-    R("chunked", rsp(OK_HEAD, TE, body=b"5\r\nhello\r\n0\r\n\r\n"), Resp(200, b"hello"), reuse=True),
+    R("chunked", rsp(OK_HEAD, TE, body=b"5\r\nhello\r\n0\r\n\r\n"), Resp(200, b"hello"),
+      reuse=True),
     R("chunked_ext_dropped", rsp(OK_HEAD, TE, body=b"5;ext=1\r\nhello\r\n0\r\n\r\n"),
       Resp(200, b"hello"), never=[b";ext"]),
     R("chunked_trailer", rsp(OK_HEAD, TE, body=b"5\r\nhello\r\n0\r\nX-Sum: 1\r\n\r\n"),
@@ -36,8 +37,9 @@ VALID = [
       Resp(200, b"hello"), never=[b"Content-Length: 9"]),
     R("chunked_upper_hex", rsp(OK_HEAD, TE, body=b"A\r\n0123456789\r\n0\r\n\r\n"),
       Resp(200, b"0123456789")),
-    R("te_trailing_tab", rsp(OK_HEAD, "Transfer-Encoding: chunked\t", body=b"5\r\nhello\r\n0\r\n\r\n"),
-      Resp(200, b"hello"), note="issue 12 (4): the client got raw chunk framing and waited 60 s"),
+    R("te_trailing_tab", rsp(OK_HEAD, "Transfer-Encoding: chunked\t",
+                             body=b"5\r\nhello\r\n0\r\n\r\n"), Resp(200, b"hello"),
+      note="issue 12 (4): the client got raw chunk framing and waited 60 s"),
     R("te_case", rsp(OK_HEAD, "Transfer-Encoding: Chunked", body=b"5\r\nhello\r\n0\r\n\r\n"),
       Resp(200, b"hello")),
     R("close_delimited", rsp(OK_HEAD, body=b"hello"), Resp(200, b"hello"), close=True),
@@ -55,8 +57,8 @@ VALID = [
       Resp(404, b"no")),
     R("no_content", rsp("HTTP/1.1 204 No Content"), Resp(204, b""), reuse=True),
     R("not_modified", rsp("HTTP/1.1 304 Not Modified", "ETag: \"x\""), Resp(304, b"")),
-    R("head_with_length", rsp(OK_HEAD, "Content-Length: 5"), Resp(200, b"", {"content-length": "5"}),
-      method="HEAD", reuse=True),
+    R("head_with_length", rsp(OK_HEAD, "Content-Length: 5"),
+      Resp(200, b"", {"content-length": "5"}), method="HEAD", reuse=True),
     R("websocket_101", rsp("HTTP/1.1 101 Switching Protocols", "Upgrade: websocket",
                            "Connection: Upgrade"), Resp(101), upgrade="websocket"),
 ]
@@ -78,7 +80,8 @@ MALFORMED = [
     R("cl_2pow63", rsp(OK_HEAD, "Content-Length: 9223372036854775808", body=b"hello"),
       BAD_GATEWAY, reuse=False),
     R("cl_shorter_than_data", rsp(OK_HEAD, "Content-Length: 2", body=b"hiEXTRA"), Resp(200, b"hi"),
-      never=[b"EXTRA"], reuse=False, note="the extra bytes are not a response: drop the connection"),
+      never=[b"EXTRA"], reuse=False,
+      note="the extra bytes are not a response: drop the connection"),
     R("response_splitting", rsp(OK_HEAD, "Content-Length: 2", body=b"hi") +
       rsp(OK_HEAD, "Content-Length: 8", body=b"SMUGGLED"), Resp(200, b"hi"),
       never=[b"SMUGGLED"], reuse=False),
