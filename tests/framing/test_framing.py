@@ -5,12 +5,13 @@ against the real lifeguard binary, with recording backends on loopback.
                                                                build/lifeguard)
   /usr/bin/python3 tests/framing/test_framing.py -k cl_te     one family (unittest's -k)
 
-One lifeguard (one worker) serves every case, one after the other: routes send Host "scripted"
-to the scripted backend (response side), /internal/ to the "internal" recording backend and the
-rest to "app". A request case checks lifeguard's answer(s), then the exact bytes each backend
-received and h11's reading of them. A response case checks what the client received (parsed by
-h11), the bytes that must never reach it, and whether lifeguard dropped that backend connection.
-At the end lifeguard must exit 0 on SIGTERM with no sanitizer report in its log.
+Each case gets a fresh lifeguard (one worker); the three backends live for the whole run.
+Routes send Host "scripted" to the scripted backend (response side), /internal/ to the
+"internal" recording backend and the rest to "app". A request case checks lifeguard's
+answer(s), the exact bytes each backend received, h11's reading of them, and that lifeguard
+logged every request a backend got. A response case checks what the client received (parsed
+by h11), the bytes that must never reach it, and whether lifeguard dropped that backend
+connection. After each case lifeguard must exit 0 on SIGQUIT with no sanitizer report.
 """
 
 import json
