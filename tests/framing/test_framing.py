@@ -266,6 +266,56 @@ class ResponseCases(unittest.TestCase):
         return out
 
 
+class Comparator(unittest.TestCase):
+    """The byte comparison itself, on hand-made input: a comparator that accepts anything would
+    make every case pass."""
+
+    ADDR = "127.0.0.1:1"
+
+    def segs(self, f):
+        return harness.expected_segments(f, self.ADDR)
+
+    def head(self, extra=""):
+        return ("POST / HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 127.0.0.1\r\n"
+                "X-Forwarded-Proto: http\r\nX-Forwarded-Host: t\r\n%s"
+                "X-Request-Id: 0123abcd\r\n\r\n" % extra).encode()
+
+    def test_exact_length_body(self):
+        f = harness.Fwd("POST /", body=b"hello")
+        raw = self.head("Content-Length: 5\r\n") + b"hello"
+        self.assertIsNone(harness.match_segments(raw, self.segs(f)))
+        self.assertIsNotNone(harness.match_segments(raw + b"G", self.segs(f)))
+        self.assertIsNotNone(harness.match_segments(raw[:-1], self.segs(f)))
+        self.assertIsNone(harness.match_segments(raw[:-1], self.segs(f), partial=True))
+        self.assertIsNotNone(harness.match_segments(raw.replace(b"t\r\nX-F", b"T\r\nX-F", 1),
+                                                    self.segs(f)))
+
+    def test_chunked_framing_is_strict(self):
+        f = harness.Fwd("POST /", body=b"hello world", chunked=True, trailers=["X-Sum: 1"])
+        head = self.head("Transfer-Encoding: chunked\r\n")
+        good = [b"5\r\nhello\r\n6\r\n world\r\n0\r\nX-Sum: 1\r\n\r\n",
+                b"b\r\nhello world\r\n0\r\nX-Sum: 1\r\n\r\n"]
+        bad = [b"5;x=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Sum: 1\r\n\r\n",
+               b"5\nhello\r\n6\r\n world\r\n0\r\nX-Sum: 1\r\n\r\n",
+               b"5\r\nhelloXX6\r\n world\r\n0\r\nX-Sum: 1\r\n\r\n",
+               b"b\r\nhello world\r\n0\r\n\r\n",
+               b"b\r\nhello world\r\n0\r\nX-Sum: 1\r\n\n",
+               b"b\r\nhello worle\r\n0\r\nX-Sum: 1\r\n\r\n"]
+        for body in good:
+            self.assertIsNone(harness.match_segments(head + body, self.segs(f)), body)
+        for body in bad:
+            self.assertIsNotNone(harness.match_segments(head + body, self.segs(f)), body)
+
+    def test_h11_view_must_match(self):
+        f = harness.Fwd("GET /a", [])
+        got = {"method": "GET", "target": "/a", "body": b"", "trailers": [],
+               "headers": [("X-Forwarded-For", "127.0.0.1"), ("X-Forwarded-Proto", "http"),
+                           ("X-Request-Id", "x")]}
+        self.assertEqual(compare_h11("app", f, got, self.ADDR), [])
+        got["target"] = "/b"
+        self.assertNotEqual(compare_h11("app", f, got, self.ADDR), [])
+
+
 def _add_tests(cls, cases, prefix):
     names = set()
     for case in cases:
