@@ -14,9 +14,10 @@ failed=""
 found=0
 
 for bin in "$build"/fuzz/fuzz_*; do
-    [ -x "$bin" ] || continue
-    found=$((found + 1))
     name=${bin##*/fuzz_}
+    # a binary left from a target whose source is gone is not run
+    [ -x "$bin" ] && [ -f "$root/fuzz/fuzz_$name.c" ] || continue
+    found=$((found + 1))
     corpus="$build/fuzz-corpus/$name"
     crashes="$build/fuzz-crashes/$name"
     mkdir -p "$corpus" "$crashes"
