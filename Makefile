@@ -5,13 +5,16 @@ JOBS     ?= $(shell nproc)
 WERROR   ?= 0
 SANITIZE ?= 0
 DEPS     ?= build
+# make install: under PREFIX (binary in PREFIX/sbin), everything below DESTDIR (packaging)
+PREFIX   ?= /usr/local
+DESTDIR  ?=
 # make fuzz: every fuzz/fuzz_*.c for FUZZ_SECONDS each, built with clang in FUZZ_BUILD
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   ?= build-fuzz
 CMAKE_FLAGS = -DLG_WERROR=$(if $(filter 1,$(WERROR)),ON,OFF) \
               -DLG_SANITIZE=$(if $(filter 1,$(SANITIZE)),ON,OFF)
 
-.PHONY: all deps build run test test-asan test-docker fuzz bench format clean
+.PHONY: all deps build run install test test-asan test-docker fuzz bench format clean
 
 all: build
 
@@ -24,6 +27,11 @@ build: deps
 
 run: build
 	@scripts/run-demo.sh $(BUILD)
+
+# PREFIX/sbin/lifeguard, PREFIX/share/man/man8/lifeguard.8, PREFIX/lib/systemd/system/
+# lifeguard.service and /etc/lifeguard/lifeguard.yaml (kept when it exists), all under DESTDIR
+install: build
+	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
 test: DEPS = test
 test: build

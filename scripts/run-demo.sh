@@ -29,7 +29,7 @@ cat <<MSG
     status:     http://127.0.0.1:9901/status    (live; /metrics for Prometheus)
     try:        curl -i http://localhost:8080/echo
                 curl -s http://localhost:8080/size/1048576 | wc -c
-                kill -HUP \$(pgrep -o -f 'lifeguard -c $conf')   (reload)
+                $build/lifeguard -s reload -c $conf   (reload: edit the file first)
   Ctrl-C stops lifeguard and the demo backends.
 
 MSG

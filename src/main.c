@@ -2,6 +2,7 @@
  * main.c - command line: check the configuration, signal a running master, or start one.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <llhttp.h>
 #include <openssl/crypto.h>
 #include <signal.h>
@@ -14,18 +15,38 @@
 #include "config/config.h"
 #include "core/log.h"
 #include "master/master.h"
+#include "upstream/dns.h"
 
-#define LG_DEFAULT_CONF "conf/lifeguard.yaml"
-
+/*
+ * The whole command line; lifeguard(8) (dist/lifeguard.8.in) says the same at more length.
+ * LG_CONF_PATH, the file read without -c, is a CMake cache variable (nginx's --conf-path).
+ */
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: lifeguard [-c FILE]            run in the foreground (default %s)\n"
-            "       lifeguard -t [-c FILE]         check the configuration\n"
-            "       lifeguard -s SIGNAL [-c FILE]  reload | stop | quit | reopen\n"
-            "       lifeguard -V                   versions\n"
-            "       lifeguard -h                   this help\n",
-            LG_DEFAULT_CONF);
+            "usage: lifeguard [-c FILE]                run in the foreground: master and workers\n"
+            "       lifeguard -t [-c FILE]             check the configuration, then exit\n"
+            "       lifeguard -s SIGNAL [-c FILE]      signal the running master, then exit\n"
+            "       lifeguard healthcheck [-c FILE]    ask the admin listener's /healthz: exit 0 "
+            "if healthy, 1 if not\n"
+            "       lifeguard -V | --version           versions of lifeguard and its libraries\n"
+            "       lifeguard -h | --help              this help\n"
+            "\n"
+            "  -c FILE    the configuration (default: %s)\n"
+            "  -t         report every error as FILE:LINE:COL: error: MESSAGE, and backend names\n"
+            "             that do not resolve as warnings; exit 0 when the file is valid\n"
+            "  -s SIGNAL  reload  read the configuration again (SIGHUP); a broken file changes "
+            "nothing\n"
+            "             stop    stop at once (SIGTERM)\n"
+            "             quit    stop after the requests in flight (SIGQUIT)\n"
+            "             reopen  reopen the log files (SIGUSR1)\n"
+            "             the master is found through pid_file: by default /run/lifeguard.pid "
+            "as root,\n"
+            "             else $XDG_RUNTIME_DIR/lifeguard.pid or /tmp/lifeguard-UID.pid\n"
+            "\n"
+            "Exit status: 0 ok, 1 invalid configuration or failure, 2 usage error. "
+            "See lifeguard(8).\n",
+            LG_CONF_PATH);
 }
 
 static void versions(void)
@@ -47,6 +68,15 @@ static lg_config_t *load(const char *path)
     return cf;
 }
 
+/* `-t`: a backend name that does not resolve is a warning: it may resolve later (Docker). */
+static void warn_unresolved(const lg_backend_conf_t *be, const char *why, void *arg)
+{
+    const lg_config_t *cf = arg;
+
+    fprintf(stderr, "%s:%u:%u: warning: \"%s\" does not resolve (%s)\n", cf->file,
+            be->addr_pos.line, be->addr_pos.col, be->addr.host, why);
+}
+
 static int signal_master(const lg_config_t *cf, const char *name)
 {
     static const struct {
@@ -60,7 +90,7 @@ static int signal_master(const lg_config_t *cf, const char *name)
         if (strcmp(name, sigs[i].name) != 0)
             continue;
         if (cf->pid_file == NULL) {
-            fprintf(stderr, "lifeguard: %s: pid_file is not set, cannot find the master\n",
+            fprintf(stderr, "lifeguard: %s: set pid_file (the default path is too long)\n",
                     cf->file);
             return 1;
         }
@@ -89,12 +119,17 @@ static int signal_master(const lg_config_t *cf, const char *name)
 
 int main(int argc, char **argv)
 {
-    const char *path = LG_DEFAULT_CONF;
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *path = LG_CONF_PATH;
     const char *sig = NULL;
     int test = 0, opt, rc;
     lg_config_t *cf;
 
-    while ((opt = getopt(argc, argv, "c:ts:Vh")) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:ts:Vh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c':
             path = optarg;
@@ -125,6 +160,8 @@ int main(int argc, char **argv)
     if (cf == NULL)
         return 1;
     if (test) {
+        if (lg_dns_check(cf, warn_unresolved, cf) != LG_OK)
+            fprintf(stderr, "lifeguard: backend names were not checked\n");
         printf("configuration ok: %zu listeners, %zu pools, %zu backends\n", cf->nlisteners,
                cf->npools, lg_config_nbackends(cf));
         lg_config_free(cf);

@@ -45,6 +45,8 @@ enum {
     F_RETRIES,
     F_NO_BACKEND,
     F_RELOADS,
+    F_CONFIG_RELOADS,
+    F_CONFIG_RELOAD_OK_AT,
     F_GENERATION,
     F_RESTARTS,
     F_WORKERS,
@@ -74,6 +76,9 @@ static const struct family {
     {"lifeguard_retries_total", "counter", "Requests retried on another connection or backend", 1},
     {"lifeguard_no_backend_total", "counter", "Requests answered 503: no backend was usable", 1},
     {"lifeguard_reloads_total", "counter", "Successful configuration reloads", 0},
+    {"lifeguard_config_reloads_total", "counter", "Configuration reloads, by result", 0},
+    {"lifeguard_config_last_reload_success_timestamp_seconds", "gauge",
+     "When the configuration was last loaded successfully (the start counts)", 0},
     {"lifeguard_config_generation", "gauge", "Generation number of the serving configuration", 0},
     {"lifeguard_worker_restarts_total", "counter", "Workers restarted after dying", 0},
     {"lifeguard_workers", "gauge", "Worker processes running, all generations", 0},
@@ -269,6 +274,9 @@ static void state_series(table_t *t, const lg_admin_view_t *v)
         }
     }
     table_add(t, F_RELOADS, "", "", v->reloads);
+    table_add(t, F_CONFIG_RELOADS, "", "result=\"ok\"", v->reloads);
+    table_add(t, F_CONFIG_RELOADS, "", "result=\"failed\"", v->reload_failures);
+    table_add(t, F_CONFIG_RELOAD_OK_AT, "", "", v->reload_ok_at);
     table_add(t, F_GENERATION, "", "", g->id);
     table_add(t, F_RESTARTS, "", "", v->worker_restarts);
     table_add(t, F_WORKERS, "", "", v->workers);
@@ -676,7 +684,7 @@ int lg_admin_configure(const lg_config_t *cf, void (*view)(lg_admin_view_t *v))
     if (listener.io.fd >= 0 && strcmp(key, listen_key) == 0)
         return LG_OK;
     fd = lg_net_listen((const struct sockaddr *)&cf->admin.addr.sa, cf->admin.addr.salen,
-                       cf->admin.addr.text);
+                       cf->admin.addr.text, NULL);
     if (fd < 0)
         return LG_ERR;
     lg_admin_close();

@@ -24,7 +24,9 @@ typedef struct lg_admin_gen {
 typedef struct lg_admin_view {
     lg_admin_gen_t gens[16]; /* [0] serves; the others drain (their counters still count) */
     size_t ngens;
-    unsigned reloads;
+    unsigned reloads;         /* successful */
+    unsigned reload_failures; /* files refused, or generations that could not start */
+    double reload_ok_at;      /* wall clock (s) of the last successful load, the first included */
     unsigned worker_restarts;
     unsigned workers; /* running, all generations */
     unsigned serving; /* running in the serving generation: /healthz fails at 0 */

@@ -74,6 +74,7 @@ struct lg_ynode {
     unsigned line;   /* 1-based */
     unsigned col;    /* 1-based, in characters */
     int is_null;     /* plain scalar "", "~" or "null" */
+    int is_alias;    /* a refused alias (already reported): a null placeholder, not read */
     const char *str; /* scalar text, NUL-terminated */
     size_t len;
     lg_ynode_t **kids;
@@ -82,7 +83,9 @@ struct lg_ynode {
 
 /*
  * Read `path` (size-capped, regular files only) and parse it into a tree. Returns the root, or
- * NULL after adding every error found to `errs`. Aliases are rejected; nesting is capped.
+ * NULL after adding every error found to `errs`. Aliases are reported and left in the tree as
+ * placeholders (is_alias), so the schema walk can report the file's other errors; nesting is
+ * capped.
  */
 lg_ynode_t *lg_conf_tree_load(const char *path, lg_arena_t *a, lg_conf_errs_t *errs);
 

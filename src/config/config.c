@@ -539,7 +539,7 @@ static void conf_walk(conf_ctx_t *c, const lg_ynode_t *owner, const lg_ynode_t *
     for (i = 0; map != NULL && i + 1 < map->nkids; i += 2) {
         key = map->kids[i];
         val = map->kids[i + 1];
-        if (conf_key_ok(c, key) != LG_OK)
+        if (key->is_alias || conf_key_ok(c, key) != LG_OK)
             continue;
         for (k = 0; fields[k].name != NULL; k++)
             if (strcmp(key->str, fields[k].name) == 0)
@@ -554,6 +554,8 @@ static void conf_walk(conf_ctx_t *c, const lg_ynode_t *owner, const lg_ynode_t *
             continue;
         }
         seen[k] = (conf_seen_t){key, val};
+        if (val->is_alias)
+            continue;
         mark = conf_path_push(c, fields[k].name, 0);
         conf_field(c, &fields[k], key, val, base);
         conf_path_pop(c, mark);
@@ -1005,15 +1007,15 @@ static void conf_health_check(conf_ctx_t *c, const lg_ynode_t *key, const lg_yno
         if (s != NULL)
             conf_key_err(c, s->key, http_only[i], "only used with \"type: http\"");
     }
-    if (hc->timeout > hc->interval) {
-        s = conf_seen(conf_check_fields, seen, "timeout");
-        if (s == NULL)
-            s = conf_seen(conf_check_fields, seen, "interval");
+    /* A timeout nobody wrote never makes a short interval invalid: it is min(1s, interval). */
+    s = conf_seen(conf_check_fields, seen, "timeout");
+    if (s == NULL || s->val->is_alias) {
+        hc->timeout = LG_MIN(hc->timeout, hc->interval);
+    } else if (hc->timeout > hc->interval) {
         conf_fmt_duration(t, sizeof(t), hc->timeout);
         conf_fmt_duration(iv, sizeof(iv), hc->interval);
-        if (s != NULL)
-            conf_key_err(c, s->val, s->key->str,
-                         "the timeout (%s) must not be longer than the interval (%s)", t, iv);
+        conf_key_err(c, s->val, "timeout",
+                     "the timeout (%s) must not be longer than the interval (%s)", t, iv);
     }
 }
 
@@ -1053,6 +1055,8 @@ static void conf_backends(conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t
         be = &p->backends[i];
         be->weight = 1;
         be->pos = (lg_conf_pos_t){item->line, item->col};
+        if (item->is_alias)
+            continue;
         mark = conf_path_push(c, NULL, i);
         if (item->kind == LG_YNODE_MAP) {
             conf_walk(c, item, item, conf_backend_fields, be, seen);
@@ -1062,8 +1066,11 @@ static void conf_backends(conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t
             s = NULL;
         }
         conf_path_pop(c, mark);
-        if (be->addr.text[0] != '\0')
-            refs[n++] = (conf_addr_ref_t){&be->addr, s != NULL ? s->val : item, NULL};
+        if (be->addr.text[0] == '\0')
+            continue;
+        refs[n] = (conf_addr_ref_t){&be->addr, s != NULL ? s->val : item, NULL};
+        be->addr_pos = (lg_conf_pos_t){refs[n].node->line, refs[n].node->col};
+        n++;
     }
     p->nbackends = v->nkids;
     qsort(refs, n, sizeof(*refs), conf_backend_ref_cmp);
@@ -1166,6 +1173,8 @@ static void conf_routes(conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *
     for (i = 0; i < v->nkids; i++) {
         item = v->kids[i];
         l->routes[i].pos = (lg_conf_pos_t){item->line, item->col};
+        if (item->is_alias)
+            continue;
         mark = conf_path_push(c, NULL, i);
         conf_walk(c, item, item, conf_route_fields, &l->routes[i], seen);
         conf_path_pop(c, mark);
@@ -1195,6 +1204,8 @@ static void conf_listener(conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t
         if (pool == NULL)
             conf_perr(c, key, "missing required key \"pool\" (mode: tcp)");
     }
+    if (listen != NULL)
+        l->listen_pos = (lg_conf_pos_t){listen->val->line, listen->val->col};
     if (listen != NULL && l->addr.text[0] != '\0')
         c->listens[c->nlistens++] = (conf_addr_ref_t){&l->addr, listen->val, l->name};
 }
@@ -1284,7 +1295,7 @@ static void *conf_named(conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *
     for (i = 0; i < npairs; i++) {
         const lg_ynode_t *k = v->kids[2 * i];
 
-        if (dup[i] || conf_key_ok(c, k) != LG_OK)
+        if (dup[i] || k->is_alias || conf_key_ok(c, k) != LG_OK)
             continue;
         conf_check_name(c, k);
         elem = elems + n * d->esize;
@@ -1293,7 +1304,8 @@ static void *conf_named(conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *
         conf_store_ptr(elem, d->name_off, name);
         memcpy(elem + d->pos_off, &pos, sizeof(pos));
         mark = conf_path_push(c, k->str, 0);
-        d->each(c, k, v->kids[2 * i + 1], elem);
+        if (!v->kids[2 * i + 1]->is_alias)
+            d->each(c, k, v->kids[2 * i + 1], elem);
         conf_path_pop(c, mark);
         n++;
     }
@@ -1325,6 +1337,7 @@ static const conf_field_t conf_admin_fields[] = {
 
 static const conf_field_t conf_timeout_fields[] = {
     CONF_TIMEOUT(client_header, 1),
+    CONF_TIMEOUT(client_body, 1),
     CONF_TIMEOUT(client_idle, 1),
     CONF_TIMEOUT(connect, 1),
     CONF_TIMEOUT(upstream_response, 1),
@@ -1375,16 +1388,33 @@ static unsigned conf_cpus(void)
     return n < 1 ? 1 : (unsigned)LG_MIN(n, (long)LG_WORKERS_MAX);
 }
 
+int lg_config_default_pid_file(unsigned euid, const char *xdg, char *buf, size_t len)
+{
+    int r;
+
+    if (euid == 0)
+        r = snprintf(buf, len, "/run/lifeguard.pid");
+    else if (xdg != NULL && xdg[0] == '/')
+        r = snprintf(buf, len, "%s/lifeguard.pid", xdg);
+    else
+        r = snprintf(buf, len, "/tmp/lifeguard-%u.pid", euid);
+    return r > 0 && (size_t)r < len ? LG_OK : LG_ERR;
+}
+
 static void conf_defaults(conf_ctx_t *c)
 {
     lg_config_t *cf = c->cf;
+    char pid[PATH_MAX];
 
+    if (lg_config_default_pid_file(geteuid(), getenv("XDG_RUNTIME_DIR"), pid, sizeof(pid)) == LG_OK)
+        cf->pid_file = lg_arena_strndup(c->arena, pid, strlen(pid));
     cf->workers = conf_cpus();
     cf->log.level = LG_LOG_INFO;
     cf->log.error = lg_arena_strndup(c->arena, "stderr", strlen("stderr"));
     cf->log.access = lg_arena_strndup(c->arena, "stdout", strlen("stdout"));
     cf->log.format = LG_ACCESS_COMBINED;
     cf->timeouts.client_header = 10 * LG_MSEC_SECOND;
+    cf->timeouts.client_body = 60 * LG_MSEC_SECOND;
     cf->timeouts.client_idle = 75 * LG_MSEC_SECOND;
     cf->timeouts.connect = 3 * LG_MSEC_SECOND;
     cf->timeouts.upstream_response = 60 * LG_MSEC_SECOND;
@@ -1402,6 +1432,8 @@ static void conf_root(conf_ctx_t *c, const lg_ynode_t *root)
     lg_config_t *cf = c->cf;
     size_t i, mark, npairs;
 
+    if (root->is_alias)
+        return;
     if (root->is_null) {
         lg_conf_err_add(c->errs, 0, 0, "empty configuration");
         return;
@@ -1418,7 +1450,7 @@ static void conf_root(conf_ctx_t *c, const lg_ynode_t *root)
     cf->admin.enabled = cf->admin.addr.text[0] != '\0';
 
     pools = conf_seen(conf_root_fields, seen, "pools");
-    if (pools != NULL) {
+    if (pools != NULL && !pools->val->is_alias) {
         mark = conf_path_push(c, "pools", 0);
         cf->pools = conf_named(c, pools->key, pools->val, &conf_pools_desc, &cf->npools);
         conf_path_pop(c, mark);
@@ -1429,7 +1461,7 @@ static void conf_root(conf_ctx_t *c, const lg_ynode_t *root)
             qsort(c->pools_by_name, cf->npools, sizeof(*c->pools_by_name), conf_pool_cmp);
     }
     listeners = conf_seen(conf_root_fields, seen, "listeners");
-    if (listeners != NULL) {
+    if (listeners != NULL && !listeners->val->is_alias) {
         npairs = listeners->val->kind == LG_YNODE_MAP ? listeners->val->nkids / 2 : 0;
         c->listens = lg_arena_calloc(c->scratch, npairs + 1, sizeof(*c->listens));
         if (c->listens == NULL)

@@ -95,6 +95,7 @@ typedef struct lg_backend_conf {
     lg_addr_t addr;
     unsigned weight; /* 1..1000, default 1 */
     lg_conf_pos_t pos;
+    lg_conf_pos_t addr_pos; /* of the address itself (`lifeguard -t` warnings) */
 } lg_backend_conf_t;
 
 typedef struct lg_pool_conf {
@@ -127,12 +128,13 @@ typedef struct lg_listener_conf {
     size_t nroutes;
     size_t pool; /* tcp mode: index into lg_config.pools */
     lg_conf_pos_t pos;
+    lg_conf_pos_t listen_pos; /* of the `listen` value, for a failing bind() */
 } lg_listener_conf_t;
 
 typedef struct lg_config {
     char *file;       /* the path it was loaded from */
     unsigned workers; /* "auto" resolved to the CPU count at load time; >= 1 */
-    char *pid_file;   /* NULL when not set */
+    char *pid_file;   /* default: lg_config_default_pid_file() */
 
     struct {
         lg_log_level_t level;      /* default info */
@@ -151,6 +153,7 @@ typedef struct lg_config {
 
     struct {
         lg_msec_t client_header;     /* 10s */
+        lg_msec_t client_body;       /* 60s: between two reads of a request body */
         lg_msec_t client_idle;       /* 75s */
         lg_msec_t connect;           /* 3s */
         lg_msec_t upstream_response; /* 60s */
@@ -188,6 +191,14 @@ typedef struct lg_config_errors {
 lg_config_t *lg_config_load(const char *path, lg_config_errors_t *errs);
 void lg_config_free(lg_config_t *cf);
 void lg_config_errors_free(lg_config_errors_t *errs);
+
+/*
+ * The pid file of a file that names none, for the effective user `euid`: /run/lifeguard.pid for
+ * root, else $XDG_RUNTIME_DIR/lifeguard.pid (`xdg` when it is an absolute path), else
+ * /tmp/lifeguard-UID.pid. So `lifeguard -s reload` run by the same user finds the master.
+ * Writes it into buf; LG_ERR when it does not fit.
+ */
+int lg_config_default_pid_file(unsigned euid, const char *xdg, char *buf, size_t len);
 
 /* Total number of backends over every pool (for `lifeguard -t`). */
 size_t lg_config_nbackends(const lg_config_t *cf);

@@ -17,6 +17,7 @@
 #include "config/config-int.h"
 
 #define LG_CONF_MAX_NODES (256 * 1024)
+#define LG_CONF_HINT_MAX  64 /* bytes of a value quoted in a hint */
 
 /* A mapping or sequence being built: its node and the children seen so far. */
 typedef struct conf_frame {
@@ -183,6 +184,55 @@ static int conf_check_text(const unsigned char *buf, size_t len, lg_conf_errs_t 
     return LG_OK;
 }
 
+/* Byte offset of 1-based `line` and `col` (characters), the inverse of conf_offset_pos(). */
+static size_t conf_pos_offset(const unsigned char *buf, size_t len, unsigned line, unsigned col)
+{
+    size_t i = 0;
+
+    for (unsigned l = 1; l < line && i < len; i++)
+        if (buf[i] == '\n' || (buf[i] == '\r' && buf[i + 1] != '\n'))
+            l++;
+    for (unsigned c = 1; c < col && i < len; c++)
+        for (i++; i < len && (buf[i] & 0xC0) == 0x80; i++) {
+        }
+    return i;
+}
+
+/*
+ * Two mistakes that libyaml reports in its own terms get a message that says what to do: a
+ * plain value starting with "*" (host: *.example.com) is read as an alias, and a tab where a
+ * token should start is indentation with a tab. Returns 1 when `b` got such a message.
+ */
+static int conf_syntax_hint(conf_builder_t *b, const yaml_parser_t *p)
+{
+    unsigned line = (unsigned)p->problem_mark.line + 1, col = (unsigned)p->problem_mark.column + 1;
+    size_t off = conf_pos_offset(b->buf, b->len, line, col), end;
+
+    if (p->problem != NULL &&
+        (strstr(p->problem, "tab character") != NULL ||
+         (off < b->len && b->buf[off] == '\t' &&
+          strcmp(p->problem, "found character that cannot start any token") == 0))) {
+        lg_conf_err_add(b->errs, line, col,
+                        "syntax error: YAML does not allow tabs for indentation "
+                        "(indent with spaces)");
+        return 1;
+    }
+    if (p->context == NULL || strcmp(p->context, "while scanning an alias") != 0)
+        return 0;
+    line = (unsigned)p->context_mark.line + 1;
+    col = (unsigned)p->context_mark.column + 1;
+    off = conf_pos_offset(b->buf, b->len, line, col);
+    for (end = off;
+         end < b->len && end - off < LG_CONF_HINT_MAX && !strchr(" \t\r\n,]}#\"", b->buf[end]);
+         end++) {
+    }
+    lg_conf_err_add(b->errs, line, col,
+                    "syntax error: %.*s is read as a YAML alias (quote a value that starts with "
+                    "\"*\", as in \"%.*s\")",
+                    (int)(end - off), b->buf + off, (int)(end - off), b->buf + off);
+    return 1;
+}
+
 static void conf_syntax_error(conf_builder_t *b, const yaml_parser_t *p)
 {
     unsigned line, col;
@@ -196,6 +246,8 @@ static void conf_syntax_error(conf_builder_t *b, const yaml_parser_t *p)
         lg_conf_err_add(b->errs, line, col, "syntax error: %s", p->problem);
         break;
     default:
+        if (conf_syntax_hint(b, p))
+            break;
         line = (unsigned)p->problem_mark.line + 1;
         col = (unsigned)p->problem_mark.column + 1;
         if (p->context != NULL)
@@ -341,12 +393,15 @@ static int conf_event(conf_builder_t *b, const yaml_event_t *ev)
         lg_conf_err_add(b->errs, line, col,
                         "YAML aliases are not supported: write out the value of \"*%s\" in full",
                         (const char *)ev->data.alias.anchor);
-        b->failed = 1;
-        /* A placeholder keeps the structure, so later errors still get reported. */
+        /*
+         * A placeholder keeps the structure and the schema walk skips it: the other errors of
+         * the file are still reported, and none about the value that is not there.
+         */
         n = conf_node(b, LG_YNODE_SCALAR, ev);
         if (n == NULL)
             return LG_ERR;
         n->is_null = 1;
+        n->is_alias = 1;
         return conf_attach(b, n) == LG_OK ? LG_AGAIN : LG_ERR;
     case YAML_SCALAR_EVENT:
         return conf_scalar(b, ev) == LG_OK ? LG_AGAIN : LG_ERR;

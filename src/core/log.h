@@ -26,10 +26,16 @@ const char *lg_log_reason(const char *msg, char *buf, size_t len);
 
 void lg_log_write(lg_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The level is checked first: the arguments are not even evaluated when it is higher. */
 #define lg_log(level, ...)                                                                         \
     do {                                                                                           \
         if ((level) <= lg_log_level)                                                               \
             lg_log_write((level), __VA_ARGS__);                                                    \
     } while (0)
+
+/* log.level: debug; what an operator needs to follow routing, balancing and connections. */
+#define lg_debug(...) lg_log(LG_LOG_DEBUG, __VA_ARGS__)
+/* For debug lines that need work before formatting: `if (lg_debug_on()) ...`. */
+#define lg_debug_on() (LG_LOG_DEBUG <= lg_log_level)
 
 #endif

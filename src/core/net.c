@@ -17,13 +17,17 @@
 /* The kernel caps this at net.core.somaxconn; ask for plenty. */
 #define LG_LISTEN_BACKLOG 65535
 
-int lg_net_listen(const struct sockaddr *sa, socklen_t salen, const char *text)
+int lg_net_listen(const struct sockaddr *sa, socklen_t salen, const char *text, const char *who)
 {
+    const char *sep = who != NULL ? ": " : "";
     int one = 1;
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
+    if (who == NULL)
+        who = "";
     if (fd < 0) {
-        lg_log(LG_LOG_ERR, "socket() for %s failed (%d: %s)", text, errno, strerror(errno));
+        lg_log(LG_LOG_ERR, "%s%ssocket() for %s failed (%d: %s)", who, sep, text, errno,
+               strerror(errno));
         return -1;
     }
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
@@ -34,17 +38,20 @@ int lg_net_listen(const struct sockaddr *sa, socklen_t salen, const char *text)
     if (sa->sa_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)))
         goto out_fail;
     if (bind(fd, sa, salen) < 0) {
-        lg_log(LG_LOG_ERR, "bind() to %s failed (%d: %s)", text, errno, strerror(errno));
+        lg_log(LG_LOG_ERR, "%s%sbind() to %s failed (%d: %s)", who, sep, text, errno,
+               strerror(errno));
         goto out_close;
     }
     if (listen(fd, LG_LISTEN_BACKLOG) < 0) {
-        lg_log(LG_LOG_ERR, "listen() on %s failed (%d: %s)", text, errno, strerror(errno));
+        lg_log(LG_LOG_ERR, "%s%slisten() on %s failed (%d: %s)", who, sep, text, errno,
+               strerror(errno));
         goto out_close;
     }
     return fd;
 
 out_fail:
-    lg_log(LG_LOG_ERR, "setsockopt() on %s failed (%d: %s)", text, errno, strerror(errno));
+    lg_log(LG_LOG_ERR, "%s%ssetsockopt() on %s failed (%d: %s)", who, sep, text, errno,
+           strerror(errno));
 out_close:
     close(fd);
     return -1;

@@ -113,12 +113,7 @@ static size_t utf8_len(const unsigned char *s)
     return n;
 }
 
-/*
- * `s` escaped for a quoted field. combined, as nginx does: '"', '\', control bytes and bytes
- * from 0x7f as \xHH. json: '"' and '\' escaped, control bytes and bytes that are not valid
- * UTF-8 as \u00HH, so that every line stays valid JSON.
- */
-static size_t esc(char *out, size_t cap, const char *str, int json)
+size_t lg_alog_escape(char *out, size_t cap, const char *str, int json)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t n = 0, len;
@@ -154,10 +149,10 @@ void lg_alog_write(const lg_alog_entry_t *e)
     if (fd < 0)
         return;
     times_update();
-    esc(target, sizeof(target), e->target, json);
-    esc(ua, sizeof(ua), e->user_agent, json);
-    esc(ref, sizeof(ref), e->referer, json);
-    esc(rid, sizeof(rid), e->request_id, json);
+    lg_alog_escape(target, sizeof(target), e->target, json);
+    lg_alog_escape(ua, sizeof(ua), e->user_agent, json);
+    lg_alog_escape(ref, sizeof(ref), e->referer, json);
+    lg_alog_escape(rid, sizeof(rid), e->request_id, json);
     if (json)
         n = snprintf(line, sizeof(line),
                      "{\"time\":\"%s\",\"client\":\"%s\",\"method\":\"%s\",\"path\":\"%s\","

@@ -38,4 +38,12 @@ void lg_alog_reopen(void);
 void lg_alog_flush(void);
 void lg_alog_write(const lg_alog_entry_t *e);
 
+/*
+ * `str` escaped for a quoted field into `out` (`cap` bytes, cut to fit); returns its length.
+ * combined (json 0), as nginx does: '"', '\', control bytes and bytes from 0x7f as \xHH.
+ * json: '"' and '\' escaped, control bytes and bytes that are not valid UTF-8 as \u00HH, so
+ * that every line stays valid JSON.
+ */
+size_t lg_alog_escape(char *out, size_t cap, const char *str, int json);
+
 #endif

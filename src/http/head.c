@@ -200,6 +200,17 @@ static int absolute_form(lg_req_head_t *rq)
     return 1;
 }
 
+/*
+ * A request's framing is decided here, not by llhttp 8 (which misses "chunked<TAB>"): plain
+ * chunked is relayed, other codings are 501, a list not ending in chunked is 400 (RFC 9112 6.3).
+ */
+static int te_status(lg_te_framing_t te)
+{
+    if (te == LG_TE_CODED)
+        return LG_HTTP_501;
+    return te == LG_TE_CLOSE || te == LG_TE_BAD ? LG_HTTP_400 : 0;
+}
+
 int lg_req_head_scan(lg_req_head_t *rq, const char *head, size_t len, unsigned http_minor)
 {
     const char *end = head + len;
@@ -207,6 +218,7 @@ int lg_req_head_scan(lg_req_head_t *rq, const char *head, size_t len, unsigned h
     const char *sp1, *sp2, *cur;
     unsigned nhost = 0;
     int absolute, r;
+    lg_te_t te = {0};
     lg_hdr_t h;
 
     memset(rq, 0, sizeof(*rq));
@@ -249,9 +261,7 @@ int lg_req_head_scan(lg_req_head_t *rq, const char *head, size_t len, unsigned h
             rq->upgrade = h.value;
             break;
         case LG_H_TRANSFER_ENCODING:
-            /* llhttp accepts "gzip, chunked"; we relay only plain chunked (RFC 9112 6.1). */
-            if (!lg_span_eq(h.value, "chunked"))
-                return LG_HTTP_501;
+            lg_te_add(&te, h.value.p, h.value.len);
             break;
         default:
             break;
@@ -263,7 +273,8 @@ int lg_req_head_scan(lg_req_head_t *rq, const char *head, size_t len, unsigned h
         return LG_HTTP_400;
     if (!rq->conn.upgrade || http_minor == 0)
         rq->upgrade.len = 0; /* Upgrade means something only with Connection: upgrade */
-    return 0;
+    rq->te = lg_te_framing(&te);
+    return te_status(rq->te);
 }
 
 /* X-Forwarded-For: every value the client sent, in order, then the client's address. */
@@ -361,6 +372,7 @@ int lg_rsp_head_scan(lg_rsp_head_t *rs, const char *head, size_t len)
     const char *end = head + len;
     const char *nl = memchr(head, '\n', len);
     const char *sp, *cur;
+    lg_te_t te = {0};
     lg_hdr_t h;
     int r;
 
@@ -377,11 +389,46 @@ int lg_rsp_head_scan(lg_rsp_head_t *rs, const char *head, size_t len)
 
     cur = nl + 1;
     while ((r = hdr_next(&cur, end, &h)) > 0) {
-        if (lg_hdr_kind(h.name.p, h.name.len) == LG_H_CONNECTION &&
-            conn_tokens(&rs->conn, h.value) != LG_OK)
+        lg_hdr_kind_t kind = lg_hdr_kind(h.name.p, h.name.len);
+
+        if (kind == LG_H_CONNECTION && conn_tokens(&rs->conn, h.value) != LG_OK)
             return LG_ERR;
+        if (kind == LG_H_TRANSFER_ENCODING)
+            lg_te_add(&te, h.value.p, h.value.len);
     }
-    return (r < 0 || cur != end) ? LG_ERR : LG_OK;
+    rs->te = lg_te_framing(&te);
+    return (r < 0 || cur != end || rs->te == LG_TE_BAD) ? LG_ERR : LG_OK;
+}
+
+/* Transfer-Encoding as lifeguard relays the body: the codings other than a final chunked, then
+ * "chunked" when the body goes out chunked. */
+static void put_te(out_t *o, const lg_rsp_head_t *rs, int chunked)
+{
+    const char *cur = memchr(rs->head, '\n', rs->len) + 1;
+    const char *end = rs->head + rs->len;
+    const char *sep = "";
+    lg_hdr_t h;
+
+    put_str(o, "Transfer-Encoding: ");
+    while (hdr_next(&cur, end, &h) > 0) {
+        const char *c = h.value.p, *el;
+        size_t n;
+
+        if (lg_hdr_kind(h.name.p, h.name.len) != LG_H_TRANSFER_ENCODING)
+            continue;
+        while (lg_te_next(&c, h.value.p + h.value.len, &el, &n)) {
+            if (rs->te != LG_TE_CLOSE && n == 7 && strncasecmp(el, "chunked", 7) == 0)
+                continue;
+            put_str(o, sep);
+            put(o, el, n);
+            sep = ", ";
+        }
+    }
+    if (chunked) {
+        put_str(o, sep);
+        put_str(o, "chunked");
+    }
+    put_str(o, "\r\n");
 }
 
 size_t lg_rsp_head_build(const lg_rsp_head_t *rs, const lg_rsp_build_t *b, char *buf, size_t cap)
@@ -400,13 +447,10 @@ size_t lg_rsp_head_build(const lg_rsp_head_t *rs, const lg_rsp_build_t *b, char 
         case LG_H_KEEP_ALIVE:
         case LG_H_PROXY_CONNECTION:
         case LG_H_TE:
+        case LG_H_TRANSFER_ENCODING: /* written below, as the body is relayed */
             break;
         case LG_H_UPGRADE:
             if (b->upgrade)
-                put(&o, h.line, h.line_len);
-            break;
-        case LG_H_TRANSFER_ENCODING:
-            if (b->keep_chunked)
                 put(&o, h.line, h.line_len);
             break;
         case LG_H_CONTENT_LENGTH:
@@ -418,6 +462,8 @@ size_t lg_rsp_head_build(const lg_rsp_head_t *rs, const lg_rsp_build_t *b, char 
             break;
         }
     }
+    if (b->keep_chunked || (b->keep_codings && rs->te != LG_TE_CHUNKED && rs->te != LG_TE_NONE))
+        put_te(&o, rs, b->keep_chunked);
     if (b->upgrade)
         put_str(&o, "Connection: upgrade\r\n");
     else if (b->close)

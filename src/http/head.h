@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "core/lg.h"
+#include "http/chunk.h"
 
 #define LG_HEAD_MAX_CONN_TOKENS 16
 
@@ -65,6 +66,7 @@ typedef struct lg_req_head {
     lg_span_t request_id; /* X-Request-Id as received; len 0 when absent */
     lg_span_t upgrade;    /* Upgrade value (with Connection: upgrade only); len 0 otherwise */
     unsigned http_minor;
+    lg_te_framing_t te; /* LG_TE_NONE or LG_TE_CHUNKED once the scan accepted the head */
     lg_conn_hdrs_t conn;
 } lg_req_head_t;
 
@@ -72,6 +74,7 @@ typedef struct lg_rsp_head {
     const char *head;
     size_t len;
     lg_span_t status_rest; /* "200 OK" without the CRLF */
+    lg_te_framing_t te;    /* what Transfer-Encoding says (never LG_TE_BAD once accepted) */
     lg_conn_hdrs_t conn;
 } lg_rsp_head_t;
 
@@ -90,7 +93,8 @@ typedef struct lg_req_build {
 
 /* How a response head is rebuilt for the client. */
 typedef struct lg_rsp_build {
-    int keep_chunked; /* forward Transfer-Encoding (client speaks HTTP/1.1) */
+    int keep_chunked; /* the body goes chunked: "Transfer-Encoding: [codings, ]chunked" */
+    int keep_codings; /* the body is relayed: name the codings other than chunked, if any */
     int close;        /* "Connection: close" */
     int keep_alive;   /* "Connection: keep-alive" (HTTP/1.0 client kept open) */
     int upgrade;      /* a 101: keep Upgrade, say "Connection: upgrade" */

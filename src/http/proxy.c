@@ -4,7 +4,8 @@
  * A client connection is in one of five states, each with its own work in conn_run():
  *   IDLE      between requests: no buffer, no exchange; timer client_header (new) or client_idle
  *   HEAD      reading a request head into c->in; timer client_header
- *   EXCHANGE  relaying to and from a backend; the upstream timer governs
+ *   EXCHANGE  relaying to and from a backend; timer client_body while the client is still
+ *             sending a body the backend takes, else the upstream timer (see txn_timers)
  *   REPLY     writing a response of our own (an error), then keep-alive or close
  *   LINGER    response sent, write side shut, discarding what the client still sends
  *
@@ -35,6 +36,7 @@
 #include "core/net.h"
 #include "core/pipe.h"
 #include "http/accesslog.h"
+#include "http/diag.h"
 #include "http/errpage.h"
 #include "http/head.h"
 #include "http/pump.h"
@@ -119,7 +121,7 @@ struct lg_txn {
 };
 
 static const lg_config_t *conf;
-static lg_timerq_t q_client_header, q_client_idle, q_linger, q_accept_retry, q_trim;
+static lg_timerq_t q_client_header, q_client_body, q_client_idle, q_linger, q_accept_retry, q_trim;
 static lg_timer_t trim_timer;
 static llhttp_settings_t req_settings, rsp_settings;
 static unsigned nconns;
@@ -156,6 +158,13 @@ static int on_response_head(llhttp_t *p)
     t->head_done = 1;
     if (p->status_code < 200 || p->status_code == 204 || p->status_code == 304 || t->head_only)
         return 1; /* no body: llhttp goes on to message complete, which pauses */
+    return HPE_PAUSED;
+}
+
+/* After a bodiless response (see above): stop there, what follows is not this response's. */
+static int on_bodiless_response_end(llhttp_t *p)
+{
+    LG_UNUSED(p);
     return HPE_PAUSED;
 }
 
@@ -212,11 +221,9 @@ static void txn_log(lg_txn_t *t)
     lg_alog_write(&e);
 }
 
-/* Keep what the access log needs of the request head, before the buffer moves on. */
-static void txn_log_fields(lg_txn_t *t, const lg_req_head_t *rq)
+/* Keep method, target, referer and user agent for the access log and error lines. */
+static void txn_log_spans(lg_txn_t *t, const lg_span_t f[4])
 {
-    lg_span_t f[4] = {rq->method, rq->target, lg_req_head_header(rq, "referer"),
-                      lg_req_head_header(rq, "user-agent")};
     uint16_t *off[4] = {NULL, &t->log_target, &t->log_referer, &t->log_agent};
     size_t n = 0;
 
@@ -229,6 +236,24 @@ static void txn_log_fields(lg_txn_t *t, const lg_req_head_t *rq)
         n += len;
         t->logs[n++] = '\0';
     }
+}
+
+/* Keep what the access log needs of the request head, before the buffer moves on. */
+static void txn_log_fields(lg_txn_t *t, const lg_req_head_t *rq)
+{
+    lg_span_t f[4] = {rq->method, rq->target, lg_req_head_header(rq, "referer"),
+                      lg_req_head_header(rq, "user-agent")};
+
+    txn_log_spans(t, f);
+}
+
+/* A request answered before it was accepted (400, 405, 408, 431, ...): what its line said. */
+static void txn_log_request_line(lg_txn_t *t, const lg_buf_t *in)
+{
+    lg_span_t f[4] = {{"", 0}, {"", 0}, {"", 0}, {"", 0}};
+
+    lg_diag_request_line(in->data + in->pos, lg_buf_len(in), &f[0], &f[1]);
+    txn_log_spans(t, f);
 }
 
 /* A new X-Request-Id: 128 random bits in hex. */
@@ -311,6 +336,22 @@ static void conn_keepalive(lg_http_conn_t *c)
         lg_loop_post(&c->posted);
 }
 
+/* Why the client connection closes after this exchange, for the debug log. */
+static const char *close_reason(const lg_txn_t *t)
+{
+    if (draining)
+        return "draining (reload or graceful stop)";
+    if (t->tunnel)
+        return "the tunnel ended";
+    if (!t->client_ka)
+        return t->http10 ? "HTTP/1.0 without keep-alive" : "the client sent Connection: close";
+    if (!t->up.done)
+        return "the request body was not read whole";
+    if (!t->rsp_head)
+        return "after an error answered by lifeguard";
+    return "the response ends with the connection";
+}
+
 /* The exchange is over (response out): keep the client connection or close it. */
 static void txn_done(lg_txn_t *t)
 {
@@ -318,6 +359,8 @@ static void txn_done(lg_txn_t *t)
 
     /* Draining: a response that promised keep-alive is honoured; the next one closes. */
     if (c->close_after) {
+        if (lg_debug_on())
+            lg_diag_conn(&c->peer.sa, "closing after the response: %s", close_reason(t));
         client_close(c);
         return;
     }
@@ -325,18 +368,42 @@ static void txn_done(lg_txn_t *t)
     conn_keepalive(c);
 }
 
-static int upstream_reusable(const lg_txn_t *t)
+/*
+ * The backend's Connection header and version let the connection stay open. Where the body
+ * ends is our framing's call (down.mode), not llhttp's: llhttp 8.1 takes "chunked<TAB>" for a
+ * close-delimited body.
+ */
+static int backend_keeps_alive(const lg_txn_t *t)
 {
-    return t->req_done && !t->req_aborted && t->down.mode != LG_BODY_EOF &&
-           llhttp_should_keep_alive(&t->rsp) && (t->rbuf == NULL || lg_buf_len(t->rbuf) == 0);
+    if (t->rsp.http_minor >= 1)
+        return !(t->rsp.flags & F_CONNECTION_CLOSE);
+    return (t->rsp.flags & F_CONNECTION_KEEP_ALIVE) != 0;
+}
+
+/* NULL when the upstream connection may go back to the idle pool; else why not. */
+static const char *upstream_unreusable(const lg_txn_t *t)
+{
+    if (!t->req_done || t->req_aborted)
+        return "the request was not sent whole";
+    if (t->down.mode == LG_BODY_EOF)
+        return "the response ended with the connection";
+    if (!backend_keeps_alive(t))
+        return "the backend does not keep it alive";
+    if (t->rbuf != NULL && lg_buf_len(t->rbuf) != 0)
+        return "bytes after the response";
+    return NULL;
 }
 
 static void txn_finish(lg_txn_t *t)
 {
-    if (upstream_reusable(t))
+    const char *why = upstream_unreusable(t);
+
+    if (why == NULL) {
         lg_upconn_release(t->u);
-    else
+    } else {
+        lg_debug("upstream %s: closing the connection: %s", lg_backend_name(t->be), why);
         lg_upconn_close(t->u);
+    }
     t->u = NULL;
     txn_done(t);
 }
@@ -345,6 +412,53 @@ static int retry_allowed(const lg_txn_t *t)
 {
     return t->reused && !t->retried && !t->rsp_started && t->idempotent &&
            t->up.mode == LG_BODY_NONE;
+}
+
+/* The debug line of a pick: which backend and why. */
+static void pick_debug(const lg_txn_t *t, const lg_backend_t *be, const char *what)
+{
+    char why[LG_DIAG_WHY_MAX];
+
+    lg_debug("pool %s: backend %s picked%s (%s)", t->pool->conf->name,
+             be != NULL ? lg_backend_name(be) : "(none usable)", what,
+             lg_diag_pick(t->pool->conf, t->key, why, sizeof(why)));
+}
+
+/* A backend of the exchange's pool for a new exchange. */
+static lg_backend_t *txn_pick(lg_txn_t *t)
+{
+    lg_backend_t *be = lg_upstream_pick(t->pool, NULL, t->key);
+
+    pick_debug(t, be, "");
+    return be;
+}
+
+/* What an error line says about the exchange: pool, client, request line (as nginx does). */
+static const char *txn_context(const lg_txn_t *t, char *buf, size_t len)
+{
+    lg_diag_req_t r = {t->pool != NULL ? t->pool->conf->name : NULL,
+                       &t->c->peer.sa,
+                       t->logs,
+                       t->logs + t->log_target,
+                       t->req.http_major,
+                       t->req.http_minor};
+
+    return lg_diag_context(&r, buf, len);
+}
+
+/* The line for a backend failure, before the ejection it may cause is logged. */
+static void upstream_fail_log(const lg_txn_t *t, const char *what, int err, int retrying)
+{
+    char ctx[LG_DIAG_MAX];
+    const char *phase = t->u->connecting ? " while connecting to upstream" : "";
+
+    txn_context(t, ctx, sizeof(ctx));
+    if (err != 0)
+        lg_log(LG_LOG_ERR, "%s %s failed (%d: %s)%s%s%s", what, lg_backend_name(t->be), err,
+               strerror(err), phase, ctx, retrying ? ", trying another backend" : "");
+    else
+        lg_log(LG_LOG_ERR, "%s %s%s%s", what, lg_backend_name(t->be), ctx,
+               retrying ? ", trying another backend" : "");
 }
 
 /*
@@ -366,34 +480,30 @@ static void upstream_fail(lg_txn_t *t, int status, const char *what, int err)
         lg_stats_add(&lg_stats_pool(t->pool->index)->retries, 1);
         goto retry;
     }
-    lg_backend_failed(t->be, err != 0 ? strerror(err) : what);
     /*
      * Another backend may take the request when nothing was sent yet (the body waits in the
      * buffer until the connect completes), or when an idempotent request without a body got
      * no response byte at all (the backend closed or reset: it may be going away).
      */
     safe = connect_failed || (!t->rsp_started && t->idempotent && t->up.mode == LG_BODY_NONE);
-    next = safe && t->tries > 0 ? lg_upstream_pick(t->be->pool, t->be, t->key) : NULL;
-    if (next != NULL && next != t->be) {
-        lg_log(LG_LOG_ERR, "%s %s failed (%d: %s), trying another backend", what,
-               lg_backend_name(t->be), err, strerror(err));
-        t->tries--;
-        lg_stats_add(&lg_stats_pool(t->pool->index)->retries, 1);
-        lg_backend_release(t->be);
-        lg_backend_acquire(next);
-        t->be = next;
-    } else {
-        if (err != 0)
-            lg_log(LG_LOG_ERR, "%s %s failed (%d: %s)", what, lg_backend_name(t->be), err,
-                   strerror(err));
-        else
-            lg_log(LG_LOG_ERR, "%s %s", what, lg_backend_name(t->be));
+    next = safe && t->tries > 0 ? lg_upstream_pick(t->pool, t->be, t->key) : NULL;
+    if (next == t->be)
+        next = NULL;
+    upstream_fail_log(t, what, err, next != NULL);
+    lg_backend_failed(t->be, err != 0 ? strerror(err) : what);
+    if (next == NULL) {
         if (t->tunnel)
             conn_close(t->c); /* no HTTP to answer with */
         else
             reply_error(t->c, status);
         return;
     }
+    pick_debug(t, next, " for a retry");
+    t->tries--;
+    lg_stats_add(&lg_stats_pool(t->pool->index)->retries, 1);
+    lg_backend_release(t->be);
+    lg_backend_acquire(next);
+    t->be = next;
 retry:
     lg_upconn_close(u);
     t->u = NULL;
@@ -411,10 +521,16 @@ static void upstream_timeout(lg_timer_t *timer)
     if (u->connecting) {
         upstream_fail(t, 504, "connect() to", ETIMEDOUT);
     } else if (!t->rsp_head) {
-        lg_log(LG_LOG_ERR, "upstream %s timed out waiting for the response head",
-               lg_backend_name(t->be));
+        char ctx[LG_DIAG_MAX];
+
+        lg_log(LG_LOG_ERR, "upstream %s timed out %s%s", lg_backend_name(t->be),
+               t->req_done ? "waiting for the response head" : "taking the request body",
+               txn_context(t, ctx, sizeof(ctx)));
         lg_backend_failed(t->be, "response timed out");
         reply_error(t->c, 504);
+    } else if (!(t->c->sock.flags & LG_SOCK_WR)) { /* a slow reader: not the backend's doing */
+        lg_log(LG_LOG_INFO, "client stopped reading the response (upstream_response timeout)");
+        conn_close(t->c);
     } else {
         lg_log(LG_LOG_ERR, "upstream %s timed out relaying the response", lg_backend_name(t->be));
         conn_close(t->c);
@@ -438,18 +554,59 @@ static void upstream_connect(lg_txn_t *t)
     lg_upconn_t *u = lg_upconn_get(t->be, t, upstream_event, &reused);
 
     if (u == NULL) {
-        lg_log(LG_LOG_ERR, "connect() to %s failed (%d: %s)", lg_backend_name(t->be), errno,
-               strerror(errno));
+        int err = errno;
+        char ctx[LG_DIAG_MAX];
+
+        lg_log(LG_LOG_ERR, "connect() to %s failed (%d: %s) while connecting to upstream%s",
+               lg_backend_name(t->be), err, strerror(err), txn_context(t, ctx, sizeof(ctx)));
         reply_error(t->c, 502);
         return;
     }
     t->u = u;
     t->reused = reused != 0;
+    lg_debug("upstream %s: %s connection (exchanges on it before: %u)", lg_backend_name(t->be),
+             reused ? "reusing an idle keep-alive" : "new", u->requests);
     t->up.dst = &u->sock;
     t->down.src = &u->sock;
     u->timer.handler = upstream_timeout;
     lg_timer_set(u->connecting ? &lg_q_connect : &lg_q_upstream_response, &u->timer);
     txn_process(t);
+}
+
+/*
+ * The request's chunked body is malformed (400) or over max_body_size (413): answered with
+ * close while no response started, else the client connection is closed. The upstream
+ * connection, which may hold part of the body, is closed either way, never reused.
+ */
+static void request_body_bad(lg_txn_t *t)
+{
+    lg_http_conn_t *c = t->c;
+    int over = lg_pump_over_limit(&t->up);
+
+    lg_log(LG_LOG_INFO, "client sent %s chunked body%s%s", over ? "a too large" : "an invalid",
+           over ? "" : ": ", over ? "" : t->up.chunk.why);
+    if (t->rsp_head) {
+        conn_close(c);
+        return;
+    }
+    c->close_after = 1;
+    reply_error(c, over ? 413 : 400);
+}
+
+/*
+ * The backend's chunked body is malformed: 502 while nothing of the response reached the
+ * client, else the client connection is closed (it sees a response cut short, never a clean
+ * end). The upstream connection is closed either way, never reused.
+ */
+static void response_body_bad(lg_txn_t *t)
+{
+    lg_log(LG_LOG_ERR, "upstream %s sent an invalid chunked body: %s", lg_backend_name(t->be),
+           t->down.chunk.why);
+    lg_backend_failed(t->be, "invalid chunked body");
+    if (t->down.out == 0)
+        reply_error(t->c, 502);
+    else
+        conn_close(t->c);
 }
 
 /* Append the response head rebuilt with `rb` to t->chead; its length, 0 if it cannot. */
@@ -482,7 +639,6 @@ static int response_start(lg_txn_t *t, uint32_t hlen, lg_body_t mode, uint64_t l
     t->down.dst = &t->c->sock;
     t->down.buf = &t->rbuf;
     t->down.head = t->chead;
-    t->down.parser = &t->rsp;
     return lg_pump_start(&t->down, mode, length, (uint32_t)lg_buf_len(b));
 }
 
@@ -531,7 +687,11 @@ static int switch_protocols(lg_txn_t *t, const lg_rsp_head_t *rs, uint32_t hlen)
     return LG_OK;
 }
 
-/* The final response head is in rbuf[pos .. pos+hlen): rebuild it and start the body. */
+/*
+ * The final response head is in rbuf[pos .. pos+hlen): rebuild it and start the body. LG_OK,
+ * LG_AGAIN after a 1xx, LG_ERR (the head is unacceptable), LG_PUMP_EBAD (the body's first
+ * bytes were malformed: already answered).
+ */
 static int response_head(lg_txn_t *t, uint32_t hlen)
 {
     lg_http_conn_t *c = t->c;
@@ -553,8 +713,10 @@ static int response_head(lg_txn_t *t, uint32_t hlen)
     }
     if (t->head_only || t->rsp.status_code == 204 || t->rsp.status_code == 304)
         mode = LG_BODY_NONE;
-    else if (t->rsp.flags & F_CHUNKED)
+    else if (rs.te == LG_TE_CHUNKED || rs.te == LG_TE_CODED)
         mode = t->http10 ? LG_BODY_DECHUNK : LG_BODY_CHUNKED;
+    else if (rs.te == LG_TE_CLOSE)
+        mode = LG_BODY_EOF; /* RFC 9112 6.3: a list not ending in chunked */
     else if (t->rsp.flags & F_CONTENT_LENGTH)
         mode = LG_BODY_LENGTH, length = t->rsp.content_length;
     else
@@ -563,13 +725,17 @@ static int response_head(lg_txn_t *t, uint32_t hlen)
     c->close_after =
         !t->client_ka || !t->up.done || mode == LG_BODY_EOF || mode == LG_BODY_DECHUNK || draining;
     rb.keep_chunked = mode == LG_BODY_CHUNKED;
+    rb.keep_codings = mode != LG_BODY_NONE;
     rb.close = c->close_after;
     rb.keep_alive = !c->close_after && t->http10;
     n = chead_append(t, &rs, &rb);
     if (n == 0)
         return LG_ERR;
     t->head_out += n;
-    return response_start(t, hlen, mode, length) == LG_OK ? LG_OK : LG_ERR;
+    if (response_start(t, hlen, mode, length) == LG_OK)
+        return LG_OK;
+    response_body_bad(t);
+    return LG_PUMP_EBAD;
 }
 
 /*
@@ -597,6 +763,8 @@ static int response_read(lg_txn_t *t)
                     return LG_OK;
                 if (r == LG_AGAIN)
                     continue; /* after a 1xx */
+                if (r == LG_PUMP_EBAD)
+                    return LG_ERR; /* answered */
                 why = "upstream sent an invalid response head:";
                 goto fail;
             }
@@ -659,6 +827,30 @@ static int pump(lg_http_conn_t *c, lg_pump_t *p)
 }
 
 /*
+ * Arm the timer of the side the exchange waits for. While the client is still sending a request
+ * body that the backend takes as it comes, only client_body runs, refreshed whenever the body
+ * moves: a slow client never counts against the backend. Once the body is all read, or the
+ * backend stops taking it, or a response is being relayed (tunnels too), upstream_response runs,
+ * refreshed whenever either body moves; before the response head its expiry is a backend failure.
+ */
+static void txn_timers(lg_txn_t *t)
+{
+    lg_upconn_t *u = t->u;
+    int moved = t->up.progress | t->down.progress;
+
+    t->up.progress = t->down.progress = 0;
+    if (t->up.done || t->tunnel || (t->rsp_head && !t->rsp_done) || !(u->sock.flags & LG_SOCK_WR)) {
+        lg_timer_del(&t->c->timer);
+        if (moved || !lg_timer_armed(&u->timer))
+            lg_timer_set(&lg_q_upstream_response, &u->timer);
+    } else {
+        lg_timer_del(&u->timer);
+        if (moved || !lg_timer_armed(&t->c->timer))
+            client_timer_set(t->c, &q_client_body);
+    }
+}
+
+/*
  * Drive the exchange as far as readiness allows. Called on any event of either socket; every
  * step checks the readiness flags first, so a call with nothing to do costs no system call.
  */
@@ -675,7 +867,7 @@ static void txn_process(lg_txn_t *t)
             upstream_fail(t, 502, "connect() to", errno);
             return;
         }
-        lg_timer_set(&lg_q_upstream_response, &u->timer);
+        lg_timer_del(&u->timer); /* txn_timers() arms the one that applies now */
     }
 
     if (!t->req_done) {
@@ -698,13 +890,7 @@ static void txn_process(lg_txn_t *t)
             c->close_after = 1;
             break;
         case LG_PUMP_EBAD:
-            lg_log(LG_LOG_INFO, "client sent an invalid or too large chunked body");
-            if (t->rsp_head) {
-                conn_close(c);
-            } else {
-                c->close_after = 1;
-                reply_error(c, lg_pump_over_limit(&t->up) ? 413 : 400);
-            }
+            request_body_bad(t);
             return;
         default: /* the client went away mid-body, or no memory */
             lg_log(LG_LOG_INFO, "client closed the connection while sending the request body");
@@ -713,8 +899,11 @@ static void txn_process(lg_txn_t *t)
         }
     }
 
-    if (!t->rsp_head && response_read(t) != LG_OK)
+    if (!t->rsp_head && (r = response_read(t)) != LG_OK) {
+        if (r == LG_AGAIN) /* else the exchange was ended there */
+            txn_timers(t);
         return;
+    }
 
     r = pump(c, &t->down);
     switch (r) {
@@ -729,16 +918,16 @@ static void txn_process(lg_txn_t *t)
         lg_log(LG_LOG_INFO, "client closed the connection while receiving the response");
         conn_close(c);
         return;
+    case LG_PUMP_EBAD:
+        response_body_bad(t);
+        return;
     default:
-        lg_log(LG_LOG_ERR, "upstream %s %s while sending the response", lg_backend_name(t->be),
-               r == LG_PUMP_EBAD ? "sent a malformed body" : "closed the connection");
+        lg_log(LG_LOG_ERR, "upstream %s closed the connection while sending the response",
+               lg_backend_name(t->be));
         conn_close(c);
         return;
     }
-    if (t->up.progress | t->down.progress) {
-        t->up.progress = t->down.progress = 0;
-        lg_timer_set(&lg_q_upstream_response, &u->timer);
-    }
+    txn_timers(t);
     if (t->rsp_done && t->req_done)
         txn_finish(t);
 }
@@ -767,7 +956,7 @@ static int request_check(lg_txn_t *t, lg_req_head_t *rq, uint32_t hlen, lg_body_
     if (status != 0)
         return status;
     *mode = LG_BODY_NONE;
-    if (t->req.flags & F_CHUNKED) {
+    if (rq->te == LG_TE_CHUNKED) {
         *mode = LG_BODY_CHUNKED;
         /* RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 is faulty framing: close after. */
         if (t->http10)
@@ -780,10 +969,13 @@ static int request_check(lg_txn_t *t, lg_req_head_t *rq, uint32_t hlen, lg_body_
     return 0;
 }
 
-/* What balance: hash hashes: the configured key, or the client address when it is absent. */
+/*
+ * What balance: hash hashes: the configured key; LG_BAL_NO_KEY when the request has no such
+ * header or cookie (it goes by round robin, as in HAProxy).
+ */
 static uint64_t hash_key(const lg_pool_conf_t *pc, const lg_req_head_t *rq, const char *ip)
 {
-    lg_span_t v = {ip, 0};
+    lg_span_t v = {ip, strlen(ip)};
 
     switch (pc->hash_key) {
     case LG_HASH_URI:
@@ -799,7 +991,7 @@ static uint64_t hash_key(const lg_pool_conf_t *pc, const lg_req_head_t *rq, cons
         break;
     }
     if (v.len == 0)
-        return lg_bal_hash(ip, strlen(ip));
+        return LG_BAL_NO_KEY;
     return lg_bal_hash(v.p, v.len);
 }
 
@@ -838,22 +1030,21 @@ static void dispatch(lg_txn_t *t, uint32_t hlen)
         memcpy(t->rid, rq.request_id.p, len);
         t->rid[len] = '\0';
     }
-    if (lg_alog_enabled())
-        txn_log_fields(t, &rq);
+    txn_log_fields(t, &rq); /* for the access log and the context of error lines */
     /* From here the head is consumed and the body (if any) belongs to the pump. */
     t->dispatched = 1;
     c->in->pos += hlen;
     t->up.src = &c->sock;
     t->up.buf = &c->in;
-    t->up.parser = &t->req;
     t->up.limit = conf->limits.max_body_size;
     if (lg_pump_start(&t->up, mode, t->req.content_length, (uint32_t)lg_buf_len(c->in)) != LG_OK) {
-        c->close_after = 1;
-        reply_error(c, lg_pump_over_limit(&t->up) ? 413 : 400);
+        request_body_bad(t); /* before anything went to a backend */
         return;
     }
 
     route = lg_route_match(c->ls->conf, rq.host, rq.path);
+    if (lg_debug_on())
+        lg_diag_routed(conf, c->ls->conf, route, rq.host, rq.path);
     if (route == NULL) {
         reply_error(c, 404);
         return;
@@ -862,7 +1053,7 @@ static void dispatch(lg_txn_t *t, uint32_t hlen)
     lg_net_ip_text(&c->peer.sa, ip, sizeof(ip));
     if (pool->conf->balance == LG_BALANCE_HASH)
         t->key = hash_key(pool->conf, &rq, ip);
-    t->be = lg_upstream_pick(pool, NULL, t->key);
+    t->be = txn_pick(t);
     if (t->be == NULL) {
         lg_log(LG_LOG_ERR, "no backend of pool %s is up", pool->conf->name);
         lg_stats_add(&lg_stats_pool(pool->index)->no_backend, 1);
@@ -965,6 +1156,8 @@ static void head_read(lg_http_conn_t *c)
         if (n <= 0) {
             if (c->state == C_HEAD)
                 lg_log(LG_LOG_INFO, "client closed the connection while sending a request head");
+            else if (lg_debug_on())
+                lg_diag_conn(&c->peer.sa, "closed by the client between requests");
             conn_close(c);
             return;
         }
@@ -1004,6 +1197,8 @@ static void reply_error(lg_http_conn_t *c, int status)
     lg_txn_t *t = c->txn;
     size_t n;
 
+    if (!t->dispatched && t->logs[0] == '\0' && c->in != NULL)
+        txn_log_request_line(t, c->in);
     if (t->u != NULL) {
         lg_upconn_close(t->u);
         t->u = NULL;
@@ -1131,6 +1326,15 @@ static void conn_timeout(lg_timer_t *timer)
 {
     lg_http_conn_t *c = lg_container_of(timer, lg_http_conn_t, timer);
 
+    if (c->state == C_EXCHANGE) { /* client_body: the upstream connection closes, no failure */
+        lg_log(LG_LOG_INFO, "client timed out sending the request body");
+        if (c->txn->rsp_head)
+            conn_close(c);
+        else
+            reply_error(c, 408);
+        return;
+    }
+
     if (c->state == C_HEAD && c->txn != NULL && c->in != NULL && lg_buf_len(c->in) > 0) {
         lg_log(LG_LOG_INFO, "client timed out sending the request head");
         c->close_after = 1;
@@ -1138,6 +1342,17 @@ static void conn_timeout(lg_timer_t *timer)
             reply_error(c, 408);
             return;
         }
+    }
+    if (lg_debug_on()) {
+        static const char *const why[] = {
+            [C_IDLE] = "nothing received within timeouts.client_idle (client_header when new)",
+            [C_HEAD] = "no request head within timeouts.client_header",
+            [C_EXCHANGE] = "timed out",
+            [C_REPLY] = "the client did not take our reply within timeouts.client_idle",
+            [C_LINGER] = "lingering close over",
+        };
+
+        lg_diag_conn(&c->peer.sa, "closing: %s", why[c->state]);
     }
     conn_close(c);
 }
@@ -1212,7 +1427,7 @@ static void tunnel_start(lg_http_conn_t *c)
     t->pool = lg_upstream_pool(c->ls->conf->pool);
     lg_net_ip_text(&c->peer.sa, ip, sizeof(ip));
     t->key = lg_bal_hash(ip, strlen(ip));
-    t->be = lg_upstream_pick(t->pool, NULL, t->key);
+    t->be = txn_pick(t);
     if (t->be == NULL) {
         lg_log(LG_LOG_ERR, "no backend of pool %s is up", t->pool->conf->name);
         lg_stats_add(&lg_stats_pool(t->pool->index)->no_backend, 1);
@@ -1396,6 +1611,7 @@ int lg_proxy_init(const lg_config_t *cf, lg_shm_t *shm)
     lg_buf_init(LG_MAX(cf->limits.max_header_size, (size_t)LG_BUF_MIN) + LG_BUF_SLACK);
     lg_pipe_init(LG_PIPE_SIZE, LG_PIPE_KEEP);
     lg_timerq_init(&q_client_header, cf->timeouts.client_header);
+    lg_timerq_init(&q_client_body, cf->timeouts.client_body);
     lg_timerq_init(&q_client_idle, cf->timeouts.client_idle);
     lg_timerq_init(&q_linger, LG_LINGER_MS);
     lg_timerq_init(&q_accept_retry, LG_ACCEPT_RETRY_MS);
@@ -1404,10 +1620,9 @@ int lg_proxy_init(const lg_config_t *cf, lg_shm_t *shm)
     lg_timer_set(&q_trim, &trim_timer);
 
     llhttp_settings_init(&req_settings);
-    lg_pump_parser_settings(&req_settings);
     req_settings.on_headers_complete = on_request_head;
     llhttp_settings_init(&rsp_settings);
-    lg_pump_parser_settings(&rsp_settings);
     rsp_settings.on_headers_complete = on_response_head;
+    rsp_settings.on_message_complete = on_bodiless_response_end;
     return lg_upstream_init(cf, shm);
 }

@@ -10,43 +10,52 @@
 
 /* Bodies with at least this much left in the socket go through a pipe instead of a buffer. */
 #define LG_SPLICE_MIN (64 * 1024)
+/* At most this much waits in a pipe while its destination is not writable. */
+#define LG_PIPE_BLOCKED (64 * 1024)
 /* Reads or splices per run before yielding to other connections. */
 #define LG_PUMP_ROUNDS 16
 
-/* DECHUNK: decoded bytes are moved down to the end of the pending ones, in place. */
-static int on_body(llhttp_t *parser, const char *at, size_t len)
+/*
+ * Chunked: decode the `n` new bytes at (*buf)->last, after the `keep` bytes of an incomplete
+ * line, and write lifeguard's framing (or the data alone) in place after the pending bytes.
+ * What the decoder does not take (an incomplete line, or what follows the body) is moved down
+ * to follow the output. Every event writes at most the bytes it took, so the output never
+ * overtakes the input.
+ */
+static int chunk_feed(lg_pump_t *p, uint32_t n)
 {
-    lg_pump_t *p = parser->data;
     lg_buf_t *b = *p->buf;
+    char *out = b->data + b->pos + p->pending;
+    const char *in = out; /* the kept bytes follow the pending ones, then the new bytes */
+    size_t len = p->keep + n, off = 0, rest;
+    lg_chunk_evt_t t = LG_CHUNK_NEED;
+    lg_chunk_ev_t ev;
 
-    p->body += len;
-    if (lg_pump_over_limit(p))
-        return -1; /* llhttp stops with HPE_USER: feed() reports LG_PUMP_EBAD */
-    if (p->mode == LG_BODY_DECHUNK) {
-        memmove(b->data + b->pos + p->pending, at, len);
-        p->pending += (uint32_t)len;
+    while (!p->done && (t = lg_chunk_next(&p->chunk, in + off, len - off, &ev)) > 0) {
+        off += ev.used;
+        p->moved += ev.used;
+        if (t == LG_CHUNK_SIZE) {
+            p->body += ev.size;
+            if (lg_pump_over_limit(p))
+                return LG_PUMP_EBAD;
+        }
+        p->done = t == LG_CHUNK_END;
+        out += lg_chunk_emit(t, &ev, out, p->mode == LG_BODY_CHUNKED);
     }
-    return 0;
-}
-
-static int on_message_complete(llhttp_t *parser)
-{
-    LG_UNUSED(parser);
-    return HPE_PAUSED;
-}
-
-void lg_pump_parser_settings(llhttp_settings_t *s)
-{
-    s->on_body = on_body;
-    s->on_message_complete = on_message_complete;
+    if (t == LG_CHUNK_BAD)
+        return LG_PUMP_EBAD;
+    rest = len - off;
+    memmove(out, in + off, rest);
+    p->pending = (uint32_t)(out - (b->data + b->pos));
+    p->keep = p->done ? 0 : (uint32_t)rest;
+    b->last = (uint32_t)(out + rest - b->data);
+    return LG_OK;
 }
 
 /* Account for `n` new bytes at (*buf)->last (already in memory); updates `last`. */
 static int feed(lg_pump_t *p, uint32_t n)
 {
     lg_buf_t *b = *p->buf;
-    const char *start = b->data + b->last;
-    llhttp_errno_t err;
     uint32_t take;
 
     switch (p->mode) {
@@ -66,25 +75,7 @@ static int feed(lg_pump_t *p, uint32_t n)
     default:
         break;
     }
-    /* chunked: llhttp finds the end and checks the framing */
-    err = llhttp_execute(p->parser, start, n);
-    if (err == HPE_OK) {
-        take = n;
-    } else if (err == HPE_PAUSED) {
-        take = (uint32_t)(llhttp_get_error_pos(p->parser) - start);
-        p->done = 1;
-    } else {
-        return LG_PUMP_EBAD;
-    }
-    p->moved += take;
-    if (p->mode == LG_BODY_CHUNKED) {
-        p->pending += take;
-        b->last += n;
-    } else {
-        /* decoded bytes were moved by on_body; what follows the body is dropped */
-        b->last = b->pos + p->pending;
-    }
-    return LG_OK;
+    return chunk_feed(p, n);
 }
 
 int lg_pump_start(lg_pump_t *p, lg_body_t mode, uint64_t length, uint32_t avail)
@@ -94,12 +85,12 @@ int lg_pump_start(lg_pump_t *p, lg_body_t mode, uint64_t length, uint32_t avail)
     p->pending = 0;
     p->moved = 0;
     p->body = 0;
+    p->out = 0;
+    p->keep = 0;
     p->done = mode == LG_BODY_NONE || (mode == LG_BODY_LENGTH && length == 0);
     p->progress = 0;
-    if (mode == LG_BODY_CHUNKED || mode == LG_BODY_DECHUNK) {
-        p->parser->data = p;
-        llhttp_resume(p->parser);
-    }
+    if (mode == LG_BODY_CHUNKED || mode == LG_BODY_DECHUNK)
+        lg_chunk_init(&p->chunk);
     if (avail == 0 || p->done)
         return LG_OK;
     (*p->buf)->last -= avail;
@@ -135,6 +126,7 @@ static int flush(lg_pump_t *p)
     if (n < 0)
         return LG_PUMP_EDST;
     p->progress = 1;
+    p->out += (uint64_t)n;
     if (p->head != NULL) {
         size_t h = LG_MIN((size_t)n, lg_buf_len(p->head));
 
@@ -160,6 +152,7 @@ static int splice_step(lg_pump_t *p)
 {
     lg_pipe_t *pp = p->pipe;
     int moved = 0;
+    size_t cap;
     ssize_t n;
 
     if (pp->pending > 0 && (p->dst->flags & LG_SOCK_WR)) {
@@ -169,8 +162,10 @@ static int splice_step(lg_pump_t *p)
         pp->pending -= (size_t)n;
         moved = n > 0;
     }
-    if (!p->done && (p->src->flags & LG_SOCK_RD) && pp->pending < pp->size) {
-        size_t room = pp->size - pp->pending;
+    /* A destination that does not take more (a slow reader) gets only a little kept for it. */
+    cap = (p->dst->flags & LG_SOCK_WR) ? pp->size : LG_MIN(pp->size, (size_t)LG_PIPE_BLOCKED);
+    if (!p->done && (p->src->flags & LG_SOCK_RD) && pp->pending < cap) {
+        size_t room = cap - pp->pending;
 
         n = lg_sock_splice_in(p->src, pp->wfd,
                               p->mode == LG_BODY_LENGTH ? (size_t)LG_MIN(p->left, (uint64_t)room)

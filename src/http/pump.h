@@ -4,24 +4,24 @@
  * A pump first writes the head waiting in `head` together with the body bytes already in
  * `*buf` (one writev), then moves the rest of the body: Content-Length bodies large enough and
  * close-delimited bodies (tunnels too) through a pipe with splice(2), chunked bodies through
- * `*buf`. Chunked bodies run through
- * llhttp so that their end is found and their framing checked; for an HTTP/1.0 client a
- * chunked body is decoded in place. A pump holds a buffer only while bytes wait in it.
+ * `*buf`. Chunked bodies are decoded strictly (http/chunk.h) and re-encoded in place: the
+ * destination gets lifeguard's own framing, never the source's bytes between the data; for an
+ * HTTP/1.0 client the body is decoded only. A pump holds a buffer only while bytes wait in it.
  */
 #ifndef LG_PUMP_H
 #define LG_PUMP_H
 
-#include <llhttp.h>
 #include <stdint.h>
 
 #include "core/buf.h"
 #include "core/pipe.h"
 #include "core/sock.h"
+#include "http/chunk.h"
 
 typedef enum lg_body {
     LG_BODY_NONE = 0, /* no body: the pump only writes the head */
     LG_BODY_LENGTH,   /* Content-Length */
-    LG_BODY_CHUNKED,  /* chunked, relayed as received */
+    LG_BODY_CHUNKED,  /* chunked, decoded and re-encoded */
     LG_BODY_DECHUNK,  /* chunked, decoded (for HTTP/1.0 clients) */
     LG_BODY_EOF,      /* until the source closes */
 } lg_body_t;
@@ -38,12 +38,14 @@ typedef struct lg_pump {
     lg_buf_t **buf; /* where body bytes wait: the pump may take and release it */
     lg_buf_t *head; /* bytes to write before the body; not released by the pump */
     lg_pipe_t *pipe;
-    llhttp_t *parser; /* for chunked bodies, resumed after the head */
+    lg_chunk_t chunk; /* chunked bodies: the decoder */
     uint64_t left;    /* LENGTH: body bytes not yet read from the source */
     uint64_t moved;   /* body bytes read from the source so far */
     uint64_t limit;   /* > 0: a chunked body longer than this fails with LG_PUMP_EBAD */
-    uint64_t body;    /* chunked: decoded body bytes so far (without the framing) */
+    uint64_t body;    /* chunked: body bytes announced by the chunk sizes so far */
+    uint64_t out;     /* bytes written to the destination (head and body) */
     uint32_t pending; /* body bytes at (*buf)->pos waiting to be written */
+    uint32_t keep;    /* chunked: an incomplete line after the pending bytes, not yet decoded */
     uint8_t mode;     /* lg_body_t */
     uint8_t done;     /* every body byte has been read from the source */
     uint8_t progress; /* set whenever bytes move; the owner clears it */
@@ -63,8 +65,5 @@ static inline int lg_pump_over_limit(const lg_pump_t *p)
 {
     return p->limit != 0 && p->body > p->limit;
 }
-
-/* Settings for an llhttp parser that pumps use on chunked bodies. */
-void lg_pump_parser_settings(llhttp_settings_t *s);
 
 #endif

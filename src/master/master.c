@@ -17,14 +17,15 @@
 #include "master/master.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "admin/admin.h"
@@ -32,6 +33,7 @@
 #include "core/net.h"
 #include "event/loop.h"
 #include "health/check.h"
+#include "master/nofile.h"
 #include "master/worker.h"
 #include "upstream/dns.h"
 #include "upstream/shm.h"
@@ -40,10 +42,12 @@
 #define LG_RESPAWN_QUICK_MS  1000
 #define LG_RESPAWN_DELAY_MIN 100
 #define LG_RESPAWN_DELAY_MAX 10000
-#define LG_FDS_PER_CONN      4
-#define LG_FDS_SPARE         64
+#define LG_NSEC_PER_SEC      1e9
+#define LG_CONF_PLACE_MAX    (PATH_MAX + 128) /* "listener NAME (FILE:LINE:COL)" */
 /* After the drain deadline, a worker that has not exited yet is killed this much later. */
 #define LG_KILL_GRACE_MS 2000
+/* A worker told to stop (TERM) at that point is killed if it is still there this much later. */
+#define LG_TERM_GRACE_MS 1000
 
 typedef struct slot {
     pid_t pid;            /* 0 when not running */
@@ -62,6 +66,7 @@ typedef struct generation {
     slot_t *slots;
     unsigned alive;
     int draining;
+    int term_sent;           /* told to stop after the drain deadline: KILL comes next */
     struct generation *next; /* older generations, still draining */
 } generation_t;
 
@@ -76,7 +81,8 @@ static struct {
     generation_t *pending; /* loaded, waiting for its backends' first checks */
     int reload_queued;     /* a HUP came while a generation was pending */
     generation_t *old;
-    unsigned reloads, restarts;
+    unsigned reloads, reload_failures, restarts;
+    double reload_ok_at; /* wall clock (s) of the last successful load, the first one included */
     lg_msec_t started;
     lsock_t *socks;
     size_t nsocks;
@@ -93,22 +99,13 @@ static struct {
 
 static void spawn(generation_t *g, unsigned i);
 
-/*
- * A connection can hold a client socket, an upstream socket and two pipe ends: raise the
- * soft descriptor limit towards what max_connections needs (never past the hard limit).
- */
-static void raise_nofile(const lg_config_t *cf)
+/* The wall clock in seconds, as Prometheus timestamps are. */
+static double wall_seconds(void)
 {
-    struct rlimit rl;
-    rlim_t want = (rlim_t)cf->limits.max_connections * LG_FDS_PER_CONN + LG_FDS_SPARE;
+    struct timespec ts;
 
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
-        return;
-    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? want : LG_MIN(want, rl.rlim_max);
-    if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want)
-        lg_log(LG_LOG_INFO, "open files limited to %llu, max_connections %u may need %llu",
-               (unsigned long long)rl.rlim_cur, cf->limits.max_connections,
-               (unsigned long long)want);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / LG_NSEC_PER_SEC;
 }
 
 /* ---- pid file */
@@ -181,10 +178,12 @@ static int sockets_update(const lg_config_t *cf, int *fds)
         } else {
             struct sockaddr_storage ss;
             socklen_t len = sizeof(ss);
-            char text[LG_ADDR_STRLEN];
+            char text[LG_ADDR_STRLEN], who[LG_CONF_PLACE_MAX];
 
-            socks[i].fd =
-                lg_net_listen((const struct sockaddr *)&l->addr.sa, l->addr.salen, l->addr.text);
+            snprintf(who, sizeof(who), "listener %s (%s:%u:%u)", l->name, cf->file,
+                     l->listen_pos.line, l->listen_pos.col);
+            socks[i].fd = lg_net_listen((const struct sockaddr *)&l->addr.sa, l->addr.salen,
+                                        l->addr.text, who);
             if (socks[i].fd < 0)
                 goto out_undo;
             /* With port 0 the kernel chose: say which, so that clients (and tests) find it. */
@@ -233,6 +232,8 @@ static void admin_view(lg_admin_view_t *v)
     }
     v->serving = m.cur != NULL ? m.cur->alive : 0;
     v->reloads = m.reloads;
+    v->reload_failures = m.reload_failures;
+    v->reload_ok_at = m.reload_ok_at;
     v->worker_restarts = m.restarts;
     v->started = m.started;
 }
@@ -409,21 +410,36 @@ static unsigned workers_alive(void)
     return n;
 }
 
-/* Past the drain deadline: whatever still runs of the old generations (or of a stop) is killed. */
+/*
+ * Past the drain deadline: whatever still runs of the old generations (or of a stop) is told
+ * to stop with TERM, which a worker answers by writing out its access log and exiting; what
+ * still runs LG_TERM_GRACE_MS later is killed.
+ */
+static int stop_late(generation_t *g)
+{
+    int first = !g->term_sent;
+
+    lg_log(LG_LOG_WARN, "generation %u: %u workers still running after the drain deadline, %s them",
+           g->id, g->alive, first ? "stopping" : "killing");
+    signal_generation(g, first ? SIGTERM : SIGKILL);
+    g->term_sent = 1;
+    return first;
+}
+
 static void kill_late(lg_timer_t *t)
 {
-    LG_UNUSED(t);
+    int again = 0;
+
     for (generation_t *g = m.old; g != NULL; g = g->next) {
-        if (g->alive > 0) {
-            lg_log(LG_LOG_WARN,
-                   "generation %u: %u workers still running after the drain "
-                   "deadline, killing them",
-                   g->id, g->alive);
-            signal_generation(g, SIGKILL);
-        }
+        if (g->alive > 0)
+            again |= stop_late(g);
     }
     if (m.stopping && m.cur != NULL && m.cur->alive > 0)
-        signal_generation(m.cur, SIGKILL);
+        again |= stop_late(m.cur);
+    if (again) {
+        m.q_kill.duration = LG_TERM_GRACE_MS;
+        lg_timer_set(&m.q_kill, t);
+    }
 }
 
 static void arm_kill_timer(const lg_config_t *cf)
@@ -451,10 +467,11 @@ static void generation_ready(void)
         generation_free(g);
         return;
     }
-    raise_nofile(g->cf);
+    lg_nofile_raise(g->cf);
     for (unsigned i = 0; i < g->cf->workers; i++)
         spawn(g, i);
     m.cur = g;
+    m.reload_ok_at = wall_seconds();
     if (lg_admin_configure(g->cf, admin_view) != LG_OK)
         lg_log(LG_LOG_ERR, "admin listener on %s not opened: the admin pages are unavailable",
                g->cf->admin.addr.text);
@@ -521,14 +538,17 @@ static void reload(void)
             lg_log(LG_LOG_ERR, "reload failed: %s", errs.lines[i]);
         lg_log(LG_LOG_ERR, "reload failed: generation %u keeps serving", prev->id);
         lg_config_errors_free(&errs);
+        m.reload_failures++;
         return;
     }
     if (cf->log.level != lg_log_level || strcmp(cf->log.error, prev->cf->log.error) != 0) {
         lg_log_level = cf->log.level;
         lg_log_open(cf->log.error);
     }
-    if (generation_load(cf) != LG_OK)
+    if (generation_load(cf) != LG_OK) {
         lg_log(LG_LOG_ERR, "reload failed: generation %u keeps serving", prev->id);
+        m.reload_failures++;
+    }
 }
 
 static void stop(int graceful)

@@ -57,10 +57,15 @@ static void signal_event(lg_io_t *io, uint32_t ev)
             drain_start();
         else if (si.ssi_signo == SIGUSR1)
             logs_reopen();
+        else
+            lg_loop_stop(); /* TERM, INT: stop now; the access log is flushed on the way out */
     }
 }
 
-/* QUIT and USR1 arrive through a signalfd in the loop; TERM and INT keep their default. */
+/*
+ * QUIT, USR1, TERM and INT arrive through a signalfd in the loop, so that a stop, however
+ * asked for (Ctrl-C reaches every process of the group), still writes the buffered access log.
+ */
 static int signals_init(void)
 {
     sigset_t mine;
@@ -68,6 +73,8 @@ static int signals_init(void)
     sigemptyset(&mine);
     sigaddset(&mine, SIGQUIT);
     sigaddset(&mine, SIGUSR1);
+    sigaddset(&mine, SIGTERM);
+    sigaddset(&mine, SIGINT);
     sig_io.fd = signalfd(-1, &mine, SFD_NONBLOCK | SFD_CLOEXEC);
     if (sig_io.fd < 0) {
         lg_log(LG_LOG_ERR, "signalfd() failed (%d: %s)", errno, strerror(errno));
@@ -75,7 +82,7 @@ static int signals_init(void)
     }
     sig_io.handler = signal_event;
     signal(SIGHUP, SIG_IGN);
-    /* One call: QUIT or USR1 already pending must never meet their default action. */
+    /* One call: a signal already pending must never meet its default action. */
     sigprocmask(SIG_SETMASK, &mine, NULL);
     return lg_loop_add(&sig_io, EPOLLIN | EPOLLET);
 }

@@ -79,7 +79,8 @@ uint64_t lg_bal_hash(const void *data, size_t len)
         h ^= p[i];
         h *= LG_FNV_PRIME;
     }
-    return lg_bal_mix(h);
+    h = lg_bal_mix(h);
+    return h != LG_BAL_NO_KEY ? h : LG_BAL_NO_KEY + 1;
 }
 
 static uint64_t lg_bal_random(lg_bal_t *b)
@@ -401,12 +402,13 @@ lg_bal_t *lg_bal_new(lg_balance_t algo, size_t n, const unsigned *weights, const
     for (size_t i = 0; i < n; i++)
         b->weight[i] = weights != NULL && weights[i] > 0 ? weights[i] : 1;
 
-    switch (algo) {
-    case LG_BALANCE_WEIGHTED:
+    /* hash: requests without a key go by weighted round robin */
+    if (algo == LG_BALANCE_WEIGHTED || algo == LG_BALANCE_HASH) {
         b->current = calloc(alloc, sizeof(*b->current));
         if (b->current == NULL)
             goto out_free;
-        break;
+    }
+    switch (algo) {
     case LG_BALANCE_P2C:
         b->cand = calloc(alloc, sizeof(*b->cand));
         if (b->cand == NULL)
@@ -422,6 +424,7 @@ lg_bal_t *lg_bal_new(lg_balance_t algo, size_t n, const unsigned *weights, const
             goto out_free;
         break;
     case LG_BALANCE_ROUND_ROBIN:
+    case LG_BALANCE_WEIGHTED:
     case LG_BALANCE_LEAST_CONN:
         break;
     }
@@ -465,6 +468,8 @@ long lg_bal_pick(lg_bal_t *b, const lg_bal_view_t *v, uint64_t key, long avoid)
     case LG_BALANCE_P2C:
         return lg_bal_p2c(b, v, av);
     case LG_BALANCE_HASH:
+        if (key == LG_BAL_NO_KEY)
+            return lg_bal_weighted(b, v, av); /* HAProxy's fallback for a missing key */
         return lg_bal_maglev(b, v, key, av);
     }
     return -1;

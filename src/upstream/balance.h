@@ -46,17 +46,21 @@ lg_bal_t *lg_bal_new(lg_balance_t algo, size_t n, const unsigned *weights,
 /* Frees the balancer and everything lg_bal_new allocated; NULL is a no-op. */
 void lg_bal_free(lg_bal_t *b);
 
+/* The key of a request that has none (no such header or cookie): lg_bal_hash never returns it. */
+#define LG_BAL_NO_KEY 0
+
 /*
  * The member to use: an index, or -1 when no member is usable. `key` is the request's hash
- * (hash algorithm only; see lg_bal_hash). `avoid` (or -1) is a member that just failed: it is
- * chosen only when it is the sole usable one. The hash algorithm rebuilds its table (no
+ * (hash algorithm only; see lg_bal_hash); LG_BAL_NO_KEY picks by weighted round robin instead,
+ * as HAProxy does for a request without the key. `avoid` (or -1) is a member that just failed: it
+ * is chosen only when it is the sole usable one. The hash algorithm rebuilds its table (no
  * allocation) during the first pick that sees a different set of usable members.
  */
 long lg_bal_pick(lg_bal_t *b, const lg_bal_view_t *v, uint64_t key, long avoid);
 
 /*
  * The 64-bit hash of a key (client address, URI, header or cookie value): FNV-1a with a final
- * avalanche, unseeded, so every process computes the same value.
+ * avalanche, unseeded, so every process computes the same value. Never LG_BAL_NO_KEY.
  */
 uint64_t lg_bal_hash(const void *data, size_t len);
 

@@ -4,6 +4,11 @@
  * One lookup per host-name backend. A 100 ms tick starts the lookups that are due and gives
  * up on those past LG_DNS_TIMEOUT_MS (the addresses they had stay). A lookup sends an A and an
  * AAAA query on one connected UDP socket and applies the answer when both came back.
+ *
+ * An answer without addresses (NXDOMAIN, or no A/AAAA record) empties the name's members; a
+ * failure (timeout, SERVFAIL, REFUSED, an unusable answer, a socket error) keeps them. Either
+ * way the log says why and which resolver said so. `lifeguard -t` runs the same lookups once,
+ * in a loop of its own, and reports instead of applying (lg_dns_check).
  */
 #include "upstream/dns.h"
 
@@ -28,6 +33,9 @@
 #define LG_DNS_TYPE_AAAA  28
 #define LG_DNS_PORT       53
 #define LG_HOSTS_LINE_MAX 1024
+#define LG_DNS_WHY_MAX    (LG_ADDR_STRLEN + 96)
+#define LG_DNS_NXDOMAIN   3
+#define LG_DNS_NEVER      UINT64_MAX /* lg_dns_check(): a name is looked up once */
 
 typedef struct lookup {
     lg_sock_t sock;
@@ -38,9 +46,12 @@ typedef struct lookup {
     int busy;
     unsigned id;       /* the A query; the AAAA query is id + 1 */
     unsigned answered; /* bit 0: A, bit 1: AAAA */
-    int failed;        /* an answer was unusable or an error */
+    unsigned rcode;    /* the first error rcode of the two answers (not NXDOMAIN), else 0 */
+    int invalid;       /* an answer was not a valid answer to our query */
+    int nxdomain;      /* an answer said the name does not exist */
     int naddrs;
-    int empty; /* the last answer had no address (warned once) */
+    int empty;                /* the last answer had no address (warned once) */
+    char why[LG_DNS_WHY_MAX]; /* lg_dns_check(): why the name has no address, "" if it has */
     struct sockaddr_storage addrs[LG_DNS_SLOTS];
 } lookup_t;
 
@@ -48,11 +59,14 @@ typedef struct lookup_set {
     lookup_t *lookups;
     size_t n;
     lg_posted_t free_later;
+    int check;      /* lg_dns_check(): each name once, the reason kept instead of applied */
+    size_t pending; /* lg_dns_check(): lookups not finished yet */
 } lookup_set_t;
 
 static lookup_set_t *set;
 static struct sockaddr_storage server;
 static socklen_t server_len;
+static char server_text[LG_ADDR_STRLEN]; /* "10.0.0.2" (port 53) or "127.0.0.1:5353" */
 static lg_timerq_t q_tick;
 static lg_timer_t tick_timer;
 static unsigned next_id;
@@ -110,19 +124,17 @@ static int skip_name(const unsigned char *msg, size_t len, size_t *pos)
 }
 
 int lg_dns_parse(const unsigned char *msg, size_t len, unsigned id, uint16_t port,
-                 struct sockaddr_storage *out, int max)
+                 struct sockaddr_storage *out, int max, unsigned *rcode)
 {
     size_t pos = 12;
-    unsigned qd, an, rcode;
+    unsigned qd, an;
     int n = 0;
 
     if (len < 12 || ((unsigned)msg[0] << 8 | msg[1]) != (id & 0xFFFF) || !(msg[2] & 0x80))
         return -1;
-    rcode = msg[3] & 0x0F;
-    if (rcode == 3)
-        return 0; /* NXDOMAIN */
-    if (rcode != 0)
-        return -1;
+    *rcode = msg[3] & 0x0F;
+    if (*rcode != 0)
+        return 0; /* NXDOMAIN, SERVFAIL, REFUSED...: no answer section to read */
     qd = (unsigned)msg[4] << 8 | msg[5];
     an = (unsigned)msg[6] << 8 | msg[7];
     for (unsigned i = 0; i < qd; i++) {
@@ -188,8 +200,11 @@ static void dedupe(lookup_t *l)
     l->naddrs = n;
 }
 
-/* Slots whose address stays keep it (and their health); the others are freed or refilled. */
-static void apply(lookup_t *l)
+/*
+ * Slots whose address stays keep it (and their health); the others are freed or refilled.
+ * `why` says why there is no address when the answer had none.
+ */
+static void apply(lookup_t *l, const char *why)
 {
     int checked = l->pool->health_check.type != LG_CHECK_NONE;
     int keep[LG_DNS_SLOTS] = {0}, changed = 0;
@@ -197,7 +212,7 @@ static void apply(lookup_t *l)
 
     dedupe(l);
     if (l->naddrs == 0 && !l->empty)
-        lg_log(LG_LOG_WARN, "pool %s: %s has no address (yet)", l->pool->name, l->be->addr.text);
+        lg_log(LG_LOG_WARN, "pool %s: %s has no address: %s", l->pool->name, l->be->addr.text, why);
     l->empty = l->naddrs == 0;
 
     for (int s = 0; s < LG_DNS_SLOTS; s++) {
@@ -242,23 +257,79 @@ static void apply(lookup_t *l)
            l->naddrs > 0 ? list : "no address");
 }
 
-static void lookup_end(lookup_t *l)
+static int has_addrs(const lookup_t *l)
+{
+    for (int s = 0; s < LG_DNS_SLOTS; s++)
+        if (atomic_load(&l->slots[s].in_use))
+            return 1;
+    return 0;
+}
+
+/*
+ * The lookup is over: `why` is NULL when it found addresses, else the reason there are none.
+ * `answer`: the resolver answered (its word replaces the members), else the lookup failed (the
+ * members stay). lg_dns_check() keeps the reason instead, and stops its loop after the last name.
+ */
+static void lookup_end(lookup_t *l, const char *why, int answer)
 {
     if (l->busy) {
         close(l->sock.io.fd);
         l->busy = 0;
     }
     l->next = lg_now + l->pool->resolve_interval;
+    if (set->check) {
+        l->next = LG_DNS_NEVER;
+        snprintf(l->why, sizeof(l->why), "%s", why != NULL ? why : "");
+        if (--set->pending == 0)
+            lg_loop_stop();
+    } else if (answer) {
+        apply(l, why);
+    } else {
+        lg_log(LG_LOG_WARN, "pool %s: cannot resolve %s: %s%s", l->pool->name, l->be->addr.text,
+               why, has_addrs(l) ? " (addresses kept)" : "");
+    }
 }
 
-static void lookup_fail(lookup_t *l, const char *why)
+/* A failed system call as a reason: "send() to 10.0.0.2 failed (111: Connection refused)". */
+static void lookup_fail_errno(lookup_t *l, const char *call, int err)
 {
-    char reason[LG_HOSTS_LINE_MAX];
+    char why[LG_DNS_WHY_MAX];
 
-    why = lg_log_reason(why, reason, sizeof(reason));
-    lg_log(LG_LOG_WARN, "pool %s: cannot resolve %s: %s (addresses kept)", l->pool->name,
-           l->be->addr.text, why);
-    lookup_end(l);
+    snprintf(why, sizeof(why), "%s %s failed (%d: %s)", call, server_text, err, strerror(err));
+    lookup_end(l, why, 0);
+}
+
+static const char *rcode_name(unsigned rcode, char *buf, size_t len)
+{
+    static const char *const names[] = {"NOERROR",  "FORMERR", "SERVFAIL",
+                                        "NXDOMAIN", "NOTIMP",  "REFUSED"};
+
+    if (rcode < LG_NELEMS(names))
+        return names[rcode];
+    snprintf(buf, len, "rcode %u", rcode);
+    return buf;
+}
+
+/*
+ * Both answers are in. Addresses win (a refused AAAA does not spoil the A records); then an
+ * error (the members stay); then NXDOMAIN or no record at all (the name has no address).
+ */
+static void lookup_answered(lookup_t *l)
+{
+    char why[LG_DNS_WHY_MAX], rc[24];
+
+    if (l->naddrs > 0) {
+        lookup_end(l, NULL, 1);
+    } else if (l->rcode != 0 || l->invalid) {
+        snprintf(why, sizeof(why), "%s from %s",
+                 l->rcode != 0 ? rcode_name(l->rcode, rc, sizeof(rc)) : "invalid answer",
+                 server_text);
+        lookup_end(l, why, 0);
+    } else {
+        snprintf(why, sizeof(why), "%s from %s", l->nxdomain ? "NXDOMAIN" : "no A or AAAA record",
+                 server_text);
+        lookup_end(l, why, 1);
+    }
 }
 
 /* /etc/hosts knows the name: 1 with l->addrs filled. */
@@ -301,7 +372,7 @@ static void lookup_event(lg_io_t *io, uint32_t ev)
     /* Datagrams: a short read says nothing about the next one, so read until EAGAIN. */
     for (;;) {
         ssize_t n = recv(l->sock.io.fd, msg, sizeof(msg), 0);
-        unsigned id;
+        unsigned id, rcode = 0;
         int got;
 
         if (n < 0 && errno == EINTR)
@@ -309,7 +380,7 @@ static void lookup_event(lg_io_t *io, uint32_t ev)
         if (n < 0 && errno == EAGAIN)
             return;
         if (n < 0) {
-            lookup_fail(l, strerror(errno));
+            lookup_fail_errno(l, "recv() from", errno);
             return;
         }
         if (n < 2)
@@ -318,19 +389,18 @@ static void lookup_event(lg_io_t *io, uint32_t ev)
         if (id != l->id && id != ((l->id + 1) & 0xFFFF))
             continue; /* not ours: ignore */
         got = lg_dns_parse(msg, (size_t)n, id, l->be->addr.port, l->addrs + l->naddrs,
-                           LG_DNS_SLOTS - l->naddrs);
+                           LG_DNS_SLOTS - l->naddrs, &rcode);
         if (got < 0)
-            l->failed = 1;
+            l->invalid = 1;
         else
             l->naddrs += got;
+        if (got >= 0 && rcode == LG_DNS_NXDOMAIN)
+            l->nxdomain = 1;
+        else if (got >= 0 && rcode != 0 && l->rcode == 0)
+            l->rcode = rcode;
         l->answered |= id == l->id ? 1u : 2u;
         if (l->answered == 3) {
-            if (l->failed && l->naddrs == 0) {
-                lookup_fail(l, "invalid answer from the resolver");
-                return;
-            }
-            apply(l);
-            lookup_end(l);
+            lookup_answered(l);
             return;
         }
     }
@@ -342,9 +412,8 @@ static void lookup_start(lookup_t *l)
     size_t qlen[2];
     int fd;
 
-    l->next = lg_now + l->pool->resolve_interval;
     if (hosts_lookup(l)) {
-        apply(l);
+        lookup_end(l, NULL, 1);
         return;
     }
     l->id = next_id;
@@ -353,7 +422,7 @@ static void lookup_start(lookup_t *l)
     qlen[1] =
         lg_dns_query(q[1], sizeof(q[1]), (l->id + 1) & 0xFFFF, l->be->addr.host, LG_DNS_TYPE_AAAA);
     if (qlen[0] == 0 || qlen[1] == 0) {
-        lookup_fail(l, "not a valid DNS name");
+        lookup_end(l, "not a valid DNS name", 0);
         return;
     }
     fd = socket(server.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -363,7 +432,7 @@ static void lookup_start(lookup_t *l)
 
         if (fd >= 0)
             close(fd);
-        lookup_fail(l, strerror(err));
+        lookup_fail_errno(l, "send() to", err);
         return;
     }
     l->sock.io.fd = fd;
@@ -371,11 +440,13 @@ static void lookup_start(lookup_t *l)
     l->sock.flags = 0;
     l->busy = 1;
     l->answered = 0;
-    l->failed = 0;
+    l->rcode = 0;
+    l->invalid = 0;
+    l->nxdomain = 0;
     l->naddrs = 0;
     l->deadline = lg_now + LG_DNS_TIMEOUT_MS;
     if (lg_loop_add(&l->sock.io, EPOLLIN | EPOLLET) != LG_OK)
-        lookup_fail(l, "epoll_ctl() failed");
+        lookup_end(l, "epoll_ctl() failed", 0);
 }
 
 static void tick(lg_timer_t *t)
@@ -383,10 +454,14 @@ static void tick(lg_timer_t *t)
     for (size_t i = 0; set != NULL && i < set->n; i++) {
         lookup_t *l = &set->lookups[i];
 
-        if (l->busy && lg_now >= l->deadline)
-            lookup_fail(l, "timed out");
-        else if (!l->busy && lg_now >= l->next)
+        if (l->busy && lg_now >= l->deadline) {
+            char why[LG_DNS_WHY_MAX];
+
+            snprintf(why, sizeof(why), "timed out waiting for %s", server_text);
+            lookup_end(l, why, 0);
+        } else if (!l->busy && lg_now >= l->next) {
             lookup_start(l);
+        }
     }
     lg_timer_set(&q_tick, t);
 }
@@ -420,6 +495,18 @@ static void server_init(const lg_config_t *cf)
     server_len = a.salen;
 }
 
+/* The server in messages: the address alone when it listens on the usual port. */
+static void server_text_init(void)
+{
+    const struct sockaddr_in *sin = (const struct sockaddr_in *)&server;
+
+    /* sin_port and sin6_port are at the same place */
+    if (ntohs(sin->sin_port) == LG_DNS_PORT)
+        lg_net_ip_text((const struct sockaddr *)&server, server_text, sizeof(server_text));
+    else
+        lg_net_addr_text((const struct sockaddr *)&server, server_text, sizeof(server_text));
+}
+
 static void set_free(lg_posted_t *p)
 {
     lookup_set_t *s = lg_container_of(p, lookup_set_t, free_later);
@@ -442,12 +529,16 @@ void lg_dns_stop(void)
     set = NULL;
 }
 
-int lg_dns_start(const lg_config_t *cf, lg_shm_t *shm)
+/*
+ * A lookup for every host-name backend of `cf`, due now, into *out (NULL when there is none).
+ * With `shm` NULL (lg_dns_check) the lookups have no member slots.
+ */
+static int set_new(const lg_config_t *cf, lg_shm_t *shm, lookup_set_t **out)
 {
     lookup_set_t *s;
     size_t n = 0;
 
-    lg_dns_stop();
+    *out = NULL;
     for (size_t i = 0; i < cf->npools; i++) {
         for (size_t j = 0; j < cf->pools[i].nbackends; j++)
             n += cf->pools[i].backends[j].addr.is_hostname;
@@ -460,6 +551,7 @@ int lg_dns_start(const lg_config_t *cf, lg_shm_t *shm)
         return LG_ERR;
     }
     server_init(cf);
+    server_text_init();
     next_id = (unsigned)getpid() & 0xFFFE;
     for (size_t i = 0; i < cf->npools; i++) {
         const lg_pool_conf_t *pool = &cf->pools[i];
@@ -472,17 +564,63 @@ int lg_dns_start(const lg_config_t *cf, lg_shm_t *shm)
 
                 l->pool = pool;
                 l->be = b;
-                l->slots = lg_shm_backend(shm, i, m);
+                l->slots = shm != NULL ? lg_shm_backend(shm, i, m) : NULL;
                 l->next = lg_now;
             }
             m += lg_backend_members(b);
         }
     }
+    *out = s;
+    return LG_OK;
+}
+
+/* Make `s` the running set and start its lookups. */
+static void set_run(lookup_set_t *s)
+{
     set = s;
     if (q_tick.head.next == NULL) {
         lg_timerq_init(&q_tick, LG_DNS_TICK_MS);
         tick_timer.handler = tick;
     }
     tick(&tick_timer);
+}
+
+int lg_dns_start(const lg_config_t *cf, lg_shm_t *shm)
+{
+    lookup_set_t *s;
+
+    lg_dns_stop();
+    if (set_new(cf, shm, &s) != LG_OK)
+        return LG_ERR;
+    if (s != NULL)
+        set_run(s);
+    return LG_OK;
+}
+
+int lg_dns_check(const lg_config_t *cf, lg_dns_report_t report, void *arg)
+{
+    lookup_set_t *s;
+
+    if (set_new(cf, NULL, &s) != LG_OK)
+        return LG_ERR;
+    if (s == NULL)
+        return LG_OK;
+    if (lg_loop_init() != LG_OK) {
+        free(s->lookups);
+        free(s);
+        return LG_ERR;
+    }
+    s->check = 1;
+    s->pending = s->n;
+    set_run(s);
+    if (s->pending > 0)
+        lg_loop_run();
+    lg_timer_del(&tick_timer);
+    set = NULL;
+    for (size_t i = 0; i < s->n; i++) /* in file order */
+        if (s->lookups[i].why[0] != '\0')
+            report(s->lookups[i].be, s->lookups[i].why, arg);
+    free(s->lookups);
+    free(s);
     return LG_OK;
 }

@@ -19,13 +19,25 @@
 int lg_dns_start(const lg_config_t *cf, lg_shm_t *shm);
 void lg_dns_stop(void);
 
+/* A name that does not resolve: `why` is e.g. "NXDOMAIN from 10.0.0.2" (valid for the call). */
+typedef void (*lg_dns_report_t)(const lg_backend_conf_t *be, const char *why, void *arg);
+
+/*
+ * For `lifeguard -t`: resolve every host-name backend of `cf` once, with the same lookups as the
+ * master (/etc/hosts, then the resolver), all at once, each within the lookup timeout, and call
+ * `report` for each one that has no address. Makes and runs an event loop of its own: call it
+ * only in a process that has none. Returns LG_OK, or LG_ERR when the check could not run.
+ */
+int lg_dns_check(const lg_config_t *cf, lg_dns_report_t report, void *arg);
+
 /*
  * Parse a DNS response `msg` (`len` bytes) to query `id`: the A/AAAA addresses with `port`
- * go to out[0..max). Returns how many, 0 for a name without addresses (NXDOMAIN too), or -1
- * when the message is not a valid answer to that query. Exposed for the unit tests.
+ * go to out[0..max) and the response code (0 NOERROR, 3 NXDOMAIN, 5 REFUSED...) to *rcode.
+ * Returns how many addresses (0 with any rcode but NOERROR), or -1 when the message is not a
+ * valid answer to that query. Exposed for the unit tests.
  */
 int lg_dns_parse(const unsigned char *msg, size_t len, unsigned id, uint16_t port,
-                 struct sockaddr_storage *out, int max);
+                 struct sockaddr_storage *out, int max, unsigned *rcode);
 /* Write a query for `name` (type 1 = A, 28 = AAAA) into buf; returns its length or 0. */
 size_t lg_dns_query(unsigned char *buf, size_t cap, unsigned id, const char *name, unsigned type);
 

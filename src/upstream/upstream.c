@@ -19,6 +19,14 @@
 #define LG_EJECT_BASE_MS   5000
 #define LG_EJECT_MAX_MS    300000
 #define LG_EJECT_DOUBLINGS 6u
+/*
+ * Receive buffer of a backend connection; the kernel doubles it, so about 2 MiB of response
+ * waits there at most. Left to autotuning it grows during the first fast reads of a response
+ * (to 3.6-16 MiB measured, up to tcp_rmem's maximum), and all of it fills when the client then
+ * reads slowly. Smaller costs throughput: 512 KiB lowered the 64 MiB body benchmark by 15%
+ * (see "Slow clients" in docs/architecture.md).
+ */
+#define LG_UPSTREAM_RCVBUF (1024 * 1024)
 
 lg_timerq_t lg_q_connect;
 lg_timerq_t lg_q_upstream_response;
@@ -223,13 +231,19 @@ static void idle_event(lg_io_t *io, uint32_t ev)
     if (u->sock.flags & LG_SOCK_CLOSED)
         return;
     lg_sock_events(&u->sock, ev);
-    if (u->sock.flags & (LG_SOCK_RD | LG_SOCK_HUP))
+    if (u->sock.flags & (LG_SOCK_RD | LG_SOCK_HUP)) {
+        lg_debug("upstream %s: idle connection closed by the backend", lg_backend_name(u->be));
         lg_upconn_close(u);
+    }
 }
 
 static void idle_timeout(lg_timer_t *t)
 {
-    lg_upconn_close(lg_container_of(t, lg_upconn_t, timer));
+    lg_upconn_t *u = lg_container_of(t, lg_upconn_t, timer);
+
+    lg_debug("upstream %s: closing an idle connection (timeouts.upstream_idle)",
+             lg_backend_name(u->be));
+    lg_upconn_close(u);
 }
 
 /*
@@ -253,16 +267,26 @@ static int drained(lg_upconn_t *u)
 void lg_upconn_release(lg_upconn_t *u)
 {
     lg_backend_t *be = u->be;
+    const char *why = NULL;
 
     u->owner = NULL;
     u->requests++;
-    if (be->pool->conf->keepalive_max_idle == 0 ||
-        (u->sock.flags & (LG_SOCK_EOF | LG_SOCK_ERR | LG_SOCK_HUP)) || !drained(u)) {
+    if (be->pool->conf->keepalive_max_idle == 0)
+        why = "keepalive.max_idle is 0";
+    else if (u->sock.flags & (LG_SOCK_EOF | LG_SOCK_ERR | LG_SOCK_HUP))
+        why = "closed by the backend";
+    else if (!drained(u))
+        why = "bytes after the response";
+    if (why != NULL) {
+        lg_debug("upstream %s: closing the connection: %s", lg_backend_name(be), why);
         lg_upconn_close(u);
         return;
     }
-    if (be->nidle >= be->pool->conf->keepalive_max_idle)
+    if (be->nidle >= be->pool->conf->keepalive_max_idle) {
+        lg_debug("upstream %s: closing the oldest idle connection (keepalive.max_idle %u)",
+                 lg_backend_name(be), be->pool->conf->keepalive_max_idle);
         lg_upconn_close(be->idle.prev);
+    }
     u->sock.io.handler = idle_event;
     u->timer.handler = idle_timeout;
     lg_timer_set(&q_upstream_idle, &u->timer);
@@ -279,12 +303,14 @@ lg_upconn_t *lg_upconn_get(lg_backend_t *be, void *owner, lg_io_handler_t handle
     struct sockaddr_storage ss;
     socklen_t sslen;
     lg_upconn_t *u;
-    int fd, one = 1;
+    int fd, one = 1, rcvbuf = LG_UPSTREAM_RCVBUF;
 
     while (be->idle.next != &be->idle) {
         u = be->idle.next;
         idle_unlink(u);
         if (u->addr_seq != seq) {
+            lg_debug("upstream %s: closing an idle connection to its former address",
+                     lg_backend_name(be));
             lg_upconn_close(u); /* DNS gave this member another address since */
             continue;
         }
@@ -303,6 +329,7 @@ lg_upconn_t *lg_upconn_get(lg_backend_t *be, void *owner, lg_io_handler_t handle
         return NULL;
     }
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
     u = calloc(1, sizeof(*u));
     if (u == NULL)
         goto out_close;

@@ -53,7 +53,8 @@ lg_pool_t *lg_upstream_pool(size_t index);
 /*
  * The backend of `pool` the balancer chooses among the usable ones (up, not ejected), avoiding
  * `avoid` (may be NULL) when there is another; NULL when none is usable. `key` is the request's
- * hash for balance: hash (lg_bal_hash of the hash_key), ignored otherwise.
+ * hash for balance: hash (lg_bal_hash of the hash_key, or LG_BAL_NO_KEY when the request has
+ * none: round robin), ignored otherwise.
  */
 lg_backend_t *lg_upstream_pick(lg_pool_t *pool, const lg_backend_t *avoid, uint64_t key);
 

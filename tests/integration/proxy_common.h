@@ -27,25 +27,40 @@
     "log: {level: info, error: stderr, access: off}\n"
 
 /*
- * Start lifeguard with one http listener `web` whose every request goes to pool `app` with the
- * single backend 127.0.0.1:port. `top` (block YAML at the top level, e.g. "timeouts:\n
- * client_header: 1s\n") and `pool_extra` (keys of the pool, indented by 4) may be "".
+ * The YAML of one http listener `web` whose every request goes to pool `app` (no health
+ * checks): `head` first (workers and log, e.g. LGT_HEAD), then `top` (block YAML at the top
+ * level, e.g. "timeouts:\n  client_header: 1s\n") and `pool_extra` (keys of the pool, indented
+ * by 4), both may be "", and `backends`, the items of the pool's list of backends
+ * ("      - address: 127.0.0.1:8001\n" each, lgt_backend()).
  */
+static inline char *lgt_single_yaml(const char *head, const char *top, const char *pool_extra,
+                                    const char *backends)
+{
+    return lg_fmt("%s%s"
+                  "listeners:\n"
+                  "  web:\n"
+                  "    listen: 127.0.0.1:0\n"
+                  "    routes:\n"
+                  "      - pool: app\n"
+                  "pools:\n"
+                  "  app:\n"
+                  "    health_check: {type: none}\n"
+                  "%s"
+                  "    backends:\n"
+                  "%s",
+                  head, top, pool_extra, backends);
+}
+
+/* An item of lgt_single_yaml()'s `backends`: 127.0.0.1:port. */
+static inline char *lgt_backend(int port)
+{
+    return lg_fmt("      - address: 127.0.0.1:%d\n", port);
+}
+
+/* Start lifeguard with lgt_single_yaml(LGT_HEAD, ...) and the single backend 127.0.0.1:port. */
 static inline lg_proc_t *lgt_start_single(int port, const char *top, const char *pool_extra)
 {
-    return lg_lifeguard_startf(LGT_HEAD "%s"
-                                        "listeners:\n"
-                                        "  web:\n"
-                                        "    listen: 127.0.0.1:0\n"
-                                        "    routes:\n"
-                                        "      - pool: app\n"
-                                        "pools:\n"
-                                        "  app:\n"
-                                        "    health_check: {type: none}\n"
-                                        "%s"
-                                        "    backends:\n"
-                                        "      - address: 127.0.0.1:%d\n",
-                               top, pool_extra, port);
+    return lg_lifeguard_start(lgt_single_yaml(LGT_HEAD, top, pool_extra, lgt_backend(port)));
 }
 
 /*

@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lg_test.h"
@@ -1853,4 +1854,50 @@ Test(admin, error_log_lines_name_level_and_process, .timeout = 30)
     cr_assert_geq(nworker_lines, 3);
     bad = lg_log_has_unexpected_errors(log, NULL);
     cr_assert_eq(bad, 0, "%d unexpected error lines", bad);
+}
+
+/*
+ * Prometheus's own convention for configuration reloads: a counter by result and the time of
+ * the last successful load (the start counts as one).
+ */
+Test(admin, config_reload_metrics, .timeout = 60)
+{
+    lg_proc_t *o = lg_origin_start(NULL);
+    const char *yaml = ad_single(1, "off", "combined", o->port);
+    double before = (double)time(NULL), started, reloaded;
+    lg_proc_t *lg = lg_lifeguard_start(yaml);
+    int aport = ad_admin(lg);
+    const char *at = "lifeguard_config_last_reload_success_timestamp_seconds";
+    char *body = ad_get(aport, "/metrics");
+    size_t mark;
+
+    cr_assert_eq(ad_metric(body, "lifeguard_config_reloads_total", "result=\"ok\""), 0);
+    cr_assert_eq(ad_metric(body, "lifeguard_config_reloads_total", "result=\"failed\""), 0);
+    started = ad_metric(body, at, "");
+    cr_assert(started >= before && started <= (double)time(NULL) + 1, "%s is %f, started at %f", at,
+              started, before);
+
+    /* a broken file: counted as failed, the time stays */
+    mark = lg_proc_log_mark(lg);
+    lg_proc_write_config(lg, "workers: [\n");
+    cr_assert_eq(lg_proc_signal(lg, SIGHUP), 0);
+    cr_assert(lg_proc_wait_log(lg, mark, "reload failed: generation 1 keeps serving", 5000));
+    ad_expect_metric(aport, "lifeguard_config_reloads_total", "result=\"failed\"", 1);
+    body = ad_get(aport, "/metrics");
+    cr_assert_eq(ad_metric(body, "lifeguard_config_reloads_total", "result=\"ok\""), 0);
+    cr_assert_eq(ad_metric(body, at, ""), started);
+
+    /* a good one: counted as ok, the time moves on */
+    lg_sleep_ms(20);
+    mark = lg_proc_log_mark(lg);
+    lg_proc_write_config(lg, yaml);
+    cr_assert_eq(lg_proc_signal(lg, SIGHUP), 0);
+    cr_assert(lg_proc_wait_log(lg, mark, "reloaded: generation 2", 5000));
+    ad_expect_metric(aport, "lifeguard_config_reloads_total", "result=\"ok\"", 1);
+    body = ad_get(aport, "/metrics");
+    cr_assert_eq(ad_metric(body, "lifeguard_config_reloads_total", "result=\"failed\""), 1);
+    reloaded = ad_metric(body, at, "");
+    cr_assert_gt(reloaded, started, "%s did not move on: %f, then %f", at, started, reloaded);
+    cr_assert_leq(reloaded, (double)time(NULL) + 1);
+    lgt_finish(lg, "reload failed");
 }

@@ -10,7 +10,9 @@
  * answering or dies (addresses kept, then updated again when it is back), health checks gating
  * a new address (also when the change lands while a check of the slot's old address is in
  * flight), a reload, AAAA records, the limit of 8 members per name, and a resolver that answers
- * REFUSED (dnsmasq without --local=/test/ and no upstream).
+ * REFUSED (dnsmasq without --local=/test/ and no upstream), the reasons the log gives (NXDOMAIN,
+ * REFUSED, timed out, with the resolver's address) and `lifeguard -t` warning about backend
+ * names that do not resolve.
  *
  * The client loop (traffic_*) sends requests back to back, alternately on new connections and on
  * one keep-alive connection, and counts every answer that is not the expected status.
@@ -184,14 +186,16 @@ static void dns_kill(dns_server_t *d)
     }
 }
 
-/* At exit (dns_server_t is kept): whatever happened, dnsmasq does not survive the test. */
-/* At exit: stop dnsmasq and free what dns_start_opt allocated (hosts and log are lg_fmt's). */
+/*
+ * At exit (dns_server_t is kept): whatever happened, dnsmasq does not survive the test; its dir
+ * goes, and what dns_start_opt allocated (hosts and log are lg_fmt's).
+ */
 static void dns_free(void *p)
 {
     dns_server_t *d = p;
 
     dns_kill(d);
-    free(d->dir);
+    lg_test_rmtree(d->dir);
     free(d);
 }
 
@@ -374,29 +378,37 @@ static int origins_start(size_t n, const char *const *ips, const char *const *na
 
 /* ---- lifeguard */
 
+/* One listener `web` in front of pool `app`, whose keys are `pool` (indented by 4); dnsmasq `d`. */
+static char *dns_config(dns_server_t *d, int workers, const char *pool)
+{
+    return lg_fmt("workers: %d\n"
+                  "log: {level: info, error: stderr, access: off}\n"
+                  "resolver: 127.0.0.1:%d\n"
+                  "listeners:\n"
+                  "  web:\n"
+                  "    listen: 127.0.0.1:0\n"
+                  "    routes:\n"
+                  "      - pool: app\n"
+                  "pools:\n"
+                  "  app:\n"
+                  "%s",
+                  workers, d->port, pool);
+}
+
 /*
- * One listener `web` in front of pool `app` with the single backend app.test:port; `check` is
- * the pool's health_check, `extra` more keys of the pool (indented by 4) or "".
+ * Pool `app` with the single backend app.test:port; `check` is the pool's health_check, `extra`
+ * more keys of the pool (indented by 4) or "".
  */
 static lg_proc_t *start_lifeguard_x(dns_server_t *d, int workers, int port, const char *check,
                                     const char *extra)
 {
-    return lg_lifeguard_startf("workers: %d\n"
-                               "log: {level: info, error: stderr, access: off}\n"
-                               "resolver: 127.0.0.1:%d\n"
-                               "listeners:\n"
-                               "  web:\n"
-                               "    listen: 127.0.0.1:0\n"
-                               "    routes:\n"
-                               "      - pool: app\n"
-                               "pools:\n"
-                               "  app:\n"
-                               "    resolve_interval: 1s\n"
-                               "    health_check: %s\n"
-                               "%s"
-                               "    backends:\n"
-                               "      - address: " DNS_NAME ":%d\n",
-                               workers, d->port, check, extra, port);
+    return lg_lifeguard_start(dns_config(d, workers,
+                                         lg_fmt("    resolve_interval: 1s\n"
+                                                "    health_check: %s\n"
+                                                "%s"
+                                                "    backends:\n"
+                                                "      - address: " DNS_NAME ":%d\n",
+                                                check, extra, port)));
 }
 
 static lg_proc_t *start_lifeguard(dns_server_t *d, int workers, int port, const char *check)
@@ -703,7 +715,10 @@ Test(dns, name_without_address_at_start, .timeout = 60)
     d = dns_start("");
     lg = start_lifeguard(d, 1, port, NO_CHECK);
     web = lg_proc_port(lg, "web");
-    assert_warning(lg, 0, lg_fmt("pool app: " DNS_NAME ":%d has no address (yet)\n", port), 3000);
+    assert_warning(lg, 0,
+                   lg_fmt("pool app: " DNS_NAME ":%d has no address: NXDOMAIN from 127.0.0.1:%d\n",
+                          port, d->port),
+                   3000);
     r = lg_http_get(web, "/", NULL);
     lgt_assert_status(r, 503);
 
@@ -719,7 +734,7 @@ Test(dns, name_without_address_at_start, .timeout = 60)
     }
     traffic_assert_no_failure(&t);
     log = lg_proc_log(lg);
-    cr_assert_eq(lg_log_count(log, "has no address (yet)"), 1, "%s", log);
+    cr_assert_eq(lg_log_count(log, "has no address"), 1, "%s", log);
     cr_assert_eq(lg_log_count(log, "cannot resolve"), 0, "%s", log);
 
     mark = lg_proc_log_mark(lg);
@@ -739,8 +754,9 @@ Test(dns, name_without_address_at_start, .timeout = 60)
     dns_set(d, "");
     LG_WAIT_FOR(ok, traffic_one(&t, 503) == NULL && t.by_status[5] > 0, FOLLOW_MS);
     cr_assert(ok, "still answered within %d ms of the record's removal", FOLLOW_MS);
-    cr_assert(lg_proc_wait_log(lg, mark, lg_fmt(DNS_NAME ":%d has no address (yet)", port), 1000),
-              "%s", lg_proc_log(lg));
+    cr_assert(
+        lg_proc_wait_log(lg, mark, lg_fmt(DNS_NAME ":%d has no address: NXDOMAIN", port), 1000),
+        "%s", lg_proc_log(lg));
     traffic_assert_no_failure(&t);
     finish(lg, d, "no backend of pool app is up");
 }
@@ -773,8 +789,9 @@ Test(dns, resolver_down_keeps_addresses, .timeout = 60)
     cr_assert_eq(kill(d->pid, SIGSTOP), 0);
     {
         uint64_t end = lg_now_ms() + 5000;
-        char *needle =
-            lg_fmt("pool app: cannot resolve " DNS_NAME ":%d: timed out (addresses kept)\n", port);
+        char *needle = lg_fmt("pool app: cannot resolve " DNS_NAME
+                              ":%d: timed out waiting for 127.0.0.1:%d (addresses kept)\n",
+                              port, d->port);
 
         while (lg_now_ms() < end && !lg_proc_wait_log(lg, mark, needle, 0))
             traffic_only(&t, "one,two", 100);
@@ -1037,7 +1054,11 @@ Test(dns, refusing_resolver, .timeout = 60)
     cr_assert_eq(dns_ask(d->port, DNS_NAME, 1000, &an), 5, "this dnsmasq does not refuse");
     lg = start_lifeguard(d, 1, port, NO_CHECK);
     web = lg_proc_port(lg, "web");
-    assert_warning(lg, 0, lg_fmt("pool app: cannot resolve " DNS_NAME ":%d: ", port), 3000);
+    /* the reason and the resolver; no "addresses kept": there were none */
+    assert_warning(lg, 0,
+                   lg_fmt("pool app: cannot resolve " DNS_NAME ":%d: REFUSED from 127.0.0.1:%d\n",
+                          port, d->port),
+                   3000);
     lgt_assert_status(lg_http_get(web, "/", NULL), 503);
 
     dns_set(d, "127.0.0.1 " DNS_NAME "\n");
@@ -1192,4 +1213,68 @@ Test(dns, reload_keeps_members, .timeout = 60)
     traffic_only(&t, "two", 1000);
     traffic_assert_no_failure(&t);
     finish(lg, d, NULL);
+}
+
+/* `lifeguard -t` with the backends of `backends` (list items, indented by 6) and dnsmasq `d`. */
+static int check_config(dns_server_t *d, const char *backends, char **out)
+{
+    return lg_lifeguard_run(dns_config(d, 1, lg_fmt("    backends:\n%s", backends)), "-t", out);
+}
+
+/*
+ * `-t` resolves every backend name once through the configured resolver: a typo is a warning
+ * that points at the name in the file and says what the resolver answered; names that resolve
+ * (by DNS or /etc/hosts) say nothing; the file is still valid (exit 0).
+ */
+Test(dns, check_warns_about_names_that_do_not_resolve, .timeout = 60)
+{
+    dns_server_t *d;
+    char *out;
+    int rc;
+
+    skip_without_dnsmasq();
+    d = dns_start("127.0.0.1 " DNS_NAME "\n");
+    rc = check_config(d,
+                      "      - " DNS_NAME ":80\n"
+                      "      - nosuchhost.test:80\n"
+                      "      - localhost:80\n"
+                      "      - {address: \"other.test:81\", weight: 2}\n",
+                      &out);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert_not_null(
+        strstr(out, lg_fmt("/lifeguard.yaml:13:9: warning: \"nosuchhost.test\" does not resolve "
+                           "(NXDOMAIN from 127.0.0.1:%d)\n",
+                           d->port)),
+        "%s", out);
+    cr_assert_not_null(
+        strstr(out, lg_fmt("/lifeguard.yaml:15:19: warning: \"other.test\" does not resolve "
+                           "(NXDOMAIN from 127.0.0.1:%d)\n",
+                           d->port)),
+        "%s", out);
+    cr_assert_eq(lg_log_count(out, "warning:"), 2, "%s", out);
+    cr_assert_lt(strstr(out, "nosuchhost.test"), strstr(out, "other.test"), "not in file order");
+    cr_assert_not_null(strstr(out, "configuration ok: 1 listeners, 1 pools, 4 backends\n"), "%s",
+                       out);
+    dns_kill(d);
+}
+
+/* A resolver that does not answer: `-t` says so after the lookup timeout, and still exits 0. */
+Test(dns, check_with_a_silent_resolver, .timeout = 60)
+{
+    dns_server_t *d;
+    char *out;
+    int rc;
+
+    skip_without_dnsmasq();
+    d = dns_start("127.0.0.1 " DNS_NAME "\n");
+    cr_assert_eq(kill(d->pid, SIGSTOP), 0);
+    rc = check_config(d, "      - " DNS_NAME ":80\n", &out);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert_not_null(
+        strstr(out, lg_fmt("/lifeguard.yaml:12:9: warning: \"" DNS_NAME "\" does not resolve "
+                           "(timed out waiting for 127.0.0.1:%d)\n",
+                           d->port)),
+        "%s", out);
+    cr_assert_not_null(strstr(out, "configuration ok:"), "%s", out);
+    dns_kill(d);
 }

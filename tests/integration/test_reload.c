@@ -2,7 +2,8 @@
  * test_reload.c - what users see of the master: reloads under load without a single failed
  * request (keep-alive and Connection: close clients, worker count and listeners changing), a
  * long response across a reload, a broken file on reload, a killed worker replaced, graceful
- * (QUIT) and fast (TERM) stops, `lifeguard -s` with a pid file, and no zombie or orphan left.
+ * (QUIT) and fast (TERM) stops, `lifeguard -s` with a pid file or the default one, and no zombie
+ * or orphan left.
  *
  * The load generator is a set of threads, one per client connection, with blocking sockets and
  * 2 s send/receive timeouts: each sends GET / in a loop and counts completed 2xx responses and
@@ -25,6 +26,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,6 +43,7 @@
 #define RL_IO_TIMEOUT   2000 /* ms: a client waiting longer for a byte counts a failure */
 #define RL_MAX_FAILS    32   /* failures described in detail */
 #define RL_MAX_KIDS     256
+#define RL_NOBODY       65534 /* uid and gid of nobody (Debian) */
 
 /* What a config may hold besides listener `web` on 127.0.0.1:0 routing everything to `app`. */
 typedef struct rl_conf {
@@ -1128,6 +1131,71 @@ Test(reload, signal_command_with_pid_file, .timeout = 60)
     cr_assert_not_null(strstr(out, pid_path), "the error does not name the pid file: %s", out);
 }
 
+/*
+ * A wrapper for LG_TEST_BINARY that runs lifeguard as nobody with XDG_RUNTIME_DIR=`run`. The
+ * harness's temp dirs are 0700: it opens the one of the config (the last argument) to others.
+ */
+static char *rl_nobody_wrapper(const char *dir, const char *run)
+{
+    char *path = lg_test_write_file(
+        dir, "as-nobody.sh",
+        lg_fmt(
+            "#!/bin/sh\n"
+            "for last; do :; done\n"
+            "chmod o+x \"$(dirname \"$last\")\"\n"
+            "exec setpriv --reuid=%d --regid=%d --clear-groups env XDG_RUNTIME_DIR=%s %s \"$@\"\n",
+            RL_NOBODY, RL_NOBODY, run, LG_BINARY));
+
+    cr_assert_eq(chmod(path, 0755), 0);
+    return lg_test_keep(path, NULL);
+}
+
+/*
+ * With no pid_file key, the master writes the default pid file and `lifeguard -s` finds it. As
+ * root the default is /run/lifeguard.pid, which every lifeguard on the machine shares, so this
+ * runs as nobody, whose default is $XDG_RUNTIME_DIR/lifeguard.pid (the unit tests cover root's).
+ */
+Test(reload, signal_command_with_the_default_pid_file, .timeout = 60)
+{
+    lg_proc_t *o, *lg;
+    char *dir, *run, *pid_path, *pidtext, *out, *yaml;
+    rl_conf_t c = {.workers = 1};
+    int rc, ok;
+    size_t mark;
+
+    if (geteuid() != 0 || access("/usr/bin/setpriv", X_OK) != 0)
+        cr_skip_test("needs root and setpriv (util-linux) to run lifeguard as another user");
+    o = lg_origin_start("--quiet");
+    c.origin = o->port;
+    dir = rl_tmpdir();
+    run = rl_tmpdir();
+    cr_assert_eq(chown(run, RL_NOBODY, RL_NOBODY), 0, "chown(%s): %s", run, strerror(errno));
+    pid_path = lg_fmt("%s/lifeguard.pid", run);
+    setenv("LG_TEST_BINARY", rl_nobody_wrapper(dir, run), 1);
+    /* the comment keeps the harness from adding a pid_file */
+    yaml = lg_fmt("# no pid_file: the default\n%s", rl_config(&c));
+
+    lg = lg_lifeguard_start(yaml);
+    pidtext = lg_test_keep(lg_test_read_file(pid_path, NULL), NULL);
+    cr_assert_not_null(pidtext, "no pid file %s", pid_path);
+    cr_assert_eq(atoi(pidtext), lg->pid, "pid file holds \"%s\"", pidtext);
+
+    mark = lg_proc_log_mark(lg);
+    rc = lg_lifeguard_run(yaml, "-s reload", &out);
+    cr_assert_eq(rc, 0, "lifeguard -s reload: %d: %s", rc, out);
+    cr_assert(lg_proc_wait_log(lg, mark, "reloaded: generation 2 serves with 1 workers", 3000),
+              "%s", lg_proc_log(lg));
+    rl_assert_200(lg_http_get(lg_proc_port(lg, "web"), "/", NULL), "after -s reload");
+
+    rc = lg_lifeguard_run(yaml, "-s quit", &out);
+    cr_assert_eq(rc, 0, "lifeguard -s quit: %d: %s", rc, out);
+    cr_assert_eq(lg_proc_wait_exit(lg, 5000), 0);
+    LG_WAIT_FOR(ok, access(pid_path, F_OK) != 0, 1000);
+    cr_assert(ok, "the pid file is left after the master exited");
+    unsetenv("LG_TEST_BINARY");
+    rl_finish(lg, SIGTERM, NULL);
+}
+
 Test(reload, signal_command_errors, .timeout = 60)
 {
     char *dir = rl_tmpdir();
@@ -1154,12 +1222,6 @@ Test(reload, signal_command_errors, .timeout = 60)
     rc = lg_lifeguard_run(rl_config(&c), "-s reload", &out);
     cr_assert_neq(rc, 0, "-s reload with a garbage pid file succeeded: %s", out);
     cr_assert_not_null(strstr(out, pid_path), "%s", out);
-
-    /* no pid_file in the config */
-    c.pid = NULL;
-    rc = lg_lifeguard_run(rl_config(&c), "-s reload", &out);
-    cr_assert_neq(rc, 0, "-s reload without pid_file succeeded: %s", out);
-    cr_assert_not_null(strstr(out, "pid_file"), "the error does not mention pid_file: %s", out);
 
     /* an unknown signal name */
     c.pid = pid_path;

@@ -28,6 +28,11 @@
 
 /* Make a fresh temp directory under $TMPDIR (or /tmp); returns a malloc'd path. */
 char *lg_test_tmpdir(void);
+/*
+ * Remove `dir` and everything in it (kept with LG_TEST_KEEP=1), then free the string: a free
+ * function for lg_test_keep(lg_test_tmpdir(), lg_test_rmtree).
+ */
+void lg_test_rmtree(void *dir);
 /* Write `text` to dir/name; returns the malloc'd full path. */
 char *lg_test_write_file(const char *dir, const char *name, const char *text);
 /* The whole file, NUL-terminated (length in *len if not NULL); NULL if it cannot be read. */
@@ -85,6 +90,9 @@ lg_proc_t *lg_origin_startf(const char *fmt, ...) __attribute__((format(printf, 
  * on HOST:PORT" for every key under the top-level `listeners:` (block style YAML) and "admin:
  * listening on" when `admin:` has `listen:`. Fails the test (with the log) if lifeguard exits or
  * does not get there within lg_test_timeout_ms(). Listen on 127.0.0.1:0 and ask lg_proc_port().
+ * A YAML that does not mention pid_file gets "pid_file: DIR/lifeguard.pid" (here and in
+ * lg_proc_write_config), so that parallel tests never share the default pid file; a comment
+ * that mentions pid_file keeps the default.
  */
 lg_proc_t *lg_lifeguard_start(const char *yaml);
 lg_proc_t *lg_lifeguard_startf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -244,6 +252,8 @@ void lg_http_pipeline(int port, const char *const *requests, size_t n, lg_http_r
 
 /* A blocking TCP socket to 127.0.0.1:port with SO_RCVTIMEO/SO_SNDTIMEO of the timeout; -1. */
 int lg_tcp_connect(int port);
+/* A TCP port of 127.0.0.1 nobody listens on right now (bound to 0, read, closed); -1. */
+int lg_test_free_port(void);
 
 /* ---- lg-origin specifics (lg_test_http.c) */
 

@@ -3,6 +3,7 @@
  */
 #include "lg_test.h"
 
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,4 +67,17 @@ char *lg_test_read_file(const char *path, size_t *len)
     if (len != NULL)
         *len = n;
     return data;
+}
+
+static int lg_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+void lg_test_rmtree(void *dir)
+{
+    if (getenv("LG_TEST_KEEP") == NULL)
+        nftw(dir, lg_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(dir);
 }

@@ -421,6 +421,20 @@ static int lg_listener_port(const char *log, const char *name)
     return lg_log_port(log, needle, NULL);
 }
 
+/*
+ * `yaml` with "pid_file: DIR/lifeguard.pid" added when it does not mention pid_file: the
+ * default (/run/lifeguard.pid for root) would be shared by every lifeguard on the machine.
+ */
+static const char *lg_with_pid_file(const lg_proc_t *p, const char *yaml)
+{
+    size_t len = strlen(yaml);
+
+    if (strstr(yaml, "pid_file") != NULL)
+        return yaml;
+    return lg_fmt("%s%spid_file: %s/lifeguard.pid\n", yaml,
+                  len > 0 && yaml[len - 1] != '\n' ? "\n" : "", p->dir);
+}
+
 lg_proc_t *lg_lifeguard_start(const char *yaml)
 {
     static char names[LG_MAX_LISTENERS][LG_NAME_MAX];
@@ -431,7 +445,7 @@ lg_proc_t *lg_lifeguard_start(const char *yaml)
     int admin, out_fd, err_fd;
     uint64_t deadline;
 
-    p->config_path = lg_test_write_file(p->dir, "lifeguard.yaml", yaml);
+    p->config_path = lg_test_write_file(p->dir, "lifeguard.yaml", lg_with_pid_file(p, yaml));
     argv[0] = (char *)lg_program("LG_TEST_BINARY", LG_BINARY);
     argv[1] = "-c";
     argv[2] = p->config_path;
@@ -670,7 +684,7 @@ void lg_proc_write_config(lg_proc_t *p, const char *yaml)
 {
     char *tmp = lg_fmt("%s.tmp", p->config_path);
 
-    free(lg_test_write_file(p->dir, "lifeguard.yaml.tmp", yaml));
+    free(lg_test_write_file(p->dir, "lifeguard.yaml.tmp", lg_with_pid_file(p, yaml)));
     if (rename(tmp, p->config_path) < 0)
         cr_assert_fail("rename(%s) failed: %s", tmp, strerror(errno));
 }

@@ -453,6 +453,32 @@ Test(balance, hash_function_is_stable_and_mixes)
     cr_assert(flipped >= 28 && flipped <= 36, "on average %u bits flipped", flipped);
 }
 
+/* A request without its hash key (no such header or cookie) goes by weighted round robin. */
+Test(balance, hash_without_key_goes_round_robin_by_weight)
+{
+    static const unsigned w[3] = {2, 1, 1};
+    pool_t p = {0};
+    lg_bal_view_t v = view_of(&p);
+    lg_bal_t *b = lg_bal_new(LG_BALANCE_HASH, 3, w, names10);
+    size_t counts[3] = {0};
+
+    cr_assert_not_null(b);
+    for (int k = 0; k < 400; k++)
+        counts[lg_bal_pick(b, &v, LG_BAL_NO_KEY, -1)]++;
+    cr_assert_eq(counts[0], 200);
+    cr_assert_eq(counts[1], 100);
+    cr_assert_eq(counts[2], 100);
+    /* the one that just failed is avoided, a down one skipped */
+    p.down[2] = 1;
+    for (int k = 0; k < 4; k++)
+        cr_assert_eq(lg_bal_pick(b, &v, LG_BAL_NO_KEY, 0), 1);
+    /* keys still map to one member each */
+    p.down[2] = 0;
+    for (size_t i = 0; i < 50; i++)
+        cr_assert_eq(lg_bal_pick(b, &v, client_key(i), -1), lg_bal_pick(b, &v, client_key(i), -1));
+    lg_bal_free(b);
+}
+
 /* ---- every algorithm */
 
 Test(balance, all_unusable_is_minus_one)

@@ -39,12 +39,13 @@ Test(dns, query_bytes)
 
 Test(dns, parses_a_record_with_compression)
 {
+    unsigned rcode;
     unsigned char msg[128];
     struct sockaddr_storage out[4];
     size_t n = unhex(answer_hex, msg);
     struct sockaddr_in *sin = (struct sockaddr_in *)&out[0];
 
-    cr_assert_eq(lg_dns_parse(msg, n, 0x1234, 8080, out, 4), 1);
+    cr_assert_eq(lg_dns_parse(msg, n, 0x1234, 8080, out, 4, &rcode), 1);
     cr_assert_eq(sin->sin_family, AF_INET);
     cr_assert_eq(ntohs(sin->sin_port), 8080);
     cr_assert_eq(ntohl(sin->sin_addr.s_addr), 0x7f000002);
@@ -52,31 +53,40 @@ Test(dns, parses_a_record_with_compression)
 
 Test(dns, rejects_what_is_not_our_answer)
 {
+    unsigned rcode;
     unsigned char msg[128];
     struct sockaddr_storage out[4];
     size_t n = unhex(answer_hex, msg);
 
-    cr_assert_eq(lg_dns_parse(msg, n, 0x1235, 80, out, 4), -1); /* another id */
-    for (size_t cut = 0; cut < n; cut++)                        /* truncated anywhere */
-        cr_assert_eq(lg_dns_parse(msg, cut, 0x1234, 80, out, 4), -1);
+    cr_assert_eq(lg_dns_parse(msg, n, 0x1235, 80, out, 4, &rcode), -1); /* another id */
+    for (size_t cut = 0; cut < n; cut++)                                /* truncated anywhere */
+        cr_assert_eq(lg_dns_parse(msg, cut, 0x1234, 80, out, 4, &rcode), -1);
     msg[2] &= 0x7f; /* a query, not a response */
-    cr_assert_eq(lg_dns_parse(msg, n, 0x1234, 80, out, 4), -1);
+    cr_assert_eq(lg_dns_parse(msg, n, 0x1234, 80, out, 4, &rcode), -1);
 }
 
-Test(dns, nxdomain_and_servfail)
+/* An answer with an error rcode has no address, and its rcode says why (NXDOMAIN, SERVFAIL...). */
+Test(dns, error_rcodes_are_reported)
 {
+    static const unsigned rcodes[] = {1, 2, 3, 5, 9};
     unsigned char msg[128];
     struct sockaddr_storage out[4];
     size_t n = unhex(answer_hex, msg);
+    unsigned rcode = 99;
 
-    msg[3] = (unsigned char)((msg[3] & 0xf0) | 3);
-    cr_assert_eq(lg_dns_parse(msg, n, 0x1234, 80, out, 4), 0);
-    msg[3] = (unsigned char)((msg[3] & 0xf0) | 2);
-    cr_assert_eq(lg_dns_parse(msg, n, 0x1234, 80, out, 4), -1);
+    cr_assert_eq(lg_dns_parse(msg, n, 0x1234, 80, out, 4, &rcode), 1);
+    cr_assert_eq(rcode, 0);
+    for (size_t i = 0; i < sizeof(rcodes) / sizeof(rcodes[0]); i++) {
+        msg[3] = (unsigned char)((msg[3] & 0xf0) | rcodes[i]);
+        rcode = 99;
+        cr_assert_eq(lg_dns_parse(msg, n, 0x1234, 80, out, 4, &rcode), 0);
+        cr_assert_eq(rcode, rcodes[i]);
+    }
 }
 
 Test(dns, random_garbage_never_crashes)
 {
+    unsigned rcode;
     unsigned char msg[512];
     struct sockaddr_storage out[8];
 
@@ -89,6 +99,6 @@ Test(dns, random_garbage_never_crashes)
         if (n >= 3) {
             msg[0] = 0x12, msg[1] = 0x34, msg[2] |= 0x80;
         }
-        cr_assert_leq(lg_dns_parse(msg, n, 0x1234, 80, out, 8), 8);
+        cr_assert_leq(lg_dns_parse(msg, n, 0x1234, 80, out, 8, &rcode), 8);
     }
 }

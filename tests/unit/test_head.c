@@ -3,6 +3,7 @@
  * (src/http/route.c): what the backend and the client receive, byte for byte.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "http/head.h"
@@ -232,4 +233,95 @@ Test(head, header_and_cookie_lookup_for_hash_keys)
     cr_assert(v.len == 2 && memcmp(v.p, "en", 2) == 0);
     cr_assert_eq(lg_req_head_cookie(&rq, "si").len, 0);
     cr_assert_eq(lg_req_head_header(&rq, "x-none").len, 0);
+}
+
+/* Transfer-Encoding decides the request's framing (issue 12, defect 4): never a guess. */
+Test(head, request_transfer_encoding_forms)
+{
+    static const struct {
+        const char *te;
+        int status;
+    } cases[] = {
+        {"Transfer-Encoding: chunked\r\n", 0},
+        {"Transfer-Encoding: chunked\t\r\n", 0},
+        {"Transfer-Encoding: Chunked\r\n", 0},
+        {"Transfer-Encoding: \tCHUNKED \r\n", 0},
+        {"Transfer-Encoding: chunked , \r\n", 0},
+        {"Transfer-Encoding: gzip, chunked\r\n", 501},
+        {"Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n", 501},
+        {"Transfer-Encoding: gzip\r\n", 400},
+        {"Transfer-Encoding: chunked, gzip\r\n", 400},
+        {"Transfer-Encoding: chunked, chunked\r\n", 400},
+        {"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", 400},
+        {"Transfer-Encoding: chunked;q=1\r\n", 400},
+        {"Transfer-Encoding: \r\n", 400},
+        {"Transfer-Encoding: \"chunked\"\r\n", 400},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char head[256];
+        lg_req_head_t rq;
+        int status;
+
+        snprintf(head, sizeof(head), "POST / HTTP/1.1\r\nHost: h\r\n%s\r\n", cases[i].te);
+        status = lg_req_head_scan(&rq, head, strlen(head), 1);
+        cr_assert_eq(status, cases[i].status, "case %zu (%s): %d", i, cases[i].te, status);
+        if (status == 0)
+            cr_assert_eq(rq.te, LG_TE_CHUNKED, "case %zu", i);
+    }
+}
+
+/* A response's codings are re-emitted by lifeguard, as the body goes out. */
+Test(head, response_transfer_encoding_rebuilt)
+{
+    static const struct {
+        const char *te;
+        lg_te_framing_t framing;
+        lg_rsp_build_t b;
+        const char *want; /* the Transfer-Encoding line sent, or "" */
+    } cases[] = {
+        {"chunked\t",
+         LG_TE_CHUNKED,
+         {.keep_chunked = 1, .keep_codings = 1},
+         "Transfer-Encoding: chunked\r\n"},
+        {"Chunked", LG_TE_CHUNKED, {.keep_codings = 1}, ""}, /* decoded for HTTP/1.0 */
+        {"gzip , chunked",
+         LG_TE_CODED,
+         {.keep_chunked = 1, .keep_codings = 1},
+         "Transfer-Encoding: gzip, chunked\r\n"},
+        {"gzip, chunked", LG_TE_CODED, {.keep_codings = 1}, "Transfer-Encoding: gzip\r\n"},
+        {"gzip", LG_TE_CLOSE, {.keep_codings = 1}, "Transfer-Encoding: gzip\r\n"},
+        {"chunked,gzip", LG_TE_CLOSE, {.keep_codings = 1}, "Transfer-Encoding: chunked, gzip\r\n"},
+        {"gzip", LG_TE_CLOSE, {0}, ""}, /* no body (HEAD, 204, 304) */
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char rsp[256], out[OUT_CAP], want[256];
+        lg_rsp_head_t rs;
+        size_t n;
+
+        snprintf(rsp, sizeof(rsp), "HTTP/1.1 200 OK\r\nTransfer-Encoding: %s\r\nX-A: 1\r\n\r\n",
+                 cases[i].te);
+        cr_assert_eq(lg_rsp_head_scan(&rs, rsp, strlen(rsp)), LG_OK, "case %zu", i);
+        cr_assert_eq(rs.te, cases[i].framing, "case %zu", i);
+        n = lg_rsp_head_build(&rs, &cases[i].b, out, sizeof(out) - 1);
+        out[n] = '\0';
+        snprintf(want, sizeof(want), "HTTP/1.1 200 OK\r\nX-A: 1\r\n%s\r\n", cases[i].want);
+        cr_assert_str_eq(out, want, "case %zu", i);
+    }
+}
+
+Test(head, malformed_response_transfer_encoding_is_refused)
+{
+    static const char *const bad[] = {
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked;x=1\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: ,\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chu nked\r\n\r\n",
+    };
+    lg_rsp_head_t rs;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_assert_eq(lg_rsp_head_scan(&rs, bad[i], strlen(bad[i])), LG_ERR, "case %zu", i);
 }
