@@ -103,12 +103,15 @@ def run_with_lifeguard(case, body):
 
 def check_logged(access, seen):
     """Problems when a request h11 read at a backend is not one lifeguard logged."""
-    logged = set()
-    with open(access) as f:
+    logged, out = set(), []
+    with open(access, encoding="utf-8", errors="replace") as f:
         for line in f:
-            entry = json.loads(line)
+            try:
+                entry = json.loads(line)
+            except ValueError as e:
+                out.append("the JSON access log has an invalid line (%s): %r" % (e, line))
+                continue
             logged.add((entry["request_id"], entry["method"]))
-    out = []
     for r in seen:
         rid = [v for n, v in r["headers"] if n.lower() == "x-request-id"]
         if len(rid) != 1 or (rid[0], r["method"]) not in logged:
