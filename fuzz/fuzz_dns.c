@@ -5,7 +5,7 @@
  * message itself, so the fuzzer gets past the id check and into the question and answer
  * sections (names, compression pointers, record lengths). The parser must never read past the
  * message, and what it returns must be what dns.h promises: -1, or that many addresses (at most
- * `max`), each IPv4 or IPv6 with the port asked for.
+ * `max`), each IPv4 or IPv6 with the port asked for, and addresses only with rcode NOERROR.
  *
  * The same bytes, read as a host name, also check that the two halves agree: a query that
  * lg_dns_query() writes, answered the way a resolver answers it, parses to that one address.
@@ -20,10 +20,12 @@
 #include "upstream/dns.h"
 
 /* A UDP answer without EDNS is at most 512 bytes; the parser reads up to 1500 (LG_DNS_MSG_MAX). */
-#define FUZZ_DNS_MAX_INPUT 1500
-#define FUZZ_DNS_PORT      8080
-#define FUZZ_DNS_NAME_MAX  255
-#define FUZZ_DNS_ID        0x4242
+#define FUZZ_DNS_MAX_INPUT   1500
+#define FUZZ_DNS_PORT        8080
+#define FUZZ_DNS_NAME_MAX    255
+#define FUZZ_DNS_ID          0x4242
+#define FUZZ_DNS_RCODE_MAX   15 /* four bits in the header */
+#define FUZZ_DNS_RCODE_UNSET 0xFFFF
 
 /* An answer record: a pointer to the question's name (offset 12), A, IN, TTL 60, 192.0.2.1. */
 static const unsigned char fuzz_dns_answer[] = {0xC0, 0x0C, 0, 1, 0,   1, 0, 0,
@@ -46,6 +48,7 @@ static void fuzz_dns_roundtrip(const uint8_t *data, size_t size)
     const struct sockaddr_in *sin;
     struct sockaddr_storage out[LG_DNS_SLOTS];
     char name[FUZZ_DNS_NAME_MAX + 1];
+    unsigned rcode = FUZZ_DNS_RCODE_UNSET;
     size_t n;
 
     if (size > FUZZ_DNS_NAME_MAX || memchr(data, 0, size) != NULL)
@@ -59,7 +62,8 @@ static void fuzz_dns_roundtrip(const uint8_t *data, size_t size)
     msg[7] = 1;     /* one answer */
     memcpy(msg + n, fuzz_dns_answer, sizeof(fuzz_dns_answer));
     if (lg_dns_parse(msg, n + sizeof(fuzz_dns_answer), FUZZ_DNS_ID, FUZZ_DNS_PORT, out,
-                     LG_DNS_SLOTS) != 1)
+                     LG_DNS_SLOTS, &rcode) != 1 ||
+        rcode != 0)
         abort();
     sin = (const struct sockaddr_in *)&out[0];
     if (out[0].ss_family != AF_INET || memcmp(&sin->sin_addr, fuzz_dns_answer + 12, 4) != 0)
@@ -71,6 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct sockaddr_storage out[LG_DNS_SLOTS];
+    unsigned rcode = FUZZ_DNS_RCODE_UNSET;
     unsigned char *msg;
     unsigned id;
     int max, n;
@@ -85,8 +90,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     id = size >= 2 ? (unsigned)msg[0] << 8 | msg[1] : 0;
     /* vary the room left for addresses, as lookups that already hold some do */
     max = size >= 3 ? msg[size - 1] % (LG_DNS_SLOTS + 1) : LG_DNS_SLOTS;
-    n = lg_dns_parse(msg, size, id, FUZZ_DNS_PORT, out, max);
-    if (n < -1 || n > max)
+    n = lg_dns_parse(msg, size, id, FUZZ_DNS_PORT, out, max, &rcode);
+    if (n < -1 || n > max || (n > 0 && rcode != 0) || (n >= 0 && rcode > FUZZ_DNS_RCODE_MAX))
         abort();
     for (int i = 0; i < n; i++)
         if (!fuzz_dns_addr_ok(&out[i]))
