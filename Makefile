@@ -8,10 +8,13 @@ DEPS     ?= build
 # make install: under PREFIX (binary in PREFIX/sbin), everything below DESTDIR (packaging)
 PREFIX   ?= /usr/local
 DESTDIR  ?=
+# make fuzz: every fuzz/fuzz_*.c for FUZZ_SECONDS each, built with clang in FUZZ_BUILD
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   ?= build-fuzz
 CMAKE_FLAGS = -DLG_WERROR=$(if $(filter 1,$(WERROR)),ON,OFF) \
               -DLG_SANITIZE=$(if $(filter 1,$(SANITIZE)),ON,OFF)
 
-.PHONY: all deps build run install test test-asan test-docker bench format clean
+.PHONY: all deps build run install test test-asan test-docker fuzz bench format clean
 
 all: build
 
@@ -42,6 +45,13 @@ test-docker: build
 test-asan:
 	@$(MAKE) --no-print-directory test BUILD=build-asan SANITIZE=1
 
+# libFuzzer + ASan + UBSan in their own build dir (docs/fuzzing.md); fails on any crash
+fuzz: DEPS = fuzz
+fuzz: deps
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DLG_FUZZ=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_all
+	@scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 bench: DEPS = bench
 bench: build
 	@bench/run.sh $(BUILD)
@@ -50,4 +60,4 @@ format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

@@ -211,6 +211,11 @@ int lg_parse_addr(const char *s, unsigned flags, lg_addr_t *out, const char **wh
         hlen = (size_t)(colon - s);
         port = colon + 1;
     }
+    if (hlen >= sizeof(out->host)) {
+        /* the whole text fits in LG_ADDR_TEXT_MAX, the host part alone may not */
+        *why = "host too long";
+        return LG_ERR;
+    }
     if (lg_parse_port(port, flags, &out->port, why) != LG_OK)
         return LG_ERR;
     memcpy(out->host, host, hlen);

@@ -142,13 +142,15 @@ size_t lg_alog_escape(char *out, size_t cap, const char *str, int json)
 
 void lg_alog_write(const lg_alog_entry_t *e)
 {
-    char line[LG_ALOG_LINE], target[2048], ua[1024], ref[1024], rid[256];
+    char line[LG_ALOG_LINE], method[512], target[2048], ua[1024], ref[1024], rid[256];
     int json = format == LG_ACCESS_JSON;
     int n;
 
     if (fd < 0)
         return;
     times_update();
+    /* the method too: a request line that did not parse logs whatever came before a space */
+    lg_alog_escape(method, sizeof(method), e->method, json);
     lg_alog_escape(target, sizeof(target), e->target, json);
     lg_alog_escape(ua, sizeof(ua), e->user_agent, json);
     lg_alog_escape(ref, sizeof(ref), e->referer, json);
@@ -160,12 +162,12 @@ void lg_alog_write(const lg_alog_entry_t *e)
                      "\"upstream\":\"%s\",\"upstream_ms\":%lld,\"pool\":\"%s\","
                      "\"listener\":\"%s\",\"request_id\":\"%s\",\"referer\":\"%s\","
                      "\"user_agent\":\"%s\"}\n",
-                     cached_iso, e->client, e->method, target, e->protocol, e->status,
+                     cached_iso, e->client, method, target, e->protocol, e->status,
                      (unsigned long long)e->body_bytes, (unsigned long long)e->duration_ms,
                      e->upstream, (long long)e->upstream_ms, e->pool, e->listener, rid, ref, ua);
     else
         n = snprintf(line, sizeof(line), "%s - - [%s] \"%s %s %s\" %d %llu \"%s\" \"%s\"\n",
-                     e->client, cached_local, e->method, target, e->protocol, e->status,
+                     e->client, cached_local, method, target, e->protocol, e->status,
                      (unsigned long long)e->body_bytes, ref[0] ? ref : "-", ua[0] ? ua : "-");
     if (n < 0)
         return;

@@ -417,6 +417,15 @@ Test(config_scalar, bad_addrs)
     strcpy(longname + sizeof(longname) - 4, ":80");
     cr_assert_eq(lg_parse_addr(longname, LG_ADDR_HOSTNAME, &a, &why), LG_ERR);
     cr_assert_str_eq(why, "address too long");
+    /* A text that fits but a host part that does not (found by fuzz_config, UBSan). */
+    memset(longname, '2', 257);
+    strcpy(longname + 257, ":80");
+    cr_assert_eq(lg_parse_addr(longname, LG_ADDR_HOSTNAME, &a, &why), LG_ERR);
+    cr_assert_str_eq(why, "host too long");
+    longname[0] = '[';
+    strcpy(longname + 257, "]:80");
+    cr_assert_eq(lg_parse_addr(longname, 0, &a, &why), LG_ERR);
+    cr_assert_str_eq(why, "host too long");
     /* A label longer than 63 characters. */
     memset(longname, 'a', 64);
     strcpy(longname + 64, ".com:80");
