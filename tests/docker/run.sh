@@ -259,7 +259,7 @@ case $cfg in
 0|0:*|root*|"|"*) fail "the image runs as root: $cfg" ;;
 esac
 [[ $cfg == *"|SIGQUIT|"* ]] || fail "STOPSIGNAL is not SIGQUIT: $cfg"
-[[ $cfg == *lifeguard-healthcheck* ]] || fail "no HEALTHCHECK: $cfg"
+[[ $cfg == *"lifeguard healthcheck -c /etc/lifeguard/lifeguard.yaml" ]] || fail "no HEALTHCHECK: $cfg"
 drun --rm lifeguard:local -t -c /etc/lifeguard/lifeguard.yaml | grep 'configuration ok' >/dev/null ||
     fail "the image's default configuration does not pass lifeguard -t"
 
@@ -309,7 +309,10 @@ for i in $(seq 1 60); do
     [ "$i" = 60 ] && { "$DOCKER" inspect -f '{{json .State.Health}}' "$LG"; fail "not healthy after 60s: $st"; }
     sleep 1
 done
-log "healthy after $(($(date +%s) - th))s: $("$DOCKER" inspect -f '{{(index .State.Health.Log 0).Output}}' "$LG" | tr -d '\n')"
+# the output of the latest check (the first ones may have run before lifeguard listened)
+hout=$("$DOCKER" inspect -f '{{range .State.Health.Log}}{{.Output}}{{end}}' "$LG" | tail -n 1)
+log "healthy after $(($(date +%s) - th))s: $hout"
+[ "$hout" = healthy ] || fail "the health check printed '$hout', expected 'healthy'"
 
 # ---- spread over the replicas found by DNS
 names() { # N requests to PATH; prints the distinct answers, one per line, or FAIL lines
