@@ -71,8 +71,11 @@ static void hc_target(hc_t *hc, const lg_addr_t *addr)
     lg_net_addr_text((const struct sockaddr *)&hc->sa, hc->text, sizeof(hc->text));
 }
 
-/* Wait for `events` until the deadline: LG_OK ready, LG_AGAIN timed out, LG_ERR (printed). */
-static int hc_wait(hc_t *hc, short events)
+/*
+ * Wait for `events` until the deadline: LG_OK when ready, else LG_ERR after printing why
+ * ("WHAT 127.0.0.1:9901 within 3000 ms" when the time is up).
+ */
+static int hc_wait(hc_t *hc, short events, const char *what)
 {
     struct pollfd pfd = {.fd = hc->fd, .events = events};
     lg_msec_t now;
@@ -81,7 +84,7 @@ static int hc_wait(hc_t *hc, short events)
     for (;;) {
         now = lg_clock_ms();
         if (now >= hc->deadline)
-            return LG_AGAIN;
+            return unhealthy("%s %s within %d ms", what, hc->text, LG_HEALTHCHECK_TIMEOUT_MS);
         n = poll(&pfd, 1, (int)(hc->deadline - now));
         if (n > 0)
             return LG_OK;
@@ -92,7 +95,7 @@ static int hc_wait(hc_t *hc, short events)
 
 static int hc_connect(hc_t *hc)
 {
-    int err = 0, rc;
+    int err = 0;
     socklen_t len = sizeof(err);
 
     hc->fd = socket(hc->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -103,12 +106,8 @@ static int hc_connect(hc_t *hc)
     /* interrupted, a non-blocking connect goes on as if in progress */
     if (errno != EINPROGRESS && errno != EINTR)
         return failed(hc, "connect()", "to", errno);
-    rc = hc_wait(hc, POLLOUT);
-    if (rc == LG_AGAIN)
-        return unhealthy("connect() to %s timed out after %d ms", hc->text,
-                         LG_HEALTHCHECK_TIMEOUT_MS);
-    if (rc != LG_OK)
-        return rc;
+    if (hc_wait(hc, POLLOUT, "no connection to") != LG_OK)
+        return LG_ERR;
     if (getsockopt(hc->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
         err = errno;
     return err != 0 ? failed(hc, "connect()", "to", err) : LG_OK;
@@ -119,7 +118,6 @@ static int hc_send(hc_t *hc)
     char req[LG_ADDR_STRLEN + 128];
     size_t off = 0, len;
     ssize_t n;
-    int rc;
 
     len = (size_t)snprintf(req, sizeof(req),
                            "GET /healthz HTTP/1.1\r\nHost: %s\r\n"
@@ -135,12 +133,8 @@ static int hc_send(hc_t *hc)
             continue;
         if (errno != EAGAIN)
             return failed(hc, "send()", "to", errno);
-        rc = hc_wait(hc, POLLOUT);
-        if (rc == LG_AGAIN)
-            return unhealthy("send() to %s timed out after %d ms", hc->text,
-                             LG_HEALTHCHECK_TIMEOUT_MS);
-        if (rc != LG_OK)
-            return rc;
+        if (hc_wait(hc, POLLOUT, "could not send the request to") != LG_OK)
+            return LG_ERR;
     }
     return LG_OK;
 }
@@ -168,7 +162,6 @@ static int hc_read_status(hc_t *hc, int *status)
     size_t have = 0;
     const char *eol = NULL;
     ssize_t n;
-    int rc;
 
     while (eol == NULL && have < sizeof(buf)) {
         n = recv(hc->fd, buf + have, sizeof(buf) - have, 0);
@@ -184,11 +177,8 @@ static int hc_read_status(hc_t *hc, int *status)
             continue;
         if (errno != EAGAIN)
             return failed(hc, "recv()", "from", errno);
-        rc = hc_wait(hc, POLLIN);
-        if (rc == LG_AGAIN)
-            return unhealthy("no answer from %s within %d ms", hc->text, LG_HEALTHCHECK_TIMEOUT_MS);
-        if (rc != LG_OK)
-            return rc;
+        if (hc_wait(hc, POLLIN, "no answer from") != LG_OK)
+            return LG_ERR;
     }
     *status = eol != NULL ? hc_parse_status(buf, (size_t)(eol - buf)) : -1;
     if (*status < 0)

@@ -19,24 +19,12 @@
 #include <unistd.h>
 
 #include "lg_test.h"
+#include "proxy_common.h"
 
-/* A valid file with `admin` (a YAML line, "" for none) and a listener and pool that start. */
+/* A valid file with `admin` (a YAML line, "" for none); nothing listens on its backend. */
 static char *hc_config(const char *admin)
 {
-    return lg_fmt("workers: 1\n"
-                  "log: {level: info, error: stderr, access: off}\n"
-                  "%s"
-                  "listeners:\n"
-                  "  web:\n"
-                  "    listen: 127.0.0.1:0\n"
-                  "    routes:\n"
-                  "      - pool: app\n"
-                  "pools:\n"
-                  "  app:\n"
-                  "    health_check: {type: none}\n"
-                  "    backends:\n"
-                  "      - address: 127.0.0.1:9\n",
-                  admin);
+    return lgt_single_yaml(LGT_HEAD, admin, "", lgt_backend(9));
 }
 
 /* `lifeguard healthcheck -c FILE` on `yaml`: its exit status, its output in *out. */
