@@ -17,6 +17,8 @@ WORKDIR /src
 # Only what the build reads, so an edit elsewhere (docs, tests) keeps the build cache.
 COPY CMakeLists.txt ./
 COPY cmake/ cmake/
+# dist/lifeguard.8.in: CMake makes the man page from it when it configures the build
+COPY dist/ dist/
 COPY src/ src/
 COPY tests/support/ tests/support/
 # RelWithDebInfo is what `make` builds and what the tests and benchmarks run; the debug
