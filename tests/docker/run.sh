@@ -330,6 +330,9 @@ LG=$(compose ps -q lifeguard)
 mapfile -t APPS < <(compose ps -q app)
 [ -n "$LG" ] || fail "no lifeguard container"
 [ "${#APPS[@]}" = 3 ] || fail "expected 3 app replicas, got ${#APPS[@]}"
+sleep 1 # a lifeguard that cannot start exits within this (its log then says why)
+[ "$("$DOCKER" inspect -f '{{.State.Running}}' "$LG")" = true ] ||
+    fail "lifeguard is not running: $("$DOCKER" inspect -f '{{.State.Status}}, exit code {{.State.ExitCode}}' "$LG")"
 http=$("$DOCKER" port "$LG" 8080/tcp | head -n 1)
 admin=$("$DOCKER" port "$LG" 9901/tcp | head -n 1)
 URL="http://$http" ADMIN="http://$admin"
