@@ -17,6 +17,8 @@ WORKDIR /src
 # Only what the build reads, so an edit elsewhere (docs, tests) keeps the build cache.
 COPY CMakeLists.txt ./
 COPY cmake/ cmake/
+# dist/lifeguard.8.in: CMake makes the man page from it when it configures the build
+COPY dist/ dist/
 COPY src/ src/
 COPY tests/support/ tests/support/
 # RelWithDebInfo is what `make` builds and what the tests and benchmarks run; the debug
@@ -45,18 +47,16 @@ RUN apt-get update \
  && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home \
         --shell /usr/sbin/nologin lifeguard
 COPY --from=build /out/lifeguard /usr/local/bin/lifeguard
-COPY docker/healthcheck.sh /usr/local/bin/lifeguard-healthcheck
 COPY docker/conf/lifeguard.yaml /etc/lifeguard/lifeguard.yaml
 # Numeric, so that runAsNonRoot checks (Kubernetes) can tell it is not root. Listening on
 # 8080 and 9901 needs no capability.
 USER 10001:10001
 EXPOSE 8080 9901
-# Where the healthcheck finds the admin listener; change it with the configuration's admin.listen.
-ENV LIFEGUARD_ADMIN=127.0.0.1:9901
-# Liveness of the master: GET /healthz on the admin listener, with bash's /dev/tcp (bash is in
-# the base image; curl would add about 10 MB of libraries). See docker/healthcheck.sh.
-HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-    CMD ["/usr/local/bin/lifeguard-healthcheck"]
+# Liveness of the master: `lifeguard healthcheck` reads the configuration, finds admin.listen
+# (wherever it is; a wildcard address is asked on the loopback) and asks its /healthz, in 3 s
+# at most. Started with another file (`-c`)? Give the check the same one (--health-cmd).
+HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["/usr/local/bin/lifeguard", "healthcheck", "-c", "/etc/lifeguard/lifeguard.yaml"]
 # `docker stop` drains: in-flight requests finish (up to timeouts.drain), then exit 0.
 # `docker kill -s HUP` reloads /etc/lifeguard/lifeguard.yaml; a broken file keeps the old one.
 STOPSIGNAL SIGQUIT

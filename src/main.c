@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "admin/healthcheck_cli.h"
 #include "config/config.h"
 #include "core/log.h"
 #include "master/master.h"
@@ -151,6 +152,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if (optind == argc - 1 && !test && sig == NULL && strcmp(argv[optind], "healthcheck") == 0)
+        return lg_healthcheck_main(path);
     if (optind != argc) {
         usage(stderr);
         return 2;

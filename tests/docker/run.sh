@@ -19,11 +19,16 @@
 # then removes everything it made (containers, networks, images, the engine and its folders).
 #
 # The engine runs with --iptables=false --ip-forward=false --bridge=none: it adds no iptables
-# rule or chain, leaves net.ipv4.ip_forward alone and creates no docker0. Builds use
-# `--network host` (the build's apt-get reaches the mirror like the host does); the Compose
-# network is a user bridge, reached from the host through the published ports (docker-proxy),
-# with Docker's embedded DNS inside. The script checks afterwards that iptables, ip_forward,
-# the links and the mounts are as they were.
+# rule or chain, leaves net.ipv4.ip_forward alone and creates no docker0. It builds in the
+# host's network namespace with `--network host` (the build's apt-get reaches the mirror like
+# the host does; no bridge is involved). Then the same engine (same data root) is restarted in a
+# network namespace of its own, with only a loopback: the Compose network's bridge, its veths,
+# docker-proxy and the published ports live there, and the test's clients (curl) enter it. So
+# the host's firewall never sees the containers' traffic: a host whose FORWARD policy is DROP
+# with br_netfilter loaded (what a system Docker leaves) would otherwise drop the packets
+# between lifeguard and the replicas. Nothing in that namespace routes anywhere. The script
+# checks afterwards that iptables, ip_forward, the links and the mounts are as they were, and
+# that no process is left in the namespace.
 #
 # Needs root (exit 77, skipped, otherwise). Installs docker.io, docker-compose and debootstrap
 # when missing. Bounded by LG_DOCKER_TIMEOUT seconds (default 900).
@@ -75,6 +80,7 @@ cgroups_before=$(ls -d /sys/fs/cgroup/*/lifeguard-test 2>/dev/null || true)
 bg_pids=""
 TMP=$(mktemp -d /tmp/lg-docker.XXXXXX)
 chmod 755 "$TMP"
+NETNS="$TMP/netns" # the engine's own network namespace, kept by a bind mount on this file
 snapshot() { # what the engine could leave behind on the host
     {
         echo "## iptables"
@@ -91,6 +97,52 @@ export DOCKER_CONFIG="$TMP/client" # no credentials or settings of the host's us
 export DOCKER_BUILDKIT=0 COMPOSE_DOCKER_CLI_BUILD=0
 mkdir -p "$TMP/client"
 
+# Start dockerd in the host's network namespace, or with `netns` in the test's own one
+# (nsenter changes only the network namespace: mounts and cgroups are the host's, as before).
+engine_start() {
+    local in=() i
+    [ "${1:-}" = netns ] && in=(nsenter "--net=$NETNS")
+    log "starting dockerd (data root $TMP/data${1:+, in its own network namespace})"
+    "${in[@]}" dockerd --data-root "$TMP/data" --exec-root "$TMP/exec" --pidfile "$TMP/dockerd.pid" \
+        -H "unix://$TMP/docker.sock" --config-file "$TMP/daemon.json" \
+        --containerd-namespace lifeguard-test --containerd-plugins-namespace lifeguard-test-plugins \
+        --cgroup-parent /lifeguard-test \
+        --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false --bridge=none \
+        >>"$TMP/dockerd.log" 2>&1 &
+    dockerd_pid=$!
+    for i in $(seq 1 60); do
+        kill -0 "$dockerd_pid" 2>/dev/null || { tail -n 30 "$TMP/dockerd.log"; fail "dockerd exited"; }
+        timeout 5 "$DOCKER" version >/dev/null 2>&1 && break
+        [ "$i" = 60 ] && { tail -n 30 "$TMP/dockerd.log"; fail "dockerd did not start within 30s"; }
+        sleep 0.5
+    done
+    log "dockerd $("$DOCKER" version -f '{{.Server.Version}}') is up"
+}
+# Stop dockerd by its pid (it stops the containerd it started), then whatever is left of it
+engine_stop() {
+    local pid i
+    if [ -s "$TMP/dockerd.pid" ]; then
+        pid=$(cat "$TMP/dockerd.pid")
+        kill -TERM "$pid" 2>/dev/null
+        for i in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+        kill -0 "$pid" 2>/dev/null && { log "dockerd did not stop: SIGKILL"; kill -KILL "$pid"; }
+        rm -f "$TMP/dockerd.pid"
+    fi
+    # containerd and shims started for this engine carry $TMP in their command line
+    for pid in $(pgrep -f -- "$TMP/" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+    return 0
+}
+# The processes in the engine's network namespace (none once everything is stopped)
+netns_pids() {
+    local ns
+    ns=$(stat -L -c %i "$NETNS" 2>/dev/null) || return 0 # not made (yet)
+    # "/proc/PID/ns/net -> net:[INODE]"
+    ls -l /proc/[0-9]*/ns/net 2>/dev/null |
+        awk -v ns="net:[$ns]" '$NF == ns {split($(NF - 2), p, "/"); print p[3]}'
+}
+# curl from inside the engine's network namespace, where the published ports are
+nscurl() { nsenter --net="$NETNS" curl "$@"; }
+
 cleanup() {
     local rc=$? pid i
     trap - EXIT INT TERM
@@ -103,15 +155,16 @@ cleanup() {
         timeout 60 "$DOCKER" rm -f $("$DOCKER" ps -aq) >/dev/null 2>&1
         timeout 60 "$DOCKER" rmi -f lifeguard:local lifeguard-origin:local debian:bookworm-slim \
             >/dev/null 2>&1
+        log "containers, networks and images removed"
     fi
-    if [ -s "$TMP/dockerd.pid" ]; then
-        pid=$(cat "$TMP/dockerd.pid")
-        kill -TERM "$pid" 2>/dev/null
-        for i in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-        kill -0 "$pid" 2>/dev/null && { log "dockerd did not stop: SIGKILL"; kill -KILL "$pid"; }
-    fi
-    # containerd and shims started for this engine carry $TMP in their command line
-    for pid in $(pgrep -f -- "$TMP/" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+    engine_stop
+    log "dockerd stopped"
+    # nothing may stay in the engine's network namespace (docker-proxy, a client)
+    for pid in $(netns_pids); do
+        log "left in the network namespace: $pid $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
+        kill -KILL "$pid" 2>/dev/null
+        rc=1
+    done
     # mounts (overlay layers, network namespaces) under the temporary folder, deepest first
     awk -v t="$TMP/" 'index($2, t) == 1 {print $2}' /proc/self/mounts | sort -r |
         while read -r m; do umount -l "$m" 2>/dev/null || log "cannot unmount $m"; done
@@ -159,21 +212,7 @@ bg_pids="$watchdog"
 cat >"$TMP/daemon.json" <<'EOF'
 { "log-driver": "json-file" }
 EOF
-log "starting dockerd (data root $TMP/data)"
-dockerd --data-root "$TMP/data" --exec-root "$TMP/exec" --pidfile "$TMP/dockerd.pid" \
-    -H "unix://$TMP/docker.sock" --config-file "$TMP/daemon.json" \
-    --containerd-namespace lifeguard-test --containerd-plugins-namespace lifeguard-test-plugins \
-    --cgroup-parent /lifeguard-test \
-    --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false --bridge=none \
-    >"$TMP/dockerd.log" 2>&1 &
-dockerd_pid=$!
-for i in $(seq 1 60); do
-    kill -0 "$dockerd_pid" 2>/dev/null || { tail -n 30 "$TMP/dockerd.log"; fail "dockerd exited"; }
-    timeout 5 "$DOCKER" version >/dev/null 2>&1 && break
-    [ "$i" = 60 ] && { tail -n 30 "$TMP/dockerd.log"; fail "dockerd did not start within 30s"; }
-    sleep 0.5
-done
-log "dockerd $("$DOCKER" version -f '{{.Server.Version}}') is up"
+engine_start
 
 # ---- the base image: debootstrap --variant=minbase, slimmed like the official image, cached
 mirror() { # the Debian mirror the host's apt uses
@@ -259,7 +298,7 @@ case $cfg in
 0|0:*|root*|"|"*) fail "the image runs as root: $cfg" ;;
 esac
 [[ $cfg == *"|SIGQUIT|"* ]] || fail "STOPSIGNAL is not SIGQUIT: $cfg"
-[[ $cfg == *lifeguard-healthcheck* ]] || fail "no HEALTHCHECK: $cfg"
+[[ $cfg == *"lifeguard healthcheck -c /etc/lifeguard/lifeguard.yaml" ]] || fail "no HEALTHCHECK: $cfg"
 drun --rm lifeguard:local -t -c /etc/lifeguard/lifeguard.yaml | grep 'configuration ok' >/dev/null ||
     fail "the image's default configuration does not pass lifeguard -t"
 
@@ -274,7 +313,15 @@ drun --rm -v "$TMP/v2:/etc/lifeguard:ro" lifeguard:local -t -c /etc/lifeguard/li
     grep 'configuration ok' >/dev/null || fail "the changed configuration does not pass lifeguard -t"
 chmod -R a+rX "$TMP/conf" "$TMP/v2"
 
-# ---- compose: lifeguard in front of three replicas, ports published on the loopback
+# ---- the same engine again, in a network namespace of its own: the host's firewall (a FORWARD
+# policy of DROP with br_netfilter loaded) never sees the packets between the containers then
+engine_stop
+touch "$NETNS"
+unshare --net="$NETNS" true || fail "cannot make a network namespace (unshare --net)"
+nsenter --net="$NETNS" ip link set lo up
+engine_start netns
+
+# ---- compose: lifeguard in front of three replicas, ports published on the namespace's loopback
 export LG_PUBLISH_HTTP=127.0.0.1: LG_PUBLISH_ADMIN=127.0.0.1: LG_CONF_DIR="$TMP/conf"
 compose() { timeout 180 "$COMPOSE" -p "$PROJECT" -f "$ROOT/docker/compose.yaml" "$@"; }
 log "docker-compose up (docker/compose.yaml, $("$COMPOSE" version --short))"
@@ -283,6 +330,9 @@ LG=$(compose ps -q lifeguard)
 mapfile -t APPS < <(compose ps -q app)
 [ -n "$LG" ] || fail "no lifeguard container"
 [ "${#APPS[@]}" = 3 ] || fail "expected 3 app replicas, got ${#APPS[@]}"
+sleep 1 # a lifeguard that cannot start exits within this (its log then says why)
+[ "$("$DOCKER" inspect -f '{{.State.Running}}' "$LG")" = true ] ||
+    fail "lifeguard is not running: $("$DOCKER" inspect -f '{{.State.Status}}, exit code {{.State.ExitCode}}' "$LG")"
 http=$("$DOCKER" port "$LG" 8080/tcp | head -n 1)
 admin=$("$DOCKER" port "$LG" 9901/tcp | head -n 1)
 URL="http://$http" ADMIN="http://$admin"
@@ -309,13 +359,16 @@ for i in $(seq 1 60); do
     [ "$i" = 60 ] && { "$DOCKER" inspect -f '{{json .State.Health}}' "$LG"; fail "not healthy after 60s: $st"; }
     sleep 1
 done
-log "healthy after $(($(date +%s) - th))s: $("$DOCKER" inspect -f '{{(index .State.Health.Log 0).Output}}' "$LG" | tr -d '\n')"
+# the output of the latest check (the first ones may have run before lifeguard listened)
+hout=$("$DOCKER" inspect -f '{{range .State.Health.Log}}{{.Output}}{{end}}' "$LG" | awk 'NF {l = $0} END {print l}')
+log "healthy after $(($(date +%s) - th))s: $hout"
+[ "$hout" = healthy ] || fail "the health check printed '$hout', expected 'healthy'"
 
 # ---- spread over the replicas found by DNS
 names() { # N requests to PATH; prints the distinct answers, one per line, or FAIL lines
     local n=$1 path=$2 i code
     for i in $(seq 1 "$n"); do
-        code=$(curl -s --max-time 3 -o "$TMP/body" -w '%{http_code}' "$URL$path") || true
+        code=$(nscurl -s --max-time 3 -o "$TMP/body" -w '%{http_code}' "$URL$path") || true
         if [ "$code" = 200 ]; then head -n 1 "$TMP/body"; else echo "FAIL-$code"; fi
     done
 }
@@ -330,7 +383,7 @@ wait_replicas() {
         sleep 1
     done
 }
-[ "$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' "$URL/")" = 200 ] ||
+[ "$(nscurl -s --max-time 10 -o /dev/null -w '%{http_code}' "$URL/")" = 200 ] ||
     fail "GET / through lifeguard is not answered with 200"
 wait_replicas
 counts=$(names 60 / | sort | uniq -c | awk '{printf "%s=%s ", $2, $1}')
@@ -340,7 +393,7 @@ log "60 requests spread over the 3 replicas: $counts"
 for c in $counts; do [ "${c#*=}" -ge 10 ] || fail "uneven spread: $counts"; done
 
 # ---- metrics and logs
-curl -sS --max-time 5 "$ADMIN/metrics" >"$TMP/metrics" || fail "no /metrics on the admin port"
+nscurl -sS --max-time 5 "$ADMIN/metrics" >"$TMP/metrics" || fail "no /metrics on the admin port"
 up=$(grep -c '^lifeguard_backend_up{.*} 1$' "$TMP/metrics" || true)
 log "/metrics: $(wc -l <"$TMP/metrics") lines, lifeguard_backend_up = 1 for $up backends"
 [ "$up" = 3 ] || { grep '^lifeguard_backend_up' "$TMP/metrics"; fail "expected 3 backends up in /metrics"; }
@@ -360,16 +413,16 @@ wait_replicas
 log "scaled to 4 replicas: all 4 answer after $(($(date +%s) - ts))s"
 
 # ---- reload under load: docker kill -s HUP with a changed configuration
-[ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/")" = 200 ] || fail "/ is not 200 before the reload"
+[ "$(nscurl -s -o /dev/null -w '%{http_code}' "$URL/")" = 200 ] || fail "/ is not 200 before the reload"
 rm -f "$TMP/stop"
 ( # one new connection per request
     while [ ! -e "$TMP/stop" ]; do
-        curl -s -o /dev/null --max-time 5 -w '%{http_code}\n' "$URL/api/loop" || true
+        nscurl -s -o /dev/null --max-time 5 -w '%{http_code}\n' "$URL/api/loop" || true
     done >"$TMP/loop.codes"
 ) &
 loop_pid=$!
 ( # one keep-alive connection (reconnecting when lifeguard closes it), 40 requests a second
-    curl -s --max-time 60 --rate 40/s -w '\ncode=%{http_code}\n' "$URL/api/keepalive/[1-400]" \
+    nscurl -s --max-time 60 --rate 40/s -w '\ncode=%{http_code}\n' "$URL/api/keepalive/[1-400]" \
         >"$TMP/ka.out" 2>&1 || true
 ) &
 ka_pid=$!
@@ -380,7 +433,7 @@ mv "$TMP/conf/.lifeguard.yaml.new" "$TMP/conf/lifeguard.yaml" # replaced, as an 
 t_hup=$(date +%s.%N)
 "$DOCKER" kill -s HUP "$LG" >/dev/null
 for i in $(seq 1 150); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/")" = 404 ] && break
+    [ "$(nscurl -s -o /dev/null -w '%{http_code}' "$URL/")" = 404 ] && break
     [ "$i" = 150 ] && fail "the new configuration (/ -> 404) did not take effect within 30s"
     sleep 0.2
 done
@@ -398,7 +451,7 @@ log "reload took effect after ${took}s; during it: $total requests on new connec
 [ "$kabad" = 0 ] && [ "$katotal" = 400 ] ||
     { grep '^code=' "$TMP/ka.out" | sort | uniq -c; fail "keep-alive requests failed during the reload"; }
 [ "$total" -ge 20 ] || fail "the client loop made only $total requests"
-curl -sS --max-time 5 "$ADMIN/metrics" >"$TMP/metrics" || fail "no /metrics after the reload"
+nscurl -sS --max-time 5 "$ADMIN/metrics" >"$TMP/metrics" || fail "no /metrics after the reload"
 grep -q '^lifeguard_reloads_total 1$' "$TMP/metrics" || fail "/metrics does not count the reload"
 
 # a broken file keeps the configuration that serves
@@ -410,13 +463,13 @@ for i in $(seq 1 50); do
     [ "$i" = 50 ] && fail "no 'reload failed' in the log after a broken configuration"
     sleep 0.2
 done
-c1=$(curl -s -o /dev/null -w '%{http_code}' "$URL/api/x")
-c2=$(curl -s -o /dev/null -w '%{http_code}' "$URL/")
+c1=$(nscurl -s -o /dev/null -w '%{http_code}' "$URL/api/x")
+c2=$(nscurl -s -o /dev/null -w '%{http_code}' "$URL/")
 [ "$c1/$c2" = 200/404 ] || fail "after a broken reload: /api/x $c1, / $c2 (expected 200, 404)"
 log "a broken configuration is refused, the previous one keeps serving"
 
 # ---- docker stop drains: an in-flight slow request completes, exit code 0
-curl -sS --max-time 20 -w ' %{http_code}' "$URL/api/delay/2000" >"$TMP/slow.out" 2>&1 &
+nscurl -sS --max-time 20 -w ' %{http_code}' "$URL/api/delay/2000" >"$TMP/slow.out" 2>&1 &
 slow_pid=$!
 bg_pids="$bg_pids $slow_pid"
 sleep 0.5
