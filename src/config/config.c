@@ -1426,7 +1426,7 @@ static void conf_defaults(conf_ctx_t *c)
     char pid[PATH_MAX];
 
     if (lg_config_default_pid_file(geteuid(), getenv("XDG_RUNTIME_DIR"), pid, sizeof(pid)) == LG_OK)
-        cf->pid_file = lg_arena_strndup(c->arena, pid, strlen(pid));
+        cf->pid_file_default = cf->pid_file = lg_arena_strndup(c->arena, pid, strlen(pid));
     cf->workers = conf_cpus();
     cf->log.level = LG_LOG_INFO;
     cf->log.error = lg_arena_strndup(c->arena, "stderr", strlen("stderr"));

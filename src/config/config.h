@@ -135,6 +135,8 @@ typedef struct lg_config {
     char *file;       /* the path it was loaded from */
     unsigned workers; /* "auto" resolved to the CPU count at load time; >= 1 */
     char *pid_file;   /* default: lg_config_default_pid_file() */
+    /* the default, same pointer as pid_file while the file does not set one */
+    const char *pid_file_default;
 
     struct {
         lg_log_level_t level;      /* default info */

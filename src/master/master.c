@@ -90,7 +90,8 @@ static struct {
     unsigned next_gen;
     int sigfd;
     sigset_t sigs;
-    int stopping; /* 1: graceful, 2: fast */
+    int stopping;    /* 1: graceful, 2: fast */
+    int pid_written; /* the pid file is ours to remove at exit */
     lg_io_t sig_io;
     lg_timerq_t q_kill; /* drain deadline + grace for a stop or an old generation */
     lg_timer_t kill_timer;
@@ -111,17 +112,31 @@ static double wall_seconds(void)
 
 /* ---- pid file */
 
-static int pid_file_write(const char *path)
+/*
+ * Write the master's pid. A pid_file the configuration names must be written; the default one
+ * may be unwritable (a read-only container without /tmp): lifeguard then serves anyway and
+ * says that `lifeguard -s` will not find it.
+ */
+static int pid_file_write(const lg_config_t *cf)
 {
+    const char *path = cf->pid_file;
     FILE *f;
 
     if (path == NULL)
         return LG_OK;
     f = fopen(path, "w");
+    if (f == NULL && path == cf->pid_file_default) {
+        lg_log(LG_LOG_WARN,
+               "open() \"%s\" failed (%d: %s): no pid file, `lifeguard -s` needs pid_file set "
+               "to a writable path",
+               path, errno, strerror(errno));
+        return LG_OK;
+    }
     if (f == NULL) {
         lg_log(LG_LOG_ERR, "open() \"%s\" failed (%d: %s)", path, errno, strerror(errno));
         return LG_ERR;
     }
+    m.pid_written = 1;
     fprintf(f, "%d\n", getpid());
     if (fclose(f) != 0) {
         lg_log(LG_LOG_ERR, "write() \"%s\" failed (%d: %s)", path, errno, strerror(errno));
@@ -641,7 +656,7 @@ int lg_master_run(lg_config_t *cf)
     m.kill_timer.handler = kill_late;
     m.respawn_timer.handler = respawn_tick;
     m.started = lg_now;
-    if (pid_file_write(cf->pid_file) != LG_OK || generation_load(cf) != LG_OK)
+    if (pid_file_write(cf) != LG_OK || generation_load(cf) != LG_OK)
         return 1;
 
     lg_loop_run();
@@ -649,7 +664,7 @@ int lg_master_run(lg_config_t *cf)
     lg_health_stop();
     lg_dns_stop();
     lg_admin_close();
-    if (m.cur != NULL && m.cur->cf->pid_file != NULL)
+    if (m.pid_written && m.cur != NULL && m.cur->cf->pid_file != NULL)
         unlink(m.cur->cf->pid_file);
     lg_log(LG_LOG_INFO, "lifeguard stopped");
     while (m.old != NULL) {

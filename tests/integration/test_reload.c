@@ -1196,6 +1196,39 @@ Test(reload, signal_command_with_the_default_pid_file, .timeout = 60)
     rl_finish(lg, SIGTERM, NULL);
 }
 
+/*
+ * The default pid file may be unwritable (a read-only container without /tmp): lifeguard serves
+ * anyway and warns that `lifeguard -s` will not find it. Here XDG_RUNTIME_DIR is a directory
+ * that nobody cannot write.
+ */
+Test(reload, unwritable_default_pid_file_only_warns, .timeout = 60)
+{
+    lg_proc_t *o, *lg;
+    char *dir, *run, *yaml;
+    rl_conf_t c = {.workers = 1};
+
+    if (geteuid() != 0 || access("/usr/bin/setpriv", X_OK) != 0)
+        cr_skip_test("needs root and setpriv (util-linux) to run lifeguard as another user");
+    o = lg_origin_start("--quiet");
+    c.origin = o->port;
+    dir = rl_tmpdir();
+    run = rl_tmpdir(); /* root's, mode 0700 */
+    setenv("LG_TEST_BINARY", rl_nobody_wrapper(dir, run), 1);
+    yaml = lg_fmt("# no pid_file: the default\n%s", rl_config(&c));
+
+    lg = lg_lifeguard_start(yaml);
+    cr_assert_eq(lg_log_count(lg_proc_log(lg), "no pid file"), 1, "%s", lg_proc_log(lg));
+    cr_assert_not_null(strstr(lg_proc_log(lg),
+                              lg_fmt("open() \"%s/lifeguard.pid\" failed (13: Permission denied): "
+                                     "no pid file, `lifeguard -s` needs pid_file set to a writable "
+                                     "path",
+                                     run)),
+                       "%s", lg_proc_log(lg));
+    rl_assert_200(lg_http_get(lg_proc_port(lg, "web"), "/", NULL), "without a pid file");
+    unsetenv("LG_TEST_BINARY");
+    rl_finish(lg, SIGTERM, NULL);
+}
+
 Test(reload, signal_command_errors, .timeout = 60)
 {
     char *dir = rl_tmpdir();
