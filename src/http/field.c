@@ -80,16 +80,40 @@ int lg_field_list_next(const char **p, const char *e, lg_span_t *elem)
     return 0;
 }
 
-/* RFC 3986 host[:port]: reg-name, IPv4 or IP-literal characters only (no space, '/', '@'). */
+/* host = IP-literal / reg-name (IPv4 is a reg-name here); port = *DIGIT (RFC 3986 3.2.2-3). */
 int lg_field_host_valid(lg_span_t v)
 {
-    for (size_t i = 0; i < v.len; i++) {
-        unsigned char ch = (unsigned char)v.p[i];
+    size_t i = 0;
 
-        if (!isalnum(ch) && (ch == '\0' || strchr("-._~!$&'()*+,;=%:[]", ch) == NULL))
+    if (v.len > 0 && v.p[0] == '[') {
+        const char *close = memchr(v.p, ']', v.len);
+
+        if (close == NULL)
             return 0;
+        for (i = 1; v.p + i < close; i++)
+            if (!isxdigit((unsigned char)v.p[i]) && v.p[i] != ':' && v.p[i] != '.')
+                return 0; /* IPv6 (IPvFuture is refused) */
+        i++;
+    } else {
+        for (; i < v.len && v.p[i] != ':'; i++) {
+            unsigned char ch = (unsigned char)v.p[i];
+
+            if (!isalnum(ch) && (ch == '\0' || strchr("-._~!$&'()*+,;=%", ch) == NULL))
+                return 0;
+        }
     }
+    if (i < v.len && v.p[i++] != ':')
+        return 0; /* something after an IP literal other than a port */
+    for (; i < v.len; i++)
+        if (!isdigit((unsigned char)v.p[i]))
+            return 0;
     return 1;
+}
+
+int lg_field_is_http_version(lg_span_t v)
+{
+    return v.len == sizeof("HTTP/1.1") - 1 && memcmp(v.p, "HTTP/", 5) == 0 &&
+           isdigit((unsigned char)v.p[5]) && v.p[6] == '.' && isdigit((unsigned char)v.p[7]);
 }
 
 /* A protocol of an Upgrade list: token ["/" token]. */

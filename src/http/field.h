@@ -38,8 +38,11 @@ int lg_field_value_valid(lg_span_t v);
  * Returns 0 when no element is left.
  */
 int lg_field_list_next(const char **p, const char *e, lg_span_t *elem);
-/* RFC 3986 host[:port] characters only: reg-name, IPv4, IP-literal (no space, '/', '@'). */
+/* RFC 3986 host [":" port]: reg-name or IPv4, or an IP literal in brackets; the port digits only.
+ */
 int lg_field_host_valid(lg_span_t v);
+/* HTTP-version = "HTTP/" DIGIT "." DIGIT (RFC 9112 2.3), whatever the digits. */
+int lg_field_is_http_version(lg_span_t v);
 /* An Upgrade protocol: token ["/" token]. */
 int lg_field_is_protocol(lg_span_t t);
 /* A Content-Length lifeguard carries: 1*DIGIT, at most 2^63-1 (leading zeros allowed). */

@@ -1106,14 +1106,47 @@ static void dispatch(lg_txn_t *t, uint32_t hlen)
     upstream_connect(t);
 }
 
+/* The answer to a request llhttp refused: 505 for a well-formed version other than 1.x. */
+static int parse_error_status(const lg_buf_t *b, llhttp_errno_t err)
+{
+    const char *p = b->data + b->pos, *eol = memchr(p, '\r', lg_buf_len(b)), *sp;
+    lg_span_t version;
+
+    if (err != HPE_INVALID_VERSION || eol == NULL ||
+        (sp = memrchr(p, ' ', (size_t)(eol - p))) == NULL)
+        return 400;
+    version.p = sp + 1;
+    version.len = (size_t)(eol - version.p);
+    return lg_field_is_http_version(version) ? 505 : 400;
+}
+
+/*
+ * RFC 9112 2.2: empty lines (CRLF) before a request line are ignored, as a client may send one
+ * after a body. LG_AGAIN while only empty lines (or a CR) have arrived.
+ */
+static int skip_empty_lines(lg_buf_t *b)
+{
+    while (lg_buf_len(b) >= 2 && b->data[b->pos] == '\r' && b->data[b->pos + 1] == '\n')
+        b->pos += 2;
+    if (lg_buf_len(b) == 0 || (lg_buf_len(b) == 1 && b->data[b->pos] == '\r'))
+        return LG_AGAIN;
+    return LG_OK;
+}
+
 /* Parse what c->in holds of a request head. LG_OK: dispatched or answered; LG_AGAIN: more. */
 static int head_parse(lg_http_conn_t *c)
 {
     lg_txn_t *t = c->txn;
     lg_buf_t *b = c->in;
-    const char *start = b->data + b->pos + t->parsed;
-    size_t len = lg_buf_len(b) - t->parsed;
-    llhttp_errno_t err = llhttp_execute(&t->req, start, len);
+    const char *start;
+    size_t len;
+    llhttp_errno_t err;
+
+    if (t->parsed == 0 && skip_empty_lines(b) == LG_AGAIN)
+        return LG_AGAIN;
+    start = b->data + b->pos + t->parsed;
+    len = lg_buf_len(b) - t->parsed;
+    err = llhttp_execute(&t->req, start, len);
 
     if (err == HPE_PAUSED && t->head_done) {
         dispatch(t, (uint32_t)(llhttp_get_error_pos(&t->req) - (b->data + b->pos)));
@@ -1121,7 +1154,7 @@ static int head_parse(lg_http_conn_t *c)
     }
     if (err != HPE_OK) {
         lg_log(LG_LOG_INFO, "client sent an invalid request: %s", llhttp_get_error_reason(&t->req));
-        reply_error(c, 400);
+        reply_error(c, parse_error_status(b, err));
         return LG_OK;
     }
     t->parsed += (uint32_t)len;

@@ -530,3 +530,31 @@ Test(head, malformed_response_transfer_encoding_is_refused)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         cr_assert_eq(lg_rsp_head_scan(&rs, bad[i], strlen(bad[i])), LG_ERR, "case %zu", i);
 }
+
+/* Host syntax (RFC 3986 host [":" port]) and the HTTP-version form, one row each. */
+Test(head, host_and_version_syntax)
+{
+    static const struct {
+        const char *text;
+        int host_ok, version_ok;
+    } rows[] = {
+        {"example.com", 1, 0}, {"example.com:8080", 1, 0},
+        {"t:", 1, 0},          {"127.0.0.1:80", 1, 0},
+        {"[::1]", 1, 0},       {"[::1]:443", 1, 0},
+        {"t:8x", 0, 0},        {"t:80:80", 0, 0},
+        {"[::1", 0, 0},        {"[::1]x", 0, 0},
+        {"[v1.x]", 0, 0},      {"u@t", 0, 0},
+        {"t/x", 0, 0},         {"t evil", 0, 0},
+        {"HTTP/1.1", 0, 1},    {"HTTP/3.0", 0, 1},
+        {"HTTP/1.10", 0, 0},   {"HTTP/1", 0, 0},
+        {"http/1.1", 0, 0},    {"HTTP/a.1", 0, 0},
+    };
+
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        lg_span_t v = {rows[i].text, strlen(rows[i].text)};
+
+        if (strncmp(rows[i].text, "HTTP", 4) != 0 && strncmp(rows[i].text, "http", 4) != 0)
+            cr_expect_eq(lg_field_host_valid(v), rows[i].host_ok, "host %s", rows[i].text);
+        cr_expect_eq(lg_field_is_http_version(v), rows[i].version_ok, "version %s", rows[i].text);
+    }
+}
