@@ -3,7 +3,7 @@
  * (dnsmasq, serving the A/AAAA records of a hosts file that the test rewrites and re-reads with
  * SIGHUP), real lg-origins on 127.0.0.1:P, 127.0.0.2:P... (same port, different loopback
  * addresses, so the body says which member answered) and lifeguard with `resolver:` pointing at
- * dnsmasq and `resolve_interval: 1s`.
+ * dnsmasq (on a loopback address of its own, 127.53.X.Y, see dns_ip) and `resolve_interval: 1s`.
  *
  * Covered: members following the records (added, removed, replaced in the same slot) without a
  * failed request, a name without records at start (503, then filled), a resolver that stops
@@ -51,6 +51,7 @@
 
 typedef struct dns_server {
     pid_t pid;
+    char ip[16]; /* its own loopback address (dns_ip) */
     int port;
     int local; /* --local=/test/: NXDOMAIN / NODATA instead of REFUSED for unknown names */
     char *dir;
@@ -72,7 +73,7 @@ static void skip_without_dnsmasq(void)
         cr_skip_test("%s not found (Debian package dnsmasq-base, scripts/deps.sh)", dnsmasq_path());
 }
 
-/* A port that is free now for `type` on 127.0.0.1 (bound to port 0, read, closed). */
+/* A port that is free now for `type` on `ip` (bound to port 0, read, closed). */
 static int free_port(int type, const char *ip)
 {
     struct sockaddr_in sin = {.sin_family = AF_INET};
@@ -121,13 +122,13 @@ static int tcp_port_free(const char *ip, int port)
 }
 
 /*
- * Ask 127.0.0.1:port for the A records of `name`: the answer's rcode (0 NOERROR, 3 NXDOMAIN,
+ * Ask dnsmasq `d` for the A records of `name`: the answer's rcode (0 NOERROR, 3 NXDOMAIN,
  * 5 REFUSED...) with the answer count in *an, or -1 when nothing came within timeout_ms.
  */
-static int dns_ask(int port, const char *name, int timeout_ms, int *an)
+static int dns_ask(const dns_server_t *d, const char *name, int timeout_ms, int *an)
 {
     unsigned char q[512], r[1500];
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)d->port)};
     size_t n = 12;
     const char *label = name;
     uint64_t deadline = lg_now_ms() + (uint64_t)timeout_ms;
@@ -150,7 +151,7 @@ static int dns_ask(int port, const char *name, int timeout_ms, int *an)
     }
     memcpy(q + n, "\0\0\1\0\1", 5); /* root, type A, class IN */
     n += 5;
-    inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+    inet_pton(AF_INET, d->ip, &sin.sin_addr);
     fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || send(fd, q, n, 0) < 0)
         goto out;
@@ -240,7 +241,7 @@ static int dns_spawn(dns_server_t *d, int port, int attempt)
         "--pid-file=",
         "--log-facility=-",
         lg_fmt("--port=%d", port),
-        "--listen-address=127.0.0.1",
+        lg_fmt("--listen-address=%s", d->ip),
         "--bind-interfaces",
         "--no-resolv",
         "--no-hosts",
@@ -271,9 +272,9 @@ static int dns_spawn(dns_server_t *d, int port, int attempt)
     d->port = port;
     d->log = log;
     /* up when it answers; gone when it exited */
-    LG_WAIT_FOR(
-        ok, dns_ask(port, "probe.test", 100, NULL) >= 0 || waitpid(pid, &st, WNOHANG) == pid, 5000);
-    if (ok && dns_ask(port, "probe.test", 200, NULL) >= 0) {
+    LG_WAIT_FOR(ok, dns_ask(d, "probe.test", 100, NULL) >= 0 || waitpid(pid, &st, WNOHANG) == pid,
+                5000);
+    if (ok && dns_ask(d, "probe.test", 200, NULL) >= 0) {
         d->reads = dns_log_reads(d);
         return 0;
     }
@@ -284,9 +285,24 @@ static int dns_spawn(dns_server_t *d, int port, int attempt)
 }
 
 /*
+ * The loopback address of this test process's dnsmasq: 127.53.X.Y from the pid, an address that
+ * no socket of anyone else uses. dnsmasq listens on TCP as well as UDP at address:port, and on
+ * 127.0.0.1 the port of a killed dnsmasq may soon be the source port of a TCP connection (every
+ * connect() on loopback takes an ephemeral port of 127.0.0.1, and the tests make thousands):
+ * dnsmasq could not come back there (EADDRINUSE). connect() never picks a source address in
+ * 127.53/16, and only another test process with the same low 16 bits of the pid binds there.
+ */
+static void dns_ip(dns_server_t *d)
+{
+    unsigned pid = (unsigned)getpid();
+
+    snprintf(d->ip, sizeof(d->ip), "127.53.%u.%u", (pid >> 8) & 0xFF, pid & 0xFF);
+}
+
+/*
  * dnsmasq serving `records` ("127.0.0.1 app.test\n" lines; "" for none) on a free UDP port of
- * 127.0.0.1. local: answer NXDOMAIN/NODATA for names of .test it does not know (else REFUSED, as
- * dnsmasq does without upstream servers).
+ * its own loopback address (dns_ip). local: answer NXDOMAIN/NODATA for names of .test it does not
+ * know (else REFUSED, as dnsmasq does without upstream servers).
  */
 static dns_server_t *dns_start_opt(const char *records, int local)
 {
@@ -295,13 +311,14 @@ static dns_server_t *dns_start_opt(const char *records, int local)
     cr_assert_not_null(d);
     d->pid = -1;
     d->local = local;
+    dns_ip(d);
     d->dir = lg_test_tmpdir();
     d->hosts = lg_fmt("%s/hosts", d->dir);
     dns_write_hosts(d, records);
     lg_test_keep(d, dns_free);
     for (int attempt = 0; attempt < DNS_START_TRIES; attempt++) {
         /* the port is free now; another test may take it before dnsmasq binds: then retry */
-        int port = free_port(SOCK_DGRAM, "127.0.0.1");
+        int port = free_port(SOCK_DGRAM, d->ip);
 
         if (port > 0 && dns_spawn(d, port, attempt) == 0)
             return d;
@@ -330,16 +347,20 @@ static void dns_set(dns_server_t *d, const char *records)
     d->reads = dns_log_reads(d);
 }
 
-/* Restart dnsmasq (killed before) on its old port; 0, or -1 when that port is taken now. */
-static int dns_restart_same_port(dns_server_t *d, const char *records)
+/*
+ * Restart dnsmasq (killed before) on its old address and port, which nobody else binds (dns_ip);
+ * a few tries all the same, against a socket bound to the wildcard address for a moment.
+ */
+static void dns_restart_same_port(dns_server_t *d, const char *records)
 {
     dns_write_hosts(d, records);
     for (int attempt = 0; attempt < 5; attempt++) {
         if (dns_spawn(d, d->port, 100 + attempt) == 0)
-            return 0;
+            return;
         lg_sleep_ms(100);
     }
-    return -1;
+    dns_dump_log(d);
+    cr_assert_fail("dnsmasq did not start again on %s:%d", d->ip, d->port);
 }
 
 /* ---- origins on several loopback addresses with the same port */
@@ -383,7 +404,7 @@ static char *dns_config(dns_server_t *d, int workers, const char *pool)
 {
     return lg_fmt("workers: %d\n"
                   "log: {level: info, error: stderr, access: off}\n"
-                  "resolver: 127.0.0.1:%d\n"
+                  "resolver: %s:%d\n"
                   "listeners:\n"
                   "  web:\n"
                   "    listen: 127.0.0.1:0\n"
@@ -392,7 +413,7 @@ static char *dns_config(dns_server_t *d, int workers, const char *pool)
                   "pools:\n"
                   "  app:\n"
                   "%s",
-                  workers, d->port, pool);
+                  workers, d->ip, d->port, pool);
 }
 
 /*
@@ -716,8 +737,8 @@ Test(dns, name_without_address_at_start, .timeout = 60)
     lg = start_lifeguard(d, 1, port, NO_CHECK);
     web = lg_proc_port(lg, "web");
     assert_warning(lg, 0,
-                   lg_fmt("pool app: " DNS_NAME ":%d has no address: NXDOMAIN from 127.0.0.1:%d\n",
-                          port, d->port),
+                   lg_fmt("pool app: " DNS_NAME ":%d has no address: NXDOMAIN from %s:%d\n", port,
+                          d->ip, d->port),
                    3000);
     r = lg_http_get(web, "/", NULL);
     lgt_assert_status(r, 503);
@@ -790,8 +811,8 @@ Test(dns, resolver_down_keeps_addresses, .timeout = 60)
     {
         uint64_t end = lg_now_ms() + 5000;
         char *needle = lg_fmt("pool app: cannot resolve " DNS_NAME
-                              ":%d: timed out waiting for 127.0.0.1:%d (addresses kept)\n",
-                              port, d->port);
+                              ":%d: timed out waiting for %s:%d (addresses kept)\n",
+                              port, d->ip, d->port);
 
         while (lg_now_ms() < end && !lg_proc_wait_log(lg, mark, needle, 0))
             traffic_only(&t, "one,two", 100);
@@ -819,13 +840,10 @@ Test(dns, resolver_down_keeps_addresses, .timeout = 60)
     cr_assert_eq(lg_log_count(lg_proc_log(lg), "resolves to"), 1, "%s", lg_proc_log(lg));
 
     /* back, with one record less: lookups resume and the members follow */
-    if (dns_restart_same_port(d, "127.0.0.2 " DNS_NAME "\n") != 0) {
-        cr_log_warn("port %d taken meanwhile: resolver recovery not checked", d->port);
-    } else {
-        ASSERT_FOLLOWS(&t, "two", 20);
-        traffic_only(&t, "two", 1000);
-        traffic_assert_no_failure(&t);
-    }
+    dns_restart_same_port(d, "127.0.0.2 " DNS_NAME "\n");
+    ASSERT_FOLLOWS(&t, "two", 20);
+    traffic_only(&t, "two", 1000);
+    traffic_assert_no_failure(&t);
     finish(lg, d, NULL);
 }
 
@@ -1051,13 +1069,13 @@ Test(dns, refusing_resolver, .timeout = 60)
     skip_without_dnsmasq();
     port = origins_start(1, ips, names, o);
     d = dns_start_opt("", 0);
-    cr_assert_eq(dns_ask(d->port, DNS_NAME, 1000, &an), 5, "this dnsmasq does not refuse");
+    cr_assert_eq(dns_ask(d, DNS_NAME, 1000, &an), 5, "this dnsmasq does not refuse");
     lg = start_lifeguard(d, 1, port, NO_CHECK);
     web = lg_proc_port(lg, "web");
     /* the reason and the resolver; no "addresses kept": there were none */
     assert_warning(lg, 0,
-                   lg_fmt("pool app: cannot resolve " DNS_NAME ":%d: REFUSED from 127.0.0.1:%d\n",
-                          port, d->port),
+                   lg_fmt("pool app: cannot resolve " DNS_NAME ":%d: REFUSED from %s:%d\n", port,
+                          d->ip, d->port),
                    3000);
     lgt_assert_status(lg_http_get(web, "/", NULL), 503);
 
@@ -1123,7 +1141,8 @@ Test(dns, replaced_address_is_checked_before_traffic, .timeout = 60)
         cr_assert_eq(kill(d->pid, SIGSTOP), 0);
         stopped = lg_now_ms();
         if (lg_proc_wait_log(lg, mark, to2, 0)) {
-            cr_log_warn("round %d: a lookup came between the re-read and SIGSTOP", round);
+            /* tolerated (hits counts the rounds that made it); a warning would exit 1 */
+            cr_log_info("round %d: a lookup came between the re-read and SIGSTOP", round);
             kill(d->pid, SIGCONT);
         } else {
             /* a lookup is sent within resolve_interval and waits (its timeout is 2 s) */
@@ -1243,13 +1262,13 @@ Test(dns, check_warns_about_names_that_do_not_resolve, .timeout = 60)
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert_not_null(
         strstr(out, lg_fmt("/lifeguard.yaml:13:9: warning: \"nosuchhost.test\" does not resolve "
-                           "(NXDOMAIN from 127.0.0.1:%d)\n",
-                           d->port)),
+                           "(NXDOMAIN from %s:%d)\n",
+                           d->ip, d->port)),
         "%s", out);
     cr_assert_not_null(
         strstr(out, lg_fmt("/lifeguard.yaml:15:19: warning: \"other.test\" does not resolve "
-                           "(NXDOMAIN from 127.0.0.1:%d)\n",
-                           d->port)),
+                           "(NXDOMAIN from %s:%d)\n",
+                           d->ip, d->port)),
         "%s", out);
     cr_assert_eq(lg_log_count(out, "warning:"), 2, "%s", out);
     cr_assert_lt(strstr(out, "nosuchhost.test"), strstr(out, "other.test"), "not in file order");
@@ -1272,8 +1291,8 @@ Test(dns, check_with_a_silent_resolver, .timeout = 60)
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert_not_null(
         strstr(out, lg_fmt("/lifeguard.yaml:12:9: warning: \"" DNS_NAME "\" does not resolve "
-                           "(timed out waiting for 127.0.0.1:%d)\n",
-                           d->port)),
+                           "(timed out waiting for %s:%d)\n",
+                           d->ip, d->port)),
         "%s", out);
     cr_assert_not_null(strstr(out, "configuration ok:"), "%s", out);
     dns_kill(d);

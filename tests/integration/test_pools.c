@@ -130,6 +130,21 @@ static int pl_count_from(const char *log, size_t from, const char *needle)
     return lg_log_count(from < len ? log + from : "", needle);
 }
 
+/* Lines of `log` that contain both `a` and `b`. */
+static int pl_count_both(const char *log, const char *a, const char *b)
+{
+    int n = 0;
+
+    for (const char *line = log; line != NULL && *line != '\0';) {
+        const char *eol = strchr(line, '\n');
+        size_t len = eol != NULL ? (size_t)(eol - line) : strlen(line);
+
+        n += memmem(line, len, a, strlen(a)) != NULL && memmem(line, len, b, strlen(b)) != NULL;
+        line = eol != NULL ? eol + 1 : NULL;
+    }
+    return n;
+}
+
 /* The first whole line of `log` that contains `needle` ("" when none). */
 static char *pl_line(const char *log, const char *needle)
 {
@@ -524,9 +539,11 @@ Test(pools, stopped_backend_under_load_fails_no_request, .timeout = 60)
     after = pl_sum(L, t_down, UINT32_MAX);
     fprintf(stderr,
             "stop under load: %ld requests (a %ld, b %ld), killed at %u ms, down seen at %u ms, "
-            "%ld after it (a %ld), %d refused connects logged\n",
+            "%ld after it (a %ld), %d refused connects logged, %d exchanges moved on, %d "
+            "keep-alive retries\n",
             all.total, all.names['a'], all.names['b'], t_kill, t_down, after.total,
-            after.names['a'], lg_log_count(log, lg_fmt("connect() to 127.0.0.1:%d ", bport)));
+            after.names['a'], lg_log_count(log, lg_fmt("connect() to 127.0.0.1:%d ", bport)),
+            lg_log_count(log, "trying another backend"), lg_log_count(log, "retrying"));
     if (all.fail != 0)
         pl_print_failures(L);
     cr_expect_eq(all.fail, 0, "%ld of %ld requests failed with retries: 1", all.fail, all.total);
@@ -551,9 +568,17 @@ Test(pools, stopped_backend_under_load_fails_no_request, .timeout = 60)
                  "connects to the down backend after its down line");
     cr_expect_eq(pl_count_from(log, 0, lg_fmt("%sis up", pl_be("app", bport))), 1,
                  "b went up more than once");
+    /*
+     * b's failures as lifeguard saw them: refused connects, and exchanges b dropped as it stopped
+     * (a connection it accepted, or the fresh one of a keep-alive retry, closed or reset when it
+     * exited, before any response byte). Each moved the request on to a: no other error.
+     */
+    cr_expect_eq(lg_log_count(log, "trying another backend"),
+                 pl_count_both(log, "trying another backend", lg_fmt("127.0.0.1:%d", bport)),
+                 "a retry away from a backend other than b");
     if (all.fail != 0 || after.names['a'] != after.total)
         lg_proc_dump_log(lg);
-    lgt_finish(lg, "connect() to");
+    lgt_finish(lg, "connect() to", "trying another backend");
 }
 
 Test(pools, restarted_backend_gets_traffic_back, .timeout = 60)

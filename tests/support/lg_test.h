@@ -14,6 +14,10 @@
  * Every wait is bounded: by lg_test_timeout_ms() (10 s, or $LG_TEST_TIMEOUT_MS) unless a function
  * takes its own timeout. Set LG_TEST_KEEP=1 to keep the temp dirs (configs and logs) after a run.
  * $LG_TEST_BINARY and $LG_TEST_ORIGIN override the programs built with the tests.
+ *
+ * Criterion (2.4) counts every cr_log_warn() (and cr_log_error()) of a test and then exits 1
+ * although every test passed: a test tolerates something with cr_log_info(), and a check it
+ * cannot make is a failure (cr_assert), never a warning.
  */
 #ifndef LG_TEST_H
 #define LG_TEST_H
