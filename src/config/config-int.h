@@ -1,11 +1,13 @@
 /*
  * config-int.h - internals of the configuration module, shared by its .c files only: the
- * allocation arena, the error list and the YAML node tree that the schema walk reads.
+ * allocation arena, the error list, the YAML node tree, and the schema walk (field tables, the
+ * load context, messages) that walk.c implements and the section files use.
  */
 #ifndef LG_CONFIG_INT_H
 #define LG_CONFIG_INT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config/config.h"
 
@@ -88,5 +90,195 @@ struct lg_ynode {
  * capped.
  */
 lg_ynode_t *lg_conf_tree_load(const char *path, lg_arena_t *a, lg_conf_errs_t *errs);
+
+/* ---- the schema walk (walk.c) */
+
+#define LG_CONF_MAX_FIELDS 12  /* keys of the largest mapping */
+#define LG_CONF_NAME_MAX   64  /* listener and pool names */
+#define LG_CONF_PATH_MAX   256 /* "pools.app.health_check.timeout" in messages */
+#define LG_CONF_QUOTE_MAX  64  /* bytes of a value quoted in a message */
+#define LG_CONF_QUOTE_BUF  (LG_CONF_QUOTE_MAX * 4 + 16) /* escaped, quoted, "..." */
+
+#define LG_MSEC_SECOND UINT64_C(1000)
+#define LG_MSEC_MINUTE (60 * LG_MSEC_SECOND)
+#define LG_MSEC_HOUR   (60 * LG_MSEC_MINUTE)
+#define LG_MSEC_DAY    (24 * LG_MSEC_HOUR)
+#define LG_KIB         UINT64_C(1024)
+#define LG_MIB         (1024 * LG_KIB)
+
+typedef struct lg_conf_ctx lg_conf_ctx_t;
+typedef struct lg_conf_field lg_conf_field_t;
+
+/* Where a key of a fixed mapping was found: its key and value nodes, or NULLs when absent. */
+typedef struct lg_conf_seen {
+    const lg_ynode_t *key;
+    const lg_ynode_t *val;
+} lg_conf_seen_t;
+
+/* A handler for a value that is more than a number, a duration, a size, a name or a string. */
+typedef void (*lg_conf_fn_t)(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *val,
+                             void *base, const lg_conf_field_t *f);
+
+typedef enum lg_conf_type {
+    LG_CONF_UINT = 0, /* unsigned, width 4 or 8, in [min, max] */
+    LG_CONF_DURATION, /* lg_msec_t in [min, max] */
+    LG_CONF_SIZE,     /* size_t or uint64_t in [min, max] */
+    LG_CONF_ENUM,     /* an enum: index of the value in `names` */
+    LG_CONF_STRING,   /* char *, non-empty, no control characters */
+    LG_CONF_ADDR,     /* lg_addr_t, parsed with the LG_ADDR_* flags in `aux` */
+    LG_CONF_SECTION,  /* a nested mapping of `sub` fields, same base */
+    LG_CONF_CUSTOM,   /* `fn` does it */
+    LG_CONF_LATER,    /* only recorded; the caller handles it after the walk */
+} lg_conf_type_t;
+
+#define LG_CONF_REQUIRED 0x1u
+
+struct lg_conf_field {
+    const char *name;
+    lg_conf_type_t type;
+    size_t off;   /* where the value goes, from the base the table is walked with */
+    size_t width; /* sizeof that member */
+    uint64_t min;
+    uint64_t max;
+    const char *const *names;   /* LG_CONF_ENUM, NULL-terminated, in enum order */
+    const lg_conf_field_t *sub; /* LG_CONF_SECTION */
+    lg_conf_fn_t fn;            /* LG_CONF_CUSTOM */
+    unsigned aux;               /* LG_CONF_ADDR: LG_ADDR_* flags */
+    unsigned flags;             /* LG_CONF_REQUIRED */
+};
+
+/*
+ * Table rows. LG_CONF_ROW: the value goes to member `m` of struct `st` (the base the table is
+ * walked with) and must lie in [lo, hi] where a range applies; more designators may follow.
+ * LG_CONF_FN: a handler does the work. LG_CONF_END closes a table.
+ */
+#define LG_CONF_ROW(key, kind, st, m, lo, hi, ...)                                                 \
+    {                                                                                              \
+        .name = key, .type = kind, .off = offsetof(st, m), .width = sizeof(((st *)0)->m),          \
+        .min = lo, .max = hi, __VA_ARGS__                                                          \
+    }
+#define LG_CONF_FN(key, handler, ...)                                                              \
+    {                                                                                              \
+        .name = key, .type = LG_CONF_CUSTOM, .fn = handler, __VA_ARGS__                            \
+    }
+#define LG_CONF_END                                                                                \
+    {                                                                                              \
+        .name = NULL                                                                               \
+    }
+
+/* lg_conf_walk() keeps what it saw in an array of LG_CONF_MAX_FIELDS per table. */
+#define LG_CONF_FITS(table)                                                                        \
+    _Static_assert(LG_NELEMS(table) - 1 <= LG_CONF_MAX_FIELDS, #table " has too many keys")
+
+/* An address written in the file, for the duplicate checks. */
+typedef struct lg_conf_addr_ref {
+    const lg_addr_t *addr;
+    const lg_ynode_t *node;
+    const char *owner; /* listener name; NULL for admin and for backends */
+} lg_conf_addr_ref_t;
+
+/* One load: the configuration being filled, the key path being read, what the checks collect. */
+struct lg_conf_ctx {
+    lg_config_t *cf;
+    lg_arena_t *arena;   /* the configuration's, freed with it */
+    lg_arena_t *scratch; /* the tree's and temporary arrays, freed at the end of the load */
+    lg_conf_errs_t *errs;
+    char path[LG_CONF_PATH_MAX]; /* the key being read, "pools.app.backends[0]" */
+    size_t plen;
+    const lg_pool_conf_t **pools_by_name; /* sorted, for pool references */
+    lg_conf_addr_ref_t *listens;          /* every listen address, for duplicates */
+    size_t nlistens;
+    char quote[6][LG_CONF_QUOTE_BUF]; /* lg_conf_q() and conf_owner() results, used in turn */
+    unsigned qnext;
+};
+
+/* `s` in double quotes, escaped and cut for a one-line message. Six results can be live. */
+const char *lg_conf_q(lg_conf_ctx_t *c, const char *s);
+/* "a mapping", "a list", "nothing" or "a single value", for "expected X, got Y". */
+const char *lg_conf_kind(const lg_ynode_t *n);
+/* An error at node `at`; lg_conf_perr() starts the message with the key path ("pools.app: "). */
+void lg_conf_err(lg_conf_ctx_t *c, const lg_ynode_t *at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void lg_conf_perr(lg_conf_ctx_t *c, const lg_ynode_t *at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* An error about key `name` of the mapping being read, at `at`, as "PATH.name: ...". */
+void lg_conf_key_err(lg_conf_ctx_t *c, const lg_ynode_t *at, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Append ".name" (or "[index]" with name NULL) to the key path; returns the mark to pop to. */
+size_t lg_conf_path_push(lg_conf_ctx_t *c, const char *name, size_t index);
+void lg_conf_path_pop(lg_conf_ctx_t *c, size_t mark);
+/* Keep `cand` in *best when it is closer to `word` than the best so far and close enough. */
+void lg_conf_closest(const char *word, const char *cand, const char **best, size_t *bestd);
+
+/* `v` must be a non-empty scalar; otherwise report "expected WHAT" and return LG_ERR. */
+int lg_conf_want_scalar(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v,
+                        const char *what);
+/* `v` must be a non-empty list or mapping (`kind`): else report `empty` or "expected WHAT". */
+int lg_conf_want_items(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v,
+                       lg_ynode_kind_t kind, const char *empty, const char *what);
+int lg_conf_parse_uint(const char *s, uint64_t *out);
+/* A duration in its largest exact unit ("2s", "1500ms"), for messages. */
+void lg_conf_fmt_duration(char *buf, size_t size, uint64_t ms);
+void lg_conf_store_ptr(void *base, size_t off, void *ptr);
+/* A copy of the string value, or NULL (reported) when it is empty or holds control bytes. */
+char *lg_conf_string(lg_conf_ctx_t *c, const lg_ynode_t *v);
+/* LG_CONF_CUSTOM handler for a URL path: starts with "/", no spaces or control characters. */
+void lg_conf_url_path(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                      const lg_conf_field_t *f);
+
+/* Read value `v` of field `f` (key node `key`) into `base`. */
+void lg_conf_field(lg_conf_ctx_t *c, const lg_conf_field_t *f, const lg_ynode_t *key,
+                   const lg_ynode_t *v, void *base);
+/*
+ * Read mapping `map` (the value of key `owner`, NULL at the top) with the field table `fields`
+ * into `base`. A missing or null mapping counts as empty: every default stays. `seen` (of
+ * LG_CONF_MAX_FIELDS) gets the key and value of every field present, by field index.
+ */
+void lg_conf_walk(lg_conf_ctx_t *c, const lg_ynode_t *owner, const lg_ynode_t *map,
+                  const lg_conf_field_t *fields, void *base, lg_conf_seen_t *seen);
+/* The seen entry of field `name`, or NULL when the key was absent. */
+const lg_conf_seen_t *lg_conf_seen(const lg_conf_field_t *fields, const lg_conf_seen_t *seen,
+                                   const char *name);
+/* The value of the first key `name` of mapping `map`, or NULL. */
+const lg_ynode_t *lg_conf_map_get(const lg_ynode_t *map, const char *name);
+
+/* ---- named maps: listeners (listeners.c) and pools (pools.c) */
+
+typedef void (*lg_conf_elem_fn_t)(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v,
+                                  void *elem);
+
+/* What a named map holds: element size, where the name and position go, how to read one. */
+typedef struct lg_conf_named_desc {
+    const char *what;
+    const char *empty;    /* the message when there is none */
+    const char *expected; /* what the value must be */
+    size_t esize;
+    size_t name_off;
+    size_t pos_off;
+    lg_conf_elem_fn_t each;
+} lg_conf_named_desc_t;
+
+extern const lg_conf_named_desc_t lg_conf_pools_desc;
+extern const lg_conf_named_desc_t lg_conf_listeners_desc;
+
+/*
+ * A mapping of names to elements described by `d`; each element gets its name and position, then
+ * d->each reads it. A name used twice is reported and its second element skipped. Returns the
+ * array (in file order) and its length.
+ */
+void *lg_conf_named(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v,
+                    const lg_conf_named_desc_t *d, size_t *count);
+
+/* ---- checks across the file (xref.c) */
+
+/* Sort cf->pools by name into c->pools_by_name, for lg_conf_pool_ref(). */
+void lg_conf_index_pools(lg_conf_ctx_t *c);
+/* LG_CONF_CUSTOM handler for a reference to a pool by name: stored as its index into cf->pools. */
+void lg_conf_pool_ref(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                      const lg_conf_field_t *f);
+/* Report each backend address of one pool that repeats an earlier one; sorts `refs`. */
+void lg_conf_check_backends(lg_conf_ctx_t *c, lg_conf_addr_ref_t *refs, size_t n);
+/* Report listen addresses (c->listens) that cannot be bound together; sorts c->listens. */
+void lg_conf_check_listens(lg_conf_ctx_t *c);
 
 #endif

@@ -163,64 +163,55 @@ static int lg_parse_port(const char *s, unsigned flags, uint16_t *out, const cha
 }
 
 /*
- * "host:port", "[v6]:port", ":port" (with LG_ADDR_ANYHOST) or "name:port" (with
- * LG_ADDR_HOSTNAME). IP literals fill `sa`; host names are only checked for syntax.
+ * Split "host:port" or "[v6]:port" into its host part (`*host`, `*hlen`, without brackets) and
+ * its port text (`*port`); `*v6` says the host was bracketed. Only the punctuation is checked.
  */
-int lg_parse_addr(const char *s, unsigned flags, lg_addr_t *out, const char **why)
+static int lg_addr_split(const char *s, const char **host, size_t *hlen, const char **port, int *v6,
+                         const char **why)
 {
-    struct sockaddr_in *sin = (struct sockaddr_in *)&out->sa;
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->sa;
-    size_t len = strlen(s), hlen;
-    const char *host, *port, *colon;
-    int v6 = 0;
+    const char *colon;
 
-    memset(out, 0, sizeof(*out));
-    if (len == 0) {
-        *why = "empty address";
-        return LG_ERR;
-    }
-    if (len >= LG_ADDR_TEXT_MAX) {
-        *why = "address too long";
-        return LG_ERR;
-    }
     if (s[0] == '[') {
         colon = strchr(s, ']');
         if (colon == NULL) {
             *why = "missing ']' after the IPv6 address";
             return LG_ERR;
         }
-        host = s + 1;
-        hlen = (size_t)(colon - host);
+        *host = s + 1;
+        *hlen = (size_t)(colon - *host);
         if (colon[1] != ':') {
             *why = colon[1] == '\0' ? "missing port (write [ADDRESS]:PORT)" : "invalid port";
             return LG_ERR;
         }
-        port = colon + 2;
-        v6 = 1;
-    } else {
-        colon = strrchr(s, ':');
-        if (colon == NULL) {
-            *why = "missing port (write HOST:PORT)";
-            return LG_ERR;
-        }
-        if (memchr(s, ':', (size_t)(colon - s)) != NULL) {
-            *why = "IPv6 addresses need brackets, e.g. [::1]:8080";
-            return LG_ERR;
-        }
-        host = s;
-        hlen = (size_t)(colon - s);
-        port = colon + 1;
+        *port = colon + 2;
+        *v6 = 1;
+        return LG_OK;
     }
-    if (hlen >= sizeof(out->host)) {
-        /* the whole text fits in LG_ADDR_TEXT_MAX, the host part alone may not */
-        *why = "host too long";
+    colon = strrchr(s, ':');
+    if (colon == NULL) {
+        *why = "missing port (write HOST:PORT)";
         return LG_ERR;
     }
-    if (lg_parse_port(port, flags, &out->port, why) != LG_OK)
+    if (memchr(s, ':', (size_t)(colon - s)) != NULL) {
+        *why = "IPv6 addresses need brackets, e.g. [::1]:8080";
         return LG_ERR;
-    memcpy(out->host, host, hlen);
-    out->host[hlen] = '\0';
-    memcpy(out->text, s, len + 1);
+    }
+    *host = s;
+    *hlen = (size_t)(colon - s);
+    *port = colon + 1;
+    *v6 = 0;
+    return LG_OK;
+}
+
+/*
+ * Turn out->host (`hlen` bytes, bracketed when `v6`) into a sockaddr with out->port: the wildcard
+ * for an empty host (LG_ADDR_ANYHOST), an IP literal, or a host name (LG_ADDR_HOSTNAME), which is
+ * only checked for syntax and marked is_hostname.
+ */
+static int lg_addr_host(lg_addr_t *out, size_t hlen, int v6, unsigned flags, const char **why)
+{
+    struct sockaddr_in *sin = (struct sockaddr_in *)&out->sa;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->sa;
 
     if (hlen == 0 && !v6) {
         if (!(flags & LG_ADDR_ANYHOST)) {
@@ -263,4 +254,38 @@ int lg_parse_addr(const char *s, unsigned flags, lg_addr_t *out, const char **wh
     }
     out->is_hostname = 1;
     return LG_OK;
+}
+
+/*
+ * "host:port", "[v6]:port", ":port" (with LG_ADDR_ANYHOST) or "name:port" (with
+ * LG_ADDR_HOSTNAME). IP literals fill `sa`; host names are only checked for syntax.
+ */
+int lg_parse_addr(const char *s, unsigned flags, lg_addr_t *out, const char **why)
+{
+    size_t len = strlen(s), hlen;
+    const char *host, *port;
+    int v6;
+
+    memset(out, 0, sizeof(*out));
+    if (len == 0) {
+        *why = "empty address";
+        return LG_ERR;
+    }
+    if (len >= LG_ADDR_TEXT_MAX) {
+        *why = "address too long";
+        return LG_ERR;
+    }
+    if (lg_addr_split(s, &host, &hlen, &port, &v6, why) != LG_OK)
+        return LG_ERR;
+    if (hlen >= sizeof(out->host)) {
+        /* the whole text fits in LG_ADDR_TEXT_MAX, the host part alone may not */
+        *why = "host too long";
+        return LG_ERR;
+    }
+    if (lg_parse_port(port, flags, &out->port, why) != LG_OK)
+        return LG_ERR;
+    memcpy(out->host, host, hlen);
+    out->host[hlen] = '\0';
+    memcpy(out->text, s, len + 1);
+    return lg_addr_host(out, hlen, v6, flags, why);
 }

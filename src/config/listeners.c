@@ -1,0 +1,134 @@
+/*
+ * listeners.c - the listeners section: the tables of a listener and of its routes, the route's
+ * Host match, and the checks between a listener's keys (http needs routes, tcp needs one pool).
+ * Each listen address is recorded for the clash check of xref.c.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <string.h>
+
+#include "config/config-int.h"
+
+/* A Host to match: an exact name or "*.suffix", stored lower-case. */
+static void conf_route_host(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v,
+                            void *base, const lg_conf_field_t *f)
+{
+    lg_route_conf_t *r = base;
+    const char *name;
+    struct in_addr ip;
+    size_t i;
+    char *s;
+
+    LG_UNUSED(f);
+    if (lg_conf_want_scalar(c, key, v, "a host name such as api.example.com") != LG_OK)
+        return;
+    r->host_wildcard = strncmp(v->str, "*.", 2) == 0;
+    name = v->str + (r->host_wildcard ? 2 : 0);
+    if (strchr(v->str, ':') != NULL) {
+        lg_conf_perr(c, v, "invalid host %s: leave out the port (the host alone is matched)",
+                     lg_conf_q(c, v->str));
+        return;
+    }
+    if (!lg_conf_valid_hostname(name, strlen(name)) &&
+        (r->host_wildcard || inet_pton(AF_INET, name, &ip) != 1)) {
+        lg_conf_perr(c, v,
+                     "invalid host %s: expected a name such as api.example.com or "
+                     "*.example.com",
+                     lg_conf_q(c, v->str));
+        return;
+    }
+    s = lg_arena_strndup(c->arena, v->str, v->len);
+    for (i = 0; s != NULL && s[i] != '\0'; i++)
+        s[i] = (char)tolower((unsigned char)s[i]);
+    r->host = s;
+}
+
+static void conf_routes(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                        const lg_conf_field_t *f);
+
+static const char *const conf_modes[] = {"http", "tcp", NULL};
+
+static const lg_conf_field_t conf_listener_fields[] = {
+    LG_CONF_ROW("listen", LG_CONF_ADDR, lg_listener_conf_t, addr, 0, 0,
+                .aux = LG_ADDR_PORT0 | LG_ADDR_ANYHOST, .flags = LG_CONF_REQUIRED),
+    LG_CONF_ROW("mode", LG_CONF_ENUM, lg_listener_conf_t, mode, 0, 0, .names = conf_modes),
+    LG_CONF_FN("routes", conf_routes),
+    LG_CONF_ROW("pool", LG_CONF_CUSTOM, lg_listener_conf_t, pool, 0, 0, .fn = lg_conf_pool_ref),
+    LG_CONF_END,
+};
+
+static const lg_conf_field_t conf_route_fields[] = {
+    LG_CONF_FN("host", conf_route_host),
+    LG_CONF_ROW("path_prefix", LG_CONF_CUSTOM, lg_route_conf_t, path_prefix, 0, 0,
+                .fn = lg_conf_url_path),
+    LG_CONF_ROW("pool", LG_CONF_CUSTOM, lg_route_conf_t, pool, 0, 0, .fn = lg_conf_pool_ref,
+                .flags = LG_CONF_REQUIRED),
+    LG_CONF_END,
+};
+
+static void conf_routes(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                        const lg_conf_field_t *f)
+{
+    lg_conf_seen_t seen[LG_CONF_MAX_FIELDS];
+    lg_listener_conf_t *l = base;
+    const lg_ynode_t *item;
+    size_t i, mark;
+
+    LG_UNUSED(f);
+    if (lg_conf_want_items(c, key, v, LG_YNODE_SEQ, "needs at least one route",
+                           "a list of routes") != LG_OK)
+        return;
+    l->routes = lg_arena_calloc(c->arena, v->nkids, sizeof(*l->routes));
+    if (l->routes == NULL)
+        return;
+    l->nroutes = v->nkids;
+    for (i = 0; i < v->nkids; i++) {
+        item = v->kids[i];
+        l->routes[i].pos = (lg_conf_pos_t){item->line, item->col};
+        if (item->is_alias)
+            continue;
+        mark = lg_conf_path_push(c, NULL, i);
+        lg_conf_walk(c, item, item, conf_route_fields, &l->routes[i], seen);
+        lg_conf_path_pop(c, mark);
+    }
+}
+
+static void conf_listener(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *elem)
+{
+    lg_listener_conf_t *l = elem;
+    lg_conf_seen_t seen[LG_CONF_MAX_FIELDS];
+    const lg_conf_seen_t *routes, *pool, *listen;
+
+    lg_conf_walk(c, key, v, conf_listener_fields, l, seen);
+    routes = lg_conf_seen(conf_listener_fields, seen, "routes");
+    pool = lg_conf_seen(conf_listener_fields, seen, "pool");
+    listen = lg_conf_seen(conf_listener_fields, seen, "listen");
+    if (l->mode == LG_MODE_HTTP) {
+        if (pool != NULL)
+            lg_conf_key_err(c, pool->key, "pool",
+                            "only used with \"mode: tcp\" (http listeners use \"routes\")");
+        if (routes == NULL)
+            lg_conf_perr(c, key, "missing required key \"routes\"");
+    } else {
+        if (routes != NULL)
+            lg_conf_key_err(c, routes->key, "routes",
+                            "not used with \"mode: tcp\" (a tcp listener has one \"pool\")");
+        if (pool == NULL)
+            lg_conf_perr(c, key, "missing required key \"pool\" (mode: tcp)");
+    }
+    if (listen != NULL)
+        l->listen_pos = (lg_conf_pos_t){listen->val->line, listen->val->col};
+    if (listen != NULL && l->addr.text[0] != '\0')
+        c->listens[c->nlistens++] = (lg_conf_addr_ref_t){&l->addr, listen->val, l->name};
+}
+
+const lg_conf_named_desc_t lg_conf_listeners_desc = {"listener",
+                                                     "at least one listener is needed",
+                                                     "a mapping of names to listeners",
+                                                     sizeof(lg_listener_conf_t),
+                                                     offsetof(lg_listener_conf_t, name),
+                                                     offsetof(lg_listener_conf_t, pos),
+                                                     conf_listener};
+
+LG_CONF_FITS(conf_listener_fields);
+LG_CONF_FITS(conf_route_fields);
