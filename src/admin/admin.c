@@ -26,8 +26,8 @@
 #define LG_ADMIN_REQ_MAX    4096
 #define LG_ADMIN_TIMEOUT_MS 10000
 /* Labels a series adds one more label to; the longest is a member's: the pool name (64 bytes
- * at most, LG_CONF_NAME_MAX in config-int.h) and its host as configured, both escaped (each byte may double), and its
- * address. */
+ * at most, LG_CONF_NAME_MAX in config-int.h) and its host as configured, both escaped (each byte
+ * may double), and its address. */
 #define LG_LABEL_BASE (2 * 64 + LG_ADDR_STRLEN + 2 * LG_ADDR_TEXT_MAX + 32)
 #define LG_LABELS_MAX (LG_LABEL_BASE + 32) /* a series' labels: a base, then code= or le= */
 

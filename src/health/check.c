@@ -25,7 +25,8 @@
 #define LG_CHECK_TICK_MS 100
 #define LG_CHECK_RSP_MAX 128 /* enough for "HTTP/1.1 NNN" */
 #define LG_CHECK_REQ_MAX 1024
-/* "pool/address": a pool name has at most 64 bytes (LG_CONF_NAME_MAX, config-int.h), then '/', the address, NUL */
+/* "pool/address": a pool name has at most 64 bytes (LG_CONF_NAME_MAX, config-int.h), then '/', the
+ * address, NUL */
 #define LG_CHECK_NAME_MAX (64 + 1 + LG_ADDR_TEXT_MAX + 1)
 
 enum { P_IDLE, P_CONNECTING, P_SENT };
