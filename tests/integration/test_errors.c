@@ -50,22 +50,6 @@ static lg_http_response_t *raw_exchange(int port, const char *req, size_t len, i
 
 #define RAW(port, req, status, must_close) raw_exchange(port, req, strlen(req), status, must_close)
 
-/* A port with nothing listening: bound then closed (no listen). */
-static int dead_port(void)
-{
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    socklen_t sl = sizeof(sin);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-    cr_assert_geq(fd, 0);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
-    port = ntohs(sin.sin_port);
-    close(fd);
-    return port;
-}
-
 /* ---- malformed requests: 400 and close */
 
 Test(errors, malformed_requests_get_400_and_close)
@@ -628,7 +612,7 @@ Test(errors, silent_connection_closed_without_response)
 
 Test(errors, backend_port_closed_gets_502)
 {
-    int dead = dead_port();
+    int dead = lg_test_free_port();
     lg_proc_t *lg = lgt_start_single(dead, "", "");
     int port = lg_proc_port(lg, "web");
     lg_client_t *c = lg_client_connect(port);
@@ -655,21 +639,10 @@ Test(errors, backend_port_closed_gets_502)
 /* A refused connect moves on to the other backend: the client never sees it. */
 Test(errors, refused_connect_retried_on_another_backend)
 {
-    int dead = dead_port();
+    int dead = lg_test_free_port();
     lg_proc_t *o = lg_origin_start("--name alive");
-    lg_proc_t *lg = lg_lifeguard_startf(LGT_HEAD "listeners:\n"
-                                                 "  web:\n"
-                                                 "    listen: 127.0.0.1:0\n"
-                                                 "    routes:\n"
-                                                 "      - pool: app\n"
-                                                 "pools:\n"
-                                                 "  app:\n"
-                                                 "    retries: 1\n"
-                                                 "    health_check: {type: none}\n"
-                                                 "    backends:\n"
-                                                 "      - 127.0.0.1:%d\n"
-                                                 "      - 127.0.0.1:%d\n",
-                                        dead, o->port);
+    lg_proc_t *lg = lg_lifeguard_start(lgt_single_yaml(
+        LGT_HEAD, "", "    retries: 1\n", lg_fmt("%s%s", lgt_backend(dead), lgt_backend(o->port))));
     int port = lg_proc_port(lg, "web");
     lg_origin_stats_t st;
     int i;

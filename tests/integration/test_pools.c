@@ -83,22 +83,6 @@ static char *pl_yaml(unsigned workers, const char *routes, const char *pool_keys
                   workers, routes, pool_keys, backends, extra);
 }
 
-/* A port with nothing listening: bound then closed (no listen). */
-static int pl_dead_port(void)
-{
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    socklen_t sl = sizeof(sin);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
-
-    cr_assert_geq(fd, 0);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
-    port = ntohs(sin.sin_port);
-    close(fd);
-    return port;
-}
-
 /* lg-origin named `name` on a given port (a restart), or on port 0 when port is 0. */
 static lg_proc_t *pl_origin(const char *name, int port)
 {
@@ -248,26 +232,6 @@ struct pl_load {
     pl_thread_t th[PL_THREADS];
 };
 
-static int pl_connect(int port)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-                            .sin_port = htons((uint16_t)port)};
-    struct timeval tv = {.tv_sec = PL_IO_TIMEOUT / 1000, .tv_usec = (PL_IO_TIMEOUT % 1000) * 1000};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-
-    if (fd < 0)
-        return -1;
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 static void pl_close(int *fd)
 {
     if (*fd >= 0)
@@ -290,7 +254,7 @@ static int pl_exchange(int *fd, int port, int close_it, int *status, char *name)
 
     *status = 0;
     *name = '?';
-    if (*fd < 0 && (*fd = pl_connect(port)) < 0)
+    if (*fd < 0 && (*fd = lg_tcp_connect_timeout(port, PL_IO_TIMEOUT)) < 0)
         return PK_CONNECT;
     n = snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: pools.test\r\n%s\r\n",
                  close_it ? "Connection: close\r\n" : "");
@@ -755,7 +719,7 @@ Test(pools, all_backends_down_gives_503_then_back, .timeout = 60)
 Test(pools, health_state_survives_a_reload, .timeout = 60)
 {
     lg_proc_t *a = pl_origin("a", 0), *b = pl_origin("b", 0), *d = pl_origin("d", 0);
-    int ports[4] = {a->port, b->port, pl_dead_port(), d->port};
+    int ports[4] = {a->port, b->port, lg_test_free_port(), d->port};
     int bport = b->port, cport = ports[2], dport = d->port;
     const char *keys = "    balance: round_robin\n    retries: 0\n    health_check: " PL_HC "\n";
     lg_proc_t *lg = lg_lifeguard_start(pl_yaml(1, "", keys, pl_backends(ports, 2), ""));
@@ -1000,7 +964,7 @@ Test(pools, hash_by_uri_is_sticky, .timeout = 60)
 static void pl_check_least_busy(const char *balance)
 {
     lg_proc_t *a = pl_origin("a", 0);
-    int ports[2] = {a->port, pl_dead_port()}, bport = ports[1];
+    int ports[2] = {a->port, lg_test_free_port()}, bport = ports[1];
     lg_proc_t *lg = lg_lifeguard_start(
         pl_yaml(1, "", lg_fmt("    balance: %s\n    health_check: " PL_HC "\n", balance),
                 pl_backends(ports, 2), ""));
@@ -1076,7 +1040,7 @@ static int pl_mute_listener(int *port)
 Test(pools, tcp_check_marks_closed_ports_down, .timeout = 60)
 {
     lg_proc_t *a = pl_origin("a", 0), *c;
-    int ports[2] = {a->port, pl_dead_port()}, aport = a->port, cport = ports[1], mport;
+    int ports[2] = {a->port, lg_test_free_port()}, aport = a->port, cport = ports[1], mport;
     int mute = pl_mute_listener(&mport);
     const char *hc = "{type: tcp, interval: 200ms, timeout: 150ms, rise: 2, fall: 2}";
     lg_proc_t *lg = lg_lifeguard_start(

@@ -102,49 +102,6 @@ static lg_proc_t *rl_start(const rl_conf_t *c)
 
 /* ---- small helpers */
 
-/* The temp dir removed (with the few files a test put there) when the test process exits. */
-static void rl_dir_remove(void *p)
-{
-    char *dir = p;
-    DIR *d = getenv("LG_TEST_KEEP") == NULL ? opendir(dir) : NULL;
-    struct dirent *de;
-
-    while (d != NULL && (de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
-            char *f = NULL;
-
-            if (asprintf(&f, "%s/%s", dir, de->d_name) >= 0)
-                unlink(f);
-            free(f);
-        }
-    }
-    if (d != NULL) {
-        closedir(d);
-        rmdir(dir);
-    }
-    free(dir);
-}
-
-static char *rl_tmpdir(void)
-{
-    return lg_test_keep(lg_test_tmpdir(), rl_dir_remove);
-}
-
-/* A port nobody listens on right now (bind to 0, read it, close). */
-static int rl_free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
-
-    cr_assert_geq(fd, 0);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
 /* Zombie children of `pid` (state Z in /proc/N/stat). */
 static int rl_zombies(pid_t pid)
 {
@@ -384,29 +341,6 @@ static void rl_note_fail(rl_load_t *L, int id, int kind, int err, int status, co
     pthread_mutex_unlock(&L->lock);
 }
 
-static int rl_connect(int port)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-                            .sin_port = htons((uint16_t)port)};
-    struct timeval tv = {.tv_sec = RL_IO_TIMEOUT / 1000, .tv_usec = (RL_IO_TIMEOUT % 1000) * 1000};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-
-    if (fd < 0)
-        return -1;
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-        int e = errno;
-
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    return fd;
-}
-
 /* Value of header `name` in the head [h, e), into out; 1 found. */
 static int rl_header(const char *h, const char *e, const char *name, char *out, size_t max)
 {
@@ -476,7 +410,7 @@ static void *rl_client_main(void *arg)
         if (fd < 0) {
             uint64_t t = lg_now_ms(), max = atomic_load(&L->max_conn_ms);
 
-            fd = rl_connect(L->port);
+            fd = lg_tcp_connect_timeout(L->port, RL_IO_TIMEOUT);
             t = lg_now_ms() - t;
             while (t > max && !atomic_compare_exchange_weak(&L->max_conn_ms, &max, t))
                 ;
@@ -648,7 +582,7 @@ static void rl_reload_storm(int close_mode)
     lg_proc_t *o = lg_origin_start("--quiet");
     rl_conf_t c0 = {.workers = 2, .origin = o->port};
     lg_proc_t *lg = rl_start(&c0);
-    int port = lg_proc_port(lg, "web"), api_port = rl_free_port();
+    int port = lg_proc_port(lg, "web"), api_port = lg_test_free_port();
     uint64_t t0, reload_at[RL_RELOADS + 1];
     unsigned workers = c0.workers;
     long failed, ok;
@@ -1097,7 +1031,7 @@ Test(reload, term_stops_at_once, .timeout = 60)
 Test(reload, signal_command_with_pid_file, .timeout = 60)
 {
     lg_proc_t *o = lg_origin_start("--quiet");
-    char *dir = rl_tmpdir();
+    char *dir = lg_test_tempdir();
     char *pid_path = lg_fmt("%s/lifeguard.pid", dir), *out, *pidtext;
     rl_conf_t c = {.workers = 2, .origin = o->port, .pid = pid_path};
     lg_proc_t *lg = rl_start(&c);
@@ -1166,8 +1100,8 @@ Test(reload, signal_command_with_the_default_pid_file, .timeout = 60)
         cr_skip_test("needs root and setpriv (util-linux) to run lifeguard as another user");
     o = lg_origin_start("--quiet");
     c.origin = o->port;
-    dir = rl_tmpdir();
-    run = rl_tmpdir();
+    dir = lg_test_tempdir();
+    run = lg_test_tempdir();
     cr_assert_eq(chown(run, RL_NOBODY, RL_NOBODY), 0, "chown(%s): %s", run, strerror(errno));
     pid_path = lg_fmt("%s/lifeguard.pid", run);
     setenv("LG_TEST_BINARY", rl_nobody_wrapper(dir, run), 1);
@@ -1210,8 +1144,8 @@ Test(reload, unwritable_default_pid_file_only_warns, .timeout = 60)
         cr_skip_test("needs root and setpriv (util-linux) to run lifeguard as another user");
     o = lg_origin_start("--quiet");
     c.origin = o->port;
-    dir = rl_tmpdir();
-    run = rl_tmpdir(); /* root's, mode 0700 */
+    dir = lg_test_tempdir();
+    run = lg_test_tempdir(); /* root's, mode 0700 */
     setenv("LG_TEST_BINARY", rl_nobody_wrapper(dir, run), 1);
     yaml = lg_fmt("# no pid_file: the default\n%s", rl_config(&c));
 
@@ -1230,7 +1164,7 @@ Test(reload, unwritable_default_pid_file_only_warns, .timeout = 60)
 
 Test(reload, signal_command_errors, .timeout = 60)
 {
-    char *dir = rl_tmpdir();
+    char *dir = lg_test_tempdir();
     char *pid_path = lg_fmt("%s/stale.pid", dir), *out;
     rl_conf_t c = {.workers = 1, .origin = 9, .pid = pid_path};
     pid_t dead = fork();
