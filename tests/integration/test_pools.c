@@ -246,11 +246,9 @@ static void pl_close(int *fd)
  */
 static int pl_exchange(int *fd, int port, int close_it, int *status, char *name)
 {
-    char req[256], buf[8192];
-    size_t got = 0, hlen, need;
-    long long clen = -1;
-    char *eoh, *p;
-    int n, server_close;
+    lg_load_response_t r;
+    char req[256];
+    int n, kind;
 
     *status = 0;
     *name = '?';
@@ -258,54 +256,15 @@ static int pl_exchange(int *fd, int port, int close_it, int *status, char *name)
         return PK_CONNECT;
     n = snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: pools.test\r\n%s\r\n",
                  close_it ? "Connection: close\r\n" : "");
-    if (send(*fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+    kind = lg_load_exchange(*fd, req, (size_t)n, &r);
+    *status = r.status;
+    if (kind != LG_LOAD_OK) {
         pl_close(fd);
-        return PK_IO;
+        return kind == LG_LOAD_BAD ? PK_BAD : PK_IO;
     }
-    for (;;) {
-        ssize_t r = recv(*fd, buf + got, sizeof(buf) - 1 - got, 0);
-
-        if (r <= 0) {
-            pl_close(fd);
-            return PK_IO;
-        }
-        got += (size_t)r;
-        buf[got] = '\0';
-        if ((eoh = strstr(buf, "\r\n\r\n")) != NULL)
-            break;
-        if (got == sizeof(buf) - 1) {
-            pl_close(fd);
-            return PK_BAD;
-        }
-    }
-    hlen = (size_t)(eoh - buf) + 4;
-    *eoh = '\0';
-    if (sscanf(buf, "HTTP/1.1 %d", status) != 1) {
-        pl_close(fd);
-        return PK_BAD;
-    }
-    p = strcasestr(buf, "\r\nContent-Length:");
-    if (p != NULL)
-        clen = strtoll(p + 17, NULL, 10);
-    server_close = strcasestr(buf, "\r\nConnection: close") != NULL;
-    *eoh = '\r';
-    if (clen < 0 || (size_t)clen > sizeof(buf) - 1 - hlen) {
-        pl_close(fd);
-        return PK_BAD;
-    }
-    need = hlen + (size_t)clen;
-    while (got < need) {
-        ssize_t r = recv(*fd, buf + got, need - got, 0);
-
-        if (r <= 0) {
-            pl_close(fd);
-            return PK_IO;
-        }
-        got += (size_t)r;
-    }
-    if (clen == 2 && buf[hlen + 1] == '\n')
-        *name = buf[hlen];
-    if (close_it || server_close)
+    if (r.got - r.body == 2 && r.buf[r.body + 1] == '\n')
+        *name = r.buf[r.body];
+    if (close_it || r.server_close)
         pl_close(fd);
     return *status == 200 ? PK_OK : PK_STATUS;
 }

@@ -341,48 +341,27 @@ static void rl_note_fail(rl_load_t *L, int id, int kind, int err, int status, co
     pthread_mutex_unlock(&L->lock);
 }
 
-/* Value of header `name` in the head [h, e), into out; 1 found. */
-static int rl_header(const char *h, const char *e, const char *name, char *out, size_t max)
+/* The failure kind of each lg_load_exchange() result but LG_LOAD_OK. */
+static const int rl_load_kind[] = {[LG_LOAD_SEND] = F_SEND,
+                                   [LG_LOAD_TIMEOUT] = F_TIMEOUT,
+                                   [LG_LOAD_EOF] = F_EOF,
+                                   [LG_LOAD_RESET] = F_RESET,
+                                   [LG_LOAD_BAD] = F_BAD};
+
+/* After a response with Connection: close: the server must close, with no byte after it. */
+static void rl_expect_close(rl_load_t *L, int id, int fd, const lg_load_response_t *r,
+                            unsigned nreq)
 {
-    size_t nl = strlen(name);
-    const char *p = memchr(h, '\n', (size_t)(e - h));
-
-    while (p != NULL && p + 1 < e) {
-        const char *line = p + 1, *eol = memchr(line, '\n', (size_t)(e - line));
-
-        if (eol == NULL)
-            break;
-        if ((size_t)(eol - line) > nl && strncasecmp(line, name, nl) == 0 && line[nl] == ':') {
-            const char *v = line + nl + 1, *ve = eol;
-            size_t n;
-
-            while (v < ve && (*v == ' ' || *v == '\t'))
-                v++;
-            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
-                ve--;
-            n = (size_t)(ve - v) < max - 1 ? (size_t)(ve - v) : max - 1;
-            memcpy(out, v, n);
-            out[n] = '\0';
-            return 1;
-        }
-        p = eol;
-    }
-    return 0;
-}
-
-/* recv() with the failure kind of what went wrong: >0 bytes, 0 EOF, -1 (kind in *kind). */
-static ssize_t rl_recv(int fd, char *buf, size_t len, int *kind, int *err)
-{
+    char extra[64];
     ssize_t n;
 
     do {
-        n = recv(fd, buf, len, 0);
+        n = recv(fd, extra, sizeof(extra), 0);
     } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-        *err = errno;
-        *kind = errno == EAGAIN || errno == EWOULDBLOCK ? F_TIMEOUT : F_RESET;
-    }
-    return n;
+    if (n > 0)
+        rl_note_fail(L, id, F_BAD, 0, r->status, r->buf, r->got, nreq);
+    else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        rl_note_fail(L, id, F_NOCLOSE, errno, r->status, r->buf, r->got, nreq);
 }
 
 /*
@@ -393,19 +372,16 @@ static void *rl_client_main(void *arg)
 {
     rl_client_t *cl = arg;
     rl_load_t *L = cl->L;
-    char req[256], buf[8192];
+    lg_load_response_t r;
+    char req[256];
     int reqlen, fd = -1;
     unsigned nreq = 0; /* completed on this connection */
 
     reqlen = snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s\r\n", L->port,
                       L->close_mode ? "Connection: close\r\n" : "");
     while (!atomic_load(&L->stop) && lg_now_ms() < L->hard_stop_ms) {
-        size_t got = 0, hlen, need;
-        long long clen = -1;
-        int kind = F_EOF, err = 0, status = 0, server_closes;
-        char v[64], *hend, *h;
         uint64_t began = lg_now_ms();
-        ssize_t n;
+        int kind;
 
         if (fd < 0) {
             uint64_t t = lg_now_ms(), max = atomic_load(&L->max_conn_ms);
@@ -422,79 +398,28 @@ static void *rl_client_main(void *arg)
             atomic_fetch_add(&L->conns, 1);
             nreq = 0;
         }
-        if (send(fd, req, (size_t)reqlen, MSG_NOSIGNAL) != reqlen) {
-            rl_note_fail(L, cl->id, F_SEND, errno, 0, "", 0, nreq);
+        kind = lg_load_exchange(fd, req, (size_t)reqlen, &r);
+        if (kind != LG_LOAD_OK) {
+            rl_note_fail(L, cl->id, rl_load_kind[kind], r.err, r.status, r.buf, r.got, nreq);
             goto drop;
         }
-        /* the head */
-        for (;;) {
-            n = rl_recv(fd, buf + got, sizeof(buf) - 1 - got, &kind, &err);
-            if (n <= 0)
-                goto fail;
-            got += (size_t)n;
-            buf[got] = '\0';
-            if ((hend = strstr(buf, "\r\n\r\n")) != NULL)
-                break;
-            if (got == sizeof(buf) - 1) {
-                kind = F_BAD;
-                goto fail;
-            }
-        }
-        hlen = (size_t)(hend + 4 - buf);
-        h = buf;
-        if (sscanf(h, "HTTP/1.%*1[01] %d ", &status) != 1) {
-            kind = F_BAD;
-            goto fail;
-        }
-        if (rl_header(h, hend + 2, "Transfer-Encoding", v, sizeof(v)) ||
-            !rl_header(h, hend + 2, "Content-Length", v, sizeof(v))) {
-            kind = F_BAD; /* GET / from lg-origin always has a Content-Length */
-            goto fail;
-        }
-        clen = atoll(v);
-        server_closes =
-            rl_header(h, hend + 2, "Connection", v, sizeof(v)) && strcasecmp(v, "close") == 0;
-        /* the body */
-        need = hlen + (size_t)clen;
-        if (need > sizeof(buf) - 1) {
-            kind = F_BAD;
-            goto fail;
-        }
-        while (got < need) {
-            n = rl_recv(fd, buf + got, sizeof(buf) - 1 - got, &kind, &err);
-            if (n <= 0)
-                goto fail;
-            got += (size_t)n;
-        }
-        if (got > need) {
-            kind = F_BAD; /* bytes nobody asked for */
-            goto fail;
-        }
-        if (status < 200 || status > 299) {
-            rl_note_fail(L, cl->id, F_STATUS, 0, status, buf, got, nreq);
+        if (r.status < 200 || r.status > 299) {
+            rl_note_fail(L, cl->id, F_STATUS, 0, r.status, r.buf, r.got, nreq);
         } else {
             rl_note_ok(L, began);
             L->per_client[cl->id]++;
         }
         nreq++;
-        if (L->close_mode && !server_closes) {
-            rl_note_fail(L, cl->id, F_BAD, 0, status, buf, got, nreq);
+        if (L->close_mode && !r.server_close) {
+            rl_note_fail(L, cl->id, F_BAD, 0, r.status, r.buf, r.got, nreq);
             goto drop;
         }
-        if (server_closes) {
-            /* the server closes: wait for it (no byte may follow), then reconnect */
-            char extra[64];
-
-            if (!L->close_mode)
-                atomic_fetch_add(&L->server_close, 1);
-            n = rl_recv(fd, extra, sizeof(extra), &kind, &err);
-            if (n > 0 || (n < 0 && kind == F_TIMEOUT))
-                rl_note_fail(L, cl->id, n > 0 ? F_BAD : F_NOCLOSE, err, status, buf, got, nreq);
-            goto drop;
-        }
-        continue;
-    fail:
-        rl_note_fail(L, cl->id, kind, err, status, buf, got, nreq);
+        if (!r.server_close)
+            continue;
+        /* the server closes: wait for it (no byte may follow), then reconnect */
+        if (!L->close_mode)
+            atomic_fetch_add(&L->server_close, 1);
+        rl_expect_close(L, cl->id, fd, &r, nreq);
     drop:
         close(fd);
         fd = -1;

@@ -277,6 +277,36 @@ int lg_test_free_port_on(int type, const char *ip);
  * when there is none. */
 int lg_test_free_port(void);
 
+/* ---- the exchange of a load generator (lg_test_load.c) */
+
+/* How lg_load_exchange() ended. */
+enum lg_load_kind {
+    LG_LOAD_OK = 0,  /* a complete response, whatever its status */
+    LG_LOAD_SEND,    /* the request could not be sent (err) */
+    LG_LOAD_TIMEOUT, /* nothing arrived for the socket's SO_RCVTIMEO (err) */
+    LG_LOAD_EOF,     /* the server closed before the response was complete */
+    LG_LOAD_RESET,   /* another read error (err) */
+    LG_LOAD_BAD,     /* no valid status line or Content-Length, too big, or bytes after it */
+};
+
+#define LG_LOAD_BUF 8192
+
+typedef struct lg_load_response {
+    int status;            /* 0 until a status line was read */
+    int err;               /* errno of a failed send or read */
+    int server_close;      /* the response says Connection: close */
+    size_t got;            /* bytes received */
+    size_t body;           /* offset of the body in buf, once the head is complete */
+    char buf[LG_LOAD_BUF]; /* what was received, NUL-terminated */
+} lg_load_response_t;
+
+/*
+ * Send `req` on the blocking socket fd (lg_tcp_connect_timeout) and read one response framed by
+ * Content-Length, as lifeguard and lg-origin answer GET /; returns an lg_load_kind, with what
+ * was received in *r. Never closes fd; thread-safe and allocation-free, for load threads.
+ */
+int lg_load_exchange(int fd, const char *req, size_t len, lg_load_response_t *r);
+
 /* ---- lg-origin specifics (lg_test_http.c) */
 
 typedef struct lg_origin_stats {
