@@ -113,25 +113,60 @@ static int lg_bal_lighter(const lg_bal_t *b, const lg_bal_view_t *v, size_t a, s
            (uint64_t)lg_bal_active(v, c) * b->weight[a];
 }
 
+/*
+ * ---- the candidates of a pick: every usable member once, in order from `start` (wrapping),
+ * except `avoid`, the member that just failed. A usable `avoid` is kept aside in `sole`: it is
+ * the answer only when the scan yields no other candidate.
+ */
+typedef struct lg_bal_scan {
+    size_t start;
+    size_t k; /* members looked at so far */
+    size_t avoid;
+    long sole; /* avoid when usable, else -1 */
+} lg_bal_scan_t;
+
+static lg_bal_scan_t lg_bal_scan(size_t start, size_t avoid)
+{
+    lg_bal_scan_t s = {start, 0, avoid, -1};
+
+    return s;
+}
+
+/* The next candidate of the scan, or LG_BAL_NONE when every member has been looked at. */
+static size_t lg_bal_next(const lg_bal_t *b, const lg_bal_view_t *v, lg_bal_scan_t *s)
+{
+    while (s->k < b->n) {
+        size_t i = s->start + s->k < b->n ? s->start + s->k : s->start + s->k - b->n;
+
+        s->k++;
+        if (!lg_bal_usable(v, i))
+            continue;
+        if (i == s->avoid) {
+            s->sole = (long)i;
+            continue;
+        }
+        return i;
+    }
+    return LG_BAL_NONE;
+}
+
+/* The member after i, where the next round_robin or least_conn scan starts. */
+static size_t lg_bal_after(const lg_bal_t *b, size_t i)
+{
+    return i + 1 < b->n ? i + 1 : 0;
+}
+
 /* ---- round_robin: the next usable member after the previous pick */
 
 static long lg_bal_round_robin(lg_bal_t *b, const lg_bal_view_t *v, size_t avoid)
 {
-    long sole = -1;
+    lg_bal_scan_t s = lg_bal_scan(b->cursor, avoid);
+    size_t i = lg_bal_next(b, v, &s);
 
-    for (size_t k = 0; k < b->n; k++) {
-        size_t i = b->cursor + k < b->n ? b->cursor + k : b->cursor + k - b->n;
-
-        if (!lg_bal_usable(v, i))
-            continue;
-        if (i == avoid) {
-            sole = (long)i;
-            continue;
-        }
-        b->cursor = i + 1 < b->n ? i + 1 : 0;
-        return (long)i;
-    }
-    return sole;
+    if (i == LG_BAL_NONE)
+        return s.sole;
+    b->cursor = lg_bal_after(b, i);
+    return (long)i;
 }
 
 /*
@@ -142,24 +177,18 @@ static long lg_bal_round_robin(lg_bal_t *b, const lg_bal_view_t *v, size_t avoid
  */
 static long lg_bal_weighted(lg_bal_t *b, const lg_bal_view_t *v, size_t avoid)
 {
+    lg_bal_scan_t s = lg_bal_scan(0, avoid);
     size_t best = LG_BAL_NONE;
     int64_t total = 0;
-    long sole = -1;
 
-    for (size_t i = 0; i < b->n; i++) {
-        if (!lg_bal_usable(v, i))
-            continue;
-        if (i == avoid) {
-            sole = (long)i;
-            continue;
-        }
+    for (size_t i; (i = lg_bal_next(b, v, &s)) != LG_BAL_NONE;) {
         b->current[i] += b->weight[i];
         total += b->weight[i];
         if (best == LG_BAL_NONE || b->current[i] > b->current[best])
             best = i;
     }
     if (best == LG_BAL_NONE)
-        return sole;
+        return s.sole;
     b->current[best] -= total;
     return (long)best;
 }
@@ -170,24 +199,16 @@ static long lg_bal_weighted(lg_bal_t *b, const lg_bal_view_t *v, size_t avoid)
  */
 static long lg_bal_least_conn(lg_bal_t *b, const lg_bal_view_t *v, size_t avoid)
 {
+    lg_bal_scan_t s = lg_bal_scan(b->cursor, avoid);
     size_t best = LG_BAL_NONE;
-    long sole = -1;
 
-    for (size_t k = 0; k < b->n; k++) {
-        size_t i = b->cursor + k < b->n ? b->cursor + k : b->cursor + k - b->n;
-
-        if (!lg_bal_usable(v, i))
-            continue;
-        if (i == avoid) {
-            sole = (long)i;
-            continue;
-        }
+    for (size_t i; (i = lg_bal_next(b, v, &s)) != LG_BAL_NONE;) {
         if (best == LG_BAL_NONE || lg_bal_lighter(b, v, i, best))
             best = i;
     }
     if (best == LG_BAL_NONE)
-        return sole;
-    b->cursor = best + 1 < b->n ? best + 1 : 0;
+        return s.sole;
+    b->cursor = lg_bal_after(b, best);
     return (long)best;
 }
 
@@ -198,20 +219,13 @@ static long lg_bal_least_conn(lg_bal_t *b, const lg_bal_view_t *v, size_t avoid)
  */
 static long lg_bal_p2c(lg_bal_t *b, const lg_bal_view_t *v, size_t avoid)
 {
+    lg_bal_scan_t s = lg_bal_scan(0, avoid);
     size_t k = 0, x, y;
-    long sole = -1;
 
-    for (size_t i = 0; i < b->n; i++) {
-        if (!lg_bal_usable(v, i))
-            continue;
-        if (i == avoid) {
-            sole = (long)i;
-            continue;
-        }
+    for (size_t i; (i = lg_bal_next(b, v, &s)) != LG_BAL_NONE;)
         b->cand[k++] = i;
-    }
     if (k == 0)
-        return sole;
+        return s.sole;
     if (k == 1)
         return (long)b->cand[0];
     x = lg_bal_below(b, k);

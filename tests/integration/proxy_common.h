@@ -27,14 +27,12 @@
     "log: {level: info, error: stderr, access: off}\n"
 
 /*
- * The YAML of one http listener `web` whose every request goes to pool `app` (no health
- * checks): `head` first (workers and log, e.g. LGT_HEAD), then `top` (block YAML at the top
- * level, e.g. "timeouts:\n  client_header: 1s\n") and `pool_extra` (keys of the pool, indented
- * by 4), both may be "", and `backends`, the items of the pool's list of backends
- * ("      - address: 127.0.0.1:8001\n" each, lgt_backend()).
+ * The YAML of one http listener `web` whose every request goes to pool `app`: `head` first
+ * (workers and log, e.g. LGT_HEAD), then `top` (block YAML at the top level, e.g.
+ * "timeouts:\n  client_header: 1s\n", or ""), then `pool`, every key of the pool (indented by 4:
+ * health_check, backends...).
  */
-static inline char *lgt_single_yaml(const char *head, const char *top, const char *pool_extra,
-                                    const char *backends)
+static inline char *lgt_web_app_yaml(const char *head, const char *top, const char *pool)
 {
     return lg_fmt("%s%s"
                   "listeners:\n"
@@ -44,11 +42,24 @@ static inline char *lgt_single_yaml(const char *head, const char *top, const cha
                   "      - pool: app\n"
                   "pools:\n"
                   "  app:\n"
-                  "    health_check: {type: none}\n"
-                  "%s"
-                  "    backends:\n"
                   "%s",
-                  head, top, pool_extra, backends);
+                  head, top, pool);
+}
+
+/*
+ * lgt_web_app_yaml() with a pool without health checks: `pool_extra` (more keys of the pool,
+ * indented by 4, or "") and `backends`, the items of the pool's list of backends
+ * ("      - address: 127.0.0.1:8001\n" each, lgt_backend()).
+ */
+static inline char *lgt_single_yaml(const char *head, const char *top, const char *pool_extra,
+                                    const char *backends)
+{
+    return lgt_web_app_yaml(head, top,
+                            lg_fmt("    health_check: {type: none}\n"
+                                   "%s"
+                                   "    backends:\n"
+                                   "%s",
+                                   pool_extra, backends));
 }
 
 /* An item of lgt_single_yaml()'s `backends`: 127.0.0.1:port. */

@@ -40,12 +40,6 @@
 
 /* ---- configs */
 
-/* "      - address: 127.0.0.1:PORT\n" */
-static char *ad_backend(int port)
-{
-    return lg_fmt("      - address: 127.0.0.1:%d\n", port);
-}
-
 /*
  * The top of a config: `workers`, info level, error log on stderr, the access log `access`
  * ("off", or a path) in `format`, the admin listener on port 0.
@@ -61,49 +55,10 @@ static char *ad_head(unsigned workers, const char *access, const char *format)
 /* One listener `web`, everything to pool `app` with the single backend 127.0.0.1:port. */
 static char *ad_single(unsigned workers, const char *access, const char *format, int port)
 {
-    return lg_fmt("%s"
-                  "listeners:\n"
-                  "  web:\n"
-                  "    listen: 127.0.0.1:0\n"
-                  "    routes:\n"
-                  "      - pool: app\n"
-                  "pools:\n"
-                  "  app:\n"
-                  "    health_check: {type: none}\n"
-                  "    backends:\n"
-                  "%s",
-                  ad_head(workers, access, format), ad_backend(port));
+    return lgt_single_yaml(ad_head(workers, access, format), "", "", lgt_backend(port));
 }
 
 /* ---- small helpers */
-
-/* A temp dir for files of the test (access logs, metrics), removed when the test process exits. */
-static void ad_dir_remove(void *p)
-{
-    char *dir = p;
-    DIR *d = getenv("LG_TEST_KEEP") == NULL ? opendir(dir) : NULL;
-    struct dirent *de;
-
-    while (d != NULL && (de = readdir(d)) != NULL) {
-        char *f = NULL;
-
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        if (asprintf(&f, "%s/%s", dir, de->d_name) >= 0)
-            unlink(f);
-        free(f);
-    }
-    if (d != NULL) {
-        closedir(d);
-        rmdir(dir);
-    }
-    free(dir);
-}
-
-static char *ad_tmpdir(void)
-{
-    return lg_test_keep(lg_test_tmpdir(), ad_dir_remove);
-}
 
 static int ad_admin(lg_proc_t *lg)
 {
@@ -838,7 +793,7 @@ Test(admin, metrics_pass_promtool, .timeout = 60)
     lg_proc_t *a = lg_origin_start("--name a");
     lg_proc_t *b = lg_origin_start("--name b");
     lg_proc_t *c = lg_origin_start("--name c");
-    char *dir = ad_tmpdir();
+    char *dir = lg_test_tempdir();
     int dead;
     lg_proc_t *lg;
     int port, aport, ok;
@@ -882,8 +837,8 @@ Test(admin, metrics_pass_promtool, .timeout = 60)
                              "    health_check: {type: none}\n"
                              "    backends:\n"
                              "%s",
-                             ad_head(2, "off", "combined"), ad_backend(a->port),
-                             ad_backend(b->port), ad_backend(c->port), ad_backend(dead));
+                             ad_head(2, "off", "combined"), lgt_backend(a->port),
+                             lgt_backend(b->port), lgt_backend(c->port), lgt_backend(dead));
     port = lg_proc_port(lg, "web");
     aport = ad_admin(lg);
 
@@ -1239,18 +1194,11 @@ Test(admin, backend_down_in_metrics_and_status_json, .timeout = 60)
     lg_proc_t *b = lg_origin_start("--name b");
     int bport = b->port;
     lg_proc_t *lg =
-        lg_lifeguard_startf("%s"
-                            "listeners:\n"
-                            "  web:\n"
-                            "    listen: 127.0.0.1:0\n"
-                            "    routes:\n"
-                            "      - pool: app\n"
-                            "pools:\n"
-                            "  app:\n"
-                            "    health_check: " AD_HC "\n"
-                            "    backends:\n"
-                            "%s%s",
-                            ad_head(1, "off", "combined"), ad_backend(a->port), ad_backend(bport));
+        lg_lifeguard_start(lgt_web_app_yaml(ad_head(1, "off", "combined"), "",
+                                            lg_fmt("    health_check: " AD_HC "\n"
+                                                   "    backends:\n"
+                                                   "%s%s",
+                                                   lgt_backend(a->port), lgt_backend(bport))));
     int aport = ad_admin(lg), ok;
     const char *la =
         lg_fmt("pool=\"app\",backend=\"127.0.0.1:%d\",host=\"127.0.0.1:%d\"", a->port, a->port);
@@ -1400,7 +1348,7 @@ typedef struct ad_req {
 Test(admin, access_log_json, .timeout = 60)
 {
     lg_proc_t *o = lg_origin_start(NULL);
-    char *dir = ad_tmpdir();
+    char *dir = lg_test_tempdir();
     const char *path = lg_fmt("%s/access.log", dir);
     lg_proc_t *lg = lg_lifeguard_start(ad_single(1, path, "json", o->port));
     int port = lg_proc_port(lg, "web");
@@ -1501,7 +1449,7 @@ Test(admin, access_log_json, .timeout = 60)
 Test(admin, access_log_json_stays_valid_with_non_utf8_header, .timeout = 30)
 {
     lg_proc_t *o = lg_origin_start(NULL);
-    char *dir = ad_tmpdir();
+    char *dir = lg_test_tempdir();
     const char *path = lg_fmt("%s/access.log", dir);
     lg_proc_t *lg = lg_lifeguard_start(ad_single(1, path, "json", o->port));
     int port = lg_proc_port(lg, "web");
@@ -1587,7 +1535,7 @@ static void ad_send_raw(int port, const ad_creq_t *reqs, size_t n)
 Test(admin, access_log_combined_matches_nginx, .timeout = 30)
 {
     lg_proc_t *o = lg_origin_start(NULL);
-    char *dir = ad_tmpdir();
+    char *dir = lg_test_tempdir();
     const char *path = lg_fmt("%s/access.log", dir);
     lg_proc_t *lg = lg_lifeguard_start(ad_single(1, path, "combined", o->port));
     int port = lg_proc_port(lg, "web");
@@ -1638,7 +1586,7 @@ Test(admin, access_log_combined_matches_nginx, .timeout = 30)
 Test(admin, access_log_combined_bytes_is_body_bytes_sent, .timeout = 30)
 {
     lg_proc_t *o = lg_origin_start("--name alpha");
-    char *dir = ad_tmpdir();
+    char *dir = lg_test_tempdir();
     const char *path = lg_fmt("%s/access.log", dir);
     lg_proc_t *lg = lg_lifeguard_start(ad_single(1, path, "combined", o->port));
     int port = lg_proc_port(lg, "web");
@@ -1674,7 +1622,7 @@ Test(admin, access_log_combined_bytes_is_body_bytes_sent, .timeout = 30)
 Test(admin, access_log_combined_escapes_quotes_like_nginx, .timeout = 30)
 {
     lg_proc_t *o = lg_origin_start(NULL);
-    char *dir = ad_tmpdir();
+    char *dir = lg_test_tempdir();
     const char *path = lg_fmt("%s/access.log", dir);
     lg_proc_t *lg = lg_lifeguard_start(ad_single(1, path, "combined", o->port));
     int port = lg_proc_port(lg, "web");
@@ -1709,7 +1657,7 @@ Test(admin, access_log_combined_escapes_quotes_like_nginx, .timeout = 30)
 Test(admin, access_log_reopened_on_sigusr1, .timeout = 60)
 {
     lg_proc_t *o = lg_origin_start(NULL);
-    char *dir = ad_tmpdir();
+    char *dir = lg_test_tempdir();
     const char *path = lg_fmt("%s/access.log", dir), *rotated = lg_fmt("%s/access.log.1", dir);
     lg_proc_t *lg = lg_lifeguard_start(ad_single(2, path, "combined", o->port));
     int port = lg_proc_port(lg, "web"), ok;

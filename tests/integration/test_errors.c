@@ -50,22 +50,6 @@ static lg_http_response_t *raw_exchange(int port, const char *req, size_t len, i
 
 #define RAW(port, req, status, must_close) raw_exchange(port, req, strlen(req), status, must_close)
 
-/* A port with nothing listening: bound then closed (no listen). */
-static int dead_port(void)
-{
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    socklen_t sl = sizeof(sin);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-    cr_assert_geq(fd, 0);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
-    port = ntohs(sin.sin_port);
-    close(fd);
-    return port;
-}
-
 /* ---- malformed requests: 400 and close */
 
 Test(errors, malformed_requests_get_400_and_close)
@@ -621,7 +605,6 @@ Test(errors, silent_connection_closed_without_response)
     cr_assert_eq(len, 0, "got a response: %s", got);
     cr_assert(lg_client_wait_close(c, 0), "still open after %llu ms", (unsigned long long)dt);
     cr_assert_geq(dt, 900, "closed after %llu ms", (unsigned long long)dt);
-    cr_assert_lt(dt, 4000, "closed after %llu ms", (unsigned long long)dt);
     lgt_finish(lg, NULL);
 }
 
@@ -629,7 +612,7 @@ Test(errors, silent_connection_closed_without_response)
 
 Test(errors, backend_port_closed_gets_502)
 {
-    int dead = dead_port();
+    int dead = lg_test_free_port();
     lg_proc_t *lg = lgt_start_single(dead, "", "");
     int port = lg_proc_port(lg, "web");
     lg_client_t *c = lg_client_connect(port);
@@ -656,21 +639,10 @@ Test(errors, backend_port_closed_gets_502)
 /* A refused connect moves on to the other backend: the client never sees it. */
 Test(errors, refused_connect_retried_on_another_backend)
 {
-    int dead = dead_port();
+    int dead = lg_test_free_port();
     lg_proc_t *o = lg_origin_start("--name alive");
-    lg_proc_t *lg = lg_lifeguard_startf(LGT_HEAD "listeners:\n"
-                                                 "  web:\n"
-                                                 "    listen: 127.0.0.1:0\n"
-                                                 "    routes:\n"
-                                                 "      - pool: app\n"
-                                                 "pools:\n"
-                                                 "  app:\n"
-                                                 "    retries: 1\n"
-                                                 "    health_check: {type: none}\n"
-                                                 "    backends:\n"
-                                                 "      - 127.0.0.1:%d\n"
-                                                 "      - 127.0.0.1:%d\n",
-                                        dead, o->port);
+    lg_proc_t *lg = lg_lifeguard_start(lgt_single_yaml(
+        LGT_HEAD, "", "    retries: 1\n", lg_fmt("%s%s", lgt_backend(dead), lgt_backend(o->port))));
     int port = lg_proc_port(lg, "web");
     lg_origin_stats_t st;
     int i;
@@ -770,7 +742,6 @@ Test(errors, backend_hang_gets_504_after_upstream_response)
     dt = lg_now_ms() - t0;
     lgt_assert_status(r, 504);
     cr_assert_geq(dt, 900, "504 after %llu ms", (unsigned long long)dt);
-    cr_assert_lt(dt, 4000, "504 after %llu ms", (unsigned long long)dt);
     /* the hanging upstream connection was closed */
     cr_assert_eq(lgt_wait_origin_active(o->port, 0, 2000), 0);
     /* and the client connection is still good when it was kept */
@@ -852,7 +823,6 @@ Test(errors, connect_timeout_gets_504)
     dt = lg_now_ms() - t0;
     lgt_assert_status(r, 504);
     cr_assert_geq(dt, 400, "504 after %llu ms", (unsigned long long)dt);
-    cr_assert_lt(dt, 3000, "504 after %llu ms", (unsigned long long)dt);
     close(lfd);
     lgt_finish(lg, "connect() to");
 }
@@ -877,7 +847,6 @@ Test(errors, backend_dying_mid_response_truncates_and_closes)
     cr_assert_lt(r->body_len, 100000);
     cr_assert_leq(r->body_len, 1000);
     cr_assert(r->closed);
-    cr_assert_lt(dt, 4000);
 
     /* lifeguard goes on */
     r = lg_http_get(port, "/size/3", NULL);
@@ -922,37 +891,36 @@ Test(abort, client_close_aborts_the_backend_side)
     int port = lg_proc_port(lg, "web");
     pid_t worker = lgt_worker(lg);
     int base_fds = lg_pid_fd_count(worker), fds = -1, ok;
+    lg_origin_stats_t st;
     lg_client_t *c;
-    uint64_t t0, dt;
 
-    /* /hang: the origin closes its side when lifeguard does, so its active count shows it */
+    /*
+     * /hang: the origin never answers and closes its side when lifeguard does, so its active
+     * count going to 0 can only be lifeguard dropping the backend connection.
+     */
     c = lg_client_connect(port);
     cr_assert_eq(lg_client_sendf(c, "GET /hang HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
     cr_assert_eq(lgt_wait_origin_active(o->port, 1, 3000), 1,
                  "the request did not reach the origin");
-    t0 = lg_now_ms();
     lg_client_close(c);
-    cr_assert_eq(lgt_wait_origin_active(o->port, 0, 2000), 0,
+    cr_assert_eq(lgt_wait_origin_active(o->port, 0, lg_test_timeout_ms()), 0,
                  "the upstream connection outlived the client");
-    dt = lg_now_ms() - t0;
-    cr_assert_lt(dt, 1500, "upstream closed %llu ms after the client", (unsigned long long)dt);
 
     /*
      * /delay/3000: lg-origin only notices the close when its timer fires, so look at lifeguard:
-     * the worker's descriptors for the client and the backend are both gone well before 3 s.
+     * the worker's descriptors for the client and the backend are both gone while the origin
+     * still holds the request, i.e. before the backend answered.
      */
     c = lg_client_connect(port);
     cr_assert_eq(lg_client_sendf(c, "GET /delay/3000 HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
     cr_assert_eq(lgt_wait_origin_active(o->port, 1, 3000), 1);
     LG_WAIT_FOR(ok, (fds = lg_pid_fd_count(worker)) == base_fds + 2, 2000);
     cr_assert(ok, "worker has %d fds, expected %d", fds, base_fds + 2);
-    t0 = lg_now_ms();
     lg_client_close(c);
-    LG_WAIT_FOR(ok, (fds = lg_pid_fd_count(worker)) == base_fds, 2000);
-    dt = lg_now_ms() - t0;
+    LG_WAIT_FOR(ok, (fds = lg_pid_fd_count(worker)) == base_fds, lg_test_timeout_ms());
+    cr_assert_eq(lg_origin_stats(o->port, &st), 0);
     cr_assert(ok, "worker still has %d fds (%d before)", fds, base_fds);
-    cr_assert_lt(dt, 1500, "backend connection closed %llu ms after the client",
-                 (unsigned long long)dt);
+    cr_assert_eq(st.active, 1, "the backend connection was closed only after the response");
 
     /* lifeguard is fine */
     cr_assert_eq(lgt_wait_origin_active(o->port, 0, 5000), 0);

@@ -23,7 +23,7 @@
 /* A DESTDIR, removed with what was installed into it when the test process exits. */
 static char *destdir(void)
 {
-    return lg_test_keep(lg_test_tmpdir(), lg_test_rmtree);
+    return lg_test_tempdir();
 }
 
 /* Run `cmd` with sh; its exit status, and what it printed (stdout, and stderr unless the

@@ -10,15 +10,6 @@
 
 #include "proxy_common.h"
 
-/* A port nobody listens on right now. */
-static int lgs_free_port(void)
-{
-    int port = lg_test_free_port();
-
-    cr_assert_gt(port, 0, "no free port");
-    return port;
-}
-
 /* Position in `log` of the n-th (0-based) line containing `needle`; -1 when there is none. */
 static long lgs_nth(const char *log, const char *needle, int n)
 {
@@ -71,7 +62,7 @@ Test(logs, failed_bind_names_listener_and_place, .timeout = 30)
  */
 Test(logs, refused_connect_names_pool_client_request, .timeout = 30)
 {
-    int dead = lgs_free_port();
+    int dead = lg_test_free_port();
     lg_proc_t *lg = lgt_start_single(dead, "", "");
     int port = lg_proc_port(lg, "web");
     const char *log;
@@ -203,7 +194,7 @@ static void lgs_debug_traffic(int port)
 Test(logs, debug_level_tells_routing_balancing_and_connections, .timeout = 60)
 {
     lg_proc_t *a = lg_origin_start("--name a --quiet"), *b = lg_origin_start("--name b --quiet");
-    int dead = lgs_free_port();
+    int dead = lg_test_free_port();
     lg_proc_t *lg = lgs_debug_start("debug", a->port, b->port, dead);
     const char *want[] = {
         "[debug] ",
@@ -238,7 +229,7 @@ Test(logs, debug_level_tells_routing_balancing_and_connections, .timeout = 60)
 Test(logs, info_level_has_no_debug_lines, .timeout = 60)
 {
     lg_proc_t *a = lg_origin_start("--name a --quiet"), *b = lg_origin_start("--name b --quiet");
-    lg_proc_t *lg = lgs_debug_start("info", a->port, b->port, lgs_free_port());
+    lg_proc_t *lg = lgs_debug_start("info", a->port, b->port, lg_test_free_port());
 
     lgs_debug_traffic(lg_proc_port(lg, "web"));
     cr_expect_eq(lg_log_count(lg_proc_log(lg), "[debug]"), 0, "%s", lg_proc_log(lg));

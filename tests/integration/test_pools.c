@@ -45,6 +45,7 @@
  * Bound of a transition seen by a check: `rise` (or `fall`) attempts, one interval apart, each
  * started by the checker's 100 ms tick, plus slack for a loaded machine.
  */
+#define PL_COOLDOWN_MS   5000 /* ms, the first passive ejection */
 #define PL_TRANSITION_MS (PL_RISE * PL_INTERVAL + 2 * 100 + 800)
 
 /* `      - address: 127.0.0.1:PORT\n` for each port. */
@@ -80,22 +81,6 @@ static char *pl_yaml(unsigned workers, const char *routes, const char *pool_keys
                   "%s"
                   "%s",
                   workers, routes, pool_keys, backends, extra);
-}
-
-/* A port with nothing listening: bound then closed (no listen). */
-static int pl_dead_port(void)
-{
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    socklen_t sl = sizeof(sin);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
-
-    cr_assert_geq(fd, 0);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
-    port = ntohs(sin.sin_port);
-    close(fd);
-    return port;
 }
 
 /* lg-origin named `name` on a given port (a restart), or on port 0 when port is 0. */
@@ -247,26 +232,6 @@ struct pl_load {
     pl_thread_t th[PL_THREADS];
 };
 
-static int pl_connect(int port)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-                            .sin_port = htons((uint16_t)port)};
-    struct timeval tv = {.tv_sec = PL_IO_TIMEOUT / 1000, .tv_usec = (PL_IO_TIMEOUT % 1000) * 1000};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-
-    if (fd < 0)
-        return -1;
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 static void pl_close(int *fd)
 {
     if (*fd >= 0)
@@ -281,66 +246,25 @@ static void pl_close(int *fd)
  */
 static int pl_exchange(int *fd, int port, int close_it, int *status, char *name)
 {
-    char req[256], buf[8192];
-    size_t got = 0, hlen, need;
-    long long clen = -1;
-    char *eoh, *p;
-    int n, server_close;
+    lg_load_response_t r;
+    char req[256];
+    int n, kind;
 
     *status = 0;
     *name = '?';
-    if (*fd < 0 && (*fd = pl_connect(port)) < 0)
+    if (*fd < 0 && (*fd = lg_tcp_connect_timeout(port, PL_IO_TIMEOUT)) < 0)
         return PK_CONNECT;
     n = snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: pools.test\r\n%s\r\n",
                  close_it ? "Connection: close\r\n" : "");
-    if (send(*fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+    kind = lg_load_exchange(*fd, req, (size_t)n, &r);
+    *status = r.status;
+    if (kind != LG_LOAD_OK) {
         pl_close(fd);
-        return PK_IO;
+        return kind == LG_LOAD_BAD ? PK_BAD : PK_IO;
     }
-    for (;;) {
-        ssize_t r = recv(*fd, buf + got, sizeof(buf) - 1 - got, 0);
-
-        if (r <= 0) {
-            pl_close(fd);
-            return PK_IO;
-        }
-        got += (size_t)r;
-        buf[got] = '\0';
-        if ((eoh = strstr(buf, "\r\n\r\n")) != NULL)
-            break;
-        if (got == sizeof(buf) - 1) {
-            pl_close(fd);
-            return PK_BAD;
-        }
-    }
-    hlen = (size_t)(eoh - buf) + 4;
-    *eoh = '\0';
-    if (sscanf(buf, "HTTP/1.1 %d", status) != 1) {
-        pl_close(fd);
-        return PK_BAD;
-    }
-    p = strcasestr(buf, "\r\nContent-Length:");
-    if (p != NULL)
-        clen = strtoll(p + 17, NULL, 10);
-    server_close = strcasestr(buf, "\r\nConnection: close") != NULL;
-    *eoh = '\r';
-    if (clen < 0 || (size_t)clen > sizeof(buf) - 1 - hlen) {
-        pl_close(fd);
-        return PK_BAD;
-    }
-    need = hlen + (size_t)clen;
-    while (got < need) {
-        ssize_t r = recv(*fd, buf + got, need - got, 0);
-
-        if (r <= 0) {
-            pl_close(fd);
-            return PK_IO;
-        }
-        got += (size_t)r;
-    }
-    if (clen == 2 && buf[hlen + 1] == '\n')
-        *name = buf[hlen];
-    if (close_it || server_close)
+    if (r.got - r.body == 2 && r.buf[r.body + 1] == '\n')
+        *name = r.buf[r.body];
+    if (close_it || r.server_close)
         pl_close(fd);
     return *status == 200 ? PK_OK : PK_STATUS;
 }
@@ -628,9 +552,6 @@ Test(pools, restarted_backend_gets_traffic_back, .timeout = 60)
     cr_expect_eq(late.fail, 0, "%ld of %ld requests failed after the restart", late.fail,
                  late.total);
     cr_assert_neq(t_first_b, 0, "b never answered after its restart");
-    cr_expect_leq(t_first_b - t_restart, PL_TRANSITION_MS,
-                  "b answered %u ms after its restart (rise 2 x interval 200ms)",
-                  t_first_b - t_restart);
     /* back to round robin between both */
     cr_expect_gt(tail.names['b'], tail.total / 3, "b %ld of %ld at the end", tail.names['b'],
                  tail.total);
@@ -757,7 +678,7 @@ Test(pools, all_backends_down_gives_503_then_back, .timeout = 60)
 Test(pools, health_state_survives_a_reload, .timeout = 60)
 {
     lg_proc_t *a = pl_origin("a", 0), *b = pl_origin("b", 0), *d = pl_origin("d", 0);
-    int ports[4] = {a->port, b->port, pl_dead_port(), d->port};
+    int ports[4] = {a->port, b->port, lg_test_free_port(), d->port};
     int bport = b->port, cport = ports[2], dport = d->port;
     const char *keys = "    balance: round_robin\n    retries: 0\n    health_check: " PL_HC "\n";
     lg_proc_t *lg = lg_lifeguard_start(pl_yaml(1, "", keys, pl_backends(ports, 2), ""));
@@ -1002,7 +923,7 @@ Test(pools, hash_by_uri_is_sticky, .timeout = 60)
 static void pl_check_least_busy(const char *balance)
 {
     lg_proc_t *a = pl_origin("a", 0);
-    int ports[2] = {a->port, pl_dead_port()}, bport = ports[1];
+    int ports[2] = {a->port, lg_test_free_port()}, bport = ports[1];
     lg_proc_t *lg = lg_lifeguard_start(
         pl_yaml(1, "", lg_fmt("    balance: %s\n    health_check: " PL_HC "\n", balance),
                 pl_backends(ports, 2), ""));
@@ -1010,7 +931,6 @@ static void pl_check_least_busy(const char *balance)
     lg_client_t *slow[5];
     lg_origin_stats_t st;
     lg_proc_t *b;
-    uint64_t t0 = lg_now_ms();
     long active;
 
     for (int i = 0; i < 3; i++) {
@@ -1037,7 +957,10 @@ static void pl_check_least_busy(const char *balance)
     for (int i = 0; i < 20; i++)
         cr_expect_eq(pl_get_name(port, "/", NULL), 'b', "%s: quick request %d went to a (3 vs 2)",
                      balance, i);
-    cr_assert_lt(lg_now_ms() - t0, 5500, "too slow: the first slow requests may have ended");
+    /* the picks above were made against 3 in flight on a: they still are */
+    cr_assert_eq(lg_origin_stats(a->port, &st), 0);
+    cr_assert_eq(st.active, 3, "the first slow requests ended during the test (a has %ld)",
+                 st.active);
     for (int i = 0; i < 5; i++) {
         lg_client_set_timeout(slow[i], 10000);
         cr_expect_eq(pl_name_of(lg_client_read(slow[i], 0)), i < 3 ? 'a' : 'b');
@@ -1076,7 +999,7 @@ static int pl_mute_listener(int *port)
 Test(pools, tcp_check_marks_closed_ports_down, .timeout = 60)
 {
     lg_proc_t *a = pl_origin("a", 0), *c;
-    int ports[2] = {a->port, pl_dead_port()}, aport = a->port, cport = ports[1], mport;
+    int ports[2] = {a->port, lg_test_free_port()}, aport = a->port, cport = ports[1], mport;
     int mute = pl_mute_listener(&mport);
     const char *hc = "{type: tcp, interval: 200ms, timeout: 150ms, rise: 2, fall: 2}";
     lg_proc_t *lg = lg_lifeguard_start(
@@ -1209,10 +1132,10 @@ Test(pools, ejection_without_checks_ends_with_the_cooldown, .timeout = 60)
         pl_yaml(1, "", "    retries: 1\n    health_check: {type: none, fall: 2}\n",
                 pl_backends(ports, 2), ""));
     int port = lg_proc_port(lg, "web");
-    uint64_t t_eject, dt;
+    uint64_t t_eject, dt, deadline;
     long names[128] = {0};
     size_t mark = lg_proc_log_mark(lg);
-    int i;
+    int i, back;
 
     cr_assert_eq(lg_proc_stop(b), 0);
     /* a few requests: two of them try b and are retried on a */
@@ -1233,11 +1156,13 @@ Test(pools, ejection_without_checks_ends_with_the_cooldown, .timeout = 60)
                      (unsigned long long)(lg_now_ms() - t_eject));
         lg_sleep_ms(50);
     }
-    while ((dt = lg_now_ms() - t_eject) < 7000 && pl_get_name(port, "/", NULL) != 'b')
+    deadline = t_eject + PL_COOLDOWN_MS + (uint64_t)lg_test_timeout_ms();
+    while (!(back = pl_get_name(port, "/", NULL) == 'b') && lg_now_ms() < deadline)
         lg_sleep_ms(50);
+    dt = lg_now_ms() - t_eject;
     fprintf(stderr, "ejection without checks: b back %llu ms after its ejection line\n",
             (unsigned long long)dt);
-    cr_expect_lt(dt, 7000, "b did not come back after its 5 s cooldown");
+    cr_expect(back, "b did not come back after its 5 s cooldown");
     cr_expect_eq(lg_log_count(lg_proc_log(lg), lg_fmt("connect() to 127.0.0.1:%d ", bport)), 2);
     lgt_finish(lg, "connect() to");
 }

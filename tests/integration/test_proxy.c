@@ -819,19 +819,9 @@ Test(routing, round_robin_alternates)
 {
     lg_proc_t *a = lg_origin_start("--name one");
     lg_proc_t *b = lg_origin_start("--name two");
-    lg_proc_t *lg = lg_lifeguard_startf(LGT_HEAD "listeners:\n"
-                                                 "  web:\n"
-                                                 "    listen: 127.0.0.1:0\n"
-                                                 "    routes:\n"
-                                                 "      - pool: app\n"
-                                                 "pools:\n"
-                                                 "  app:\n"
-                                                 "    balance: round_robin\n"
-                                                 "    health_check: {type: none}\n"
-                                                 "    backends:\n"
-                                                 "      - 127.0.0.1:%d\n"
-                                                 "      - 127.0.0.1:%d\n",
-                                        a->port, b->port);
+    lg_proc_t *lg = lg_lifeguard_start(
+        lgt_single_yaml(LGT_HEAD, "", "    balance: round_robin\n",
+                        lg_fmt("%s%s", lgt_backend(a->port), lgt_backend(b->port))));
     int port = lg_proc_port(lg, "web");
     lg_client_t *c = lg_client_connect(port);
     lg_origin_stats_t sa, sb;
@@ -868,18 +858,10 @@ Test(routing, round_robin_alternates)
 Test(routing, two_workers_serve_everything)
 {
     lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lg_lifeguard_startf("workers: 2\n"
-                                        "log: {level: info, error: stderr, access: off}\n"
-                                        "listeners:\n"
-                                        "  web:\n"
-                                        "    listen: 127.0.0.1:0\n"
-                                        "    routes:\n"
-                                        "      - pool: app\n"
-                                        "pools:\n"
-                                        "  app:\n"
-                                        "    health_check: {type: none}\n"
-                                        "    backends: [127.0.0.1:%d]\n",
-                                        o->port);
+    lg_proc_t *lg =
+        lg_lifeguard_start(lgt_single_yaml("workers: 2\n"
+                                           "log: {level: info, error: stderr, access: off}\n",
+                                           "", "", lgt_backend(o->port)));
     int port = lg_proc_port(lg, "web");
     lg_client_t *ka[8];
     lg_origin_stats_t st;

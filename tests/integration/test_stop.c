@@ -58,7 +58,7 @@ static void st_stop(lg_proc_t *lg, const char *yaml, st_how_t how)
 static void st_run(st_how_t how, const char *name)
 {
     lg_proc_t *o = lg_origin_start("--quiet");
-    char *dir = lg_test_keep(lg_test_tmpdir(), NULL);
+    char *dir = lg_test_tempdir();
 
     for (int round = 0; round < ST_ROUNDS; round++) {
         const char *yaml = st_yaml(o->port, lg_fmt("%s/lifeguard.pid", dir), "5s");
@@ -103,7 +103,7 @@ Test(stop, stop_command_writes_every_access_log_line, .timeout = 120)
 Test(stop, drain_deadline_writes_every_access_log_line, .timeout = 60)
 {
     lg_proc_t *o = lg_origin_start("--quiet");
-    char *dir = lg_test_keep(lg_test_tmpdir(), NULL);
+    char *dir = lg_test_tempdir();
     lg_proc_t *lg = lg_lifeguard_start(st_yaml(o->port, lg_fmt("%s/lifeguard.pid", dir), "1s"));
     int port = lg_proc_port(lg, "web"), status, lines;
     lg_client_t *slow = lg_client_connect(port);

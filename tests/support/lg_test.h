@@ -33,6 +33,11 @@
 /* Make a fresh temp directory under $TMPDIR (or /tmp); returns a malloc'd path. */
 char *lg_test_tmpdir(void);
 /*
+ * A fresh temp directory that is removed with everything in it when the test process exits
+ * (kept with LG_TEST_KEEP=1); the path is harness-owned.
+ */
+char *lg_test_tempdir(void);
+/*
  * Remove `dir` and everything in it (kept with LG_TEST_KEEP=1), then free the string: a free
  * function for lg_test_keep(lg_test_tmpdir(), lg_test_rmtree).
  */
@@ -254,10 +259,53 @@ lg_http_response_t *lg_http_request(int port, const char *method, const char *pa
 /* Pipelining: new connection, n requests in one write, n responses into out[] (never NULL). */
 void lg_http_pipeline(int port, const char *const *requests, size_t n, lg_http_response_t **out);
 
-/* A blocking TCP socket to 127.0.0.1:port with SO_RCVTIMEO/SO_SNDTIMEO of the timeout; -1. */
+/*
+ * A blocking TCP socket (TCP_NODELAY) to 127.0.0.1:port, connected within timeout_ms, whose
+ * reads and sends time out after timeout_ms (SO_RCVTIMEO/SO_SNDTIMEO); -1 with errno set
+ * (ETIMEDOUT when the connect did not complete). Harness-free: the caller closes the fd; safe
+ * from any thread (load generators).
+ */
+int lg_tcp_connect_timeout(int port, int timeout_ms);
+/* lg_tcp_connect_timeout() with lg_test_timeout_ms(). */
 int lg_tcp_connect(int port);
-/* A TCP port of 127.0.0.1 nobody listens on right now (bound to 0, read, closed); -1. */
+/*
+ * A port of `ip` (IPv4) for sockets of `type` (SOCK_STREAM, SOCK_DGRAM) that nobody uses right
+ * now: bound to port 0, read, closed, so nothing listens there; -1 when it cannot be had.
+ */
+int lg_test_free_port_on(int type, const char *ip);
+/* A TCP port of 127.0.0.1 nobody listens on right now (a connect is refused); fails the test
+ * when there is none. */
 int lg_test_free_port(void);
+
+/* ---- the exchange of a load generator (lg_test_load.c) */
+
+/* How lg_load_exchange() ended. */
+enum lg_load_kind {
+    LG_LOAD_OK = 0,  /* a complete response, whatever its status */
+    LG_LOAD_SEND,    /* the request could not be sent (err) */
+    LG_LOAD_TIMEOUT, /* nothing arrived for the socket's SO_RCVTIMEO (err) */
+    LG_LOAD_EOF,     /* the server closed before the response was complete */
+    LG_LOAD_RESET,   /* another read error (err) */
+    LG_LOAD_BAD,     /* no valid status line or Content-Length, too big, or bytes after it */
+};
+
+#define LG_LOAD_BUF 8192
+
+typedef struct lg_load_response {
+    int status;            /* 0 until a status line was read */
+    int err;               /* errno of a failed send or read */
+    int server_close;      /* the response says Connection: close */
+    size_t got;            /* bytes received */
+    size_t body;           /* offset of the body in buf, once the head is complete */
+    char buf[LG_LOAD_BUF]; /* what was received, NUL-terminated */
+} lg_load_response_t;
+
+/*
+ * Send `req` on the blocking socket fd (lg_tcp_connect_timeout) and read one response framed by
+ * Content-Length, as lifeguard and lg-origin answer GET /; returns an lg_load_kind, with what
+ * was received in *r. Never closes fd; thread-safe and allocation-free, for load threads.
+ */
+int lg_load_exchange(int fd, const char *req, size_t len, lg_load_response_t *r);
 
 /* ---- lg-origin specifics (lg_test_http.c) */
 

@@ -81,3 +81,8 @@ void lg_test_rmtree(void *dir)
         nftw(dir, lg_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     free(dir);
 }
+
+char *lg_test_tempdir(void)
+{
+    return lg_test_keep(lg_test_tmpdir(), lg_test_rmtree);
+}

@@ -8,6 +8,8 @@
  */
 #include "lg_test.h"
 
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -193,19 +195,20 @@ lg_client_t *lg_client_connect(int port)
     return lg_test_keep(c, lg_client_destroy);
 }
 
-int lg_tcp_connect(int port)
+int lg_tcp_connect_timeout(int port, int timeout_ms)
 {
-    int fd = lg_connect_nb(port, lg_test_timeout_ms());
-    int ms = lg_test_timeout_ms();
-    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-    int flags;
+    int fd = lg_connect_nb(port, timeout_ms);
+    struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+    int flags, err;
 
     signal(SIGPIPE, SIG_IGN);
     if (fd < 0)
         return -1;
     flags = fcntl(fd, F_GETFL);
     if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+        err = errno;
         close(fd);
+        errno = err;
         return -1;
     }
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -213,18 +216,34 @@ int lg_tcp_connect(int port)
     return fd;
 }
 
-int lg_test_free_port(void)
+int lg_tcp_connect(int port)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
+    return lg_tcp_connect_timeout(port, lg_test_timeout_ms());
+}
 
+int lg_test_free_port_on(int type, const char *ip)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t len = sizeof(a);
+    int fd, port = -1;
+
+    if (inet_pton(AF_INET, ip, &a.sin_addr) != 1)
+        return -1;
+    fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
     if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
         getsockname(fd, (struct sockaddr *)&a, &len) == 0)
         port = ntohs(a.sin_port);
     close(fd);
+    return port;
+}
+
+int lg_test_free_port(void)
+{
+    int port = lg_test_free_port_on(SOCK_STREAM, "127.0.0.1");
+
+    cr_assert_gt(port, 0, "no free port on 127.0.0.1: %s", strerror(errno));
     return port;
 }
 
