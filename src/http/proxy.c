@@ -238,12 +238,19 @@ static void txn_log_spans(lg_txn_t *t, const lg_span_t f[4])
     }
 }
 
-/* Keep what the access log needs of the request head, before the buffer moves on. */
+/*
+ * Keep method and target (error lines name them) and, for the access log only, referer and user
+ * agent: looking those up walks the head twice more, which a request need not pay when no
+ * access log is written.
+ */
 static void txn_log_fields(lg_txn_t *t, const lg_req_head_t *rq)
 {
-    lg_span_t f[4] = {rq->method, rq->target, lg_req_head_header(rq, "referer"),
-                      lg_req_head_header(rq, "user-agent")};
+    lg_span_t f[4] = {rq->method, rq->target, {"", 0}, {"", 0}};
 
+    if (lg_alog_enabled()) {
+        f[2] = lg_req_head_header(rq, "referer");
+        f[3] = lg_req_head_header(rq, "user-agent");
+    }
     txn_log_spans(t, f);
 }
 
