@@ -691,8 +691,8 @@ int lg_admin_configure(const lg_config_t *cf, void (*view)(lg_admin_view_t *v))
     int fd;
 
     get_view = view;
-    if (q_admin.head.next == NULL)
-        lg_timerq_init(&q_admin, LG_ADMIN_TIMEOUT_MS);
+    if (!lg_timerq_ready(&q_admin) && lg_timerq_init(&q_admin, LG_ADMIN_TIMEOUT_MS) != LG_OK)
+        return LG_ERR;
     if (!cf->admin.enabled) {
         lg_admin_close();
         return LG_OK;

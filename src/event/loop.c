@@ -11,7 +11,6 @@
 #include "core/log.h"
 
 #define LG_LOOP_EVENTS   512
-#define LG_LOOP_MAXQUEUE 16
 
 lg_msec_t lg_now;
 
@@ -97,12 +96,25 @@ static void run_posted(void)
     }
 }
 
-void lg_timerq_init(lg_timerq_t *q, lg_msec_t duration)
+int lg_timerq_init(lg_timerq_t *q, lg_msec_t duration)
 {
+    if (nqueues == LG_LOOP_MAXQUEUE) {
+        lg_log(LG_LOG_ERR, "timer queue table full (%d queues): a new one would never fire",
+               LG_LOOP_MAXQUEUE);
+        return LG_ERR;
+    }
     q->head.prev = q->head.next = &q->head;
     q->duration = duration;
-    if (nqueues < LG_LOOP_MAXQUEUE)
-        queues[nqueues++] = q;
+    queues[nqueues++] = q;
+    return LG_OK;
+}
+
+int lg_timerq_retime(lg_timerq_t *q, lg_msec_t duration)
+{
+    if (q->head.next != &q->head)
+        return LG_ERR;
+    q->duration = duration;
+    return LG_OK;
 }
 
 void lg_timer_del(lg_timer_t *t)

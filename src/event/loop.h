@@ -69,7 +69,20 @@ void lg_loop_stop(void);
 /* Queue `p` to run after this batch; posting a queued item again does nothing. */
 void lg_loop_post(lg_posted_t *p);
 
-void lg_timerq_init(lg_timerq_t *q, lg_msec_t duration);
+/*
+ * Register `q` with the loop (at most LG_LOOP_MAXQUEUE per process): LG_ERR, logged, when the
+ * table is full, since a queue the loop does not watch would never fire.
+ */
+#define LG_LOOP_MAXQUEUE 16
+int lg_timerq_init(lg_timerq_t *q, lg_msec_t duration);
+/* Change the duration of an empty queue (LG_ERR while a timer is armed: order would break). */
+int lg_timerq_retime(lg_timerq_t *q, lg_msec_t duration);
+
+/* The queue was registered (modules that start more than once register theirs once). */
+static inline int lg_timerq_ready(const lg_timerq_t *q)
+{
+    return q->head.next != NULL;
+}
 /* Arm (or re-arm, moving it to the tail) `t` to fire `q->duration` from now. */
 void lg_timer_set(lg_timerq_t *q, lg_timer_t *t);
 void lg_timer_del(lg_timer_t *t);

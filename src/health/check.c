@@ -341,7 +341,7 @@ int lg_health_start(const lg_config_t *cf, lg_shm_t *shm, void (*ready)(void))
         }
     }
     set = s;
-    if (q_tick.head.next == NULL) {
+    if (!lg_timerq_ready(&q_tick)) {
         lg_timerq_init(&q_tick, LG_CHECK_TICK_MS);
         tick_timer.handler = tick;
     }

@@ -456,14 +456,15 @@ static void kill_late(lg_timer_t *t)
     if (m.stopping && m.cur != NULL && m.cur->alive > 0)
         again |= stop_late(m.cur);
     if (again) {
-        m.q_kill.duration = LG_TERM_GRACE_MS;
+        lg_timerq_retime(&m.q_kill, LG_TERM_GRACE_MS); /* its one timer just fired */
         lg_timer_set(&m.q_kill, t);
     }
 }
 
 static void arm_kill_timer(const lg_config_t *cf)
 {
-    m.q_kill.duration = cf->timeouts.drain + LG_KILL_GRACE_MS;
+    lg_timer_del(&m.kill_timer); /* the queue's only timer: it may be retimed once empty */
+    lg_timerq_retime(&m.q_kill, cf->timeouts.drain + LG_KILL_GRACE_MS);
     lg_timer_set(&m.q_kill, &m.kill_timer);
 }
 
@@ -649,10 +650,10 @@ int lg_master_run(lg_config_t *cf)
 {
     generation_t *g;
 
-    if (lg_loop_init() != LG_OK || signals_init() != LG_OK)
+    if (lg_loop_init() != LG_OK || signals_init() != LG_OK ||
+        lg_timerq_init(&m.q_kill, cf->timeouts.drain + LG_KILL_GRACE_MS) != LG_OK ||
+        lg_timerq_init(&m.q_respawn, LG_RESPAWN_DELAY_MIN) != LG_OK)
         return 1;
-    lg_timerq_init(&m.q_kill, cf->timeouts.drain + LG_KILL_GRACE_MS);
-    lg_timerq_init(&m.q_respawn, LG_RESPAWN_DELAY_MIN);
     m.kill_timer.handler = kill_late;
     m.respawn_timer.handler = respawn_tick;
     m.started = lg_now;

@@ -580,7 +580,7 @@ static int set_new(const lg_config_t *cf, lg_shm_t *shm, lookup_set_t **out)
 static void set_run(lookup_set_t *s)
 {
     set = s;
-    if (q_tick.head.next == NULL) {
+    if (!lg_timerq_ready(&q_tick)) {
         lg_timerq_init(&q_tick, LG_DNS_TICK_MS);
         tick_timer.handler = tick;
     }
