@@ -44,6 +44,8 @@ struct lg_conn {
         struct sockaddr_in in4;
         struct sockaddr_in6 in6;
     } peer;
+    uint8_t state;  /* the front's: where the connection is in its protocol */
+    uint8_t fflags; /* the front's: flags (they fit in the padding here) */
 };
 
 extern const lg_front_t lg_front_h1, lg_front_tcp;

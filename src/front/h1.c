@@ -104,7 +104,7 @@ static void dispatch(h1_conn_t *hc, uint32_t hlen)
     t->x.start = lg_now;
     t->x.head_only = t->req.method == HTTP_HEAD; /* an error page to HEAD has no body either */
     lg_timer_del(&hc->c.timer);
-    hc->state = H1_EXCHANGE;
+    hc->c.state = H1_EXCHANGE;
     status = request_check(hc, &rq, hlen, &xr);
     if (status != 0) {
         t->x.head_in = hlen;
@@ -182,7 +182,7 @@ static int head_begin(h1_conn_t *hc)
         lg_conn_close(&hc->c);
         return LG_ERR;
     }
-    hc->state = H1_HEAD;
+    hc->c.state = H1_HEAD;
     lg_conn_timer(&hc->c, &hc->c.ls->w->q.client_header);
     return LG_OK;
 }
@@ -208,7 +208,7 @@ static int head_fill(h1_conn_t *hc)
         return LG_AGAIN;
     }
     if (n <= 0) {
-        if (hc->state == H1_HEAD)
+        if (hc->c.state == H1_HEAD)
             lg_log(LG_LOG_INFO, "client closed the connection while sending a request head");
         else if (lg_debug_on())
             lg_diag_conn(&hc->c.peer.sa, "closed by the client between requests");
@@ -238,7 +238,7 @@ static void h1_run(lg_conn_t *c)
 {
     h1_conn_t *hc = (h1_conn_t *)c;
 
-    switch (hc->state) {
+    switch (hc->c.state) {
     case H1_IDLE:
     case H1_HEAD:
         head_read(hc);
@@ -264,7 +264,7 @@ static void h1_event(lg_conn_t *c, uint32_t ev)
      * The client closed while its request is being answered. Like nginx, that aborts the
      * exchange, unless pipelined requests wait in the buffer (a half-close after sending).
      */
-    if (hc->state == H1_EXCHANGE && !x->tunnel && (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) &&
+    if (hc->c.state == H1_EXCHANGE && !x->tunnel && (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) &&
         x->up.done && (hc->in == NULL || lg_buf_len(hc->in) == 0)) {
         lg_log(LG_LOG_INFO, "client closed the connection while waiting for the response");
         lg_conn_close(c);
@@ -284,14 +284,14 @@ static void h1_timeout(lg_conn_t *c)
     };
     h1_conn_t *hc = (h1_conn_t *)c;
 
-    if (hc->state == H1_HEAD && hc->txn != NULL && hc->in != NULL && lg_buf_len(hc->in) > 0) {
+    if (hc->c.state == H1_HEAD && hc->txn != NULL && hc->in != NULL && lg_buf_len(hc->in) > 0) {
         lg_log(LG_LOG_INFO, "client timed out sending the request head");
-        hc->close_after = 1;
+        hc->c.fflags |= H1_CLOSE_AFTER;
         lg_h1_reply(hc, 408);
         return;
     }
     if (lg_debug_on())
-        lg_diag_conn(&c->peer.sa, "closing: %s", why[hc->state]);
+        lg_diag_conn(&c->peer.sa, "closing: %s", why[hc->c.state]);
     lg_conn_close(c);
 }
 
@@ -299,7 +299,7 @@ static void h1_start(lg_conn_t *c)
 {
     h1_conn_t *hc = (h1_conn_t *)c;
 
-    hc->state = H1_IDLE;
+    hc->c.state = H1_IDLE;
     lg_conn_timer(c, &c->ls->w->q.client_header);
 }
 

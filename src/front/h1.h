@@ -34,12 +34,14 @@ typedef struct h1_txn {
     llhttp_t req;
 } h1_txn_t;
 
+/* In c.fflags: close once the current response is out. */
+#define H1_CLOSE_AFTER 0x01
+
+/* c.state is one of H1_IDLE...H1_LINGER. */
 typedef struct h1_conn {
     lg_conn_t c; /* first */
     h1_txn_t *txn;
     lg_buf_t *in; /* request bytes: head, body, pipelined requests */
-    uint8_t state;
-    uint8_t close_after; /* close once the current response is out */
 } h1_conn_t;
 
 /* The exchange's view of this front (h1_reply.c). */

@@ -60,19 +60,20 @@ static int h1_response_head(lg_exchange_t *x, lg_xrsp_t *r)
 
     if (r->upgrade) {
         rb.upgrade = 1;
-        hc->close_after = 1; /* the connection ends with the tunnel */
+        hc->c.fflags |= H1_CLOSE_AFTER; /* the connection ends with the tunnel */
         return chead_append(x, r->head, &rb) != 0 ? LG_OK : LG_ERR;
     }
     if (r->status < 200)
         return interim(hc, x, r->head);
     if (r->mode == LG_BODY_CHUNKED && t->http10)
         r->mode = LG_BODY_DECHUNK;
-    hc->close_after = !t->client_ka || !x->up.done || r->mode == LG_BODY_EOF ||
-                      r->mode == LG_BODY_DECHUNK || hc->c.ls->w->draining;
+    if (!t->client_ka || !x->up.done || r->mode == LG_BODY_EOF || r->mode == LG_BODY_DECHUNK ||
+        hc->c.ls->w->draining)
+        hc->c.fflags |= H1_CLOSE_AFTER;
     rb.keep_chunked = r->mode == LG_BODY_CHUNKED;
     rb.keep_codings = r->mode != LG_BODY_NONE;
-    rb.close = hc->close_after;
-    rb.keep_alive = !hc->close_after && t->http10;
+    rb.close = (hc->c.fflags & H1_CLOSE_AFTER) != 0;
+    rb.keep_alive = !(hc->c.fflags & H1_CLOSE_AFTER) && t->http10;
     return chead_append(x, r->head, &rb) != 0 ? LG_OK : LG_ERR;
 }
 
@@ -80,7 +81,7 @@ void lg_h1_keepalive(h1_conn_t *hc)
 {
     if (hc->in != NULL && lg_buf_len(hc->in) == 0)
         lg_buf_put(&hc->in);
-    hc->state = H1_IDLE;
+    hc->c.state = H1_IDLE;
     lg_conn_timer(&hc->c, &hc->c.ls->w->q.client_idle);
     if (hc->in != NULL || (hc->c.s.sock.flags & LG_SOCK_RD))
         lg_conn_post(&hc->c);
@@ -118,7 +119,7 @@ static void close_after_response(h1_conn_t *hc)
         return;
     }
     lg_buf_put(&hc->in);
-    hc->state = H1_LINGER;
+    hc->c.state = H1_LINGER;
     lg_conn_timer(&hc->c, &hc->c.ls->w->q.linger);
     lg_h1_linger_read(hc);
 }
@@ -145,7 +146,7 @@ static const char *close_reason(const h1_conn_t *hc)
 /* The response is out: keep the connection for the next request, or close it. */
 static void response_out(h1_conn_t *hc)
 {
-    if (hc->close_after || hc->txn->x.req_aborted) {
+    if ((hc->c.fflags & H1_CLOSE_AFTER) || hc->txn->x.req_aborted) {
         if (lg_debug_on())
             lg_diag_conn(&hc->c.peer.sa, "closing after the response: %s", close_reason(hc));
         close_after_response(hc);
@@ -202,7 +203,7 @@ void lg_h1_reply(h1_conn_t *hc, int status)
         x->http_minor = t->req.http_minor;
     }
     if (reply_closes(hc, status))
-        hc->close_after = 1;
+        hc->c.fflags |= H1_CLOSE_AFTER;
     else if (hc->in != NULL)
         hc->in->pos += x->up.pending; /* a body read whole but not forwarded */
     x->up.pending = 0;
@@ -211,13 +212,14 @@ void lg_h1_reply(h1_conn_t *hc, int status)
         return;
     }
     x->chead->pos = x->chead->last = 0;
-    n = lg_errpage(status, !hc->close_after, x->head_only, x->chead->data, lg_buf_size());
+    n = lg_errpage(status, !(hc->c.fflags & H1_CLOSE_AFTER), x->head_only, x->chead->data,
+                   lg_buf_size());
     x->chead->last = (uint32_t)n;
     x->head_out += n;
     x->status = status;
     end = memmem(x->chead->data, n, "\r\n\r\n", 4);
     x->own_body = end != NULL ? (uint32_t)(n - (size_t)(end + 4 - x->chead->data)) : 0;
-    hc->state = H1_REPLY;
+    hc->c.state = H1_REPLY;
     lg_conn_timer(&hc->c, &hc->c.ls->w->q.client_idle);
     lg_h1_reply_flush(hc);
 }

@@ -36,21 +36,22 @@ static const lg_stream_ops_t plain_ops = {
     .release = NULL,
 };
 
+static lg_stream_impl_t plain = {&plain_ops};
+
 void lg_stream_plain(lg_stream_t *s, int fd, lg_io_handler_t handler)
 {
     s->sock.io.fd = fd;
     s->sock.io.handler = handler;
     s->sock.flags = LG_STREAM_SPLICE;
-    s->ops = &plain_ops;
-    s->impl = NULL;
+    s->impl = &plain;
 }
 
 void lg_stream_close(lg_stream_t *s)
 {
     if (s->sock.flags & LG_SOCK_CLOSED)
         return;
-    if (s->ops->release != NULL)
-        s->ops->release(s);
+    if (s->impl->ops->release != NULL)
+        s->impl->ops->release(s);
     close(s->sock.io.fd); /* the loop forgets a closed fd by itself */
     s->sock.flags |= LG_SOCK_CLOSED;
 }

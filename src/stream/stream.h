@@ -43,10 +43,14 @@ typedef struct lg_stream_ops {
     void (*release)(lg_stream_t *s);
 } lg_stream_ops_t;
 
-struct lg_stream {
-    lg_sock_t sock; /* first: the loop's lg_io_t; flags as described above */
+/* The state of an implementation starts with its operations (one pointer keeps streams small). */
+typedef struct lg_stream_impl {
     const lg_stream_ops_t *ops;
-    void *impl; /* the implementation's state (the SSL object); NULL for plain */
+} lg_stream_impl_t;
+
+struct lg_stream {
+    lg_sock_t sock;         /* first: the loop's lg_io_t; flags as described above */
+    lg_stream_impl_t *impl; /* a shared constant for plain streams; a TLS stream's own state */
 };
 
 /* A plain stream on the connected non-blocking socket `fd` whose events go to `handler`. */
@@ -54,27 +58,27 @@ void lg_stream_plain(lg_stream_t *s, int fd, lg_io_handler_t handler);
 
 static inline int lg_stream_handshake(lg_stream_t *s)
 {
-    return s->ops->handshake != NULL ? s->ops->handshake(s) : LG_OK;
+    return s->impl->ops->handshake != NULL ? s->impl->ops->handshake(s) : LG_OK;
 }
 
 static inline ssize_t lg_stream_read(lg_stream_t *s, void *buf, size_t len)
 {
-    return s->ops->read(s, buf, len);
+    return s->impl->ops->read(s, buf, len);
 }
 
 static inline ssize_t lg_stream_writev(lg_stream_t *s, const struct iovec *iov, int iovcnt)
 {
-    return s->ops->writev(s, iov, iovcnt);
+    return s->impl->ops->writev(s, iov, iovcnt);
 }
 
 static inline int lg_stream_shutdown(lg_stream_t *s)
 {
-    return s->ops->shutdown(s);
+    return s->impl->ops->shutdown(s);
 }
 
 static inline void lg_stream_events(lg_stream_t *s, uint32_t ev)
 {
-    s->ops->events(s, ev);
+    s->impl->ops->events(s, ev);
 }
 
 static inline int lg_stream_can_splice(const lg_stream_t *s)
