@@ -10,7 +10,7 @@
 
 #include "core/log.h"
 
-#define LG_LOOP_EVENTS   512
+#define LG_LOOP_EVENTS 512
 
 lg_msec_t lg_now;
 

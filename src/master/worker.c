@@ -13,14 +13,15 @@
 #include "core/log.h"
 #include "event/loop.h"
 #include "http/accesslog.h"
-#include "http/proxy.h"
+#include "worker/ctx.h"
 
-static const lg_config_t *conf;
-static lg_listener_t *listeners;
-static lg_io_t sig_io;
-static lg_timerq_t q_drain;
-static lg_timer_t drain_timer;
-static int draining;
+/* The process's worker: its data path state, and what only the process main needs. */
+static struct {
+    lg_worker_t w;
+    lg_io_t sig_io;
+    lg_timerq_t q_drain;
+    lg_timer_t drain_timer;
+} me;
 
 static void drain_deadline(lg_timer_t *t)
 {
@@ -33,17 +34,16 @@ static void drain_start(void)
 {
     unsigned open;
 
-    if (draining)
+    if (me.w.draining)
         return;
-    draining = 1;
-    open = lg_proxy_drain(listeners, conf->nlisteners);
+    open = lg_worker_drain(&me.w);
     lg_log(LG_LOG_INFO, "draining %u connections", open);
-    lg_timer_set(&q_drain, &drain_timer);
+    lg_timer_set(&me.q_drain, &me.drain_timer);
 }
 
 static void logs_reopen(void)
 {
-    lg_log_open(conf->log.error);
+    lg_log_open(me.w.conf->log.error);
     lg_alog_reopen();
 }
 
@@ -75,37 +75,30 @@ static int signals_init(void)
     sigaddset(&mine, SIGUSR1);
     sigaddset(&mine, SIGTERM);
     sigaddset(&mine, SIGINT);
-    sig_io.fd = signalfd(-1, &mine, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (sig_io.fd < 0) {
+    me.sig_io.fd = signalfd(-1, &mine, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (me.sig_io.fd < 0) {
         lg_log(LG_LOG_ERR, "signalfd() failed (%d: %s)", errno, strerror(errno));
         return LG_ERR;
     }
-    sig_io.handler = signal_event;
+    me.sig_io.handler = signal_event;
     signal(SIGHUP, SIG_IGN);
     /* One call: a signal already pending must never meet its default action. */
     sigprocmask(SIG_SETMASK, &mine, NULL);
-    return lg_loop_add(&sig_io, EPOLLIN | EPOLLET);
+    return lg_loop_add(&me.sig_io, EPOLLIN | EPOLLET);
 }
 
 int lg_worker_run(const lg_config_t *cf, const int *fds, lg_shm_t *shm, lg_stats_t *stats,
                   unsigned id, unsigned generation)
 {
-    conf = cf;
     lg_stats_bind(stats, id);
     lg_log_set_worker((int)id);
-    if (lg_loop_init() != LG_OK || signals_init() != LG_OK || lg_proxy_init(cf, shm) != LG_OK)
+    if (lg_loop_init() != LG_OK || signals_init() != LG_OK ||
+        lg_worker_init(&me.w, cf, shm) != LG_OK ||
+        lg_timerq_init(&me.q_drain, cf->timeouts.drain) != LG_OK)
         return 1;
-    lg_timerq_init(&q_drain, cf->timeouts.drain);
-    drain_timer.handler = drain_deadline;
-    listeners = calloc(cf->nlisteners, sizeof(*listeners));
-    if (listeners == NULL) {
-        lg_log(LG_LOG_ERR, "out of memory starting worker %u", id);
+    me.drain_timer.handler = drain_deadline;
+    if (lg_worker_listen(&me.w, fds) != LG_OK)
         return 1;
-    }
-    for (size_t i = 0; i < cf->nlisteners; i++) {
-        if (lg_proxy_listen(&listeners[i], fds[i], &cf->listeners[i]) != LG_OK)
-            return 1;
-    }
     lg_loop_run();
     lg_alog_flush();
     lg_log(LG_LOG_INFO, "worker %u of generation %u exiting", id, generation);

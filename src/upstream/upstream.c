@@ -29,13 +29,6 @@
  */
 #define LG_UPSTREAM_RCVBUF (1024 * 1024)
 
-lg_timerq_t lg_q_connect;
-lg_timerq_t lg_q_upstream_response;
-static lg_timerq_t q_upstream_idle;
-
-static lg_pool_t *pools;
-static size_t npools;
-
 /* The balancer of a pool: weights, and addresses as names so every worker hashes alike. */
 static int pool_balancer(lg_pool_t *pool)
 {
@@ -62,20 +55,18 @@ static int pool_balancer(lg_pool_t *pool)
     return pool->bal != NULL ? LG_OK : LG_ERR;
 }
 
-int lg_upstream_init(const lg_config_t *cf, lg_shm_t *shm)
+int lg_upstream_init(lg_upstreams_t *ups, const lg_config_t *cf, lg_shm_t *shm, lg_timerq_t *idle_q)
 {
-    lg_timerq_init(&lg_q_connect, cf->timeouts.connect);
-    lg_timerq_init(&lg_q_upstream_response, cf->timeouts.upstream_response);
-    lg_timerq_init(&q_upstream_idle, cf->timeouts.upstream_idle);
-
-    pools = calloc(cf->npools, sizeof(*pools));
-    if (pools == NULL && cf->npools != 0)
+    ups->idle_q = idle_q;
+    ups->pools = calloc(cf->npools, sizeof(*ups->pools));
+    if (ups->pools == NULL && cf->npools != 0)
         return LG_ERR;
-    npools = cf->npools;
-    for (size_t i = 0; i < npools; i++) {
-        lg_pool_t *pool = &pools[i];
+    ups->npools = cf->npools;
+    for (size_t i = 0; i < ups->npools; i++) {
+        lg_pool_t *pool = &ups->pools[i];
 
         pool->conf = &cf->pools[i];
+        pool->ups = ups;
         pool->index = i;
         pool->nbackends = lg_pool_members(pool->conf);
         pool->backends = calloc(pool->nbackends, sizeof(*pool->backends));
@@ -95,11 +86,11 @@ int lg_upstream_init(const lg_config_t *cf, lg_shm_t *shm)
     return LG_OK;
 }
 
-void lg_upstream_close_idle(void)
+void lg_upstream_close_idle(lg_upstreams_t *ups)
 {
-    for (size_t i = 0; i < npools; i++) {
-        for (size_t j = 0; j < pools[i].nbackends; j++) {
-            lg_backend_t *be = &pools[i].backends[j];
+    for (size_t i = 0; i < ups->npools; i++) {
+        for (size_t j = 0; j < ups->pools[i].nbackends; j++) {
+            lg_backend_t *be = &ups->pools[i].backends[j];
 
             while (be->idle.next != &be->idle)
                 lg_upconn_close(be->idle.next);
@@ -107,9 +98,9 @@ void lg_upstream_close_idle(void)
     }
 }
 
-lg_pool_t *lg_upstream_pool(size_t index)
+lg_pool_t *lg_upstream_pool(lg_upstreams_t *ups, size_t index)
 {
-    return index < npools ? &pools[index] : NULL;
+    return index < ups->npools ? &ups->pools[index] : NULL;
 }
 
 /*
@@ -213,13 +204,12 @@ static void upconn_free(lg_posted_t *p)
 
 void lg_upconn_close(lg_upconn_t *u)
 {
-    if (u->sock.flags & LG_SOCK_CLOSED)
+    if (lg_stream_closed(&u->s))
         return;
     if (u->prev != NULL)
         idle_unlink(u);
     lg_timer_del(&u->timer);
-    close(u->sock.io.fd);
-    u->sock.flags |= LG_SOCK_CLOSED;
+    lg_stream_close(&u->s);
     u->owner = NULL;
     u->posted.run = upconn_free;
     lg_loop_post(&u->posted);
@@ -230,10 +220,10 @@ static void idle_event(lg_io_t *io, uint32_t ev)
 {
     lg_upconn_t *u = (lg_upconn_t *)(void *)io;
 
-    if (u->sock.flags & LG_SOCK_CLOSED)
+    if (lg_stream_closed(&u->s))
         return;
-    lg_sock_events(&u->sock, ev);
-    if (u->sock.flags & (LG_SOCK_RD | LG_SOCK_HUP)) {
+    lg_stream_events(&u->s, ev);
+    if (u->s.sock.flags & (LG_SOCK_RD | LG_SOCK_HUP)) {
         lg_debug("upstream %s: idle connection closed by the backend", lg_backend_name(u->be));
         lg_upconn_close(u);
     }
@@ -257,10 +247,10 @@ static int drained(lg_upconn_t *u)
 {
     char byte;
 
-    if (!(u->sock.flags & LG_SOCK_RD))
+    if (!(u->s.sock.flags & LG_SOCK_RD))
         return 1;
-    if (recv(u->sock.io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN) {
-        u->sock.flags &= ~(uint32_t)LG_SOCK_RD;
+    if (recv(u->s.sock.io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN) {
+        u->s.sock.flags &= ~(uint32_t)LG_SOCK_RD;
         return 1;
     }
     return 0;
@@ -275,7 +265,7 @@ void lg_upconn_release(lg_upconn_t *u)
     u->requests++;
     if (be->pool->conf->keepalive_max_idle == 0)
         why = "keepalive.max_idle is 0";
-    else if (u->sock.flags & (LG_SOCK_EOF | LG_SOCK_ERR | LG_SOCK_HUP))
+    else if (u->s.sock.flags & (LG_SOCK_EOF | LG_SOCK_ERR | LG_SOCK_HUP))
         why = "closed by the backend";
     else if (!drained(u))
         why = "bytes after the response";
@@ -289,9 +279,9 @@ void lg_upconn_release(lg_upconn_t *u)
                  lg_backend_name(be), be->pool->conf->keepalive_max_idle);
         lg_upconn_close(be->idle.prev);
     }
-    u->sock.io.handler = idle_event;
+    u->s.sock.io.handler = idle_event;
     u->timer.handler = idle_timeout;
-    lg_timer_set(&q_upstream_idle, &u->timer);
+    lg_timer_set(be->pool->ups->idle_q, &u->timer);
     u->next = be->idle.next;
     u->prev = &be->idle;
     be->idle.next->prev = u;
@@ -318,7 +308,7 @@ lg_upconn_t *lg_upconn_get(lg_backend_t *be, void *owner, lg_io_handler_t handle
         }
         lg_timer_del(&u->timer);
         u->owner = owner;
-        u->sock.io.handler = handler;
+        u->s.sock.io.handler = handler;
         *reused = 1;
         return u;
     }
@@ -335,8 +325,7 @@ lg_upconn_t *lg_upconn_get(lg_backend_t *be, void *owner, lg_io_handler_t handle
     u = calloc(1, sizeof(*u));
     if (u == NULL)
         goto out_close;
-    u->sock.io.fd = fd;
-    u->sock.io.handler = handler;
+    lg_stream_plain(&u->s, fd, handler);
     u->be = be;
     u->owner = owner;
     u->addr_seq = seq;
@@ -345,9 +334,9 @@ lg_upconn_t *lg_upconn_get(lg_backend_t *be, void *owner, lg_io_handler_t handle
             goto out_free;
         u->connecting = 1;
     } else {
-        u->sock.flags |= LG_SOCK_WR;
+        u->s.sock.flags |= LG_SOCK_WR;
     }
-    if (lg_loop_add(&u->sock.io, LG_EV_CONN) != LG_OK)
+    if (lg_loop_add(&u->s.sock.io, LG_EV_CONN) != LG_OK)
         goto out_free;
     return u;
 
@@ -367,11 +356,11 @@ int lg_upconn_connected(lg_upconn_t *u)
     int err = 0;
     socklen_t len = sizeof(err);
 
-    if (getsockopt(u->sock.io.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+    if (getsockopt(u->s.sock.io.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
         err = errno;
     if (err != 0) {
         errno = err;
-        u->sock.flags |= LG_SOCK_ERR;
+        u->s.sock.flags |= LG_SOCK_ERR;
         return LG_ERR;
     }
     u->connecting = 0;

@@ -8,18 +8,22 @@
 #include <stddef.h>
 
 #include "config/config.h"
-#include "core/sock.h"
 #include "event/loop.h"
+#include "stream/stream.h"
 #include "upstream/shm.h"
 
 typedef struct lg_backend lg_backend_t;
 typedef struct lg_pool lg_pool_t;
 typedef struct lg_upconn lg_upconn_t;
+typedef struct lg_upstreams lg_upstreams_t;
 
-/* A connection to a backend: in use by one exchange, or idle in its backend's pool. */
+/*
+ * A connection to a backend (a stream): in use by one exchange, which times it, or idle in its
+ * backend's pool.
+ */
 struct lg_upconn {
-    lg_sock_t sock;
-    lg_timer_t timer; /* connect, response or idle timeout */
+    lg_stream_t s;
+    lg_timer_t timer; /* idle timeout, while pooled */
     lg_backend_t *be;
     void *owner;              /* the exchange using it; NULL while idle */
     lg_upconn_t *prev, *next; /* idle list of the backend */
@@ -40,15 +44,27 @@ struct lg_backend {
 
 struct lg_pool {
     const lg_pool_conf_t *conf;
+    lg_upstreams_t *ups;
     size_t index; /* in the configuration, for the counters */
     lg_backend_t *backends;
     size_t nbackends;
     struct lg_bal *bal; /* the pool's balancer (balance.h) */
 };
 
-/* Build the runtime pools of `cf` for this worker; backend state lives in `shm`. */
-int lg_upstream_init(const lg_config_t *cf, lg_shm_t *shm);
-lg_pool_t *lg_upstream_pool(size_t index);
+/* A worker's pools, and the timer queue of their idle connections. */
+struct lg_upstreams {
+    lg_pool_t *pools;
+    size_t npools;
+    lg_timerq_t *idle_q; /* timeouts.upstream_idle */
+};
+
+/*
+ * Build the runtime pools of `cf` for this worker into `ups`; backend state lives in `shm`;
+ * idle connections time out on `idle_q`.
+ */
+int lg_upstream_init(lg_upstreams_t *ups, const lg_config_t *cf, lg_shm_t *shm,
+                     lg_timerq_t *idle_q);
+lg_pool_t *lg_upstream_pool(lg_upstreams_t *ups, size_t index);
 
 /*
  * The backend of `pool` the balancer chooses among the usable ones (up, not ejected), avoiding
@@ -89,10 +105,6 @@ void lg_upconn_release(lg_upconn_t *u);
 void lg_upconn_close(lg_upconn_t *u);
 
 /* Close every idle pooled connection (a draining worker keeps none). */
-void lg_upstream_close_idle(void);
-
-/* Timer queues for upstream connections, armed by the exchange that owns them. */
-extern lg_timerq_t lg_q_connect;
-extern lg_timerq_t lg_q_upstream_response;
+void lg_upstream_close_idle(lg_upstreams_t *ups);
 
 #endif

@@ -1,7 +1,7 @@
 /*
- * pump.c - body relay between two sockets (see pump.h).
+ * pump.c - body relay between two streams (see pump.h).
  */
-#include "http/pump.h"
+#include "exchange/pump.h"
 
 #include <string.h>
 #include <sys/uio.h>
@@ -120,9 +120,9 @@ static int flush(lg_pump_t *p)
     }
     if (cnt == 0)
         return LG_OK;
-    if (!(p->dst->flags & LG_SOCK_WR))
+    if (!(p->dst->sock.flags & LG_SOCK_WR))
         return LG_AGAIN;
-    n = lg_sock_writev(p->dst, iov, cnt);
+    n = lg_stream_writev(p->dst, iov, cnt);
     if (n < 0)
         return LG_PUMP_EDST;
     p->progress = 1;
@@ -155,26 +155,26 @@ static int splice_step(lg_pump_t *p)
     size_t cap;
     ssize_t n;
 
-    if (pp->pending > 0 && (p->dst->flags & LG_SOCK_WR)) {
-        n = lg_sock_splice_out(p->dst, pp->rfd, pp->pending);
+    if (pp->pending > 0 && (p->dst->sock.flags & LG_SOCK_WR)) {
+        n = lg_sock_splice_out(&p->dst->sock, pp->rfd, pp->pending);
         if (n < 0)
             return LG_PUMP_EDST;
         pp->pending -= (size_t)n;
         moved = n > 0;
     }
     /* A destination that does not take more (a slow reader) gets only a little kept for it. */
-    cap = (p->dst->flags & LG_SOCK_WR) ? pp->size : LG_MIN(pp->size, (size_t)LG_PIPE_BLOCKED);
-    if (!p->done && (p->src->flags & LG_SOCK_RD) && pp->pending < cap) {
+    cap = (p->dst->sock.flags & LG_SOCK_WR) ? pp->size : LG_MIN(pp->size, (size_t)LG_PIPE_BLOCKED);
+    if (!p->done && (p->src->sock.flags & LG_SOCK_RD) && pp->pending < cap) {
         size_t room = cap - pp->pending;
 
-        n = lg_sock_splice_in(p->src, pp->wfd,
+        n = lg_sock_splice_in(&p->src->sock, pp->wfd,
                               p->mode == LG_BODY_LENGTH ? (size_t)LG_MIN(p->left, (uint64_t)room)
                                                         : room);
         if (n == LG_AGAIN) {
             /* With bytes in the pipe, EAGAIN may mean a full pipe rather than an empty socket:
              * try again once the pipe is empty, where EAGAIN is unambiguous. */
             if (pp->pending > 0)
-                p->src->flags |= LG_SOCK_RD;
+                p->src->sock.flags |= LG_SOCK_RD;
         } else if (n == 0 && p->mode == LG_BODY_EOF) {
             p->done = 1; /* the source closed: that is the end of a close-delimited body */
             moved = 1;
@@ -200,7 +200,7 @@ static int read_step(lg_pump_t *p)
     size_t want;
     ssize_t n;
 
-    if (!(p->src->flags & LG_SOCK_RD))
+    if (!(p->src->sock.flags & LG_SOCK_RD))
         return LG_AGAIN;
     if (b == NULL) {
         b = *p->buf = lg_buf_get();
@@ -212,7 +212,7 @@ static int read_step(lg_pump_t *p)
     want = lg_buf_room(b);
     if (p->mode == LG_BODY_LENGTH)
         want = (size_t)LG_MIN((uint64_t)want, p->left);
-    n = lg_sock_read(p->src, b->data + b->last, want);
+    n = lg_stream_read(p->src, b->data + b->last, want);
     if (n == LG_AGAIN) {
         if (b->pos == b->last)
             lg_buf_put(p->buf);
@@ -248,7 +248,7 @@ int lg_pump_run(lg_pump_t *p)
             return LG_OK;
         }
         /* bytes that need no inspection: large Content-Length bodies, tunnels, EOF bodies */
-        if (p->pipe == NULL &&
+        if (p->pipe == NULL && lg_stream_can_splice(p->src) && lg_stream_can_splice(p->dst) &&
             ((p->mode == LG_BODY_LENGTH && p->left >= LG_SPLICE_MIN) || p->mode == LG_BODY_EOF)) {
             p->pipe = lg_pipe_get();
             if (p->pipe != NULL)

@@ -1,9 +1,10 @@
 /*
- * pump.h - moving one message body from one socket to another.
+ * pump.h - moving one message body from one stream to another.
  *
  * A pump first writes the head waiting in `head` together with the body bytes already in
  * `*buf` (one writev), then moves the rest of the body: Content-Length bodies large enough and
- * close-delimited bodies (tunnels too) through a pipe with splice(2), chunked bodies through
+ * close-delimited bodies (tunnels too) through a pipe with splice(2) when both streams can splice
+ * (plain sockets), chunked bodies and everything else through
  * `*buf`. Chunked bodies are decoded strictly (http/chunk.h) and re-encoded in place: the
  * destination gets lifeguard's own framing, never the source's bytes between the data; for an
  * HTTP/1.0 client the body is decoded only. A pump holds a buffer only while bytes wait in it.
@@ -15,8 +16,8 @@
 
 #include "core/buf.h"
 #include "core/pipe.h"
-#include "core/sock.h"
 #include "http/chunk.h"
+#include "stream/stream.h"
 
 typedef enum lg_body {
     LG_BODY_NONE = 0, /* no body: the pump only writes the head */
@@ -34,7 +35,7 @@ typedef enum lg_body {
 #define LG_PUMP_ENOMEM (-7)
 
 typedef struct lg_pump {
-    lg_sock_t *src, *dst;
+    lg_stream_t *src, *dst;
     lg_buf_t **buf; /* where body bytes wait: the pump may take and release it */
     lg_buf_t *head; /* bytes to write before the body; not released by the pump */
     lg_pipe_t *pipe;

@@ -1,0 +1,247 @@
+/*
+ * xfer.c - the exchange at work: the upstream connection, both body pumps, the timers, and the
+ * one exit.
+ */
+#include "exchange/xint.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "http/diag.h"
+
+void lg_x_end(lg_exchange_t *x, lg_xend_how_t how, int status)
+{
+    lg_xend_t end = {how, status};
+
+    if (x->ended)
+        return;
+    x->ended = 1;
+    lg_timer_del(&x->timer);
+    if (how != LG_XEND_DONE)
+        lg_x_drop_upstream(x);
+    x->front->ended(x, &end);
+}
+
+/*
+ * The backend's Connection header and version let the connection stay open. Where the body
+ * ends is our framing's call (down.mode), not llhttp's: llhttp 8.1 takes "chunked<TAB>" for a
+ * close-delimited body.
+ */
+static int backend_keeps_alive(const lg_exchange_t *x)
+{
+    if (x->rsp.http_minor >= 1)
+        return !(x->rsp.flags & F_CONNECTION_CLOSE);
+    return (x->rsp.flags & F_CONNECTION_KEEP_ALIVE) != 0;
+}
+
+/* NULL when the upstream connection may go back to the idle pool; else why not. */
+static const char *upstream_unreusable(const lg_exchange_t *x)
+{
+    if (!x->req_done || x->req_aborted)
+        return "the request was not sent whole";
+    if (x->down.mode == LG_BODY_EOF)
+        return "the response ended with the connection";
+    if (!backend_keeps_alive(x))
+        return "the backend does not keep it alive";
+    if (x->rbuf != NULL && lg_buf_len(x->rbuf) != 0)
+        return "bytes after the response";
+    return NULL;
+}
+
+/* Both directions are over: the upstream connection goes back to the pool or closes. */
+static void finish(lg_exchange_t *x)
+{
+    const char *why = upstream_unreusable(x);
+
+    if (why == NULL) {
+        lg_upconn_release(x->u);
+    } else {
+        lg_debug("upstream %s: closing the connection: %s", lg_backend_name(x->be), why);
+        lg_upconn_close(x->u);
+    }
+    x->u = NULL;
+    lg_x_drop_upstream(x);
+    lg_x_end(x, LG_XEND_DONE, 0);
+}
+
+static void timer_set(lg_exchange_t *x, uint8_t timing)
+{
+    lg_worker_queues_t *q = &x->w->q;
+
+    x->timing = timing;
+    lg_timer_set(timing == LG_XT_CONNECT ? &q->connect
+                 : timing == LG_XT_BODY  ? &q->client_body
+                                         : &q->upstream,
+                 &x->timer);
+}
+
+static void timer_expired(lg_timer_t *t)
+{
+    lg_exchange_t *x = lg_container_of(t, lg_exchange_t, timer);
+
+    if (x->timing != LG_XT_BODY) {
+        lg_x_upstream_timeout(x);
+        return;
+    }
+    /* The upstream connection closes; the backend is not to blame. */
+    lg_log(LG_LOG_INFO, "client timed out sending the request body");
+    lg_x_end(x, x->rsp_head ? LG_XEND_CLOSE : LG_XEND_REPLY, 408);
+}
+
+/*
+ * Arm the timer of the side the exchange waits for. While the client is still sending a request
+ * body that the backend takes as it comes, only client_body runs, refreshed whenever the body
+ * moves: a slow client never counts against the backend. Once the body is all read, or the
+ * backend stops taking it, or a response is being relayed (tunnels too), upstream_response runs,
+ * refreshed whenever either body moves; before the response head its expiry is a backend failure.
+ */
+static void timers(lg_exchange_t *x)
+{
+    int moved = x->up.progress | x->down.progress;
+    uint8_t timing = LG_XT_BODY;
+
+    x->up.progress = x->down.progress = 0;
+    if (x->up.done || x->tunnel || (x->rsp_head && !x->rsp_done) ||
+        !(x->u->s.sock.flags & LG_SOCK_WR))
+        timing = LG_XT_UPSTREAM;
+    if (moved || x->timing != timing || !lg_timer_armed(&x->timer))
+        timer_set(x, timing);
+}
+
+static void upstream_event(lg_io_t *io, uint32_t ev)
+{
+    lg_upconn_t *u = (lg_upconn_t *)(void *)io;
+
+    if (lg_stream_closed(&u->s))
+        return;
+    lg_stream_events(&u->s, ev);
+    if (u->owner != NULL)
+        lg_exchange_run(u->owner);
+}
+
+void lg_x_connect(lg_exchange_t *x)
+{
+    int reused;
+    lg_upconn_t *u = lg_upconn_get(x->be, x, upstream_event, &reused);
+
+    if (u == NULL) {
+        int err = errno;
+        char ctx[LG_DIAG_MAX];
+
+        lg_log(LG_LOG_ERR, "connect() to %s failed (%d: %s) while connecting to upstream%s",
+               lg_backend_name(x->be), err, strerror(err),
+               lg_exchange_context(x, ctx, sizeof(ctx)));
+        lg_x_end(x, x->tunnel ? LG_XEND_CLOSE : LG_XEND_REPLY, 502);
+        return;
+    }
+    x->u = u;
+    x->reused = reused != 0;
+    lg_debug("upstream %s: %s connection (exchanges on it before: %u)", lg_backend_name(x->be),
+             reused ? "reusing an idle keep-alive" : "new", u->requests);
+    x->up.dst = &u->s;
+    x->down.src = &u->s;
+    x->timer.handler = timer_expired;
+    timer_set(x, u->connecting ? LG_XT_CONNECT : LG_XT_UPSTREAM);
+    lg_exchange_run(x);
+}
+
+/* Run a pump; a spent budget (more to do, no new event coming) continues after the batch. */
+static int pump(lg_exchange_t *x, lg_pump_t *p)
+{
+    int r = lg_pump_run(p);
+
+    if (r != LG_PUMP_YIELD)
+        return r;
+    x->front->again(x);
+    return LG_AGAIN;
+}
+
+/* The request body to the backend: LG_OK to go on, LG_ERR when the exchange ended. */
+static int request_step(lg_exchange_t *x)
+{
+    switch (pump(x, &x->up)) {
+    case LG_OK:
+        x->req_done = 1;
+        if (x->tunnel)
+            lg_stream_shutdown(&x->u->s); /* pass the client's half-close on */
+        return LG_OK;
+    case LG_AGAIN:
+        return LG_OK;
+    case LG_PUMP_EDST:
+        if (!x->rsp_started) {
+            lg_x_upstream_fail(x, 502, "sending the request to", errno);
+            return LG_ERR;
+        }
+        x->req_done = 1;
+        x->req_aborted = 1; /* the client connection cannot be reused: its body was not read */
+        return LG_OK;
+    case LG_PUMP_EBAD:
+        lg_x_request_body_bad(x);
+        return LG_ERR;
+    default: /* the client went away mid-body, or no memory */
+        lg_log(LG_LOG_INFO, "client closed the connection while sending the request body");
+        lg_x_end(x, LG_XEND_CLOSE, 0);
+        return LG_ERR;
+    }
+}
+
+/* The response body to the client: LG_OK to go on, LG_ERR when the exchange ended. */
+static int response_step(lg_exchange_t *x)
+{
+    switch (pump(x, &x->down)) {
+    case LG_OK:
+        if (!x->rsp_done && x->tunnel)
+            lg_stream_shutdown(x->client); /* and the backend's */
+        x->rsp_done = 1;
+        return LG_OK;
+    case LG_AGAIN:
+        return LG_OK;
+    case LG_PUMP_EDST:
+        lg_log(LG_LOG_INFO, "client closed the connection while receiving the response");
+        lg_x_end(x, LG_XEND_CLOSE, 0);
+        return LG_ERR;
+    case LG_PUMP_EBAD:
+        lg_x_response_body_bad(x);
+        return LG_ERR;
+    default:
+        lg_log(LG_LOG_ERR, "upstream %s closed the connection while sending the response",
+               lg_backend_name(x->be));
+        lg_x_end(x, LG_XEND_CLOSE, 0);
+        return LG_ERR;
+    }
+}
+
+/*
+ * Called on any event of either side; every step checks the readiness flags first, so a call
+ * with nothing to do costs no system call.
+ */
+void lg_exchange_run(lg_exchange_t *x)
+{
+    lg_upconn_t *u = x->u;
+    int r;
+
+    if (x->ended || u == NULL)
+        return;
+    if (u->connecting) {
+        if (!(u->s.sock.flags & (LG_SOCK_WR | LG_SOCK_HUP)))
+            return;
+        if (lg_upconn_connected(u) != LG_OK) {
+            lg_x_upstream_fail(x, 502, "connect() to", errno);
+            return;
+        }
+        lg_timer_del(&x->timer); /* timers() arms the one that applies now */
+    }
+    if (!x->req_done && request_step(x) != LG_OK)
+        return;
+    if (!x->rsp_head && (r = lg_x_response_read(x)) != LG_OK) {
+        if (r == LG_AGAIN) /* else the exchange ended there */
+            timers(x);
+        return;
+    }
+    if (response_step(x) != LG_OK)
+        return;
+    timers(x);
+    if (x->rsp_done && x->req_done)
+        finish(x);
+}

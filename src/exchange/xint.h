@@ -1,0 +1,41 @@
+/*
+ * xint.h - what the exchange's files share (exchange.c: start, routing, logs, release;
+ * xfer.c: connect, relay, response head; xfail.c: backend failures and retries).
+ */
+#ifndef LG_XINT_H
+#define LG_XINT_H
+
+#include "exchange/exchange.h"
+
+/* The one exit: end the exchange `how` (upstream side given back first) and tell the front. */
+void lg_x_end(lg_exchange_t *x, lg_xend_how_t how, int status);
+
+/* Make the response parser ready for a (next) response head. */
+void lg_x_response_parser_reset(lg_exchange_t *x);
+
+/* Give back the upstream side: the connection (closed), the pumps' pipes, backend buffers. */
+void lg_x_drop_upstream(lg_exchange_t *x);
+
+/* Take a connection to x->be (pooled or new) and drive the exchange. */
+void lg_x_connect(lg_exchange_t *x);
+
+/* A backend of x's pool for this exchange, avoiding `avoid` when possible; logged at debug. */
+lg_backend_t *lg_x_pick(lg_exchange_t *x, const lg_backend_t *avoid, const char *what);
+
+/*
+ * The backend failed before a response reached the client: retry on a fresh connection or
+ * another backend when that is safe, else end with `status` (see xfail.c).
+ */
+void lg_x_upstream_fail(lg_exchange_t *x, int status, const char *what, int err);
+
+/* The upstream timer of x expired (connect, response head, or a stalled relay). */
+void lg_x_upstream_timeout(lg_exchange_t *x);
+
+/* The request's chunked body is malformed or too large (400/413), or the response's (502). */
+void lg_x_request_body_bad(lg_exchange_t *x);
+void lg_x_response_body_bad(lg_exchange_t *x);
+
+/* Read and parse the response head: LG_OK once the body relay starts, LG_AGAIN, LG_ERR (ended). */
+int lg_x_response_read(lg_exchange_t *x);
+
+#endif

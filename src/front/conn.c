@@ -1,0 +1,79 @@
+/*
+ * conn.c - the life of a client connection: accepted, run by its front, closed, freed.
+ */
+#include "front/conn.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include "admin/stats.h"
+#include "front/listener.h"
+
+static void conn_event(lg_io_t *io, uint32_t ev)
+{
+    lg_conn_t *c = (lg_conn_t *)(void *)io;
+
+    if (lg_stream_closed(&c->s))
+        return;
+    lg_stream_events(&c->s, ev);
+    c->ls->front->event(c, ev);
+}
+
+static void conn_timeout(lg_timer_t *t)
+{
+    lg_conn_t *c = lg_container_of(t, lg_conn_t, timer);
+
+    c->ls->front->timeout(c);
+}
+
+/* Posted: the front's work after the batch, or the free of a closed connection. */
+static void conn_posted(lg_posted_t *p)
+{
+    lg_conn_t *c = lg_container_of(p, lg_conn_t, posted);
+
+    if (!lg_stream_closed(&c->s)) {
+        c->ls->front->run(c);
+        return;
+    }
+    if (lg_freelist_put(&c->ls->w->free_conns[c->ls->front->kind], c))
+        c->ls->w->released = 1;
+}
+
+void lg_conn_accept(lg_listener_t *ls, int fd, const struct sockaddr *peer, socklen_t plen)
+{
+    lg_worker_t *w = ls->w;
+    const lg_front_t *front = ls->front;
+    lg_conn_t *c = lg_freelist_get(&w->free_conns[front->kind]);
+
+    if (c == NULL) {
+        close(fd);
+        return;
+    }
+    memset(c, 0, front->conn_size);
+    lg_stream_plain(&c->s, fd, conn_event);
+    c->timer.handler = conn_timeout;
+    c->posted.run = conn_posted;
+    c->ls = ls;
+    memcpy(&c->peer, peer, LG_MIN((size_t)plen, sizeof(c->peer)));
+    if (lg_loop_add(&c->s.sock.io, LG_EV_CONN) != LG_OK) {
+        lg_freelist_put(&w->free_conns[front->kind], c);
+        close(fd);
+        return;
+    }
+    lg_worker_conn_opened(w);
+    lg_stats_add(&lg_stats_listener(ls->index)->conns_total, 1);
+    lg_stats_add(&lg_stats_listener(ls->index)->conns_active, 1);
+    front->start(c);
+}
+
+void lg_conn_close(lg_conn_t *c)
+{
+    if (lg_stream_closed(&c->s))
+        return;
+    c->ls->front->release(c);
+    lg_timer_del(&c->timer);
+    lg_stream_close(&c->s);
+    lg_stats_add(&lg_stats_listener(c->ls->index)->conns_active, (uint64_t)-1);
+    lg_loop_post(&c->posted);
+    lg_worker_conn_closed(c->ls->w);
+}

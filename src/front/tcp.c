@@ -1,0 +1,77 @@
+/*
+ * tcp.c - the tcp front: each connection is one relay exchange to a backend of the listener's
+ * pool (hash balancing keys on the client address); both directions are relayed until each
+ * side has closed, half-closes passed on. Idle for timeouts.upstream_response, it is closed.
+ */
+#include "front/conn.h"
+
+#include "exchange/exchange.h"
+#include "front/listener.h"
+
+typedef struct tcp_conn {
+    lg_conn_t c;  /* first */
+    lg_buf_t *in; /* client bytes waiting for the backend */
+    lg_exchange_t x;
+} tcp_conn_t;
+
+static void tcp_ended(lg_exchange_t *x, const lg_xend_t *end)
+{
+    LG_UNUSED(end); /* however it ended, the connection closes: no protocol to answer in */
+    lg_conn_close(x->front_data);
+}
+
+static void tcp_again(lg_exchange_t *x)
+{
+    lg_conn_post(x->front_data);
+}
+
+static const lg_xfront_t tcp_xfront = {
+    .response_head = NULL, /* a relay has no response head */
+    .ended = tcp_ended,
+    .again = tcp_again,
+};
+
+static void tcp_start(lg_conn_t *c)
+{
+    tcp_conn_t *tc = (tcp_conn_t *)c;
+
+    lg_exchange_init(&tc->x, c->ls->w, &tcp_xfront, c, &c->s, &tc->in, c->ls->conf, c->ls->index,
+                     &c->peer.sa);
+    lg_exchange_relay(&tc->x, c->ls->conf->pool);
+}
+
+static void tcp_run(lg_conn_t *c)
+{
+    lg_exchange_run(&((tcp_conn_t *)c)->x);
+}
+
+static void tcp_event(lg_conn_t *c, uint32_t ev)
+{
+    LG_UNUSED(ev);
+    tcp_run(c);
+}
+
+/* The connection's own timer is never armed: the exchange times the relay. */
+static void tcp_timeout(lg_conn_t *c)
+{
+    lg_conn_close(c);
+}
+
+static void tcp_release(lg_conn_t *c)
+{
+    tcp_conn_t *tc = (tcp_conn_t *)c;
+
+    lg_exchange_release(&tc->x);
+    lg_buf_put(&tc->in);
+}
+
+const lg_front_t lg_front_tcp = {
+    .name = "tcp",
+    .kind = LG_FRONT_TCP,
+    .conn_size = sizeof(tcp_conn_t),
+    .start = tcp_start,
+    .event = tcp_event,
+    .run = tcp_run,
+    .timeout = tcp_timeout,
+    .release = tcp_release,
+};
