@@ -308,6 +308,26 @@ static char *pattern(size_t len)
     return s;
 }
 
+/* `len` bytes of `data` in lifeguard's chunked framing, chunks of `chunk` bytes, malloc'd. */
+static char *chunked(const char *data, size_t len, size_t chunk, size_t *out_len)
+{
+    char *s = malloc(len + (len / chunk + 2) * 32);
+    size_t n = 0;
+
+    cr_assert_not_null(s);
+    for (size_t off = 0; off < len; off += chunk) {
+        size_t c = LG_MIN(chunk, len - off);
+
+        n += (size_t)sprintf(s + n, "%zx\r\n", c);
+        memcpy(s + n, data + off, c);
+        n += c;
+        n += (size_t)sprintf(s + n, "\r\n");
+    }
+    n += (size_t)sprintf(s + n, "0\r\n\r\n");
+    *out_len = n;
+    return s;
+}
+
 #define HEAD "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 
 /* ---- Content-Length */
@@ -431,35 +451,32 @@ Test(pump, chunked_is_reencoded_or_decoded)
 /* Chunks larger than the buffer, sizes with leading zeros and extensions, odd-sized reads. */
 Test(pump, chunked_large_body_is_reencoded)
 {
-    size_t n = 6, size = 10000, in_len = 0, out_len = 0, off = 0;
-    char *data = pattern(n * size), *in = malloc(n * (size + 64)), *out = malloc(n * (size + 64));
+    size_t n = 6, size = 10000, in_len = 0, body_len, want_len;
+    char *data = pattern(n * size), *in = malloc(n * (size + 64));
+    char *body = chunked(data, n * size, size, &body_len);
+    char *want = concat(HEAD, body, body_len, &want_len);
     rig_t r;
 
-    cr_assert(in != NULL && out != NULL);
-    out_len = (size_t)sprintf(out, "%s", HEAD);
-    for (size_t i = 0; i < n; i++, off += size) {
+    cr_assert_not_null(in);
+    for (size_t i = 0; i < n; i++) {
         in_len += (size_t)sprintf(in + in_len, "%06zx;i=%zu\r\n", size, i);
-        memcpy(in + in_len, data + off, size);
+        memcpy(in + in_len, data + i * size, size);
         in_len += size;
         in_len += (size_t)sprintf(in + in_len, "\r\n");
-        out_len += (size_t)sprintf(out + out_len, "%zx\r\n", size);
-        memcpy(out + out_len, data + off, size);
-        out_len += size;
-        out_len += (size_t)sprintf(out + out_len, "\r\n");
     }
     in_len += (size_t)sprintf(in + in_len, "0\r\n\r\n");
-    out_len += (size_t)sprintf(out + out_len, "0\r\n\r\n");
 
     rig_open(&r, SOCK_STREAM, HEAD, in, 100);
     cr_assert_eq(rig_start(&r, LG_BODY_CHUNKED, 0), LG_OK);
     rig_source(&r, in + 100, in_len - 100, 7777, 0);
     cr_assert_eq(rig_run(&r), LG_OK);
-    assert_out(&r, out, out_len);
-    cr_assert_eq(r.p.out, out_len);
+    assert_out(&r, want, want_len);
+    cr_assert_eq(r.p.out, want_len);
     rig_close(&r);
     free(data);
     free(in);
-    free(out);
+    free(body);
+    free(want);
 }
 
 typedef struct bad_case {
@@ -484,7 +501,7 @@ Test(pump, malformed_or_too_large_chunked_body_fails)
         const bad_case_t *c = &cases[i];
         rig_t r;
 
-        cr_log_info("case %zu: %s", i, c->in);
+        cr_log_info("case %zu", i);
         rig_open(&r, SOCK_STREAM, HEAD, NULL, 0);
         r.p.limit = c->limit;
         cr_assert_eq(rig_start(&r, LG_BODY_CHUNKED, 0), LG_OK);
@@ -587,23 +604,29 @@ Test(pump, full_destination_waits_then_completes)
     static const struct {
         lg_body_t mode;
         size_t len;
+        size_t chunk; /* > 0: the source sends it chunked, in chunks of this size */
     } cases[] = {
-        {LG_BODY_LENGTH, 1024 * 1024}, /* spliced */
-        {LG_BODY_LENGTH, 60 * 1024},   /* copied */
-        {LG_BODY_EOF, 300 * 1024},
+        {LG_BODY_LENGTH, 1024 * 1024, 0}, /* spliced */
+        {LG_BODY_LENGTH, 60 * 1024, 0},   /* copied */
+        {LG_BODY_EOF, 300 * 1024, 0},       {LG_BODY_CHUNKED, 300 * 1024, 5000},
+        {LG_BODY_DECHUNK, 300 * 1024, 777},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        size_t len = cases[i].len, want_len, tries = 0;
-        char *body = pattern(len), *want = concat(HEAD, body, len, &want_len);
+        size_t len = cases[i].len, in_len = len, want_len, tries = 0;
+        char *body = pattern(len), *in = body, *want;
         uint64_t out;
         int rc;
         rig_t r;
 
+        if (cases[i].chunk > 0)
+            in = chunked(body, len, cases[i].chunk, &in_len);
+        want = cases[i].mode == LG_BODY_DECHUNK ? concat(HEAD, body, len, &want_len)
+                                                : concat(HEAD, in, in_len, &want_len);
         rig_open(&r, SOCK_STREAM, HEAD, NULL, 0);
         shrink_sndbuf(end_fd(&r.dst));
         cr_assert_eq(rig_start(&r, cases[i].mode, len), LG_OK);
-        rig_source(&r, body, len, 0, cases[i].mode == LG_BODY_EOF);
+        rig_source(&r, in, in_len, 0, cases[i].mode == LG_BODY_EOF);
         r.reading = 0;
         do {
             rc = rig_step(&r);
@@ -623,6 +646,8 @@ Test(pump, full_destination_waits_then_completes)
         cr_assert_eq(rig_run(&r), LG_OK, "case %zu", i);
         assert_out(&r, want, want_len);
         rig_close(&r);
+        if (in != body)
+            free(in);
         free(body);
         free(want);
     }
