@@ -1,14 +1,12 @@
 /*
  * test_pump.c - the body pump (src/http/pump.c) between real sockets: Content-Length bodies
- * copied (small) or spliced through a pipe (large), chunked bodies re-encoded to lifeguard's own
- * framing or decoded, close-delimited bodies, malformed framing and the size limit, the head and
- * the first body bytes in one write, bytes after the body left for the next request, a full
- * destination, and no system call on a socket whose readiness flag is clear.
+ * copied or spliced, chunked bodies re-encoded or decoded, close-delimited bodies, bad framing
+ * and the limit, the head and the first body bytes in one write, bytes after the body kept, a
+ * full destination, and no system call on a socket whose readiness flag is clear.
  *
- * Each pump runs between two non-blocking AF_UNIX socket pairs: the test writes the source's
- * peer and reads the destination's peer; between runs it sets the readiness flags from poll(2)
- * the way the event loop sets them from epoll. Buffers and pipes come from lg_buf_init and
- * lg_pipe_init, sized as the worker sizes them.
+ * Each pump runs between two non-blocking AF_UNIX socket pairs; the test writes the source's
+ * peer, reads the destination's peer and sets the readiness flags from poll(2) as the loop sets
+ * them from epoll. Buffers and pipes are sized as the worker sizes them.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -49,19 +47,13 @@ static int end_fd(const lg_sock_t *s)
     return s->io.fd;
 }
 
-static int end_readable(const lg_sock_t *s)
-{
-    return (s->flags & LG_SOCK_RD) != 0;
-}
+#define END_RD  LG_SOCK_RD
+#define END_WR  LG_SOCK_WR
+#define END_ERR LG_SOCK_ERR
 
-static int end_writable(const lg_sock_t *s)
+static int end_has(const lg_sock_t *s, uint32_t flag)
 {
-    return (s->flags & LG_SOCK_WR) != 0;
-}
-
-static int end_failed(const lg_sock_t *s)
-{
-    return (s->flags & LG_SOCK_ERR) != 0;
+    return (s->flags & flag) != 0;
 }
 
 static void pump_wire(lg_pump_t *p, lg_sock_t *src, lg_sock_t *dst, lg_buf_t **buf, lg_buf_t *head)
@@ -217,11 +209,11 @@ static void rig_wait(rig_t *r)
     int n = 0;
 
     rig_feed(r); /* what the source still has to send is there before the wait */
-    if (!end_readable(&r->src)) {
+    if (!end_has(&r->src, END_RD)) {
         fds[n] = (struct pollfd){.fd = end_fd(&r->src), .events = POLLIN | POLLRDHUP};
         ends[n++] = &r->src;
     }
-    if (!end_writable(&r->dst)) {
+    if (!end_has(&r->dst, END_WR)) {
         fds[n] = (struct pollfd){.fd = end_fd(&r->dst), .events = POLLOUT};
         ends[n++] = &r->dst;
     }
@@ -265,24 +257,22 @@ static int rig_run(rig_t *r)
     return LG_ERR;
 }
 
-/* What the destination got is exactly `want`. */
+/* What the destination got is exactly `want` (shown when short). */
 static void assert_out(const rig_t *r, const char *want, size_t len)
 {
     size_t i = 0;
 
     while (i < len && i < r->out_len && r->out[i] == want[i])
         i++;
+    if (len < 200)
+        cr_assert(i == len && r->out_len == len, "the destination got [%.*s], expected [%s]",
+                  (int)r->out_len, r->out != NULL ? r->out : "", want);
     cr_assert(i == len && r->out_len == len,
               "the destination got %zu bytes, expected %zu; first difference at byte %zu",
               r->out_len, len, i);
 }
 
-static void assert_out_str(const rig_t *r, const char *want)
-{
-    cr_assert(r->out_len == strlen(want) && memcmp(r->out, want, r->out_len) == 0,
-              "the destination got [%.*s], expected [%s]", (int)r->out_len,
-              r->out != NULL ? r->out : "", want);
-}
+#define assert_out_str(r, want) assert_out(r, want, strlen(want))
 
 /* head + body, malloc'd */
 static char *concat(const char *head, const char *body, size_t blen, size_t *len)
@@ -328,7 +318,8 @@ static char *chunked(const char *data, size_t len, size_t chunk, size_t *out_len
     return s;
 }
 
-#define HEAD "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+/* a head the pump writes before the body (its content is the owner's business) */
+#define HEAD "HTTP/1.1 200 OK\r\nX-Head: 1\r\n\r\n"
 
 /* ---- Content-Length */
 
@@ -630,11 +621,11 @@ Test(pump, full_destination_waits_then_completes)
         r.reading = 0;
         do {
             rc = rig_step(&r);
-            if (rc == LG_AGAIN && end_writable(&r.dst))
+            if (rc == LG_AGAIN && end_has(&r.dst, END_WR))
                 rig_wait(&r);
             cr_assert(rc == LG_AGAIN || rc == LG_PUMP_YIELD, "case %zu: %d", i, rc);
-        } while ((rc != LG_AGAIN || end_writable(&r.dst)) && ++tries < 100000);
-        cr_assert_not(end_writable(&r.dst), "case %zu: the destination never filled", i);
+        } while ((rc != LG_AGAIN || end_has(&r.dst, END_WR)) && ++tries < 100000);
+        cr_assert_not(end_has(&r.dst, END_WR), "case %zu: the destination never filled", i);
         cr_assert_lt(r.p.out, want_len);
 
         /* nothing changes until the destination is writable again */
@@ -690,13 +681,13 @@ Test(pump, clear_flag_means_no_system_call)
         src_fd = end_fd(&r.src);
         dst_fd = end_fd(&r.dst);
         if (cases[i].src_fake)
-            end_set(&r.src, -1, cases[i].src_fake == 2 ? LG_SOCK_RD : 0);
+            end_set(&r.src, -1, cases[i].src_fake == 2 ? END_RD : 0);
         if (cases[i].dst_fake)
-            end_set(&r.dst, -1, cases[i].dst_fake == 2 ? LG_SOCK_WR : 0);
+            end_set(&r.dst, -1, cases[i].dst_fake == 2 ? END_WR : 0);
         cr_assert_eq(rig_start(&r, cases[i].mode, cases[i].length), LG_OK);
         cr_assert_eq(lg_pump_run(&r.p), cases[i].rc, "case %zu", i);
-        cr_assert_eq(end_failed(&r.src), cases[i].rc == LG_PUMP_ESRC, "case %zu", i);
-        cr_assert_eq(end_failed(&r.dst), cases[i].rc == LG_PUMP_EDST, "case %zu", i);
+        cr_assert_eq(end_has(&r.src, END_ERR), cases[i].rc == LG_PUMP_ESRC, "case %zu", i);
+        cr_assert_eq(end_has(&r.dst, END_ERR), cases[i].rc == LG_PUMP_EDST, "case %zu", i);
         rig_drain(&r);
         cr_assert_eq(r.out_len, cases[i].out == NOTHING ? 0 : hlen + cases[i].out, "case %zu", i);
         cr_assert_eq(lg_buf_len(r.head), cases[i].out == NOTHING ? hlen : 0, "case %zu", i);
