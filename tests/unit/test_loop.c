@@ -181,9 +181,9 @@ Test(loop_timers, rearm_moves_to_tail)
     ttimer_t a = {0}, b = {0}, c = {0}, x = {0};
 
     loop_start();
+    /* q10 first: should a slow wake-up expire both queues, q10's timers still come first */
     cr_assert_eq(lg_timerq_init(&q10, 10), LG_OK);
     cr_assert_eq(lg_timerq_init(&q20, 20), LG_OK);
-    /* q10 first: should a slow wake-up expire both queues, q10's timers still come first */
     ttimer_arm(&q10, 10, &a, 1);
     ttimer_arm(&q10, 10, &b, 2);
     ttimer_arm(&q10, 10, &c, 3);
