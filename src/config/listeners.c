@@ -37,7 +37,8 @@ static void conf_route_host(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_yn
                      lg_conf_q(c, v->str));
         return;
     }
-    s = lg_arena_strndup(c->arena, v->str, v->len);
+    /* A fully qualified name's trailing dot: requests' Host values are matched without it. */
+    s = lg_arena_strndup(c->arena, v->str, v->len - (v->len > 1 && v->str[v->len - 1] == '.'));
     for (i = 0; s != NULL && s[i] != '\0'; i++)
         s[i] = (char)tolower((unsigned char)s[i]);
     r->host = s;

@@ -30,6 +30,8 @@
     "        pool: shop\n"                                                                         \
     "      - host: 192.0.2.10\n"                                                                   \
     "        pool: by_ip\n"                                                                        \
+    "      - host: fqdn.example.net.\n"                                                            \
+    "        pool: api\n"                                                                          \
     "      - path_prefix: /static/\n"                                                              \
     "        pool: static\n"                                                                       \
     "      - pool: fallback\n"                                                                     \
@@ -117,6 +119,9 @@ static const route_case_t cases[] = {
     /* the catch-all takes the rest */
     {"web", "", "/", "fallback"},
     {"web", "[::1]:8080", "/x", "fallback"},
+    /* a route's host written fully qualified (trailing dot) matches with or without the dot */
+    {"web", "fqdn.example.net", "/", "api"},
+    {"web", "FQDN.example.net.:80", "/", "api"},
     /* no catch-all: no match is NULL */
     {"strict", "a.example.com", "/", "wild"},
     {"strict", "example.com", "/", NULL},
@@ -150,12 +155,13 @@ Test(route, config_structures)
     lg_config_t *cf = load(ROUTES_YAML);
     const lg_listener_conf_t *web = listener(cf, "web");
 
-    cr_assert_eq(web->nroutes, 7);
+    cr_assert_eq(web->nroutes, 8);
     cr_assert_str_eq(web->routes[3].host, "shop.example.org");
     cr_assert_eq(web->routes[3].host_wildcard, 0);
     cr_assert_str_eq(web->routes[2].host, "*.example.com");
     cr_assert_eq(web->routes[2].host_wildcard, 1);
-    cr_assert_null(web->routes[6].host);
-    cr_assert_null(web->routes[6].path_prefix);
+    cr_assert_str_eq(web->routes[5].host, "fqdn.example.net", "the trailing dot is dropped");
+    cr_assert_null(web->routes[7].host);
+    cr_assert_null(web->routes[7].path_prefix);
     lg_config_free(cf);
 }
