@@ -118,8 +118,11 @@ static int flush(lg_pump_t *p)
         iov[cnt].iov_base = b->data + b->pos;
         iov[cnt++].iov_len = p->pending;
     }
-    if (cnt == 0)
+    if (cnt == 0) {
+        if (b != NULL && b->pos == b->last)
+            lg_buf_put(p->buf); /* e.g. a last read of chunked framing only, decoded to nothing */
         return LG_OK;
+    }
     if (!(p->dst->sock.flags & LG_SOCK_WR))
         return LG_AGAIN;
     n = lg_stream_writev(p->dst, iov, cnt);
@@ -160,6 +163,7 @@ static int splice_step(lg_pump_t *p)
         if (n < 0)
             return LG_PUMP_EDST;
         pp->pending -= (size_t)n;
+        p->out += (uint64_t)n;
         moved = n > 0;
     }
     /* A destination that does not take more (a slow reader) gets only a little kept for it. */
