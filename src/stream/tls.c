@@ -271,6 +271,12 @@ int lg_stream_tls(lg_stream_t *s, int fd, lg_io_handler_t handler, SSL *ssl)
     BIO_set_data(bio, t);
     BIO_set_init(bio, 1);
     SSL_set_bio(ssl, bio, bio);
+    /* Read ahead: one read takes what the socket has (not a record header, then its body), so a
+     * short read tells the socket is drained, as on a plain socket; the rest waits in `ssl`. */
+    SSL_set_read_ahead(ssl, 1);
+    SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                          SSL_MODE_RELEASE_BUFFERS);
+    SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_set_accept_state(ssl);
     s->sock.io.fd = fd;
     s->sock.io.handler = handler;
