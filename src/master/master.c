@@ -34,9 +34,9 @@
 #include "core/net.h"
 #include "event/loop.h"
 #include "health/check.h"
+#include "health/dns.h"
 #include "master/nofile.h"
 #include "master/worker.h"
-#include "upstream/dns.h"
 #include "upstream/shm.h"
 
 /* A worker that dies sooner than this after its start is restarted after a delay. */

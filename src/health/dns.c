@@ -10,7 +10,7 @@
  * way the log says why and which resolver said so. `lifeguard -t` runs the same lookups once,
  * in a loop of its own, and reports instead of applying (lg_dns_check).
  */
-#include "upstream/dns.h"
+#include "health/dns.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
