@@ -514,6 +514,20 @@ static void generation_ready(void)
     }
 }
 
+/*
+ * Watch the backends of `g` (DNS lookups, health checks) in place of those watched before;
+ * `ready` is called once every new backend had its first check. On failure (logged where it
+ * happened) nothing is watched any more.
+ */
+static int watchers_start(const generation_t *g, void (*ready)(void))
+{
+    if (lg_dns_start(g->cf, g->shm) == LG_OK && lg_health_start(g->cf, g->shm, ready) == LG_OK)
+        return LG_OK;
+    lg_dns_stop();
+    lg_health_stop();
+    return LG_ERR;
+}
+
 /* Load `cf` as the next generation: sockets, shared state, first checks; workers follow. */
 static int generation_load(lg_config_t *cf)
 {
@@ -531,11 +545,12 @@ static int generation_load(lg_config_t *cf)
         return LG_ERR;
     }
     m.pending = g;
-    if (lg_dns_start(cf, g->shm) != LG_OK ||
-        lg_health_start(cf, g->shm, generation_ready) != LG_OK) {
-        lg_log(LG_LOG_ERR, "out of memory starting health checks and DNS lookups");
+    if (watchers_start(g, generation_ready) != LG_OK) {
         m.pending = NULL;
         generation_free(g);
+        /* the serving generation's backends were watched by what just stopped: watch again */
+        if (prev != NULL && watchers_start(prev, generation_ready) != LG_OK)
+            lg_log(LG_LOG_ERR, "generation %u: backends no longer checked nor resolved", prev->id);
         return LG_ERR;
     }
     return LG_OK;
