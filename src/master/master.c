@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "admin/admin.h"
+#include "admin/metrics.h"
 #include "core/fmt.h"
 #include "core/log.h"
 #include "core/net.h"
@@ -410,7 +411,7 @@ static void reap(void)
         if (g->alive == 0) {
             lg_admin_gen_t a = {g->cf, g->shm, g->stats, NULL, g->id};
 
-            lg_admin_retire(&a);
+            lg_metrics_retire(&a);
             lg_log(LG_LOG_INFO, "generation %u drained", g->id);
             *gp = g->next;
             generation_free(g);
