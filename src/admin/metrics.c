@@ -10,33 +10,32 @@
 
 static const struct family {
     const char *name, *type, *help;
-    int folded; /* a counter of traffic: kept across generations by lg_admin_retire */
 } families[LG_M_COUNT] = {
-    {"lifeguard_requests_total", "counter", "Requests answered, by listener and status class", 1},
-    {"lifeguard_received_bytes_total", "counter", "Bytes received from clients", 1},
-    {"lifeguard_sent_bytes_total", "counter", "Bytes sent to clients", 1},
-    {"lifeguard_connections_total", "counter", "Client connections accepted", 1},
-    {"lifeguard_connections_active", "gauge", "Client connections open now", 0},
-    {"lifeguard_backend_requests_total", "counter", "Responses from each backend, by class", 1},
+    {"lifeguard_requests_total", "counter", "Requests answered, by listener and status class"},
+    {"lifeguard_received_bytes_total", "counter", "Bytes received from clients"},
+    {"lifeguard_sent_bytes_total", "counter", "Bytes sent to clients"},
+    {"lifeguard_connections_total", "counter", "Client connections accepted"},
+    {"lifeguard_connections_active", "gauge", "Client connections open now"},
+    {"lifeguard_backend_requests_total", "counter", "Responses from each backend, by class"},
     {"lifeguard_backend_failures_total", "counter",
-     "Connect failures, resets, timeouts and malformed responses of each backend", 1},
-    {"lifeguard_backend_up", "gauge", "1 when the backend may take traffic (health checks)", 0},
-    {"lifeguard_backend_active_connections", "gauge", "Requests in progress on each backend", 0},
+     "Connect failures, resets, timeouts and malformed responses of each backend"},
+    {"lifeguard_backend_up", "gauge", "1 when the backend may take traffic (health checks)"},
+    {"lifeguard_backend_active_connections", "gauge", "Requests in progress on each backend"},
     {"lifeguard_backend_ejections_total", "counter",
-     "Passive ejections of each backend after consecutive failures", 0},
-    {"lifeguard_backend_check_success", "gauge", "1 when the last active check passed", 0},
+     "Passive ejections of each backend after consecutive failures"},
+    {"lifeguard_backend_check_success", "gauge", "1 when the last active check passed"},
     {"lifeguard_request_duration_seconds", "histogram",
-     "Time from request head to the end of the response, by pool", 1},
-    {"lifeguard_retries_total", "counter", "Requests retried on another connection or backend", 1},
-    {"lifeguard_no_backend_total", "counter", "Requests answered 503: no backend was usable", 1},
-    {"lifeguard_reloads_total", "counter", "Successful configuration reloads", 0},
-    {"lifeguard_config_reloads_total", "counter", "Configuration reloads, by result", 0},
+     "Time from request head to the end of the response, by pool"},
+    {"lifeguard_retries_total", "counter", "Requests retried on another connection or backend"},
+    {"lifeguard_no_backend_total", "counter", "Requests answered 503: no backend was usable"},
+    {"lifeguard_reloads_total", "counter", "Successful configuration reloads"},
+    {"lifeguard_config_reloads_total", "counter", "Configuration reloads, by result"},
     {"lifeguard_config_last_reload_success_timestamp_seconds", "gauge",
-     "When the configuration was last loaded successfully (the start counts)", 0},
-    {"lifeguard_config_generation", "gauge", "Generation number of the serving configuration", 0},
-    {"lifeguard_worker_restarts_total", "counter", "Workers restarted after dying", 0},
-    {"lifeguard_workers", "gauge", "Worker processes running, all generations", 0},
-    {"lifeguard_build_info", "gauge", "Versions, as labels", 0},
+     "When the configuration was last loaded successfully (the start counts)"},
+    {"lifeguard_config_generation", "gauge", "Generation number of the serving configuration"},
+    {"lifeguard_worker_restarts_total", "counter", "Workers restarted after dying"},
+    {"lifeguard_workers", "gauge", "Worker processes running, all generations"},
+    {"lifeguard_build_info", "gauge", "Versions, as labels"},
 };
 
 static lg_metrics_t retired; /* totals of generations that ended */
@@ -157,7 +156,7 @@ static void hist_series(lg_metrics_t *t, const char pool_label[LG_LABEL_BASE], c
     table_add(t, LG_M_DURATION, "_count", pool_label, (double)cum);
 }
 
-/* The folded (traffic) counters of one generation. */
+/* The counters of traffic of one generation: those lg_metrics_retire keeps in the totals. */
 static void traffic_series(lg_metrics_t *t, const lg_admin_gen_t *g)
 {
     char labels[LG_LABELS_MAX], ml[LG_LABEL_BASE], pl[LG_LABEL_BASE];
