@@ -15,8 +15,8 @@
 #include "admin/healthcheck_cli.h"
 #include "config/config.h"
 #include "core/log.h"
+#include "health/dns.h"
 #include "master/master.h"
-#include "upstream/dns.h"
 
 /*
  * The whole command line; lifeguard(8) (dist/lifeguard.8.in) says the same at more length.
