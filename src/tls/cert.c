@@ -87,11 +87,7 @@ const char *lg_tls_name_text(const X509_NAME *name, char *buf, size_t len)
 
 /* ---- files */
 
-/*
- * The whole file `path` in a memory BIO (regular files up to LG_TLS_FILE_MAX), or NULL after
- * reporting why at `pos`.
- */
-static BIO *tls_read(lg_tls_load_t *ld, const char *path, lg_conf_pos_t pos, const char *key)
+BIO *lg_tls_read(lg_tls_load_t *ld, const char *path, lg_conf_pos_t pos, const char *key)
 {
     struct stat st;
     char *data;
@@ -142,7 +138,7 @@ static int tls_read_certs(lg_tls_load_t *ld, const char *key, const lg_tls_cert_
                           lg_tls_cert_t *out)
 {
     char why[LG_TLS_REASON_MAX];
-    BIO *b = tls_read(ld, cc->cert, cc->cert_pos, key);
+    BIO *b = lg_tls_read(ld, cc->cert, cc->cert_pos, key);
     X509 *x;
 
     if (b == NULL)
@@ -178,7 +174,7 @@ static int tls_read_key(lg_tls_load_t *ld, const char *key, const lg_tls_cert_co
                         lg_tls_cert_t *out)
 {
     char why[LG_TLS_REASON_MAX];
-    BIO *b = tls_read(ld, cc->key, cc->key_pos, key);
+    BIO *b = lg_tls_read(ld, cc->key, cc->key_pos, key);
 
     if (b == NULL)
         return LG_ERR;

@@ -9,6 +9,7 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "core/log.h"
 #include "tls/ticket.h"
@@ -125,23 +126,34 @@ static void tls_protocol(lg_tls_load_t *ld, lg_tls_ctx_t *t)
         SSL_CTX_set_alpn_select_cb(t->ssl, tls_alpn_select, t);
 }
 
+/* client_auth: the CAs that verify client certificates, also named to the client. */
 static void tls_client_auth(lg_tls_load_t *ld, lg_tls_ctx_t *t)
 {
     const lg_tls_conf_t *tc = ld->l->tls;
-    STACK_OF(X509_NAME) * names;
     char why[LG_TLS_REASON_MAX];
+    int n = 0;
+    BIO *b;
+    X509 *x;
 
     if (tc->client_auth.ca == NULL)
         return;
-    names = SSL_load_client_CA_file(tc->client_auth.ca);
-    if (names == NULL || !SSL_CTX_load_verify_locations(t->ssl, tc->client_auth.ca, NULL)) {
+    b = lg_tls_read(ld, tc->client_auth.ca, tc->client_auth.ca_pos, "client_auth.ca");
+    if (b == NULL)
+        return;
+    while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+        if (X509_STORE_add_cert(SSL_CTX_get_cert_store(t->ssl), x) &&
+            SSL_CTX_add_client_CA(t->ssl, x))
+            n++;
+        X509_free(x);
+    }
+    BIO_free(b);
+    if (n == 0) {
         lg_tls_err(ld, tc->client_auth.ca_pos, "client_auth.ca",
-                   "\"%s\": no PEM CA certificate could be read (OpenSSL: %s)", tc->client_auth.ca,
+                   "\"%s\": no PEM CA certificate found (OpenSSL: %s)", tc->client_auth.ca,
                    lg_tls_reason(why, sizeof(why)));
-        sk_X509_NAME_pop_free(names, X509_NAME_free);
         return;
     }
-    SSL_CTX_set_client_CA_list(t->ssl, names);
+    ERR_clear_error(); /* the end of the file */
     if (tc->client_auth.verify == LG_VERIFY_REQUIRED)
         SSL_CTX_set_verify(t->ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
     else

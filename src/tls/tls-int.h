@@ -67,6 +67,11 @@ void lg_tls_warn(lg_tls_load_t *ld, lg_conf_pos_t pos, const char *key, const ch
 /* The reason of the last OpenSSL error, lower case, and the error queue emptied. */
 const char *lg_tls_reason(char *buf, size_t len);
 
+/*
+ * The whole file `path` in a memory BIO (regular files up to 1 MiB), or NULL after reporting
+ * why at `pos` of `key` (cert.c).
+ */
+BIO *lg_tls_read(lg_tls_load_t *ld, const char *path, lg_conf_pos_t pos, const char *key);
 /* Read and check certificate entry `i` of the listener into `out` (cert.c). */
 int lg_tls_cert_load(lg_tls_load_t *ld, size_t i, lg_tls_cert_t *out);
 void lg_tls_cert_free(lg_tls_cert_t *c);
