@@ -293,6 +293,7 @@ int lg_tls_load(lg_config_t *cf, lg_config_errors_t *errs)
         if (cf->listeners[i].tls->ctx == NULL)
             ld.failed = 1;
     }
+    lg_tls_load_done(&ld);
     ERR_clear_error();
     return ld.failed ? LG_ERR : LG_OK;
 }

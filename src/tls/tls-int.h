@@ -5,6 +5,7 @@
 #ifndef LG_TLS_INT_H
 #define LG_TLS_INT_H
 
+#include <openssl/decoder.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -50,12 +51,23 @@ struct lg_tls_ctx {
     int ktls;
 };
 
+/* A chain certificate decoded during a load, by its DER bytes. */
+typedef struct lg_tls_seen {
+    unsigned char *der;
+    long len;
+    X509 *x509;
+} lg_tls_seen_t;
+
 /* One load: where errors go and which listener is being built. */
 typedef struct lg_tls_load {
     lg_config_t *cf;
     lg_config_errors_t *errs;
     const lg_listener_conf_t *l;
     int failed;
+    OSSL_DECODER_CTX *decoder; /* of private keys, made once per load (cert.c) */
+    EVP_PKEY *decoded;         /* where it puts a key */
+    lg_tls_seen_t *seen;       /* chain certificates decoded so far (cert.c) */
+    size_t nseen;
 } lg_tls_load_t;
 
 /* An error at `pos` about "listeners.NAME.tls.KEY" (`key` is the rest of the path). */
@@ -74,6 +86,8 @@ const char *lg_tls_reason(char *buf, size_t len);
 BIO *lg_tls_read(lg_tls_load_t *ld, const char *path, lg_conf_pos_t pos, const char *key);
 /* Read and check certificate entry `i` of the listener into `out` (cert.c). */
 int lg_tls_cert_load(lg_tls_load_t *ld, size_t i, lg_tls_cert_t *out);
+/* What a load keeps between entries (the key decoder, the chain certificates seen). */
+void lg_tls_load_done(lg_tls_load_t *ld);
 void lg_tls_cert_free(lg_tls_cert_t *c);
 /* `name` in RFC 2253 form into buf ("" when it does not fit); returns buf. */
 const char *lg_tls_name_text(const X509_NAME *name, char *buf, size_t len);
