@@ -335,7 +335,7 @@ int lg_tls_cert_load(lg_tls_load_t *ld, size_t i, lg_tls_cert_t *out)
     if (tls_check_order(ld, ckey, out) != LG_OK)
         return LG_ERR;
     tls_check_dates(ld, ckey, out);
-    return LG_OK;
+    return lg_tls_ocsp_load(ld, i, out);
 }
 
 void lg_tls_cert_free(lg_tls_cert_t *c)
@@ -343,6 +343,7 @@ void lg_tls_cert_free(lg_tls_cert_t *c)
     X509_free(c->x509);
     EVP_PKEY_free(c->pkey);
     sk_X509_pop_free(c->chain, X509_free);
+    OPENSSL_free(c->ocsp);
     *c = (lg_tls_cert_t){0};
 }
 

@@ -264,6 +264,7 @@ static lg_tls_ctx_t *tls_ctx_new(lg_tls_load_t *ld)
     tls_protocol(ld, t);
     tls_client_auth(ld, t);
     tls_certs(ld, t);
+    lg_tls_ocsp_attach(t);
     lg_tls_tickets_attach(t);
     return t;
 }

@@ -21,6 +21,8 @@ typedef struct lg_tls_cert {
     EVP_PKEY *pkey;
     STACK_OF(X509) * chain; /* the certificates after the leaf in the PEM file; may be empty */
     int kind;               /* EVP_PKEY_get_base_id() of the key */
+    unsigned char *ocsp;    /* DER OCSP response to staple (ocsp: PATH), or NULL */
+    size_t ocsp_len;
     const lg_tls_cert_conf_t *conf;
 } lg_tls_cert_t;
 
@@ -91,6 +93,11 @@ void lg_tls_load_done(lg_tls_load_t *ld);
 void lg_tls_cert_free(lg_tls_cert_t *c);
 /* `name` in RFC 2253 form into buf ("" when it does not fit); returns buf. */
 const char *lg_tls_name_text(const X509_NAME *name, char *buf, size_t len);
+
+/* Read and check the OCSP response of entry `i` (ocsp: PATH) into c->ocsp (ocsp.c). */
+int lg_tls_ocsp_load(lg_tls_load_t *ld, size_t i, lg_tls_cert_t *c);
+/* Staple the responses read, when there are any. */
+void lg_tls_ocsp_attach(lg_tls_ctx_t *t);
 
 /* Build the SNI index of t->certs and t->dflt (sni.c). LG_ERR when out of memory. */
 int lg_tls_sni_build(lg_tls_ctx_t *t);

@@ -145,6 +145,8 @@ static SSL *hs_client_new(const lg_hs_client_t *c, lg_hs_result_t *r)
     }
     if (c->session != NULL)
         SSL_set_session(cl, c->session);
+    if (c->status_request)
+        SSL_set_tlsext_status_type(cl, TLSEXT_STATUSTYPE_ocsp);
     return cl;
 }
 
@@ -164,6 +166,7 @@ static int hs_step(SSL *ssl, int *done)
 
 static void hs_collect(SSL *cl, SSL *sv, lg_hs_result_t *r)
 {
+    const unsigned char *ocsp = NULL;
     char byte;
     X509 *leaf;
 
@@ -177,6 +180,7 @@ static void hs_collect(SSL *cl, SSL *sv, lg_hs_result_t *r)
     X509_NAME_get_text_by_NID(X509_get_subject_name(leaf), NID_commonName, r->leaf_cn,
                               sizeof(r->leaf_cn));
     r->leaf_kind = EVP_PKEY_get_base_id(X509_get0_pubkey(leaf));
+    r->stapled = SSL_get_tlsext_status_ocsp_resp(cl, &ocsp);
     r->session = SSL_get1_session(cl);
     /* A connection freed without close_notify makes its session not resumable. */
     SSL_shutdown(cl);

@@ -48,6 +48,7 @@ typedef struct lg_hs_client {
     unsigned alpn_len;
     const char *cert;     /* client certificate: NAME of NAME.pem and NAME.key in the PKI */
     SSL_SESSION *session; /* to resume */
+    int status_request;   /* ask for the certificate's OCSP status */
 } lg_hs_client_t;
 
 typedef struct lg_hs_result {
@@ -57,6 +58,7 @@ typedef struct lg_hs_result {
     char sni[256];
     char leaf_cn[256];    /* the certificate the client was served */
     int leaf_kind;        /* its key type, EVP_PKEY_EC or EVP_PKEY_RSA */
+    long stapled;         /* bytes of the OCSP response stapled, -1 when none */
     SSL_SESSION *session; /* the client's, to resume with; free with SSL_SESSION_free */
 } lg_hs_result_t;
 

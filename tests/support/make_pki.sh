@@ -10,6 +10,7 @@
 #   cn.pem cn.key         ECDSA leaf without subjectAltName, CN=cn.example.net (+ int.pem)
 #   expired.pem .key      ECDSA leaf for old.example.com, valid 2020-2021 (+ int.pem)
 #   wrongorder.pem        the ec leaf, then the root before the intermediate (key: ec.key)
+#   ec.ocsp               a DER OCSP response of the intermediate about the ec leaf
 #   client.pem .key       client certificate CN=client one, signed by the root
 #   rogue.pem .key        self-signed client certificate CN=rogue
 set -eu
@@ -77,6 +78,11 @@ openssl ca -batch -config ca.cnf -cert int.pem -keyfile int.key -notext \
 cat expired.leaf int.pem >expired.pem
 
 cat ec.leaf ca.pem int.pem >wrongorder.pem
+
+openssl ocsp -issuer int.pem -cert ec.leaf -no_nonce -reqout ec.ocsp.req
+: >ocsp-index.txt
+openssl ocsp -index ocsp-index.txt -rsigner int.pem -rkey int.key -CA int.pem -ndays 7 \
+    -reqin ec.ocsp.req -respout ec.ocsp >/dev/null
 
 key_ec client.key
 openssl req -new -key client.key -subj "/CN=client one/O=lifeguard tests" -out client.csr

@@ -226,3 +226,36 @@ Test(tls, client_auth_required_and_optional)
         }
     }
 }
+
+/* ---- OCSP stapling from a file */
+
+Test(tls, ocsp_file_is_stapled_for_its_certificate)
+{
+    size_t len = 0;
+    char *der = lg_test_read_file(lg_test_pki("ec.ocsp"), &len);
+    lg_config_t *cf = lg_test_tls_load(
+        "web", "http",
+        lg_fmt("      certificates:\n%s          ocsp: %s\n%s", lg_test_cert_entry("ec", NULL),
+               lg_test_pki("ec.ocsp"), lg_test_cert_entry("rsa", NULL)));
+    lg_hs_result_t r;
+
+    cr_assert_not_null(der);
+    lg_test_handshake(lg_test_tls_ctx(cf),
+                      &(lg_hs_client_t){.status_request = 1, .sigalgs = "ECDSA+SHA256"}, &r);
+    cr_assert(r.ok);
+    cr_assert_eq(r.stapled, (long)len, "stapled %ld bytes of %zu", r.stapled, len);
+    SSL_SESSION_free(r.session);
+    /* the RSA certificate of the same names has no response; a client that asks for none */
+    lg_test_handshake(lg_test_tls_ctx(cf),
+                      &(lg_hs_client_t){.status_request = 1, .sigalgs = "RSA-PSS+SHA256"}, &r);
+    cr_assert(r.ok);
+    cr_assert_eq(r.leaf_kind, EVP_PKEY_RSA);
+    cr_assert_eq(r.stapled, -1);
+    SSL_SESSION_free(r.session);
+    lg_test_handshake(lg_test_tls_ctx(cf), &(lg_hs_client_t){.sigalgs = "ECDSA+SHA256"}, &r);
+    cr_assert(r.ok);
+    cr_assert_eq(r.stapled, -1);
+    SSL_SESSION_free(r.session);
+    free(der);
+    lg_config_free(cf);
+}

@@ -173,3 +173,21 @@ Test(tls_load, check_command_reports_them)
         "-t", &out);
     cr_assert_eq(rc, 0, "%s", out);
 }
+
+Test(tls_load, ocsp_file_that_is_not_a_response_or_not_about_the_certificate)
+{
+    expect_tls_errors(lg_fmt("      certificates:\n%s          ocsp: %s\n",
+                             lg_test_cert_entry("ec", NULL), pki("ec.key")),
+                      (const char *const[]){
+                          lg_fmt(":11:17: error: listeners.web.tls.certificates[0].ocsp: \"%s\": "
+                                 "not a DER OCSP response (OpenSSL: nested asn1 error)",
+                                 pki("ec.key")),
+                          NULL});
+    expect_tls_errors(lg_fmt("      certificates:\n%s          ocsp: %s\n",
+                             lg_test_cert_entry("rsa", NULL), pki("ec.ocsp")),
+                      (const char *const[]){
+                          lg_fmt(":11:17: error: listeners.web.tls.certificates[0].ocsp: \"%s\" is "
+                                 "not about the certificate \"%s\"",
+                                 pki("ec.ocsp"), pki("rsa.pem")),
+                          NULL});
+}
