@@ -113,13 +113,13 @@ BIO *lg_tls_read(lg_tls_load_t *ld, const char *path, lg_conf_pos_t pos, const c
         free(data);
         return NULL;
     }
-    b = BIO_new(BIO_s_mem());
+    b = BIO_new(BIO_s_secmem()); /* cleared when freed: it may hold a private key */
     if (b == NULL || BIO_write(b, data, (int)r) != (int)r) {
         lg_tls_err(ld, pos, key, "\"%s\": out of memory", path);
         BIO_free(b);
         b = NULL;
     }
-    OPENSSL_cleanse(data, (size_t)r); /* it may be a private key */
+    OPENSSL_cleanse(data, (size_t)r);
     free(data);
     return b;
 }

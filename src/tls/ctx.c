@@ -169,6 +169,7 @@ static void tls_certs(lg_tls_load_t *ld, lg_tls_ctx_t *t)
 {
     const lg_tls_conf_t *tc = ld->l->tls;
     char why[LG_TLS_REASON_MAX], key[64];
+    int bad = 0;
     SSL *probe;
     size_t i;
 
@@ -179,20 +180,27 @@ static void tls_certs(lg_tls_load_t *ld, lg_tls_ctx_t *t)
     }
     t->ncerts = tc->ncerts;
     for (i = 0; i < tc->ncerts; i++)
-        lg_tls_cert_load(ld, i, &t->certs[i]);
-    if (ld->failed)
+        bad |= lg_tls_cert_load(ld, i, &t->certs[i]) != LG_OK;
+    if (bad)
         return;
     probe = SSL_new(t->ssl);
-    for (i = 0; probe != NULL && i < t->ncerts; i++) {
+    if (probe == NULL) {
+        lg_tls_err(ld, tc->pos, "certificates", "SSL_new() failed (OpenSSL: %s)",
+                   lg_tls_reason(why, sizeof(why)));
+        return;
+    }
+    for (i = 0; i < t->ncerts; i++) {
         const lg_tls_cert_t *c = &t->certs[i];
 
         snprintf(key, sizeof(key), "certificates[%zu].cert", i);
-        if (!SSL_use_cert_and_key(probe, c->x509, c->pkey, c->chain, 1))
+        if (!SSL_use_cert_and_key(probe, c->x509, c->pkey, c->chain, 1)) {
             lg_tls_err(ld, c->conf->cert_pos, key, "\"%s\" cannot be served (OpenSSL: %s)",
                        c->conf->cert, lg_tls_reason(why, sizeof(why)));
+            bad = 1;
+        }
     }
     SSL_free(probe);
-    if (ld->failed)
+    if (bad)
         return;
     if (lg_tls_sni_build(t) != LG_OK) {
         lg_tls_err(ld, tc->pos, "certificates", "out of memory");

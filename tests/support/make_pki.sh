@@ -9,6 +9,7 @@
 #   exact.pem exact.key   RSA leaf for api.example.org (+ int.pem)
 #   cn.pem cn.key         ECDSA leaf without subjectAltName, CN=cn.example.net (+ int.pem)
 #   expired.pem .key      ECDSA leaf for old.example.com, valid 2020-2021 (+ int.pem)
+#   weak.pem weak.key     RSA 1024 leaf for weak.example.com, below OpenSSL's security level
 #   wrongorder.pem        the ec leaf, then the root before the intermediate (key: ec.key)
 #   ec.ocsp               a DER OCSP response of the intermediate about the ec leaf
 #   client.pem .key       client certificate CN=client one, signed by the root
@@ -19,6 +20,7 @@ exec 2>openssl.log
 
 key_ec() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1"; }
 key_rsa() { openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$1"; }
+key_weak() { openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out "$1"; }
 
 key_ec ca.key
 openssl req -x509 -new -key ca.key -subj "/CN=lifeguard test CA" -days 3650 -out ca.pem \
@@ -44,6 +46,7 @@ leaf rsa rsa "DNS:www.example.com,DNS:example.com"
 leaf ec ec "DNS:www.example.com,DNS:example.com"
 leaf wild ec "DNS:*.example.org"
 leaf exact rsa "DNS:api.example.org"
+leaf weak weak "DNS:weak.example.com"
 key_ec cn.key
 openssl req -new -key cn.key -subj "/CN=cn.example.net" -out cn.csr
 echo 'basicConstraints=CA:FALSE' >cn.ext

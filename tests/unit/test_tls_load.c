@@ -191,3 +191,14 @@ Test(tls_load, ocsp_file_that_is_not_a_response_or_not_about_the_certificate)
                                  pki("ec.ocsp"), pki("rsa.pem")),
                           NULL});
 }
+
+Test(tls_load, key_below_the_security_level_cannot_be_served)
+{
+    expect_tls_errors(lg_fmt("      certificates:\n%s%s", lg_test_cert_entry("ec", NULL),
+                             lg_test_cert_entry("weak", NULL)),
+                      (const char *const[]){
+                          lg_fmt(":11:17: error: listeners.web.tls.certificates[1].cert: \"%s\" "
+                                 "cannot be served (OpenSSL: ee key too small)",
+                                 pki("weak.pem")),
+                          NULL});
+}
