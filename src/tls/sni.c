@@ -156,10 +156,13 @@ size_t lg_tls_sni_find(const lg_tls_ctx_t *t, const char *name, lg_tls_set_t *ou
     size_t len = strlen(name), i;
     const char *dot;
 
+    if (len > 1 && name[len - 1] == '.')
+        len--; /* a fully qualified name: certificates name hosts without the root's dot */
     if (len == 0 || len > LG_SNI_NAME_MAX)
         return 0;
-    for (i = 0; i <= len; i++)
+    for (i = 0; i < len; i++)
         low[i] = (char)tolower((unsigned char)name[i]);
+    low[len] = '\0';
     i = sni_lower_bound(t, low);
     if (i < t->nnames)
         return sni_set(t, i, out);

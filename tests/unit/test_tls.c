@@ -21,6 +21,7 @@ Test(tls, sni_exact_before_wildcard_case_insensitive_default_first)
     static const sni_case_t cases[] = {
         {"www.example.com", "ec test leaf"},
         {"WWW.Example.COM", "ec test leaf"},
+        {"www.example.com.", "ec test leaf"},   /* a trailing dot is not part of the name */
         {"api.example.org", "exact test leaf"}, /* listed after the wildcard: exact wins */
         {"API.EXAMPLE.ORG", "exact test leaf"},
         {"x.example.org", "wild test leaf"},
