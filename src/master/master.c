@@ -35,6 +35,8 @@
 #include "master/lsock.h"
 #include "master/nofile.h"
 #include "master/worker.h"
+#include "tls/ticket.h"
+#include "tls/tls.h"
 #include "upstream/shm.h"
 
 /* A worker that dies sooner than this after its start is restarted after a delay. */
@@ -470,6 +472,10 @@ static void reload(void)
     }
     lg_log(LG_LOG_INFO, "reloading %s", prev->cf->file);
     cf = lg_config_load(prev->cf->file, &errs);
+    if (cf != NULL && lg_tls_load(cf, &errs) != LG_OK) {
+        lg_config_free(cf);
+        cf = NULL;
+    }
     if (cf == NULL) {
         for (size_t i = 0; i < errs.n; i++)
             lg_log(LG_LOG_ERR, "reload failed: %s", errs.lines[i]);
@@ -567,7 +573,8 @@ int lg_master_run(lg_config_t *cf)
 
     if (lg_loop_init() != LG_OK || signals_init() != LG_OK ||
         lg_timerq_init(&m.q_kill, cf->timeouts.drain + LG_KILL_GRACE_MS) != LG_OK ||
-        lg_timerq_init(&m.q_respawn, LG_RESPAWN_DELAY_MIN) != LG_OK)
+        lg_timerq_init(&m.q_respawn, LG_RESPAWN_DELAY_MIN) != LG_OK ||
+        lg_tls_tickets_start(cf) != LG_OK)
         return 1;
     m.kill_timer.handler = kill_late;
     m.respawn_timer.handler = respawn_tick;

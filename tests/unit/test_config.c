@@ -636,6 +636,76 @@ Test(config, client_body_timeout)
     free(text);
 }
 
+/* listeners.NAME.tls: defaults, and every key read into lg_tls_conf_t with its position */
+Test(config, tls_section_defaults_and_every_key)
+{
+    static const char text[] = "listeners:\n"
+                               "  web:\n"
+                               "    listen: 127.0.0.1:8443\n"
+                               "    routes:\n"
+                               "      - pool: app\n"
+                               "    tls:\n"
+                               "      certificates:\n"
+                               "        - cert: /c/a.pem\n"
+                               "          key: /c/a.key\n"
+                               "  full:\n"
+                               "    listen: 127.0.0.1:8444\n"
+                               "    mode: tcp\n"
+                               "    pool: app\n"
+                               "    tls:\n"
+                               "      certificates:\n"
+                               "        - {cert: /c/a.pem, key: /c/a.key, ocsp: off}\n"
+                               "        - {cert: /c/b.pem, key: /c/b.key, ocsp: /c/b.der}\n"
+                               "      versions: [tls1.3]\n"
+                               "      ciphers: ECDHE+AESGCM\n"
+                               "      unknown_sni: reject\n"
+                               "      client_auth: {ca: /c/ca.pem, verify: optional}\n"
+                               "      session_tickets: off\n"
+                               "      ticket_key_rotation: 1h\n"
+                               "      ktls: off\n"
+                               "pools:\n"
+                               "  app:\n"
+                               "    backends:\n"
+                               "      - address: 127.0.0.1:9001\n";
+    char *dir = tmp_dir(), *path = tmp_write_str(dir, "tls.yaml", text);
+    lg_config_t *cf = load_ok(path);
+    const lg_tls_conf_t *d = cf->listeners[0].tls, *f = cf->listeners[1].tls;
+
+    cr_assert_not_null(d);
+    cr_assert_eq(d->ncerts, 1);
+    cr_assert_str_eq(d->certs[0].cert, "/c/a.pem");
+    cr_assert_str_eq(d->certs[0].key, "/c/a.key");
+    cr_assert_eq(d->certs[0].cert_pos.line, 8);
+    cr_assert_eq(d->certs[0].cert_pos.col, 17);
+    cr_assert_eq(d->certs[0].key_pos.line, 9);
+    cr_assert_eq(d->certs[0].ocsp, LG_OCSP_AUTO);
+    cr_assert_eq(d->versions, 1u << LG_TLS_1_2 | 1u << LG_TLS_1_3);
+    cr_assert_str_eq(d->ciphers, LG_TLS_CIPHERS);
+    cr_assert_eq(d->unknown_sni, LG_SNI_DEFAULT);
+    cr_assert_null(d->client_auth.ca);
+    cr_assert_eq(d->session_tickets, 1);
+    cr_assert_eq(d->ticket_key_rotation, 12 * 3600 * 1000);
+    cr_assert_eq(d->ktls, LG_KTLS_AUTO);
+    cr_assert_null(d->ctx, "nothing is read before lg_tls_load()");
+
+    cr_assert_eq(f->ncerts, 2);
+    cr_assert_eq(f->certs[0].ocsp, LG_OCSP_OFF);
+    cr_assert_eq(f->certs[1].ocsp, LG_OCSP_FILE);
+    cr_assert_str_eq(f->certs[1].ocsp_file, "/c/b.der");
+    cr_assert_eq(f->versions, 1u << LG_TLS_1_3);
+    cr_assert_str_eq(f->ciphers, "ECDHE+AESGCM");
+    cr_assert_eq(f->ciphers_pos.line, 19);
+    cr_assert_eq(f->unknown_sni, LG_SNI_REJECT);
+    cr_assert_str_eq(f->client_auth.ca, "/c/ca.pem");
+    cr_assert_eq(f->client_auth.verify, LG_VERIFY_OPTIONAL);
+    cr_assert_eq(f->session_tickets, 0);
+    cr_assert_eq(f->ticket_key_rotation, 3600 * 1000);
+    cr_assert_eq(f->ktls, LG_KTLS_OFF);
+    cr_assert_null(cf->listeners[1].routes);
+    lg_config_free(cf);
+    free(path);
+    tmp_clean(dir);
+}
 Test(config, unused_pool_and_anchor_without_alias_are_fine)
 {
     char *dir = tmp_dir(), *path, *text;
@@ -860,6 +930,42 @@ FIXTURE(duplicate_key, ":2:1: error: duplicate key \"workers\" (first at line 1)
 FIXTURE(duplicate_name, ":6:3: error: duplicate listener name \"web\" (first at line 2)",
         ":14:3: error: duplicate pool name \"app\" (first at line 11)")
 FIXTURE(missing_required, ":1:1: error: missing required key \"listeners\"")
+/* every message of the tls section, and the hint for mode: https */
+FIXTURE(
+    tls_bad,
+    ":4:11: error: listeners.web.mode: unknown value \"https\": TLS is configured with a \"tls:\" "
+    "section of the listener, and mode stays http (or tcp)",
+    ":9:11: error: listeners.web.tls.certificates[0]: missing required key \"key\"",
+    ":10:11: error: listeners.web.tls.certificates[1]: missing required key \"cert\"",
+    ":11:11: error: unknown key \"acme\" (expected one of: cert, key, ocsp)",
+    ":12:18: error: listeners.web.tls.versions[0]: tls1.0 is refused: it is obsolete and insecure "
+    "(RFC 8996); use tls1.2 and tls1.3",
+    ":12:34: error: listeners.web.tls.versions[2]: tls1.3 is listed twice",
+    ":12:42: error: listeners.web.tls.versions[3]: unknown value \"TLSv1.2\" (did you mean "
+    "\"tls1.2\"?)",
+    ":12:51: error: listeners.web.tls.versions[4]: tls1.1 is refused: it is obsolete and insecure "
+    "(RFC 8996); use tls1.2 and tls1.3",
+    ":13:16: error: listeners.web.tls.ciphers: must not be empty",
+    ":14:20: error: listeners.web.tls.unknown_sni: unknown value \"refuse\" (expected one of: "
+    "default, reject)",
+    ":15:7: error: listeners.web.tls.client_auth: missing required key \"ca\"",
+    ":16:17: error: listeners.web.tls.client_auth.verify: unknown value \"maybe\" (expected one "
+    "of: required, optional)",
+    ":17:24: error: listeners.web.tls.session_tickets: unknown value \"yes\" (expected one of: "
+    "off, on)",
+    ":18:28: error: listeners.web.tls.ticket_key_rotation: must be from 1m to 168h, got \"10s\"",
+    ":19:13: error: listeners.web.tls.ktls: unknown value \"on\" (expected one of: auto, off)",
+    ":25:21: error: listeners.api.tls.certificates: needs at least one certificate",
+    ":26:17: error: listeners.api.tls.versions: expected a list such as [tls1.2, tls1.3], got a "
+    "single value",
+    ":27:7: error: unknown key \"ocsp\" (expected one of: certificates, versions, ciphers, "
+    "unknown_sni, client_auth, session_tickets, ticket_key_rotation, ktls)",
+    ":32:5: error: listeners.empty.tls: expected a mapping with \"certificates\", got nothing",
+    ":41:17: error: listeners.nocerts.tls.certificates[0].ocsp: must not be empty",
+    ":42:7: error: listeners.nocerts.tls.client_auth: expected a mapping with \"ca\" (and "
+    "\"verify\"), got nothing",
+    ":43:17: error: listeners.nocerts.tls.versions: needs at least one version (tls1.2, tls1.3)")
+
 FIXTURE(missing_listen, ":2:3: error: listeners.web: missing required key \"listen\"")
 FIXTURE(workers_range,
         ":1:10: error: workers: must be a whole number from 1 to 256 or \"auto\", got \"0\"")
