@@ -41,21 +41,34 @@
 /* ---- configs */
 
 /*
- * The top of a config: `workers`, info level, error log on stderr, the access log `access`
- * ("off", or a path) in `format`, the admin listener on port 0.
+ * lg_conf_single(port) with `workers`, the access log `access` ("off", or a path) in `format`,
+ * and the admin listener on port 0.
  */
-static char *ad_head(unsigned workers, const char *access, const char *format)
+static lg_conf_t *ad_conf(unsigned workers, const char *access, const char *format, int port)
 {
-    return lg_fmt("workers: %u\n"
-                  "log: {level: info, error: stderr, access: %s, access_format: %s}\n"
-                  "admin: {listen: 127.0.0.1:0}\n",
-                  workers, access, format);
+    lg_conf_t *conf = lg_conf_single(port);
+
+    lg_conf_setf(conf, "workers", "%u", workers);
+    lg_conf_set(conf, "log.access", access);
+    lg_conf_set(conf, "log.access_format", format);
+    lg_conf_set(conf, "admin.listen", "127.0.0.1:0");
+    return conf;
 }
 
-/* One listener `web`, everything to pool `app` with the single backend 127.0.0.1:port. */
+/* ad_conf() whose pool app has http health checks (AD_HC) and a second backend port_b. */
+static lg_conf_t *ad_conf_checked(unsigned workers, int port_a, int port_b)
+{
+    lg_conf_t *conf = ad_conf(workers, "off", "combined", port_a);
+
+    lg_conf_set(conf, "pools.app.health_check", AD_HC);
+    lg_conf_add(conf, "pools.app.backends", "127.0.0.1:%d", port_b);
+    return conf;
+}
+
+/* The YAML of ad_conf(). */
 static char *ad_single(unsigned workers, const char *access, const char *format, int port)
 {
-    return lgt_single_yaml(ad_head(workers, access, format), "", "", lgt_backend(port));
+    return lg_conf_yaml(ad_conf(workers, access, format, port));
 }
 
 /* ---- small helpers */
@@ -744,7 +757,7 @@ Test(admin, healthz_unknown_path_and_methods)
     lgt_assert_status(r, 200);
     cr_assert_eq(
         ad_metric(ad_get(aport, "/metrics"), "lifeguard_connections_total", "listener=\"web\""), 0);
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /* RFC 9110 15.5.6: "The origin server MUST generate an Allow header field in a 405 response". */
@@ -763,7 +776,7 @@ Test(admin, method_not_allowed_has_allow_header)
         cr_expect(strstr(allow, "GET") != NULL && strstr(allow, "HEAD") != NULL, "Allow: %s",
                   allow);
     }
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /* ---- 2: /metrics passes promtool */
@@ -794,7 +807,9 @@ Test(admin, metrics_pass_promtool, .timeout = 60)
     lg_proc_t *b = lg_origin_start("--name b");
     lg_proc_t *c = lg_origin_start("--name c");
     char *dir = lg_test_tempdir();
-    int dead;
+    /* a port with nothing behind it: a third pool whose requests fail (502) */
+    int dead = lg_test_free_port();
+    lg_conf_t *conf = ad_conf_checked(2, a->port, b->port);
     lg_proc_t *lg;
     int port, aport, ok;
     lg_client_t *cl;
@@ -802,43 +817,18 @@ Test(admin, metrics_pass_promtool, .timeout = 60)
     char *body, *out;
     const char *ctype;
 
-    /* a port with nothing behind it: a third pool whose requests fail (502) */
-    {
-        lg_proc_t *d = lg_origin_start(NULL);
-
-        dead = d->port;
-        lg_proc_stop(d);
-    }
-    lg = lg_lifeguard_startf("%s"
-                             "listeners:\n"
-                             "  web:\n"
-                             "    listen: 127.0.0.1:0\n"
-                             "    routes:\n"
-                             "      - path_prefix: /b/\n"
-                             "        pool: second\n"
-                             "      - path_prefix: /dead/\n"
-                             "        pool: dead\n"
-                             "      - pool: app\n"
-                             "  api:\n"
-                             "    listen: 127.0.0.1:0\n"
-                             "    routes:\n"
-                             "      - pool: second\n"
-                             "pools:\n"
-                             "  app:\n"
-                             "    health_check: " AD_HC "\n"
-                             "    backends:\n"
-                             "%s%s"
-                             "  second:\n"
-                             "    health_check: {type: none}\n"
-                             "    backends:\n"
-                             "%s"
-                             "  dead:\n"
-                             "    retries: 0\n"
-                             "    health_check: {type: none}\n"
-                             "    backends:\n"
-                             "%s",
-                             ad_head(2, "off", "combined"), lgt_backend(a->port),
-                             lgt_backend(b->port), lgt_backend(c->port), lgt_backend(dead));
+    lg_conf_set(conf, "listeners.web.routes", NULL);
+    lg_conf_add(conf, "listeners.web.routes", "{path_prefix: /b/, pool: second}");
+    lg_conf_add(conf, "listeners.web.routes", "{path_prefix: /dead/, pool: dead}");
+    lg_conf_add(conf, "listeners.web.routes", "{pool: app}");
+    lg_conf_set(conf, "listeners.api.listen", "127.0.0.1:0");
+    lg_conf_add(conf, "listeners.api.routes", "{pool: second}");
+    lg_conf_set(conf, "pools.second.health_check.type", "none");
+    lg_conf_add(conf, "pools.second.backends", "127.0.0.1:%d", c->port);
+    lg_conf_set(conf, "pools.dead.retries", "0");
+    lg_conf_set(conf, "pools.dead.health_check.type", "none");
+    lg_conf_add(conf, "pools.dead.backends", "127.0.0.1:%d", dead);
+    lg = lg_conf_start(conf);
     port = lg_proc_port(lg, "web");
     aport = ad_admin(lg);
 
@@ -899,7 +889,7 @@ Test(admin, metrics_pass_promtool, .timeout = 60)
     body = ad_get(aport, "/metrics");
     cr_assert_eq(ad_promtool(dir, body, &out), 0, "promtool: %s\n%s", out, body);
     cr_assert_str_eq(out, "", "promtool reported problems:\n%s", out);
-    lgt_finish(lg, lg_fmt("connect() to 127.0.0.1:%d failed", dead));
+    lg_lifeguard_finish(lg, lg_fmt("connect() to 127.0.0.1:%d failed", dead));
 }
 
 /* ---- 3: counters equal the requests sent */
@@ -1021,7 +1011,7 @@ Test(admin, counters_equal_requests_sent, .timeout = 60)
     lg_sleep_ms(300);
     ad_expect_metric(aport, "lifeguard_connections_total", "listener=\"web\"", 13);
     ad_expect_metric(aport, "lifeguard_requests_total", "listener=\"web\",code=\"2xx\"", 38);
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /* Every counter of `now` is at least the one of `before`. */
@@ -1125,7 +1115,7 @@ Test(admin, counters_survive_a_reload, .timeout = 60)
                                   "\"4xx\": %.0f, \"5xx\": %.0f}",
                                   want.c2, want.c4, want.c5)) != NULL,
               "%s", body);
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /* ---- 4: backend state */
@@ -1193,12 +1183,7 @@ Test(admin, backend_down_in_metrics_and_status_json, .timeout = 60)
     lg_proc_t *a = lg_origin_start("--name a");
     lg_proc_t *b = lg_origin_start("--name b");
     int bport = b->port;
-    lg_proc_t *lg =
-        lg_lifeguard_start(lgt_web_app_yaml(ad_head(1, "off", "combined"), "",
-                                            lg_fmt("    health_check: " AD_HC "\n"
-                                                   "    backends:\n"
-                                                   "%s%s",
-                                                   lgt_backend(a->port), lgt_backend(bport))));
+    lg_proc_t *lg = lg_conf_start(ad_conf_checked(1, a->port, bport));
     int aport = ad_admin(lg), ok;
     const char *la =
         lg_fmt("pool=\"app\",backend=\"127.0.0.1:%d\",host=\"127.0.0.1:%d\"", a->port, a->port);
@@ -1241,7 +1226,7 @@ Test(admin, backend_down_in_metrics_and_status_json, .timeout = 60)
     cr_assert(ok, "lifeguard_backend_up of b is not back to 1");
     LG_WAIT_FOR(ok, strcmp(st = ad_backend_state(aport, addr_b), "up") == 0, AD_TRANSITION_MS);
     cr_assert(ok, "state of b is \"%s\", not \"up\"", st);
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /* Slow responses land in the buckets above their duration, and in the sum. */
@@ -1283,7 +1268,7 @@ Test(admin, duration_histogram_counts_slow_responses, .timeout = 30)
             prev = v;
         }
     }
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /* ---- 5: the status page */
@@ -1317,7 +1302,7 @@ Test(admin, status_page_is_html)
     cr_assert_null(ad_json_check(json, strlen(json), NULL, 0, NULL), "invalid JSON: %s", json);
     cr_assert(strstr(json, "\"web\"") != NULL && strstr(json, "\"app\"") != NULL, "%s", json);
     cr_assert_str_eq(ad_backend_state(aport, lg_fmt("127.0.0.1:%d", o->port)), "up");
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /* ---- 6: the json access log */
@@ -1439,7 +1424,7 @@ Test(admin, access_log_json, .timeout = 60)
         cr_assert_str_eq(ad_jstr(f, nf, "user_agent"), reqs[i].ua ? reqs[i].ua : "", "%s",
                          lines[i]);
     }
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /*
@@ -1463,7 +1448,7 @@ Test(admin, access_log_json_stays_valid_with_non_utf8_header, .timeout = 30)
     lines = ad_log_lines(path, 1, &n);
     err = ad_json_check(lines[0], strlen(lines[0]), NULL, 0, NULL);
     cr_expect_null(err, "the line is not JSON (%s): %s", err, lines[0]);
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /* ---- 7: the combined format */
@@ -1576,7 +1561,7 @@ Test(admin, access_log_combined_matches_nginx, .timeout = 30)
         cr_assert_str_eq(f.referer, reqs[i].referer, "%s", lines[i]);
         cr_assert_str_eq(f.ua, reqs[i].ua, "%s", lines[i]);
     }
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /*
@@ -1611,7 +1596,7 @@ Test(admin, access_log_combined_bytes_is_body_bytes_sent, .timeout = 30)
         cr_expect_eq(f.bytes, body[i], "logged %lld bytes for a %lld-byte body: %s", f.bytes,
                      body[i], lines[i]);
     }
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /*
@@ -1649,7 +1634,7 @@ Test(admin, access_log_combined_escapes_quotes_like_nginx, .timeout = 30)
         cr_expect_str_eq(f.referer, reqs[i].referer, "%s", lines[i]);
         cr_expect_str_eq(f.ua, reqs[i].ua, "%s", lines[i]);
     }
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /* ---- 8: rotation */
@@ -1721,7 +1706,7 @@ Test(admin, access_log_reopened_on_sigusr1, .timeout = 60)
     ad_oneshots(port, 3, "/again", 200, NULL);
     ad_log_lines(path, 3, &n);
     cr_assert_eq(ad_file_lines(lg_fmt("%s/access.log.2", dir)), (size_t)n2);
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /* ---- 9: the error log's prefix */
@@ -1847,5 +1832,5 @@ Test(admin, config_reload_metrics, .timeout = 60)
     reloaded = ad_metric(body, at, "");
     cr_assert_gt(reloaded, started, "%s did not move on: %f, then %f", at, started, reloaded);
     cr_assert_leq(reloaded, (double)time(NULL) + 1);
-    lgt_finish(lg, "reload failed");
+    lg_lifeguard_finish(lg, "reload failed");
 }

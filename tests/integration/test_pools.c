@@ -502,7 +502,7 @@ Test(pools, stopped_backend_under_load_fails_no_request, .timeout = 60)
                  "a retry away from a backend other than b");
     if (all.fail != 0 || after.names['a'] != after.total)
         lg_proc_dump_log(lg);
-    lgt_finish(lg, "connect() to", "trying another backend");
+    lg_lifeguard_finish(lg, "connect() to", "trying another backend");
 }
 
 Test(pools, restarted_backend_gets_traffic_back, .timeout = 60)
@@ -565,7 +565,7 @@ Test(pools, restarted_backend_gets_traffic_back, .timeout = 60)
     /* restarting b made one up line, and it was not ejected again */
     cr_expect_eq(pl_count_from(log, mark, lg_fmt("%sis up", pl_be("app", bport))), 1);
     cr_expect_eq(pl_count_from(log, up_at, lg_fmt("connect() to 127.0.0.1:%d ", bport)), 0);
-    lgt_finish(lg, "connect() to", "upstream closed the connection before responding");
+    lg_lifeguard_finish(lg, "connect() to", "upstream closed the connection before responding");
 }
 
 Test(pools, without_retries_failures_stop_once_down, .timeout = 60)
@@ -608,8 +608,8 @@ Test(pools, without_retries_failures_stop_once_down, .timeout = 60)
     cr_expect_gt(after.total, 100);
     cr_expect_eq(pl_count_from(lg_proc_log(lg), down_at, lg_fmt("127.0.0.1:%d ", bport)), 0,
                  "b was still used after its down line");
-    lgt_finish(lg, "connect() to", "reading the response from",
-               "upstream closed the connection before responding");
+    lg_lifeguard_finish(lg, "connect() to", "reading the response from",
+                        "upstream closed the connection before responding");
 }
 
 /* ---- 4: no backend left */
@@ -670,7 +670,7 @@ Test(pools, all_backends_down_gives_503_then_back, .timeout = 60)
     cr_expect(seen[0] && seen[1]);
     cr_expect_eq(lg_log_count(lg_proc_log(lg), "connect() to"), 0,
                  "a backend known down was connected to");
-    lgt_finish(lg, "no backend of pool app is up");
+    lg_lifeguard_finish(lg, "no backend of pool app is up");
 }
 
 /* ---- 5: reload */
@@ -747,7 +747,7 @@ Test(pools, health_state_survives_a_reload, .timeout = 60)
                  "d went up more than once");
     cr_expect_eq(pl_count_from(log, 0, lg_fmt("%sis not up yet", pl_be("app", cport))), 1,
                  "c was taken as new again in generation 3");
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /* ---- 6: balancers */
@@ -794,7 +794,7 @@ Test(pools, weighted_three_to_one, .timeout = 60)
     cr_expect_eq(names['a'] + names['b'], 400);
     cr_expect(names['a'] >= 270 && names['a'] <= 330, "a got %ld of 400", names['a']);
     cr_expect(names['b'] >= 70 && names['b'] <= 130, "b got %ld of 400", names['b']);
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 Test(pools, round_robin_spreads_evenly, .timeout = 60)
@@ -810,7 +810,7 @@ Test(pools, round_robin_spreads_evenly, .timeout = 60)
     cr_expect_eq(names['a'], 100);
     cr_expect_eq(names['b'], 100);
     cr_expect_eq(names['c'], 100);
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /*
@@ -880,7 +880,7 @@ Test(pools, hash_by_header_is_sticky, .timeout = 60)
                      "requests without X-User went to %d of 3 origins",
                      seen[0] + seen[1] + seen[2]);
     }
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 Test(pools, hash_by_cookie_is_sticky, .timeout = 60)
@@ -902,7 +902,7 @@ Test(pools, hash_by_cookie_is_sticky, .timeout = 60)
         cr_expect_eq(pl_get_name(port, "/", lg_fmt("Cookie: a=1\r\nX-Y: 1\r\nCookie: sid=s%d", k)),
                      want, "key s%d in a second Cookie header", k);
     }
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 Test(pools, hash_by_uri_is_sticky, .timeout = 60)
@@ -913,7 +913,7 @@ Test(pools, hash_by_uri_is_sticky, .timeout = 60)
     int port = lg_proc_port(lg, "web");
 
     pl_check_sticky(port, "/item/%d", NULL, "uri");
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /*
@@ -965,7 +965,7 @@ static void pl_check_least_busy(const char *balance)
         lg_client_set_timeout(slow[i], 10000);
         cr_expect_eq(pl_name_of(lg_client_read(slow[i], 0)), i < 3 ? 'a' : 'b');
     }
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 Test(pools, least_conn_avoids_the_busy_backend, .timeout = 60)
@@ -1051,7 +1051,7 @@ Test(pools, tcp_check_marks_closed_ports_down, .timeout = 60)
     cr_expect_eq(lg_log_count(lg_proc_log(lg), "connect() to"), 0);
     close(mute);
     (void)c;
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 Test(pools, expect_status_decides, .timeout = 60)
@@ -1117,7 +1117,7 @@ Test(pools, expect_status_decides, .timeout = 60)
     r = lg_http_get(port, "/", NULL);
     lgt_assert_status(r, 503);
     cr_expect_not_null(lg_http_header(r, "Retry-After"));
-    lgt_finish(lg, "no backend of pool");
+    lg_lifeguard_finish(lg, "no backend of pool");
 }
 
 /* ---- passive ejection */
@@ -1164,7 +1164,7 @@ Test(pools, ejection_without_checks_ends_with_the_cooldown, .timeout = 60)
             (unsigned long long)dt);
     cr_expect(back, "b did not come back after its 5 s cooldown");
     cr_expect_eq(lg_log_count(lg_proc_log(lg), lg_fmt("connect() to 127.0.0.1:%d ", bport)), 2);
-    lgt_finish(lg, "connect() to");
+    lg_lifeguard_finish(lg, "connect() to");
 }
 
 /* A passive ejection is health state too: it carries over a reload. */
@@ -1192,7 +1192,7 @@ Test(pools, ejection_survives_a_reload, .timeout = 60)
         cr_expect_eq(pl_get_name(port, i % 2 ? "/v2/" : "/", NULL), 'a');
     cr_expect_eq(pl_count_from(lg_proc_log(lg), mark, lg_fmt("127.0.0.1:%d", bport)), 0,
                  "generation 2 tried the ejected backend");
-    lgt_finish(lg, "connect() to");
+    lg_lifeguard_finish(lg, "connect() to");
 }
 
 /*
@@ -1238,8 +1238,8 @@ Test(pools, ejection_with_checks_ends_after_a_pass_and_doubles, .timeout = 60)
     lgt_assert_status(lg_http_get(port, "/", NULL), 503);
     /* no down line: the active checks kept passing */
     cr_expect_eq(lg_log_count(lg_proc_log(lg), "is down"), 0);
-    lgt_finish(lg, "reading the response from", "sending the request to", "no backend of pool",
-               "upstream closed the connection before responding");
+    lg_lifeguard_finish(lg, "reading the response from", "sending the request to",
+                        "no backend of pool", "upstream closed the connection before responding");
 }
 
 /* ---- a backend that accepts and closes without answering */
@@ -1314,5 +1314,5 @@ Test(pools, closed_before_any_response_goes_to_another_backend, .timeout = 60)
                      r->status);
     }
     cr_expect_geq(atomic_load(&cl->accepted), 1, "the closing backend was never tried");
-    lgt_finish(lg, "upstream closed the connection before responding");
+    lg_lifeguard_finish(lg, "upstream closed the connection before responding");
 }

@@ -17,21 +17,19 @@
 
 Test(proxy, get_reaches_the_origin_intact)
 {
-    lg_proc_t *o = lg_origin_start("--name alpha");
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    int port = lg_proc_port(lg, "web");
+    lg_fix_t f = lg_fix_start("--name alpha", NULL);
     lg_http_response_t *r;
     lg_origin_stats_t st;
     char expect[1000];
 
-    r = lg_http_get(port, "/", NULL);
+    r = lg_http_get(f.port, "/", NULL);
     lgt_assert_status(r, 200);
     cr_assert_str_eq(r->body, "alpha\n");
     cr_assert_str_eq(lg_http_header(r, "X-Origin"), "alpha");
     cr_assert_str_eq(lg_http_header(r, "Content-Type"), "text/plain");
     cr_assert_eq(r->content_length, 6);
 
-    r = lg_http_get(port, "/size/1000", NULL);
+    r = lg_http_get(f.port, "/size/1000", NULL);
     lgt_assert_status(r, 200);
     lg_pattern_fill(expect, 0, sizeof(expect));
     cr_assert_eq(r->body_len, sizeof(expect));
@@ -39,24 +37,22 @@ Test(proxy, get_reaches_the_origin_intact)
     cr_assert_eq(r->body_sum, lg_pattern_checksum(sizeof(expect)));
 
     /* the origin's own statuses pass through with their bodies */
-    r = lg_http_get(port, "/status/404", NULL);
+    r = lg_http_get(f.port, "/status/404", NULL);
     lgt_assert_status(r, 404);
     cr_assert_str_eq(r->body, "alpha\n");
-    r = lg_http_get(port, "/status/503", NULL);
+    r = lg_http_get(f.port, "/status/503", NULL);
     lgt_assert_status(r, 503);
     cr_assert_str_eq(r->body, "alpha\n");
 
-    cr_assert_eq(lg_origin_stats(o->port, &st), 0);
+    cr_assert_eq(lg_origin_stats(f.origin->port, &st), 0);
     cr_assert_eq(st.requests, 4);
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 Test(proxy, host_and_forwarded_headers)
 {
-    lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    int port = lg_proc_port(lg, "web");
-    lg_client_t *c = lg_client_connect(port);
+    lg_fix_t f = lg_fix_start(NULL, NULL);
+    lg_client_t *c = lg_client_connect(f.port);
     lg_http_response_t *r;
 
     /* no X-Forwarded-For from the client: just its address */
@@ -66,12 +62,12 @@ Test(proxy, host_and_forwarded_headers)
     cr_assert_str_eq(lg_echo_field(r->body, "target"), "/echo?x=1&y=%20");
     cr_assert_str_eq(lg_echo_field(r->body, "version"), "HTTP/1.1");
     cr_assert_eq(lg_echo_header_count(r->body, "Host"), 1, "%s", r->body);
-    cr_assert_str_eq(lg_echo_header(r->body, "Host"), lg_fmt("127.0.0.1:%d", port));
+    cr_assert_str_eq(lg_echo_header(r->body, "Host"), lg_fmt("127.0.0.1:%d", f.port));
     cr_assert_str_eq(lgt_echo_header_join(r->body, "X-Forwarded-For"), "127.0.0.1", "%s", r->body);
     cr_assert_eq(lg_echo_header_count(r->body, "X-Forwarded-Proto"), 1, "%s", r->body);
     cr_assert_str_eq(lg_echo_header(r->body, "X-Forwarded-Proto"), "http");
     cr_assert_eq(lg_echo_header_count(r->body, "X-Forwarded-Host"), 1, "%s", r->body);
-    cr_assert_str_eq(lg_echo_header(r->body, "X-Forwarded-Host"), lg_fmt("127.0.0.1:%d", port));
+    cr_assert_str_eq(lg_echo_header(r->body, "X-Forwarded-Host"), lg_fmt("127.0.0.1:%d", f.port));
 
     /* the client's X-Forwarded-For values come first, in order, then the client */
     r = lg_client_request(c, "GET", "/echo",
@@ -87,33 +83,29 @@ Test(proxy, host_and_forwarded_headers)
                      "10.0.0.1, 10.0.0.2, 10.0.0.3, 127.0.0.1", "%s", r->body);
     cr_assert_str_eq(lg_echo_header(r->body, "X-Forwarded-Host"), "Example.Test:8080");
     cr_assert_str_eq(lg_echo_header(r->body, "X-Other"), "1");
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 /* X-Forwarded-Proto and -Host are set by lifeguard: a client cannot smuggle its own. */
 Test(proxy, forwarded_proto_and_host_replace_client_values)
 {
-    lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    int port = lg_proc_port(lg, "web");
+    lg_fix_t f = lg_fix_start(NULL, NULL);
     lg_http_response_t *r;
 
-    r = lg_http_get(port, "/echo",
+    r = lg_http_get(f.port, "/echo",
                     "Host: real.test\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: evil.test");
     lgt_assert_status(r, 200);
     cr_assert_eq(lg_echo_header_count(r->body, "X-Forwarded-Proto"), 1, "%s", r->body);
     cr_assert_str_eq(lg_echo_header(r->body, "X-Forwarded-Proto"), "http");
     cr_assert_eq(lg_echo_header_count(r->body, "X-Forwarded-Host"), 1, "%s", r->body);
     cr_assert_str_eq(lg_echo_header(r->body, "X-Forwarded-Host"), "real.test");
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 Test(proxy, hop_by_hop_headers_removed)
 {
-    lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    int port = lg_proc_port(lg, "web");
-    lg_client_t *c = lg_client_connect(port);
+    lg_fix_t f = lg_fix_start(NULL, NULL);
+    lg_client_t *c = lg_client_connect(f.port);
     lg_http_response_t *r;
     const char *conn;
 
@@ -146,7 +138,7 @@ Test(proxy, hop_by_hop_headers_removed)
     lgt_assert_status(r, 200);
     cr_assert_str_eq(lg_echo_header(r->body, "X-Hop"), "again", "%s", r->body);
     cr_assert_null(lg_echo_header(r->body, "X-Second"));
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 /* A real upgrade request (Connection: upgrade) is proxied as a plain request: no Upgrade sent. */
@@ -156,10 +148,8 @@ Test(proxy, hop_by_hop_headers_removed)
  */
 Test(proxy, upgrade_ignored_by_the_backend_stays_http)
 {
-    lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    int port = lg_proc_port(lg, "web");
-    lg_client_t *c = lg_client_connect(port);
+    lg_fix_t f = lg_fix_start(NULL, NULL);
+    lg_client_t *c = lg_client_connect(f.port);
     lg_http_response_t *r;
 
     r = lg_client_request(c, "GET", "/echo", "Connection: Upgrade\r\nUpgrade: websocket", NULL, 0);
@@ -169,15 +159,13 @@ Test(proxy, upgrade_ignored_by_the_backend_stays_http)
     r = lg_client_request(c, "GET", "/size/3", NULL, NULL, 0);
     lgt_assert_status(r, 200);
     cr_assert_str_eq(r->body, "abc");
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 Test(proxy, content_length_body_keeps_one_length)
 {
-    lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    int port = lg_proc_port(lg, "web");
-    lg_client_t *c = lg_client_connect(port);
+    lg_fix_t f = lg_fix_start(NULL, NULL);
+    lg_client_t *c = lg_client_connect(f.port);
     lg_http_response_t *r;
     const char *body = "hello, world";
 
@@ -204,15 +192,13 @@ Test(proxy, content_length_body_keeps_one_length)
     lgt_assert_status(r, 200);
     cr_assert_eq(lg_echo_header_count(r->body, "Transfer-Encoding"), 0, "%s", r->body);
     cr_assert_str_eq(lg_echo_field(r->body, "body-length"), "0");
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 Test(proxy, chunked_body_stays_chunked)
 {
-    lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    int port = lg_proc_port(lg, "web");
-    lg_client_t *c = lg_client_connect(port);
+    lg_fix_t f = lg_fix_start(NULL, NULL);
+    lg_client_t *c = lg_client_connect(f.port);
     lg_http_response_t *r;
 
     cr_assert_eq(lg_client_sendf(c, "POST /echo HTTP/1.1\r\nHost: x\r\n"
@@ -236,15 +222,13 @@ Test(proxy, chunked_body_stays_chunked)
     r = lg_client_request(c, "GET", "/size/4", NULL, NULL, 0);
     lgt_assert_status(r, 200);
     cr_assert_str_eq(r->body, "abcd");
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 Test(proxy, absolute_form_rewritten_to_origin_form)
 {
-    lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    int port = lg_proc_port(lg, "web");
-    lg_client_t *c = lg_client_connect(port);
+    lg_fix_t f = lg_fix_start(NULL, NULL);
+    lg_client_t *c = lg_client_connect(f.port);
     lg_http_response_t *r;
 
     cr_assert_eq(lg_client_sendf(c, "GET http://abs.test:81/echo?a=b HTTP/1.1\r\n"
@@ -268,15 +252,13 @@ Test(proxy, absolute_form_rewritten_to_origin_form)
     r = lg_client_read(c, 0);
     lgt_assert_status(r, 200);
     cr_assert_str_eq(r->body, "origin\n");
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 Test(proxy, http10_request_is_sent_as_http11_with_host)
 {
-    lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    int port = lg_proc_port(lg, "web");
-    lg_client_t *c = lg_client_connect(port);
+    lg_fix_t f = lg_fix_start(NULL, NULL);
+    lg_client_t *c = lg_client_connect(f.port);
     lg_http_response_t *r;
 
     cr_assert_eq(lg_client_sendf(c, "GET /echo HTTP/1.0\r\n\r\n"), 0);
@@ -284,19 +266,17 @@ Test(proxy, http10_request_is_sent_as_http11_with_host)
     lgt_assert_status(r, 200);
     cr_assert_str_eq(lg_echo_field(r->body, "version"), "HTTP/1.1");
     cr_assert_eq(lg_echo_header_count(r->body, "Host"), 1, "%s", r->body);
-    cr_assert_str_eq(lg_echo_header(r->body, "Host"), lg_fmt("127.0.0.1:%d", o->port));
+    cr_assert_str_eq(lg_echo_header(r->body, "Host"), lg_fmt("127.0.0.1:%d", f.origin->port));
     cr_assert(lg_client_wait_close(c, 3000));
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 /* ---- keep-alive */
 
 Test(keepalive, thousand_requests_use_at_most_two_upstream_connections, .timeout = 60)
 {
-    lg_proc_t *o = lg_origin_start("--name ka");
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    int port = lg_proc_port(lg, "web");
-    lg_client_t *c = lg_client_connect(port);
+    lg_fix_t f = lg_fix_start("--name ka", NULL);
+    lg_client_t *c = lg_client_connect(f.port);
     lg_origin_stats_t st;
     int i;
 
@@ -310,18 +290,16 @@ Test(keepalive, thousand_requests_use_at_most_two_upstream_connections, .timeout
         cr_assert_eq(r->body_len, i % 2 ? 3u : 100u, "request %d", i);
         lg_http_response_free(r);
     }
-    cr_assert_eq(lg_origin_stats(o->port, &st), 0);
+    cr_assert_eq(lg_origin_stats(f.origin->port, &st), 0);
     cr_assert_eq(st.requests, 1000);
     cr_assert_leq(st.connections, 2, "%ld upstream connections for 1000 requests", st.connections);
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 Test(keepalive, http10_closes_by_default)
 {
-    lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    int port = lg_proc_port(lg, "web");
-    lg_client_t *c = lg_client_connect(port);
+    lg_fix_t f = lg_fix_start(NULL, NULL);
+    lg_client_t *c = lg_client_connect(f.port);
     lg_http_response_t *r;
     const char *conn;
 
@@ -333,15 +311,13 @@ Test(keepalive, http10_closes_by_default)
     cr_assert(conn == NULL || strcasecmp(conn, "close") == 0, "Connection: %s", conn);
     cr_assert_null(lg_http_header(r, "Transfer-Encoding"));
     cr_assert(lg_client_wait_close(c, 3000), "HTTP/1.0 connection left open");
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 Test(keepalive, http10_keep_alive_when_asked)
 {
-    lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    int port = lg_proc_port(lg, "web");
-    lg_client_t *c = lg_client_connect(port);
+    lg_fix_t f = lg_fix_start(NULL, NULL);
+    lg_client_t *c = lg_client_connect(f.port);
     lg_http_response_t *r;
     int i;
 
@@ -364,15 +340,13 @@ Test(keepalive, http10_keep_alive_when_asked)
     lgt_assert_status(r, 200);
     cr_assert_str_eq(r->body, "origin\n");
     cr_assert(lg_client_wait_close(c, 3000));
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 Test(keepalive, connection_close_from_the_client)
 {
-    lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    int port = lg_proc_port(lg, "web");
-    lg_client_t *c = lg_client_connect(port);
+    lg_fix_t f = lg_fix_start(NULL, NULL);
+    lg_client_t *c = lg_client_connect(f.port);
     lg_http_response_t *r;
 
     r = lg_client_request(c, "GET", "/size/7", "Connection: close", NULL, 0);
@@ -380,16 +354,14 @@ Test(keepalive, connection_close_from_the_client)
     cr_assert_str_eq(lg_http_header(r, "Connection"), "close");
     cr_assert_eq(r->body_len, 7);
     cr_assert(lg_client_wait_close(c, 3000));
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 /* The backend closing its side (Connection: close) does not close the client's connection. */
 Test(keepalive, backend_close_does_not_close_the_client)
 {
-    lg_proc_t *o = lg_origin_start("--close-after 2");
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    int port = lg_proc_port(lg, "web");
-    lg_client_t *c = lg_client_connect(port);
+    lg_fix_t f = lg_fix_start("--close-after 2", NULL);
+    lg_client_t *c = lg_client_connect(f.port);
     lg_origin_stats_t st;
     int i;
 
@@ -402,17 +374,15 @@ Test(keepalive, backend_close_does_not_close_the_client)
         cr_assert_null(lg_http_header(r, "Connection"), "Connection: %s",
                        lg_http_header(r, "Connection"));
     }
-    cr_assert_eq(lg_origin_stats(o->port, &st), 0);
+    cr_assert_eq(lg_origin_stats(f.origin->port, &st), 0);
     cr_assert_eq(st.requests, 10);
     cr_assert_eq(st.connections, 5);
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 Test(keepalive, pipelined_requests_answered_in_order)
 {
-    lg_proc_t *o = lg_origin_start("--name p");
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    int port = lg_proc_port(lg, "web");
+    lg_fix_t f = lg_fix_start("--name p", NULL);
     static const char *const reqs[] = {
         "GET /echo?n=1 HTTP/1.1\r\nHost: x\r\n\r\n",
         "POST /echo?n=2 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
@@ -426,7 +396,7 @@ Test(keepalive, pipelined_requests_answered_in_order)
         "GET /echo?n=9 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     };
     enum { N = sizeof(reqs) / sizeof(reqs[0]) };
-    lg_client_t *c = lg_client_connect(port);
+    lg_client_t *c = lg_client_connect(f.port);
     lg_http_response_t *r[N];
     size_t i;
 
@@ -460,22 +430,20 @@ Test(keepalive, pipelined_requests_answered_in_order)
     cr_assert_str_eq(lg_echo_field(r[8]->body, "target"), "/echo?n=9");
     cr_assert_str_eq(lg_http_header(r[8], "Connection"), "close");
     cr_assert(lg_client_wait_close(c, 3000));
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 /* Pipelined requests followed by the client's FIN (half-close): every one is still answered. */
 Test(keepalive, pipelined_then_half_close)
 {
-    lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    int port = lg_proc_port(lg, "web");
+    lg_fix_t f = lg_fix_start(NULL, NULL);
     static const char *const reqs[] = {
         "GET /echo?n=1 HTTP/1.1\r\nHost: x\r\n\r\n",
         "POST /echo?n=2 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok",
         "GET /delay/100?n=3 HTTP/1.1\r\nHost: x\r\n\r\n",
         "GET /echo?n=4 HTTP/1.1\r\nHost: x\r\n\r\n",
     };
-    lg_client_t *c = lg_client_connect(port);
+    lg_client_t *c = lg_client_connect(f.port);
     lg_http_response_t *r;
 
     cr_assert_eq(lg_client_send_pipelined(c, reqs, 4), 0);
@@ -493,16 +461,15 @@ Test(keepalive, pipelined_then_half_close)
     lgt_assert_status(r, 200);
     cr_assert_str_eq(lg_echo_field(r->body, "target"), "/echo?n=4");
     cr_assert(lg_client_wait_close(c, 3000));
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 /* 1000 pipelined requests in one write (more than a buffer holds): all answered, in order. */
 Test(keepalive, deep_pipelining, .timeout = 30)
 {
     enum { N = 1000 };
-    lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    lg_client_t *c = lg_client_connect(lg_proc_port(lg, "web"));
+    lg_fix_t f = lg_fix_start(NULL, NULL);
+    lg_client_t *c = lg_client_connect(f.port);
     char *all = lg_fmt("%s", "");
     lg_origin_stats_t st;
     int i;
@@ -518,17 +485,16 @@ Test(keepalive, deep_pipelining, .timeout = 30)
         cr_assert_eq(r->body_sum, lg_pattern_checksum((uint64_t)(i % 50)));
         lg_http_response_free(r);
     }
-    cr_assert_eq(lg_origin_stats(o->port, &st), 0);
+    cr_assert_eq(lg_origin_stats(f.origin->port, &st), 0);
     cr_assert_eq(st.requests, N);
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 /* keepalive.max_idle: 0 turns keep-alive to the backend off: one connection per request. */
 Test(keepalive, max_idle_zero_disables_upstream_keepalive)
 {
-    lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lgt_start_single(o->port, "", "    keepalive: {max_idle: 0}\n");
-    lg_client_t *c = lg_client_connect(lg_proc_port(lg, "web"));
+    lg_fix_t f = lg_fix_start(NULL, "pools.app.keepalive.max_idle", "0", NULL);
+    lg_client_t *c = lg_client_connect(f.port);
     lg_origin_stats_t st;
     int i;
 
@@ -539,38 +505,36 @@ Test(keepalive, max_idle_zero_disables_upstream_keepalive)
         cr_assert_not(r->closed);
         cr_assert_str_eq(lg_echo_header(r->body, "Connection"), "close", "%s", r->body);
     }
-    cr_assert_eq(lg_origin_stats(o->port, &st), 0);
+    cr_assert_eq(lg_origin_stats(f.origin->port, &st), 0);
     cr_assert_eq(st.requests, 5);
     cr_assert_eq(st.connections, 5);
-    cr_assert_eq(lgt_wait_origin_active(o->port, 0, 2000), 0);
-    lgt_finish(lg, NULL);
+    cr_assert_eq(lgt_wait_origin_active(f.origin->port, 0, 2000), 0);
+    lg_fix_finish(&f, NULL);
 }
 
 /* An idle pooled upstream connection is closed after timeouts.upstream_idle. */
 Test(keepalive, idle_upstream_closed_after_upstream_idle)
 {
-    lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lgt_start_single(o->port, "timeouts:\n  upstream_idle: 1s\n", "");
+    lg_fix_t f = lg_fix_start(NULL, "timeouts.upstream_idle", "1s", NULL);
     lg_http_response_t *r;
     lg_origin_stats_t st;
     uint64_t t0;
 
-    r = lg_http_get(lg_proc_port(lg, "web"), "/", NULL);
+    r = lg_http_get(f.port, "/", NULL);
     lgt_assert_status(r, 200);
     t0 = lg_now_ms();
-    cr_assert_eq(lg_origin_stats(o->port, &st), 0);
+    cr_assert_eq(lg_origin_stats(f.origin->port, &st), 0);
     cr_assert_eq(st.active, 1, "the upstream connection was not kept");
-    cr_assert_eq(lgt_wait_origin_active(o->port, 0, 4000), 0);
+    cr_assert_eq(lgt_wait_origin_active(f.origin->port, 0, 4000), 0);
     cr_assert_geq(lg_now_ms() - t0, 700);
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 /* An idle keep-alive client connection is closed after timeouts.client_idle. */
 Test(keepalive, idle_client_closed_after_client_idle)
 {
-    lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lgt_start_single(o->port, "timeouts:\n  client_idle: 1s\n", "");
-    lg_client_t *c = lg_client_connect(lg_proc_port(lg, "web"));
+    lg_fix_t f = lg_fix_start(NULL, "timeouts.client_idle", "1s", NULL);
+    lg_client_t *c = lg_client_connect(f.port);
     lg_http_response_t *r;
     uint64_t t0;
 
@@ -579,7 +543,7 @@ Test(keepalive, idle_client_closed_after_client_idle)
     t0 = lg_now_ms();
     cr_assert(lg_client_wait_close(c, 4000), "idle connection still open");
     cr_assert_geq(lg_now_ms() - t0, 700);
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 /* The backend restarts between two requests: the dead pooled connection is not used. */
@@ -587,7 +551,7 @@ Test(keepalive, backend_restart_between_requests)
 {
     lg_proc_t *o = lg_origin_start("--name first");
     int oport = o->port;
-    lg_proc_t *lg = lgt_start_single(oport, "", "");
+    lg_proc_t *lg = lg_conf_start(lg_conf_single(oport));
     lg_client_t *c = lg_client_connect(lg_proc_port(lg, "web"));
     lg_http_response_t *r;
 
@@ -602,15 +566,14 @@ Test(keepalive, backend_restart_between_requests)
     r = lg_client_request(c, "PUT", "/echo", NULL, "abc", 3);
     lgt_assert_status(r, 200);
     cr_assert_str_eq(lg_echo_field(r->body, "body-length"), "3");
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /* A head close to the default 16k limit is rebuilt whole (room for X-Forwarded-*). */
 Test(proxy, large_head_under_the_default_limit)
 {
-    lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    lg_client_t *c = lg_client_connect(lg_proc_port(lg, "web"));
+    lg_fix_t f = lg_fix_start(NULL, NULL);
+    lg_client_t *c = lg_client_connect(f.port);
     char big[15000];
     char *many = lg_fmt("%s", "");
     lg_http_response_t *r;
@@ -624,47 +587,37 @@ Test(proxy, large_head_under_the_default_limit)
     cr_assert_str_eq(lg_echo_header(r->body, "X-Big"), big);
     cr_assert_str_eq(lgt_echo_header_join(r->body, "X-Forwarded-For"), "10.1.1.1, 127.0.0.1");
 
-    /* 200 headers: lg-origin takes at most 256 */
+    /* 200 headers: f.lg-origin takes at most 256 */
     for (i = 0; i < 200; i++)
         many = lg_fmt("%sX-H%d: %d\r\n", many, i, i);
     r = lg_client_request(c, "GET", "/echo", many, NULL, 0);
     lgt_assert_status(r, 200);
     cr_assert_str_eq(lg_echo_header(r->body, "X-H0"), "0");
     cr_assert_str_eq(lg_echo_header(r->body, "X-H199"), "199", "%s", r->body);
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 /* ---- routing */
 
-static lg_proc_t *start_routed(lg_proc_t *a, lg_proc_t *b, lg_proc_t *cc, lg_proc_t *d)
+/* One pool per origin: a, b, c, d; routes by host and path prefix, first match wins. */
+static lg_proc_t *start_routed(lg_proc_t *const origins[4])
 {
-    return lg_lifeguard_startf(LGT_HEAD "listeners:\n"
-                                        "  web:\n"
-                                        "    listen: 127.0.0.1:0\n"
-                                        "    routes:\n"
-                                        "      - host: api.example.com\n"
-                                        "        path_prefix: /v1/\n"
-                                        "        pool: a\n"
-                                        "      - host: api.example.com\n"
-                                        "        pool: b\n"
-                                        "      - host: \"*.wild.test\"\n"
-                                        "        pool: c\n"
-                                        "      - path_prefix: /static/\n"
-                                        "        pool: d\n"
-                                        "pools:\n"
-                                        "  a:\n"
-                                        "    health_check: {type: none}\n"
-                                        "    backends: [127.0.0.1:%d]\n"
-                                        "  b:\n"
-                                        "    health_check: {type: none}\n"
-                                        "    backends: [127.0.0.1:%d]\n"
-                                        "  c:\n"
-                                        "    health_check: {type: none}\n"
-                                        "    backends: [127.0.0.1:%d]\n"
-                                        "  d:\n"
-                                        "    health_check: {type: none}\n"
-                                        "    backends: [127.0.0.1:%d]\n",
-                               a->port, b->port, cc->port, d->port);
+    static const char *const routes[] = {
+        "{host: api.example.com, path_prefix: /v1/, pool: a}",
+        "{host: api.example.com, pool: b}",
+        "{host: \"*.wild.test\", pool: c}",
+        "{path_prefix: /static/, pool: d}",
+    };
+    lg_conf_t *conf = lg_conf_new();
+    int i;
+
+    lg_conf_set(conf, "listeners.web.listen", "127.0.0.1:0");
+    for (i = 0; i < 4; i++) {
+        lg_conf_add(conf, "listeners.web.routes", "%s", routes[i]);
+        lg_conf_set(conf, lg_fmt("pools.%c.health_check.type", 'a' + i), "none");
+        lg_conf_add(conf, lg_fmt("pools.%c.backends", 'a' + i), "127.0.0.1:%d", origins[i]->port);
+    }
+    return lg_conf_start(conf);
 }
 
 /* Which origin answered `path` with Host `host` on connection c (its body is "NAME\n"). */
@@ -681,40 +634,53 @@ static const char *routed_to(lg_client_t *c, const char *host, const char *path)
     return r->body;
 }
 
+/* Where a request with Host `host` and path `path` goes: origin "a\n".."d\n", or "404". */
+typedef struct route_case {
+    const char *host, *path, *to;
+} route_case_t;
+
+static const route_case_t route_cases[] = {
+    /* exact host, with and without the path prefix */
+    {"api.example.com", "/v1/users", "a\n"},
+    {"api.example.com", "/v2/users", "b\n"},
+    {"api.example.com", "/v1", "b\n"},
+    {"api.example.com", "/", "b\n"},
+    /* case-insensitive, port and trailing dot ignored */
+    {"API.Example.COM", "/v1/x", "a\n"},
+    {"api.example.com:8080", "/v1/x", "a\n"},
+    {"Api.Example.Com:443", "/other", "b\n"},
+    {"api.example.com.", "/v1/x", "a\n"},
+    /* prefix matching is case-sensitive on the path */
+    {"api.example.com", "/V1/x", "b\n"},
+    /* *.suffix: one or more labels, not the bare suffix */
+    {"x.wild.test", "/", "c\n"},
+    {"a.b.WILD.test:81", "/", "c\n"},
+    {"wild.test", "/", "404"},
+    {"notwild.test", "/", "404"},
+    {"wild.test", "/static/app.js", "d\n"},
+    /* path-only route; first match wins over it */
+    {"other.test", "/static/x", "d\n"},
+    {"api.example.com", "/static/x", "b\n"},
+    {"x.wild.test", "/static/x", "c\n"},
+    {"other.test", "/stat", "404"},
+    {"other.test", "/", "404"},
+};
+
 Test(routing, host_and_path_prefix_first_match_wins)
 {
-    lg_proc_t *a = lg_origin_start("--name a");
-    lg_proc_t *b = lg_origin_start("--name b");
-    lg_proc_t *cc = lg_origin_start("--name c");
-    lg_proc_t *d = lg_origin_start("--name d");
-    lg_proc_t *lg = start_routed(a, b, cc, d);
+    lg_proc_t *const origins[4] = {lg_origin_start("--name a"), lg_origin_start("--name b"),
+                                   lg_origin_start("--name c"), lg_origin_start("--name d")};
+    lg_proc_t *lg = start_routed(origins);
     lg_client_t *c = lg_client_connect(lg_proc_port(lg, "web"));
     lg_http_response_t *r;
+    size_t i;
 
-    /* exact host, with and without the path prefix */
-    cr_assert_str_eq(routed_to(c, "api.example.com", "/v1/users"), "a\n");
-    cr_assert_str_eq(routed_to(c, "api.example.com", "/v2/users"), "b\n");
-    cr_assert_str_eq(routed_to(c, "api.example.com", "/v1"), "b\n");
-    cr_assert_str_eq(routed_to(c, "api.example.com", "/"), "b\n");
-    /* case-insensitive, port and trailing dot ignored */
-    cr_assert_str_eq(routed_to(c, "API.Example.COM", "/v1/x"), "a\n");
-    cr_assert_str_eq(routed_to(c, "api.example.com:8080", "/v1/x"), "a\n");
-    cr_assert_str_eq(routed_to(c, "Api.Example.Com:443", "/other"), "b\n");
-    cr_assert_str_eq(routed_to(c, "api.example.com.", "/v1/x"), "a\n");
-    /* prefix matching is case-sensitive on the path */
-    cr_assert_str_eq(routed_to(c, "api.example.com", "/V1/x"), "b\n");
-    /* *.suffix: one or more labels, not the bare suffix */
-    cr_assert_str_eq(routed_to(c, "x.wild.test", "/"), "c\n");
-    cr_assert_str_eq(routed_to(c, "a.b.WILD.test:81", "/"), "c\n");
-    cr_assert_str_eq(routed_to(c, "wild.test", "/"), "404");
-    cr_assert_str_eq(routed_to(c, "notwild.test", "/"), "404");
-    cr_assert_str_eq(routed_to(c, "wild.test", "/static/app.js"), "d\n");
-    /* path-only route; first match wins over it */
-    cr_assert_str_eq(routed_to(c, "other.test", "/static/x"), "d\n");
-    cr_assert_str_eq(routed_to(c, "api.example.com", "/static/x"), "b\n");
-    cr_assert_str_eq(routed_to(c, "x.wild.test", "/static/x"), "c\n");
-    cr_assert_str_eq(routed_to(c, "other.test", "/stat"), "404");
-    cr_assert_str_eq(routed_to(c, "other.test", "/"), "404");
+    for (i = 0; i < sizeof(route_cases) / sizeof(route_cases[0]); i++) {
+        const route_case_t *k = &route_cases[i];
+
+        cr_assert_str_eq(routed_to(c, k->host, k->path), k->to, "Host %s path %s", k->host,
+                         k->path);
+    }
 
     /* absolute form: the authority is the host that routes */
     cr_assert_eq(lg_client_sendf(c, "GET http://api.example.com/v1/z HTTP/1.1\r\n"
@@ -723,24 +689,14 @@ Test(routing, host_and_path_prefix_first_match_wins)
     r = lg_client_read(c, 0);
     lgt_assert_status(r, 200);
     cr_assert_str_eq(r->body, "a\n");
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 Test(routing, no_route_is_404_and_the_connection_stays_usable)
 {
     lg_proc_t *o = lg_origin_start("--name only");
-    lg_proc_t *lg = lg_lifeguard_startf(LGT_HEAD "listeners:\n"
-                                                 "  web:\n"
-                                                 "    listen: 127.0.0.1:0\n"
-                                                 "    routes:\n"
-                                                 "      - host: known.test\n"
-                                                 "        pool: app\n"
-                                                 "pools:\n"
-                                                 "  app:\n"
-                                                 "    health_check: {type: none}\n"
-                                                 "    backends: [127.0.0.1:%d]\n",
-                                        o->port);
-    lg_client_t *c = lg_client_connect(lg_proc_port(lg, "web"));
+    lg_fix_t f = lg_fix_start_conf(o, lgt_conf_known_host(o->port));
+    lg_client_t *c = lg_client_connect(f.port);
     lg_origin_stats_t st;
     lg_http_response_t *r;
 
@@ -767,26 +723,15 @@ Test(routing, no_route_is_404_and_the_connection_stays_usable)
     cr_assert_str_eq(r->body, "only\n");
     cr_assert_eq(lg_origin_stats(o->port, &st), 0);
     cr_assert_eq(st.requests, 1);
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 /* A large body sent to no route: the client still reads its 404 (no reset destroys it). */
 Test(routing, no_route_with_a_large_body)
 {
     lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lg_lifeguard_startf(LGT_HEAD "listeners:\n"
-                                                 "  web:\n"
-                                                 "    listen: 127.0.0.1:0\n"
-                                                 "    routes:\n"
-                                                 "      - host: known.test\n"
-                                                 "        pool: app\n"
-                                                 "pools:\n"
-                                                 "  app:\n"
-                                                 "    health_check: {type: none}\n"
-                                                 "    backends: [127.0.0.1:%d]\n",
-                                        o->port);
-    int port = lg_proc_port(lg, "web");
-    lg_client_t *c = lg_client_connect(port);
+    lg_fix_t f = lg_fix_start_conf(o, lgt_conf_known_host(o->port));
+    lg_client_t *c = lg_client_connect(f.port);
     lg_http_response_t *r;
 
     /* the head with the start of the body in one write (see errors::early_error_* for less) */
@@ -812,22 +757,26 @@ Test(routing, no_route_with_a_large_body)
     } else {
         cr_assert(lg_client_wait_close(c, 7000));
     }
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 Test(routing, round_robin_alternates)
 {
     lg_proc_t *a = lg_origin_start("--name one");
     lg_proc_t *b = lg_origin_start("--name two");
-    lg_proc_t *lg = lg_lifeguard_start(
-        lgt_single_yaml(LGT_HEAD, "", "    balance: round_robin\n",
-                        lg_fmt("%s%s", lgt_backend(a->port), lgt_backend(b->port))));
-    int port = lg_proc_port(lg, "web");
-    lg_client_t *c = lg_client_connect(port);
+    lg_conf_t *conf = lg_conf_single(a->port);
+    lg_proc_t *lg;
+    int port;
+    lg_client_t *c;
     lg_origin_stats_t sa, sb;
     char *prev = NULL;
     int i, ones = 0;
 
+    lg_conf_set(conf, "pools.app.balance", "round_robin");
+    lg_conf_add(conf, "pools.app.backends", "127.0.0.1:%d", b->port);
+    lg = lg_conf_start(conf);
+    port = lg_proc_port(lg, "web");
+    c = lg_client_connect(port);
     /* on one keep-alive client connection */
     for (i = 0; i < 20; i++) {
         lg_http_response_t *r = lg_client_request(c, "GET", "/", NULL, NULL, 0);
@@ -852,37 +801,32 @@ Test(routing, round_robin_alternates)
     cr_assert_eq(lg_origin_stats(b->port, &sb), 0);
     cr_assert_eq(sa.requests, 15);
     cr_assert_eq(sb.requests, 15);
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 Test(routing, two_workers_serve_everything)
 {
-    lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg =
-        lg_lifeguard_start(lgt_single_yaml("workers: 2\n"
-                                           "log: {level: info, error: stderr, access: off}\n",
-                                           "", "", lgt_backend(o->port)));
-    int port = lg_proc_port(lg, "web");
+    lg_fix_t f = lg_fix_start(NULL, "workers", "2", NULL);
     lg_client_t *ka[8];
     lg_origin_stats_t st;
     pid_t kids[4];
     int i, ok;
 
-    LG_WAIT_FOR(ok, lg_pid_children(lg->pid, kids, 4) == 2, 3000);
+    LG_WAIT_FOR(ok, lg_pid_children(f.lg->pid, kids, 4) == 2, 3000);
     cr_assert(ok, "expected 2 workers");
     for (i = 0; i < 8; i++)
-        ka[i] = lg_client_connect(port);
+        ka[i] = lg_client_connect(f.port);
     for (i = 0; i < 200; i++) {
         lg_http_response_t *r =
-            (i % 2) ? lg_http_get(port, "/size/50", NULL)
+            (i % 2) ? lg_http_get(f.port, "/size/50", NULL)
                     : lg_client_request(ka[i % 8], "GET", "/size/50", NULL, NULL, 0);
 
         lgt_assert_status(r, 200);
         cr_assert_eq(r->body_sum, lg_pattern_checksum(50));
         lg_http_response_free(r);
     }
-    cr_assert_eq(lg_origin_stats(o->port, &st), 0);
+    cr_assert_eq(lg_origin_stats(f.origin->port, &st), 0);
     cr_assert_eq(st.requests, 200);
-    cr_assert_eq(lg_pid_children(lg->pid, kids, 4), 2);
-    lgt_finish(lg, NULL);
+    cr_assert_eq(lg_pid_children(f.lg->pid, kids, 4), 2);
+    lg_fix_finish(&f, NULL);
 }
