@@ -37,6 +37,66 @@ static inline void lgt_assert_status(const lg_http_response_t *r, int status)
     cr_assert(r->complete, "incomplete response; head: %s", r->head);
 }
 
+/*
+ * A row of a table-driven test: a request (raw bytes, sent with the others of its table) and what
+ * its response must show. NULL fields are not checked.
+ */
+typedef struct lgt_case {
+    const char *req;
+    int status;                        /* 0: never answered (the connection ended before) */
+    const char *body;                  /* the whole response body */
+    const char *echo_key, *echo_value; /* a line of an /echo body ("target", "body-length") */
+    const char *echo_key2, *echo_value2;
+    const char *header, *value; /* a response header */
+} lgt_case_t;
+
+/* Check response r against row i of a table. */
+static inline void lgt_check_case(const lg_http_response_t *r, const lgt_case_t *k, size_t i)
+{
+    const char *const echo[2][2] = {{k->echo_key, k->echo_value}, {k->echo_key2, k->echo_value2}};
+
+    cr_assert_eq(r->error, LG_HTTP_OK, "request %zu: %s; head: %s", i, lg_http_error_name(r->error),
+                 r->head);
+    cr_assert_eq(r->status, k->status, "request %zu: status %d; head: %s", i, r->status, r->head);
+    cr_assert(r->complete, "request %zu: incomplete response; head: %s", i, r->head);
+    if (k->body != NULL)
+        cr_assert_str_eq(r->body, k->body, "request %zu", i);
+    for (size_t e = 0; e < 2; e++) {
+        const char *got = echo[e][0] != NULL ? lg_echo_field(r->body, echo[e][0]) : NULL;
+
+        if (echo[e][0] != NULL)
+            cr_assert(got != NULL && strcmp(got, echo[e][1]) == 0, "request %zu: %s %s, not %s", i,
+                      echo[e][0], got ? got : "(none)", echo[e][1]);
+    }
+    if (k->header != NULL)
+        cr_assert(lg_http_header(r, k->header) != NULL &&
+                      strcmp(lg_http_header(r, k->header), k->value) == 0,
+                  "request %zu: %s: %s, not %s", i, k->header, lg_http_header(r, k->header),
+                  k->value);
+}
+
+/*
+ * Send the n requests of `cases` in one write on connection c (pipelining), then with
+ * `half_close` the client's FIN, and read and check the responses in order, up to the first row
+ * that is never answered.
+ */
+static inline void lgt_run_pipelined(lg_client_t *c, const lgt_case_t *cases, size_t n,
+                                     int half_close)
+{
+    char *all = lg_fmt("%s", "");
+
+    for (size_t i = 0; i < n; i++)
+        all = lg_fmt("%s%s", all, cases[i].req);
+    cr_assert_eq(lg_client_send(c, all, strlen(all)), 0);
+    if (half_close)
+        lg_client_shutdown(c);
+    for (size_t i = 0; i < n && cases[i].status != 0; i++) {
+        unsigned flags = strncmp(cases[i].req, "HEAD ", 5) == 0 ? LG_READ_HEAD : 0;
+
+        lgt_check_case(lg_client_read(c, flags), &cases[i], i);
+    }
+}
+
 /* The worker's pid (the only child of the master with workers: 1). */
 static inline pid_t lgt_worker(lg_proc_t *lg)
 {

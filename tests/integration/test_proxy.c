@@ -49,59 +49,80 @@ Test(proxy, get_reaches_the_origin_intact)
     lg_fix_finish(&f, NULL);
 }
 
-Test(proxy, host_and_forwarded_headers)
+/* The client's headers of the rows below. */
+#define FWD_CLIENT_XFF                                                                             \
+    "Host: Example.Test:8080\r\nX-Forwarded-For: 10.0.0.1\r\nX-Other: 1\r\n"                       \
+    "x-forwarded-for: 10.0.0.2, 10.0.0.3"
+#define FWD_SPOOFED "Host: real.test\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: evil.test"
+#define FWD_HOP_BY_HOP                                                                             \
+    "Connection: keep-alive, X-Hop,  x-second\r\nX-Hop: secret\r\nX-Second: also\r\n"              \
+    "Keep-Alive: timeout=5, max=100\r\nProxy-Connection: keep-alive\r\nTE: trailers\r\n"           \
+    "Upgrade: websocket\r\nX-Keep: yes"
+
+/*
+ * A GET /echo with the client's `headers` (NULL: none): the origin receives header `name` with
+ * `value` (every value joined with ", ", in order; "%d" is the listener's port), or not at all
+ * when value is NULL.
+ */
+typedef struct fwd_case {
+    const char *headers, *name, *value;
+} fwd_case_t;
+
+static const fwd_case_t fwd_cases[] = {
+    /* no X-Forwarded-For from the client: just its address */
+    {NULL, "Host", "127.0.0.1:%d"},
+    {NULL, "X-Forwarded-For", "127.0.0.1"},
+    {NULL, "X-Forwarded-Proto", "http"},
+    {NULL, "X-Forwarded-Host", "127.0.0.1:%d"},
+    /* the client's X-Forwarded-For values come first, in order, then the client */
+    {FWD_CLIENT_XFF, "Host", "Example.Test:8080"},
+    {FWD_CLIENT_XFF, "X-Forwarded-For", "10.0.0.1, 10.0.0.2, 10.0.0.3, 127.0.0.1"},
+    {FWD_CLIENT_XFF, "X-Forwarded-Host", "Example.Test:8080"},
+    {FWD_CLIENT_XFF, "X-Other", "1"},
+    /* X-Forwarded-Proto and -Host are set by lifeguard: a client cannot smuggle its own */
+    {FWD_SPOOFED, "X-Forwarded-Proto", "http"},
+    {FWD_SPOOFED, "X-Forwarded-Host", "real.test"},
+    /* hop-by-hop headers, and those Connection names, are not forwarded; the others are */
+    {FWD_HOP_BY_HOP, "X-Hop", NULL},
+    {FWD_HOP_BY_HOP, "X-Second", NULL},
+    {FWD_HOP_BY_HOP, "Keep-Alive", NULL},
+    {FWD_HOP_BY_HOP, "Proxy-Connection", NULL},
+    {FWD_HOP_BY_HOP, "TE", NULL},
+    {FWD_HOP_BY_HOP, "Upgrade", NULL},
+    {FWD_HOP_BY_HOP, "X-Keep", "yes"},
+};
+
+Test(proxy, forwarded_and_hop_by_hop_headers)
 {
     lg_fix_t f = lg_fix_start(NULL, NULL);
     lg_client_t *c = lg_client_connect(f.port);
     lg_http_response_t *r;
 
-    /* no X-Forwarded-For from the client: just its address */
+    for (size_t i = 0; i < sizeof(fwd_cases) / sizeof(fwd_cases[0]); i++) {
+        const fwd_case_t *k = &fwd_cases[i];
+        const char *want = k->value != NULL ? lg_fmt(k->value, f.port) : NULL;
+        char *got;
+
+        r = lg_client_request(c, "GET", "/echo", k->headers, NULL, 0);
+        lgt_assert_status(r, 200);
+        got = lgt_echo_header_join(r->body, k->name);
+        if (want == NULL)
+            cr_assert_null(got, "case %zu: %s: %s reached the origin:\n%s", i, k->name, got,
+                           r->body);
+        else
+            cr_assert(got != NULL && strcmp(got, want) == 0, "case %zu: %s: %s, not %s:\n%s", i,
+                      k->name, got ? got : "(none)", want, r->body);
+    }
+    /* the request line as the origin saw it */
     r = lg_client_request(c, "GET", "/echo?x=1&y=%20", NULL, NULL, 0);
     lgt_assert_status(r, 200);
     cr_assert_str_eq(lg_echo_field(r->body, "method"), "GET");
     cr_assert_str_eq(lg_echo_field(r->body, "target"), "/echo?x=1&y=%20");
     cr_assert_str_eq(lg_echo_field(r->body, "version"), "HTTP/1.1");
-    cr_assert_eq(lg_echo_header_count(r->body, "Host"), 1, "%s", r->body);
-    cr_assert_str_eq(lg_echo_header(r->body, "Host"), lg_fmt("127.0.0.1:%d", f.port));
-    cr_assert_str_eq(lgt_echo_header_join(r->body, "X-Forwarded-For"), "127.0.0.1", "%s", r->body);
-    cr_assert_eq(lg_echo_header_count(r->body, "X-Forwarded-Proto"), 1, "%s", r->body);
-    cr_assert_str_eq(lg_echo_header(r->body, "X-Forwarded-Proto"), "http");
-    cr_assert_eq(lg_echo_header_count(r->body, "X-Forwarded-Host"), 1, "%s", r->body);
-    cr_assert_str_eq(lg_echo_header(r->body, "X-Forwarded-Host"), lg_fmt("127.0.0.1:%d", f.port));
-
-    /* the client's X-Forwarded-For values come first, in order, then the client */
-    r = lg_client_request(c, "GET", "/echo",
-                          "Host: Example.Test:8080\r\n"
-                          "X-Forwarded-For: 10.0.0.1\r\n"
-                          "X-Other: 1\r\n"
-                          "x-forwarded-for: 10.0.0.2, 10.0.0.3",
-                          NULL, 0);
-    lgt_assert_status(r, 200);
-    cr_assert_str_eq(lg_echo_header(r->body, "Host"), "Example.Test:8080", "%s", r->body);
-    cr_assert_eq(lg_echo_header_count(r->body, "Host"), 1);
-    cr_assert_str_eq(lgt_echo_header_join(r->body, "X-Forwarded-For"),
-                     "10.0.0.1, 10.0.0.2, 10.0.0.3, 127.0.0.1", "%s", r->body);
-    cr_assert_str_eq(lg_echo_header(r->body, "X-Forwarded-Host"), "Example.Test:8080");
-    cr_assert_str_eq(lg_echo_header(r->body, "X-Other"), "1");
     lg_fix_finish(&f, NULL);
 }
 
-/* X-Forwarded-Proto and -Host are set by lifeguard: a client cannot smuggle its own. */
-Test(proxy, forwarded_proto_and_host_replace_client_values)
-{
-    lg_fix_t f = lg_fix_start(NULL, NULL);
-    lg_http_response_t *r;
-
-    r = lg_http_get(f.port, "/echo",
-                    "Host: real.test\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: evil.test");
-    lgt_assert_status(r, 200);
-    cr_assert_eq(lg_echo_header_count(r->body, "X-Forwarded-Proto"), 1, "%s", r->body);
-    cr_assert_str_eq(lg_echo_header(r->body, "X-Forwarded-Proto"), "http");
-    cr_assert_eq(lg_echo_header_count(r->body, "X-Forwarded-Host"), 1, "%s", r->body);
-    cr_assert_str_eq(lg_echo_header(r->body, "X-Forwarded-Host"), "real.test");
-    lg_fix_finish(&f, NULL);
-}
-
+/* Connection's own tokens go with it; the client's keep-alive is honoured, the next is clean. */
 Test(proxy, hop_by_hop_headers_removed)
 {
     lg_fix_t f = lg_fix_start(NULL, NULL);
@@ -109,26 +130,10 @@ Test(proxy, hop_by_hop_headers_removed)
     lg_http_response_t *r;
     const char *conn;
 
-    r = lg_client_request(c, "GET", "/echo",
-                          "Connection: keep-alive, X-Hop,  x-second\r\n"
-                          "X-Hop: secret\r\n"
-                          "X-Second: also\r\n"
-                          "Keep-Alive: timeout=5, max=100\r\n"
-                          "Proxy-Connection: keep-alive\r\n"
-                          "TE: trailers\r\n"
-                          "Upgrade: websocket\r\n"
-                          "X-Keep: yes",
-                          NULL, 0);
+    r = lg_client_request(c, "GET", "/echo", FWD_HOP_BY_HOP, NULL, 0);
     lgt_assert_status(r, 200);
-    cr_assert_null(lg_echo_header(r->body, "X-Hop"), "%s", r->body);
-    cr_assert_null(lg_echo_header(r->body, "X-Second"), "%s", r->body);
-    cr_assert_null(lg_echo_header(r->body, "Keep-Alive"), "%s", r->body);
-    cr_assert_null(lg_echo_header(r->body, "Proxy-Connection"), "%s", r->body);
-    cr_assert_null(lg_echo_header(r->body, "TE"), "%s", r->body);
-    cr_assert_null(lg_echo_header(r->body, "Upgrade"), "%s", r->body);
     conn = lg_echo_header(r->body, "Connection");
     cr_assert(conn == NULL || strcasestr(conn, "x-hop") == NULL, "%s", r->body);
-    cr_assert_str_eq(lg_echo_header(r->body, "X-Keep"), "yes");
     /* the client's keep-alive was honoured */
     cr_assert_not(r->closed);
     cr_assert_null(lg_http_header(r, "Keep-Alive"));
@@ -380,86 +385,91 @@ Test(keepalive, backend_close_does_not_close_the_client)
     lg_fix_finish(&f, NULL);
 }
 
+static const lgt_case_t pipelined_cases[] = {
+    {.req = "GET /echo?n=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+     .status = 200,
+     .echo_key = "target",
+     .echo_value = "/echo?n=1"},
+    {.req = "POST /echo?n=2 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+     .status = 200,
+     .echo_key = "target",
+     .echo_value = "/echo?n=2",
+     .echo_key2 = "body-length",
+     .echo_value2 = "5"},
+    {.req = "GET /echo?n=3 HTTP/1.1\r\nHost: x\r\n\r\n",
+     .status = 200,
+     .echo_key = "target",
+     .echo_value = "/echo?n=3",
+     .echo_key2 = "method",
+     .echo_value2 = "GET"},
+    {.req = "PUT /echo?n=4 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+     .status = 200,
+     .echo_key = "target",
+     .echo_value = "/echo?n=4",
+     .echo_key2 = "body-length",
+     .echo_value2 = "5"},
+    /* HEAD: the length GET would have, no body */
+    {.req = "HEAD /size/100?n=5 HTTP/1.1\r\nHost: x\r\n\r\n",
+     .status = 200,
+     .body = "",
+     .header = "Content-Length",
+     .value = "100"},
+    {.req = "GET /size/6?chunked=1&n=6 HTTP/1.1\r\nHost: x\r\n\r\n",
+     .status = 200,
+     .body = "abcdef"},
+    {.req = "GET /status/404?n=7 HTTP/1.1\r\nHost: x\r\n\r\n", .status = 404, .body = "p\n"},
+    /* body-fnv1a64: lg_checksum() of "xyz" (checked by the test) */
+    {.req = "POST /echo?n=8 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nxyz",
+     .status = 200,
+     .echo_key = "target",
+     .echo_value = "/echo?n=8",
+     .echo_key2 = "body-fnv1a64",
+     .echo_value2 = "bff4aa198026f420"},
+    {.req = "GET /echo?n=9 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+     .status = 200,
+     .echo_key = "target",
+     .echo_value = "/echo?n=9",
+     .header = "Connection",
+     .value = "close"},
+};
+
 Test(keepalive, pipelined_requests_answered_in_order)
 {
     lg_fix_t f = lg_fix_start("--name p", NULL);
-    static const char *const reqs[] = {
-        "GET /echo?n=1 HTTP/1.1\r\nHost: x\r\n\r\n",
-        "POST /echo?n=2 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
-        "GET /echo?n=3 HTTP/1.1\r\nHost: x\r\n\r\n",
-        "PUT /echo?n=4 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-        "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
-        "HEAD /size/100?n=5 HTTP/1.1\r\nHost: x\r\n\r\n",
-        "GET /size/6?chunked=1&n=6 HTTP/1.1\r\nHost: x\r\n\r\n",
-        "GET /status/404?n=7 HTTP/1.1\r\nHost: x\r\n\r\n",
-        "POST /echo?n=8 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nxyz",
-        "GET /echo?n=9 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    };
-    enum { N = sizeof(reqs) / sizeof(reqs[0]) };
     lg_client_t *c = lg_client_connect(f.port);
-    lg_http_response_t *r[N];
-    size_t i;
 
-    cr_assert_eq(lg_client_send_pipelined(c, reqs, N), 0);
-    for (i = 0; i < N; i++)
-        r[i] = lg_client_read(c, strncmp(reqs[i], "HEAD ", 5) == 0 ? LG_READ_HEAD : 0);
-
-    lgt_assert_status(r[0], 200);
-    cr_assert_str_eq(lg_echo_field(r[0]->body, "target"), "/echo?n=1");
-    lgt_assert_status(r[1], 200);
-    cr_assert_str_eq(lg_echo_field(r[1]->body, "target"), "/echo?n=2");
-    cr_assert_str_eq(lg_echo_field(r[1]->body, "body-length"), "5");
-    lgt_assert_status(r[2], 200);
-    cr_assert_str_eq(lg_echo_field(r[2]->body, "target"), "/echo?n=3");
-    cr_assert_str_eq(lg_echo_field(r[2]->body, "method"), "GET");
-    lgt_assert_status(r[3], 200);
-    cr_assert_str_eq(lg_echo_field(r[3]->body, "target"), "/echo?n=4");
-    cr_assert_str_eq(lg_echo_field(r[3]->body, "body-length"), "5");
-    lgt_assert_status(r[4], 200);
-    cr_assert_eq(r[4]->content_length, 100);
-    cr_assert_eq(r[4]->body_len, 0);
-    lgt_assert_status(r[5], 200);
-    cr_assert_str_eq(r[5]->body, "abcdef");
-    lgt_assert_status(r[6], 404);
-    cr_assert_str_eq(r[6]->body, "p\n");
-    lgt_assert_status(r[7], 200);
-    cr_assert_str_eq(lg_echo_field(r[7]->body, "target"), "/echo?n=8");
-    cr_assert_str_eq(lg_echo_field(r[7]->body, "body-fnv1a64"),
+    cr_assert_str_eq(pipelined_cases[7].echo_value2,
                      lgt_hex(lg_checksum(LG_CHECKSUM_INIT, "xyz", 3)));
-    lgt_assert_status(r[8], 200);
-    cr_assert_str_eq(lg_echo_field(r[8]->body, "target"), "/echo?n=9");
-    cr_assert_str_eq(lg_http_header(r[8], "Connection"), "close");
+    lgt_run_pipelined(c, pipelined_cases, sizeof(pipelined_cases) / sizeof(pipelined_cases[0]), 0);
     cr_assert(lg_client_wait_close(c, 3000));
     lg_fix_finish(&f, NULL);
 }
 
 /* Pipelined requests followed by the client's FIN (half-close): every one is still answered. */
+static const lgt_case_t half_close_cases[] = {
+    {.req = "GET /echo?n=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+     .status = 200,
+     .echo_key = "target",
+     .echo_value = "/echo?n=1"},
+    {.req = "POST /echo?n=2 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok",
+     .status = 200,
+     .echo_key = "target",
+     .echo_value = "/echo?n=2"},
+    {.req = "GET /delay/100?n=3 HTTP/1.1\r\nHost: x\r\n\r\n", .status = 200, .body = "origin\n"},
+    {.req = "GET /echo?n=4 HTTP/1.1\r\nHost: x\r\n\r\n",
+     .status = 200,
+     .echo_key = "target",
+     .echo_value = "/echo?n=4"},
+};
+
 Test(keepalive, pipelined_then_half_close)
 {
     lg_fix_t f = lg_fix_start(NULL, NULL);
-    static const char *const reqs[] = {
-        "GET /echo?n=1 HTTP/1.1\r\nHost: x\r\n\r\n",
-        "POST /echo?n=2 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok",
-        "GET /delay/100?n=3 HTTP/1.1\r\nHost: x\r\n\r\n",
-        "GET /echo?n=4 HTTP/1.1\r\nHost: x\r\n\r\n",
-    };
     lg_client_t *c = lg_client_connect(f.port);
-    lg_http_response_t *r;
 
-    cr_assert_eq(lg_client_send_pipelined(c, reqs, 4), 0);
-    lg_client_shutdown(c);
-    r = lg_client_read(c, 0);
-    lgt_assert_status(r, 200);
-    cr_assert_str_eq(lg_echo_field(r->body, "target"), "/echo?n=1");
-    r = lg_client_read(c, 0);
-    lgt_assert_status(r, 200);
-    cr_assert_str_eq(lg_echo_field(r->body, "target"), "/echo?n=2");
-    r = lg_client_read(c, 0);
-    lgt_assert_status(r, 200);
-    cr_assert_str_eq(r->body, "origin\n");
-    r = lg_client_read(c, 0);
-    lgt_assert_status(r, 200);
-    cr_assert_str_eq(lg_echo_field(r->body, "target"), "/echo?n=4");
+    lgt_run_pipelined(c, half_close_cases, sizeof(half_close_cases) / sizeof(half_close_cases[0]),
+                      1);
     cr_assert(lg_client_wait_close(c, 3000));
     lg_fix_finish(&f, NULL);
 }
@@ -587,7 +597,7 @@ Test(proxy, large_head_under_the_default_limit)
     cr_assert_str_eq(lg_echo_header(r->body, "X-Big"), big);
     cr_assert_str_eq(lgt_echo_header_join(r->body, "X-Forwarded-For"), "10.1.1.1, 127.0.0.1");
 
-    /* 200 headers: f.lg-origin takes at most 256 */
+    /* 200 headers: lg-origin takes at most 256 */
     for (i = 0; i < 200; i++)
         many = lg_fmt("%sX-H%d: %d\r\n", many, i, i);
     r = lg_client_request(c, "GET", "/echo", many, NULL, 0);
