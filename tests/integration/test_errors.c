@@ -690,15 +690,11 @@ Test(errors, backend_hang_gets_504_after_upstream_response)
 static int full_listener(int *port)
 {
     struct sockaddr_in sin = {.sin_family = AF_INET};
-    socklen_t sl = sizeof(sin);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), i;
+    int fd = lg_test_listen(0, port), i;
 
     cr_assert_geq(fd, 0);
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-    cr_assert_eq(listen(fd, 0), 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
-    *port = ntohs(sin.sin_port);
+    sin.sin_port = htons((uint16_t)*port);
     for (i = 0; i < 3; i++) {
         int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 

@@ -122,18 +122,14 @@ static void *hc_fake_serve(void *arg)
 
 static int hc_fake_start(hc_fake_t *f, const char *body)
 {
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(sin);
+    int port;
 
     memset(f, 0, sizeof(*f));
     f->body = body;
-    f->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    f->fd = lg_test_listen(4, &port);
     cr_assert(f->fd >= 0);
-    cr_assert_eq(bind(f->fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-    cr_assert_eq(listen(f->fd, 4), 0);
-    cr_assert_eq(getsockname(f->fd, (struct sockaddr *)&sin, &len), 0);
     cr_assert_eq(pthread_create(&f->thread, NULL, hc_fake_serve, f), 0);
-    return ntohs(sin.sin_port);
+    return port;
 }
 
 static void hc_fake_stop(hc_fake_t *f)

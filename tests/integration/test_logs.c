@@ -26,15 +26,12 @@ static long lgs_nth(const char *log, const char *needle, int n)
 
 Test(logs, failed_bind_names_listener_and_place, .timeout = 30)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    int taken = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rc;
+    int port, rc;
+    /* a port that is taken: the listener's bind() fails with EADDRINUSE */
+    int taken = lg_test_listen(1, &port);
     char *out;
 
-    /* a port that is taken: the listener's bind() fails with EADDRINUSE */
-    cr_assert_eq(bind(taken, (struct sockaddr *)&a, sizeof(a)), 0);
-    cr_assert_eq(listen(taken, 1), 0);
-    cr_assert_eq(getsockname(taken, (struct sockaddr *)&a, &len), 0);
+    cr_assert_geq(taken, 0);
     /* written out, not built: the message points at line 5, column 13 of the file */
     rc = lg_lifeguard_run(lg_fmt("workers: 1\n"
                                  "log: {level: info, error: stderr, access: off}\n"
@@ -46,14 +43,14 @@ Test(logs, failed_bind_names_listener_and_place, .timeout = 30)
                                  "pools:\n"
                                  "  app:\n"
                                  "    backends: [127.0.0.1:9]\n",
-                                 ntohs(a.sin_port)),
+                                 port),
                           "", &out);
     close(taken);
     cr_assert_neq(rc, 0, "lifeguard started on a port in use: %s", out);
     cr_assert_not_null(
         strstr(out, lg_fmt("/lifeguard.yaml:5:13): bind() to 127.0.0.1:%d failed (98: Address "
                            "already in use)",
-                           ntohs(a.sin_port))),
+                           port)),
         "no line with the place of the listen address: %s", out);
     cr_assert_not_null(strstr(out, "[error] "), "%s", out);
     cr_assert_not_null(strstr(strstr(out, "[error] "), ": listener web ("), "%s", out);

@@ -983,16 +983,9 @@ Test(pools, p2c_avoids_the_busy_backend, .timeout = 60)
 /* A listening socket that never accepts nor answers: a tcp check passes, an http one cannot. */
 static int pl_mute_listener(int *port)
 {
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    socklen_t sl = sizeof(sin);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = lg_test_listen(4096, port); /* room for every check of the test */
 
     cr_assert_geq(fd, 0);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-    cr_assert_eq(listen(fd, 4096), 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
-    *port = ntohs(sin.sin_port);
     return fd;
 }
 

@@ -42,8 +42,9 @@ char *lg_test_tempdir(void);
  * function for lg_test_keep(lg_test_tmpdir(), lg_test_rmtree).
  */
 void lg_test_rmtree(void *dir);
-/* Write `text` to dir/name; returns the malloc'd full path. */
+/* Write `text` (or `len` bytes of `data`) to dir/name; returns the malloc'd full path. */
 char *lg_test_write_file(const char *dir, const char *name, const char *text);
+char *lg_test_write_bytes(const char *dir, const char *name, const void *data, size_t len);
 /* The whole file, NUL-terminated (length in *len if not NULL); NULL if it cannot be read. */
 char *lg_test_read_file(const char *path, size_t *len);
 
@@ -330,6 +331,11 @@ int lg_tcp_connect(int port);
  * now: bound to port 0, read, closed, so nothing listens there; -1 when it cannot be had.
  */
 int lg_test_free_port_on(int type, const char *ip);
+/*
+ * A listening TCP socket on 127.0.0.1:0 with `backlog` (its port in *port); -1 with errno set.
+ * Harness-free: the caller closes it (lg_raw_listen() is the harness-owned one).
+ */
+int lg_test_listen(int backlog, int *port);
 /* A TCP port of 127.0.0.1 nobody listens on right now (a connect is refused); fails the test
  * when there is none. */
 int lg_test_free_port(void);
