@@ -48,39 +48,40 @@
 #define PL_COOLDOWN_MS   5000 /* ms, the first passive ejection */
 #define PL_TRANSITION_MS (PL_RISE * PL_INTERVAL + 2 * 100 + 800)
 
-/* `      - address: 127.0.0.1:PORT\n` for each port. */
-static char *pl_backends(const int *ports, size_t n)
+/*
+ * A config with listener `web` routing everything to pool `app` of the backends
+ * 127.0.0.1:ports[0..n), whose other keys are the NULL-terminated pairs "key", "value"
+ * (balance, retries, health_check...).
+ */
+static lg_conf_t *pl_conf(unsigned workers, const int *ports, size_t n, ...)
 {
-    char *s = "";
+    lg_conf_t *conf = lg_conf_new();
+    const char *key;
+    va_list ap;
 
+    lg_conf_setf(conf, "workers", "%u", workers);
+    lg_conf_set(conf, "listeners.web.listen", "127.0.0.1:0");
+    lg_conf_add(conf, "listeners.web.routes", "{pool: app}");
+    va_start(ap, n);
+    while ((key = va_arg(ap, const char *)) != NULL)
+        lg_conf_set(conf, lg_fmt("pools.app.%s", key), va_arg(ap, const char *));
+    va_end(ap);
     for (size_t i = 0; i < n; i++)
-        s = lg_fmt("%s      - address: 127.0.0.1:%d\n", s, ports[i]);
-    return s;
+        lg_conf_add(conf, "pools.app.backends", "127.0.0.1:%d", ports[i]);
+    return conf;
 }
 
-/*
- * A config with listener `web` routing everything to pool `app` (after the `routes` lines, each
- * indented by 6), `pool_keys` (indented by 4) and the backend lines. `extra` (top level) is
- * appended, e.g. more pools.
- */
-static char *pl_yaml(unsigned workers, const char *routes, const char *pool_keys,
-                     const char *backends, const char *extra)
+/* Route path_prefix `prefix` of `web` to pool `pool`, before the catch-all route to `app`. */
+static void pl_route(lg_conf_t *conf, const char *prefix, const char *pool)
 {
-    return lg_fmt("workers: %u\n"
-                  "log: {level: info, error: stderr, access: off}\n"
-                  "listeners:\n"
-                  "  web:\n"
-                  "    listen: 127.0.0.1:0\n"
-                  "    routes:\n"
-                  "%s"
-                  "      - pool: app\n"
-                  "pools:\n"
-                  "  app:\n"
-                  "%s"
-                  "    backends:\n"
-                  "%s"
-                  "%s",
-                  workers, routes, pool_keys, backends, extra);
+    lg_conf_add_first(conf, "listeners.web.routes", "{path_prefix: %s, pool: %s}", prefix, pool);
+}
+
+/* Pool `name` with health_check `hc` and the single backend 127.0.0.1:port. */
+static void pl_pool(lg_conf_t *conf, const char *name, const char *hc, int port)
+{
+    lg_conf_set(conf, lg_fmt("pools.%s.health_check", name), hc);
+    lg_conf_add(conf, lg_fmt("pools.%s.backends", name), "127.0.0.1:%d", port);
 }
 
 /* lg-origin named `name` on a given port (a restart), or on port 0 when port is 0. */
@@ -423,10 +424,8 @@ static lg_proc_t *pl_start_ab(lg_proc_t *a, lg_proc_t *b, unsigned retries)
 {
     int ports[2] = {a->port, b->port};
 
-    return lg_lifeguard_start(pl_yaml(
-        1, "",
-        lg_fmt("    balance: round_robin\n    retries: %u\n    health_check: " PL_HC "\n", retries),
-        pl_backends(ports, 2), ""));
+    return lg_conf_start(pl_conf(1, ports, 2, "balance", "round_robin", "retries",
+                                 lg_fmt("%u", retries), "health_check", PL_HC, NULL));
 }
 
 /* The down line of backend app/PORT after `mark`; returns the offset past it. */
@@ -680,10 +679,11 @@ Test(pools, health_state_survives_a_reload, .timeout = 60)
     lg_proc_t *a = pl_origin("a", 0), *b = pl_origin("b", 0), *d = pl_origin("d", 0);
     int ports[4] = {a->port, b->port, lg_test_free_port(), d->port};
     int bport = b->port, cport = ports[2], dport = d->port;
-    const char *keys = "    balance: round_robin\n    retries: 0\n    health_check: " PL_HC "\n";
-    lg_proc_t *lg = lg_lifeguard_start(pl_yaml(1, "", keys, pl_backends(ports, 2), ""));
+    lg_conf_t *conf2 =
+        pl_conf(1, ports, 4, "balance", "round_robin", "retries", "0", "health_check", PL_HC, NULL);
+    lg_proc_t *lg = lg_conf_start(pl_conf(1, ports, 2, "balance", "round_robin", "retries", "0",
+                                          "health_check", PL_HC, NULL));
     int port = lg_proc_port(lg, "web");
-    char *yaml2;
     const char *log;
     size_t mark, gen2_at;
     long names[128] = {0};
@@ -699,9 +699,8 @@ Test(pools, health_state_survives_a_reload, .timeout = 60)
      * b stays down, c never gets traffic, d only after its first check.
      */
     mark = lg_proc_log_mark(lg);
-    yaml2 = pl_yaml(1, "      - path_prefix: /v2/\n        pool: app\n", keys,
-                    pl_backends(ports, 4), "");
-    lg_proc_write_config(lg, yaml2);
+    pl_route(conf2, "/v2/", "app");
+    lg_proc_write_config(lg, lg_conf_yaml(conf2));
     cr_assert_eq(lg_proc_signal(lg, SIGHUP), 0);
     gen2_at = pl_expect_log(lg, mark, "reloaded: generation 2 serves", 5000);
     log = lg_proc_log(lg);
@@ -752,9 +751,14 @@ Test(pools, health_state_survives_a_reload, .timeout = 60)
 
 /* ---- 6: balancers */
 
-/* Three origins a, b, c; returns lifeguard with pool `app` made of them and `keys`. */
-static lg_proc_t *pl_start_abc(unsigned workers, const char *keys, lg_proc_t **o)
+/*
+ * Three origins a, b, c; returns lifeguard with pool `app` made of them, balance `balance` with
+ * hash_key `hash_key` (or NULL) and fast http checks.
+ */
+static lg_proc_t *pl_start_abc(unsigned workers, const char *balance, const char *hash_key,
+                               lg_proc_t **o)
 {
+    lg_conf_t *conf;
     int ports[3];
 
     o[0] = pl_origin("a", 0);
@@ -762,24 +766,26 @@ static lg_proc_t *pl_start_abc(unsigned workers, const char *keys, lg_proc_t **o
     o[2] = pl_origin("c", 0);
     for (int i = 0; i < 3; i++)
         ports[i] = o[i]->port;
-    return lg_lifeguard_start(pl_yaml(workers, "", keys, pl_backends(ports, 3), ""));
+    conf = pl_conf(workers, ports, 3, "balance", balance, "health_check", PL_HC, NULL);
+    if (hash_key != NULL)
+        lg_conf_set(conf, "pools.app.hash_key", hash_key);
+    return lg_conf_start(conf);
 }
 
 Test(pools, weighted_three_to_one, .timeout = 60)
 {
     lg_proc_t *a = pl_origin("a", 0), *b = pl_origin("b", 0);
-    lg_proc_t *lg = lg_lifeguard_start(pl_yaml(2, "",
-                                               "    balance: weighted\n"
-                                               "    health_check: " PL_HC "\n",
-                                               lg_fmt("      - address: 127.0.0.1:%d\n"
-                                                      "        weight: 3\n"
-                                                      "      - address: 127.0.0.1:%d\n"
-                                                      "        weight: 1\n",
-                                                      a->port, b->port),
-                                               ""));
-    int port = lg_proc_port(lg, "web");
-    lg_client_t *c = lg_client_connect(port);
+    lg_conf_t *conf = pl_conf(2, NULL, 0, "balance", "weighted", "health_check", PL_HC, NULL);
+    lg_proc_t *lg;
+    lg_client_t *c;
     long names[128] = {0};
+    int port;
+
+    lg_conf_add(conf, "pools.app.backends", "{address: 127.0.0.1:%d, weight: 3}", a->port);
+    lg_conf_add(conf, "pools.app.backends", "{address: 127.0.0.1:%d, weight: 1}", b->port);
+    lg = lg_conf_start(conf);
+    port = lg_proc_port(lg, "web");
+    c = lg_client_connect(port);
 
     /* half on new connections (either worker), half on one keep-alive connection */
     for (int i = 0; i < 400; i++) {
@@ -800,7 +806,7 @@ Test(pools, weighted_three_to_one, .timeout = 60)
 Test(pools, round_robin_spreads_evenly, .timeout = 60)
 {
     lg_proc_t *o[3];
-    lg_proc_t *lg = pl_start_abc(1, "    balance: round_robin\n    health_check: " PL_HC "\n", o);
+    lg_proc_t *lg = pl_start_abc(1, "round_robin", NULL, o);
     int port = lg_proc_port(lg, "web");
     long names[128] = {0};
 
@@ -852,8 +858,7 @@ static void pl_check_sticky(int port, const char *path_fmt, const char *headers_
 Test(pools, hash_by_header_is_sticky, .timeout = 60)
 {
     lg_proc_t *o[3];
-    lg_proc_t *lg = pl_start_abc(
-        2, "    balance: hash\n    hash_key: header:X-User\n    health_check: " PL_HC "\n", o);
+    lg_proc_t *lg = pl_start_abc(2, "hash", "header:X-User", o);
     int port = lg_proc_port(lg, "web");
     char first = 0;
 
@@ -886,8 +891,7 @@ Test(pools, hash_by_header_is_sticky, .timeout = 60)
 Test(pools, hash_by_cookie_is_sticky, .timeout = 60)
 {
     lg_proc_t *o[3];
-    lg_proc_t *lg = pl_start_abc(
-        2, "    balance: hash\n    hash_key: cookie:sid\n    health_check: " PL_HC "\n", o);
+    lg_proc_t *lg = pl_start_abc(2, "hash", "cookie:sid", o);
     int port = lg_proc_port(lg, "web");
 
     pl_check_sticky(port, "/", "Cookie: sid=s%d", "cookie");
@@ -908,8 +912,7 @@ Test(pools, hash_by_cookie_is_sticky, .timeout = 60)
 Test(pools, hash_by_uri_is_sticky, .timeout = 60)
 {
     lg_proc_t *o[3];
-    lg_proc_t *lg =
-        pl_start_abc(2, "    balance: hash\n    hash_key: uri\n    health_check: " PL_HC "\n", o);
+    lg_proc_t *lg = pl_start_abc(2, "hash", "uri", o);
     int port = lg_proc_port(lg, "web");
 
     pl_check_sticky(port, "/item/%d", NULL, "uri");
@@ -924,9 +927,8 @@ static void pl_check_least_busy(const char *balance)
 {
     lg_proc_t *a = pl_origin("a", 0);
     int ports[2] = {a->port, lg_test_free_port()}, bport = ports[1];
-    lg_proc_t *lg = lg_lifeguard_start(
-        pl_yaml(1, "", lg_fmt("    balance: %s\n    health_check: " PL_HC "\n", balance),
-                pl_backends(ports, 2), ""));
+    lg_proc_t *lg =
+        lg_conf_start(pl_conf(1, ports, 2, "balance", balance, "health_check", PL_HC, NULL));
     int port = lg_proc_port(lg, "web");
     lg_client_t *slow[5];
     lg_origin_stats_t st;
@@ -980,6 +982,25 @@ Test(pools, p2c_avoids_the_busy_backend, .timeout = 60)
 
 /* ---- 7, 8: check types and expected statuses */
 
+/*
+ * Routes /alt/, /edge/, /over/ of `conf` to pools of the single backend 127.0.0.1:port whose
+ * checks expect 500, get 399, get 400; start lifeguard.
+ */
+static lg_proc_t *pl_start_alt_edge_over(lg_conf_t *conf, int port)
+{
+    static const char *const pools[][2] = {
+        {"alt", "{path: /status/500, expect_status: 500, interval: 200ms, timeout: 150ms}"},
+        {"edge", "{path: /status/399, interval: 200ms, timeout: 150ms}"},
+        {"over", "{path: /status/400, interval: 200ms, timeout: 150ms}"},
+    };
+
+    for (int i = 0; i < 3; i++) {
+        pl_route(conf, lg_fmt("/%s/", pools[i][0]), pools[i][0]);
+        pl_pool(conf, pools[i][0], pools[i][1], port);
+    }
+    return lg_conf_start(conf);
+}
+
 /* A listening socket that never accepts nor answers: a tcp check passes, an http one cannot. */
 static int pl_mute_listener(int *port)
 {
@@ -995,21 +1016,16 @@ Test(pools, tcp_check_marks_closed_ports_down, .timeout = 60)
     int ports[2] = {a->port, lg_test_free_port()}, aport = a->port, cport = ports[1], mport;
     int mute = pl_mute_listener(&mport);
     const char *hc = "{type: tcp, interval: 200ms, timeout: 150ms, rise: 2, fall: 2}";
-    lg_proc_t *lg = lg_lifeguard_start(
-        pl_yaml(1, "      - path_prefix: /mute/\n        pool: mute\n",
-                lg_fmt("    retries: 0\n    health_check: %s\n", hc), pl_backends(ports, 2),
-                lg_fmt("  mute:\n"
-                       "    health_check: %s\n"
-                       "    backends:\n"
-                       "      - address: 127.0.0.1:%d\n"
-                       "  mute_http:\n"
-                       "    health_check: {type: http, interval: 200ms, timeout: 150ms}\n"
-                       "    backends:\n"
-                       "      - address: 127.0.0.1:%d\n",
-                       hc, mport, mport)));
-    int port = lg_proc_port(lg, "web");
+    lg_conf_t *conf = pl_conf(1, ports, 2, "retries", "0", "health_check", hc, NULL);
+    lg_proc_t *lg;
+    int port;
     size_t mark;
 
+    pl_route(conf, "/mute/", "mute");
+    pl_pool(conf, "mute", hc, mport);
+    pl_pool(conf, "mute_http", "{type: http, interval: 200ms, timeout: 150ms}", mport);
+    lg = lg_conf_start(conf);
+    port = lg_proc_port(lg, "web");
     /* the first verdicts came before the workers */
     pl_expect_first_verdicts(lg, lg_fmt("%sis up (1 of 1 checks passed)", pl_be("app", aport)),
                              lg_fmt("%sis not up yet: connection refused", pl_be("app", cport)),
@@ -1051,28 +1067,11 @@ Test(pools, expect_status_decides, .timeout = 60)
 {
     lg_proc_t *a = pl_origin("a", 0);
     int aport = a->port;
-    char *pools = lg_fmt("  alt:\n"
-                         "    health_check: {path: /status/500, expect_status: 500, "
-                         "interval: 200ms, timeout: 150ms}\n"
-                         "    backends:\n"
-                         "      - address: 127.0.0.1:%d\n"
-                         "  edge:\n"
-                         "    health_check: {path: /status/399, interval: 200ms, timeout: 150ms}\n"
-                         "    backends:\n"
-                         "      - address: 127.0.0.1:%d\n"
-                         "  over:\n"
-                         "    health_check: {path: /status/400, interval: 200ms, timeout: 150ms}\n"
-                         "    backends:\n"
-                         "      - address: 127.0.0.1:%d\n",
-                         aport, aport, aport);
-    const char *routes = "      - path_prefix: /alt/\n        pool: alt\n"
-                         "      - path_prefix: /edge/\n        pool: edge\n"
-                         "      - path_prefix: /over/\n        pool: over\n";
-    lg_proc_t *lg = lg_lifeguard_start(pl_yaml(
-        1, routes,
-        "    health_check: {type: http, path: /status/500, interval: 200ms, timeout: 150ms, "
-        "rise: 2, fall: 2}\n",
-        lg_fmt("      - address: 127.0.0.1:%d\n", aport), pools));
+    lg_conf_t *conf = pl_conf(1, &aport, 1, "health_check",
+                              "{type: http, path: /status/500, interval: 200ms, timeout: 150ms, "
+                              "rise: 2, fall: 2}",
+                              NULL);
+    lg_proc_t *lg = pl_start_alt_edge_over(conf, aport);
     int port = lg_proc_port(lg, "web");
     lg_http_response_t *r;
     size_t mark;
@@ -1090,20 +1089,18 @@ Test(pools, expect_status_decides, .timeout = 60)
 
     /* reloads change the check path: up once /healthz answers, down again on /status/500 */
     mark = lg_proc_log_mark(lg);
-    lg_proc_write_config(lg, pl_yaml(1, routes,
-                                     "    health_check: {path: /healthz, interval: 200ms, "
-                                     "timeout: 150ms, rise: 2}\n",
-                                     lg_fmt("      - address: 127.0.0.1:%d\n", aport), pools));
+    lg_conf_set(conf, "pools.app.health_check",
+                "{path: /healthz, interval: 200ms, timeout: 150ms, rise: 2}");
+    lg_proc_write_config(lg, lg_conf_yaml(conf));
     cr_assert_eq(lg_proc_signal(lg, SIGHUP), 0);
     pl_expect_log(lg, mark, lg_fmt("%sis up (2 of 2 checks passed)", pl_be("app", aport)),
                   PL_TRANSITION_MS + 1000);
     cr_expect_eq(pl_get_name(port, "/", NULL), 'a');
 
     mark = lg_proc_log_mark(lg);
-    lg_proc_write_config(lg, pl_yaml(1, routes,
-                                     "    health_check: {path: /status/500, interval: 200ms, "
-                                     "timeout: 150ms, fall: 2}\n",
-                                     lg_fmt("      - address: 127.0.0.1:%d\n", aport), pools));
+    lg_conf_set(conf, "pools.app.health_check",
+                "{path: /status/500, interval: 200ms, timeout: 150ms, fall: 2}");
+    lg_proc_write_config(lg, lg_conf_yaml(conf));
     cr_assert_eq(lg_proc_signal(lg, SIGHUP), 0);
     pl_expect_log(lg, mark, lg_fmt("%sis down: status 500 (2 of 2)", pl_be("app", aport)),
                   PL_TRANSITION_MS);
@@ -1121,9 +1118,8 @@ Test(pools, ejection_without_checks_ends_with_the_cooldown, .timeout = 60)
 {
     lg_proc_t *a = pl_origin("a", 0), *b = pl_origin("b", 0);
     int ports[2] = {a->port, b->port}, bport = b->port;
-    lg_proc_t *lg = lg_lifeguard_start(
-        pl_yaml(1, "", "    retries: 1\n    health_check: {type: none, fall: 2}\n",
-                pl_backends(ports, 2), ""));
+    lg_proc_t *lg = lg_conf_start(
+        pl_conf(1, ports, 2, "retries", "1", "health_check", "{type: none, fall: 2}", NULL));
     int port = lg_proc_port(lg, "web");
     uint64_t t_eject, dt, deadline;
     long names[128] = {0};
@@ -1165,8 +1161,9 @@ Test(pools, ejection_survives_a_reload, .timeout = 60)
 {
     lg_proc_t *a = pl_origin("a", 0), *b = pl_origin("b", 0);
     int ports[2] = {a->port, b->port}, bport = b->port;
-    const char *keys = "    retries: 1\n    health_check: {type: none, fall: 2}\n";
-    lg_proc_t *lg = lg_lifeguard_start(pl_yaml(1, "", keys, pl_backends(ports, 2), ""));
+    lg_conf_t *conf =
+        pl_conf(1, ports, 2, "retries", "1", "health_check", "{type: none, fall: 2}", NULL);
+    lg_proc_t *lg = lg_conf_start(conf);
     int port = lg_proc_port(lg, "web");
     size_t mark = lg_proc_log_mark(lg);
 
@@ -1177,8 +1174,8 @@ Test(pools, ejection_survives_a_reload, .timeout = 60)
                   1000);
 
     mark = lg_proc_log_mark(lg);
-    lg_proc_write_config(lg, pl_yaml(1, "      - path_prefix: /v2/\n        pool: app\n", keys,
-                                     pl_backends(ports, 2), ""));
+    pl_route(conf, "/v2/", "app");
+    lg_proc_write_config(lg, lg_conf_yaml(conf));
     cr_assert_eq(lg_proc_signal(lg, SIGHUP), 0);
     mark = pl_expect_log(lg, mark, "reloaded: generation 2 serves", 5000);
     for (int i = 0; i < 20; i++)
@@ -1197,9 +1194,7 @@ Test(pools, ejection_with_checks_ends_after_a_pass_and_doubles, .timeout = 60)
 {
     lg_proc_t *a = pl_origin("a", 0);
     int aport = a->port;
-    lg_proc_t *lg =
-        lg_lifeguard_start(pl_yaml(1, "", "    health_check: " PL_HC "\n",
-                                   lg_fmt("      - address: 127.0.0.1:%d\n", aport), ""));
+    lg_proc_t *lg = lg_conf_start(pl_conf(1, &aport, 1, "health_check", PL_HC, NULL));
     int port = lg_proc_port(lg, "web");
     size_t mark = lg_proc_log_mark(lg);
     uint64_t t_eject, dt;
@@ -1295,9 +1290,8 @@ Test(pools, closed_before_any_response_goes_to_another_backend, .timeout = 60)
     pl_closer_t *cl = pl_closer_start();
     lg_proc_t *a = pl_origin("a", 0);
     int ports[2] = {cl->port, a->port};
-    lg_proc_t *lg = lg_lifeguard_start(
-        pl_yaml(1, "", "    retries: 1\n    health_check: {type: none, fall: 10}\n",
-                pl_backends(ports, 2), ""));
+    lg_proc_t *lg = lg_conf_start(
+        pl_conf(1, ports, 2, "retries", "1", "health_check", "{type: none, fall: 10}", NULL));
     int port = lg_proc_port(lg, "web");
 
     for (int i = 0; i < 6; i++) {

@@ -48,51 +48,53 @@
 /* What a config may hold besides listener `web` on 127.0.0.1:0 routing everything to `app`. */
 typedef struct rl_conf {
     unsigned workers;
-    int origin;         /* port of lg-origin */
-    int api_port;       /* > 0: second listener `api` on this port */
-    int api_port0;      /* second listener `api` on 127.0.0.1:0 */
-    int v2_route;       /* route /v2/ of `web` to a second pool `app2` */
-    const char *pid;    /* pid_file, or NULL */
-    const char *broken; /* lines appended to the backend of `app` (a broken file), or NULL */
+    int origin;      /* port of lg-origin */
+    int api_port;    /* > 0: second listener `api` on this port */
+    int api_port0;   /* second listener `api` on 127.0.0.1:0 */
+    int v2_route;    /* route /v2/ of `web` to a second pool `app2` */
+    const char *pid; /* pid_file, or NULL */
+    int broken;      /* the backend of `app` has an unknown key, "wieght" (a broken file) */
 } rl_conf_t;
 
 static char *rl_config(const rl_conf_t *c)
 {
-    char *api = "", *app2 = "";
+    lg_conf_t *conf = lg_conf_single(c->origin);
 
-    if (c->api_port > 0 || c->api_port0)
-        api = lg_fmt("  api:\n"
-                     "    listen: 127.0.0.1:%d\n"
-                     "    routes:\n"
-                     "      - pool: app\n",
-                     c->api_port0 ? 0 : c->api_port);
-    if (c->v2_route)
-        app2 = lg_fmt("  app2:\n"
-                      "    health_check: {type: none}\n"
-                      "    backends:\n"
-                      "      - address: 127.0.0.1:%d\n",
-                      c->origin);
-    return lg_fmt("workers: %u\n"
-                  "%s"
-                  "log: {level: info, error: stderr, access: off}\n"
-                  "timeouts: {drain: 5s}\n"
-                  "listeners:\n"
-                  "  web:\n"
-                  "    listen: 127.0.0.1:0\n"
-                  "    routes:\n"
-                  "%s"
-                  "      - pool: app\n"
-                  "%s"
-                  "pools:\n"
-                  "  app:\n"
-                  "    health_check: {type: none}\n"
-                  "    backends:\n"
-                  "      - address: 127.0.0.1:%d\n"
-                  "%s"
-                  "%s",
-                  c->workers, c->pid ? lg_fmt("pid_file: %s\n", c->pid) : "",
-                  c->v2_route ? "      - path_prefix: /v2/\n        pool: app2\n" : "", api,
-                  c->origin, c->broken ? c->broken : "", app2);
+    lg_conf_setf(conf, "workers", "%u", c->workers);
+    if (c->pid != NULL)
+        lg_conf_set(conf, "pid_file", c->pid);
+    lg_conf_set(conf, "timeouts.drain", "5s");
+    if (c->v2_route) {
+        lg_conf_set(conf, "listeners.web.routes", NULL);
+        lg_conf_add(conf, "listeners.web.routes", "{path_prefix: /v2/, pool: app2}");
+        lg_conf_add(conf, "listeners.web.routes", "{pool: app}");
+        lg_conf_set(conf, "pools.app2.health_check.type", "none");
+        lg_conf_add(conf, "pools.app2.backends", "127.0.0.1:%d", c->origin);
+    }
+    if (c->api_port > 0 || c->api_port0) {
+        lg_conf_setf(conf, "listeners.api.listen", "127.0.0.1:%d", c->api_port0 ? 0 : c->api_port);
+        lg_conf_add(conf, "listeners.api.routes", "{pool: app}");
+    }
+    if (c->broken) {
+        lg_conf_set(conf, "pools.app.backends", NULL);
+        lg_conf_add(conf, "pools.app.backends", "{address: 127.0.0.1:%d, wieght: 1}", c->origin);
+    }
+    return lg_conf_yaml(conf);
+}
+
+/* "LINE:COL" of the first `needle` in `text` (both from 1), as lifeguard's messages say it. */
+static char *rl_place(const char *text, const char *needle)
+{
+    const char *at = strstr(text, needle), *bol = text;
+    int line = 1;
+
+    cr_assert_not_null(at, "no %s in:\n%s", needle, text);
+    for (const char *p = text; p < at; p++)
+        if (*p == '\n') {
+            line++;
+            bol = p + 1;
+        }
+    return lg_fmt("%d:%d", line, (int)(at - bol) + 1);
 }
 
 static lg_proc_t *rl_start(const rl_conf_t *c)
@@ -751,12 +753,11 @@ Test(reload, broken_file_keeps_serving, .timeout = 60)
     int port = lg_proc_port(lg, "web");
     pid_t before[8], after[8];
     size_t nb = 0, na, mark;
-    char *log;
+    char *log, *broken;
     lg_client_t *kc;
     int ok;
 
-    /* line 14 is "        wieght: 1": the unknown key starts at column 9 */
-    c.broken = "        wieght: 1\n";
+    c.broken = 1;
     LG_WAIT_FOR(ok, (nb = lg_pid_children(lg->pid, before, 8)) == 2, 2000);
     cr_assert(ok, "%zu workers", nb);
     kc = lg_client_connect(port);
@@ -764,13 +765,16 @@ Test(reload, broken_file_keeps_serving, .timeout = 60)
     rl_assert_200(lg_http_get(port, "/", NULL), "before the broken reload");
 
     mark = lg_proc_log_mark(lg);
-    lg_proc_write_config(lg, rl_config(&c));
+    broken = rl_config(&c);
+    lg_proc_write_config(lg, broken);
     cr_assert_eq(lg_proc_signal(lg, SIGHUP), 0);
     cr_assert(lg_proc_wait_log(lg, mark, "reload failed: generation 1 keeps serving", 3000));
     log = lg_proc_log(lg) + mark;
-    cr_assert_not_null(strstr(log, lg_fmt("reload failed: %s:14:9: error: unknown key \"wieght\"",
-                                          lg->config_path)),
-                       "no error naming %s:14:9 in:\n%s", lg->config_path, log);
+    /* the error names the line and column where the unknown key starts */
+    cr_assert_not_null(strstr(log, lg_fmt("reload failed: %s:%s: error: unknown key \"wieght\"",
+                                          lg->config_path, rl_place(broken, "wieght"))),
+                       "no error naming %s:%s in:\n%s", lg->config_path, rl_place(broken, "wieght"),
+                       log);
     cr_assert_null(strstr(log, "reloaded:"), "%s", log);
     cr_assert_null(strstr(log, "generation 2"), "a new generation started:\n%s", log);
     /* the same workers serve, on the same connection too */
@@ -794,7 +798,7 @@ Test(reload, broken_file_keeps_serving, .timeout = 60)
     rl_assert_200(lg_http_get(port, "/", NULL), "after the syntax error");
 
     /* the file fixed: the next reload works and is generation 2 */
-    c.broken = NULL;
+    c.broken = 0;
     mark = lg_proc_log_mark(lg);
     lg_proc_write_config(lg, rl_config(&c));
     cr_assert_eq(lg_proc_signal(lg, SIGHUP), 0);

@@ -176,8 +176,13 @@ lg_conf_t *lg_conf_single(int backend_port);
 void lg_conf_set(lg_conf_t *c, const char *path, const char *value);
 void lg_conf_setf(lg_conf_t *c, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Append an item (a scalar or flow text) to the list at `path` (created when absent). */
+/*
+ * Append an item (a scalar or flow text) to the list at `path` (created when absent); or put it
+ * first (a route tried before the others).
+ */
 void lg_conf_add(lg_conf_t *c, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void lg_conf_add_first(lg_conf_t *c, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The YAML text (harness-owned). */
 char *lg_conf_yaml(const lg_conf_t *c);

@@ -134,18 +134,40 @@ void lg_conf_setf(lg_conf_t *c, const char *path, const char *fmt, ...)
     lg_conf_set(c, path, lg_test_keep(s, NULL));
 }
 
-void lg_conf_add(lg_conf_t *c, const char *path, const char *fmt, ...)
+/* Add an item made of fmt and ap to the list at `path`: first with `front`, else last. */
+static void lg_conf_item(lg_conf_t *c, const char *path, int front, const char *fmt, va_list ap)
 {
-    lg_conf_node_t *n = lg_conf_find(c, path, 1, NULL);
-    va_list ap;
+    lg_conf_node_t *n = lg_conf_find(c, path, 1, NULL), *item;
     char *s;
 
     cr_assert(n->value == NULL && (n->list || n->child == NULL), "%s is not a list", path);
     n->list = 1;
-    va_start(ap, fmt);
     cr_assert(vasprintf(&s, fmt, ap) >= 0);
+    item = lg_conf_node_new(NULL, lg_test_keep(s, NULL));
+    if (front) {
+        item->next = n->child;
+        n->child = item;
+    } else {
+        lg_conf_append(n, item);
+    }
+}
+
+void lg_conf_add(lg_conf_t *c, const char *path, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    lg_conf_item(c, path, 0, fmt, ap);
     va_end(ap);
-    lg_conf_append(n, lg_conf_node_new(NULL, lg_test_keep(s, NULL)));
+}
+
+void lg_conf_add_first(lg_conf_t *c, const char *path, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    lg_conf_item(c, path, 1, fmt, ap);
+    va_end(ap);
 }
 
 /* Append the children of `n` indented by `indent` spaces to *out. */
