@@ -1,6 +1,9 @@
 /*
  * lg_test.h - helpers for the integration tests: temp dirs, the real lifeguard binary, the test
- * origin (lg-origin), raw HTTP clients on 127.0.0.1 with timeouts, and log inspection.
+ * origin (lg-origin), raw HTTP clients on 127.0.0.1 with timeouts, and log inspection. Configs
+ * are built with lg_conf_* rather than written out (keep YAML text for tests of YAML itself:
+ * syntax errors, line:column messages); most data-path tests start with lg_fix_start() and end
+ * with lg_fix_finish().
  *
  * Ownership: everything the harness returns (strings, responses, clients, processes) is owned by
  * the harness and released when the test process exits; the *_free/_close/_stop functions only
