@@ -31,12 +31,6 @@
 
 /* Health checks fast enough for every transition to happen within a second or so. */
 #define AD_HC "{type: http, path: /healthz, interval: 200ms, timeout: 150ms, rise: 2, fall: 2}"
-/* Bound of a backend going down or up: 2 checks 200 ms apart, plus slack for a loaded machine. */
-#define AD_TRANSITION_MS 5000
-/* Bound of an access log flush (every second) reaching the file. */
-#define AD_FLUSH_MS 3000
-/* Bound of a counter reaching its value after the client read the response. */
-#define AD_COUNTER_MS 3000
 
 /* ---- configs */
 
@@ -281,7 +275,7 @@ static void ad_expect_metric(int aport, const char *name, const char *labels, do
     int ok;
 
     LG_WAIT_FOR(ok, (v = ad_metric(ad_get(aport, "/metrics"), name, labels)) == want,
-                AD_COUNTER_MS);
+                lg_test_timeout_ms());
     cr_assert(ok, "%s{%s} is %g, expected %g", name, labels, v, want);
 }
 
@@ -884,7 +878,7 @@ Test(admin, metrics_pass_promtool, .timeout = 60)
                 ad_metric(ad_get(aport, "/metrics"), "lifeguard_backend_up",
                           lg_fmt("pool=\"app\",backend=\"127.0.0.1:%d\",host=\"127.0.0.1:%d\"",
                                  b->port, b->port)) == 0,
-                AD_TRANSITION_MS);
+                lg_test_timeout_ms());
     cr_assert(ok, "backend b not down in /metrics");
     body = ad_get(aport, "/metrics");
     cr_assert_eq(ad_promtool(dir, body, &out), 0, "promtool: %s\n%s", out, body);
@@ -939,7 +933,7 @@ static void ad_expect_counts(int aport, int oport, const ad_counts_t *want)
 
     LG_WAIT_FOR(ok,
                 (got = ad_read_counts(ad_get(aport, "/metrics"), oport), ad_counts_eq(&got, want)),
-                AD_COUNTER_MS);
+                lg_test_timeout_ms());
     cr_assert(ok, "counters: %s\nexpected: %s", ad_counts_text(&got), ad_counts_text(want));
 }
 
@@ -1064,7 +1058,8 @@ Test(admin, counters_survive_a_reload, .timeout = 60)
 
             lgt_assert_status(r, 200);
             sent += strlen(r->head) + r->body_len;
-            cr_assert(lg_client_wait_close(idle, 5000), "the old generation kept a connection");
+            cr_assert(lg_client_wait_close(idle, lg_test_timeout_ms()),
+                      "the old generation kept a connection");
             lg_client_close(idle);
             idle = NULL;
             want.c2 += 1;
@@ -1203,9 +1198,10 @@ Test(admin, backend_down_in_metrics_and_status_json, .timeout = 60)
     /* b stops: down in both, a stays up */
     lg_proc_stop(b);
     LG_WAIT_FOR(ok, ad_metric(ad_get(aport, "/metrics"), "lifeguard_backend_up", lb) == 0,
-                AD_TRANSITION_MS);
+                lg_test_timeout_ms());
     cr_assert(ok, "lifeguard_backend_up of b is not 0");
-    LG_WAIT_FOR(ok, strcmp(st = ad_backend_state(aport, addr_b), "down") == 0, AD_TRANSITION_MS);
+    LG_WAIT_FOR(ok, strcmp(st = ad_backend_state(aport, addr_b), "down") == 0,
+                lg_test_timeout_ms());
     cr_assert(ok, "state of b is \"%s\", not \"down\"", st);
     body = ad_get(aport, "/metrics");
     cr_assert_eq(ad_metric(body, "lifeguard_backend_check_success", lb), 0);
@@ -1222,9 +1218,9 @@ Test(admin, backend_down_in_metrics_and_status_json, .timeout = 60)
     /* b comes back on its port: up again */
     b = lg_origin_startf("--name b --listen 127.0.0.1:%d", bport);
     LG_WAIT_FOR(ok, ad_metric(ad_get(aport, "/metrics"), "lifeguard_backend_up", lb) == 1,
-                AD_TRANSITION_MS);
+                lg_test_timeout_ms());
     cr_assert(ok, "lifeguard_backend_up of b is not back to 1");
-    LG_WAIT_FOR(ok, strcmp(st = ad_backend_state(aport, addr_b), "up") == 0, AD_TRANSITION_MS);
+    LG_WAIT_FOR(ok, strcmp(st = ad_backend_state(aport, addr_b), "up") == 0, lg_test_timeout_ms());
     cr_assert(ok, "state of b is \"%s\", not \"up\"", st);
     lg_lifeguard_finish(lg, NULL);
 }
@@ -1310,7 +1306,7 @@ Test(admin, status_page_is_html)
 /* Wait for `want` lines in `path`, then require exactly that many; the lines. */
 static char **ad_log_lines(const char *path, size_t want, size_t *n)
 {
-    size_t got = ad_wait_lines(path, want, AD_FLUSH_MS);
+    size_t got = ad_wait_lines(path, want, lg_test_timeout_ms());
     char *text;
 
     /* lines that should not be there would come with the same flush */
@@ -1652,7 +1648,7 @@ Test(admin, access_log_reopened_on_sigusr1, .timeout = 60)
     char **lines;
     int *seen = lg_test_keep(calloc((size_t)(n1 + n2), sizeof(int)), NULL);
 
-    LG_WAIT_FOR(ok, (nw = lg_pid_children(lg->pid, workers, 8)) == 2, 2000);
+    LG_WAIT_FOR(ok, (nw = lg_pid_children(lg->pid, workers, 8)) == 2, lg_test_timeout_ms());
     cr_assert(ok, "lifeguard has %zu workers, not 2", nw);
     /* the first batch, partly still in the workers' buffers when the file is renamed */
     for (int i = 0; i < n1; i++)
@@ -1660,7 +1656,8 @@ Test(admin, access_log_reopened_on_sigusr1, .timeout = 60)
     cr_assert_eq(rename(path, rotated), 0);
     mark = lg_proc_log_mark(lg);
     cr_assert_eq(lg_proc_signal(lg, SIGUSR1), 0);
-    cr_assert(lg_proc_wait_log(lg, mark, "logs reopened", 2000), "the master did not reopen");
+    cr_assert(lg_proc_wait_log(lg, mark, "logs reopened", lg_test_timeout_ms()),
+              "the master did not reopen");
     /* every worker has the new file open and no longer the renamed one */
     for (size_t w = 0; w < nw; w++) {
         LG_WAIT_FOR(ok, ad_pid_has_file(workers[w], path) && !ad_pid_has_file(workers[w], rotated),
@@ -1697,10 +1694,10 @@ Test(admin, access_log_reopened_on_sigusr1, .timeout = 60)
     /* and a second rotation works the same */
     cr_assert_eq(rename(path, lg_fmt("%s/access.log.2", dir)), 0);
     cr_assert_eq(lg_proc_signal(lg, SIGUSR1), 0);
-    LG_WAIT_FOR(ok, ad_file_lines(path) == 0 && access(path, F_OK) == 0, 2000);
+    LG_WAIT_FOR(ok, ad_file_lines(path) == 0 && access(path, F_OK) == 0, lg_test_timeout_ms());
     cr_assert(ok, "no new access.log after the second SIGUSR1");
     for (size_t w = 0; w < nw; w++) {
-        LG_WAIT_FOR(ok, ad_pid_has_file(workers[w], path), 2000);
+        LG_WAIT_FOR(ok, ad_pid_has_file(workers[w], path), lg_test_timeout_ms());
         cr_assert(ok, "worker %d did not reopen its access log", (int)workers[w]);
     }
     ad_oneshots(port, 3, "/again", 200, NULL);
@@ -1729,7 +1726,7 @@ Test(admin, error_log_lines_name_level_and_process, .timeout = 30)
     cr_assert_eq(lg_client_sendf(c, "GET / HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n"), 0);
     lgt_assert_status(lg_client_read(c, 0), 400);
     lg_client_close(c);
-    cr_assert(lg_proc_wait_log(lg, 0, "client sent an invalid request", 2000));
+    cr_assert(lg_proc_wait_log(lg, 0, "client sent an invalid request", lg_test_timeout_ms()));
 
     /* a graceful stop: every worker logs its exit */
     status = lg_proc_stop_with(lg, SIGQUIT, lg_test_timeout_ms());
@@ -1814,7 +1811,8 @@ Test(admin, config_reload_metrics, .timeout = 60)
     mark = lg_proc_log_mark(lg);
     lg_proc_write_config(lg, "workers: [\n");
     cr_assert_eq(lg_proc_signal(lg, SIGHUP), 0);
-    cr_assert(lg_proc_wait_log(lg, mark, "reload failed: generation 1 keeps serving", 5000));
+    cr_assert(lg_proc_wait_log(lg, mark, "reload failed: generation 1 keeps serving",
+                               lg_test_timeout_ms()));
     ad_expect_metric(aport, "lifeguard_config_reloads_total", "result=\"failed\"", 1);
     body = ad_get(aport, "/metrics");
     cr_assert_eq(ad_metric(body, "lifeguard_config_reloads_total", "result=\"ok\""), 0);
@@ -1825,7 +1823,7 @@ Test(admin, config_reload_metrics, .timeout = 60)
     mark = lg_proc_log_mark(lg);
     lg_proc_write_config(lg, yaml);
     cr_assert_eq(lg_proc_signal(lg, SIGHUP), 0);
-    cr_assert(lg_proc_wait_log(lg, mark, "reloaded: generation 2", 5000));
+    cr_assert(lg_proc_wait_log(lg, mark, "reloaded: generation 2", lg_test_timeout_ms()));
     ad_expect_metric(aport, "lifeguard_config_reloads_total", "result=\"ok\"", 1);
     body = ad_get(aport, "/metrics");
     cr_assert_eq(ad_metric(body, "lifeguard_config_reloads_total", "result=\"failed\""), 1);

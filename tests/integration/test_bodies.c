@@ -347,7 +347,7 @@ Test(bodies, http10_client_large_download, .timeout = 60)
     lgt_assert_status(r, 200);
     cr_assert_eq(r->content_length, (long long)(10 * MIB));
     cr_assert_eq(r->body_sum, lg_pattern_checksum(10 * MIB));
-    cr_assert(lg_client_wait_close(c, 3000));
+    cr_assert(lg_client_wait_close(c, lg_test_timeout_ms()));
     lg_fix_finish(&f, NULL);
 }
 

@@ -47,7 +47,8 @@ static lg_http_response_t *raw_exchange(int port, const char *req, size_t len, i
 
         cr_assert(conn != NULL && strcasecmp(conn, "close") == 0,
                   "request \"%.80s\": no Connection: close; head %s", req, r->head);
-        cr_assert(lg_client_wait_close(c, 3000), "request \"%.80s\": connection left open", req);
+        cr_assert(lg_client_wait_close(c, lg_test_timeout_ms()),
+                  "request \"%.80s\": connection left open", req);
     }
     lg_client_close(c);
     return r;
@@ -187,7 +188,7 @@ Test(errors, pipelined_valid_then_malformed)
 
     lgt_run_pipelined(c, valid_then_malformed,
                       sizeof(valid_then_malformed) / sizeof(valid_then_malformed[0]), 0);
-    cr_assert(lg_client_wait_close(c, 3000));
+    cr_assert(lg_client_wait_close(c, lg_test_timeout_ms()));
     lg_fix_finish(&f, NULL);
 }
 
@@ -208,7 +209,7 @@ Test(errors, http10_with_transfer_encoding_closes)
     r = lg_client_read(c, 0);
     cr_assert_eq(r->error, LG_HTTP_OK, "%s", lg_http_error_name(r->error));
     cr_assert(r->status == 400 || r->status == 200, "status %d", r->status);
-    cr_assert(lg_client_wait_close(c, 3000),
+    cr_assert(lg_client_wait_close(c, lg_test_timeout_ms()),
               "connection kept alive after an HTTP/1.0 request "
               "with Transfer-Encoding (response %d, Connection: %s)",
               r->status, lg_http_header(r, "Connection"));
@@ -255,7 +256,7 @@ Test(errors, unfinished_head_over_max_header_size_gets_431)
                        lg_fmt("GET / HTTP/1.1\r\nHost: x\r\nX-Big: %s", filler('a', 5000)), NULL});
     lgt_assert_status(r, 431);
     cr_assert_str_eq(lg_http_header(r, "Connection"), "close");
-    cr_assert(lg_client_wait_close(c, 3000));
+    cr_assert(lg_client_wait_close(c, lg_test_timeout_ms()));
     cr_assert_eq(lg_origin_stats(f.origin->port, &st), 0);
     cr_assert_eq(st.requests, 0);
     lg_fix_finish(&f, NULL);
@@ -330,7 +331,7 @@ Test(errors, content_length_over_max_body_size_gets_413)
         lg_client_sendf(c, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1025\r\n\r\n"), 0);
     r = lg_client_read(c, 0);
     lgt_assert_status(r, 413);
-    cr_assert(lg_client_wait_close(c, 3000));
+    cr_assert(lg_client_wait_close(c, lg_test_timeout_ms()));
 
     /* the same with the body sent at once */
     RAW(f.port,
@@ -360,7 +361,7 @@ Test(errors, chunked_over_max_body_size_gets_413)
                  0);
     r = lg_client_read(c, 0);
     lgt_assert_status(r, 413);
-    cr_assert(lg_client_wait_close(c, 3000));
+    cr_assert(lg_client_wait_close(c, lg_test_timeout_ms()));
     lg_fix_finish(&f, NULL);
 }
 
@@ -428,7 +429,7 @@ static void early_error_then_body(int port, const char *head, int status)
                  "status %d: sending the body failed after %d KiB (%d: %s): the connection "
                  "was reset instead of lingering",
                  status, (i - 1) * 64, err, strerror(err));
-    cr_assert(lg_client_wait_close(c, 7000));
+    cr_assert(lg_client_wait_close(c, lg_test_timeout_ms()));
 }
 
 Test(errors, early_error_lingers_while_the_body_arrives)
@@ -476,7 +477,7 @@ Test(errors, mid_body_error_lingers_while_the_body_arrives)
                  "connection was reset instead of lingering",
                  (i - 1) * 64, err, strerror(err), r->status, lg_http_error_name(r->error));
     lgt_assert_status(r, 413);
-    cr_assert(lg_client_wait_close(c, 7000));
+    cr_assert(lg_client_wait_close(c, lg_test_timeout_ms()));
     lg_fix_finish(&f, NULL);
 }
 
@@ -496,7 +497,7 @@ Test(errors, partial_head_gets_408_after_client_header)
     lgt_assert_status(r, 408);
     cr_assert_geq(dt, 900, "408 after %llu ms", (unsigned long long)dt);
     cr_assert_str_eq(lg_http_header(r, "Connection"), "close");
-    cr_assert(lg_client_wait_close(c, 3000));
+    cr_assert(lg_client_wait_close(c, lg_test_timeout_ms()));
     lg_fix_finish(&f, NULL);
 }
 
@@ -519,7 +520,7 @@ Test(errors, trickled_head_still_gets_408)
     cr_assert(answered, "no answer after 3 s of trickling");
     r = lg_client_read(c, 0);
     lgt_assert_status(r, 408);
-    cr_assert(lg_client_wait_close(c, 3000));
+    cr_assert(lg_client_wait_close(c, lg_test_timeout_ms()));
     lg_fix_finish(&f, NULL);
 }
 
@@ -822,7 +823,7 @@ Test(abort, client_close_aborts_the_backend_side)
     c = lg_client_connect(f.port);
     cr_assert_eq(lg_client_sendf(c, "GET /delay/3000 HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
     cr_assert_eq(lgt_wait_origin_active(f.origin->port, 1, 3000), 1);
-    LG_WAIT_FOR(ok, (fds = lg_pid_fd_count(worker)) == base_fds + 2, 2000);
+    LG_WAIT_FOR(ok, (fds = lg_pid_fd_count(worker)) == base_fds + 2, lg_test_timeout_ms());
     cr_assert(ok, "worker has %d fds, expected %d", fds, base_fds + 2);
     lg_client_close(c);
     LG_WAIT_FOR(ok, (fds = lg_pid_fd_count(worker)) == base_fds, lg_test_timeout_ms());

@@ -272,7 +272,7 @@ Test(proxy, http10_request_is_sent_as_http11_with_host)
     cr_assert_str_eq(lg_echo_field(r->body, "version"), "HTTP/1.1");
     cr_assert_eq(lg_echo_header_count(r->body, "Host"), 1, "%s", r->body);
     cr_assert_str_eq(lg_echo_header(r->body, "Host"), lg_fmt("127.0.0.1:%d", f.origin->port));
-    cr_assert(lg_client_wait_close(c, 3000));
+    cr_assert(lg_client_wait_close(c, lg_test_timeout_ms()));
     lg_fix_finish(&f, NULL);
 }
 
@@ -315,7 +315,7 @@ Test(keepalive, http10_closes_by_default)
     conn = lg_http_header(r, "Connection");
     cr_assert(conn == NULL || strcasecmp(conn, "close") == 0, "Connection: %s", conn);
     cr_assert_null(lg_http_header(r, "Transfer-Encoding"));
-    cr_assert(lg_client_wait_close(c, 3000), "HTTP/1.0 connection left open");
+    cr_assert(lg_client_wait_close(c, lg_test_timeout_ms()), "HTTP/1.0 connection left open");
     lg_fix_finish(&f, NULL);
 }
 
@@ -344,7 +344,7 @@ Test(keepalive, http10_keep_alive_when_asked)
     r = lg_client_read(c, 0);
     lgt_assert_status(r, 200);
     cr_assert_str_eq(r->body, "origin\n");
-    cr_assert(lg_client_wait_close(c, 3000));
+    cr_assert(lg_client_wait_close(c, lg_test_timeout_ms()));
     lg_fix_finish(&f, NULL);
 }
 
@@ -358,7 +358,7 @@ Test(keepalive, connection_close_from_the_client)
     lgt_assert_status(r, 200);
     cr_assert_str_eq(lg_http_header(r, "Connection"), "close");
     cr_assert_eq(r->body_len, 7);
-    cr_assert(lg_client_wait_close(c, 3000));
+    cr_assert(lg_client_wait_close(c, lg_test_timeout_ms()));
     lg_fix_finish(&f, NULL);
 }
 
@@ -442,7 +442,7 @@ Test(keepalive, pipelined_requests_answered_in_order)
     cr_assert_str_eq(pipelined_cases[7].echo_value2,
                      lgt_hex(lg_checksum(LG_CHECKSUM_INIT, "xyz", 3)));
     lgt_run_pipelined(c, pipelined_cases, sizeof(pipelined_cases) / sizeof(pipelined_cases[0]), 0);
-    cr_assert(lg_client_wait_close(c, 3000));
+    cr_assert(lg_client_wait_close(c, lg_test_timeout_ms()));
     lg_fix_finish(&f, NULL);
 }
 
@@ -470,7 +470,7 @@ Test(keepalive, pipelined_then_half_close)
 
     lgt_run_pipelined(c, half_close_cases, sizeof(half_close_cases) / sizeof(half_close_cases[0]),
                       1);
-    cr_assert(lg_client_wait_close(c, 3000));
+    cr_assert(lg_client_wait_close(c, lg_test_timeout_ms()));
     lg_fix_finish(&f, NULL);
 }
 
@@ -763,7 +763,7 @@ Test(routing, no_route_with_a_large_body)
         r = lg_client_request(c, "GET", "/", "Host: known.test", NULL, 0);
         lgt_assert_status(r, 200);
     } else {
-        cr_assert(lg_client_wait_close(c, 7000));
+        cr_assert(lg_client_wait_close(c, lg_test_timeout_ms()));
     }
     lg_fix_finish(&f, NULL);
 }
@@ -820,7 +820,7 @@ Test(routing, two_workers_serve_everything)
     pid_t kids[4];
     int i, ok;
 
-    LG_WAIT_FOR(ok, lg_pid_children(f.lg->pid, kids, 4) == 2, 3000);
+    LG_WAIT_FOR(ok, lg_pid_children(f.lg->pid, kids, 4) == 2, lg_test_timeout_ms());
     cr_assert(ok, "expected 2 workers");
     for (i = 0; i < 8; i++)
         ka[i] = lg_client_connect(f.port);
