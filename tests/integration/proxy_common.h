@@ -1,7 +1,7 @@
 /*
  * proxy_common.h - helpers shared by the data-path integration tests (test_proxy.c,
  * test_bodies.c, test_errors.c and others): a config routing one host only, and small
- * assertions. Configs and the one-origin fixture are in tests/support (lg_conf_*, lg_fix_*).
+ * assertions. Configs and the one-origin fixture are in tests/support (lg_yaml_*, lg_fix_*).
  *
  * Header only, `static inline`, so that each test file stays one executable (the CMake glob makes
  * an executable of every tests/integration/test_*.c).
@@ -18,13 +18,13 @@
 
 #define MIB (1024ULL * 1024ULL)
 
-/* lg_conf_single(port) whose one route takes Host known.test only: other hosts get 404. */
-static inline lg_conf_t *lgt_conf_known_host(int port)
+/* lg_yaml_single(port) whose one route takes Host known.test only: other hosts get 404. */
+static inline lg_yaml_t *lgt_conf_known_host(int port)
 {
-    lg_conf_t *conf = lg_conf_single(port);
+    lg_yaml_t *conf = lg_yaml_single(port);
 
-    lg_conf_set(conf, "listeners.web.routes", NULL);
-    lg_conf_add(conf, "listeners.web.routes", "{host: known.test, pool: app}");
+    lg_yaml_set(conf, "listeners.web.routes", NULL);
+    lg_yaml_add(conf, "listeners.web.routes", "{host: known.test, pool: app}");
     return conf;
 }
 

@@ -35,34 +35,34 @@
 /* ---- configs */
 
 /*
- * lg_conf_single(port) with `workers`, the access log `access` ("off", or a path) in `format`,
+ * lg_yaml_single(port) with `workers`, the access log `access` ("off", or a path) in `format`,
  * and the admin listener on port 0.
  */
-static lg_conf_t *ad_conf(unsigned workers, const char *access, const char *format, int port)
+static lg_yaml_t *ad_conf(unsigned workers, const char *access, const char *format, int port)
 {
-    lg_conf_t *conf = lg_conf_single(port);
+    lg_yaml_t *conf = lg_yaml_single(port);
 
-    lg_conf_setf(conf, "workers", "%u", workers);
-    lg_conf_set(conf, "log.access", access);
-    lg_conf_set(conf, "log.access_format", format);
-    lg_conf_set(conf, "admin.listen", "127.0.0.1:0");
+    lg_yaml_setf(conf, "workers", "%u", workers);
+    lg_yaml_set(conf, "log.access", access);
+    lg_yaml_set(conf, "log.access_format", format);
+    lg_yaml_set(conf, "admin.listen", "127.0.0.1:0");
     return conf;
 }
 
 /* ad_conf() whose pool app has http health checks (AD_HC) and a second backend port_b. */
-static lg_conf_t *ad_conf_checked(unsigned workers, int port_a, int port_b)
+static lg_yaml_t *ad_conf_checked(unsigned workers, int port_a, int port_b)
 {
-    lg_conf_t *conf = ad_conf(workers, "off", "combined", port_a);
+    lg_yaml_t *conf = ad_conf(workers, "off", "combined", port_a);
 
-    lg_conf_set(conf, "pools.app.health_check", AD_HC);
-    lg_conf_add(conf, "pools.app.backends", "127.0.0.1:%d", port_b);
+    lg_yaml_set(conf, "pools.app.health_check", AD_HC);
+    lg_yaml_add(conf, "pools.app.backends", "127.0.0.1:%d", port_b);
     return conf;
 }
 
 /* The YAML of ad_conf(). */
 static char *ad_single(unsigned workers, const char *access, const char *format, int port)
 {
-    return lg_conf_yaml(ad_conf(workers, access, format, port));
+    return lg_yaml_text(ad_conf(workers, access, format, port));
 }
 
 /* ---- small helpers */
@@ -803,7 +803,7 @@ Test(admin, metrics_pass_promtool, .timeout = 60)
     char *dir = lg_test_tempdir();
     /* a port with nothing behind it: a third pool whose requests fail (502) */
     int dead = lg_test_free_port();
-    lg_conf_t *conf = ad_conf_checked(2, a->port, b->port);
+    lg_yaml_t *conf = ad_conf_checked(2, a->port, b->port);
     lg_proc_t *lg;
     int port, aport, ok;
     lg_client_t *cl;
@@ -811,18 +811,18 @@ Test(admin, metrics_pass_promtool, .timeout = 60)
     char *body, *out;
     const char *ctype;
 
-    lg_conf_set(conf, "listeners.web.routes", NULL);
-    lg_conf_add(conf, "listeners.web.routes", "{path_prefix: /b/, pool: second}");
-    lg_conf_add(conf, "listeners.web.routes", "{path_prefix: /dead/, pool: dead}");
-    lg_conf_add(conf, "listeners.web.routes", "{pool: app}");
-    lg_conf_set(conf, "listeners.api.listen", "127.0.0.1:0");
-    lg_conf_add(conf, "listeners.api.routes", "{pool: second}");
-    lg_conf_set(conf, "pools.second.health_check.type", "none");
-    lg_conf_add(conf, "pools.second.backends", "127.0.0.1:%d", c->port);
-    lg_conf_set(conf, "pools.dead.retries", "0");
-    lg_conf_set(conf, "pools.dead.health_check.type", "none");
-    lg_conf_add(conf, "pools.dead.backends", "127.0.0.1:%d", dead);
-    lg = lg_conf_start(conf);
+    lg_yaml_set(conf, "listeners.web.routes", NULL);
+    lg_yaml_add(conf, "listeners.web.routes", "{path_prefix: /b/, pool: second}");
+    lg_yaml_add(conf, "listeners.web.routes", "{path_prefix: /dead/, pool: dead}");
+    lg_yaml_add(conf, "listeners.web.routes", "{pool: app}");
+    lg_yaml_set(conf, "listeners.api.listen", "127.0.0.1:0");
+    lg_yaml_add(conf, "listeners.api.routes", "{pool: second}");
+    lg_yaml_set(conf, "pools.second.health_check.type", "none");
+    lg_yaml_add(conf, "pools.second.backends", "127.0.0.1:%d", c->port);
+    lg_yaml_set(conf, "pools.dead.retries", "0");
+    lg_yaml_set(conf, "pools.dead.health_check.type", "none");
+    lg_yaml_add(conf, "pools.dead.backends", "127.0.0.1:%d", dead);
+    lg = lg_yaml_start(conf);
     port = lg_proc_port(lg, "web");
     aport = ad_admin(lg);
 
@@ -1178,7 +1178,7 @@ Test(admin, backend_down_in_metrics_and_status_json, .timeout = 60)
     lg_proc_t *a = lg_origin_start("--name a");
     lg_proc_t *b = lg_origin_start("--name b");
     int bport = b->port;
-    lg_proc_t *lg = lg_conf_start(ad_conf_checked(1, a->port, bport));
+    lg_proc_t *lg = lg_yaml_start(ad_conf_checked(1, a->port, bport));
     int aport = ad_admin(lg), ok;
     const char *la =
         lg_fmt("pool=\"app\",backend=\"127.0.0.1:%d\",host=\"127.0.0.1:%d\"", a->port, a->port);

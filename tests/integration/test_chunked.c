@@ -33,7 +33,7 @@ static void fx_start(fx_t *f)
 
     f->lfd = lg_raw_listen(&bport);
     cr_assert_geq(f->lfd, 0);
-    f->lg = lg_conf_start(lg_conf_single(bport));
+    f->lg = lg_yaml_start(lg_yaml_single(bport));
     f->port = lg_proc_port(f->lg, "web");
 }
 

@@ -387,25 +387,25 @@ static int origins_start(size_t n, const char *const *ips, const char *const *na
 /* ---- lifeguard */
 
 /*
- * lg_conf_single() whose pool `app` has the single backend app.test:port, re-resolved every
+ * lg_yaml_single() whose pool `app` has the single backend app.test:port, re-resolved every
  * second through dnsmasq `d`; `check` is the pool's health_check. The caller may add more.
  */
-static lg_conf_t *dns_conf(dns_server_t *d, int workers, int port, const char *check)
+static lg_yaml_t *dns_conf(dns_server_t *d, int workers, int port, const char *check)
 {
-    lg_conf_t *conf = lg_conf_single(port);
+    lg_yaml_t *conf = lg_yaml_single(port);
 
-    lg_conf_setf(conf, "workers", "%d", workers);
-    lg_conf_setf(conf, "resolver", "%s:%d", d->ip, d->port);
-    lg_conf_set(conf, "pools.app.resolve_interval", "1s");
-    lg_conf_set(conf, "pools.app.health_check", check);
-    lg_conf_set(conf, "pools.app.backends", NULL);
-    lg_conf_add(conf, "pools.app.backends", DNS_NAME ":%d", port);
+    lg_yaml_setf(conf, "workers", "%d", workers);
+    lg_yaml_setf(conf, "resolver", "%s:%d", d->ip, d->port);
+    lg_yaml_set(conf, "pools.app.resolve_interval", "1s");
+    lg_yaml_set(conf, "pools.app.health_check", check);
+    lg_yaml_set(conf, "pools.app.backends", NULL);
+    lg_yaml_add(conf, "pools.app.backends", DNS_NAME ":%d", port);
     return conf;
 }
 
 static lg_proc_t *start_lifeguard(dns_server_t *d, int workers, int port, const char *check)
 {
-    return lg_conf_start(dns_conf(d, workers, port, check));
+    return lg_yaml_start(dns_conf(d, workers, port, check));
 }
 
 #define NO_CHECK   "{type: none}"
@@ -1083,7 +1083,7 @@ Test(dns, replaced_address_is_checked_before_traffic, .timeout = 60)
     lg_proc_t *o[2];
     int port, ok, hits = 0;
     dns_server_t *d;
-    lg_conf_t *conf;
+    lg_yaml_t *conf;
     lg_proc_t *lg;
     traffic_t t;
     char *up1, *up2, *to2;
@@ -1093,8 +1093,8 @@ Test(dns, replaced_address_is_checked_before_traffic, .timeout = 60)
     d = dns_start("127.0.0.1 " DNS_NAME "\n");
     conf = dns_conf(d, 1, port,
                     "{type: http, path: /delay/250, interval: 300ms, timeout: 300ms, rise: 1}");
-    lg_conf_set(conf, "pools.app.keepalive.max_idle", "0");
-    lg = lg_conf_start(conf);
+    lg_yaml_set(conf, "pools.app.keepalive.max_idle", "0");
+    lg = lg_yaml_start(conf);
     up1 = lg_fmt("(127.0.0.1:%d) is up", port);
     up2 = lg_fmt("(127.0.0.2:%d) is up", port);
     to2 = lg_fmt("resolves to 127.0.0.2:%d\n", port);

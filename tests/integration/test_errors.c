@@ -435,10 +435,10 @@ static void early_error_then_body(int port, const char *head, int status)
 Test(errors, early_error_lingers_while_the_body_arrives)
 {
     lg_proc_t *o = lg_origin_start(NULL);
-    lg_conf_t *conf = lgt_conf_known_host(o->port);
+    lg_yaml_t *conf = lgt_conf_known_host(o->port);
     lg_fix_t f;
 
-    lg_conf_set(conf, "limits.max_body_size", "512k");
+    lg_yaml_set(conf, "limits.max_body_size", "512k");
     f = lg_fix_start_conf(o, conf);
 
     early_error_then_body(
@@ -546,7 +546,7 @@ Test(errors, silent_connection_closed_without_response)
 Test(errors, backend_port_closed_gets_502)
 {
     int dead = lg_test_free_port();
-    lg_proc_t *lg = lg_conf_start(lg_conf_single(dead));
+    lg_proc_t *lg = lg_yaml_start(lg_yaml_single(dead));
     int port = lg_proc_port(lg, "web");
     lg_client_t *c = lg_client_connect(port);
     lg_http_response_t *r;
@@ -574,13 +574,13 @@ Test(errors, refused_connect_retried_on_another_backend)
 {
     int dead = lg_test_free_port();
     lg_proc_t *o = lg_origin_start("--name alive");
-    lg_conf_t *conf = lg_conf_single(dead);
+    lg_yaml_t *conf = lg_yaml_single(dead);
     lg_origin_stats_t st;
     lg_fix_t f;
     int i;
 
-    lg_conf_set(conf, "pools.app.retries", "1");
-    lg_conf_add(conf, "pools.app.backends", "127.0.0.1:%d", o->port);
+    lg_yaml_set(conf, "pools.app.retries", "1");
+    lg_yaml_add(conf, "pools.app.backends", "127.0.0.1:%d", o->port);
     f = lg_fix_start_conf(o, conf);
     for (i = 0; i < 6; i++) {
         lg_http_response_t *r = lg_http_get(f.port, "/", NULL);
@@ -720,7 +720,7 @@ static int connect_completes(int port, int ms)
 Test(errors, connect_timeout_gets_504)
 {
     int lport, lfd = full_listener(&lport);
-    lg_conf_t *conf;
+    lg_yaml_t *conf;
     lg_proc_t *lg;
     lg_http_response_t *r;
     uint64_t t0, dt;
@@ -729,10 +729,10 @@ Test(errors, connect_timeout_gets_504)
         close(lfd);
         cr_skip_test("cannot make a connect hang on this kernel (accept queue not full)");
     }
-    conf = lg_conf_single(lport);
-    lg_conf_set(conf, "timeouts.connect", "500ms");
-    lg_conf_set(conf, "pools.app.retries", "0");
-    lg = lg_conf_start(conf);
+    conf = lg_yaml_single(lport);
+    lg_yaml_set(conf, "timeouts.connect", "500ms");
+    lg_yaml_set(conf, "pools.app.retries", "0");
+    lg = lg_yaml_start(conf);
     t0 = lg_now_ms();
     r = lg_http_get(lg_proc_port(lg, "web"), "/", NULL);
     dt = lg_now_ms() - t0;

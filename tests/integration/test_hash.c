@@ -11,13 +11,13 @@
 /* lifeguard in front of origins a, b, c with balance: hash on `key`. */
 static lg_proc_t *hs_start(const lg_proc_t *const *o, const char *key)
 {
-    lg_conf_t *conf = lg_conf_single(o[0]->port);
+    lg_yaml_t *conf = lg_yaml_single(o[0]->port);
 
-    lg_conf_set(conf, "pools.app.balance", "hash");
-    lg_conf_set(conf, "pools.app.hash_key", key);
-    lg_conf_add(conf, "pools.app.backends", "127.0.0.1:%d", o[1]->port);
-    lg_conf_add(conf, "pools.app.backends", "127.0.0.1:%d", o[2]->port);
-    return lg_conf_start(conf);
+    lg_yaml_set(conf, "pools.app.balance", "hash");
+    lg_yaml_set(conf, "pools.app.hash_key", key);
+    lg_yaml_add(conf, "pools.app.backends", "127.0.0.1:%d", o[1]->port);
+    lg_yaml_add(conf, "pools.app.backends", "127.0.0.1:%d", o[2]->port);
+    return lg_yaml_start(conf);
 }
 
 /* Which origin answered `headers` (0 for a, 1 for b, 2 for c). */

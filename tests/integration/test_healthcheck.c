@@ -24,11 +24,11 @@
 /* A valid file with admin.listen `admin` (NULL for none); nothing listens on its backend. */
 static char *hc_config(const char *admin)
 {
-    lg_conf_t *conf = lg_conf_single(9);
+    lg_yaml_t *conf = lg_yaml_single(9);
 
     if (admin != NULL)
-        lg_conf_set(conf, "admin.listen", admin);
-    return lg_conf_yaml(conf);
+        lg_yaml_set(conf, "admin.listen", admin);
+    return lg_yaml_text(conf);
 }
 
 /* `lifeguard healthcheck -c FILE` on `yaml`: its exit status, its output in *out. */

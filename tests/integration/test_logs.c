@@ -63,7 +63,7 @@ Test(logs, failed_bind_names_listener_and_place, .timeout = 30)
 Test(logs, refused_connect_names_pool_client_request, .timeout = 30)
 {
     int dead = lg_test_free_port();
-    lg_proc_t *lg = lg_conf_start(lg_conf_single(dead));
+    lg_proc_t *lg = lg_yaml_start(lg_yaml_single(dead));
     int port = lg_proc_port(lg, "web");
     const char *log;
     long third, ejected;
@@ -119,14 +119,14 @@ Test(logs, own_replies_log_method_and_path, .timeout = 30)
          "\"method\":\"POST\",\"path\":\"/bad\",\"protocol\":\"HTTP/1.1\",\"status\":400"},
     };
     lg_proc_t *o = lg_origin_start("--quiet");
-    lg_conf_t *conf;
+    lg_yaml_t *conf;
     lg_proc_t *lg;
     char *log;
 
-    conf = lg_conf_single(o->port);
-    lg_conf_set(conf, "log.access", "stdout");
-    lg_conf_set(conf, "log.access_format", "json");
-    lg = lg_conf_start(conf);
+    conf = lg_yaml_single(o->port);
+    lg_yaml_set(conf, "log.access", "stdout");
+    lg_yaml_set(conf, "log.access_format", "json");
+    lg = lg_yaml_start(conf);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char *raw = cases[i].big ? lg_fmt("%s%0*d\r\n\r\n", cases[i].head, 20000, 0)
                                  : lg_fmt("%s", cases[i].head);
@@ -148,24 +148,24 @@ Test(logs, own_replies_log_method_and_path, .timeout = 30)
  * first, the rest to a round robin pool. */
 static lg_proc_t *lgs_debug_start(const char *level, int a, int b, int dead)
 {
-    lg_conf_t *conf = lg_conf_single(a);
+    lg_yaml_t *conf = lg_yaml_single(a);
 
-    lg_conf_set(conf, "log.level", level);
-    lg_conf_set(conf, "timeouts.client_idle", "1s");
-    lg_conf_set(conf, "listeners.web.routes", NULL);
-    lg_conf_add(conf, "listeners.web.routes", "{host: api.test, path_prefix: /api/, pool: api}");
-    lg_conf_add(conf, "listeners.web.routes", "{path_prefix: /flaky/, pool: flaky}");
-    lg_conf_add(conf, "listeners.web.routes", "{pool: app}");
-    lg_conf_add(conf, "pools.app.backends", "127.0.0.1:%d", b);
-    lg_conf_set(conf, "pools.api.balance", "hash");
-    lg_conf_set(conf, "pools.api.hash_key", "header:X-User");
-    lg_conf_set(conf, "pools.api.health_check.type", "none");
-    lg_conf_setf(conf, "pools.api.backends", "[127.0.0.1:%d, 127.0.0.1:%d]", a, b);
-    lg_conf_set(conf, "pools.flaky.retries", "1");
-    lg_conf_set(conf, "pools.flaky.keepalive.max_idle", "0");
-    lg_conf_set(conf, "pools.flaky.health_check.type", "none");
-    lg_conf_setf(conf, "pools.flaky.backends", "[127.0.0.1:%d, 127.0.0.1:%d]", dead, a);
-    return lg_conf_start(conf);
+    lg_yaml_set(conf, "log.level", level);
+    lg_yaml_set(conf, "timeouts.client_idle", "1s");
+    lg_yaml_set(conf, "listeners.web.routes", NULL);
+    lg_yaml_add(conf, "listeners.web.routes", "{host: api.test, path_prefix: /api/, pool: api}");
+    lg_yaml_add(conf, "listeners.web.routes", "{path_prefix: /flaky/, pool: flaky}");
+    lg_yaml_add(conf, "listeners.web.routes", "{pool: app}");
+    lg_yaml_add(conf, "pools.app.backends", "127.0.0.1:%d", b);
+    lg_yaml_set(conf, "pools.api.balance", "hash");
+    lg_yaml_set(conf, "pools.api.hash_key", "header:X-User");
+    lg_yaml_set(conf, "pools.api.health_check.type", "none");
+    lg_yaml_setf(conf, "pools.api.backends", "[127.0.0.1:%d, 127.0.0.1:%d]", a, b);
+    lg_yaml_set(conf, "pools.flaky.retries", "1");
+    lg_yaml_set(conf, "pools.flaky.keepalive.max_idle", "0");
+    lg_yaml_set(conf, "pools.flaky.health_check.type", "none");
+    lg_yaml_setf(conf, "pools.flaky.backends", "[127.0.0.1:%d, 127.0.0.1:%d]", dead, a);
+    return lg_yaml_start(conf);
 }
 
 /* The same traffic for both levels: keep-alive, hash with and without its key, a retry. */

@@ -39,10 +39,10 @@ static void nf_set(rlim_t soft, rlim_t hard)
 
 static lg_proc_t *nf_start(int origin, unsigned max_connections)
 {
-    lg_conf_t *conf = lg_conf_single(origin);
+    lg_yaml_t *conf = lg_yaml_single(origin);
 
-    lg_conf_setf(conf, "limits.max_connections", "%u", max_connections);
-    return lg_conf_start(conf);
+    lg_yaml_setf(conf, "limits.max_connections", "%u", max_connections);
+    return lg_yaml_start(conf);
 }
 
 /* Enough room under the hard limit: the soft limit becomes what is needed, nothing is said. */

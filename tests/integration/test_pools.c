@@ -46,35 +46,35 @@
  * 127.0.0.1:ports[0..n), whose other keys are the NULL-terminated pairs "key", "value"
  * (balance, retries, health_check...).
  */
-static lg_conf_t *pl_conf(unsigned workers, const int *ports, size_t n, ...)
+static lg_yaml_t *pl_conf(unsigned workers, const int *ports, size_t n, ...)
 {
-    lg_conf_t *conf = lg_conf_new();
+    lg_yaml_t *conf = lg_yaml_new();
     const char *key;
     va_list ap;
 
-    lg_conf_setf(conf, "workers", "%u", workers);
-    lg_conf_set(conf, "listeners.web.listen", "127.0.0.1:0");
-    lg_conf_add(conf, "listeners.web.routes", "{pool: app}");
+    lg_yaml_setf(conf, "workers", "%u", workers);
+    lg_yaml_set(conf, "listeners.web.listen", "127.0.0.1:0");
+    lg_yaml_add(conf, "listeners.web.routes", "{pool: app}");
     va_start(ap, n);
     while ((key = va_arg(ap, const char *)) != NULL)
-        lg_conf_set(conf, lg_fmt("pools.app.%s", key), va_arg(ap, const char *));
+        lg_yaml_set(conf, lg_fmt("pools.app.%s", key), va_arg(ap, const char *));
     va_end(ap);
     for (size_t i = 0; i < n; i++)
-        lg_conf_add(conf, "pools.app.backends", "127.0.0.1:%d", ports[i]);
+        lg_yaml_add(conf, "pools.app.backends", "127.0.0.1:%d", ports[i]);
     return conf;
 }
 
 /* Route path_prefix `prefix` of `web` to pool `pool`, before the catch-all route to `app`. */
-static void pl_route(lg_conf_t *conf, const char *prefix, const char *pool)
+static void pl_route(lg_yaml_t *conf, const char *prefix, const char *pool)
 {
-    lg_conf_add_first(conf, "listeners.web.routes", "{path_prefix: %s, pool: %s}", prefix, pool);
+    lg_yaml_add_first(conf, "listeners.web.routes", "{path_prefix: %s, pool: %s}", prefix, pool);
 }
 
 /* Pool `name` with health_check `hc` and the single backend 127.0.0.1:port. */
-static void pl_pool(lg_conf_t *conf, const char *name, const char *hc, int port)
+static void pl_pool(lg_yaml_t *conf, const char *name, const char *hc, int port)
 {
-    lg_conf_set(conf, lg_fmt("pools.%s.health_check", name), hc);
-    lg_conf_add(conf, lg_fmt("pools.%s.backends", name), "127.0.0.1:%d", port);
+    lg_yaml_set(conf, lg_fmt("pools.%s.health_check", name), hc);
+    lg_yaml_add(conf, lg_fmt("pools.%s.backends", name), "127.0.0.1:%d", port);
 }
 
 /* lg-origin named `name` on a given port (a restart), or on port 0 when port is 0. */
@@ -420,7 +420,7 @@ static lg_proc_t *pl_start_ab(lg_proc_t *a, lg_proc_t *b, unsigned retries)
 {
     int ports[2] = {a->port, b->port};
 
-    return lg_conf_start(pl_conf(1, ports, 2, "balance", "round_robin", "retries",
+    return lg_yaml_start(pl_conf(1, ports, 2, "balance", "round_robin", "retries",
                                  lg_fmt("%u", retries), "health_check", PL_HC, NULL));
 }
 
@@ -672,9 +672,9 @@ Test(pools, health_state_survives_a_reload, .timeout = 60)
     lg_proc_t *a = pl_origin("a", 0), *b = pl_origin("b", 0), *d = pl_origin("d", 0);
     int ports[4] = {a->port, b->port, lg_test_free_port(), d->port};
     int bport = b->port, cport = ports[2], dport = d->port;
-    lg_conf_t *conf2 =
+    lg_yaml_t *conf2 =
         pl_conf(1, ports, 4, "balance", "round_robin", "retries", "0", "health_check", PL_HC, NULL);
-    lg_proc_t *lg = lg_conf_start(pl_conf(1, ports, 2, "balance", "round_robin", "retries", "0",
+    lg_proc_t *lg = lg_yaml_start(pl_conf(1, ports, 2, "balance", "round_robin", "retries", "0",
                                           "health_check", PL_HC, NULL));
     int port = lg_proc_port(lg, "web");
     const char *log;
@@ -693,7 +693,7 @@ Test(pools, health_state_survives_a_reload, .timeout = 60)
      */
     mark = lg_proc_log_mark(lg);
     pl_route(conf2, "/v2/", "app");
-    lg_proc_write_config(lg, lg_conf_yaml(conf2));
+    lg_proc_write_config(lg, lg_yaml_text(conf2));
     cr_assert_eq(lg_proc_signal(lg, SIGHUP), 0);
     gen2_at = pl_expect_log(lg, mark, "reloaded: generation 2 serves");
     log = lg_proc_log(lg);
@@ -751,7 +751,7 @@ Test(pools, health_state_survives_a_reload, .timeout = 60)
 static lg_proc_t *pl_start_abc(unsigned workers, const char *balance, const char *hash_key,
                                lg_proc_t **o)
 {
-    lg_conf_t *conf;
+    lg_yaml_t *conf;
     int ports[3];
 
     o[0] = pl_origin("a", 0);
@@ -761,22 +761,22 @@ static lg_proc_t *pl_start_abc(unsigned workers, const char *balance, const char
         ports[i] = o[i]->port;
     conf = pl_conf(workers, ports, 3, "balance", balance, "health_check", PL_HC, NULL);
     if (hash_key != NULL)
-        lg_conf_set(conf, "pools.app.hash_key", hash_key);
-    return lg_conf_start(conf);
+        lg_yaml_set(conf, "pools.app.hash_key", hash_key);
+    return lg_yaml_start(conf);
 }
 
 Test(pools, weighted_three_to_one, .timeout = 60)
 {
     lg_proc_t *a = pl_origin("a", 0), *b = pl_origin("b", 0);
-    lg_conf_t *conf = pl_conf(2, NULL, 0, "balance", "weighted", "health_check", PL_HC, NULL);
+    lg_yaml_t *conf = pl_conf(2, NULL, 0, "balance", "weighted", "health_check", PL_HC, NULL);
     lg_proc_t *lg;
     lg_client_t *c;
     long names[128] = {0};
     int port;
 
-    lg_conf_add(conf, "pools.app.backends", "{address: 127.0.0.1:%d, weight: 3}", a->port);
-    lg_conf_add(conf, "pools.app.backends", "{address: 127.0.0.1:%d, weight: 1}", b->port);
-    lg = lg_conf_start(conf);
+    lg_yaml_add(conf, "pools.app.backends", "{address: 127.0.0.1:%d, weight: 3}", a->port);
+    lg_yaml_add(conf, "pools.app.backends", "{address: 127.0.0.1:%d, weight: 1}", b->port);
+    lg = lg_yaml_start(conf);
     port = lg_proc_port(lg, "web");
     c = lg_client_connect(port);
 
@@ -921,7 +921,7 @@ static void pl_check_least_busy(const char *balance)
     lg_proc_t *a = pl_origin("a", 0);
     int ports[2] = {a->port, lg_test_free_port()}, bport = ports[1];
     lg_proc_t *lg =
-        lg_conf_start(pl_conf(1, ports, 2, "balance", balance, "health_check", PL_HC, NULL));
+        lg_yaml_start(pl_conf(1, ports, 2, "balance", balance, "health_check", PL_HC, NULL));
     int port = lg_proc_port(lg, "web");
     lg_client_t *slow[5];
     lg_origin_stats_t st;
@@ -978,7 +978,7 @@ Test(pools, p2c_avoids_the_busy_backend, .timeout = 60)
  * Routes /alt/, /edge/, /over/ of `conf` to pools of the single backend 127.0.0.1:port whose
  * checks expect 500, get 399, get 400; start lifeguard.
  */
-static lg_proc_t *pl_start_alt_edge_over(lg_conf_t *conf, int port)
+static lg_proc_t *pl_start_alt_edge_over(lg_yaml_t *conf, int port)
 {
     static const char *const pools[][2] = {
         {"alt", "{path: /status/500, expect_status: 500, interval: 200ms, timeout: 150ms}"},
@@ -990,7 +990,7 @@ static lg_proc_t *pl_start_alt_edge_over(lg_conf_t *conf, int port)
         pl_route(conf, lg_fmt("/%s/", pools[i][0]), pools[i][0]);
         pl_pool(conf, pools[i][0], pools[i][1], port);
     }
-    return lg_conf_start(conf);
+    return lg_yaml_start(conf);
 }
 
 /* A listening socket that never accepts nor answers: a tcp check passes, an http one cannot. */
@@ -1008,7 +1008,7 @@ Test(pools, tcp_check_marks_closed_ports_down, .timeout = 60)
     int ports[2] = {a->port, lg_test_free_port()}, aport = a->port, cport = ports[1], mport;
     int mute = pl_mute_listener(&mport);
     const char *hc = "{type: tcp, interval: 200ms, timeout: 150ms, rise: 2, fall: 2}";
-    lg_conf_t *conf = pl_conf(1, ports, 2, "retries", "0", "health_check", hc, NULL);
+    lg_yaml_t *conf = pl_conf(1, ports, 2, "retries", "0", "health_check", hc, NULL);
     lg_proc_t *lg;
     int port;
     size_t mark;
@@ -1016,7 +1016,7 @@ Test(pools, tcp_check_marks_closed_ports_down, .timeout = 60)
     pl_route(conf, "/mute/", "mute");
     pl_pool(conf, "mute", hc, mport);
     pl_pool(conf, "mute_http", "{type: http, interval: 200ms, timeout: 150ms}", mport);
-    lg = lg_conf_start(conf);
+    lg = lg_yaml_start(conf);
     port = lg_proc_port(lg, "web");
     /* the first verdicts came before the workers */
     pl_expect_first_verdicts(lg, lg_fmt("%sis up (1 of 1 checks passed)", pl_be("app", aport)),
@@ -1057,7 +1057,7 @@ Test(pools, expect_status_decides, .timeout = 60)
 {
     lg_proc_t *a = pl_origin("a", 0);
     int aport = a->port;
-    lg_conf_t *conf = pl_conf(1, &aport, 1, "health_check",
+    lg_yaml_t *conf = pl_conf(1, &aport, 1, "health_check",
                               "{type: http, path: /status/500, interval: 200ms, timeout: 150ms, "
                               "rise: 2, fall: 2}",
                               NULL);
@@ -1079,17 +1079,17 @@ Test(pools, expect_status_decides, .timeout = 60)
 
     /* reloads change the check path: up once /healthz answers, down again on /status/500 */
     mark = lg_proc_log_mark(lg);
-    lg_conf_set(conf, "pools.app.health_check",
+    lg_yaml_set(conf, "pools.app.health_check",
                 "{path: /healthz, interval: 200ms, timeout: 150ms, rise: 2}");
-    lg_proc_write_config(lg, lg_conf_yaml(conf));
+    lg_proc_write_config(lg, lg_yaml_text(conf));
     cr_assert_eq(lg_proc_signal(lg, SIGHUP), 0);
     pl_expect_log(lg, mark, lg_fmt("%sis up (2 of 2 checks passed)", pl_be("app", aport)));
     cr_expect_eq(pl_get_name(port, "/", NULL), 'a');
 
     mark = lg_proc_log_mark(lg);
-    lg_conf_set(conf, "pools.app.health_check",
+    lg_yaml_set(conf, "pools.app.health_check",
                 "{path: /status/500, interval: 200ms, timeout: 150ms, fall: 2}");
-    lg_proc_write_config(lg, lg_conf_yaml(conf));
+    lg_proc_write_config(lg, lg_yaml_text(conf));
     cr_assert_eq(lg_proc_signal(lg, SIGHUP), 0);
     pl_expect_log(lg, mark, lg_fmt("%sis down: status 500 (2 of 2)", pl_be("app", aport)));
     r = lg_http_get(port, "/", NULL);
@@ -1106,7 +1106,7 @@ Test(pools, ejection_without_checks_ends_with_the_cooldown, .timeout = 60)
 {
     lg_proc_t *a = pl_origin("a", 0), *b = pl_origin("b", 0);
     int ports[2] = {a->port, b->port}, bport = b->port;
-    lg_proc_t *lg = lg_conf_start(
+    lg_proc_t *lg = lg_yaml_start(
         pl_conf(1, ports, 2, "retries", "1", "health_check", "{type: none, fall: 2}", NULL));
     int port = lg_proc_port(lg, "web");
     uint64_t t_eject, dt, deadline;
@@ -1151,9 +1151,9 @@ Test(pools, ejection_survives_a_reload, .timeout = 60)
 {
     lg_proc_t *a = pl_origin("a", 0), *b = pl_origin("b", 0);
     int ports[2] = {a->port, b->port}, bport = b->port;
-    lg_conf_t *conf =
+    lg_yaml_t *conf =
         pl_conf(1, ports, 2, "retries", "1", "health_check", "{type: none, fall: 2}", NULL);
-    lg_proc_t *lg = lg_conf_start(conf);
+    lg_proc_t *lg = lg_yaml_start(conf);
     int port = lg_proc_port(lg, "web");
     size_t mark = lg_proc_log_mark(lg);
 
@@ -1164,7 +1164,7 @@ Test(pools, ejection_survives_a_reload, .timeout = 60)
 
     mark = lg_proc_log_mark(lg);
     pl_route(conf, "/v2/", "app");
-    lg_proc_write_config(lg, lg_conf_yaml(conf));
+    lg_proc_write_config(lg, lg_yaml_text(conf));
     cr_assert_eq(lg_proc_signal(lg, SIGHUP), 0);
     mark = pl_expect_log(lg, mark, "reloaded: generation 2 serves");
     for (int i = 0; i < 20; i++)
@@ -1183,7 +1183,7 @@ Test(pools, ejection_with_checks_ends_after_a_pass_and_doubles, .timeout = 60)
 {
     lg_proc_t *a = pl_origin("a", 0);
     int aport = a->port;
-    lg_proc_t *lg = lg_conf_start(pl_conf(1, &aport, 1, "health_check", PL_HC, NULL));
+    lg_proc_t *lg = lg_yaml_start(pl_conf(1, &aport, 1, "health_check", PL_HC, NULL));
     int port = lg_proc_port(lg, "web");
     size_t mark = lg_proc_log_mark(lg);
     uint64_t t_eject, dt;
@@ -1283,7 +1283,7 @@ Test(pools, closed_before_any_response_goes_to_another_backend, .timeout = 60)
     pl_closer_t *cl = pl_closer_start();
     lg_proc_t *a = pl_origin("a", 0);
     int ports[2] = {cl->port, a->port};
-    lg_proc_t *lg = lg_conf_start(
+    lg_proc_t *lg = lg_yaml_start(
         pl_conf(1, ports, 2, "retries", "1", "health_check", "{type: none, fall: 10}", NULL));
     int port = lg_proc_port(lg, "web");
 

@@ -559,7 +559,7 @@ Test(keepalive, backend_restart_between_requests)
 {
     lg_proc_t *o = lg_origin_start("--name first");
     int oport = o->port;
-    lg_proc_t *lg = lg_conf_start(lg_conf_single(oport));
+    lg_proc_t *lg = lg_yaml_start(lg_yaml_single(oport));
     lg_client_t *c = lg_client_connect(lg_proc_port(lg, "web"));
     lg_http_response_t *r;
 
@@ -616,16 +616,16 @@ static lg_proc_t *start_routed(lg_proc_t *const origins[4])
         "{host: \"*.wild.test\", pool: c}",
         "{path_prefix: /static/, pool: d}",
     };
-    lg_conf_t *conf = lg_conf_new();
+    lg_yaml_t *conf = lg_yaml_new();
     int i;
 
-    lg_conf_set(conf, "listeners.web.listen", "127.0.0.1:0");
+    lg_yaml_set(conf, "listeners.web.listen", "127.0.0.1:0");
     for (i = 0; i < 4; i++) {
-        lg_conf_add(conf, "listeners.web.routes", "%s", routes[i]);
-        lg_conf_set(conf, lg_fmt("pools.%c.health_check.type", 'a' + i), "none");
-        lg_conf_add(conf, lg_fmt("pools.%c.backends", 'a' + i), "127.0.0.1:%d", origins[i]->port);
+        lg_yaml_add(conf, "listeners.web.routes", "%s", routes[i]);
+        lg_yaml_set(conf, lg_fmt("pools.%c.health_check.type", 'a' + i), "none");
+        lg_yaml_add(conf, lg_fmt("pools.%c.backends", 'a' + i), "127.0.0.1:%d", origins[i]->port);
     }
-    return lg_conf_start(conf);
+    return lg_yaml_start(conf);
 }
 
 /* Which origin answered `path` with Host `host` on connection c (its body is "NAME\n"). */
@@ -772,7 +772,7 @@ Test(routing, round_robin_alternates)
 {
     lg_proc_t *a = lg_origin_start("--name one");
     lg_proc_t *b = lg_origin_start("--name two");
-    lg_conf_t *conf = lg_conf_single(a->port);
+    lg_yaml_t *conf = lg_yaml_single(a->port);
     lg_proc_t *lg;
     int port;
     lg_client_t *c;
@@ -780,9 +780,9 @@ Test(routing, round_robin_alternates)
     char *prev = NULL;
     int i, ones = 0;
 
-    lg_conf_set(conf, "pools.app.balance", "round_robin");
-    lg_conf_add(conf, "pools.app.backends", "127.0.0.1:%d", b->port);
-    lg = lg_conf_start(conf);
+    lg_yaml_set(conf, "pools.app.balance", "round_robin");
+    lg_yaml_add(conf, "pools.app.backends", "127.0.0.1:%d", b->port);
+    lg = lg_yaml_start(conf);
     port = lg_proc_port(lg, "web");
     c = lg_client_connect(port);
     /* on one keep-alive client connection */

@@ -58,28 +58,28 @@ typedef struct rl_conf {
 
 static char *rl_config(const rl_conf_t *c)
 {
-    lg_conf_t *conf = lg_conf_single(c->origin);
+    lg_yaml_t *conf = lg_yaml_single(c->origin);
 
-    lg_conf_setf(conf, "workers", "%u", c->workers);
+    lg_yaml_setf(conf, "workers", "%u", c->workers);
     if (c->pid != NULL)
-        lg_conf_set(conf, "pid_file", c->pid);
-    lg_conf_set(conf, "timeouts.drain", "5s");
+        lg_yaml_set(conf, "pid_file", c->pid);
+    lg_yaml_set(conf, "timeouts.drain", "5s");
     if (c->v2_route) {
-        lg_conf_set(conf, "listeners.web.routes", NULL);
-        lg_conf_add(conf, "listeners.web.routes", "{path_prefix: /v2/, pool: app2}");
-        lg_conf_add(conf, "listeners.web.routes", "{pool: app}");
-        lg_conf_set(conf, "pools.app2.health_check.type", "none");
-        lg_conf_add(conf, "pools.app2.backends", "127.0.0.1:%d", c->origin);
+        lg_yaml_set(conf, "listeners.web.routes", NULL);
+        lg_yaml_add(conf, "listeners.web.routes", "{path_prefix: /v2/, pool: app2}");
+        lg_yaml_add(conf, "listeners.web.routes", "{pool: app}");
+        lg_yaml_set(conf, "pools.app2.health_check.type", "none");
+        lg_yaml_add(conf, "pools.app2.backends", "127.0.0.1:%d", c->origin);
     }
     if (c->api_port > 0 || c->api_port0) {
-        lg_conf_setf(conf, "listeners.api.listen", "127.0.0.1:%d", c->api_port0 ? 0 : c->api_port);
-        lg_conf_add(conf, "listeners.api.routes", "{pool: app}");
+        lg_yaml_setf(conf, "listeners.api.listen", "127.0.0.1:%d", c->api_port0 ? 0 : c->api_port);
+        lg_yaml_add(conf, "listeners.api.routes", "{pool: app}");
     }
     if (c->broken) {
-        lg_conf_set(conf, "pools.app.backends", NULL);
-        lg_conf_add(conf, "pools.app.backends", "{address: 127.0.0.1:%d, wieght: 1}", c->origin);
+        lg_yaml_set(conf, "pools.app.backends", NULL);
+        lg_yaml_add(conf, "pools.app.backends", "{address: 127.0.0.1:%d, wieght: 1}", c->origin);
     }
-    return lg_conf_yaml(conf);
+    return lg_yaml_text(conf);
 }
 
 /* "LINE:COL" of the first `needle` in `text` (both from 1), as lifeguard's messages say it. */

@@ -26,12 +26,12 @@
  */
 static lg_proc_t *slow_start(int port, const char *timeouts)
 {
-    lg_conf_t *conf = lg_conf_single(port);
+    lg_yaml_t *conf = lg_yaml_single(port);
 
-    lg_conf_set(conf, "admin.listen", "127.0.0.1:0");
-    lg_conf_set(conf, "timeouts", timeouts);
-    lg_conf_set(conf, "pools.app.retries", "0");
-    return lg_conf_start(conf);
+    lg_yaml_set(conf, "admin.listen", "127.0.0.1:0");
+    lg_yaml_set(conf, "timeouts", timeouts);
+    lg_yaml_set(conf, "pools.app.retries", "0");
+    return lg_yaml_start(conf);
 }
 
 /* The backend object of the only backend in /status.json (its text, harness-owned). */

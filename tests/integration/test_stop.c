@@ -14,22 +14,22 @@
 typedef enum { ST_TERM, ST_INT, ST_INT_GROUP, ST_COMMAND } st_how_t;
 
 /* One origin, `workers`, the access log on stdout, timeouts.drain `drain`. */
-static lg_conf_t *st_conf(int origin, int workers, const char *drain)
+static lg_yaml_t *st_conf(int origin, int workers, const char *drain)
 {
-    lg_conf_t *conf = lg_conf_single(origin);
+    lg_yaml_t *conf = lg_yaml_single(origin);
 
-    lg_conf_setf(conf, "workers", "%d", workers);
-    lg_conf_set(conf, "log.access", "stdout");
-    lg_conf_set(conf, "timeouts.drain", drain);
+    lg_yaml_setf(conf, "workers", "%d", workers);
+    lg_yaml_set(conf, "log.access", "stdout");
+    lg_yaml_set(conf, "timeouts.drain", drain);
     return conf;
 }
 
 static const char *st_yaml(int origin, const char *pid_file, const char *drain)
 {
-    lg_conf_t *conf = st_conf(origin, 2, drain);
+    lg_yaml_t *conf = st_conf(origin, 2, drain);
 
-    lg_conf_set(conf, "pid_file", pid_file);
-    return lg_conf_yaml(conf);
+    lg_yaml_set(conf, "pid_file", pid_file);
+    return lg_yaml_text(conf);
 }
 
 /* ST_REQUESTS requests answered 200, each on its own connection (both workers serve some). */
@@ -141,7 +141,7 @@ Test(stop, drain_deadline_writes_every_access_log_line, .timeout = 60)
 Test(stop, late_worker_is_told_to_stop_before_it_is_killed, .timeout = 60)
 {
     lg_proc_t *o = lg_origin_start("--quiet");
-    lg_proc_t *lg = lg_conf_start(st_conf(o->port, 1, "1s"));
+    lg_proc_t *lg = lg_yaml_start(st_conf(o->port, 1, "1s"));
     pid_t worker = lgt_worker(lg);
     int status, lines;
 

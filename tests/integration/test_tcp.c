@@ -10,15 +10,15 @@
 /* lifeguard with one tcp listener in front of origins a and b (round robin, tcp checks). */
 static lg_proc_t *tcp_start(int pa, int pb)
 {
-    lg_conf_t *conf = lg_conf_new();
+    lg_yaml_t *conf = lg_yaml_new();
 
-    lg_conf_set(conf, "listeners.db.listen", "127.0.0.1:0");
-    lg_conf_set(conf, "listeners.db.mode", "tcp");
-    lg_conf_set(conf, "listeners.db.pool", "app");
-    lg_conf_set(conf, "pools.app.health_check", "{type: tcp, interval: 300ms, timeout: 250ms}");
-    lg_conf_add(conf, "pools.app.backends", "127.0.0.1:%d", pa);
-    lg_conf_add(conf, "pools.app.backends", "127.0.0.1:%d", pb);
-    return lg_conf_start(conf);
+    lg_yaml_set(conf, "listeners.db.listen", "127.0.0.1:0");
+    lg_yaml_set(conf, "listeners.db.mode", "tcp");
+    lg_yaml_set(conf, "listeners.db.pool", "app");
+    lg_yaml_set(conf, "pools.app.health_check", "{type: tcp, interval: 300ms, timeout: 250ms}");
+    lg_yaml_add(conf, "pools.app.backends", "127.0.0.1:%d", pa);
+    lg_yaml_add(conf, "pools.app.backends", "127.0.0.1:%d", pb);
+    return lg_yaml_start(conf);
 }
 
 Test(tcp, connections_alternate_and_bytes_pass_unchanged, .timeout = 60)

@@ -1,7 +1,7 @@
 /*
  * lg_test.h - helpers for the integration tests: temp dirs, the real lifeguard binary, the test
  * origin (lg-origin), raw HTTP clients on 127.0.0.1 with timeouts, and log inspection. Configs
- * are built with lg_conf_* rather than written out (keep YAML text for tests of YAML itself:
+ * are built with lg_yaml_* rather than written out (keep YAML text for tests of YAML itself:
  * syntax errors, line:column messages); most data-path tests start with lg_fix_start() and end
  * with lg_fix_finish().
  *
@@ -159,38 +159,38 @@ int lg_log_has_unexpected_errors(const char *log, ...) __attribute__((sentinel))
 /* Number of lines of `log` that contain `needle`. */
 int lg_log_count(const char *log, const char *needle);
 
-/* ---- configs and the one-origin fixture (lg_test_conf.c) */
+/* ---- configs and the one-origin fixture (lg_test_yaml.c) */
 
 /*
  * A lifeguard config built in C and rendered as block YAML, keys in the order they were first
  * set. Paths are keys joined with dots ("timeouts.client_header", "pools.app.retries"); a value
  * is a YAML scalar or flow text ("1s", "{type: none}", "\"*.test\""). Harness-owned.
  */
-typedef struct lg_conf lg_conf_t;
+typedef struct lg_yaml lg_yaml_t;
 
 /* workers: 1 and log {level: info, error: stderr, access: off}; no listener, no pool. */
-lg_conf_t *lg_conf_new(void);
+lg_yaml_t *lg_yaml_new(void);
 /*
- * lg_conf_new() with one http listener `web` on 127.0.0.1:0 whose one route goes to pool `app`
+ * lg_yaml_new() with one http listener `web` on 127.0.0.1:0 whose one route goes to pool `app`
  * (health_check type none) of the single backend 127.0.0.1:backend_port.
  */
-lg_conf_t *lg_conf_single(int backend_port);
+lg_yaml_t *lg_yaml_single(int backend_port);
 /* Set the key at `path` (creating the maps on the way) to `value`; NULL removes the key. */
-void lg_conf_set(lg_conf_t *c, const char *path, const char *value);
-void lg_conf_setf(lg_conf_t *c, const char *path, const char *fmt, ...)
+void lg_yaml_set(lg_yaml_t *c, const char *path, const char *value);
+void lg_yaml_setf(lg_yaml_t *c, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /*
  * Append an item (a scalar or flow text) to the list at `path` (created when absent); or put it
  * first (a route tried before the others).
  */
-void lg_conf_add(lg_conf_t *c, const char *path, const char *fmt, ...)
+void lg_yaml_add(lg_yaml_t *c, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void lg_conf_add_first(lg_conf_t *c, const char *path, const char *fmt, ...)
+void lg_yaml_add_first(lg_yaml_t *c, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The YAML text (harness-owned). */
-char *lg_conf_yaml(const lg_conf_t *c);
-/* lg_lifeguard_start(lg_conf_yaml(c)). */
-lg_proc_t *lg_conf_start(const lg_conf_t *c);
+char *lg_yaml_text(const lg_yaml_t *c);
+/* lg_lifeguard_start(lg_yaml_text(c)). */
+lg_proc_t *lg_yaml_start(const lg_yaml_t *c);
 
 /*
  * End of a test: stop lifeguard (SIGTERM), then expect a clean exit, no stray process and no
@@ -209,14 +209,14 @@ typedef struct lg_fix {
 } lg_fix_t;
 
 /*
- * Start lg-origin with `origin_args` (lg_origin_start) and lifeguard with lg_conf_single() of its
- * port, changed by the NULL-terminated pairs "path", "value" of lg_conf_set():
+ * Start lg-origin with `origin_args` (lg_origin_start) and lifeguard with lg_yaml_single() of its
+ * port, changed by the NULL-terminated pairs "path", "value" of lg_yaml_set():
  *   lg_fix_t f = lg_fix_start(NULL, NULL);
  *   lg_fix_t f = lg_fix_start("--name a", "timeouts.client_header", "1s", NULL);
  */
 lg_fix_t lg_fix_start(const char *origin_args, ...) __attribute__((sentinel));
 /* The fixture of an origin the test started (or NULL) and a config it built. */
-lg_fix_t lg_fix_start_conf(lg_proc_t *origin, const lg_conf_t *conf);
+lg_fix_t lg_fix_start_conf(lg_proc_t *origin, const lg_yaml_t *conf);
 /* lg_lifeguard_finish() of its lifeguard, then stop its origin. */
 void lg_fix_finish_v(lg_fix_t *f, const char *const *allowed);
 #define lg_fix_finish(f, ...) lg_fix_finish_v((f), (const char *const[]){__VA_ARGS__, NULL})
