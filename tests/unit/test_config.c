@@ -620,7 +620,7 @@ Test(config, tls_section_defaults_and_every_key)
                                "  app:\n"
                                "    backends:\n"
                                "      - address: 127.0.0.1:9001\n";
-    char *dir = tmp_dir(), *path = tmp_write_str(dir, "tls.yaml", text);
+    char *dir = lg_test_tmpdir(), *path = lg_test_write_file(dir, "tls.yaml", text);
     lg_config_t *cf = load_ok(path);
     const lg_tls_conf_t *d = cf->listeners[0].tls, *f = cf->listeners[1].tls;
 
@@ -657,7 +657,7 @@ Test(config, tls_section_defaults_and_every_key)
     cr_assert_null(cf->listeners[1].routes);
     lg_config_free(cf);
     free(path);
-    tmp_clean(dir);
+    lg_test_rmtree(dir);
 }
 Test(config, unused_pool_and_anchor_without_alias_are_fine)
 {
