@@ -14,7 +14,7 @@ FUZZ_BUILD   ?= build-fuzz
 CMAKE_FLAGS = -DLG_WERROR=$(if $(filter 1,$(WERROR)),ON,OFF) \
               -DLG_SANITIZE=$(if $(filter 1,$(SANITIZE)),ON,OFF)
 
-.PHONY: all deps build run install test test-asan test-docker fuzz bench format clean
+.PHONY: all deps build run install test test-asan test-docker fuzz bench format size clean
 
 all: build
 
@@ -58,6 +58,10 @@ bench: build
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+# every function over 70 lines and every src/ file over 700 (pmccabe); fails when there is one
+size:
+	@scripts/size.sh
 
 clean:
 	rm -rf build build-asan build-fuzz

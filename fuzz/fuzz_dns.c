@@ -1,5 +1,5 @@
 /*
- * fuzz_dns.c - libFuzzer target for the DNS reply parser (lg_dns_parse, src/upstream/dns.c).
+ * fuzz_dns.c - libFuzzer target for the DNS reply parser (lg_dns_parse, src/health/dns.c).
  *
  * Each input is one UDP payload as the resolver would send it. The query id is taken from the
  * message itself, so the fuzzer gets past the id check and into the question and answer
@@ -17,7 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "upstream/dns.h"
+#include "health/dns.h"
 
 /* A UDP answer without EDNS is at most 512 bytes; the parser reads up to 1500 (LG_DNS_MSG_MAX). */
 #define FUZZ_DNS_MAX_INPUT   1500

@@ -15,8 +15,9 @@
 #include "admin/healthcheck_cli.h"
 #include "config/config.h"
 #include "core/log.h"
+#include "health/dns.h"
 #include "master/master.h"
-#include "upstream/dns.h"
+#include "tls/tls.h"
 
 /*
  * The whole command line; lifeguard(8) (dist/lifeguard.8.in) says the same at more length.
@@ -58,11 +59,16 @@ static void versions(void)
     printf("libyaml %s\n", yaml_get_version_string());
 }
 
-static lg_config_t *load(const char *path)
+/* The file, and with `certs` the certificates it names (for -t and to run, not to signal). */
+static lg_config_t *load(const char *path, int certs)
 {
     lg_config_errors_t errs = {0};
     lg_config_t *cf = lg_config_load(path, &errs);
 
+    if (cf != NULL && certs && lg_tls_load(cf, &errs) != LG_OK) {
+        lg_config_free(cf);
+        cf = NULL;
+    }
     for (size_t i = 0; i < errs.n; i++)
         fprintf(stderr, "%s\n", errs.lines[i]);
     lg_config_errors_free(&errs);
@@ -159,7 +165,7 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    cf = load(path);
+    cf = load(path, sig == NULL);
     if (cf == NULL)
         return 1;
     if (test) {

@@ -38,8 +38,6 @@ typedef struct lg_admin_view {
  * socket open across reloads when the address does not change. `view` fills a view on demand.
  */
 int lg_admin_configure(const lg_config_t *cf, void (*view)(lg_admin_view_t *v));
-/* A generation ends: its counters are added to the totals, so none goes backwards. */
-void lg_admin_retire(const lg_admin_gen_t *g);
 void lg_admin_close(void);
 
 #endif

@@ -5,9 +5,8 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <sys/mman.h> /* munmap */
 
-#include "core/log.h"
 #include "upstream/shm.h"
 
 static const uint64_t bounds[LG_HIST_N - 1] = LG_HIST_BOUNDS;
@@ -31,31 +30,29 @@ static size_t members_off(const lg_stats_t *st)
     return pools_off(st) + st->npools * sizeof(lg_stats_pool_t);
 }
 
+/* Every worker's slot; never empty (mmap refuses 0 bytes). */
+static size_t region_size(const lg_stats_t *st)
+{
+    return LG_MAX(st->slot_size * st->nworkers, (size_t)64);
+}
+
 lg_stats_t *lg_stats_new(const lg_config_t *cf)
 {
     lg_stats_t *st = calloc(1, sizeof(*st));
-    size_t size;
 
     if (st == NULL)
         return NULL;
     st->nworkers = cf->workers;
     st->nlisteners = cf->nlisteners;
     st->npools = cf->npools;
-    st->pool_first = calloc(LG_MAX(cf->npools, (size_t)1), sizeof(*st->pool_first));
+    st->pool_first = lg_member_index(cf, &st->nmembers);
     if (st->pool_first == NULL)
         goto out_free;
-    for (size_t i = 0; i < cf->npools; i++) {
-        st->pool_first[i] = st->nmembers;
-        st->nmembers += lg_pool_members(&cf->pools[i]);
-    }
     /* whole cache lines per slot: workers never write the same line */
     st->slot_size = (members_off(st) + st->nmembers * sizeof(lg_stats_member_t) + 63) / 64 * 64;
-    size = LG_MAX(st->slot_size * st->nworkers, (size_t)64);
-    st->region = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (st->region == MAP_FAILED) {
-        lg_log(LG_LOG_ERR, "mmap() of %zu bytes for counters failed", size);
+    st->region = lg_shm_map(region_size(st), "counters");
+    if (st->region == NULL)
         goto out_free;
-    }
     return st;
 
 out_free:
@@ -68,7 +65,7 @@ void lg_stats_free(lg_stats_t *st)
 {
     if (st == NULL)
         return;
-    munmap(st->region, LG_MAX(st->slot_size * st->nworkers, (size_t)64));
+    munmap(st->region, region_size(st));
     free(st->pool_first);
     free(st);
 }

@@ -269,6 +269,12 @@ extern const lg_conf_named_desc_t lg_conf_listeners_desc;
 void *lg_conf_named(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v,
                     const lg_conf_named_desc_t *d, size_t *count);
 
+/* ---- listeners.NAME.tls (tls.c) */
+
+/* LG_CONF_CUSTOM handler of a listener's `tls` mapping: allocates and fills l->tls. */
+void lg_conf_tls(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                 const lg_conf_field_t *f);
+
 /* ---- checks across the file (xref.c) */
 
 /* Sort cf->pools by name into c->pools_by_name, for lg_conf_pool_ref(). */

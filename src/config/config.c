@@ -253,8 +253,11 @@ out_oom:
 
 void lg_config_free(lg_config_t *cf)
 {
-    if (cf != NULL)
-        lg_arena_free(cf->arena);
+    if (cf == NULL)
+        return;
+    if (cf->release != NULL)
+        cf->release(cf);
+    lg_arena_free(cf->arena);
 }
 
 void lg_config_errors_free(lg_config_errors_t *errs)

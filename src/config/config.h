@@ -120,13 +120,81 @@ typedef struct lg_route_conf {
     lg_conf_pos_t pos;
 } lg_route_conf_t;
 
+/* TLS protocol versions, in order; a bit each in lg_tls_conf_t.versions. */
+typedef enum lg_tls_version {
+    LG_TLS_1_0 = 0, /* refused at load */
+    LG_TLS_1_1,     /* refused at load */
+    LG_TLS_1_2,
+    LG_TLS_1_3,
+} lg_tls_version_t;
+
+typedef enum lg_ocsp_mode {
+    LG_OCSP_AUTO = 0, /* fetch from the responder named in the certificate (AIA) */
+    LG_OCSP_OFF,
+    LG_OCSP_FILE, /* staple the DER response in ocsp_file */
+} lg_ocsp_mode_t;
+
+typedef enum lg_unknown_sni {
+    LG_SNI_DEFAULT = 0, /* the first certificate */
+    LG_SNI_REJECT,      /* unrecognized_name alert */
+} lg_unknown_sni_t;
+
+typedef enum lg_client_verify {
+    LG_VERIFY_REQUIRED = 0, /* no valid client certificate: handshake failure */
+    LG_VERIFY_OPTIONAL,     /* asked for; a missing or invalid one leaves the subject empty */
+} lg_client_verify_t;
+
+typedef enum lg_ktls {
+    LG_KTLS_AUTO = 0, /* kernel TLS when the kernel has it */
+    LG_KTLS_OFF,
+} lg_ktls_t;
+
+/* One entry of tls.certificates: a PEM leaf and its chain, and its private key. */
+typedef struct lg_tls_cert_conf {
+    char *cert;
+    char *key;
+    lg_ocsp_mode_t ocsp;                       /* default auto */
+    char *ocsp_file;                           /* LG_OCSP_FILE */
+    lg_conf_pos_t pos;                         /* of the list entry */
+    lg_conf_pos_t cert_pos, key_pos, ocsp_pos; /* of the values, for load errors */
+} lg_tls_cert_conf_t;
+
+struct lg_tls_ctx; /* src/tls: the listener's server context, built by lg_tls_load() */
+
+/* listeners.NAME.tls: TLS termination (docs/configuration.md, "tls"). */
+typedef struct lg_tls_conf {
+    lg_tls_cert_conf_t *certs; /* >= 1; the first is the default */
+    size_t ncerts;
+    unsigned versions;            /* bits 1 << LG_TLS_1_x; default 1.2 and 1.3 */
+    char *ciphers;                /* TLS 1.2 list, OpenSSL syntax; default LG_TLS_CIPHERS */
+    lg_unknown_sni_t unknown_sni; /* default: default */
+    struct {
+        char *ca; /* NULL: no client certificate asked for */
+        lg_client_verify_t verify;
+        lg_conf_pos_t ca_pos;
+    } client_auth;
+    unsigned session_tickets;      /* 1 (default) or 0 */
+    lg_msec_t ticket_key_rotation; /* default 12h */
+    lg_ktls_t ktls;                /* default auto */
+    lg_conf_pos_t pos;             /* of the `tls` key */
+    lg_conf_pos_t ciphers_pos;     /* of the ciphers value (or the `tls` key) */
+    struct lg_tls_ctx *ctx;        /* NULL until lg_tls_load(); freed with the config */
+} lg_tls_conf_t;
+
+/* Mozilla's "intermediate" TLS 1.2 ciphers (guideline 5.7), the default of tls.ciphers. */
+#define LG_TLS_CIPHERS                                                                             \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"     \
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"       \
+    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
+
 typedef struct lg_listener_conf {
     char *name;
     lg_addr_t addr;
     lg_listener_mode_t mode; /* default http */
     lg_route_conf_t *routes; /* http mode, >= 1 */
     size_t nroutes;
-    size_t pool; /* tcp mode: index into lg_config.pools */
+    size_t pool;        /* tcp mode: index into lg_config.pools */
+    lg_tls_conf_t *tls; /* NULL: plain */
     lg_conf_pos_t pos;
     lg_conf_pos_t listen_pos; /* of the `listen` value, for a failing bind() */
 } lg_listener_conf_t;
@@ -175,6 +243,11 @@ typedef struct lg_config {
     size_t npools;
 
     void *arena; /* owns every string and array above */
+    /*
+     * Set by a module that attached resources of its own to this configuration (src/tls: the
+     * listeners' server contexts); lg_config_free() calls it before freeing the arena.
+     */
+    void (*release)(struct lg_config *cf);
 } lg_config_t;
 
 /* The list of problems found in a file, one formatted line each. */
@@ -193,6 +266,12 @@ typedef struct lg_config_errors {
 lg_config_t *lg_config_load(const char *path, lg_config_errors_t *errs);
 void lg_config_free(lg_config_t *cf);
 void lg_config_errors_free(lg_config_errors_t *errs);
+/*
+ * Add "FILE:LINE:COL: error: MESSAGE" to `errs` for a check made after the load (src/tls reads
+ * the certificates a loaded file names). Out of memory: the line is lost, never a crash.
+ */
+void lg_config_error_add(lg_config_errors_t *errs, const lg_config_t *cf, lg_conf_pos_t pos,
+                         const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /*
  * The pid file of a file that names none, for the effective user `euid`: /run/lifeguard.pid for

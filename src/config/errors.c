@@ -92,3 +92,24 @@ void lg_conf_errs_finish(lg_conf_errs_t *e, const char *file, lg_config_errors_t
 out:
     lg_conf_errs_clear(e);
 }
+
+void lg_config_error_add(lg_config_errors_t *errs, const lg_config_t *cf, lg_conf_pos_t pos,
+                         const char *fmt, ...)
+{
+    char **lines = realloc(errs->lines, (errs->n + 1) * sizeof(*lines));
+    char *msg = NULL;
+    va_list ap;
+    int r;
+
+    if (lines == NULL)
+        return;
+    errs->lines = lines;
+    va_start(ap, fmt);
+    r = vasprintf(&msg, fmt, ap);
+    va_end(ap);
+    if (r < 0)
+        return;
+    if (asprintf(&lines[errs->n], "%s:%u:%u: error: %s", cf->file, pos.line, pos.col, msg) >= 0)
+        errs->n++;
+    free(msg);
+}

@@ -1,6 +1,7 @@
 /*
  * listeners.c - the listeners section: the tables of a listener and of its routes, the route's
  * Host match, and the checks between a listener's keys (http needs routes, tcp needs one pool).
+ * The tls section's table is in tls.c.
  * Each listen address is recorded for the clash check of xref.c.
  */
 #include <arpa/inet.h>
@@ -49,12 +50,30 @@ static void conf_routes(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_
 
 static const char *const conf_modes[] = {"http", "tcp", NULL};
 
+/* mode: http | tcp; "https" (or "tls") is answered with where TLS is configured. */
+static void conf_mode(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                      const lg_conf_field_t *f)
+{
+    static const lg_conf_field_t row =
+        LG_CONF_ROW("mode", LG_CONF_ENUM, lg_listener_conf_t, mode, 0, 0, .names = conf_modes);
+
+    LG_UNUSED(f);
+    if (v->kind == LG_YNODE_SCALAR && (strcmp(v->str, "https") == 0 || strcmp(v->str, "tls") == 0))
+        lg_conf_perr(c, v,
+                     "unknown value %s: TLS is configured with a \"tls:\" section of the "
+                     "listener, and mode stays http (or tcp)",
+                     lg_conf_q(c, v->str));
+    else
+        lg_conf_field(c, &row, key, v, base);
+}
+
 static const lg_conf_field_t conf_listener_fields[] = {
     LG_CONF_ROW("listen", LG_CONF_ADDR, lg_listener_conf_t, addr, 0, 0,
                 .aux = LG_ADDR_PORT0 | LG_ADDR_ANYHOST, .flags = LG_CONF_REQUIRED),
-    LG_CONF_ROW("mode", LG_CONF_ENUM, lg_listener_conf_t, mode, 0, 0, .names = conf_modes),
+    LG_CONF_FN("mode", conf_mode),
     LG_CONF_FN("routes", conf_routes),
     LG_CONF_ROW("pool", LG_CONF_CUSTOM, lg_listener_conf_t, pool, 0, 0, .fn = lg_conf_pool_ref),
+    LG_CONF_FN("tls", lg_conf_tls),
     LG_CONF_END,
 };
 

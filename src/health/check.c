@@ -11,16 +11,15 @@
 #include <errno.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "core/fmt.h"
 #include "core/log.h"
 #include "core/net.h"
 #include "core/sock.h"
 #include "event/loop.h"
+#include "health/watch.h"
 
 #define LG_CHECK_TICK_MS 100
 #define LG_CHECK_RSP_MAX 128 /* enough for "HTTP/1.1 NNN" */
@@ -29,16 +28,12 @@
  * address, NUL */
 #define LG_CHECK_NAME_MAX (64 + 1 + LG_ADDR_TEXT_MAX + 1)
 
-enum { P_IDLE, P_CONNECTING, P_SENT };
-
 typedef struct probe {
-    lg_sock_t sock;
+    lg_watch_item_t w; /* first: its socket's events come back as the probe */
     const lg_pool_conf_t *pool;
     const lg_backend_conf_t *be;
     lg_be_state_t *st;
-    lg_msec_t next;     /* start of the next attempt */
-    lg_msec_t deadline; /* end of the current attempt */
-    int state;
+    int sent;          /* the request went out (http): what comes now is the response */
     int initial;       /* no verdict yet: counts towards `ready` */
     unsigned addr_seq; /* the member's address version being checked */
     size_t got;
@@ -47,26 +42,11 @@ typedef struct probe {
     char dname[LG_CHECK_NAME_MAX + LG_ADDR_STRLEN + 4];
 } probe_t;
 
-/* The probes of one configuration; freed after the batch when replaced. */
-typedef struct probe_set {
-    probe_t *probes;
-    size_t n;
-    lg_posted_t free_later;
-} probe_set_t;
+static void probe_step(void *item);
 
-static probe_set_t *set;
-static lg_timerq_t q_tick;
-static lg_timer_t tick_timer;
+static lg_watch_t checks = LG_WATCH("health checks", probe_t, LG_CHECK_TICK_MS, probe_step);
 static size_t initial_left;
 static void (*ready_cb)(void);
-
-static void probe_close(probe_t *p)
-{
-    if (p->state != P_IDLE) {
-        close(p->sock.io.fd);
-        p->state = P_IDLE;
-    }
-}
 
 static void initial_done(probe_t *p)
 {
@@ -81,7 +61,6 @@ static void initial_done(probe_t *p)
     }
 }
 
-/* Record the verdict of one attempt, log a transition, schedule the next attempt. */
 /* "pool/127.0.0.1:9001", or "pool/app:8000 (10.0.0.3:8000)" for a member found by DNS. */
 static const char *probe_name(probe_t *p)
 {
@@ -98,6 +77,7 @@ static const char *probe_name(probe_t *p)
     return p->dname;
 }
 
+/* Record the verdict of one attempt, log a transition, schedule the next attempt. */
 static void probe_finish(probe_t *p, int ok, const char *reason)
 {
     const lg_health_check_conf_t *hc = &p->pool->health_check;
@@ -105,13 +85,13 @@ static void probe_finish(probe_t *p, int ok, const char *reason)
     int first = st->last_check == 0;
     unsigned up = atomic_load(&st->up);
 
-    probe_close(p);
+    lg_watch_close(&p->w);
     if (atomic_load(&st->addr_seq) != p->addr_seq) {
         /* DNS gave the member another address meanwhile: this verdict is not about it */
-        p->next = lg_now;
+        p->w.next = lg_now;
         return;
     }
-    p->next = lg_now + hc->interval;
+    p->w.next = lg_now + hc->interval;
     st->last_check = lg_now;
     if (lg_format(st->reason, sizeof(st->reason), "%s", reason) != LG_OK)
         memcpy(st->reason, "unknown", sizeof("unknown")); /* never a cut reason */
@@ -165,11 +145,11 @@ static void probe_send(probe_t *p)
     struct iovec iov = {req, strlen(req)};
 
     errno = 0;
-    if (!fits || lg_sock_writev(&p->sock, &iov, 1) != (ssize_t)iov.iov_len) {
+    if (!fits || lg_sock_writev(&p->w.sock, &iov, 1) != (ssize_t)iov.iov_len) {
         probe_fail_errno(p, errno != 0 ? errno : EMSGSIZE);
         return;
     }
-    p->state = P_SENT;
+    p->sent = 1;
     p->got = 0;
 }
 
@@ -178,8 +158,8 @@ static void probe_read(probe_t *p)
 {
     const lg_health_check_conf_t *hc = &p->pool->health_check;
 
-    while (p->sock.flags & LG_SOCK_RD) {
-        ssize_t n = lg_sock_read(&p->sock, p->rsp + p->got, sizeof(p->rsp) - 1 - p->got);
+    while (p->w.sock.flags & LG_SOCK_RD) {
+        ssize_t n = lg_sock_read(&p->w.sock, p->rsp + p->got, sizeof(p->rsp) - 1 - p->got);
         unsigned status;
         char reason[LG_SHM_REASON_LEN];
 
@@ -215,13 +195,13 @@ static void probe_event(lg_io_t *io, uint32_t ev)
     int err = 0;
     socklen_t len = sizeof(err);
 
-    if (p->state == P_IDLE)
+    if (!p->w.busy)
         return;
-    lg_sock_events(&p->sock, ev);
-    if (p->state == P_CONNECTING) {
-        if (!(p->sock.flags & (LG_SOCK_WR | LG_SOCK_HUP)))
+    lg_sock_events(&p->w.sock, ev);
+    if (!p->sent) {
+        if (!(p->w.sock.flags & (LG_SOCK_WR | LG_SOCK_HUP)))
             return;
-        if (getsockopt(p->sock.io.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        if (getsockopt(p->w.sock.io.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
             err = errno;
         if (err != 0) {
             probe_fail_errno(p, err);
@@ -233,7 +213,7 @@ static void probe_event(lg_io_t *io, uint32_t ev)
         }
         probe_send(p);
     }
-    if (p->state == P_SENT)
+    if (p->w.busy && p->sent)
         probe_read(p);
 }
 
@@ -246,93 +226,59 @@ static void probe_start(probe_t *p)
     p->addr_seq = atomic_load(&p->st->addr_seq);
     lg_be_addr(p->st, &ss, &len);
     fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    p->deadline = lg_now + p->pool->health_check.timeout;
     if (fd < 0) {
-        p->next = lg_now + p->pool->health_check.interval;
+        p->w.next = lg_now + p->pool->health_check.interval;
         lg_log(LG_LOG_ERR, "socket() for the check of %s failed (%d: %s)", probe_name(p), errno,
                strerror(errno));
         return;
     }
-    p->sock.io.fd = fd;
-    p->sock.io.handler = probe_event;
-    p->sock.flags = 0;
-    p->state = P_CONNECTING;
+    lg_watch_open(&p->w, fd, probe_event, p->pool->health_check.timeout);
+    p->sent = 0;
     if (connect(fd, (const struct sockaddr *)&ss, len) < 0 && errno != EINPROGRESS) {
         probe_fail_errno(p, errno);
         return;
     }
-    if (lg_loop_add(&p->sock.io, LG_EV_CONN) != LG_OK)
+    if (lg_loop_add(&p->w.sock.io, LG_EV_CONN) != LG_OK)
         probe_fail_errno(p, errno);
 }
 
-static void tick(lg_timer_t *t)
+/* A DNS slot without an address is not checked; a new address is checked at once. */
+static void probe_step(void *item)
 {
-    for (size_t i = 0; set != NULL && i < set->n; i++) {
-        probe_t *p = &set->probes[i];
+    probe_t *p = item;
 
-        /* A DNS slot without an address is not checked; a new address is checked at once. */
-        if (!atomic_load(&p->st->in_use))
-            probe_close(p);
-        else if (p->state != P_IDLE && lg_now >= p->deadline)
-            probe_finish(p, 0, "timed out");
-        else if (p->state == P_IDLE && (lg_now >= p->next || p->st->last_check == 0))
-            probe_start(p);
-    }
-    lg_timer_set(&q_tick, t);
-}
-
-static void set_free(lg_posted_t *pt)
-{
-    probe_set_t *s = lg_container_of(pt, probe_set_t, free_later);
-
-    free(s->probes);
-    free(s);
+    if (!atomic_load(&p->st->in_use))
+        lg_watch_close(&p->w);
+    else if (p->w.busy && lg_now >= p->w.deadline)
+        probe_finish(p, 0, "timed out");
+    else if (!p->w.busy && (lg_now >= p->w.next || p->st->last_check == 0))
+        probe_start(p);
 }
 
 void lg_health_stop(void)
 {
-    if (set == NULL)
-        return;
-    for (size_t i = 0; i < set->n; i++)
-        probe_close(&set->probes[i]);
-    /* Events of this batch may still point at the probes: free them after it. */
-    set->free_later.run = set_free;
-    lg_loop_post(&set->free_later);
-    set = NULL;
+    lg_watch_stop(&checks);
     ready_cb = NULL;
     initial_left = 0;
 }
 
-int lg_health_start(const lg_config_t *cf, lg_shm_t *shm, void (*ready)(void))
+/* One probe for every member of every checked pool of `cf`, due now. */
+static void probes_fill(lg_watch_set_t *s, const lg_config_t *cf, lg_shm_t *shm)
 {
-    probe_set_t *s = calloc(1, sizeof(*s));
-    size_t n = 0;
-    int need;
+    size_t k = 0;
 
-    lg_health_stop();
-    if (s == NULL)
-        return LG_ERR;
-    for (size_t i = 0; i < cf->npools; i++) {
-        if (cf->pools[i].health_check.type != LG_CHECK_NONE)
-            n += lg_pool_members(&cf->pools[i]);
-    }
-    s->probes = calloc(LG_MAX(n, (size_t)1), sizeof(*s->probes));
-    if (s->probes == NULL) {
-        free(s);
-        return LG_ERR;
-    }
     for (size_t i = 0; i < cf->npools; i++) {
         const lg_pool_conf_t *pool = &cf->pools[i];
 
         if (pool->health_check.type == LG_CHECK_NONE)
             continue;
         for (size_t j = 0; j < lg_pool_members(pool); j++) {
-            probe_t *p = &s->probes[s->n++];
+            probe_t *p = lg_watch_item(s, k++);
 
             p->pool = pool;
             p->be = lg_member_conf(pool, j);
             p->st = lg_shm_backend(shm, i, j);
-            p->next = lg_now; /* everything is checked at once, then every interval */
+            p->w.next = lg_now; /* everything is checked at once, then every interval */
             /* DNS slots fill later: the generation does not wait for them */
             p->initial = p->st->last_check == 0 && atomic_load(&p->st->in_use);
             initial_left += (size_t)p->initial;
@@ -340,16 +286,30 @@ int lg_health_start(const lg_config_t *cf, lg_shm_t *shm, void (*ready)(void))
                 lg_log(LG_LOG_ERR, "health check name of %s cut", p->name);
         }
     }
-    set = s;
-    if (!lg_timerq_ready(&q_tick)) {
-        lg_timerq_init(&q_tick, LG_CHECK_TICK_MS);
-        tick_timer.handler = tick;
+}
+
+int lg_health_start(const lg_config_t *cf, lg_shm_t *shm, void (*ready)(void))
+{
+    lg_watch_set_t *s = NULL;
+    size_t n = 0;
+    int need;
+
+    lg_health_stop();
+    for (size_t i = 0; i < cf->npools; i++) {
+        if (cf->pools[i].health_check.type != LG_CHECK_NONE)
+            n += lg_pool_members(&cf->pools[i]);
     }
+    if (n > 0 && (s = lg_watch_set_new(&checks, n)) == NULL)
+        return LG_ERR;
+    if (s != NULL)
+        probes_fill(s, cf, shm);
     need = initial_left > 0;
     ready_cb = need ? ready : NULL;
     /* The first round starts now, not at the next tick. */
-    if (s->n > 0)
-        tick(&tick_timer);
+    if (lg_watch_run(&checks, s) != LG_OK) {
+        lg_health_stop();
+        return LG_ERR;
+    }
     if (!need)
         ready();
     return LG_OK;

@@ -1,10 +1,9 @@
 /*
- * master.c - the master process: listening sockets, worker generations, signals, reload.
+ * master.c - the master process: worker generations, signals, reload.
  *
- * The master opens every listening socket once and keeps it for as long as a configuration
- * uses its address, so a connection queued on it is never lost: workers of the new and the old
- * generation share the same socket (EPOLLEXCLUSIVE), never SO_REUSEPORT copies. Signals arrive
- * through a signalfd in the master's own event loop; no work happens in a signal handler.
+ * The master keeps the listening sockets (lsock.c), the watchers of the backends (src/health/)
+ * and the admin listener in its own event loop. Signals arrive through a signalfd in that loop;
+ * no work happens in a signal handler.
  *
  *   HUP   reload: parse the file; if it is broken, log and keep serving; if it is valid, open the
  *         new listeners, close the removed ones, fork the new generation, drain the old one
@@ -17,7 +16,6 @@
 #include "master/master.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,14 +27,16 @@
 #include <unistd.h>
 
 #include "admin/admin.h"
-#include "core/fmt.h"
+#include "admin/metrics.h"
 #include "core/log.h"
-#include "core/net.h"
 #include "event/loop.h"
 #include "health/check.h"
+#include "health/dns.h"
+#include "master/lsock.h"
 #include "master/nofile.h"
 #include "master/worker.h"
-#include "upstream/dns.h"
+#include "tls/ticket.h"
+#include "tls/tls.h"
 #include "upstream/shm.h"
 
 /* A worker that dies sooner than this after its start is restarted after a delay. */
@@ -44,7 +44,6 @@
 #define LG_RESPAWN_DELAY_MIN 100
 #define LG_RESPAWN_DELAY_MAX 10000
 #define LG_NSEC_PER_SEC      1e9
-#define LG_CONF_PLACE_MAX    (PATH_MAX + 128) /* "listener NAME (FILE:LINE:COL)" */
 /* After the drain deadline, a worker that has not exited yet is killed this much later. */
 #define LG_KILL_GRACE_MS 2000
 /* A worker told to stop (TERM) at that point is killed if it is still there this much later. */
@@ -71,12 +70,6 @@ typedef struct generation {
     struct generation *next; /* older generations, still draining */
 } generation_t;
 
-/* A listening socket and the address it was opened for. */
-typedef struct lsock {
-    char key[LG_ADDR_STRLEN + 256];
-    int fd;
-} lsock_t;
-
 static struct {
     generation_t *cur;
     generation_t *pending; /* loaded, waiting for its backends' first checks */
@@ -85,8 +78,6 @@ static struct {
     unsigned reloads, reload_failures, restarts;
     double reload_ok_at; /* wall clock (s) of the last successful load, the first one included */
     lg_msec_t started;
-    lsock_t *socks;
-    size_t nsocks;
     unsigned next_gen;
     int sigfd;
     sigset_t sigs;
@@ -143,93 +134,6 @@ static int pid_file_write(const lg_config_t *cf)
         return LG_ERR;
     }
     return LG_OK;
-}
-
-/* ---- listening sockets */
-
-/*
- * Listeners share a socket across reloads when they are written for the same address and
- * port. A port-0 listener gets whatever port the kernel chose: it keeps its socket by name.
- */
-static int sock_key(const lg_listener_conf_t *l, char *key, size_t len)
-{
-    char text[LG_ADDR_STRLEN];
-
-    if (lg_net_addr_text((const struct sockaddr *)&l->addr.sa, text, sizeof(text)) != LG_OK)
-        return LG_ERR;
-    if (l->addr.port == 0)
-        return lg_format(key, len, "%s@%s", l->name, text);
-    return lg_format(key, len, "%s", text);
-}
-
-static int sock_find(const lsock_t *socks, size_t n, const char *key)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (socks[i].fd >= 0 && strcmp(socks[i].key, key) == 0)
-            return (int)i;
-    }
-    return -1;
-}
-
-/*
- * Give every listener of `cf` a socket: the open one with the same address, or a new one.
- * On success the sockets no listener of `cf` uses are closed and `fds` is filled; on failure
- * everything opened here is closed again and the old table stays as it was.
- */
-static int sockets_update(const lg_config_t *cf, int *fds)
-{
-    lsock_t *socks = calloc(cf->nlisteners, sizeof(*socks));
-    size_t i;
-
-    if (socks == NULL)
-        return LG_ERR;
-    for (i = 0; i < cf->nlisteners; i++) {
-        const lg_listener_conf_t *l = &cf->listeners[i];
-        int old;
-
-        if (sock_key(l, socks[i].key, sizeof(socks[i].key)) != LG_OK) {
-            lg_log(LG_LOG_ERR, "listener %s: its address does not fit a socket key", l->name);
-            goto out_undo;
-        }
-        old = sock_find(m.socks, m.nsocks, socks[i].key);
-        if (old >= 0) {
-            socks[i].fd = m.socks[old].fd;
-        } else {
-            struct sockaddr_storage ss;
-            socklen_t len = sizeof(ss);
-            char text[LG_ADDR_STRLEN], who[LG_CONF_PLACE_MAX];
-
-            snprintf(who, sizeof(who), "listener %s (%s:%u:%u)", l->name, cf->file,
-                     l->listen_pos.line, l->listen_pos.col);
-            socks[i].fd = lg_net_listen((const struct sockaddr *)&l->addr.sa, l->addr.salen,
-                                        l->addr.text, who);
-            if (socks[i].fd < 0)
-                goto out_undo;
-            /* With port 0 the kernel chose: say which, so that clients (and tests) find it. */
-            getsockname(socks[i].fd, (struct sockaddr *)&ss, &len);
-            lg_net_addr_text((const struct sockaddr *)&ss, text, sizeof(text));
-            lg_log(LG_LOG_INFO, "listener %s: listening on %s", l->name, text);
-        }
-        fds[i] = socks[i].fd;
-    }
-    for (size_t j = 0; j < m.nsocks; j++) {
-        if (sock_find(socks, cf->nlisteners, m.socks[j].key) < 0) {
-            lg_log(LG_LOG_INFO, "closing listener on %s", m.socks[j].key);
-            close(m.socks[j].fd);
-        }
-    }
-    free(m.socks);
-    m.socks = socks;
-    m.nsocks = cf->nlisteners;
-    return LG_OK;
-
-out_undo:
-    while (i-- > 0) {
-        if (sock_find(m.socks, m.nsocks, socks[i].key) < 0)
-            close(socks[i].fd);
-    }
-    free(socks);
-    return LG_ERR;
 }
 
 /* ---- generations and workers */
@@ -410,7 +314,7 @@ static void reap(void)
         if (g->alive == 0) {
             lg_admin_gen_t a = {g->cf, g->shm, g->stats, NULL, g->id};
 
-            lg_admin_retire(&a);
+            lg_metrics_retire(&a);
             lg_log(LG_LOG_INFO, "generation %u drained", g->id);
             *gp = g->next;
             generation_free(g);
@@ -514,6 +418,20 @@ static void generation_ready(void)
     }
 }
 
+/*
+ * Watch the backends of `g` (DNS lookups, health checks) in place of those watched before;
+ * `ready` is called once every new backend had its first check. On failure (logged where it
+ * happened) nothing is watched any more.
+ */
+static int watchers_start(const generation_t *g, void (*ready)(void))
+{
+    if (lg_dns_start(g->cf, g->shm) == LG_OK && lg_health_start(g->cf, g->shm, ready) == LG_OK)
+        return LG_OK;
+    lg_dns_stop();
+    lg_health_stop();
+    return LG_ERR;
+}
+
 /* Load `cf` as the next generation: sockets, shared state, first checks; workers follow. */
 static int generation_load(lg_config_t *cf)
 {
@@ -526,16 +444,17 @@ static int generation_load(lg_config_t *cf)
     }
     g->shm = lg_shm_new(cf, prev != NULL ? prev->shm : NULL, prev != NULL ? prev->cf : NULL);
     g->stats = lg_stats_new(cf);
-    if (g->shm == NULL || g->stats == NULL || sockets_update(cf, g->fds) != LG_OK) {
+    if (g->shm == NULL || g->stats == NULL || lg_lsock_update(cf, g->fds) != LG_OK) {
         generation_free(g);
         return LG_ERR;
     }
     m.pending = g;
-    if (lg_dns_start(cf, g->shm) != LG_OK ||
-        lg_health_start(cf, g->shm, generation_ready) != LG_OK) {
-        lg_log(LG_LOG_ERR, "out of memory starting health checks and DNS lookups");
+    if (watchers_start(g, generation_ready) != LG_OK) {
         m.pending = NULL;
         generation_free(g);
+        /* the serving generation's backends were watched by what just stopped: watch again */
+        if (prev != NULL && watchers_start(prev, generation_ready) != LG_OK)
+            lg_log(LG_LOG_ERR, "generation %u: backends no longer checked nor resolved", prev->id);
         return LG_ERR;
     }
     return LG_OK;
@@ -553,6 +472,10 @@ static void reload(void)
     }
     lg_log(LG_LOG_INFO, "reloading %s", prev->cf->file);
     cf = lg_config_load(prev->cf->file, &errs);
+    if (cf != NULL && lg_tls_load(cf, &errs) != LG_OK) {
+        lg_config_free(cf);
+        cf = NULL;
+    }
     if (cf == NULL) {
         for (size_t i = 0; i < errs.n; i++)
             lg_log(LG_LOG_ERR, "reload failed: %s", errs.lines[i]);
@@ -578,9 +501,7 @@ static void stop(int graceful)
     m.stopping = graceful ? 1 : 2;
     lg_log(LG_LOG_INFO, "%s", graceful ? "graceful stop: draining every worker" : "stopping");
     /* Nobody will accept any more: new connections are refused rather than left queued. */
-    for (size_t i = 0; i < m.nsocks; i++)
-        close(m.socks[i].fd);
-    m.nsocks = 0;
+    lg_lsock_close_all();
     for (generation_t *g = m.old; g != NULL; g = g->next)
         signal_generation(g, graceful ? SIGQUIT : SIGTERM);
     if (m.cur != NULL) {
@@ -652,7 +573,8 @@ int lg_master_run(lg_config_t *cf)
 
     if (lg_loop_init() != LG_OK || signals_init() != LG_OK ||
         lg_timerq_init(&m.q_kill, cf->timeouts.drain + LG_KILL_GRACE_MS) != LG_OK ||
-        lg_timerq_init(&m.q_respawn, LG_RESPAWN_DELAY_MIN) != LG_OK)
+        lg_timerq_init(&m.q_respawn, LG_RESPAWN_DELAY_MIN) != LG_OK ||
+        lg_tls_tickets_start(cf) != LG_OK)
         return 1;
     m.kill_timer.handler = kill_late;
     m.respawn_timer.handler = respawn_tick;

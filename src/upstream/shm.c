@@ -3,6 +3,7 @@
  */
 #include "upstream/shm.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -14,6 +15,18 @@ static size_t region_size(size_t n)
     return LG_MAX(n, (size_t)1) * sizeof(lg_be_state_t);
 }
 
+void *lg_shm_map(size_t size, const char *what)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+    if (p == MAP_FAILED) {
+        lg_log(LG_LOG_ERR, "mmap() of %zu bytes for %s failed (%d: %s)", size, what, errno,
+               strerror(errno));
+        return NULL;
+    }
+    return p;
+}
+
 size_t lg_pool_members(const lg_pool_conf_t *p)
 {
     size_t n = 0;
@@ -21,6 +34,22 @@ size_t lg_pool_members(const lg_pool_conf_t *p)
     for (size_t j = 0; j < p->nbackends; j++)
         n += lg_backend_members(&p->backends[j]);
     return n;
+}
+
+size_t *lg_member_index(const lg_config_t *cf, size_t *n)
+{
+    size_t *first = calloc(LG_MAX(cf->npools, (size_t)1), sizeof(*first));
+
+    *n = 0;
+    if (first == NULL) {
+        lg_log(LG_LOG_ERR, "calloc() of %zu pool indexes failed: out of memory", cf->npools);
+        return NULL;
+    }
+    for (size_t i = 0; i < cf->npools; i++) {
+        first[i] = *n;
+        *n += lg_pool_members(&cf->pools[i]);
+    }
+    return first;
 }
 
 const lg_backend_conf_t *lg_member_conf(const lg_pool_conf_t *p, size_t m)
@@ -106,25 +135,18 @@ static void carry(lg_be_state_t *s, const lg_be_state_t *old)
 lg_shm_t *lg_shm_new(const lg_config_t *cf, const lg_shm_t *prev, const lg_config_t *prevcf)
 {
     lg_shm_t *shm = calloc(1, sizeof(*shm));
-    size_t n = 0;
+    size_t n;
 
     if (shm == NULL)
         return NULL;
-    shm->first = calloc(LG_MAX(cf->npools, (size_t)1), sizeof(*shm->first));
+    shm->first = lg_member_index(cf, &n);
     if (shm->first == NULL)
         goto out_free;
-    for (size_t i = 0; i < cf->npools; i++) {
-        shm->first[i] = n;
-        n += lg_pool_members(&cf->pools[i]);
-    }
     shm->n = n;
     shm->npools = cf->npools;
-    shm->states =
-        mmap(NULL, region_size(n), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (shm->states == MAP_FAILED) {
-        lg_log(LG_LOG_ERR, "mmap() of %zu bytes of shared memory failed", region_size(n));
+    shm->states = lg_shm_map(region_size(n), "backend state");
+    if (shm->states == NULL)
         goto out_free;
-    }
     for (size_t i = 0; i < cf->npools; i++) {
         const lg_pool_conf_t *p = &cf->pools[i];
         int checked = p->health_check.type != LG_CHECK_NONE;

@@ -54,8 +54,21 @@ static inline size_t lg_backend_members(const lg_backend_conf_t *b)
 
 /* Members of a pool, over all its backends. */
 size_t lg_pool_members(const lg_pool_conf_t *p);
+/*
+ * Where each pool's members start in an array of every member of `cf`, pool after pool in
+ * configuration order: a new array of max(npools, 1) indexes (free() it), the number of
+ * members in *n; NULL when out of memory. The backend state and the counters (stats.c) both
+ * index members this way.
+ */
+size_t *lg_member_index(const lg_config_t *cf, size_t *n);
 /* The backend configuration member `m` of pool `p` comes from. */
 const lg_backend_conf_t *lg_member_conf(const lg_pool_conf_t *p, size_t m);
+
+/*
+ * A zeroed MAP_SHARED anonymous mapping of `size` bytes that the workers forked next inherit;
+ * NULL when mmap() fails (logged, naming `what`). Unmap it with munmap(p, size).
+ */
+void *lg_shm_map(size_t size, const char *what);
 
 /*
  * Map the region for `cf`. A backend starts down when it has an active check (it gets traffic

@@ -1,7 +1,7 @@
 /*
  * proxy_common.h - helpers shared by the data-path integration tests (test_proxy.c,
- * test_bodies.c, test_errors.c): configs for one listener in front of lg-origin, the end-of-test
- * checks (log, exit status, strays), and small assertions.
+ * test_bodies.c, test_errors.c and others): a config routing one host only, and small
+ * assertions. Configs and the one-origin fixture are in tests/support (lg_yaml_*, lg_fix_*).
  *
  * Header only, `static inline`, so that each test file stays one executable (the CMake glob makes
  * an executable of every tests/integration/test_*.c).
@@ -18,86 +18,15 @@
 
 #define MIB (1024ULL * 1024ULL)
 
-/* At most this many allowed substrings in lgt_finish(). */
-#define LGT_MAX_ALLOWED 8
-
-/* The top of every config: one worker, info level, no access log. */
-#define LGT_HEAD                                                                                   \
-    "workers: 1\n"                                                                                 \
-    "log: {level: info, error: stderr, access: off}\n"
-
-/*
- * The YAML of one http listener `web` whose every request goes to pool `app`: `head` first
- * (workers and log, e.g. LGT_HEAD), then `top` (block YAML at the top level, e.g.
- * "timeouts:\n  client_header: 1s\n", or ""), then `pool`, every key of the pool (indented by 4:
- * health_check, backends...).
- */
-static inline char *lgt_web_app_yaml(const char *head, const char *top, const char *pool)
+/* lg_yaml_single(port) whose one route takes Host known.test only: other hosts get 404. */
+static inline lg_yaml_t *lgt_conf_known_host(int port)
 {
-    return lg_fmt("%s%s"
-                  "listeners:\n"
-                  "  web:\n"
-                  "    listen: 127.0.0.1:0\n"
-                  "    routes:\n"
-                  "      - pool: app\n"
-                  "pools:\n"
-                  "  app:\n"
-                  "%s",
-                  head, top, pool);
+    lg_yaml_t *conf = lg_yaml_single(port);
+
+    lg_yaml_set(conf, "listeners.web.routes", NULL);
+    lg_yaml_add(conf, "listeners.web.routes", "{host: known.test, pool: app}");
+    return conf;
 }
-
-/*
- * lgt_web_app_yaml() with a pool without health checks: `pool_extra` (more keys of the pool,
- * indented by 4, or "") and `backends`, the items of the pool's list of backends
- * ("      - address: 127.0.0.1:8001\n" each, lgt_backend()).
- */
-static inline char *lgt_single_yaml(const char *head, const char *top, const char *pool_extra,
-                                    const char *backends)
-{
-    return lgt_web_app_yaml(head, top,
-                            lg_fmt("    health_check: {type: none}\n"
-                                   "%s"
-                                   "    backends:\n"
-                                   "%s",
-                                   pool_extra, backends));
-}
-
-/* An item of lgt_single_yaml()'s `backends`: 127.0.0.1:port. */
-static inline char *lgt_backend(int port)
-{
-    return lg_fmt("      - address: 127.0.0.1:%d\n", port);
-}
-
-/* Start lifeguard with lgt_single_yaml(LGT_HEAD, ...) and the single backend 127.0.0.1:port. */
-static inline lg_proc_t *lgt_start_single(int port, const char *top, const char *pool_extra)
-{
-    return lg_lifeguard_start(lgt_single_yaml(LGT_HEAD, top, pool_extra, lgt_backend(port)));
-}
-
-/*
- * End of every test: stop lifeguard (SIGTERM), then require a clean exit, no stray process and no
- * "[error]" line in its log except those containing one of the NULL-terminated `allowed`.
- */
-static inline void lgt_finish_v(lg_proc_t *lg, const char *const *allowed)
-{
-    const char *a[LGT_MAX_ALLOWED] = {NULL};
-    size_t i;
-    int status, bad;
-
-    for (i = 0; allowed != NULL && allowed[i] != NULL && i < LGT_MAX_ALLOWED - 1; i++)
-        a[i] = allowed[i];
-    status = lg_proc_stop(lg);
-    bad = lg_log_has_unexpected_errors(lg_proc_log(lg), a[0], a[1], a[2], a[3], a[4], a[5], a[6],
-                                       NULL);
-    if (bad != 0 || status != 0 || lg->strays != 0)
-        lg_proc_dump_log(lg);
-    cr_expect_eq(status, 0, "lifeguard exit status %d", status);
-    cr_expect_eq(lg->strays, 0, "%d stray processes after lifeguard stopped", lg->strays);
-    cr_expect_eq(bad, 0, "%d unexpected error lines in lifeguard's log", bad);
-}
-
-/* lgt_finish(lg, NULL) or lgt_finish(lg, "allowed substring", ...) */
-#define lgt_finish(lg, ...) lgt_finish_v((lg), (const char *const[]){__VA_ARGS__, NULL})
 
 /* Complete response with the status. */
 static inline void lgt_assert_status(const lg_http_response_t *r, int status)
@@ -106,6 +35,66 @@ static inline void lgt_assert_status(const lg_http_response_t *r, int status)
                  lg_http_error_name(r->error), r->status, r->head);
     cr_assert_eq(r->status, status, "status %d, expected %d; head: %s", r->status, status, r->head);
     cr_assert(r->complete, "incomplete response; head: %s", r->head);
+}
+
+/*
+ * A row of a table-driven test: a request (raw bytes, sent with the others of its table) and what
+ * its response must show. NULL fields are not checked.
+ */
+typedef struct lgt_case {
+    const char *req;
+    int status;                        /* 0: never answered (the connection ended before) */
+    const char *body;                  /* the whole response body */
+    const char *echo_key, *echo_value; /* a line of an /echo body ("target", "body-length") */
+    const char *echo_key2, *echo_value2;
+    const char *header, *value; /* a response header */
+} lgt_case_t;
+
+/* Check response r against row i of a table. */
+static inline void lgt_check_case(const lg_http_response_t *r, const lgt_case_t *k, size_t i)
+{
+    const char *const echo[2][2] = {{k->echo_key, k->echo_value}, {k->echo_key2, k->echo_value2}};
+
+    cr_assert_eq(r->error, LG_HTTP_OK, "request %zu: %s; head: %s", i, lg_http_error_name(r->error),
+                 r->head);
+    cr_assert_eq(r->status, k->status, "request %zu: status %d; head: %s", i, r->status, r->head);
+    cr_assert(r->complete, "request %zu: incomplete response; head: %s", i, r->head);
+    if (k->body != NULL)
+        cr_assert_str_eq(r->body, k->body, "request %zu", i);
+    for (size_t e = 0; e < 2; e++) {
+        const char *got = echo[e][0] != NULL ? lg_echo_field(r->body, echo[e][0]) : NULL;
+
+        if (echo[e][0] != NULL)
+            cr_assert(got != NULL && strcmp(got, echo[e][1]) == 0, "request %zu: %s %s, not %s", i,
+                      echo[e][0], got ? got : "(none)", echo[e][1]);
+    }
+    if (k->header != NULL)
+        cr_assert(lg_http_header(r, k->header) != NULL &&
+                      strcmp(lg_http_header(r, k->header), k->value) == 0,
+                  "request %zu: %s: %s, not %s", i, k->header, lg_http_header(r, k->header),
+                  k->value);
+}
+
+/*
+ * Send the n requests of `cases` in one write on connection c (pipelining), then with
+ * `half_close` the client's FIN, and read and check the responses in order, up to the first row
+ * that is never answered.
+ */
+static inline void lgt_run_pipelined(lg_client_t *c, const lgt_case_t *cases, size_t n,
+                                     int half_close)
+{
+    char *all = lg_fmt("%s", "");
+
+    for (size_t i = 0; i < n; i++)
+        all = lg_fmt("%s%s", all, cases[i].req);
+    cr_assert_eq(lg_client_send(c, all, strlen(all)), 0);
+    if (half_close)
+        lg_client_shutdown(c);
+    for (size_t i = 0; i < n && cases[i].status != 0; i++) {
+        unsigned flags = strncmp(cases[i].req, "HEAD ", 5) == 0 ? LG_READ_HEAD : 0;
+
+        lgt_check_case(lg_client_read(c, flags), &cases[i], i);
+    }
 }
 
 /* The worker's pid (the only child of the master with workers: 1). */

@@ -31,31 +31,38 @@
 
 /* Health checks fast enough for every transition to happen within a second or so. */
 #define AD_HC "{type: http, path: /healthz, interval: 200ms, timeout: 150ms, rise: 2, fall: 2}"
-/* Bound of a backend going down or up: 2 checks 200 ms apart, plus slack for a loaded machine. */
-#define AD_TRANSITION_MS 5000
-/* Bound of an access log flush (every second) reaching the file. */
-#define AD_FLUSH_MS 3000
-/* Bound of a counter reaching its value after the client read the response. */
-#define AD_COUNTER_MS 3000
 
 /* ---- configs */
 
 /*
- * The top of a config: `workers`, info level, error log on stderr, the access log `access`
- * ("off", or a path) in `format`, the admin listener on port 0.
+ * lg_yaml_single(port) with `workers`, the access log `access` ("off", or a path) in `format`,
+ * and the admin listener on port 0.
  */
-static char *ad_head(unsigned workers, const char *access, const char *format)
+static lg_yaml_t *ad_conf(unsigned workers, const char *access, const char *format, int port)
 {
-    return lg_fmt("workers: %u\n"
-                  "log: {level: info, error: stderr, access: %s, access_format: %s}\n"
-                  "admin: {listen: 127.0.0.1:0}\n",
-                  workers, access, format);
+    lg_yaml_t *conf = lg_yaml_single(port);
+
+    lg_yaml_setf(conf, "workers", "%u", workers);
+    lg_yaml_set(conf, "log.access", access);
+    lg_yaml_set(conf, "log.access_format", format);
+    lg_yaml_set(conf, "admin.listen", "127.0.0.1:0");
+    return conf;
 }
 
-/* One listener `web`, everything to pool `app` with the single backend 127.0.0.1:port. */
+/* ad_conf() whose pool app has http health checks (AD_HC) and a second backend port_b. */
+static lg_yaml_t *ad_conf_checked(unsigned workers, int port_a, int port_b)
+{
+    lg_yaml_t *conf = ad_conf(workers, "off", "combined", port_a);
+
+    lg_yaml_set(conf, "pools.app.health_check", AD_HC);
+    lg_yaml_add(conf, "pools.app.backends", "127.0.0.1:%d", port_b);
+    return conf;
+}
+
+/* The YAML of ad_conf(). */
 static char *ad_single(unsigned workers, const char *access, const char *format, int port)
 {
-    return lgt_single_yaml(ad_head(workers, access, format), "", "", lgt_backend(port));
+    return lg_yaml_text(ad_conf(workers, access, format, port));
 }
 
 /* ---- small helpers */
@@ -268,7 +275,7 @@ static void ad_expect_metric(int aport, const char *name, const char *labels, do
     int ok;
 
     LG_WAIT_FOR(ok, (v = ad_metric(ad_get(aport, "/metrics"), name, labels)) == want,
-                AD_COUNTER_MS);
+                lg_test_timeout_ms());
     cr_assert(ok, "%s{%s} is %g, expected %g", name, labels, v, want);
 }
 
@@ -744,7 +751,7 @@ Test(admin, healthz_unknown_path_and_methods)
     lgt_assert_status(r, 200);
     cr_assert_eq(
         ad_metric(ad_get(aport, "/metrics"), "lifeguard_connections_total", "listener=\"web\""), 0);
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /* RFC 9110 15.5.6: "The origin server MUST generate an Allow header field in a 405 response". */
@@ -763,7 +770,7 @@ Test(admin, method_not_allowed_has_allow_header)
         cr_expect(strstr(allow, "GET") != NULL && strstr(allow, "HEAD") != NULL, "Allow: %s",
                   allow);
     }
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /* ---- 2: /metrics passes promtool */
@@ -794,7 +801,9 @@ Test(admin, metrics_pass_promtool, .timeout = 60)
     lg_proc_t *b = lg_origin_start("--name b");
     lg_proc_t *c = lg_origin_start("--name c");
     char *dir = lg_test_tempdir();
-    int dead;
+    /* a port with nothing behind it: a third pool whose requests fail (502) */
+    int dead = lg_test_free_port();
+    lg_yaml_t *conf = ad_conf_checked(2, a->port, b->port);
     lg_proc_t *lg;
     int port, aport, ok;
     lg_client_t *cl;
@@ -802,43 +811,18 @@ Test(admin, metrics_pass_promtool, .timeout = 60)
     char *body, *out;
     const char *ctype;
 
-    /* a port with nothing behind it: a third pool whose requests fail (502) */
-    {
-        lg_proc_t *d = lg_origin_start(NULL);
-
-        dead = d->port;
-        lg_proc_stop(d);
-    }
-    lg = lg_lifeguard_startf("%s"
-                             "listeners:\n"
-                             "  web:\n"
-                             "    listen: 127.0.0.1:0\n"
-                             "    routes:\n"
-                             "      - path_prefix: /b/\n"
-                             "        pool: second\n"
-                             "      - path_prefix: /dead/\n"
-                             "        pool: dead\n"
-                             "      - pool: app\n"
-                             "  api:\n"
-                             "    listen: 127.0.0.1:0\n"
-                             "    routes:\n"
-                             "      - pool: second\n"
-                             "pools:\n"
-                             "  app:\n"
-                             "    health_check: " AD_HC "\n"
-                             "    backends:\n"
-                             "%s%s"
-                             "  second:\n"
-                             "    health_check: {type: none}\n"
-                             "    backends:\n"
-                             "%s"
-                             "  dead:\n"
-                             "    retries: 0\n"
-                             "    health_check: {type: none}\n"
-                             "    backends:\n"
-                             "%s",
-                             ad_head(2, "off", "combined"), lgt_backend(a->port),
-                             lgt_backend(b->port), lgt_backend(c->port), lgt_backend(dead));
+    lg_yaml_set(conf, "listeners.web.routes", NULL);
+    lg_yaml_add(conf, "listeners.web.routes", "{path_prefix: /b/, pool: second}");
+    lg_yaml_add(conf, "listeners.web.routes", "{path_prefix: /dead/, pool: dead}");
+    lg_yaml_add(conf, "listeners.web.routes", "{pool: app}");
+    lg_yaml_set(conf, "listeners.api.listen", "127.0.0.1:0");
+    lg_yaml_add(conf, "listeners.api.routes", "{pool: second}");
+    lg_yaml_set(conf, "pools.second.health_check.type", "none");
+    lg_yaml_add(conf, "pools.second.backends", "127.0.0.1:%d", c->port);
+    lg_yaml_set(conf, "pools.dead.retries", "0");
+    lg_yaml_set(conf, "pools.dead.health_check.type", "none");
+    lg_yaml_add(conf, "pools.dead.backends", "127.0.0.1:%d", dead);
+    lg = lg_yaml_start(conf);
     port = lg_proc_port(lg, "web");
     aport = ad_admin(lg);
 
@@ -894,12 +878,12 @@ Test(admin, metrics_pass_promtool, .timeout = 60)
                 ad_metric(ad_get(aport, "/metrics"), "lifeguard_backend_up",
                           lg_fmt("pool=\"app\",backend=\"127.0.0.1:%d\",host=\"127.0.0.1:%d\"",
                                  b->port, b->port)) == 0,
-                AD_TRANSITION_MS);
+                lg_test_timeout_ms());
     cr_assert(ok, "backend b not down in /metrics");
     body = ad_get(aport, "/metrics");
     cr_assert_eq(ad_promtool(dir, body, &out), 0, "promtool: %s\n%s", out, body);
     cr_assert_str_eq(out, "", "promtool reported problems:\n%s", out);
-    lgt_finish(lg, lg_fmt("connect() to 127.0.0.1:%d failed", dead));
+    lg_lifeguard_finish(lg, lg_fmt("connect() to 127.0.0.1:%d failed", dead));
 }
 
 /* ---- 3: counters equal the requests sent */
@@ -949,7 +933,7 @@ static void ad_expect_counts(int aport, int oport, const ad_counts_t *want)
 
     LG_WAIT_FOR(ok,
                 (got = ad_read_counts(ad_get(aport, "/metrics"), oport), ad_counts_eq(&got, want)),
-                AD_COUNTER_MS);
+                lg_test_timeout_ms());
     cr_assert(ok, "counters: %s\nexpected: %s", ad_counts_text(&got), ad_counts_text(want));
 }
 
@@ -1021,7 +1005,7 @@ Test(admin, counters_equal_requests_sent, .timeout = 60)
     lg_sleep_ms(300);
     ad_expect_metric(aport, "lifeguard_connections_total", "listener=\"web\"", 13);
     ad_expect_metric(aport, "lifeguard_requests_total", "listener=\"web\",code=\"2xx\"", 38);
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /* Every counter of `now` is at least the one of `before`. */
@@ -1074,7 +1058,8 @@ Test(admin, counters_survive_a_reload, .timeout = 60)
 
             lgt_assert_status(r, 200);
             sent += strlen(r->head) + r->body_len;
-            cr_assert(lg_client_wait_close(idle, 5000), "the old generation kept a connection");
+            cr_assert(lg_client_wait_close(idle, lg_test_timeout_ms()),
+                      "the old generation kept a connection");
             lg_client_close(idle);
             idle = NULL;
             want.c2 += 1;
@@ -1125,7 +1110,7 @@ Test(admin, counters_survive_a_reload, .timeout = 60)
                                   "\"4xx\": %.0f, \"5xx\": %.0f}",
                                   want.c2, want.c4, want.c5)) != NULL,
               "%s", body);
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /* ---- 4: backend state */
@@ -1193,12 +1178,7 @@ Test(admin, backend_down_in_metrics_and_status_json, .timeout = 60)
     lg_proc_t *a = lg_origin_start("--name a");
     lg_proc_t *b = lg_origin_start("--name b");
     int bport = b->port;
-    lg_proc_t *lg =
-        lg_lifeguard_start(lgt_web_app_yaml(ad_head(1, "off", "combined"), "",
-                                            lg_fmt("    health_check: " AD_HC "\n"
-                                                   "    backends:\n"
-                                                   "%s%s",
-                                                   lgt_backend(a->port), lgt_backend(bport))));
+    lg_proc_t *lg = lg_yaml_start(ad_conf_checked(1, a->port, bport));
     int aport = ad_admin(lg), ok;
     const char *la =
         lg_fmt("pool=\"app\",backend=\"127.0.0.1:%d\",host=\"127.0.0.1:%d\"", a->port, a->port);
@@ -1218,9 +1198,10 @@ Test(admin, backend_down_in_metrics_and_status_json, .timeout = 60)
     /* b stops: down in both, a stays up */
     lg_proc_stop(b);
     LG_WAIT_FOR(ok, ad_metric(ad_get(aport, "/metrics"), "lifeguard_backend_up", lb) == 0,
-                AD_TRANSITION_MS);
+                lg_test_timeout_ms());
     cr_assert(ok, "lifeguard_backend_up of b is not 0");
-    LG_WAIT_FOR(ok, strcmp(st = ad_backend_state(aport, addr_b), "down") == 0, AD_TRANSITION_MS);
+    LG_WAIT_FOR(ok, strcmp(st = ad_backend_state(aport, addr_b), "down") == 0,
+                lg_test_timeout_ms());
     cr_assert(ok, "state of b is \"%s\", not \"down\"", st);
     body = ad_get(aport, "/metrics");
     cr_assert_eq(ad_metric(body, "lifeguard_backend_check_success", lb), 0);
@@ -1237,11 +1218,11 @@ Test(admin, backend_down_in_metrics_and_status_json, .timeout = 60)
     /* b comes back on its port: up again */
     b = lg_origin_startf("--name b --listen 127.0.0.1:%d", bport);
     LG_WAIT_FOR(ok, ad_metric(ad_get(aport, "/metrics"), "lifeguard_backend_up", lb) == 1,
-                AD_TRANSITION_MS);
+                lg_test_timeout_ms());
     cr_assert(ok, "lifeguard_backend_up of b is not back to 1");
-    LG_WAIT_FOR(ok, strcmp(st = ad_backend_state(aport, addr_b), "up") == 0, AD_TRANSITION_MS);
+    LG_WAIT_FOR(ok, strcmp(st = ad_backend_state(aport, addr_b), "up") == 0, lg_test_timeout_ms());
     cr_assert(ok, "state of b is \"%s\", not \"up\"", st);
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /* Slow responses land in the buckets above their duration, and in the sum. */
@@ -1283,7 +1264,7 @@ Test(admin, duration_histogram_counts_slow_responses, .timeout = 30)
             prev = v;
         }
     }
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /* ---- 5: the status page */
@@ -1317,7 +1298,7 @@ Test(admin, status_page_is_html)
     cr_assert_null(ad_json_check(json, strlen(json), NULL, 0, NULL), "invalid JSON: %s", json);
     cr_assert(strstr(json, "\"web\"") != NULL && strstr(json, "\"app\"") != NULL, "%s", json);
     cr_assert_str_eq(ad_backend_state(aport, lg_fmt("127.0.0.1:%d", o->port)), "up");
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /* ---- 6: the json access log */
@@ -1325,7 +1306,7 @@ Test(admin, status_page_is_html)
 /* Wait for `want` lines in `path`, then require exactly that many; the lines. */
 static char **ad_log_lines(const char *path, size_t want, size_t *n)
 {
-    size_t got = ad_wait_lines(path, want, AD_FLUSH_MS);
+    size_t got = ad_wait_lines(path, want, lg_test_timeout_ms());
     char *text;
 
     /* lines that should not be there would come with the same flush */
@@ -1439,7 +1420,7 @@ Test(admin, access_log_json, .timeout = 60)
         cr_assert_str_eq(ad_jstr(f, nf, "user_agent"), reqs[i].ua ? reqs[i].ua : "", "%s",
                          lines[i]);
     }
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /*
@@ -1463,7 +1444,7 @@ Test(admin, access_log_json_stays_valid_with_non_utf8_header, .timeout = 30)
     lines = ad_log_lines(path, 1, &n);
     err = ad_json_check(lines[0], strlen(lines[0]), NULL, 0, NULL);
     cr_expect_null(err, "the line is not JSON (%s): %s", err, lines[0]);
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /* ---- 7: the combined format */
@@ -1576,7 +1557,7 @@ Test(admin, access_log_combined_matches_nginx, .timeout = 30)
         cr_assert_str_eq(f.referer, reqs[i].referer, "%s", lines[i]);
         cr_assert_str_eq(f.ua, reqs[i].ua, "%s", lines[i]);
     }
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /*
@@ -1611,7 +1592,7 @@ Test(admin, access_log_combined_bytes_is_body_bytes_sent, .timeout = 30)
         cr_expect_eq(f.bytes, body[i], "logged %lld bytes for a %lld-byte body: %s", f.bytes,
                      body[i], lines[i]);
     }
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /*
@@ -1649,7 +1630,7 @@ Test(admin, access_log_combined_escapes_quotes_like_nginx, .timeout = 30)
         cr_expect_str_eq(f.referer, reqs[i].referer, "%s", lines[i]);
         cr_expect_str_eq(f.ua, reqs[i].ua, "%s", lines[i]);
     }
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /* ---- 8: rotation */
@@ -1667,7 +1648,7 @@ Test(admin, access_log_reopened_on_sigusr1, .timeout = 60)
     char **lines;
     int *seen = lg_test_keep(calloc((size_t)(n1 + n2), sizeof(int)), NULL);
 
-    LG_WAIT_FOR(ok, (nw = lg_pid_children(lg->pid, workers, 8)) == 2, 2000);
+    LG_WAIT_FOR(ok, (nw = lg_pid_children(lg->pid, workers, 8)) == 2, lg_test_timeout_ms());
     cr_assert(ok, "lifeguard has %zu workers, not 2", nw);
     /* the first batch, partly still in the workers' buffers when the file is renamed */
     for (int i = 0; i < n1; i++)
@@ -1675,7 +1656,8 @@ Test(admin, access_log_reopened_on_sigusr1, .timeout = 60)
     cr_assert_eq(rename(path, rotated), 0);
     mark = lg_proc_log_mark(lg);
     cr_assert_eq(lg_proc_signal(lg, SIGUSR1), 0);
-    cr_assert(lg_proc_wait_log(lg, mark, "logs reopened", 2000), "the master did not reopen");
+    cr_assert(lg_proc_wait_log(lg, mark, "logs reopened", lg_test_timeout_ms()),
+              "the master did not reopen");
     /* every worker has the new file open and no longer the renamed one */
     for (size_t w = 0; w < nw; w++) {
         LG_WAIT_FOR(ok, ad_pid_has_file(workers[w], path) && !ad_pid_has_file(workers[w], rotated),
@@ -1712,16 +1694,16 @@ Test(admin, access_log_reopened_on_sigusr1, .timeout = 60)
     /* and a second rotation works the same */
     cr_assert_eq(rename(path, lg_fmt("%s/access.log.2", dir)), 0);
     cr_assert_eq(lg_proc_signal(lg, SIGUSR1), 0);
-    LG_WAIT_FOR(ok, ad_file_lines(path) == 0 && access(path, F_OK) == 0, 2000);
+    LG_WAIT_FOR(ok, ad_file_lines(path) == 0 && access(path, F_OK) == 0, lg_test_timeout_ms());
     cr_assert(ok, "no new access.log after the second SIGUSR1");
     for (size_t w = 0; w < nw; w++) {
-        LG_WAIT_FOR(ok, ad_pid_has_file(workers[w], path), 2000);
+        LG_WAIT_FOR(ok, ad_pid_has_file(workers[w], path), lg_test_timeout_ms());
         cr_assert(ok, "worker %d did not reopen its access log", (int)workers[w]);
     }
     ad_oneshots(port, 3, "/again", 200, NULL);
     ad_log_lines(path, 3, &n);
     cr_assert_eq(ad_file_lines(lg_fmt("%s/access.log.2", dir)), (size_t)n2);
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /* ---- 9: the error log's prefix */
@@ -1744,7 +1726,7 @@ Test(admin, error_log_lines_name_level_and_process, .timeout = 30)
     cr_assert_eq(lg_client_sendf(c, "GET / HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n"), 0);
     lgt_assert_status(lg_client_read(c, 0), 400);
     lg_client_close(c);
-    cr_assert(lg_proc_wait_log(lg, 0, "client sent an invalid request", 2000));
+    cr_assert(lg_proc_wait_log(lg, 0, "client sent an invalid request", lg_test_timeout_ms()));
 
     /* a graceful stop: every worker logs its exit */
     status = lg_proc_stop_with(lg, SIGQUIT, lg_test_timeout_ms());
@@ -1829,7 +1811,8 @@ Test(admin, config_reload_metrics, .timeout = 60)
     mark = lg_proc_log_mark(lg);
     lg_proc_write_config(lg, "workers: [\n");
     cr_assert_eq(lg_proc_signal(lg, SIGHUP), 0);
-    cr_assert(lg_proc_wait_log(lg, mark, "reload failed: generation 1 keeps serving", 5000));
+    cr_assert(lg_proc_wait_log(lg, mark, "reload failed: generation 1 keeps serving",
+                               lg_test_timeout_ms()));
     ad_expect_metric(aport, "lifeguard_config_reloads_total", "result=\"failed\"", 1);
     body = ad_get(aport, "/metrics");
     cr_assert_eq(ad_metric(body, "lifeguard_config_reloads_total", "result=\"ok\""), 0);
@@ -1840,12 +1823,12 @@ Test(admin, config_reload_metrics, .timeout = 60)
     mark = lg_proc_log_mark(lg);
     lg_proc_write_config(lg, yaml);
     cr_assert_eq(lg_proc_signal(lg, SIGHUP), 0);
-    cr_assert(lg_proc_wait_log(lg, mark, "reloaded: generation 2", 5000));
+    cr_assert(lg_proc_wait_log(lg, mark, "reloaded: generation 2", lg_test_timeout_ms()));
     ad_expect_metric(aport, "lifeguard_config_reloads_total", "result=\"ok\"", 1);
     body = ad_get(aport, "/metrics");
     cr_assert_eq(ad_metric(body, "lifeguard_config_reloads_total", "result=\"failed\""), 1);
     reloaded = ad_metric(body, at, "");
     cr_assert_gt(reloaded, started, "%s did not move on: %f, then %f", at, started, reloaded);
     cr_assert_leq(reloaded, (double)time(NULL) + 1);
-    lgt_finish(lg, "reload failed");
+    lg_lifeguard_finish(lg, "reload failed");
 }

@@ -66,10 +66,9 @@ static long rss_stop(struct rss_sampler *s)
 
 Test(bodies, upload_100_mib_content_length, .timeout = 120)
 {
-    lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    lg_client_t *c = lg_client_connect(lg_proc_port(lg, "web"));
-    pid_t worker = lgt_worker(lg);
+    lg_fix_t f = lg_fix_start(NULL, NULL);
+    lg_client_t *c = lg_client_connect(f.port);
+    pid_t worker = lgt_worker(f.lg);
     struct rss_sampler s;
     lg_http_response_t *r;
     long max;
@@ -95,15 +94,14 @@ Test(bodies, upload_100_mib_content_length, .timeout = 120)
     r = lg_client_request(c, "GET", "/size/10", NULL, NULL, 0);
     lgt_assert_status(r, 200);
     cr_assert_str_eq(r->body, "abcdefghij");
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 Test(bodies, download_100_mib_content_length, .timeout = 120)
 {
-    lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    lg_client_t *c = lg_client_connect(lg_proc_port(lg, "web"));
-    pid_t worker = lgt_worker(lg);
+    lg_fix_t f = lg_fix_start(NULL, NULL);
+    lg_client_t *c = lg_client_connect(f.port);
+    pid_t worker = lgt_worker(f.lg);
     struct rss_sampler s;
     lg_http_response_t *r;
     long max;
@@ -123,16 +121,15 @@ Test(bodies, download_100_mib_content_length, .timeout = 120)
     r = lg_client_request(c, "GET", "/size/10", NULL, NULL, 0);
     lgt_assert_status(r, 200);
     cr_assert_str_eq(r->body, "abcdefghij");
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 /* A slow reader: the worker must not buffer what the origin sends faster than the client reads. */
 Test(bodies, slow_reader_does_not_grow_the_worker, .timeout = 60)
 {
-    lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    lg_client_t *c = lg_client_connect(lg_proc_port(lg, "web"));
-    pid_t worker = lgt_worker(lg);
+    lg_fix_t f = lg_fix_start(NULL, NULL);
+    lg_client_t *c = lg_client_connect(f.port);
+    pid_t worker = lgt_worker(f.lg);
     long before = lg_pid_rss_kib(worker), during;
     char buf[4096];
     struct pollfd pf = {.fd = lg_client_fd(c), .events = POLLIN};
@@ -148,19 +145,18 @@ Test(bodies, slow_reader_does_not_grow_the_worker, .timeout = 60)
     lg_client_close(c);
 
     /* lifeguard is still fine */
-    r = lg_http_get(lg_proc_port(lg, "web"), "/size/5", NULL);
+    r = lg_http_get(f.port, "/size/5", NULL);
     lgt_assert_status(r, 200);
     cr_assert_str_eq(r->body, "abcde");
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 /* ---- chunked */
 
 Test(bodies, chunked_upload, .timeout = 60)
 {
-    lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    lg_client_t *c = lg_client_connect(lg_proc_port(lg, "web"));
+    lg_fix_t f = lg_fix_start(NULL, NULL);
+    lg_client_t *c = lg_client_connect(f.port);
     static const struct {
         uint64_t len;
         size_t chunk;
@@ -185,14 +181,13 @@ Test(bodies, chunked_upload, .timeout = 60)
         cr_assert_eq(lg_echo_header_count(r->body, "Content-Length"), 0);
         cr_assert_not(r->closed);
     }
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 Test(bodies, chunked_download, .timeout = 60)
 {
-    lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    lg_client_t *c = lg_client_connect(lg_proc_port(lg, "web"));
+    lg_fix_t f = lg_fix_start(NULL, NULL);
+    lg_client_t *c = lg_client_connect(f.port);
     static const uint64_t sizes[] = {0, 1, 4093, 65536, 1000000, 20 * MIB};
     size_t i;
 
@@ -212,21 +207,19 @@ Test(bodies, chunked_download, .timeout = 60)
                      (unsigned long long)sizes[i]);
         cr_assert_not(r->closed);
     }
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 /* ---- close-delimited and HTTP/1.0 */
 
 Test(bodies, close_delimited_response_then_close)
 {
-    lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    int port = lg_proc_port(lg, "web");
+    lg_fix_t f = lg_fix_start(NULL, NULL);
     static const uint64_t sizes[] = {0, 10, 300000, 3 * MIB};
     size_t i;
 
     for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-        lg_client_t *c = lg_client_connect(port);
+        lg_client_t *c = lg_client_connect(f.port);
         lg_http_response_t *r;
 
         cr_assert_eq(lg_client_sendf(c, "GET /size/%llu?close=1 HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -242,19 +235,17 @@ Test(bodies, close_delimited_response_then_close)
             cr_assert_str_eq(lg_http_header(r, "Connection"), "close");
         lg_client_close(c);
     }
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 Test(bodies, http10_client_gets_a_dechunked_body)
 {
-    lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    int port = lg_proc_port(lg, "web");
+    lg_fix_t f = lg_fix_start(NULL, NULL);
     static const uint64_t sizes[] = {0, 5, 100000, 2 * MIB};
     size_t i;
 
     for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-        lg_client_t *c = lg_client_connect(port);
+        lg_client_t *c = lg_client_connect(f.port);
         lg_http_response_t *r;
 
         /* keep-alive asked: it must still close, the length being unknown */
@@ -274,16 +265,15 @@ Test(bodies, http10_client_gets_a_dechunked_body)
         cr_assert(r->closed);
         lg_client_close(c);
     }
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 /* Pipelined after a large POST: the body (spliced) must end exactly where the next request starts.
  */
 Test(bodies, pipelined_after_large_post, .timeout = 60)
 {
-    lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    lg_client_t *c = lg_client_connect(lg_proc_port(lg, "web"));
+    lg_fix_t f = lg_fix_start(NULL, NULL);
+    lg_client_t *c = lg_client_connect(f.port);
     static const uint64_t sizes[] = {65535, 65536, 200000, 3 * MIB};
     size_t i;
 
@@ -313,15 +303,14 @@ Test(bodies, pipelined_after_large_post, .timeout = 60)
         cr_assert_str_eq(lg_echo_field(r->body, "target"), "/echo?next=1", "size %zu", len);
         cr_assert_str_eq(lg_echo_field(r->body, "body-length"), "0");
     }
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 /* Pipelined requests whose responses are large (spliced), chunked and small, in order. */
 Test(bodies, pipelined_large_responses, .timeout = 60)
 {
-    lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    lg_client_t *c = lg_client_connect(lg_proc_port(lg, "web"));
+    lg_fix_t f = lg_fix_start(NULL, NULL);
+    lg_client_t *c = lg_client_connect(f.port);
     static const char *const reqs[] = {
         "GET /size/3m HTTP/1.1\r\nHost: x\r\n\r\n",
         "GET /size/2m?chunked=1 HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -342,15 +331,14 @@ Test(bodies, pipelined_large_responses, .timeout = 60)
         cr_assert_eq(r->body_len, lens[i], "response %zu: %zu bytes", i, r->body_len);
         cr_assert_eq(r->body_sum, lg_pattern_checksum(lens[i]), "response %zu", i);
     }
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 /* Content-Length download to an HTTP/1.0 client keeps its length and the data. */
 Test(bodies, http10_client_large_download, .timeout = 60)
 {
-    lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    lg_client_t *c = lg_client_connect(lg_proc_port(lg, "web"));
+    lg_fix_t f = lg_fix_start(NULL, NULL);
+    lg_client_t *c = lg_client_connect(f.port);
     lg_http_response_t *r;
 
     lg_client_set_timeout(c, BIG_TIMEOUT_MS);
@@ -359,17 +347,16 @@ Test(bodies, http10_client_large_download, .timeout = 60)
     lgt_assert_status(r, 200);
     cr_assert_eq(r->content_length, (long long)(10 * MIB));
     cr_assert_eq(r->body_sum, lg_pattern_checksum(10 * MIB));
-    cr_assert(lg_client_wait_close(c, 3000));
-    lgt_finish(lg, NULL);
+    cr_assert(lg_client_wait_close(c, lg_test_timeout_ms()));
+    lg_fix_finish(&f, NULL);
 }
 
 /* ---- bodiless responses */
 
 Test(bodies, head_204_304_framed_and_connection_reusable)
 {
-    lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    lg_client_t *c = lg_client_connect(lg_proc_port(lg, "web"));
+    lg_fix_t f = lg_fix_start(NULL, NULL);
+    lg_client_t *c = lg_client_connect(f.port);
     lg_origin_stats_t st;
     lg_http_response_t *r;
 
@@ -411,7 +398,7 @@ Test(bodies, head_204_304_framed_and_connection_reusable)
     cr_assert_str_eq(r->body, "abcdefg");
 
     /* bodiless responses are clean exchanges: the upstream connection was kept throughout */
-    cr_assert_eq(lg_origin_stats(o->port, &st), 0);
+    cr_assert_eq(lg_origin_stats(f.origin->port, &st), 0);
     cr_assert_eq(st.requests, 10);
     cr_assert_eq(st.connections, 1, "%ld upstream connections for 10 requests", st.connections);
 
@@ -419,15 +406,14 @@ Test(bodies, head_204_304_framed_and_connection_reusable)
     r = lg_client_request(c, "HEAD", "/size/10?close=1", NULL, NULL, 0);
     lgt_assert_status(r, 200);
     cr_assert_eq(r->body_len, 0);
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 /* Everything after a bodiless response is the next response, nothing else (no stray bytes). */
 Test(bodies, bodiless_responses_pipelined)
 {
-    lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    lg_client_t *c = lg_client_connect(lg_proc_port(lg, "web"));
+    lg_fix_t f = lg_fix_start(NULL, NULL);
+    lg_client_t *c = lg_client_connect(f.port);
     static const char *const reqs[] = {
         "HEAD /size/50 HTTP/1.1\r\nHost: x\r\n\r\n",
         "GET /status/204 HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -450,16 +436,15 @@ Test(bodies, bodiless_responses_pipelined)
     cr_assert_str_eq(r->body, "ab");
     rest = lg_client_read_until_close(c, &len);
     cr_assert_eq(len, 0, "stray bytes after the last response: %s", rest);
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 /* ---- 100-continue */
 
 Test(bodies, expect_100_continue)
 {
-    lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    lg_client_t *c = lg_client_connect(lg_proc_port(lg, "web"));
+    lg_fix_t f = lg_fix_start(NULL, NULL);
+    lg_client_t *c = lg_client_connect(f.port);
     lg_http_response_t *r;
 
     /* wait for 100 Continue before sending the body */
@@ -502,15 +487,14 @@ Test(bodies, expect_100_continue)
     r = lg_client_request(c, "GET", "/size/3", NULL, NULL, 0);
     lgt_assert_status(r, 200);
     cr_assert_str_eq(r->body, "abc");
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 /* An HTTP/1.0 client never sees a 1xx response (RFC 9110 15.2). */
 Test(bodies, no_interim_response_for_http10)
 {
-    lg_proc_t *o = lg_origin_start(NULL);
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    lg_client_t *c = lg_client_connect(lg_proc_port(lg, "web"));
+    lg_fix_t f = lg_fix_start(NULL, NULL);
+    lg_client_t *c = lg_client_connect(f.port);
     lg_http_response_t *r;
 
     cr_assert_eq(lg_client_sendf(c, "POST /echo HTTP/1.0\r\nHost: x\r\nContent-Length: 2\r\n"
@@ -519,5 +503,5 @@ Test(bodies, no_interim_response_for_http10)
     r = lg_client_read(c, LG_READ_INTERIM);
     lgt_assert_status(r, 200);
     cr_assert_str_eq(lg_echo_field(r->body, "body-length"), "2");
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }

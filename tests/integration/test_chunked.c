@@ -33,7 +33,7 @@ static void fx_start(fx_t *f)
 
     f->lfd = lg_raw_listen(&bport);
     cr_assert_geq(f->lfd, 0);
-    f->lg = lgt_start_single(bport, "", "");
+    f->lg = lg_yaml_start(lg_yaml_single(bport));
     f->port = lg_proc_port(f->lg, "web");
 }
 
@@ -140,7 +140,7 @@ Test(chunked, request_bodies_reach_the_backend_reencoded)
     /* every exchange ended cleanly: one backend connection served them all */
     cr_assert_eq(accepted, 1, "%d backend connections for clean exchanges", accepted);
     cr_assert_eq(lg_raw_pending(be), 0, "stray bytes at the backend: %.*s", (int)be->len, be->buf);
-    lgt_finish(f.lg, NULL);
+    lg_lifeguard_finish(f.lg, NULL);
 }
 
 /* A chunk larger than a buffer and the request pipelined after the body. */
@@ -176,7 +176,7 @@ Test(chunked, large_chunk_then_a_pipelined_request)
     rsp = lg_raw_read_message(cl, 2, NULL, WAIT_MS);
     cr_assert(rsp != NULL && strncmp(rsp, "HTTP/1.1 200", 12) == 0);
     free(data);
-    lgt_finish(f.lg, NULL);
+    lg_lifeguard_finish(f.lg, NULL);
 }
 
 /* ---- requests: malformed forms */
@@ -235,7 +235,7 @@ Test(chunked, malformed_requests_never_reach_the_backend)
         expect_400_close(f.port, lg_fmt(REQ_HEAD "%s\r\n\r\n3\r\nabc\r\n0\r\n\r\n", bad_te[i]),
                          lg_fmt("Transfer-Encoding %zu (%s)", i, bad_te[i]));
     cr_assert_null(lg_raw_accept(f.lfd, 200), "a malformed request reached the backend");
-    lgt_finish(f.lg, NULL);
+    lg_lifeguard_finish(f.lg, NULL);
 }
 
 /* The bad bytes come after the head was forwarded: the upstream connection is closed, with
@@ -266,7 +266,7 @@ Test(chunked, malformed_request_tail_closes_the_upstream_connection)
         cr_assert(cl->eof, "tail %zu: the client connection was left open", i);
         cr_assert(strncmp(rsp, "HTTP/1.1 400", 12) == 0, "tail %zu: client got %s", i, rsp);
     }
-    lgt_finish(f.lg, NULL);
+    lg_lifeguard_finish(f.lg, NULL);
 }
 
 /* ---- responses: what the client receives */
@@ -317,7 +317,7 @@ Test(chunked, valid_responses_are_reencoded_and_the_connection_reused)
         cr_assert_eq(be, first, "case %zu: a clean chunked response was not reused", i);
     }
     cr_assert_eq(lg_raw_pending(cl), 0, "stray bytes at the client: %.*s", (int)cl->len, cl->buf);
-    lgt_finish(f.lg, NULL);
+    lg_lifeguard_finish(f.lg, NULL);
 }
 
 /* Transfer-Encoding not ending in chunked: close-delimited (RFC 9112 6.3), codings named. */
@@ -338,7 +338,7 @@ Test(chunked, response_coding_not_ending_in_chunked_is_close_delimited)
     cr_assert_eq(count(got, "\r\nTransfer-Encoding: gzip\r\n"), 1, "%s", got);
     cr_assert_eq(count(got, "Connection: close"), 1, "%s", got);
     cr_assert_str_eq(strstr(got, "\r\n\r\n") + 4, "abc0\r\n\r\n");
-    lgt_finish(f.lg, NULL);
+    lg_lifeguard_finish(f.lg, NULL);
 }
 
 Test(chunked, http10_client_gets_the_data_alone)
@@ -360,7 +360,7 @@ Test(chunked, http10_client_gets_the_data_alone)
     cr_assert(cl->eof);
     cr_assert_eq(count(got, "Transfer-Encoding"), 0, "%s", got);
     cr_assert_str_eq(strstr(got, "\r\n\r\n") + 4, "abcde");
-    lgt_finish(f.lg, NULL);
+    lg_lifeguard_finish(f.lg, NULL);
 }
 
 /* The backend answers `rsp`: the client gets a 502, the upstream connection is closed. */
@@ -385,7 +385,7 @@ Test(chunked, malformed_response_gets_502_and_the_upstream_closed)
     fx_start(&f);
     for (size_t i = 0; i < sizeof(bad_bodies) / sizeof(bad_bodies[0]); i++)
         expect_502(&f, lg_fmt(RSP_CHUNKED "%s", bad_bodies[i]), lg_fmt("body %zu", i));
-    lgt_finish(f.lg, ERR_CHUNK);
+    lg_lifeguard_finish(f.lg, ERR_CHUNK);
 }
 
 /* (three: each is a failure of the backend, and a fourth in a row would eject it) */
@@ -402,7 +402,7 @@ Test(chunked, malformed_response_transfer_encoding_gets_502)
     for (size_t i = 0; i < sizeof(te) / sizeof(te[0]); i++)
         expect_502(&f, lg_fmt("HTTP/1.1 200 OK\r\n%s\r\n\r\n3\r\nabc\r\n0\r\n\r\n", te[i]),
                    lg_fmt("head %zu", i));
-    lgt_finish(f.lg, ERR_HEAD);
+    lg_lifeguard_finish(f.lg, ERR_HEAD);
 }
 
 /* After the head went to the client: the client connection is closed before any clean end,
@@ -434,5 +434,5 @@ Test(chunked, malformed_response_tail_closes_both_connections)
         cr_assert_eq(n, 0, "tail %zu: the client got %s", i, got);
         cr_assert(lg_raw_wait_close(be, WAIT_MS), "tail %zu: upstream connection kept", i);
     }
-    lgt_finish(f.lg, ERR_CHUNK);
+    lg_lifeguard_finish(f.lg, ERR_CHUNK);
 }

@@ -44,8 +44,11 @@
 
 #define DNS_NAME        "app.test"
 #define DNS_START_TRIES 20
-/* Bound of "the members follow the records": resolve_interval 1s, a check or two, slack. */
-#define FOLLOW_MS 3500
+/*
+ * Bound of "the members follow the records" (resolve_interval 1s, a check or two): only a guard
+ * against waiting forever, how soon they follow is not what the tests check.
+ */
+#define FOLLOW_MS lg_test_timeout_ms()
 
 /* ---- the DNS server */
 
@@ -383,35 +386,26 @@ static int origins_start(size_t n, const char *const *ips, const char *const *na
 
 /* ---- lifeguard */
 
-/* One listener `web` in front of pool `app`, whose keys are `pool` (indented by 4); dnsmasq `d`. */
-static char *dns_config(dns_server_t *d, int workers, const char *pool)
-{
-    return lgt_web_app_yaml(lg_fmt("workers: %d\n"
-                                   "log: {level: info, error: stderr, access: off}\n"
-                                   "resolver: %s:%d\n",
-                                   workers, d->ip, d->port),
-                            "", pool);
-}
-
 /*
- * Pool `app` with the single backend app.test:port; `check` is the pool's health_check, `extra`
- * more keys of the pool (indented by 4) or "".
+ * lg_yaml_single() whose pool `app` has the single backend app.test:port, re-resolved every
+ * second through dnsmasq `d`; `check` is the pool's health_check. The caller may add more.
  */
-static lg_proc_t *start_lifeguard_x(dns_server_t *d, int workers, int port, const char *check,
-                                    const char *extra)
+static lg_yaml_t *dns_conf(dns_server_t *d, int workers, int port, const char *check)
 {
-    return lg_lifeguard_start(dns_config(d, workers,
-                                         lg_fmt("    resolve_interval: 1s\n"
-                                                "    health_check: %s\n"
-                                                "%s"
-                                                "    backends:\n"
-                                                "      - address: " DNS_NAME ":%d\n",
-                                                check, extra, port)));
+    lg_yaml_t *conf = lg_yaml_single(port);
+
+    lg_yaml_setf(conf, "workers", "%d", workers);
+    lg_yaml_setf(conf, "resolver", "%s:%d", d->ip, d->port);
+    lg_yaml_set(conf, "pools.app.resolve_interval", "1s");
+    lg_yaml_set(conf, "pools.app.health_check", check);
+    lg_yaml_set(conf, "pools.app.backends", NULL);
+    lg_yaml_add(conf, "pools.app.backends", DNS_NAME ":%d", port);
+    return conf;
 }
 
 static lg_proc_t *start_lifeguard(dns_server_t *d, int workers, int port, const char *check)
 {
-    return start_lifeguard_x(d, workers, port, check, "");
+    return lg_yaml_start(dns_conf(d, workers, port, check));
 }
 
 #define NO_CHECK   "{type: none}"
@@ -635,7 +629,7 @@ static void assert_warning(lg_proc_t *lg, size_t mark, const char *needle, int t
 
 static void finish(lg_proc_t *lg, dns_server_t *d, const char *allowed)
 {
-    lgt_finish(lg, allowed);
+    lg_lifeguard_finish(lg, allowed);
     dns_kill(d);
 }
 
@@ -1089,6 +1083,7 @@ Test(dns, replaced_address_is_checked_before_traffic, .timeout = 60)
     lg_proc_t *o[2];
     int port, ok, hits = 0;
     dns_server_t *d;
+    lg_yaml_t *conf;
     lg_proc_t *lg;
     traffic_t t;
     char *up1, *up2, *to2;
@@ -1096,9 +1091,10 @@ Test(dns, replaced_address_is_checked_before_traffic, .timeout = 60)
     skip_without_dnsmasq();
     port = origins_start(2, ips, names, o);
     d = dns_start("127.0.0.1 " DNS_NAME "\n");
-    lg = start_lifeguard_x(
-        d, 1, port, "{type: http, path: /delay/250, interval: 300ms, timeout: 300ms, rise: 1}",
-        "    keepalive: {max_idle: 0}\n");
+    conf = dns_conf(d, 1, port,
+                    "{type: http, path: /delay/250, interval: 300ms, timeout: 300ms, rise: 1}");
+    lg_yaml_set(conf, "pools.app.keepalive.max_idle", "0");
+    lg = lg_yaml_start(conf);
     up1 = lg_fmt("(127.0.0.1:%d) is up", port);
     up2 = lg_fmt("(127.0.0.2:%d) is up", port);
     to2 = lg_fmt("resolves to 127.0.0.2:%d\n", port);
@@ -1214,10 +1210,26 @@ Test(dns, reload_keeps_members, .timeout = 60)
     finish(lg, d, NULL);
 }
 
-/* `lifeguard -t` with the backends of `backends` (list items, indented by 6) and dnsmasq `d`. */
+/*
+ * `lifeguard -t` with the backends of `backends` (list items, indented by 6) and dnsmasq `d`.
+ * Written out, not built: the tests check the line and column of each backend in the file.
+ */
 static int check_config(dns_server_t *d, const char *backends, char **out)
 {
-    return lg_lifeguard_run(dns_config(d, 1, lg_fmt("    backends:\n%s", backends)), "-t", out);
+    return lg_lifeguard_run(lg_fmt("workers: 1\n"
+                                   "log: {level: info, error: stderr, access: off}\n"
+                                   "resolver: %s:%d\n"
+                                   "listeners:\n"
+                                   "  web:\n"
+                                   "    listen: 127.0.0.1:0\n"
+                                   "    routes:\n"
+                                   "      - pool: app\n"
+                                   "pools:\n"
+                                   "  app:\n"
+                                   "    backends:\n"
+                                   "%s",
+                                   d->ip, d->port, backends),
+                            "-t", out);
 }
 
 /*

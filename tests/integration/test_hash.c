@@ -11,10 +11,13 @@
 /* lifeguard in front of origins a, b, c with balance: hash on `key`. */
 static lg_proc_t *hs_start(const lg_proc_t *const *o, const char *key)
 {
-    return lg_lifeguard_start(
-        lgt_single_yaml(LGT_HEAD, "", lg_fmt("    balance: hash\n    hash_key: %s\n", key),
-                        lg_fmt("%s%s%s", lgt_backend(o[0]->port), lgt_backend(o[1]->port),
-                               lgt_backend(o[2]->port))));
+    lg_yaml_t *conf = lg_yaml_single(o[0]->port);
+
+    lg_yaml_set(conf, "pools.app.balance", "hash");
+    lg_yaml_set(conf, "pools.app.hash_key", key);
+    lg_yaml_add(conf, "pools.app.backends", "127.0.0.1:%d", o[1]->port);
+    lg_yaml_add(conf, "pools.app.backends", "127.0.0.1:%d", o[2]->port);
+    return lg_yaml_start(conf);
 }
 
 /* Which origin answered `headers` (0 for a, 1 for b, 2 for c). */
@@ -65,6 +68,6 @@ Test(hash, missing_key_goes_round_robin, .timeout = 60)
                          "%s: backend %c took %d of %d requests with an empty key", hc->key,
                          'a' + b, empty[b], HS_REQUESTS);
         }
-        lgt_finish(lg, NULL);
+        lg_lifeguard_finish(lg, NULL);
     }
 }

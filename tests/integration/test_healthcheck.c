@@ -21,10 +21,14 @@
 #include "lg_test.h"
 #include "proxy_common.h"
 
-/* A valid file with `admin` (a YAML line, "" for none); nothing listens on its backend. */
+/* A valid file with admin.listen `admin` (NULL for none); nothing listens on its backend. */
 static char *hc_config(const char *admin)
 {
-    return lgt_single_yaml(LGT_HEAD, admin, "", lgt_backend(9));
+    lg_yaml_t *conf = lg_yaml_single(9);
+
+    if (admin != NULL)
+        lg_yaml_set(conf, "admin.listen", admin);
+    return lg_yaml_text(conf);
 }
 
 /* `lifeguard healthcheck -c FILE` on `yaml`: its exit status, its output in *out. */
@@ -58,9 +62,9 @@ static const hc_addr_case_t hc_addr_cases[] = {
 
 static void hc_check_admin_listen(const hc_addr_case_t *c)
 {
-    lg_proc_t *p = lg_lifeguard_start(hc_config(lg_fmt("admin: {listen: \"%s:0\"}\n", c->listen)));
+    lg_proc_t *p = lg_lifeguard_start(hc_config(lg_fmt("\"%s:0\"", c->listen)));
     int port = lg_proc_admin_port(p);
-    const char *yaml = hc_config(lg_fmt("admin: {listen: \"%s:%d\"}\n", c->listen, port));
+    const char *yaml = hc_config(lg_fmt("\"%s:%d\"", c->listen, port));
     char *out;
 
     cr_assert_eq(hc_run(yaml, &out), 0, "admin on %s:%d, running: %s", c->listen, port, out);
@@ -118,18 +122,14 @@ static void *hc_fake_serve(void *arg)
 
 static int hc_fake_start(hc_fake_t *f, const char *body)
 {
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(sin);
+    int port;
 
     memset(f, 0, sizeof(*f));
     f->body = body;
-    f->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    f->fd = lg_test_listen(4, &port);
     cr_assert(f->fd >= 0);
-    cr_assert_eq(bind(f->fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-    cr_assert_eq(listen(f->fd, 4), 0);
-    cr_assert_eq(getsockname(f->fd, (struct sockaddr *)&sin, &len), 0);
     cr_assert_eq(pthread_create(&f->thread, NULL, hc_fake_serve, f), 0);
-    return ntohs(sin.sin_port);
+    return port;
 }
 
 static void hc_fake_stop(hc_fake_t *f)
@@ -166,7 +166,7 @@ static void hc_check_answer(const hc_answer_case_t *c)
     hc_fake_t f;
     int port = hc_fake_start(&f, c->body);
     char *out;
-    int rc = hc_run(hc_config(lg_fmt("admin:\n  listen: 127.0.0.1:%d\n", port)), &out);
+    int rc = hc_run(hc_config(lg_fmt("127.0.0.1:%d", port)), &out);
 
     hc_fake_stop(&f);
     cr_assert_eq(rc, c->status, "answer \"%s\": exit %d, %s", c->body, rc, out);
@@ -186,15 +186,15 @@ Test(healthcheck, says_why)
 
 typedef struct hc_file_case {
     const char *raw;   /* the whole file, or NULL: */
-    const char *admin; /* hc_config() with this admin line */
+    const char *admin; /* hc_config() with this admin.listen (NULL: none) */
     const char *starts;
     const char *contains;
 } hc_file_case_t;
 
 static const hc_file_case_t hc_file_cases[] = {
-    {NULL, "", "no admin listener in /",
+    {NULL, NULL, "no admin listener in /",
      "/lifeguard.yaml: set admin.listen to enable the health check\n"},
-    {NULL, "admin: {listen: 127.0.0.1:0}\n", "unhealthy: admin.listen in /",
+    {NULL, "127.0.0.1:0", "unhealthy: admin.listen in /",
      "/lifeguard.yaml is port 0 (chosen at each start): set a fixed port"},
     {"listeners: [\n", NULL, "unhealthy: /", "/lifeguard.yaml:2:1: error: "},
 };

@@ -26,31 +26,31 @@ static long lgs_nth(const char *log, const char *needle, int n)
 
 Test(logs, failed_bind_names_listener_and_place, .timeout = 30)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    int taken = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rc;
+    int port, rc;
+    /* a port that is taken: the listener's bind() fails with EADDRINUSE */
+    int taken = lg_test_listen(1, &port);
     char *out;
 
-    /* a port that is taken: the listener's bind() fails with EADDRINUSE */
-    cr_assert_eq(bind(taken, (struct sockaddr *)&a, sizeof(a)), 0);
-    cr_assert_eq(listen(taken, 1), 0);
-    cr_assert_eq(getsockname(taken, (struct sockaddr *)&a, &len), 0);
-    rc = lg_lifeguard_run(lg_fmt(LGT_HEAD "listeners:\n"
-                                          "  web:\n"
-                                          "    listen: 127.0.0.1:%d\n"
-                                          "    routes:\n"
-                                          "      - pool: app\n"
-                                          "pools:\n"
-                                          "  app:\n"
-                                          "    backends: [127.0.0.1:9]\n",
-                                 ntohs(a.sin_port)),
+    cr_assert_geq(taken, 0);
+    /* written out, not built: the message points at line 5, column 13 of the file */
+    rc = lg_lifeguard_run(lg_fmt("workers: 1\n"
+                                 "log: {level: info, error: stderr, access: off}\n"
+                                 "listeners:\n"
+                                 "  web:\n"
+                                 "    listen: 127.0.0.1:%d\n"
+                                 "    routes:\n"
+                                 "      - pool: app\n"
+                                 "pools:\n"
+                                 "  app:\n"
+                                 "    backends: [127.0.0.1:9]\n",
+                                 port),
                           "", &out);
     close(taken);
     cr_assert_neq(rc, 0, "lifeguard started on a port in use: %s", out);
     cr_assert_not_null(
         strstr(out, lg_fmt("/lifeguard.yaml:5:13): bind() to 127.0.0.1:%d failed (98: Address "
                            "already in use)",
-                           ntohs(a.sin_port))),
+                           port)),
         "no line with the place of the listen address: %s", out);
     cr_assert_not_null(strstr(out, "[error] "), "%s", out);
     cr_assert_not_null(strstr(strstr(out, "[error] "), ": listener web ("), "%s", out);
@@ -63,7 +63,7 @@ Test(logs, failed_bind_names_listener_and_place, .timeout = 30)
 Test(logs, refused_connect_names_pool_client_request, .timeout = 30)
 {
     int dead = lg_test_free_port();
-    lg_proc_t *lg = lgt_start_single(dead, "", "");
+    lg_proc_t *lg = lg_yaml_start(lg_yaml_single(dead));
     int port = lg_proc_port(lg, "web");
     const char *log;
     long third, ejected;
@@ -85,7 +85,7 @@ Test(logs, refused_connect_names_pool_client_request, .timeout = 30)
     cr_assert_geq(third, 0, "%s", log);
     cr_assert_geq(ejected, 0, "%s", log);
     cr_expect_gt(ejected, third, "the ejection is logged before the failure it counts:\n%s", log);
-    lgt_finish(lg, "connect() to");
+    lg_lifeguard_finish(lg, "connect() to");
 }
 
 /* ---- access log lines of lifeguard's own replies */
@@ -119,13 +119,14 @@ Test(logs, own_replies_log_method_and_path, .timeout = 30)
          "\"method\":\"POST\",\"path\":\"/bad\",\"protocol\":\"HTTP/1.1\",\"status\":400"},
     };
     lg_proc_t *o = lg_origin_start("--quiet");
+    lg_yaml_t *conf;
     lg_proc_t *lg;
     char *log;
 
-    lg = lg_lifeguard_start(lgt_single_yaml("workers: 1\n"
-                                            "log: {level: info, error: stderr, access: stdout, "
-                                            "access_format: json}\n",
-                                            "", "", lgt_backend(o->port)));
+    conf = lg_yaml_single(o->port);
+    lg_yaml_set(conf, "log.access", "stdout");
+    lg_yaml_set(conf, "log.access_format", "json");
+    lg = lg_yaml_start(conf);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char *raw = cases[i].big ? lg_fmt("%s%0*d\r\n\r\n", cases[i].head, 20000, 0)
                                  : lg_fmt("%s", cases[i].head);
@@ -138,7 +139,7 @@ Test(logs, own_replies_log_method_and_path, .timeout = 30)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         cr_expect_not_null(strstr(log, cases[i].logged), "no line with %s:\n%s", cases[i].logged,
                            log);
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /* ---- log.level: debug */
@@ -147,31 +148,24 @@ Test(logs, own_replies_log_method_and_path, .timeout = 30)
  * first, the rest to a round robin pool. */
 static lg_proc_t *lgs_debug_start(const char *level, int a, int b, int dead)
 {
-    return lg_lifeguard_startf("workers: 1\n"
-                               "log: {level: %s, error: stderr, access: off}\n"
-                               "timeouts: {client_idle: 1s}\n"
-                               "listeners:\n"
-                               "  web:\n"
-                               "    listen: 127.0.0.1:0\n"
-                               "    routes:\n"
-                               "      - {host: api.test, path_prefix: /api/, pool: api}\n"
-                               "      - {path_prefix: /flaky/, pool: flaky}\n"
-                               "      - pool: app\n"
-                               "pools:\n"
-                               "  app:\n"
-                               "    health_check: {type: none}\n"
-                               "    backends: [127.0.0.1:%d, 127.0.0.1:%d]\n"
-                               "  api:\n"
-                               "    balance: hash\n"
-                               "    hash_key: header:X-User\n"
-                               "    health_check: {type: none}\n"
-                               "    backends: [127.0.0.1:%d, 127.0.0.1:%d]\n"
-                               "  flaky:\n"
-                               "    retries: 1\n"
-                               "    keepalive: {max_idle: 0}\n"
-                               "    health_check: {type: none}\n"
-                               "    backends: [127.0.0.1:%d, 127.0.0.1:%d]\n",
-                               level, a, b, a, b, dead, a);
+    lg_yaml_t *conf = lg_yaml_single(a);
+
+    lg_yaml_set(conf, "log.level", level);
+    lg_yaml_set(conf, "timeouts.client_idle", "1s");
+    lg_yaml_set(conf, "listeners.web.routes", NULL);
+    lg_yaml_add(conf, "listeners.web.routes", "{host: api.test, path_prefix: /api/, pool: api}");
+    lg_yaml_add(conf, "listeners.web.routes", "{path_prefix: /flaky/, pool: flaky}");
+    lg_yaml_add(conf, "listeners.web.routes", "{pool: app}");
+    lg_yaml_add(conf, "pools.app.backends", "127.0.0.1:%d", b);
+    lg_yaml_set(conf, "pools.api.balance", "hash");
+    lg_yaml_set(conf, "pools.api.hash_key", "header:X-User");
+    lg_yaml_set(conf, "pools.api.health_check.type", "none");
+    lg_yaml_setf(conf, "pools.api.backends", "[127.0.0.1:%d, 127.0.0.1:%d]", a, b);
+    lg_yaml_set(conf, "pools.flaky.retries", "1");
+    lg_yaml_set(conf, "pools.flaky.keepalive.max_idle", "0");
+    lg_yaml_set(conf, "pools.flaky.health_check.type", "none");
+    lg_yaml_setf(conf, "pools.flaky.backends", "[127.0.0.1:%d, 127.0.0.1:%d]", dead, a);
+    return lg_yaml_start(conf);
 }
 
 /* The same traffic for both levels: keep-alive, hash with and without its key, a retry. */
@@ -223,7 +217,7 @@ Test(logs, debug_level_tells_routing_balancing_and_connections, .timeout = 60)
     log = lg_proc_log(lg);
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         cr_expect_not_null(strstr(log, want[i]), "no debug line with: %s", want[i]);
-    lgt_finish(lg, "connect() to");
+    lg_lifeguard_finish(lg, "connect() to");
 }
 
 Test(logs, info_level_has_no_debug_lines, .timeout = 60)
@@ -233,5 +227,5 @@ Test(logs, info_level_has_no_debug_lines, .timeout = 60)
 
     lgs_debug_traffic(lg_proc_port(lg, "web"));
     cr_expect_eq(lg_log_count(lg_proc_log(lg), "[debug]"), 0, "%s", lg_proc_log(lg));
-    lgt_finish(lg, "connect() to");
+    lg_lifeguard_finish(lg, "connect() to");
 }

@@ -39,7 +39,10 @@ static void nf_set(rlim_t soft, rlim_t hard)
 
 static lg_proc_t *nf_start(int origin, unsigned max_connections)
 {
-    return lgt_start_single(origin, lg_fmt("limits: {max_connections: %u}\n", max_connections), "");
+    lg_yaml_t *conf = lg_yaml_single(origin);
+
+    lg_yaml_setf(conf, "limits.max_connections", "%u", max_connections);
+    return lg_yaml_start(conf);
 }
 
 /* Enough room under the hard limit: the soft limit becomes what is needed, nothing is said. */
@@ -57,7 +60,7 @@ Test(nofile, soft_limit_raised_to_the_need, .timeout = 30)
     cr_assert_eq(soft, 464, "worker: soft limit %ld", soft);
     lgt_assert_status(lg_http_get(lg_proc_port(lg, "web"), "/", NULL), 200);
     cr_assert_eq(lg_log_count(lg_proc_log(lg), "open files"), 0, "%s", lg_proc_log(lg));
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /* A hard limit too low: raised to it, and one warning that says what to do (not per reload). */
@@ -87,5 +90,5 @@ Test(nofile, low_hard_limit_is_reported_once, .timeout = 30)
                                           lg->pid)),
                  1, "%s", log);
     cr_assert_eq(lg_log_count(log, "open files"), 1, "%s", log);
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }

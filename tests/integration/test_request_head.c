@@ -91,32 +91,26 @@ static lg_http_response_t *through(int port, int lfd, const char *req, const cha
 static void forwarded_as(const char *req, const char *want)
 {
     int bport, lfd = backend_listen(&bport);
-    lg_proc_t *lg = lgt_start_single(bport, "", "");
+    lg_proc_t *lg = lg_yaml_start(lg_yaml_single(bport));
 
     lgt_assert_status(through(lg_proc_port(lg, "web"), lfd, req, want, 0, OK_CLOSE), 200);
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /* One listener: path_prefix /internal/ to pool `internal`, everything else to `public`. */
 static lg_proc_t *start_two_pools(int internal_port, int public_port)
 {
-    return lg_lifeguard_startf(LGT_HEAD "listeners:\n"
-                                        "  web:\n"
-                                        "    listen: 127.0.0.1:0\n"
-                                        "    routes:\n"
-                                        "      - path_prefix: /internal/\n"
-                                        "        pool: internal\n"
-                                        "      - pool: public\n"
-                                        "pools:\n"
-                                        "  internal:\n"
-                                        "    health_check: {type: none}\n"
-                                        "    backends:\n"
-                                        "      - address: 127.0.0.1:%d\n"
-                                        "  public:\n"
-                                        "    health_check: {type: none}\n"
-                                        "    backends:\n"
-                                        "      - address: 127.0.0.1:%d\n",
-                               internal_port, public_port);
+    lg_yaml_t *conf = lg_yaml_single(public_port);
+
+    lg_yaml_set(conf, "listeners.web.routes", NULL);
+    lg_yaml_add(conf, "listeners.web.routes", "{path_prefix: /internal/, pool: internal}");
+    lg_yaml_add(conf, "listeners.web.routes", "{pool: public}");
+    lg_yaml_set(conf, "pools.app", NULL);
+    lg_yaml_set(conf, "pools.internal.health_check.type", "none");
+    lg_yaml_add(conf, "pools.internal.backends", "127.0.0.1:%d", internal_port);
+    lg_yaml_set(conf, "pools.public.health_check.type", "none");
+    lg_yaml_add(conf, "pools.public.backends", "127.0.0.1:%d", public_port);
+    return lg_yaml_start(conf);
 }
 
 /* ---- defect 2: Content-Length up to 2^63-1, formatted whole */
@@ -124,7 +118,7 @@ static lg_proc_t *start_two_pools(int internal_port, int public_port)
 Test(request_head, largest_content_length_reaches_the_backend_whole)
 {
     int bport, lfd = backend_listen(&bport);
-    lg_proc_t *lg = lgt_start_single(bport, "", "");
+    lg_proc_t *lg = lg_yaml_start(lg_yaml_single(bport));
     static const char req[] =
         "POST /up HTTP/1.1\r\nHost: h\r\n" RID "Content-Length: 9223372036854775807\r\n\r\nabc";
 
@@ -133,13 +127,13 @@ Test(request_head, largest_content_length_reaches_the_backend_whole)
             "POST /up HTTP/1.1\r\nHost: h\r\n" RID FWD
             "Content-Length: 9223372036854775807\r\n\r\nabc",
             3, OK_CLOSE);
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 Test(request_head, content_length_above_2_63_is_400)
 {
     int bport, lfd = backend_listen(&bport);
-    lg_proc_t *lg = lgt_start_single(bport, "", "");
+    lg_proc_t *lg = lg_yaml_start(lg_yaml_single(bport));
     int port = lg_proc_port(lg, "web");
     static const char *const bad[] = {
         "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 9223372036854775808\r\n\r\nabc",
@@ -149,7 +143,7 @@ Test(request_head, content_length_above_2_63_is_400)
     for (size_t i = 0; i < NELEMS(bad); i++)
         lgt_assert_status(exchange(port, bad[i], strlen(bad[i])), 400);
     cr_assert_null(lg_raw_accept(lfd, NONE_MS), "a refused request reached the backend");
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /* ---- defect 5: route on the normalised path, forward the normalised path */
@@ -186,7 +180,7 @@ Test(request_head, normalised_path_is_routed_and_forwarded)
                               OK_CLOSE),
                       200);
     cr_assert_null(lg_raw_accept(pub, NONE_MS), "an /internal/ request went to the public pool");
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 Test(request_head, escapes_are_made_canonical)
@@ -200,7 +194,7 @@ Test(request_head, escapes_are_made_canonical)
 Test(request_head, refused_heads_reach_no_backend)
 {
     int bport, lfd = backend_listen(&bport);
-    lg_proc_t *lg = lgt_start_single(bport, "", "");
+    lg_proc_t *lg = lg_yaml_start(lg_yaml_single(bport));
     int port = lg_proc_port(lg, "web");
     static const struct {
         const char *req;
@@ -247,7 +241,7 @@ Test(request_head, refused_heads_reach_no_backend)
         cr_expect_eq(r->status, 400, "%d for case %zu: %.*s", r->status, i, (int)len, bad[i].req);
     }
     cr_assert_null(lg_raw_accept(lfd, NONE_MS), "a refused request reached the backend");
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 Test(request_head, options_star_is_forwarded)
@@ -269,7 +263,7 @@ Test(request_head, h2c_upgrade_is_a_plain_request)
 static int switch_status(const char *req_upgrade, const char *rsp_upgrade, const char *want_sent)
 {
     int bport, lfd = backend_listen(&bport);
-    lg_proc_t *lg = lgt_start_single(bport, "", "");
+    lg_proc_t *lg = lg_yaml_start(lg_yaml_single(bport));
     lg_http_response_t *r = through(
         lg_proc_port(lg, "web"), lfd,
         lg_fmt("GET /ws HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\nUpgrade: %s\r\n" RID "\r\n",
@@ -281,7 +275,7 @@ static int switch_status(const char *req_upgrade, const char *rsp_upgrade, const
         lg_fmt("HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: %s\r\n\r\n",
                rsp_upgrade));
 
-    lgt_finish(lg, "sent an invalid response head");
+    lg_lifeguard_finish(lg, "sent an invalid response head");
     return r->status;
 }
 
@@ -305,7 +299,7 @@ Test(request_head, switching_to_h2c_is_502)
 Test(request_head, status_line_with_a_bare_cr_is_502)
 {
     int bport, lfd = backend_listen(&bport);
-    lg_proc_t *lg = lgt_start_single(bport, "", "");
+    lg_proc_t *lg = lg_yaml_start(lg_yaml_single(bport));
     lg_http_response_t *r =
         through(lg_proc_port(lg, "web"), lfd, "GET / HTTP/1.1\r\nHost: h\r\n" RID "\r\n",
                 "GET / HTTP/1.1\r\nHost: h\r\n" RID FWD "\r\n", 0,
@@ -314,5 +308,5 @@ Test(request_head, status_line_with_a_bare_cr_is_502)
 
     lgt_assert_status(r, 502);
     cr_assert_null(lg_http_header(r, "Set-Cookie"));
-    lgt_finish(lg, "sent an invalid response head");
+    lg_lifeguard_finish(lg, "sent an invalid response head");
 }

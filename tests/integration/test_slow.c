@@ -21,13 +21,17 @@
 #define GET_BIG "GET /size/256m HTTP/1.1\r\nHost: x\r\n\r\n"
 
 /*
- * lifeguard in front of one origin, with an admin listener and the given timeouts (block YAML
- * lines indented by 2). Passive health only: health_check.fall (3) failures eject the backend.
+ * lifeguard in front of one origin, with an admin listener and the given timeouts (a YAML flow
+ * map). Passive health only: health_check.fall (3) failures eject the backend.
  */
 static lg_proc_t *slow_start(int port, const char *timeouts)
 {
-    return lgt_start_single(port, lg_fmt("admin:\n  listen: 127.0.0.1:0\ntimeouts:\n%s", timeouts),
-                            "    retries: 0\n");
+    lg_yaml_t *conf = lg_yaml_single(port);
+
+    lg_yaml_set(conf, "admin.listen", "127.0.0.1:0");
+    lg_yaml_set(conf, "timeouts", timeouts);
+    lg_yaml_set(conf, "pools.app.retries", "0");
+    return lg_yaml_start(conf);
 }
 
 /* The backend object of the only backend in /status.json (its text, harness-owned). */
@@ -81,7 +85,7 @@ Test(slow, slow_bodies_never_eject_the_backend, .timeout = 60)
 {
     enum { NSLOW = 4, BODY = 4, PAUSE_MS = 300 };
     lg_proc_t *o = lg_origin_start("--name app");
-    lg_proc_t *lg = slow_start(o->port, "  upstream_response: 100ms\n  client_body: 10s\n");
+    lg_proc_t *lg = slow_start(o->port, "{upstream_response: 100ms, client_body: 10s}");
     int port = lg_proc_port(lg, "web");
     lg_client_t *slow[NSLOW], *m = lg_client_connect(port);
     int asked = 0, served = 0;
@@ -113,7 +117,7 @@ Test(slow, slow_bodies_never_eject_the_backend, .timeout = 60)
     cr_assert_gt(asked, 0);
     cr_assert_eq(served, asked, "monitor: %d of %d requests served", served, asked);
     assert_backend_untouched(lg);
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
     lg_proc_stop(o);
 }
 
@@ -125,7 +129,7 @@ Test(slow, stalled_body_gets_408, .timeout = 60)
         "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
     };
     lg_proc_t *o = lg_origin_start("--name app");
-    lg_proc_t *lg = slow_start(o->port, "  upstream_response: 10s\n  client_body: 300ms\n");
+    lg_proc_t *lg = slow_start(o->port, "{upstream_response: 10s, client_body: 300ms}");
     int port = lg_proc_port(lg, "web");
 
     for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
@@ -143,7 +147,7 @@ Test(slow, stalled_body_gets_408, .timeout = 60)
                  "the backend connections were not closed");
     cr_assert_eq(lg_log_count(lg_proc_log(lg), "client timed out sending the request body"), 2);
     assert_backend_untouched(lg);
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
     lg_proc_stop(o);
 }
 
@@ -151,7 +155,7 @@ Test(slow, stalled_body_gets_408, .timeout = 60)
 Test(slow, unanswered_full_request_is_504_and_counts, .timeout = 60)
 {
     lg_proc_t *o = lg_origin_start("--name app");
-    lg_proc_t *lg = slow_start(o->port, "  upstream_response: 200ms\n  client_body: 10s\n");
+    lg_proc_t *lg = slow_start(o->port, "{upstream_response: 200ms, client_body: 10s}");
     int port = lg_proc_port(lg, "web");
     char *b;
 
@@ -164,7 +168,7 @@ Test(slow, unanswered_full_request_is_504_and_counts, .timeout = 60)
     cr_assert(strstr(b, "\"failures\": 3,") != NULL, "3 timeouts, not 3 failures: %s", b);
     cr_assert(strstr(b, "\"ejections\": 1,") != NULL, "not ejected after 3 timeouts: %s", b);
     cr_assert_eq(lg_log_count(lg_proc_log(lg), "timed out waiting for the response head"), 3);
-    lgt_finish(lg, "timed out waiting for the response head");
+    lg_lifeguard_finish(lg, "timed out waiting for the response head");
     lg_proc_stop(o);
 }
 
@@ -207,9 +211,8 @@ static size_t check_body_prefix(const char *got, size_t len)
 Test(slow, slow_reader_pins_bounded_backend_buffer, .timeout = 60)
 {
     enum { READ = 16384, TICK_MS = 10, TICKS = 150, SAMPLE = 10, BOUND = 5 << 19 /* 2.5 MiB */ };
-    lg_proc_t *o = lg_origin_start("--name app --quiet");
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    int fd = lg_tcp_connect(lg_proc_port(lg, "web")), small = 65536;
+    lg_fix_t f = lg_fix_start("--name app --quiet", NULL);
+    int fd = lg_tcp_connect(f.port), small = 65536;
     static char got[READ * TICKS];
     size_t len = 0;
     long rxq, worst = -1;
@@ -223,7 +226,7 @@ Test(slow, slow_reader_pins_bounded_backend_buffer, .timeout = 60)
         cr_assert_gt(n, 0, "the response stopped after %zu bytes", len);
         len += (size_t)n;
         if (i % SAMPLE == SAMPLE - 1) {
-            rxq = rx_queue_to(o->port);
+            rxq = rx_queue_to(f.origin->port);
             worst = rxq > worst ? rxq : worst;
         }
         lg_sleep_ms(TICK_MS);
@@ -232,8 +235,8 @@ Test(slow, slow_reader_pins_bounded_backend_buffer, .timeout = 60)
     cr_assert_geq(worst, 0, "no connection to the backend was seen");
     cr_assert_leq(worst, BOUND, "%ld bytes wait on the backend connection", worst);
     close(fd);
-    lgt_finish(lg, NULL);
-    lg_proc_stop(o);
+    lg_fix_finish(&f, NULL);
+    lg_proc_stop(f.origin);
 }
 
 /* The three slow attacks at once, bounded in connections and time. */
@@ -299,8 +302,8 @@ Test(slow, slow_attacks_leave_others_served, .timeout = 90)
 {
     enum { TICK_MS = 50, TICKS = 60 };
     lg_proc_t *o = lg_origin_start("--name app --quiet");
-    lg_proc_t *lg = slow_start(o->port, "  client_header: 1s\n  client_body: 1s\n"
-                                        "  upstream_response: 200ms\n");
+    lg_proc_t *lg = slow_start(o->port, "{client_header: 1s, client_body: 1s, "
+                                        "upstream_response: 200ms}");
     int port = lg_proc_port(lg, "web");
     lg_client_t *m = lg_client_connect(port);
     static attack_t a;
@@ -331,6 +334,6 @@ Test(slow, slow_attacks_leave_others_served, .timeout = 90)
         close(a.read_fd[i]);
     }
     assert_backend_untouched(lg);
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
     lg_proc_stop(o);
 }

@@ -13,13 +13,23 @@
 
 typedef enum { ST_TERM, ST_INT, ST_INT_GROUP, ST_COMMAND } st_how_t;
 
+/* One origin, `workers`, the access log on stdout, timeouts.drain `drain`. */
+static lg_yaml_t *st_conf(int origin, int workers, const char *drain)
+{
+    lg_yaml_t *conf = lg_yaml_single(origin);
+
+    lg_yaml_setf(conf, "workers", "%d", workers);
+    lg_yaml_set(conf, "log.access", "stdout");
+    lg_yaml_set(conf, "timeouts.drain", drain);
+    return conf;
+}
+
 static const char *st_yaml(int origin, const char *pid_file, const char *drain)
 {
-    return lgt_single_yaml(lg_fmt("workers: 2\n"
-                                  "pid_file: %s\n"
-                                  "log: {level: info, error: stderr, access: stdout}\n",
-                                  pid_file),
-                           lg_fmt("timeouts: {drain: %s}\n", drain), "", lgt_backend(origin));
+    lg_yaml_t *conf = st_conf(origin, 2, drain);
+
+    lg_yaml_set(conf, "pid_file", pid_file);
+    return lg_yaml_text(conf);
 }
 
 /* ST_REQUESTS requests answered 200, each on its own connection (both workers serve some). */
@@ -72,7 +82,7 @@ static void st_run(st_how_t how, const char *name)
         lines = lg_log_count(lg_proc_access_log(lg), lg_fmt("\"GET /stop/%d/", round));
         cr_expect_eq(lines, ST_REQUESTS, "%s, round %d: %d of %d access log lines written", name,
                      round, lines, ST_REQUESTS);
-        lgt_finish(lg, NULL);
+        lg_lifeguard_finish(lg, NULL);
     }
 }
 
@@ -120,7 +130,7 @@ Test(stop, drain_deadline_writes_every_access_log_line, .timeout = 60)
     cr_assert_eq(status, 0, "exit status %d", status);
     lines = lg_log_count(lg_proc_access_log(lg), "\"GET /stop/0/");
     cr_expect_eq(lines, ST_REQUESTS, "%d of %d access log lines written", lines, ST_REQUESTS);
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /*
@@ -131,9 +141,7 @@ Test(stop, drain_deadline_writes_every_access_log_line, .timeout = 60)
 Test(stop, late_worker_is_told_to_stop_before_it_is_killed, .timeout = 60)
 {
     lg_proc_t *o = lg_origin_start("--quiet");
-    lg_proc_t *lg = lg_lifeguard_start(
-        lgt_single_yaml("workers: 1\nlog: {level: info, error: stderr, access: stdout}\n",
-                        "timeouts: {drain: 1s}\n", "", lgt_backend(o->port)));
+    lg_proc_t *lg = lg_yaml_start(st_conf(o->port, 1, "1s"));
     pid_t worker = lgt_worker(lg);
     int status, lines;
 
@@ -149,5 +157,5 @@ Test(stop, late_worker_is_told_to_stop_before_it_is_killed, .timeout = 60)
     cr_expect_eq(lg_log_count(lg_proc_log(lg), "ended abnormally"), 0, "%s", lg_proc_log(lg));
     lines = lg_log_count(lg_proc_access_log(lg), "\"GET /stop/0/");
     cr_expect_eq(lines, ST_REQUESTS, "%d of %d access log lines written", lines, ST_REQUESTS);
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }

@@ -10,19 +10,15 @@
 /* lifeguard with one tcp listener in front of origins a and b (round robin, tcp checks). */
 static lg_proc_t *tcp_start(int pa, int pb)
 {
-    return lg_lifeguard_startf(LGT_HEAD "listeners:\n"
-                                        "  db:\n"
-                                        "    listen: 127.0.0.1:0\n"
-                                        "    mode: tcp\n"
-                                        "    pool: app\n"
-                                        "pools:\n"
-                                        "  app:\n"
-                                        "    health_check: {type: tcp, interval: 300ms, "
-                                        "timeout: 250ms}\n"
-                                        "    backends:\n"
-                                        "      - address: 127.0.0.1:%d\n"
-                                        "      - address: 127.0.0.1:%d\n",
-                               pa, pb);
+    lg_yaml_t *conf = lg_yaml_new();
+
+    lg_yaml_set(conf, "listeners.db.listen", "127.0.0.1:0");
+    lg_yaml_set(conf, "listeners.db.mode", "tcp");
+    lg_yaml_set(conf, "listeners.db.pool", "app");
+    lg_yaml_set(conf, "pools.app.health_check", "{type: tcp, interval: 300ms, timeout: 250ms}");
+    lg_yaml_add(conf, "pools.app.backends", "127.0.0.1:%d", pa);
+    lg_yaml_add(conf, "pools.app.backends", "127.0.0.1:%d", pb);
+    return lg_yaml_start(conf);
 }
 
 Test(tcp, connections_alternate_and_bytes_pass_unchanged, .timeout = 60)
@@ -47,7 +43,7 @@ Test(tcp, connections_alternate_and_bytes_pass_unchanged, .timeout = 60)
     lgt_assert_status(r, 200);
     cr_assert_eq(r->body_len, 64 * MIB);
     cr_assert_eq(r->body_sum, lg_pattern_checksum(64 * MIB));
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /* The client half-closes after its request: the answer still arrives, then the close. */
@@ -67,7 +63,7 @@ Test(tcp, half_close_is_passed_on, .timeout = 60)
     cr_assert(strstr(all, "HTTP/1.1 200") == all, "%s", all);
     /* nothing was added on the way: no X-Forwarded-For in what the origin saw */
     cr_assert_null(strstr(all, "X-Forwarded-For"), "%s", all);
-    lgt_finish(lg, NULL);
+    lg_lifeguard_finish(lg, NULL);
 }
 
 /* A backend that is down: connections go to the other one, and none fails. */
@@ -84,7 +80,7 @@ Test(tcp, a_dead_backend_loses_no_connection, .timeout = 60)
         lgt_assert_status(r, 200);
         cr_assert_str_eq(r->body, "a\n");
     }
-    lgt_finish(lg, "connect() to");
+    lg_lifeguard_finish(lg, "connect() to");
 }
 
 /* Read from a blocking socket (with timeouts) until `want` bytes or the head's end arrived. */
@@ -109,9 +105,8 @@ static size_t tcp_read(int fd, char *buf, size_t cap, size_t want, int head)
 /* An HTTP listener passes a WebSocket upgrade on and relays both ways after the 101. */
 Test(tcp, websocket_upgrade_is_relayed, .timeout = 60)
 {
-    lg_proc_t *o = lg_origin_start("--name ws");
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    int fd = lg_tcp_connect(lg_proc_port(lg, "web"));
+    lg_fix_t f = lg_fix_start("--name ws", NULL);
+    int fd = lg_tcp_connect(f.port);
     static const char req[] = "GET /upgrade HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
                               "Connection: keep-alive, Upgrade\r\n\r\nearly";
     char buf[65536], *end;
@@ -132,17 +127,16 @@ Test(tcp, websocket_upgrade_is_relayed, .timeout = 60)
     cr_assert_eq(rest, 14);
     cr_assert_eq(memcmp(buf, "early and more", 14), 0, "%.*s", (int)rest, buf);
     close(fd);
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }
 
 /* Without "Connection: upgrade" the Upgrade header is hop-by-hop noise: removed, no switch. */
 Test(tcp, upgrade_without_connection_token_is_plain_http)
 {
-    lg_proc_t *o = lg_origin_start("--name ws");
-    lg_proc_t *lg = lgt_start_single(o->port, "", "");
-    lg_http_response_t *r = lg_http_get(lg_proc_port(lg, "web"), "/echo", "Upgrade: websocket\r\n");
+    lg_fix_t f = lg_fix_start("--name ws", NULL);
+    lg_http_response_t *r = lg_http_get(f.port, "/echo", "Upgrade: websocket\r\n");
 
     lgt_assert_status(r, 200);
     cr_assert_null(strstr(r->body, "Upgrade"), "%s", r->body);
-    lgt_finish(lg, NULL);
+    lg_fix_finish(&f, NULL);
 }

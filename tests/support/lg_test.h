@@ -1,6 +1,9 @@
 /*
  * lg_test.h - helpers for the integration tests: temp dirs, the real lifeguard binary, the test
- * origin (lg-origin), raw HTTP clients on 127.0.0.1 with timeouts, and log inspection.
+ * origin (lg-origin), raw HTTP clients on 127.0.0.1 with timeouts, and log inspection. Configs
+ * are built with lg_yaml_* rather than written out (keep YAML text for tests of YAML itself:
+ * syntax errors, line:column messages); most data-path tests start with lg_fix_start() and end
+ * with lg_fix_finish().
  *
  * Ownership: everything the harness returns (strings, responses, clients, processes) is owned by
  * the harness and released when the test process exits; the *_free/_close/_stop functions only
@@ -42,8 +45,9 @@ char *lg_test_tempdir(void);
  * function for lg_test_keep(lg_test_tmpdir(), lg_test_rmtree).
  */
 void lg_test_rmtree(void *dir);
-/* Write `text` to dir/name; returns the malloc'd full path. */
+/* Write `text` (or `len` bytes of `data`) to dir/name; returns the malloc'd full path. */
 char *lg_test_write_file(const char *dir, const char *name, const char *text);
+char *lg_test_write_bytes(const char *dir, const char *name, const void *data, size_t len);
 /* The whole file, NUL-terminated (length in *len if not NULL); NULL if it cannot be read. */
 char *lg_test_read_file(const char *path, size_t *len);
 
@@ -154,6 +158,68 @@ void lg_proc_dump_log(lg_proc_t *p);
 int lg_log_has_unexpected_errors(const char *log, ...) __attribute__((sentinel));
 /* Number of lines of `log` that contain `needle`. */
 int lg_log_count(const char *log, const char *needle);
+
+/* ---- configs and the one-origin fixture (lg_test_yaml.c) */
+
+/*
+ * A lifeguard config built in C and rendered as block YAML, keys in the order they were first
+ * set. Paths are keys joined with dots ("timeouts.client_header", "pools.app.retries"); a value
+ * is a YAML scalar or flow text ("1s", "{type: none}", "\"*.test\""). Harness-owned.
+ */
+typedef struct lg_yaml lg_yaml_t;
+
+/* workers: 1 and log {level: info, error: stderr, access: off}; no listener, no pool. */
+lg_yaml_t *lg_yaml_new(void);
+/*
+ * lg_yaml_new() with one http listener `web` on 127.0.0.1:0 whose one route goes to pool `app`
+ * (health_check type none) of the single backend 127.0.0.1:backend_port.
+ */
+lg_yaml_t *lg_yaml_single(int backend_port);
+/* Set the key at `path` (creating the maps on the way) to `value`; NULL removes the key. */
+void lg_yaml_set(lg_yaml_t *c, const char *path, const char *value);
+void lg_yaml_setf(lg_yaml_t *c, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/*
+ * Append an item (a scalar or flow text) to the list at `path` (created when absent); or put it
+ * first (a route tried before the others).
+ */
+void lg_yaml_add(lg_yaml_t *c, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void lg_yaml_add_first(lg_yaml_t *c, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The YAML text (harness-owned). */
+char *lg_yaml_text(const lg_yaml_t *c);
+/* lg_lifeguard_start(lg_yaml_text(c)). */
+lg_proc_t *lg_yaml_start(const lg_yaml_t *c);
+
+/*
+ * End of a test: stop lifeguard (SIGTERM), then expect a clean exit, no stray process and no
+ * "[error]" line in its log except those containing one of the NULL-terminated `allowed`
+ * (at most 7):  lg_lifeguard_finish(lg, NULL);  lg_lifeguard_finish(lg, "connect() to", "x");
+ */
+void lg_lifeguard_finish_v(lg_proc_t *lg, const char *const *allowed);
+#define lg_lifeguard_finish(lg, ...)                                                               \
+    lg_lifeguard_finish_v((lg), (const char *const[]){__VA_ARGS__, NULL})
+
+/* The fixture of most data-path tests: one lg-origin behind lifeguard's listener `web`. */
+typedef struct lg_fix {
+    lg_proc_t *origin; /* lg-origin (NULL when the test brought no origin) */
+    lg_proc_t *lg;     /* lifeguard */
+    int port;          /* lifeguard's listener web */
+} lg_fix_t;
+
+/*
+ * Start lg-origin with `origin_args` (lg_origin_start) and lifeguard with lg_yaml_single() of its
+ * port, changed by the NULL-terminated pairs "path", "value" of lg_yaml_set():
+ *   lg_fix_t f = lg_fix_start(NULL, NULL);
+ *   lg_fix_t f = lg_fix_start("--name a", "timeouts.client_header", "1s", NULL);
+ */
+lg_fix_t lg_fix_start(const char *origin_args, ...) __attribute__((sentinel));
+/* The fixture of an origin the test started (or NULL) and a config it built. */
+lg_fix_t lg_fix_start_conf(lg_proc_t *origin, const lg_yaml_t *conf);
+/* lg_lifeguard_finish() of its lifeguard, then stop its origin. */
+void lg_fix_finish_v(lg_fix_t *f, const char *const *allowed);
+#define lg_fix_finish(f, ...) lg_fix_finish_v((f), (const char *const[]){__VA_ARGS__, NULL})
 
 /* ---- /proc (lg_test_proc.c) */
 
@@ -273,6 +339,11 @@ int lg_tcp_connect(int port);
  * now: bound to port 0, read, closed, so nothing listens there; -1 when it cannot be had.
  */
 int lg_test_free_port_on(int type, const char *ip);
+/*
+ * A listening TCP socket on 127.0.0.1:0 with `backlog` (its port in *port); -1 with errno set.
+ * Harness-free: the caller closes it (lg_raw_listen() is the harness-owned one).
+ */
+int lg_test_listen(int backlog, int *port);
 /* A TCP port of 127.0.0.1 nobody listens on right now (a connect is refused); fails the test
  * when there is none. */
 int lg_test_free_port(void);

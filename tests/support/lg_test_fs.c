@@ -22,19 +22,22 @@ char *lg_test_tmpdir(void)
     return path;
 }
 
-char *lg_test_write_file(const char *dir, const char *name, const char *text)
+char *lg_test_write_bytes(const char *dir, const char *name, const void *data, size_t len)
 {
     char *path;
     FILE *f;
 
     if (asprintf(&path, "%s/%s", dir, name) < 0)
         abort();
-    f = fopen(path, "w");
-    if (f == NULL)
+    f = fopen(path, "wb");
+    if (f == NULL || fwrite(data, 1, len, f) != len || fclose(f) != 0)
         abort();
-    fputs(text, f);
-    fclose(f);
     return path;
+}
+
+char *lg_test_write_file(const char *dir, const char *name, const char *text)
+{
+    return lg_test_write_bytes(dir, name, text, strlen(text));
 }
 
 char *lg_test_read_file(const char *path, size_t *len)

@@ -239,6 +239,24 @@ int lg_test_free_port_on(int type, const char *ip)
     return port;
 }
 
+int lg_test_listen(int backlog, int *port)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    socklen_t sl = sizeof(sin);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return -1;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, backlog) < 0 ||
+        getsockname(fd, (struct sockaddr *)&sin, &sl) < 0) {
+        close(fd);
+        return -1;
+    }
+    *port = ntohs(sin.sin_port);
+    return fd;
+}
+
 int lg_test_free_port(void)
 {
     int port = lg_test_free_port_on(SOCK_STREAM, "127.0.0.1");

@@ -13,6 +13,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* Pending connections a raw listener holds before it accepts them. */
+#define LG_RAW_BACKLOG 64
+
 #include "lg_test.h"
 
 #define LG_RAW_READ 65536
@@ -45,19 +48,10 @@ static lg_raw_t *raw_new(int fd)
 
 int lg_raw_listen(int *port)
 {
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    socklen_t sl = sizeof(sin);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = lg_test_listen(LG_RAW_BACKLOG, port);
 
     if (fd < 0)
         return -1;
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, 64) < 0 ||
-        getsockname(fd, (struct sockaddr *)&sin, &sl) < 0) {
-        close(fd);
-        return -1;
-    }
-    *port = ntohs(sin.sin_port);
     lg_test_keep((void *)(intptr_t)(fd + 1), fd_free);
     return fd;
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "lg_test.h"
 
 #define FIXTURES LG_SOURCE_DIR "/tests/fixtures/config"
 
@@ -108,64 +109,16 @@ static lg_config_t *load_ok(const char *path)
     return cf;
 }
 
-static char *tmp_dir(void)
-{
-    const char *base = getenv("TMPDIR");
-    char *p;
-
-    cr_assert(asprintf(&p, "%s/lg-config-XXXXXX", base && *base ? base : "/tmp") >= 0);
-    cr_assert_not_null(mkdtemp(p));
-    return p;
-}
-
-static char *tmp_write(const char *dir, const char *name, const void *data, size_t len)
-{
-    char *p;
-    FILE *f;
-
-    cr_assert(asprintf(&p, "%s/%s", dir, name) >= 0);
-    f = fopen(p, "wb");
-    cr_assert_not_null(f);
-    cr_assert_eq(fwrite(data, 1, len, f), len);
-    cr_assert_eq(fclose(f), 0);
-    return p;
-}
-
-static char *tmp_write_str(const char *dir, const char *name, const char *text)
-{
-    return tmp_write(dir, name, text, strlen(text));
-}
-
-/* Remove the files of a temp dir made by tmp_dir() (no subdirectories), then the dir. */
-static void tmp_clean(char *dir)
-{
-    struct dirent *de;
-    char *p;
-    DIR *d = opendir(dir);
-
-    cr_assert_not_null(d);
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        cr_assert(asprintf(&p, "%s/%s", dir, de->d_name) >= 0);
-        unlink(p);
-        free(p);
-    }
-    closedir(d);
-    cr_assert_eq(rmdir(dir), 0, "rmdir %s: %s", dir, strerror(errno));
-    free(dir);
-}
-
 /*
  * Write `len` bytes as `name` into a fresh temp dir and load it: the load must fail. Returns
  * the path the error lines start with (the dir is already gone); free it and *e.
  */
 static char *load_bad_data(const char *name, const void *data, size_t len, lg_config_errors_t *e)
 {
-    char *dir = tmp_dir(), *path = tmp_write(dir, name, data, len);
+    char *dir = lg_test_tmpdir(), *path = lg_test_write_bytes(dir, name, data, len);
 
     cr_assert_null(lg_config_load(path, e), "%s: expected errors, the file was accepted", path);
-    tmp_clean(dir);
+    lg_test_rmtree(dir);
     return path;
 }
 
@@ -437,7 +390,7 @@ Test(config_scalar, bad_addrs)
 
 Test(config, minimal_file_gets_every_default)
 {
-    char *dir = tmp_dir(), *path = tmp_write_str(dir, "minimal.yaml", MINIMAL);
+    char *dir = lg_test_tmpdir(), *path = lg_test_write_file(dir, "minimal.yaml", MINIMAL);
     lg_config_t *cf = load_ok(path);
     const lg_pool_conf_t *p;
     const lg_listener_conf_t *l;
@@ -501,7 +454,7 @@ Test(config, minimal_file_gets_every_default)
 
     lg_config_free(cf);
     free(path);
-    tmp_clean(dir);
+    lg_test_rmtree(dir);
 }
 
 Test(config, every_key_is_read)
@@ -591,14 +544,14 @@ Test(config, workers_auto_and_hash_keys)
                 {"uri", LG_HASH_URI, NULL},
                 {"header:X-User-Id", LG_HASH_HEADER, "X-User-Id"},
                 {"cookie:sid", LG_HASH_COOKIE, "sid"}};
-    char *dir = tmp_dir(), *path, *text;
+    char *dir = lg_test_tmpdir(), *path, *text;
     lg_config_t *cf;
     size_t i;
 
     for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         cr_assert(asprintf(&text, "workers: auto\n%s    balance: hash\n    hash_key: \"%s\"\n",
                            MINIMAL, keys[i].key) >= 0);
-        path = tmp_write_str(dir, "hash.yaml", text);
+        path = lg_test_write_file(dir, "hash.yaml", text);
         cf = load_ok(path);
         cr_assert_geq(cf->workers, 1);
         cr_assert_eq(cf->pools[0].hash_key, keys[i].kind, "%s", keys[i].key);
@@ -610,24 +563,24 @@ Test(config, workers_auto_and_hash_keys)
         free(path);
         free(text);
     }
-    tmp_clean(dir);
+    lg_test_rmtree(dir);
 }
 
 /* timeouts.client_body: read as a duration, with the range of the other timeouts. */
 Test(config, client_body_timeout)
 {
-    char *dir = tmp_dir(), *path, *text;
+    char *dir = lg_test_tmpdir(), *path, *text;
     lg_config_t *cf;
 
     cr_assert(asprintf(&text, "timeouts:\n  client_body: 1500ms\n%s", MINIMAL) >= 0);
-    path = tmp_write_str(dir, "body.yaml", text);
+    path = lg_test_write_file(dir, "body.yaml", text);
     cf = load_ok(path);
     cr_assert_eq(cf->timeouts.client_body, 1500);
     cr_assert_eq(cf->timeouts.client_header, 10000, "the other timeouts keep their defaults");
     lg_config_free(cf);
     free(path);
     free(text);
-    tmp_clean(dir);
+    lg_test_rmtree(dir);
     cr_assert(asprintf(&text, "timeouts:\n  client_body: 0s\n%s", MINIMAL) >= 0);
     expect_text_errors(
         "body0.yaml", text,
@@ -636,20 +589,90 @@ Test(config, client_body_timeout)
     free(text);
 }
 
+/* listeners.NAME.tls: defaults, and every key read into lg_tls_conf_t with its position */
+Test(config, tls_section_defaults_and_every_key)
+{
+    static const char text[] = "listeners:\n"
+                               "  web:\n"
+                               "    listen: 127.0.0.1:8443\n"
+                               "    routes:\n"
+                               "      - pool: app\n"
+                               "    tls:\n"
+                               "      certificates:\n"
+                               "        - cert: /c/a.pem\n"
+                               "          key: /c/a.key\n"
+                               "  full:\n"
+                               "    listen: 127.0.0.1:8444\n"
+                               "    mode: tcp\n"
+                               "    pool: app\n"
+                               "    tls:\n"
+                               "      certificates:\n"
+                               "        - {cert: /c/a.pem, key: /c/a.key, ocsp: off}\n"
+                               "        - {cert: /c/b.pem, key: /c/b.key, ocsp: /c/b.der}\n"
+                               "      versions: [tls1.3]\n"
+                               "      ciphers: ECDHE+AESGCM\n"
+                               "      unknown_sni: reject\n"
+                               "      client_auth: {ca: /c/ca.pem, verify: optional}\n"
+                               "      session_tickets: off\n"
+                               "      ticket_key_rotation: 1h\n"
+                               "      ktls: off\n"
+                               "pools:\n"
+                               "  app:\n"
+                               "    backends:\n"
+                               "      - address: 127.0.0.1:9001\n";
+    char *dir = lg_test_tmpdir(), *path = lg_test_write_file(dir, "tls.yaml", text);
+    lg_config_t *cf = load_ok(path);
+    const lg_tls_conf_t *d = cf->listeners[0].tls, *f = cf->listeners[1].tls;
+
+    cr_assert_not_null(d);
+    cr_assert_eq(d->ncerts, 1);
+    cr_assert_str_eq(d->certs[0].cert, "/c/a.pem");
+    cr_assert_str_eq(d->certs[0].key, "/c/a.key");
+    cr_assert_eq(d->certs[0].cert_pos.line, 8);
+    cr_assert_eq(d->certs[0].cert_pos.col, 17);
+    cr_assert_eq(d->certs[0].key_pos.line, 9);
+    cr_assert_eq(d->certs[0].ocsp, LG_OCSP_AUTO);
+    cr_assert_eq(d->versions, 1u << LG_TLS_1_2 | 1u << LG_TLS_1_3);
+    cr_assert_str_eq(d->ciphers, LG_TLS_CIPHERS);
+    cr_assert_eq(d->unknown_sni, LG_SNI_DEFAULT);
+    cr_assert_null(d->client_auth.ca);
+    cr_assert_eq(d->session_tickets, 1);
+    cr_assert_eq(d->ticket_key_rotation, 12 * 3600 * 1000);
+    cr_assert_eq(d->ktls, LG_KTLS_AUTO);
+    cr_assert_null(d->ctx, "nothing is read before lg_tls_load()");
+
+    cr_assert_eq(f->ncerts, 2);
+    cr_assert_eq(f->certs[0].ocsp, LG_OCSP_OFF);
+    cr_assert_eq(f->certs[1].ocsp, LG_OCSP_FILE);
+    cr_assert_str_eq(f->certs[1].ocsp_file, "/c/b.der");
+    cr_assert_eq(f->versions, 1u << LG_TLS_1_3);
+    cr_assert_str_eq(f->ciphers, "ECDHE+AESGCM");
+    cr_assert_eq(f->ciphers_pos.line, 19);
+    cr_assert_eq(f->unknown_sni, LG_SNI_REJECT);
+    cr_assert_str_eq(f->client_auth.ca, "/c/ca.pem");
+    cr_assert_eq(f->client_auth.verify, LG_VERIFY_OPTIONAL);
+    cr_assert_eq(f->session_tickets, 0);
+    cr_assert_eq(f->ticket_key_rotation, 3600 * 1000);
+    cr_assert_eq(f->ktls, LG_KTLS_OFF);
+    cr_assert_null(cf->listeners[1].routes);
+    lg_config_free(cf);
+    free(path);
+    lg_test_rmtree(dir);
+}
 Test(config, unused_pool_and_anchor_without_alias_are_fine)
 {
-    char *dir = tmp_dir(), *path, *text;
+    char *dir = lg_test_tmpdir(), *path, *text;
     lg_config_t *cf;
 
     cr_assert(asprintf(&text, "%s  spare: &spare\n    backends:\n      - 10.0.0.9:80\n", MINIMAL) >=
               0);
-    path = tmp_write_str(dir, "spare.yaml", text);
+    path = lg_test_write_file(dir, "spare.yaml", text);
     cf = load_ok(path);
     cr_assert_eq(cf->npools, 2);
     lg_config_free(cf);
     free(path);
     free(text);
-    tmp_clean(dir);
+    lg_test_rmtree(dir);
 }
 
 /* Root's pid file is in /run; another user's in its runtime dir, or in /tmp by uid. */
@@ -693,13 +716,13 @@ Test(config, health_check_timeout_defaults_to_at_most_the_interval)
         {"{interval: 5s}", 5000, 1000},          {"{interval: 300ms, timeout: 200ms}", 300, 200},
         {"{type: tcp, interval: 10ms}", 10, 10},
     };
-    char *dir = tmp_dir(), *path, *text;
+    char *dir = lg_test_tmpdir(), *path, *text;
     lg_config_t *cf;
     size_t i;
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         cr_assert(asprintf(&text, "%s    health_check: %s\n", MINIMAL, cases[i].check) >= 0);
-        path = tmp_write_str(dir, "check.yaml", text);
+        path = lg_test_write_file(dir, "check.yaml", text);
         cf = load_ok(path);
         cr_assert_eq(cf->pools[0].health_check.interval, cases[i].interval, "%s", cases[i].check);
         cr_assert_eq(cf->pools[0].health_check.timeout, cases[i].timeout, "%s", cases[i].check);
@@ -717,7 +740,7 @@ Test(config, health_check_timeout_defaults_to_at_most_the_interval)
                                              "timeout (1s) must not be longer than the interval "
                                              "(300ms)",
                                              NULL});
-    tmp_clean(dir);
+    lg_test_rmtree(dir);
 }
 
 Test(config, errors_can_be_discarded)
@@ -754,6 +777,45 @@ Test(config_files, default_config_is_the_documented_demo)
     lg_config_free(cf);
 }
 
+/*
+ * The builder of the integration tests (tests/support/lg_test_yaml.c): keys in the order first
+ * set, lists in block style, a removed key gone; and what it builds for one origin is a valid
+ * config.
+ */
+Test(config_files, test_builder_renders_and_loads)
+{
+    lg_yaml_t *y = lg_yaml_new();
+    char *dir = lg_test_tmpdir(), *path;
+
+    lg_yaml_set(y, "a.b", "1");
+    lg_yaml_add(y, "a.l", "x");
+    lg_yaml_add_first(y, "a.l", "w");
+    lg_yaml_setf(y, "c", "{k: %d}", 2);
+    lg_yaml_set(y, "a.b", NULL);
+    lg_yaml_set(y, "d.e.f", "3");
+    cr_assert_str_eq(lg_yaml_text(y), "workers: 1\n"
+                                      "log:\n"
+                                      "  level: info\n"
+                                      "  error: stderr\n"
+                                      "  access: off\n"
+                                      "a:\n"
+                                      "  l:\n"
+                                      "    - w\n"
+                                      "    - x\n"
+                                      "c: {k: 2}\n"
+                                      "d:\n"
+                                      "  e:\n"
+                                      "    f: 3\n");
+
+    y = lg_yaml_single(8080);
+    lg_yaml_set(y, "timeouts.client_header", "1s");
+    lg_yaml_add_first(y, "listeners.web.routes", "{path_prefix: /v2/, pool: app}");
+    path = lg_test_write_file(dir, "built.yaml", lg_yaml_text(y));
+    lg_config_free(load_ok(path));
+    free(path);
+    lg_test_rmtree(dir);
+}
+
 Test(config_files, every_example_parses)
 {
     static const char *const expected[] = {"docker.yaml", "routing.yaml", "tcp.yaml",
@@ -787,7 +849,7 @@ Test(config_files, every_example_parses)
 Test(config_files, every_yaml_block_of_the_docs_parses)
 {
     const char *doc = LG_SOURCE_DIR "/docs/configuration.md";
-    char *dir = tmp_dir(), *text = NULL, *p, *end, *path, name[32];
+    char *dir = lg_test_tmpdir(), *text = NULL, *p, *end, *path, name[32];
     size_t len = 0, nblocks = 0;
     lg_config_t *cf;
     FILE *f = fopen(doc, "r");
@@ -800,14 +862,14 @@ Test(config_files, every_yaml_block_of_the_docs_parses)
         end = strstr(p, "```");
         cr_assert_not_null(end, "unterminated ```yaml block in %s", doc);
         snprintf(name, sizeof(name), "block%zu.yaml", nblocks++);
-        path = tmp_write(dir, name, p, (size_t)(end - p));
+        path = lg_test_write_bytes(dir, name, p, (size_t)(end - p));
         cf = load_ok(path);
         lg_config_free(cf);
         free(path);
     }
     cr_assert_geq(nblocks, 3, "the reference should show complete examples");
     free(text);
-    tmp_clean(dir);
+    lg_test_rmtree(dir);
 }
 
 /* The error example of the reference is what lifeguard really prints for that file. */
@@ -839,13 +901,13 @@ Test(config_files, the_documented_error_example_is_true)
         cr_assert(strncmp(line, "lifeguard.yaml", 14) == 0, "%s", line);
         want[n++] = line + 14;
     }
-    dir = tmp_dir();
-    path = tmp_write(dir, "lifeguard.yaml", file, (size_t)(file_end - file));
+    dir = lg_test_tmpdir();
+    path = lg_test_write_bytes(dir, "lifeguard.yaml", file, (size_t)(file_end - file));
     cr_assert_null(lg_config_load(path, &e));
     check_lines(path, &e, want);
     lg_config_errors_free(&e);
     free(path);
-    tmp_clean(dir);
+    lg_test_rmtree(dir);
     free(text);
 }
 
@@ -860,6 +922,42 @@ FIXTURE(duplicate_key, ":2:1: error: duplicate key \"workers\" (first at line 1)
 FIXTURE(duplicate_name, ":6:3: error: duplicate listener name \"web\" (first at line 2)",
         ":14:3: error: duplicate pool name \"app\" (first at line 11)")
 FIXTURE(missing_required, ":1:1: error: missing required key \"listeners\"")
+/* every message of the tls section, and the hint for mode: https */
+FIXTURE(
+    tls_bad,
+    ":4:11: error: listeners.web.mode: unknown value \"https\": TLS is configured with a \"tls:\" "
+    "section of the listener, and mode stays http (or tcp)",
+    ":9:11: error: listeners.web.tls.certificates[0]: missing required key \"key\"",
+    ":10:11: error: listeners.web.tls.certificates[1]: missing required key \"cert\"",
+    ":11:11: error: unknown key \"acme\" (expected one of: cert, key, ocsp)",
+    ":12:18: error: listeners.web.tls.versions[0]: tls1.0 is refused: it is obsolete and insecure "
+    "(RFC 8996); use tls1.2 and tls1.3",
+    ":12:34: error: listeners.web.tls.versions[2]: tls1.3 is listed twice",
+    ":12:42: error: listeners.web.tls.versions[3]: unknown value \"TLSv1.2\" (did you mean "
+    "\"tls1.2\"?)",
+    ":12:51: error: listeners.web.tls.versions[4]: tls1.1 is refused: it is obsolete and insecure "
+    "(RFC 8996); use tls1.2 and tls1.3",
+    ":13:16: error: listeners.web.tls.ciphers: must not be empty",
+    ":14:20: error: listeners.web.tls.unknown_sni: unknown value \"refuse\" (expected one of: "
+    "default, reject)",
+    ":15:7: error: listeners.web.tls.client_auth: missing required key \"ca\"",
+    ":16:17: error: listeners.web.tls.client_auth.verify: unknown value \"maybe\" (expected one "
+    "of: required, optional)",
+    ":17:24: error: listeners.web.tls.session_tickets: unknown value \"yes\" (expected one of: "
+    "off, on)",
+    ":18:28: error: listeners.web.tls.ticket_key_rotation: must be from 1m to 168h, got \"10s\"",
+    ":19:13: error: listeners.web.tls.ktls: unknown value \"on\" (expected one of: auto, off)",
+    ":25:21: error: listeners.api.tls.certificates: needs at least one certificate",
+    ":26:17: error: listeners.api.tls.versions: expected a list such as [tls1.2, tls1.3], got a "
+    "single value",
+    ":27:7: error: unknown key \"ocsp\" (expected one of: certificates, versions, ciphers, "
+    "unknown_sni, client_auth, session_tickets, ticket_key_rotation, ktls)",
+    ":32:5: error: listeners.empty.tls: expected a mapping with \"certificates\", got nothing",
+    ":41:17: error: listeners.nocerts.tls.certificates[0].ocsp: must not be empty",
+    ":42:7: error: listeners.nocerts.tls.client_auth: expected a mapping with \"ca\" (and "
+    "\"verify\"), got nothing",
+    ":43:17: error: listeners.nocerts.tls.versions: needs at least one version (tls1.2, tls1.3)")
+
 FIXTURE(missing_listen, ":2:3: error: listeners.web: missing required key \"listen\"")
 FIXTURE(workers_range,
         ":1:10: error: workers: must be a whole number from 1 to 256 or \"auto\", got \"0\"")
@@ -1050,32 +1148,32 @@ Test(config_errors, too_many_errors_are_counted)
 
 Test(config_hostile, missing_file)
 {
-    char *dir = tmp_dir(), *path;
+    char *dir = lg_test_tmpdir(), *path;
 
     cr_assert(asprintf(&path, "%s/nope.yaml", dir) >= 0);
     expect_errors_at(
         path, (const char *const[]){": error: cannot open: No such file or directory", NULL});
     free(path);
-    tmp_clean(dir);
+    lg_test_rmtree(dir);
 }
 
 Test(config_hostile, directory)
 {
-    char *dir = tmp_dir();
+    char *dir = lg_test_tmpdir();
 
     expect_errors_at(dir, (const char *const[]){": error: cannot read: Is a directory", NULL});
-    tmp_clean(dir);
+    lg_test_rmtree(dir);
 }
 
 Test(config_hostile, fifo_is_refused_without_blocking)
 {
-    char *dir = tmp_dir(), *path;
+    char *dir = lg_test_tmpdir(), *path;
 
     cr_assert(asprintf(&path, "%s/fifo.yaml", dir) >= 0);
     cr_assert_eq(mkfifo(path, 0600), 0);
     expect_errors_at(path, (const char *const[]){": error: cannot read: not a regular file", NULL});
     free(path);
-    tmp_clean(dir);
+    lg_test_rmtree(dir);
 }
 
 /* The file is never read: fstat() says it is too large. */
@@ -1238,7 +1336,7 @@ Test(config_hostile, mutations_of_the_default_config)
 {
     static const char alphabet[] = " :-[]{},#&*!|>'\"\n\t\\%@`?0123456789abcxyz.";
     const char *src = LG_SOURCE_DIR "/conf/lifeguard.yaml";
-    char *dir = tmp_dir(), *orig = NULL, *buf, *path;
+    char *dir = lg_test_tmpdir(), *orig = NULL, *buf, *path;
     size_t len = 0, n, round, k, pos;
     uint64_t seed = 7;
     lg_config_errors_t e;
@@ -1274,7 +1372,7 @@ Test(config_hostile, mutations_of_the_default_config)
                 break;
             }
         }
-        path = tmp_write(dir, "mutant.yaml", buf, n);
+        path = lg_test_write_bytes(dir, "mutant.yaml", buf, n);
         cf = lg_config_load(path, &e);
         if (cf != NULL) {
             cr_assert_eq(e.n, 0);
@@ -1294,5 +1392,5 @@ Test(config_hostile, mutations_of_the_default_config)
     }
     free(buf);
     free(orig);
-    tmp_clean(dir);
+    lg_test_rmtree(dir);
 }

@@ -1,5 +1,5 @@
 /*
- * test_dns.c - DNS messages (src/upstream/dns.c): the queries we send, and answers parsed
+ * test_dns.c - DNS messages (src/health/dns.c): the queries we send, and answers parsed
  * strictly, including compressed names, AAAA records, NXDOMAIN and hostile input.
  */
 #include <arpa/inet.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "upstream/dns.h"
+#include "health/dns.h"
 
 /* A real answer from dnsmasq: app.test A 127.0.0.2, id 0x1234, name compressed (c00c). */
 static const char answer_hex[] = "1234858000010001000000000361707004746573740000010001"

@@ -29,15 +29,8 @@ static fixture_t f;
 
 static void listen_any(void)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(sa);
-
-    f.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    f.lfd = lg_test_listen(64, &f.port);
     cr_assert(f.lfd >= 0);
-    cr_assert_eq(bind(f.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    cr_assert_eq(listen(f.lfd, 64), 0);
-    cr_assert_eq(getsockname(f.lfd, (struct sockaddr *)&sa, &len), 0);
-    f.port = ntohs(sa.sin_port);
 }
 
 /* A worker's pools for one backend on f.port with `max_idle` and upstream_idle `idle`. */

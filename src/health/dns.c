@@ -10,7 +10,7 @@
  * way the log says why and which resolver said so. `lifeguard -t` runs the same lookups once,
  * in a loop of its own, and reports instead of applying (lg_dns_check).
  */
-#include "upstream/dns.h"
+#include "health/dns.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,6 +26,7 @@
 #include "core/net.h"
 #include "core/sock.h"
 #include "event/loop.h"
+#include "health/watch.h"
 
 #define LG_DNS_TICK_MS    100
 #define LG_DNS_TIMEOUT_MS 2000
@@ -39,38 +40,30 @@
 #define LG_DNS_NEVER      UINT64_MAX /* lg_dns_check(): a name is looked up once */
 
 typedef struct lookup {
-    lg_sock_t sock;
+    lg_watch_item_t w; /* first: its socket's events come back as the lookup */
     const lg_pool_conf_t *pool;
     const lg_backend_conf_t *be;
     lg_be_state_t *slots; /* LG_DNS_SLOTS consecutive members */
-    lg_msec_t next, deadline;
-    int busy;
-    unsigned id;       /* the A query; the AAAA query is id + 1 */
-    unsigned answered; /* bit 0: A, bit 1: AAAA */
-    unsigned rcode;    /* the first error rcode of the two answers (not NXDOMAIN), else 0 */
-    int invalid;       /* an answer was not a valid answer to our query */
-    int nxdomain;      /* an answer said the name does not exist */
+    unsigned id;          /* the A query; the AAAA query is id + 1 */
+    unsigned answered;    /* bit 0: A, bit 1: AAAA */
+    unsigned rcode;       /* the first error rcode of the two answers (not NXDOMAIN), else 0 */
+    int invalid;          /* an answer was not a valid answer to our query */
+    int nxdomain;         /* an answer said the name does not exist */
     int naddrs;
     int empty;                /* the last answer had no address (warned once) */
     char why[LG_DNS_WHY_MAX]; /* lg_dns_check(): why the name has no address, "" if it has */
     struct sockaddr_storage addrs[LG_DNS_SLOTS];
 } lookup_t;
 
-typedef struct lookup_set {
-    lookup_t *lookups;
-    size_t n;
-    lg_posted_t free_later;
-    int check;      /* lg_dns_check(): each name once, the reason kept instead of applied */
-    size_t pending; /* lg_dns_check(): lookups not finished yet */
-} lookup_set_t;
+static void lookup_step(void *item);
 
-static lookup_set_t *set;
+static lg_watch_t lookups = LG_WATCH("DNS lookups", lookup_t, LG_DNS_TICK_MS, lookup_step);
 static struct sockaddr_storage server;
 static socklen_t server_len;
 static char server_text[LG_ADDR_STRLEN]; /* "10.0.0.2" (port 53) or "127.0.0.1:5353" */
-static lg_timerq_t q_tick;
-static lg_timer_t tick_timer;
 static unsigned next_id;
+static int checking;   /* lg_dns_check(): each name once, the reason kept instead of applied */
+static size_t pending; /* lg_dns_check(): lookups not finished yet */
 
 /* ---- messages */
 
@@ -273,15 +266,12 @@ static int has_addrs(const lookup_t *l)
  */
 static void lookup_end(lookup_t *l, const char *why, int answer)
 {
-    if (l->busy) {
-        close(l->sock.io.fd);
-        l->busy = 0;
-    }
-    l->next = lg_now + l->pool->resolve_interval;
-    if (set->check) {
-        l->next = LG_DNS_NEVER;
+    lg_watch_close(&l->w);
+    l->w.next = lg_now + l->pool->resolve_interval;
+    if (checking) {
+        l->w.next = LG_DNS_NEVER;
         snprintf(l->why, sizeof(l->why), "%s", why != NULL ? why : "");
-        if (--set->pending == 0)
+        if (--pending == 0)
             lg_loop_stop();
     } else if (answer) {
         apply(l, why);
@@ -367,12 +357,12 @@ static void lookup_event(lg_io_t *io, uint32_t ev)
     lookup_t *l = (lookup_t *)(void *)io;
     unsigned char msg[LG_DNS_MSG_MAX];
 
-    if (!l->busy)
+    if (!l->w.busy)
         return;
     LG_UNUSED(ev);
     /* Datagrams: a short read says nothing about the next one, so read until EAGAIN. */
     for (;;) {
-        ssize_t n = recv(l->sock.io.fd, msg, sizeof(msg), 0);
+        ssize_t n = recv(l->w.sock.io.fd, msg, sizeof(msg), 0);
         unsigned id, rcode = 0;
         int got;
 
@@ -436,35 +426,27 @@ static void lookup_start(lookup_t *l)
         lookup_fail_errno(l, "send() to", err);
         return;
     }
-    l->sock.io.fd = fd;
-    l->sock.io.handler = lookup_event;
-    l->sock.flags = 0;
-    l->busy = 1;
+    lg_watch_open(&l->w, fd, lookup_event, LG_DNS_TIMEOUT_MS);
     l->answered = 0;
     l->rcode = 0;
     l->invalid = 0;
     l->nxdomain = 0;
     l->naddrs = 0;
-    l->deadline = lg_now + LG_DNS_TIMEOUT_MS;
-    if (lg_loop_add(&l->sock.io, EPOLLIN | EPOLLET) != LG_OK)
+    if (lg_loop_add(&l->w.sock.io, EPOLLIN | EPOLLET) != LG_OK)
         lookup_end(l, "epoll_ctl() failed", 0);
 }
 
-static void tick(lg_timer_t *t)
+static void lookup_step(void *item)
 {
-    for (size_t i = 0; set != NULL && i < set->n; i++) {
-        lookup_t *l = &set->lookups[i];
+    lookup_t *l = item;
+    char why[LG_DNS_WHY_MAX];
 
-        if (l->busy && lg_now >= l->deadline) {
-            char why[LG_DNS_WHY_MAX];
-
-            snprintf(why, sizeof(why), "timed out waiting for %s", server_text);
-            lookup_end(l, why, 0);
-        } else if (!l->busy && lg_now >= l->next) {
-            lookup_start(l);
-        }
+    if (l->w.busy && lg_now >= l->w.deadline) {
+        snprintf(why, sizeof(why), "timed out waiting for %s", server_text);
+        lookup_end(l, why, 0);
+    } else if (!l->w.busy && lg_now >= l->w.next) {
+        lookup_start(l);
     }
-    lg_timer_set(&q_tick, t);
 }
 
 /* The DNS server: `resolver`, else the first nameserver of /etc/resolv.conf, else loopback. */
@@ -509,36 +491,19 @@ static void server_text_init(void)
         lg_net_addr_text((const struct sockaddr *)&server, server_text, sizeof(server_text));
 }
 
-static void set_free(lg_posted_t *p)
-{
-    lookup_set_t *s = lg_container_of(p, lookup_set_t, free_later);
-
-    free(s->lookups);
-    free(s);
-}
-
 void lg_dns_stop(void)
 {
-    if (set == NULL)
-        return;
-    for (size_t i = 0; i < set->n; i++) {
-        if (set->lookups[i].busy)
-            close(set->lookups[i].sock.io.fd);
-        set->lookups[i].busy = 0;
-    }
-    set->free_later.run = set_free;
-    lg_loop_post(&set->free_later);
-    set = NULL;
+    lg_watch_stop(&lookups);
 }
 
 /*
  * A lookup for every host-name backend of `cf`, due now, into *out (NULL when there is none).
  * With `shm` NULL (lg_dns_check) the lookups have no member slots.
  */
-static int set_new(const lg_config_t *cf, lg_shm_t *shm, lookup_set_t **out)
+static int set_new(const lg_config_t *cf, lg_shm_t *shm, lg_watch_set_t **out)
 {
-    lookup_set_t *s;
-    size_t n = 0;
+    lg_watch_set_t *s;
+    size_t n = 0, k = 0;
 
     *out = NULL;
     for (size_t i = 0; i < cf->npools; i++) {
@@ -547,11 +512,8 @@ static int set_new(const lg_config_t *cf, lg_shm_t *shm, lookup_set_t **out)
     }
     if (n == 0)
         return LG_OK;
-    s = calloc(1, sizeof(*s));
-    if (s == NULL || (s->lookups = calloc(n, sizeof(*s->lookups))) == NULL) {
-        free(s);
+    if ((s = lg_watch_set_new(&lookups, n)) == NULL)
         return LG_ERR;
-    }
     server_init(cf);
     server_text_init();
     next_id = (unsigned)getpid() & 0xFFFE;
@@ -562,12 +524,12 @@ static int set_new(const lg_config_t *cf, lg_shm_t *shm, lookup_set_t **out)
             const lg_backend_conf_t *b = &pool->backends[j];
 
             if (b->addr.is_hostname) {
-                lookup_t *l = &s->lookups[s->n++];
+                lookup_t *l = lg_watch_item(s, k++);
 
                 l->pool = pool;
                 l->be = b;
                 l->slots = shm != NULL ? lg_shm_backend(shm, i, m) : NULL;
-                l->next = lg_now;
+                l->w.next = lg_now;
             }
             m += lg_backend_members(b);
         }
@@ -576,53 +538,41 @@ static int set_new(const lg_config_t *cf, lg_shm_t *shm, lookup_set_t **out)
     return LG_OK;
 }
 
-/* Make `s` the running set and start its lookups. */
-static void set_run(lookup_set_t *s)
-{
-    set = s;
-    if (!lg_timerq_ready(&q_tick)) {
-        lg_timerq_init(&q_tick, LG_DNS_TICK_MS);
-        tick_timer.handler = tick;
-    }
-    tick(&tick_timer);
-}
-
 int lg_dns_start(const lg_config_t *cf, lg_shm_t *shm)
 {
-    lookup_set_t *s;
+    lg_watch_set_t *s;
 
     lg_dns_stop();
     if (set_new(cf, shm, &s) != LG_OK)
         return LG_ERR;
-    if (s != NULL)
-        set_run(s);
-    return LG_OK;
+    return lg_watch_run(&lookups, s);
 }
 
 int lg_dns_check(const lg_config_t *cf, lg_dns_report_t report, void *arg)
 {
-    lookup_set_t *s;
+    lg_watch_set_t *s;
 
     if (set_new(cf, NULL, &s) != LG_OK)
         return LG_ERR;
     if (s == NULL)
         return LG_OK;
     if (lg_loop_init() != LG_OK) {
-        free(s->lookups);
-        free(s);
+        lg_watch_set_free(s);
         return LG_ERR;
     }
-    s->check = 1;
-    s->pending = s->n;
-    set_run(s);
-    if (s->pending > 0)
+    checking = 1;
+    pending = lg_watch_count(s);
+    if (lg_watch_run(&lookups, s) != LG_OK)
+        return LG_ERR;
+    if (pending > 0)
         lg_loop_run();
-    lg_timer_del(&tick_timer);
-    set = NULL;
-    for (size_t i = 0; i < s->n; i++) /* in file order */
-        if (s->lookups[i].why[0] != '\0')
-            report(s->lookups[i].be, s->lookups[i].why, arg);
-    free(s->lookups);
-    free(s);
+    s = lg_watch_detach(&lookups);
+    for (size_t i = 0; i < lg_watch_count(s); i++) { /* in file order */
+        const lookup_t *l = lg_watch_item(s, i);
+
+        if (l->why[0] != '\0')
+            report(l->be, l->why, arg);
+    }
+    lg_watch_set_free(s);
     return LG_OK;
 }

@@ -1,0 +1,285 @@
+/*
+ * metrics.c - the series of the admin pages, and their Prometheus text form (see metrics.h).
+ */
+#include "admin/metrics.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fmt.h"
+
+static const struct family {
+    const char *name, *type, *help;
+} families[LG_M_COUNT] = {
+    {"lifeguard_requests_total", "counter", "Requests answered, by listener and status class"},
+    {"lifeguard_received_bytes_total", "counter", "Bytes received from clients"},
+    {"lifeguard_sent_bytes_total", "counter", "Bytes sent to clients"},
+    {"lifeguard_connections_total", "counter", "Client connections accepted"},
+    {"lifeguard_connections_active", "gauge", "Client connections open now"},
+    {"lifeguard_backend_requests_total", "counter", "Responses from each backend, by class"},
+    {"lifeguard_backend_failures_total", "counter",
+     "Connect failures, resets, timeouts and malformed responses of each backend"},
+    {"lifeguard_backend_up", "gauge", "1 when the backend may take traffic (health checks)"},
+    {"lifeguard_backend_active_connections", "gauge", "Requests in progress on each backend"},
+    {"lifeguard_backend_ejections_total", "counter",
+     "Passive ejections of each backend after consecutive failures"},
+    {"lifeguard_backend_check_success", "gauge", "1 when the last active check passed"},
+    {"lifeguard_request_duration_seconds", "histogram",
+     "Time from request head to the end of the response, by pool"},
+    {"lifeguard_retries_total", "counter", "Requests retried on another connection or backend"},
+    {"lifeguard_no_backend_total", "counter", "Requests answered 503: no backend was usable"},
+    {"lifeguard_reloads_total", "counter", "Successful configuration reloads"},
+    {"lifeguard_config_reloads_total", "counter", "Configuration reloads, by result"},
+    {"lifeguard_config_last_reload_success_timestamp_seconds", "gauge",
+     "When the configuration was last loaded successfully (the start counts)"},
+    {"lifeguard_config_generation", "gauge", "Generation number of the serving configuration"},
+    {"lifeguard_worker_restarts_total", "counter", "Workers restarted after dying"},
+    {"lifeguard_workers", "gauge", "Worker processes running, all generations"},
+    {"lifeguard_build_info", "gauge", "Versions, as labels"},
+};
+
+static lg_metrics_t retired; /* totals of generations that ended */
+
+static void table_add(lg_metrics_t *t, int fam, const char *suffix, const char *labels, double v)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->s[i].fam == fam && strcmp(t->s[i].suffix, suffix) == 0 &&
+            strcmp(t->s[i].labels, labels) == 0) {
+            t->s[i].v += v;
+            return;
+        }
+    }
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 256;
+        lg_series_t *s = realloc(t->s, cap * sizeof(*s));
+
+        if (s == NULL)
+            return;
+        t->s = s;
+        t->cap = cap;
+    }
+    t->s[t->n].fam = fam;
+    t->s[t->n].suffix = suffix;
+    if (lg_format(t->s[t->n].labels, sizeof(t->s[t->n].labels), "%s", labels) != LG_OK)
+        return; /* never a series under a cut name */
+    t->s[t->n++].v = v;
+}
+
+double lg_metrics_get(const lg_metrics_t *t, int fam, const char *suffix, const char *labels)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->s[i].fam == fam && strcmp(t->s[i].suffix, suffix) == 0 &&
+            strcmp(t->s[i].labels, labels) == 0)
+            return t->s[i].v;
+    }
+    return 0;
+}
+
+double lg_metrics_sum(const lg_metrics_t *t, int fam)
+{
+    double sum = 0;
+
+    for (size_t i = 0; i < t->n; i++)
+        sum += t->s[i].fam == fam ? t->s[i].v : 0;
+    return sum;
+}
+
+void lg_metrics_free(lg_metrics_t *t)
+{
+    free(t->s);
+    t->s = NULL;
+    t->n = t->cap = 0;
+}
+
+const char *const lg_class_names[LG_CLASSES] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+
+const char *lg_metrics_esc(const char *s, char *buf, size_t len)
+{
+    size_t n = 0;
+
+    for (; *s != '\0' && n + 3 < len; s++) {
+        unsigned char ch = (unsigned char)*s;
+
+        if (ch == '"' || ch == '\\') {
+            buf[n++] = '\\';
+            buf[n++] = (char)ch;
+        } else if (ch == '\n') {
+            buf[n++] = '\\';
+            buf[n++] = 'n';
+        } else {
+            buf[n++] = ch < 0x20 ? '?' : (char)ch;
+        }
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+/* The member's labels: its address now, and the backend as configured. */
+int lg_metrics_labels(const lg_admin_gen_t *g, size_t p, size_t m, char *buf, size_t len)
+{
+    const lg_pool_conf_t *pc = &g->cf->pools[p];
+    lg_be_state_t *st = lg_shm_backend(g->shm, p, m);
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    char addr[LG_ADDR_STRLEN];
+
+    if (!atomic_load(&st->in_use))
+        return 0;
+    lg_be_addr(st, &ss, &sl);
+    lg_net_addr_text((const struct sockaddr *)&ss, addr, sizeof(addr));
+    char e1[LG_ADDR_TEXT_MAX * 2], e2[LG_ADDR_TEXT_MAX * 2];
+
+    return lg_format(buf, len, "pool=\"%s\",backend=\"%s\",host=\"%s\"",
+                     lg_metrics_esc(pc->name, e1, sizeof(e1)), addr,
+                     lg_metrics_esc(lg_member_conf(pc, m)->addr.text, e2, sizeof(e2))) == LG_OK;
+}
+
+static void hist_series(lg_metrics_t *t, const char pool_label[LG_LABEL_BASE], const uint64_t *hist,
+                        uint64_t sum_ms)
+{
+    static const uint64_t bounds[LG_HIST_N - 1] = LG_HIST_BOUNDS;
+    char labels[LG_LABELS_MAX];
+    uint64_t cum = 0;
+    int r;
+
+    for (size_t b = 0; b < LG_HIST_N; b++) {
+        cum += hist[b];
+        if (b < LG_HIST_N - 1)
+            r = lg_format(labels, sizeof(labels), "%s,le=\"%g\"", pool_label,
+                          (double)bounds[b] / 1000.0);
+        else
+            r = lg_format(labels, sizeof(labels), "%s,le=\"+Inf\"", pool_label);
+        if (r == LG_OK)
+            table_add(t, LG_M_DURATION, "_bucket", labels, (double)cum);
+    }
+    table_add(t, LG_M_DURATION, "_sum", pool_label, (double)sum_ms / 1000.0);
+    table_add(t, LG_M_DURATION, "_count", pool_label, (double)cum);
+}
+
+/* The counters of traffic of one generation: those lg_metrics_retire keeps in the totals. */
+static void traffic_series(lg_metrics_t *t, const lg_admin_gen_t *g)
+{
+    char labels[LG_LABELS_MAX], ml[LG_LABEL_BASE], pl[LG_LABEL_BASE];
+
+    for (size_t l = 0; l < g->cf->nlisteners; l++) {
+        lg_stats_listener_t sl;
+        const char *name = g->cf->listeners[l].name;
+
+        lg_stats_sum_listener(g->stats, l, &sl);
+        for (int c = 0; c < LG_CLASSES; c++) {
+            if (lg_format(labels, sizeof(labels), "listener=\"%s\",code=\"%s\"", name,
+                          lg_class_names[c]) == LG_OK)
+                table_add(t, LG_M_REQUESTS, "", labels, (double)sl.status[c]);
+        }
+        if (lg_format(labels, sizeof(labels), "listener=\"%s\"", name) != LG_OK)
+            continue;
+        table_add(t, LG_M_BYTES_IN, "", labels, (double)sl.bytes_in);
+        table_add(t, LG_M_BYTES_OUT, "", labels, (double)sl.bytes_out);
+        table_add(t, LG_M_CONNS, "", labels, (double)sl.conns_total);
+    }
+    for (size_t p = 0; p < g->cf->npools; p++) {
+        const lg_pool_conf_t *pc = &g->cf->pools[p];
+        lg_stats_pool_t sp;
+
+        lg_stats_sum_pool(g->stats, p, &sp);
+        if (lg_format(pl, sizeof(pl), "pool=\"%s\"", pc->name) != LG_OK)
+            continue;
+        table_add(t, LG_M_RETRIES, "", pl, (double)sp.retries);
+        table_add(t, LG_M_NO_BACKEND, "", pl, (double)sp.no_backend);
+        hist_series(t, pl, sp.hist, sp.time_sum_ms);
+        for (size_t m = 0; m < lg_pool_members(pc); m++) {
+            lg_stats_member_t sm;
+
+            if (!lg_metrics_labels(g, p, m, ml, sizeof(ml)))
+                continue;
+            lg_stats_sum_member(g->stats, p, m, &sm);
+            for (int c = 0; c < LG_CLASSES; c++) {
+                if (lg_format(labels, sizeof(labels), "%s,code=\"%s\"", ml, lg_class_names[c]) ==
+                    LG_OK)
+                    table_add(t, LG_M_BE_REQUESTS, "", labels, (double)sm.status[c]);
+            }
+            table_add(t, LG_M_BE_FAILURES, "", ml, (double)sm.failures);
+        }
+    }
+}
+
+/* Gauges and shared-state values: the serving generation only (plus active connections). */
+static void state_series(lg_metrics_t *t, const lg_admin_view_t *v)
+{
+    const lg_admin_gen_t *g = &v->gens[0];
+    char labels[LG_LABELS_MAX];
+
+    for (size_t i = 0; i < v->ngens; i++) {
+        for (size_t l = 0; l < v->gens[i].cf->nlisteners; l++) {
+            lg_stats_listener_t sl;
+
+            lg_stats_sum_listener(v->gens[i].stats, l, &sl);
+            if (lg_format(labels, sizeof(labels), "listener=\"%s\"",
+                          v->gens[i].cf->listeners[l].name) != LG_OK)
+                continue;
+            table_add(t, LG_M_CONNS_ACTIVE, "", labels, (double)(int64_t)sl.conns_active);
+        }
+    }
+    for (size_t p = 0; p < g->cf->npools; p++) {
+        const lg_pool_conf_t *pc = &g->cf->pools[p];
+
+        for (size_t m = 0; m < lg_pool_members(pc); m++) {
+            lg_be_state_t *st = lg_shm_backend(g->shm, p, m);
+
+            if (!lg_metrics_labels(g, p, m, labels, sizeof(labels)))
+                continue;
+            table_add(t, LG_M_BE_UP, "", labels, atomic_load(&st->up));
+            table_add(t, LG_M_BE_ACTIVE, "", labels, atomic_load(&st->active));
+            table_add(t, LG_M_BE_EJECTIONS, "", labels, atomic_load(&st->ejections));
+            if (pc->health_check.type != LG_CHECK_NONE && st->last_check != 0)
+                table_add(t, LG_M_BE_CHECK, "", labels, strcmp(st->reason, "ok") == 0);
+        }
+    }
+    table_add(t, LG_M_RELOADS, "", "", v->reloads);
+    table_add(t, LG_M_CONFIG_RELOADS, "", "result=\"ok\"", v->reloads);
+    table_add(t, LG_M_CONFIG_RELOADS, "", "result=\"failed\"", v->reload_failures);
+    table_add(t, LG_M_CONFIG_RELOAD_OK_AT, "", "", v->reload_ok_at);
+    table_add(t, LG_M_GENERATION, "", "", g->id);
+    table_add(t, LG_M_RESTARTS, "", "", v->worker_restarts);
+    table_add(t, LG_M_WORKERS, "", "", v->workers);
+    table_add(t, LG_M_INFO, "", "version=\"" LG_VERSION "\"", 1);
+}
+
+void lg_metrics_retire(const lg_admin_gen_t *g)
+{
+    traffic_series(&retired, g);
+}
+
+/* Every series now: retired totals, the live generations' counters, current state. */
+void lg_metrics_build(lg_metrics_t *t, const lg_admin_view_t *v)
+{
+    t->n = 0;
+    for (size_t i = 0; i < retired.n; i++)
+        table_add(t, retired.s[i].fam, retired.s[i].suffix, retired.s[i].labels, retired.s[i].v);
+    for (size_t i = 0; i < v->ngens; i++)
+        traffic_series(t, &v->gens[i]);
+    state_series(t, v);
+}
+
+void lg_metrics_text(lg_out_t *o, const lg_metrics_t *t)
+{
+    for (int f = 0; f < LG_M_COUNT; f++) {
+        int header = 0;
+
+        for (size_t i = 0; i < t->n; i++) {
+            const lg_series_t *s = &t->s[i];
+
+            if (s->fam != f)
+                continue;
+            if (!header) {
+                lg_outf(o, "# HELP %s %s\n# TYPE %s %s\n", families[f].name, families[f].help,
+                        families[f].name, families[f].type);
+                header = 1;
+            }
+            if (s->labels[0] != '\0')
+                lg_outf(o, "%s%s{%s} %.15g\n", families[f].name, s->suffix, s->labels, s->v);
+            else
+                lg_outf(o, "%s%s %.15g\n", families[f].name, s->suffix, s->v);
+        }
+    }
+}
