@@ -49,6 +49,8 @@ lg_hdr_kind_t lg_hdr_kind(const char *n, size_t len)
         if (strncasecmp(n, "transfer-encoding", 17) == 0)
             return LG_H_TRANSFER_ENCODING;
         return strncasecmp(n, "x-forwarded-proto", 17) == 0 ? LG_H_XFP : LG_H_OTHER;
+    case 21:
+        return strncasecmp(n, "x-client-cert-subject", 21) == 0 ? LG_H_CLIENT_CERT : LG_H_OTHER;
     default:
         return LG_H_OTHER;
     }
@@ -406,7 +408,7 @@ size_t lg_req_head_build(const lg_req_head_t *rq, const lg_req_build_t *b, char 
                 put(&o, h.line, h.line_len);
             break;
         default:
-            /* hop-by-hop, framing and X-Forwarded-*: written below */
+            /* hop-by-hop, framing, X-Forwarded-*, X-Client-Cert-Subject: written below */
             break;
         }
     }
@@ -443,6 +445,11 @@ size_t lg_req_head_build(const lg_req_head_t *rq, const lg_req_build_t *b, char 
     if (b->request_id != NULL) {
         put_str(&o, "X-Request-Id: ");
         put_str(&o, b->request_id);
+        put_str(&o, "\r\n");
+    }
+    if (b->client_cert != NULL && b->client_cert[0] != '\0') {
+        put_str(&o, "X-Client-Cert-Subject: ");
+        put_str(&o, b->client_cert);
         put_str(&o, "\r\n");
     }
     put_str(&o, "\r\n");

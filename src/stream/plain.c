@@ -53,6 +53,9 @@ void lg_stream_close(lg_stream_t *s)
     close(s->sock.io.fd);
     if (s->impl->ops->release != NULL)
         s->impl->ops->release(s);
-    s->impl = &plain; /* what an implementation held is gone; nothing reads a closed stream */ /* the loop forgets a closed fd by itself */
+    s->impl = &plain;
+        /* what an implementation held is gone; nothing reads a closed stream */ /* the loop forgets
+                                                                                    a closed fd by
+                                                                                    itself */
     s->sock.flags |= LG_SOCK_CLOSED;
 }

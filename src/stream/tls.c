@@ -140,12 +140,17 @@ static int tls_handshake(lg_stream_t *s)
     r = SSL_do_handshake(t->ssl);
     if (r == 1) {
         t->handshaken = 1;
+        s->sock.flags &= ~(uint32_t)LG_STREAM_HANDSHAKE;
+        if (BIO_get_ktls_send(SSL_get_wbio(t->ssl)) && BIO_get_ktls_recv(SSL_get_rbio(t->ssl)))
+            s->sock.flags |= LG_STREAM_SPLICE; /* the kernel encrypts and decrypts */
         flags_update(s);
         return LG_OK;
     }
     code = SSL_get_error(t->ssl, r);
-    if (code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE)
+    if (code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE) {
+        t->raw.flags &= ~(uint32_t)(code == SSL_ERROR_WANT_READ ? LG_SOCK_RD : LG_SOCK_WR);
         return LG_AGAIN;
+    }
     handshake_failed(t, code);
     s->sock.flags |= LG_SOCK_ERR;
     return LG_ERR;
@@ -168,6 +173,7 @@ static ssize_t tls_read(lg_stream_t *s, void *buf, size_t len)
         t->read_wants_wr = 1;
         /* fall through */
     case SSL_ERROR_WANT_READ:
+        t->raw.flags &= ~(uint32_t)(code == SSL_ERROR_WANT_READ ? LG_SOCK_RD : LG_SOCK_WR);
         flags_update(s);
         s->sock.flags &= ~(uint32_t)LG_SOCK_RD;
         return LG_AGAIN;
@@ -209,6 +215,7 @@ static ssize_t tls_writev(lg_stream_t *s, const struct iovec *iov, int iovcnt)
             code = SSL_get_error(t->ssl, 0);
             if (code == SSL_ERROR_WANT_WRITE || code == SSL_ERROR_WANT_READ) {
                 t->write_wants_rd = code == SSL_ERROR_WANT_READ;
+                t->raw.flags &= ~(uint32_t)(t->write_wants_rd ? LG_SOCK_RD : LG_SOCK_WR);
                 flags_update(s);
                 s->sock.flags &= ~(uint32_t)LG_SOCK_WR;
                 return total;
@@ -252,25 +259,39 @@ static const lg_stream_ops_t tls_ops = {
     .release = tls_release,
 };
 
-int lg_stream_tls(lg_stream_t *s, int fd, lg_io_handler_t handler, SSL *ssl)
+/* OpenSSL reads and writes the socket through our BIO, or itself for kernel TLS. */
+static int attach(tls_stream_t *t, int fd, int ktls)
 {
-    BIO_METHOD *m = bio_method();
-    tls_stream_t *t = calloc(1, sizeof(*t));
-    BIO *bio = m != NULL ? BIO_new(m) : NULL;
+    BIO_METHOD *m;
+    BIO *bio;
 
-    if (t == NULL || bio == NULL) {
+    if (ktls)
+        return SSL_set_fd(t->ssl, fd) == 1 ? LG_OK : LG_ERR;
+    m = bio_method();
+    bio = m != NULL ? BIO_new(m) : NULL;
+    if (bio == NULL)
+        return LG_ERR;
+    BIO_set_data(bio, t);
+    BIO_set_init(bio, 1);
+    SSL_set_bio(t->ssl, bio, bio);
+    return LG_OK;
+}
+
+int lg_stream_tls(lg_stream_t *s, int fd, lg_io_handler_t handler, SSL *ssl, int ktls)
+{
+    tls_stream_t *t = calloc(1, sizeof(*t));
+
+    if (t != NULL) {
+        t->ssl = ssl;
+        t->raw.io.fd = fd;
+    }
+    if (t == NULL || attach(t, fd, ktls) != LG_OK) {
         lg_log(LG_LOG_ERR, "out of memory for a TLS connection");
-        BIO_free(bio);
         free(t);
         SSL_free(ssl);
         return LG_ERR;
     }
     t->impl.ops = &tls_ops;
-    t->ssl = ssl;
-    t->raw.io.fd = fd;
-    BIO_set_data(bio, t);
-    BIO_set_init(bio, 1);
-    SSL_set_bio(ssl, bio, bio);
     /* Read ahead: one read takes what the socket has (not a record header, then its body), so a
      * short read tells the socket is drained, as on a plain socket; the rest waits in `ssl`. */
     SSL_set_read_ahead(ssl, 1);
@@ -280,7 +301,8 @@ int lg_stream_tls(lg_stream_t *s, int fd, lg_io_handler_t handler, SSL *ssl)
     SSL_set_accept_state(ssl);
     s->sock.io.fd = fd;
     s->sock.io.handler = handler;
-    s->sock.flags = 0; /* no LG_STREAM_SPLICE: the bytes on the wire are not the stream's */
+    /* no LG_STREAM_SPLICE: the bytes on the wire are not the stream's (unless kernel TLS) */
+    s->sock.flags = LG_STREAM_HANDSHAKE;
     s->impl = &t->impl;
     return LG_OK;
 }

@@ -20,9 +20,12 @@
 /*
  * Make `s` a server-side TLS stream on the connected socket `fd` (events to `handler`) with
  * `ssl`, which it owns from here (freed by lg_stream_close, also on failure). LG_OK or LG_ERR.
- * The handshake runs in lg_stream_handshake().
+ * The handshake runs in lg_stream_handshake(). With `ktls` (SSL_OP_ENABLE_KTLS set on `ssl`,
+ * the kernel has it) OpenSSL gets the socket itself, so that it can hand the keys to the
+ * kernel: when both directions are then in the kernel, the stream may splice; otherwise it
+ * works as without (only without our BIO's exact readiness: one EAGAIN ends a read burst).
  */
-int lg_stream_tls(lg_stream_t *s, int fd, lg_io_handler_t handler, SSL *ssl);
+int lg_stream_tls(lg_stream_t *s, int fd, lg_io_handler_t handler, SSL *ssl, int ktls);
 
 /* The TLS object of a TLS stream, NULL for another stream (logs: version, cipher, SNI). */
 SSL *lg_stream_ssl(const lg_stream_t *s);

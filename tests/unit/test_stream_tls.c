@@ -54,7 +54,7 @@ static void pair_open(pair_t *p, unsigned sndbuf)
     cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
     if (sndbuf != 0)
         setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-    cr_assert_eq(lg_stream_tls(&p->s, sv[0], ignore_events, SSL_new(p->sctx)), LG_OK);
+    cr_assert_eq(lg_stream_tls(&p->s, sv[0], ignore_events, SSL_new(p->sctx), 0), LG_OK);
     p->cfd = sv[1];
     p->c = SSL_new(p->cctx);
     SSL_set_fd(p->c, p->cfd);
