@@ -14,6 +14,7 @@
 #include "http/accesslog.h"
 #include "http/diag.h"
 #include "http/route.h"
+#include "tls/tls.h"
 #include "upstream/balance.h"
 
 #define LG_RID_BYTES 16
@@ -286,10 +287,15 @@ static uint64_t hash_key(const lg_pool_conf_t *pc, const lg_req_head_t *rq, cons
 static int head_rebuild(lg_exchange_t *x, const lg_xreq_t *rq, const char *ip)
 {
     lg_req_build_t rb = {0};
+    lg_tls_info_t tls;
     size_t n;
 
     rb.client_ip = ip;
-    rb.proto = "http";
+    rb.proto = x->tls != NULL ? "https" : "http";
+    if (x->tls != NULL && x->ls->tls != NULL && x->ls->tls->client_auth.ca != NULL) {
+        lg_tls_session_info(x->tls, &tls); /* the verified subject, escaped for a header */
+        rb.client_cert = tls.subject;
+    }
     rb.default_host = x->be->conf->addr.text;
     rb.chunked = rq->body == LG_BODY_CHUNKED;
     rb.has_length = rq->has_length;

@@ -7,7 +7,11 @@
 #include <unistd.h>
 
 #include "admin/stats.h"
+#include "core/log.h"
+#include "core/net.h"
 #include "front/listener.h"
+#include "stream/tls.h"
+#include "tls/tls.h"
 
 static void conn_event(lg_io_t *io, uint32_t ev)
 {
@@ -39,6 +43,21 @@ static void conn_posted(lg_posted_t *p)
         c->ls->w->released = 1;
 }
 
+/* The connection's stream: plain, or TLS on a listener with `tls` (the handshake comes first). */
+static int stream_open(lg_conn_t *c, int fd)
+{
+    const lg_tls_conf_t *tls = c->ls->conf->tls;
+    SSL *ssl;
+
+    if (tls == NULL) {
+        lg_stream_plain(&c->s, fd, conn_event);
+        return LG_OK;
+    }
+    if ((ssl = lg_tls_session_new(tls->ctx)) == NULL)
+        return LG_ERR;
+    return lg_stream_tls(&c->s, fd, conn_event, ssl, lg_tls_ktls(tls->ctx));
+}
+
 void lg_conn_accept(lg_listener_t *ls, int fd, const struct sockaddr *peer, socklen_t plen)
 {
     lg_worker_t *w = ls->w;
@@ -50,20 +69,43 @@ void lg_conn_accept(lg_listener_t *ls, int fd, const struct sockaddr *peer, sock
         return;
     }
     memset(c, 0, front->conn_size);
-    lg_stream_plain(&c->s, fd, conn_event);
     c->timer.handler = conn_timeout;
     c->posted.run = conn_posted;
     c->ls = ls;
     memcpy(&c->peer, peer, LG_MIN((size_t)plen, sizeof(c->peer)));
-    if (lg_loop_add(&c->s.sock.io, LG_EV_CONN) != LG_OK) {
+    if (stream_open(c, fd) != LG_OK) {
         lg_freelist_put(&w->free_conns[front->kind], c);
         close(fd);
+        return;
+    }
+    if (lg_loop_add(&c->s.sock.io, LG_EV_CONN) != LG_OK) {
+        lg_stream_close(&c->s);
+        lg_freelist_put(&w->free_conns[front->kind], c);
         return;
     }
     lg_worker_conn_opened(w);
     lg_stats_add(&lg_stats_listener(ls->index)->conns_total, 1);
     lg_stats_add(&lg_stats_listener(ls->index)->conns_active, 1);
     front->start(c);
+}
+
+int lg_conn_handshake(lg_conn_t *c)
+{
+    int r = lg_stream_handshake(&c->s);
+
+    if (r != LG_ERR)
+        return r;
+    if (lg_stream_tls_plain_http(&c->s))
+        return LG_ERR; /* the front answers in plain HTTP */
+    if (LG_LOG_INFO <= lg_log_level) {
+        char ip[LG_IP_STRLEN];
+
+        lg_net_ip_text(&c->peer.sa, ip, sizeof(ip));
+        lg_log(LG_LOG_INFO, "TLS handshake with %s on listener %s failed: %s", ip,
+               c->ls->conf->name, lg_stream_tls_error(&c->s));
+    }
+    lg_conn_close(c);
+    return LG_ERR;
 }
 
 void lg_conn_close(lg_conn_t *c)

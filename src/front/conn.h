@@ -54,6 +54,14 @@ extern const lg_front_t lg_front_h1, lg_front_tcp;
  * failure. */
 void lg_conn_accept(lg_listener_t *ls, int fd, const struct sockaddr *peer, socklen_t plen);
 
+/*
+ * Advance the stream's handshake (at once LG_OK for plain or established streams): LG_OK,
+ * LG_AGAIN (wait for readiness; the front's timer bounds it), or LG_ERR: the handshake failed,
+ * logged at info and the connection closed, except for plain HTTP sent to a TLS listener,
+ * which the front answers (lg_stream_tls_plain_http) and closes itself.
+ */
+int lg_conn_handshake(lg_conn_t *c);
+
 /* Close now: the front releases what it holds, the struct is freed after the batch. */
 void lg_conn_close(lg_conn_t *c);
 

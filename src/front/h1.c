@@ -10,6 +10,7 @@
 #include "front/listener.h"
 #include "http/diag.h"
 #include "http/field.h"
+#include "stream/tls.h"
 
 static int on_request_head(llhttp_t *p);
 
@@ -33,6 +34,7 @@ static h1_txn_t *txn_new(h1_conn_t *hc)
         return NULL;
     lg_exchange_init(&t->x, w, &lg_h1_xfront, hc, &hc->c.s, &hc->in, hc->c.ls->conf,
                      hc->c.ls->index, &hc->c.peer.sa);
+    t->x.tls = lg_stream_ssl(&hc->c.s);
     t->parsed = 0;
     t->head_done = 0;
     t->client_ka = 0;
@@ -219,9 +221,38 @@ static int head_fill(h1_conn_t *hc)
     return LG_OK;
 }
 
-/* Read and parse a request head (state IDLE or HEAD). */
+/*
+ * Plain HTTP sent to a TLS listener: answered in plain HTTP, as nginx does, so that the user
+ * sees what went wrong rather than a reset; then closed.
+ */
+static void plain_http_reply(h1_conn_t *hc)
+{
+#define PLAIN_HTTP_BODY "400 Bad Request: plain HTTP was sent to an HTTPS port.\n"
+    static const char page[] = "HTTP/1.1 400 Bad Request\r\n"
+                               "Content-Type: text/plain\r\n"
+                               "Content-Length: 55\r\n"
+                               "Connection: close\r\n"
+                               "\r\n" PLAIN_HTTP_BODY;
+    struct iovec iov = {(void *)(uintptr_t)page, sizeof(page) - 1};
+
+    _Static_assert(sizeof(PLAIN_HTTP_BODY) - 1 == 55, "Content-Length of the plain HTTP page");
+
+    lg_log(LG_LOG_INFO, "client sent plain HTTP to the TLS listener %s", hc->c.ls->conf->name);
+    lg_sock_writev(&hc->c.s.sock, &iov, 1); /* the socket itself, not the TLS stream */
+    lg_stream_shutdown(&hc->c.s);
+    lg_conn_close(&hc->c);
+}
+
+/* Read and parse a request head (state IDLE or HEAD), once the stream's handshake is done. */
 static void head_read(h1_conn_t *hc)
 {
+    int r = lg_conn_handshake(&hc->c);
+
+    if (r != LG_OK) {
+        if (r == LG_ERR && !lg_stream_closed(&hc->c.s))
+            plain_http_reply(hc);
+        return;
+    }
     for (;;) {
         if (hc->in != NULL && lg_buf_len(hc->in) > 0) {
             if (head_begin(hc) != LG_OK)
@@ -290,7 +321,9 @@ static void h1_timeout(lg_conn_t *c)
         lg_h1_reply(hc, 408);
         return;
     }
-    if (lg_debug_on())
+    if (c->s.sock.flags & LG_STREAM_HANDSHAKE)
+        lg_log(LG_LOG_INFO, "client timed out in the TLS handshake (timeouts.client_header)");
+    else if (lg_debug_on())
         lg_diag_conn(&c->peer.sa, "closing: %s", why[hc->c.state]);
     lg_conn_close(c);
 }

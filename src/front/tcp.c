@@ -6,7 +6,9 @@
 #include "front/conn.h"
 
 #include "exchange/exchange.h"
+#include "core/log.h"
 #include "front/listener.h"
+#include "stream/tls.h"
 
 typedef struct tcp_conn {
     lg_conn_t c;  /* first */
@@ -31,18 +33,45 @@ static const lg_xfront_t tcp_xfront = {
     .again = tcp_again,
 };
 
-static void tcp_start(lg_conn_t *c)
+enum { TCP_HANDSHAKE, TCP_RELAY };
+
+/* The relay starts once the stream carries bytes (a TLS handshake first: TLS offload). */
+static void relay_start(lg_conn_t *c)
 {
     tcp_conn_t *tc = (tcp_conn_t *)c;
 
+    lg_timer_del(&c->timer);
+    c->state = TCP_RELAY;
     lg_exchange_init(&tc->x, c->ls->w, &tcp_xfront, c, &c->s, &tc->in, c->ls->conf, c->ls->index,
                      &c->peer.sa);
+    tc->x.tls = lg_stream_ssl(&c->s);
     lg_exchange_relay(&tc->x, c->ls->conf->pool);
 }
 
 static void tcp_run(lg_conn_t *c)
 {
-    lg_exchange_run(&((tcp_conn_t *)c)->x);
+    if (c->state == TCP_RELAY) {
+        lg_exchange_run(&((tcp_conn_t *)c)->x);
+        return;
+    }
+    switch (lg_conn_handshake(c)) {
+    case LG_OK:
+        relay_start(c);
+        return;
+    case LG_AGAIN:
+        return;
+    default:
+        if (!lg_stream_closed(&c->s)) /* plain HTTP: nothing to answer it with here */
+            lg_conn_close(c);
+        return;
+    }
+}
+
+static void tcp_start(lg_conn_t *c)
+{
+    c->state = TCP_HANDSHAKE;
+    lg_conn_timer(c, &c->ls->w->q.client_header);
+    tcp_run(c);
 }
 
 static void tcp_event(lg_conn_t *c, uint32_t ev)
@@ -51,9 +80,10 @@ static void tcp_event(lg_conn_t *c, uint32_t ev)
     tcp_run(c);
 }
 
-/* The connection's own timer is never armed: the exchange times the relay. */
+/* The connection's own timer bounds the handshake; the exchange times the relay. */
 static void tcp_timeout(lg_conn_t *c)
 {
+    lg_log(LG_LOG_INFO, "client timed out in the TLS handshake (timeouts.client_header)");
     lg_conn_close(c);
 }
 
@@ -61,7 +91,8 @@ static void tcp_release(lg_conn_t *c)
 {
     tcp_conn_t *tc = (tcp_conn_t *)c;
 
-    lg_exchange_release(&tc->x);
+    if (c->state == TCP_RELAY)
+        lg_exchange_release(&tc->x);
     lg_buf_put(&tc->in);
 }
 

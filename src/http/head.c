@@ -1,7 +1,9 @@
 /*
- * head.c - scanning and rebuilding HTTP/1.1 heads (see head.h).
+ * head.c - scanning and rebuilding HTTP/1.1 request heads, and the header walk that response
+ * heads (rsp_head.c) share (see head.h).
  */
 #include "http/head.h"
+#include "http/head-int.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -13,50 +15,8 @@
 
 #define LG_HTTP_400 400
 #define LG_HTTP_501 501
-/* Decimal digits of the largest value of a uint64_t (18446744073709551615). */
-#define LG_U64_DIGITS 20
 /* Longer than any name lg_hdr_kind() knows: never read as one of them, whatever its '_'. */
 #define LG_KIND_NAME_MAX 32
-#define LG_VERSION_LEN   8 /* "HTTP/1.1" */
-
-/* Output cursor: appends never write past `end`; `full` records that something did not fit. */
-typedef struct out {
-    char *p, *end;
-    int full;
-} out_t;
-
-static void put(out_t *o, const char *s, size_t n)
-{
-    if (o->full || (size_t)(o->end - o->p) < n) {
-        o->full = 1;
-        return;
-    }
-    memcpy(o->p, s, n);
-    o->p += n;
-}
-
-static void put_str(out_t *o, const char *s)
-{
-    put(o, s, strlen(s));
-}
-
-static void put_span(out_t *o, lg_span_t s)
-{
-    put(o, s.p, s.len);
-}
-
-/* A number in decimal, in a buffer sized for the largest one. */
-static void put_u64(out_t *o, uint64_t v)
-{
-    char digits[LG_U64_DIGITS];
-    size_t i = sizeof(digits);
-
-    do {
-        digits[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    put(o, digits + i, sizeof(digits) - i);
-}
 
 lg_hdr_kind_t lg_hdr_kind(const char *n, size_t len)
 {
@@ -89,6 +49,8 @@ lg_hdr_kind_t lg_hdr_kind(const char *n, size_t len)
         if (strncasecmp(n, "transfer-encoding", 17) == 0)
             return LG_H_TRANSFER_ENCODING;
         return strncasecmp(n, "x-forwarded-proto", 17) == 0 ? LG_H_XFP : LG_H_OTHER;
+    case 21:
+        return strncasecmp(n, "x-client-cert-subject", 21) == 0 ? LG_H_CLIENT_CERT : LG_H_OTHER;
     default:
         return LG_H_OTHER;
     }
@@ -99,7 +61,7 @@ lg_hdr_kind_t lg_hdr_kind(const char *n, size_t len)
  * Returns 1 with `h` filled, 0 at the empty line that ends the head, -1 when the line breaks a
  * rule llhttp 8 does not enforce: a bare LF, obsolete folding, whitespace before the colon.
  */
-static int hdr_next(const char **cur, const char *end, lg_hdr_t *h)
+int lg_hdr_next(const char **cur, const char *end, lg_hdr_t *h)
 {
     const char *p = *cur;
     const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -139,19 +101,12 @@ static int name_aliases_managed(lg_span_t name)
     return lg_hdr_kind(mapped, name.len) != LG_H_OTHER;
 }
 
-static int hdr_valid(const lg_hdr_t *h)
+int lg_hdr_valid(const lg_hdr_t *h)
 {
     return lg_field_is_token(h->name) && lg_field_value_valid(h->value);
 }
 
-/* The elements of every header of one kind of a head, in order (Upgrade lists, say). */
-typedef struct list_walk {
-    const char *cur, *end; /* header lines left */
-    const char *p, *e;     /* what is left of the current value */
-    lg_hdr_kind_t kind;
-} list_walk_t;
-
-static void list_walk_init(list_walk_t *w, const char *head, size_t len, lg_hdr_kind_t kind)
+void lg_list_walk_init(lg_list_walk_t *w, const char *head, size_t len, lg_hdr_kind_t kind)
 {
     w->cur = memchr(head, '\n', len) + 1;
     w->end = head + len;
@@ -159,13 +114,13 @@ static void list_walk_init(list_walk_t *w, const char *head, size_t len, lg_hdr_
     w->kind = kind;
 }
 
-static int list_walk_next(list_walk_t *w, lg_span_t *elem)
+int lg_list_walk_next(lg_list_walk_t *w, lg_span_t *elem)
 {
     lg_hdr_t h;
 
     while (!lg_field_list_next(&w->p, w->e, elem)) {
         do {
-            if (hdr_next(&w->cur, w->end, &h) <= 0)
+            if (lg_hdr_next(&w->cur, w->end, &h) <= 0)
                 return 0;
         } while (lg_hdr_kind(h.name.p, h.name.len) != w->kind);
         w->p = h.value.p;
@@ -175,7 +130,7 @@ static int list_walk_next(list_walk_t *w, lg_span_t *elem)
 }
 
 /* Collect the tokens of one Connection header value. */
-static int conn_tokens(lg_conn_hdrs_t *ch, lg_span_t v)
+int lg_conn_tokens(lg_conn_hdrs_t *ch, lg_span_t v)
 {
     const char *p = v.p, *e = v.p + v.len;
     lg_span_t t;
@@ -196,7 +151,7 @@ static int conn_tokens(lg_conn_hdrs_t *ch, lg_span_t v)
     return LG_OK;
 }
 
-static int named_by_connection(const lg_conn_hdrs_t *ch, lg_span_t name)
+int lg_named_by_connection(const lg_conn_hdrs_t *ch, lg_span_t name)
 {
     for (unsigned i = 0; i < ch->ntokens; i++) {
         if (ch->tokens[i].len == name.len && strncasecmp(ch->tokens[i].p, name.p, name.len) == 0)
@@ -230,7 +185,7 @@ static int absolute_form(lg_req_head_t *rq)
 }
 
 /* "h2c" asks for HTTP/2 over cleartext: never passed on (RFC 9113 3.1 deprecates it). */
-static int is_h2c(lg_span_t t)
+int lg_is_h2c(lg_span_t t)
 {
     return lg_span_eq(t, "h2c");
 }
@@ -244,7 +199,7 @@ static int upgrade_protocols(lg_span_t v, unsigned *wanted)
     while (lg_field_list_next(&p, e, &t)) {
         if (!lg_field_is_protocol(t))
             return LG_ERR;
-        if (!is_h2c(t))
+        if (!lg_is_h2c(t))
             *wanted = 1;
     }
     return LG_OK;
@@ -298,7 +253,7 @@ static int target_form(lg_req_head_t *rq)
 /* One header line of a request: checked, and what routing and the rebuild need collected. */
 static int req_header(lg_req_head_t *rq, const lg_hdr_t *h, unsigned *nhost, lg_te_t *te)
 {
-    if (!hdr_valid(h) || name_aliases_managed(h->name))
+    if (!lg_hdr_valid(h) || name_aliases_managed(h->name))
         return LG_HTTP_400;
     switch (lg_hdr_kind(h->name.p, h->name.len)) {
     case LG_H_HOST:
@@ -308,7 +263,7 @@ static int req_header(lg_req_head_t *rq, const lg_hdr_t *h, unsigned *nhost, lg_
             rq->host = h->value;
         break;
     case LG_H_CONNECTION:
-        if (conn_tokens(&rq->conn, h->value) != LG_OK)
+        if (lg_conn_tokens(&rq->conn, h->value) != LG_OK)
             return LG_HTTP_400;
         break;
     case LG_H_REQUEST_ID:
@@ -364,7 +319,7 @@ int lg_req_head_scan(lg_req_head_t *rq, const char *head, size_t len, unsigned h
         return LG_HTTP_400;
 
     cur = nl + 1;
-    while ((r = hdr_next(&cur, end, &h)) > 0) {
+    while ((r = lg_hdr_next(&cur, end, &h)) > 0) {
         if ((status = req_header(rq, &h, &nhost, &te)) != 0)
             return status;
     }
@@ -401,7 +356,7 @@ static void put_forwarded_for(out_t *o, const lg_req_head_t *rq, const char *cli
     lg_hdr_t h;
 
     put_str(o, "X-Forwarded-For: ");
-    while (hdr_next(&cur, end, &h) > 0) {
+    while (lg_hdr_next(&cur, end, &h) > 0) {
         if (lg_hdr_kind(h.name.p, h.name.len) == LG_H_XFF && h.value.len > 0) {
             put_span(o, h.value);
             put_str(o, ", ");
@@ -415,12 +370,12 @@ static void put_forwarded_for(out_t *o, const lg_req_head_t *rq, const char *cli
 static void put_upgrade(out_t *o, const lg_req_head_t *rq)
 {
     const char *sep = "Upgrade: ";
-    list_walk_t w;
+    lg_list_walk_t w;
     lg_span_t t;
 
-    list_walk_init(&w, rq->head, rq->len, LG_H_UPGRADE);
-    while (list_walk_next(&w, &t)) {
-        if (is_h2c(t))
+    lg_list_walk_init(&w, rq->head, rq->len, LG_H_UPGRADE);
+    while (lg_list_walk_next(&w, &t)) {
+        if (lg_is_h2c(t))
             continue;
         put_str(o, sep);
         put_span(o, t);
@@ -441,7 +396,7 @@ size_t lg_req_head_build(const lg_req_head_t *rq, const lg_req_build_t *b, char 
     put_span(&o, rq->path);
     put_str(&o, " HTTP/1.1\r\n");
 
-    while (hdr_next(&cur, end, &h) > 0) {
+    while (lg_hdr_next(&cur, end, &h) > 0) {
         switch (lg_hdr_kind(h.name.p, h.name.len)) {
         case LG_H_HOST:
             if (!rq->absolute)
@@ -449,11 +404,11 @@ size_t lg_req_head_build(const lg_req_head_t *rq, const lg_req_build_t *b, char 
             break;
         case LG_H_OTHER:
         case LG_H_REQUEST_ID:
-            if (!named_by_connection(&rq->conn, h.name))
+            if (!lg_named_by_connection(&rq->conn, h.name))
                 put(&o, h.line, h.line_len);
             break;
         default:
-            /* hop-by-hop, framing and X-Forwarded-*: written below */
+            /* hop-by-hop, framing, X-Forwarded-*, X-Client-Cert-Subject: written below */
             break;
         }
     }
@@ -492,165 +447,11 @@ size_t lg_req_head_build(const lg_req_head_t *rq, const lg_req_build_t *b, char 
         put_str(&o, b->request_id);
         put_str(&o, "\r\n");
     }
-    put_str(&o, "\r\n");
-    return o.full ? 0 : (size_t)(o.p - buf);
-}
-
-/*
- * `HTTP/1.x SP 3DIGIT [SP reason]`, the reason without control characters but HTAB: llhttp 8.1
- * ends a status line at a CR followed by any byte, where this scan (and many clients) reads on
- * to the LF, so the two would disagree about which lines are headers.
- */
-static int status_line_valid(const char *head, lg_span_t rest)
-{
-    lg_span_t reason = {rest.p + 4, rest.len > 4 ? rest.len - 4 : 0};
-
-    if (rest.p - head != LG_VERSION_LEN + 1 || memcmp(head, "HTTP/1.", 7) != 0 ||
-        !isdigit((unsigned char)head[7]))
-        return 0;
-    if (rest.len < 3 || !isdigit((unsigned char)rest.p[0]) || !isdigit((unsigned char)rest.p[1]) ||
-        !isdigit((unsigned char)rest.p[2]))
-        return 0;
-    return (rest.len == 3 || rest.p[3] == ' ') && lg_field_value_valid(reason);
-}
-
-int lg_rsp_head_scan(lg_rsp_head_t *rs, const char *head, size_t len)
-{
-    const char *end = head + len;
-    const char *nl = memchr(head, '\n', len);
-    const char *sp, *cur;
-    lg_te_t te = {0};
-    lg_hdr_t h;
-    int r;
-
-    memset(rs, 0, sizeof(*rs));
-    rs->head = head;
-    rs->len = len;
-    if (nl == NULL || nl == head || nl[-1] != '\r')
-        return LG_ERR;
-    sp = memchr(head, ' ', (size_t)(nl - head));
-    if (sp == NULL)
-        return LG_ERR;
-    rs->status_rest.p = sp + 1;
-    rs->status_rest.len = (size_t)(nl - 1 - (sp + 1));
-    if (!status_line_valid(head, rs->status_rest))
-        return LG_ERR;
-
-    cur = nl + 1;
-    while ((r = hdr_next(&cur, end, &h)) > 0) {
-        lg_hdr_kind_t kind = lg_hdr_kind(h.name.p, h.name.len);
-
-        if (!hdr_valid(&h) || (kind == LG_H_CONNECTION && conn_tokens(&rs->conn, h.value) != LG_OK))
-            return LG_ERR;
-        if (kind == LG_H_CONTENT_LENGTH && !lg_field_length_valid(h.value))
-            return LG_ERR;
-        if (kind == LG_H_TRANSFER_ENCODING)
-            lg_te_add(&te, h.value.p, h.value.len);
+    if (b->client_cert != NULL && b->client_cert[0] != '\0') {
+        put_str(&o, "X-Client-Cert-Subject: ");
+        put_str(&o, b->client_cert);
+        put_str(&o, "\r\n");
     }
-    rs->te = lg_te_framing(&te);
-    return (r < 0 || cur != end || rs->te == LG_TE_BAD) ? LG_ERR : LG_OK;
-}
-
-/* Transfer-Encoding as lifeguard relays the body: the codings other than a final chunked, then
- * "chunked" when the body goes out chunked. */
-static void put_te(out_t *o, const lg_rsp_head_t *rs, int chunked)
-{
-    const char *cur = memchr(rs->head, '\n', rs->len) + 1;
-    const char *end = rs->head + rs->len;
-    const char *sep = "";
-    lg_hdr_t h;
-
-    put_str(o, "Transfer-Encoding: ");
-    while (hdr_next(&cur, end, &h) > 0) {
-        const char *c = h.value.p, *el;
-        size_t n;
-
-        if (lg_hdr_kind(h.name.p, h.name.len) != LG_H_TRANSFER_ENCODING)
-            continue;
-        while (lg_te_next(&c, h.value.p + h.value.len, &el, &n)) {
-            if (rs->te != LG_TE_CLOSE && n == 7 && strncasecmp(el, "chunked", 7) == 0)
-                continue;
-            put_str(o, sep);
-            put(o, el, n);
-            sep = ", ";
-        }
-    }
-    if (chunked) {
-        put_str(o, sep);
-        put_str(o, "chunked");
-    }
-    put_str(o, "\r\n");
-}
-
-/* Whether a `kind` header of the head head[0..len) lists `elem` (case-insensitive). */
-static int list_has(const char *head, size_t len, lg_hdr_kind_t kind, lg_span_t elem)
-{
-    list_walk_t w;
-    lg_span_t t;
-
-    list_walk_init(&w, head, len, kind);
-    while (list_walk_next(&w, &t)) {
-        if (t.len == elem.len && strncasecmp(t.p, elem.p, t.len) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-int lg_rsp_upgrade_agreed(const lg_rsp_head_t *rs, const char *req, size_t req_len)
-{
-    list_walk_t w;
-    lg_span_t t;
-    int named = 0;
-
-    list_walk_init(&w, rs->head, rs->len, LG_H_UPGRADE);
-    while (list_walk_next(&w, &t)) {
-        if (is_h2c(t) || !list_has(req, req_len, LG_H_UPGRADE, t))
-            return 0;
-        named = 1;
-    }
-    return named;
-}
-
-size_t lg_rsp_head_build(const lg_rsp_head_t *rs, const lg_rsp_build_t *b, char *buf, size_t cap)
-{
-    out_t o = {buf, buf + cap, 0};
-    const char *cur = memchr(rs->head, '\n', rs->len) + 1;
-    const char *end = rs->head + rs->len;
-    lg_hdr_t h;
-
-    put_str(&o, "HTTP/1.1 ");
-    put_span(&o, rs->status_rest);
-    put_str(&o, "\r\n");
-    while (hdr_next(&cur, end, &h) > 0) {
-        switch (lg_hdr_kind(h.name.p, h.name.len)) {
-        case LG_H_CONNECTION:
-        case LG_H_KEEP_ALIVE:
-        case LG_H_PROXY_CONNECTION:
-        case LG_H_TE:
-        case LG_H_HTTP2_SETTINGS:
-        case LG_H_TRANSFER_ENCODING: /* written below, as the body is relayed */
-            break;
-        case LG_H_UPGRADE:
-            if (b->upgrade)
-                put(&o, h.line, h.line_len);
-            break;
-        case LG_H_CONTENT_LENGTH:
-            put(&o, h.line, h.line_len);
-            break;
-        default:
-            if (!named_by_connection(&rs->conn, h.name))
-                put(&o, h.line, h.line_len);
-            break;
-        }
-    }
-    if (b->keep_chunked || (b->keep_codings && rs->te != LG_TE_CHUNKED && rs->te != LG_TE_NONE))
-        put_te(&o, rs, b->keep_chunked);
-    if (b->upgrade)
-        put_str(&o, "Connection: upgrade\r\n");
-    else if (b->close)
-        put_str(&o, "Connection: close\r\n");
-    else if (b->keep_alive)
-        put_str(&o, "Connection: keep-alive\r\n");
     put_str(&o, "\r\n");
     return o.full ? 0 : (size_t)(o.p - buf);
 }
@@ -662,7 +463,7 @@ lg_span_t lg_req_head_header(const lg_req_head_t *rq, const char *name)
     lg_span_t none = {rq->head, 0};
     lg_hdr_t h;
 
-    while (hdr_next(&cur, end, &h) > 0) {
+    while (lg_hdr_next(&cur, end, &h) > 0) {
         if (lg_span_eq(h.name, name))
             return h.value;
     }
@@ -677,7 +478,7 @@ lg_span_t lg_req_head_cookie(const lg_req_head_t *rq, const char *name)
     lg_span_t none = {rq->head, 0};
     lg_hdr_t h;
 
-    while (hdr_next(&cur, end, &h) > 0) {
+    while (lg_hdr_next(&cur, end, &h) > 0) {
         const char *p, *e;
 
         if (!lg_span_eq(h.name, "cookie"))

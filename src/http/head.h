@@ -42,6 +42,7 @@ typedef enum lg_hdr_kind {
     LG_H_XFH,
     LG_H_REQUEST_ID,
     LG_H_HTTP2_SETTINGS,
+    LG_H_CLIENT_CERT, /* X-Client-Cert-Subject: lifeguard's to write, never the client's */
 } lg_hdr_kind_t;
 
 /* What the head says about the connection, shared by requests and responses. */
@@ -87,6 +88,7 @@ typedef struct lg_req_build {
     uint64_t length;
     int close;              /* ask the backend to close after the response */
     const char *request_id; /* added as X-Request-Id when the request had none (or NULL) */
+    const char *client_cert; /* X-Client-Cert-Subject: the verified subject (or NULL) */
     int upgrade;            /* pass Upgrade on, with Connection: upgrade (WebSocket) */
 } lg_req_build_t;
 

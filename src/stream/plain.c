@@ -50,8 +50,12 @@ void lg_stream_close(lg_stream_t *s)
 {
     if (s->sock.flags & LG_SOCK_CLOSED)
         return;
+    close(s->sock.io.fd);
     if (s->impl->ops->release != NULL)
         s->impl->ops->release(s);
-    close(s->sock.io.fd); /* the loop forgets a closed fd by itself */
+    s->impl = &plain;
+        /* what an implementation held is gone; nothing reads a closed stream */ /* the loop forgets
+                                                                                    a closed fd by
+                                                                                    itself */
     s->sock.flags |= LG_SOCK_CLOSED;
 }

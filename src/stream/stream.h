@@ -21,7 +21,8 @@
 
 #include "core/sock.h"
 
-#define LG_STREAM_SPLICE 0x100 /* in sock.flags: the fd carries the plain bytes (splice ok) */
+#define LG_STREAM_SPLICE    0x100 /* in sock.flags: the fd carries the plain bytes (splice ok) */
+#define LG_STREAM_HANDSHAKE 0x200 /* in sock.flags: a handshake must finish before any byte */
 
 typedef struct lg_stream lg_stream_t;
 
@@ -56,9 +57,10 @@ struct lg_stream {
 /* A plain stream on the connected non-blocking socket `fd` whose events go to `handler`. */
 void lg_stream_plain(lg_stream_t *s, int fd, lg_io_handler_t handler);
 
+/* LG_OK at once when no handshake is pending (plain streams, established TLS). */
 static inline int lg_stream_handshake(lg_stream_t *s)
 {
-    return s->impl->ops->handshake != NULL ? s->impl->ops->handshake(s) : LG_OK;
+    return (s->sock.flags & LG_STREAM_HANDSHAKE) ? s->impl->ops->handshake(s) : LG_OK;
 }
 
 static inline ssize_t lg_stream_read(lg_stream_t *s, void *buf, size_t len)

@@ -1,0 +1,79 @@
+/*
+ * head-int.h - what the request (head.c) and response (rsp_head.c) halves of head scanning
+ * and rebuilding share: the output cursor and the walk over header lines.
+ */
+#ifndef LG_HEAD_INT_H
+#define LG_HEAD_INT_H
+
+#include <string.h>
+
+#include "http/head.h"
+
+/* Decimal digits of the largest value of a uint64_t (18446744073709551615). */
+#define LG_U64_DIGITS 20
+#define LG_VERSION_LEN 8 /* "HTTP/1.1" */
+
+/* Output cursor: appends never write past `end`; `full` records that something did not fit. */
+typedef struct out {
+    char *p, *end;
+    int full;
+} out_t;
+
+static inline void put(out_t *o, const char *s, size_t n)
+{
+    if (o->full || (size_t)(o->end - o->p) < n) {
+        o->full = 1;
+        return;
+    }
+    memcpy(o->p, s, n);
+    o->p += n;
+}
+
+static inline void put_str(out_t *o, const char *s)
+{
+    put(o, s, strlen(s));
+}
+
+static inline void put_span(out_t *o, lg_span_t s)
+{
+    put(o, s.p, s.len);
+}
+
+/* A number in decimal, in a buffer sized for the largest one. */
+static inline void put_u64(out_t *o, uint64_t v)
+{
+    char digits[LG_U64_DIGITS];
+    size_t i = sizeof(digits);
+
+    do {
+        digits[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    put(o, digits + i, sizeof(digits) - i);
+}
+
+/* The elements of every header of one kind of a head, in order (Upgrade lists, say). */
+typedef struct list_walk {
+    const char *cur, *end; /* header lines left */
+    const char *p, *e;     /* what is left of the current value */
+    lg_hdr_kind_t kind;
+} lg_list_walk_t;
+
+/*
+ * Next header line at *cur (before `end`, the position after the final CRLF CRLF).
+ * Returns 1 with `h` filled, 0 at the empty line that ends the head, -1 when the line breaks a
+ * rule llhttp 8 does not enforce: a bare LF, obsolete folding, whitespace before the colon.
+ */
+int lg_hdr_next(const char **cur, const char *end, lg_hdr_t *h);
+/* The name is a token and the value has no control character but HTAB. */
+int lg_hdr_valid(const lg_hdr_t *h);
+void lg_list_walk_init(lg_list_walk_t *w, const char *head, size_t len, lg_hdr_kind_t kind);
+int lg_list_walk_next(lg_list_walk_t *w, lg_span_t *elem);
+/* Collect the tokens of one Connection header value (LG_ERR: too many). */
+int lg_conn_tokens(lg_conn_hdrs_t *ch, lg_span_t v);
+/* The header `name` is listed in Connection (hop-by-hop for this message). */
+int lg_named_by_connection(const lg_conn_hdrs_t *ch, lg_span_t name);
+/* The upgrade token is h2c (never passed on). */
+int lg_is_h2c(lg_span_t t);
+
+#endif

@@ -1,0 +1,323 @@
+/*
+ * tls.c - the TLS stream (see tls.h).
+ */
+#include "stream/tls.h"
+
+#include <errno.h>
+#include <openssl/err.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#include "core/log.h"
+
+#define LG_TLS_ERR_MAX 120
+
+typedef struct tls_stream {
+    lg_stream_impl_t impl; /* first: the operations */
+    SSL *ssl;
+    lg_sock_t raw;               /* the socket's own readiness, seen by the BIO */
+    unsigned handshaken : 1;     /* application bytes flow */
+    unsigned read_wants_wr : 1;  /* SSL_read waits for the socket to be writable */
+    unsigned write_wants_rd : 1; /* SSL_write waits for the socket to be readable */
+    unsigned plain_http : 1;     /* the handshake met a plain HTTP request */
+    char err[LG_TLS_ERR_MAX];    /* why the handshake failed */
+} tls_stream_t;
+
+static tls_stream_t *tls_of(const lg_stream_t *s)
+{
+    return (tls_stream_t *)s->impl;
+}
+
+/* ---- the BIO: the socket through sock.h, so its flags stay exact */
+
+static int bio_read(BIO *b, char *buf, int len)
+{
+    tls_stream_t *t = BIO_get_data(b);
+    ssize_t n;
+
+    BIO_clear_retry_flags(b);
+    if (!(t->raw.flags & LG_SOCK_RD)) {
+        BIO_set_retry_read(b);
+        return -1;
+    }
+    n = lg_sock_read(&t->raw, buf, (size_t)len);
+    if (n == LG_AGAIN) {
+        BIO_set_retry_read(b);
+        return -1;
+    }
+    return (int)n; /* 0: EOF; LG_ERR (-1): a failed read, errno kept */
+}
+
+static int bio_write(BIO *b, const char *buf, int len)
+{
+    tls_stream_t *t = BIO_get_data(b);
+    struct iovec iov = {(void *)(uintptr_t)buf, (size_t)len};
+    ssize_t n;
+
+    BIO_clear_retry_flags(b);
+    if (!(t->raw.flags & LG_SOCK_WR)) {
+        BIO_set_retry_write(b);
+        return -1;
+    }
+    n = lg_sock_writev(&t->raw, &iov, 1);
+    if (n == 0) {
+        BIO_set_retry_write(b);
+        return -1;
+    }
+    return (int)n;
+}
+
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    LG_UNUSED(b);
+    LG_UNUSED(num);
+    LG_UNUSED(ptr);
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0; /* nothing is buffered in the BIO */
+}
+
+static BIO_METHOD *bio_method(void)
+{
+    static BIO_METHOD *m;
+
+    if (m == NULL && (m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "lg")) != NULL) {
+        BIO_meth_set_read(m, bio_read);
+        BIO_meth_set_write(m, bio_write);
+        BIO_meth_set_ctrl(m, bio_ctrl);
+    }
+    return m;
+}
+
+/* ---- readiness */
+
+/* The stream's RD and WR from the socket's and what the TLS object waits for. */
+static void flags_update(lg_stream_t *s)
+{
+    tls_stream_t *t = tls_of(s);
+    uint32_t raw = t->raw.flags, f = s->sock.flags & ~(uint32_t)(LG_SOCK_RD | LG_SOCK_WR);
+
+    f |= raw & (LG_SOCK_HUP | LG_SOCK_ERR);
+    if (t->handshaken) {
+        if ((raw & LG_SOCK_RD) || SSL_has_pending(t->ssl) ||
+            (t->read_wants_wr && (raw & LG_SOCK_WR)))
+            f |= LG_SOCK_RD;
+        if ((raw & LG_SOCK_WR) || (t->write_wants_rd && (raw & LG_SOCK_RD)))
+            f |= LG_SOCK_WR;
+    }
+    s->sock.flags = f;
+}
+
+static void tls_events(lg_stream_t *s, uint32_t ev)
+{
+    lg_sock_events(&tls_of(s)->raw, ev);
+    flags_update(s);
+}
+
+/* Keep OpenSSL's reason for a failed handshake, and whether it met plain HTTP. */
+static void handshake_failed(tls_stream_t *t, int code)
+{
+    unsigned long e = ERR_peek_last_error();
+
+    if (e != 0 && ERR_GET_REASON(e) == SSL_R_HTTP_REQUEST)
+        t->plain_http = 1;
+    if (e != 0)
+        ERR_error_string_n(e, t->err, sizeof(t->err));
+    else if (code == SSL_ERROR_SYSCALL || code == SSL_ERROR_ZERO_RETURN)
+        snprintf(t->err, sizeof(t->err), "%s",
+                 (t->raw.flags & LG_SOCK_EOF) ? "the client closed the connection"
+                                              : "connection error");
+    else
+        snprintf(t->err, sizeof(t->err), "SSL error %d", code);
+    ERR_clear_error();
+}
+
+static int tls_handshake(lg_stream_t *s)
+{
+    tls_stream_t *t = tls_of(s);
+    int r, code;
+
+    if (t->handshaken)
+        return LG_OK;
+    r = SSL_do_handshake(t->ssl);
+    if (r == 1) {
+        t->handshaken = 1;
+        s->sock.flags &= ~(uint32_t)LG_STREAM_HANDSHAKE;
+        if (BIO_get_ktls_send(SSL_get_wbio(t->ssl)) && BIO_get_ktls_recv(SSL_get_rbio(t->ssl)))
+            s->sock.flags |= LG_STREAM_SPLICE; /* the kernel encrypts and decrypts */
+        flags_update(s);
+        return LG_OK;
+    }
+    code = SSL_get_error(t->ssl, r);
+    if (code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE) {
+        t->raw.flags &= ~(uint32_t)(code == SSL_ERROR_WANT_READ ? LG_SOCK_RD : LG_SOCK_WR);
+        return LG_AGAIN;
+    }
+    handshake_failed(t, code);
+    s->sock.flags |= LG_SOCK_ERR;
+    return LG_ERR;
+}
+
+static ssize_t tls_read(lg_stream_t *s, void *buf, size_t len)
+{
+    tls_stream_t *t = tls_of(s);
+    size_t n = 0;
+    int code;
+
+    t->read_wants_wr = 0;
+    if (SSL_read_ex(t->ssl, buf, len, &n) == 1) {
+        flags_update(s); /* RD stays while the socket or the TLS object may have more */
+        return (ssize_t)n;
+    }
+    code = SSL_get_error(t->ssl, 0);
+    switch (code) {
+    case SSL_ERROR_WANT_WRITE:
+        t->read_wants_wr = 1;
+        /* fall through */
+    case SSL_ERROR_WANT_READ:
+        t->raw.flags &= ~(uint32_t)(code == SSL_ERROR_WANT_READ ? LG_SOCK_RD : LG_SOCK_WR);
+        flags_update(s);
+        s->sock.flags &= ~(uint32_t)LG_SOCK_RD;
+        return LG_AGAIN;
+    case SSL_ERROR_ZERO_RETURN:
+        s->sock.flags |= LG_SOCK_EOF;
+        return 0;
+    default:
+        ERR_clear_error();
+        if (t->raw.flags & LG_SOCK_EOF) { /* closed without close_notify: an end all the same */
+            s->sock.flags |= LG_SOCK_EOF;
+            return 0;
+        }
+        s->sock.flags |= LG_SOCK_ERR;
+        if (errno == 0 || errno == EAGAIN)
+            errno = EPROTO;
+        return LG_ERR;
+    }
+}
+
+static ssize_t tls_writev(lg_stream_t *s, const struct iovec *iov, int iovcnt)
+{
+    tls_stream_t *t = tls_of(s);
+    ssize_t total = 0;
+
+    t->write_wants_rd = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        size_t off = 0;
+
+        while (off < iov[i].iov_len) {
+            size_t w = 0;
+            int code;
+
+            if (SSL_write_ex(t->ssl, (const char *)iov[i].iov_base + off, iov[i].iov_len - off,
+                             &w) == 1) {
+                off += w;
+                total += (ssize_t)w;
+                continue;
+            }
+            code = SSL_get_error(t->ssl, 0);
+            if (code == SSL_ERROR_WANT_WRITE || code == SSL_ERROR_WANT_READ) {
+                t->write_wants_rd = code == SSL_ERROR_WANT_READ;
+                t->raw.flags &= ~(uint32_t)(t->write_wants_rd ? LG_SOCK_RD : LG_SOCK_WR);
+                flags_update(s);
+                s->sock.flags &= ~(uint32_t)LG_SOCK_WR;
+                return total;
+            }
+            ERR_clear_error();
+            s->sock.flags |= LG_SOCK_ERR;
+            if (errno == 0 || errno == EAGAIN)
+                errno = EPIPE;
+            return LG_ERR;
+        }
+    }
+    return total;
+}
+
+/* close_notify, then FIN. A close_notify that cannot go out at once is not waited for. */
+static int tls_shutdown(lg_stream_t *s)
+{
+    tls_stream_t *t = tls_of(s);
+
+    if (t->handshaken && !(s->sock.flags & LG_SOCK_ERR))
+        SSL_shutdown(t->ssl);
+    ERR_clear_error();
+    return shutdown(s->sock.io.fd, SHUT_WR) == 0 ? LG_OK : LG_ERR;
+}
+
+static void tls_release(lg_stream_t *s)
+{
+    tls_stream_t *t = tls_of(s);
+
+    SSL_free(t->ssl);
+    free(t);
+}
+
+static const lg_stream_ops_t tls_ops = {
+    .name = "tls",
+    .handshake = tls_handshake,
+    .read = tls_read,
+    .writev = tls_writev,
+    .shutdown = tls_shutdown,
+    .events = tls_events,
+    .release = tls_release,
+};
+
+/* OpenSSL reads and writes the socket through our BIO, or itself for kernel TLS. */
+static int attach(tls_stream_t *t, int fd, int ktls)
+{
+    BIO_METHOD *m;
+    BIO *bio;
+
+    if (ktls)
+        return SSL_set_fd(t->ssl, fd) == 1 ? LG_OK : LG_ERR;
+    m = bio_method();
+    bio = m != NULL ? BIO_new(m) : NULL;
+    if (bio == NULL)
+        return LG_ERR;
+    BIO_set_data(bio, t);
+    BIO_set_init(bio, 1);
+    SSL_set_bio(t->ssl, bio, bio);
+    return LG_OK;
+}
+
+int lg_stream_tls(lg_stream_t *s, int fd, lg_io_handler_t handler, SSL *ssl, int ktls)
+{
+    tls_stream_t *t = calloc(1, sizeof(*t));
+
+    if (t != NULL) {
+        t->ssl = ssl;
+        t->raw.io.fd = fd;
+    }
+    if (t == NULL || attach(t, fd, ktls) != LG_OK) {
+        lg_log(LG_LOG_ERR, "out of memory for a TLS connection");
+        free(t);
+        SSL_free(ssl);
+        return LG_ERR;
+    }
+    t->impl.ops = &tls_ops;
+    /* Read ahead: one read takes what the socket has (not a record header, then its body), so a
+     * short read tells the socket is drained, as on a plain socket; the rest waits in `ssl`. */
+    SSL_set_read_ahead(ssl, 1);
+    SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                          SSL_MODE_RELEASE_BUFFERS);
+    SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_set_accept_state(ssl);
+    s->sock.io.fd = fd;
+    s->sock.io.handler = handler;
+    /* no LG_STREAM_SPLICE: the bytes on the wire are not the stream's (unless kernel TLS) */
+    s->sock.flags = LG_STREAM_HANDSHAKE;
+    s->impl = &t->impl;
+    return LG_OK;
+}
+
+SSL *lg_stream_ssl(const lg_stream_t *s)
+{
+    return s->impl->ops == &tls_ops ? tls_of(s)->ssl : NULL;
+}
+
+int lg_stream_tls_plain_http(const lg_stream_t *s)
+{
+    return s->impl->ops == &tls_ops && tls_of(s)->plain_http;
+}
+
+const char *lg_stream_tls_error(const lg_stream_t *s)
+{
+    return s->impl->ops == &tls_ops ? tls_of(s)->err : "";
+}

@@ -1,0 +1,39 @@
+/*
+ * tls.h - the TLS stream: OpenSSL on a non-blocking socket, with the readiness discipline of
+ * stream.h.
+ *
+ * The socket's own readiness is kept apart (`raw`), and OpenSSL reads and writes it through a
+ * BIO of ours that keeps sock.h's rules: no system call on a socket whose flag is clear, a
+ * short read clears RD. So the stream's RD means "the socket may have bytes, or the TLS object
+ * holds decrypted ones" and a read burst ends without an EAGAIN round trip, as on a plain
+ * socket. A read that needs the socket writable (or a write that needs it readable) waits for
+ * that readiness instead. Bytes are always copied through the TLS object: LG_STREAM_SPLICE is
+ * never set (kernel TLS would allow it: see ktls in docs/tls.md).
+ */
+#ifndef LG_STREAM_TLS_H
+#define LG_STREAM_TLS_H
+
+#include <openssl/ssl.h>
+
+#include "stream/stream.h"
+
+/*
+ * Make `s` a server-side TLS stream on the connected socket `fd` (events to `handler`) with
+ * `ssl`, which it owns from here (freed by lg_stream_close, also on failure). LG_OK or LG_ERR.
+ * The handshake runs in lg_stream_handshake(). With `ktls` (SSL_OP_ENABLE_KTLS set on `ssl`,
+ * the kernel has it) OpenSSL gets the socket itself, so that it can hand the keys to the
+ * kernel: when both directions are then in the kernel, the stream may splice; otherwise it
+ * works as without (only without our BIO's exact readiness: one EAGAIN ends a read burst).
+ */
+int lg_stream_tls(lg_stream_t *s, int fd, lg_io_handler_t handler, SSL *ssl, int ktls);
+
+/* The TLS object of a TLS stream, NULL for another stream (logs: version, cipher, SNI). */
+SSL *lg_stream_ssl(const lg_stream_t *s);
+
+/* The handshake failed because the client spoke plain HTTP (nginx answers those with a 400). */
+int lg_stream_tls_plain_http(const lg_stream_t *s);
+
+/* Why the handshake failed, for the log ("" when it did not). */
+const char *lg_stream_tls_error(const lg_stream_t *s);
+
+#endif
