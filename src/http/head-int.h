@@ -10,7 +10,7 @@
 #include "http/head.h"
 
 /* Decimal digits of the largest value of a uint64_t (18446744073709551615). */
-#define LG_U64_DIGITS 20
+#define LG_U64_DIGITS  20
 #define LG_VERSION_LEN 8 /* "HTTP/1.1" */
 
 /* Output cursor: appends never write past `end`; `full` records that something did not fit. */
