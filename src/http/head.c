@@ -366,6 +366,17 @@ static void put_forwarded_for(out_t *o, const lg_req_head_t *rq, const char *cli
     put_str(o, "\r\n");
 }
 
+/* "NAME: VALUE" CRLF, when there is a value (not NULL, not empty). */
+static void put_field(out_t *o, const char *name, const char *value)
+{
+    if (value == NULL || value[0] == '\0')
+        return;
+    put_str(o, name);
+    put_str(o, ": ");
+    put_str(o, value);
+    put_str(o, "\r\n");
+}
+
 /* Upgrade: every protocol the client asked for but h2c, in order. */
 static void put_upgrade(out_t *o, const lg_req_head_t *rq)
 {
@@ -421,9 +432,7 @@ size_t lg_req_head_build(const lg_req_head_t *rq, const lg_req_build_t *b, char 
         put_str(&o, "\r\n");
     }
     put_forwarded_for(&o, rq, b->client_ip);
-    put_str(&o, "X-Forwarded-Proto: ");
-    put_str(&o, b->proto);
-    put_str(&o, "\r\n");
+    put_field(&o, "X-Forwarded-Proto", b->proto);
     if (rq->host.len != 0) {
         put_str(&o, "X-Forwarded-Host: ");
         put_span(&o, rq->host);
@@ -442,16 +451,8 @@ size_t lg_req_head_build(const lg_req_head_t *rq, const lg_req_build_t *b, char 
     } else if (b->close) {
         put_str(&o, "Connection: close\r\n");
     }
-    if (b->request_id != NULL) {
-        put_str(&o, "X-Request-Id: ");
-        put_str(&o, b->request_id);
-        put_str(&o, "\r\n");
-    }
-    if (b->client_cert != NULL && b->client_cert[0] != '\0') {
-        put_str(&o, "X-Client-Cert-Subject: ");
-        put_str(&o, b->client_cert);
-        put_str(&o, "\r\n");
-    }
+    put_field(&o, "X-Request-Id", b->request_id);
+    put_field(&o, "X-Client-Cert-Subject", b->client_cert);
     put_str(&o, "\r\n");
     return o.full ? 0 : (size_t)(o.p - buf);
 }
