@@ -101,11 +101,6 @@ static int name_aliases_managed(lg_span_t name)
     return lg_hdr_kind(mapped, name.len) != LG_H_OTHER;
 }
 
-int lg_hdr_valid(const lg_hdr_t *h)
-{
-    return lg_field_is_token(h->name) && lg_field_value_valid(h->value);
-}
-
 void lg_list_walk_init(lg_list_walk_t *w, const char *head, size_t len, lg_hdr_kind_t kind)
 {
     w->cur = memchr(head, '\n', len) + 1;
@@ -149,15 +144,6 @@ int lg_conn_tokens(lg_conn_hdrs_t *ch, lg_span_t v)
         }
     }
     return LG_OK;
-}
-
-int lg_named_by_connection(const lg_conn_hdrs_t *ch, lg_span_t name)
-{
-    for (unsigned i = 0; i < ch->ntokens; i++) {
-        if (ch->tokens[i].len == name.len && strncasecmp(ch->tokens[i].p, name.p, name.len) == 0)
-            return 1;
-    }
-    return 0;
 }
 
 /* Split "http://authority/path?q" into host and path; returns -1 on userinfo. */
