@@ -14,7 +14,7 @@ FUZZ_BUILD   ?= build-fuzz
 CMAKE_FLAGS = -DLG_WERROR=$(if $(filter 1,$(WERROR)),ON,OFF) \
               -DLG_SANITIZE=$(if $(filter 1,$(SANITIZE)),ON,OFF)
 
-.PHONY: all deps build run install test test-asan test-docker fuzz bench format clean
+.PHONY: all deps build run install test test-asan test-docker fuzz bench bench-ab format clean
 
 all: build
 
@@ -55,6 +55,14 @@ fuzz: deps
 bench: DEPS = bench
 bench: build
 	@bench/run.sh $(BUILD)
+
+# two lifeguard binaries interleaved in one run (bench/README.md): A is required, B defaults to
+# this tree's build; ROUNDS=N (8)
+B ?= $(BUILD)/lifeguard
+bench-ab: DEPS = bench
+bench-ab: build
+	@test -n "$(A)" || { echo "usage: make bench-ab A=path/to/lifeguard [B=...] [ROUNDS=N]" >&2; exit 2; }
+	@bench/ab.sh "$(A)" "$(B)" $(ROUNDS)
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
