@@ -57,7 +57,7 @@ bench: build
 	@bench/run.sh $(BUILD)
 
 # two lifeguard binaries interleaved in one run (bench/README.md): A is required, B defaults to
-# this tree's build; ROUNDS=N (8)
+# this tree's build; ROUNDS=N (10)
 B ?= $(BUILD)/lifeguard
 bench-ab: DEPS = bench
 bench-ab: build

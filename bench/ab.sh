@@ -14,8 +14,8 @@
 # prints the table of bench/ab_report.py (also kept as ab.md there): per metric the median of A
 # and of B with min–max, B/A of the medians, and B/A paired round by round. Touches no docs.
 #
-# Knobs (environment): ROUNDS (8), MIN_ROUNDS (2; later rounds are skipped when BUDGET=900 s
-# would be exceeded), TESTS ("idle ka close body"), and every knob of bench/lib.sh (KA_SECS,
+# Knobs (environment): ROUNDS (10), MIN_ROUNDS (2; later pairs of rounds are skipped when
+# BUDGET=1500 s would be exceeded), TESTS ("idle ka close body"), and every knob of bench/lib.sh (KA_SECS,
 # CONNS, IDLE_N, FOREIGN_MAX, RETRIES, ...; HARD_BUDGET defaults to BUDGET here).
 set -euo pipefail
 
@@ -26,12 +26,12 @@ ROOT=$(dirname "$HERE")
 declare -A BIN
 for s in A B; do
     if [ $s = A ]; then b=$1; else b=$2; fi
-    [ -x "$b" ] && [ -f "$b" ] || { echo "bench: $b is not an executable file" >&2; usage; }
+    if [ ! -f "$b" ] || [ ! -x "$b" ]; then echo "bench: $b is not an executable file" >&2; usage; fi
     BIN[$s]=$(cd "$(dirname "$b")" && pwd)/$(basename "$b")
 done
-ROUNDS=${3:-${ROUNDS:-8}}
+ROUNDS=${3:-${ROUNDS:-10}}
 MIN_ROUNDS=${MIN_ROUNDS:-2}
-BUDGET=${BUDGET:-900}
+BUDGET=${BUDGET:-1500}
 HARD_BUDGET=${HARD_BUDGET:-$BUDGET}
 TESTS=${TESTS:-"idle ka close body"}
 ORIGIN=${ORIGIN:-$(dirname "${BIN[B]}")/lg-origin}
@@ -43,7 +43,7 @@ done
 # shellcheck source=bench/lib.sh
 . "$HERE/lib.sh"
 
-bench_check_tools
+bench_check_tools wrk
 STAMP=ab-$(date +%Y%m%d-%H%M%S)
 bench_init "$ROOT/bench/results/$STAMP" "$ORIGIN"
 
@@ -78,23 +78,25 @@ measure() { # ROUND NAME TEST
 
 done_rounds=0
 for ((round = 1; round <= ROUNDS; round++)); do
-    if [ "$round" -gt "$MIN_ROUNDS" ] && [ $((SECONDS - T0 + (SECONDS - T0) / done_rounds)) -gt "$BUDGET" ]; then
+    # rounds come in pairs (A B, then B A): stop before a pair that would not fit in the budget
+    if [ "$round" -gt "$MIN_ROUNDS" ] && [ $((round % 2)) = 1 ] &&
+        [ $((SECONDS - T0 + 2 * (SECONDS - T0) / done_rounds)) -gt "$BUDGET" ]; then
         log "time budget: stopping after $done_rounds rounds"
         break
     fi
     if [ $((round % 2)) = 1 ]; then order="A B"; else order="B A"; fi
     log "round $round: $order"
-    for s in $order; do start_proxy $s 2 "${BIN[$s]}" -c "$TMP/$s/lifeguard.yaml"; done
+    for s in $order; do start_proxy "$s" 2 "${BIN[$s]}" -c "$TMP/$s/lifeguard.yaml"; done
     sleep 1
-    for s in $order; do measure_rest $round $s; done
-    for s in $order; do sanity $round $s; done
+    for s in $order; do measure_rest $round "$s"; done
+    for s in $order; do sanity $round "$s"; done
     for t in $TESTS; do
         wait_quiet
-        for s in $order; do measure $round $s "$t"; done
+        for s in $order; do measure $round "$s" "$t"; done
     done
     for s in $order; do
-        measure_end $round $s
-        stop_proxy $s
+        measure_end $round "$s"
+        stop_proxy "$s"
     done
     done_rounds=$round
 done
