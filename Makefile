@@ -14,7 +14,7 @@ FUZZ_BUILD   ?= build-fuzz
 CMAKE_FLAGS = -DLG_WERROR=$(if $(filter 1,$(WERROR)),ON,OFF) \
               -DLG_SANITIZE=$(if $(filter 1,$(SANITIZE)),ON,OFF)
 
-.PHONY: all deps build run install test test-asan test-docker fuzz bench bench-ab format clean
+.PHONY: all deps build run install test test-asan test-docker fuzz bench format clean
 
 all: build
 
@@ -59,6 +59,7 @@ bench: build
 # two lifeguard binaries interleaved in one run (bench/README.md): A is required, B defaults to
 # this tree's build; ROUNDS=N (10)
 B ?= $(BUILD)/lifeguard
+.PHONY: bench-ab
 bench-ab: DEPS = bench
 bench-ab: build
 	@test -n "$(A)" || { echo "usage: make bench-ab A=path/to/lifeguard [B=...] [ROUNDS=N]" >&2; exit 2; }
