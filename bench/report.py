@@ -124,7 +124,7 @@ def disturbed_text(meta):
     if nd:
         text += ("{} of {} timed runs were still disturbed and are left out of the medians "
                  "(kept only when no clean run of that test remained): {}.".format(
-                     nd, total, ", ".join("{} {} round {}".format(p, t, ",".join(sorted(v)))
+                     nd, total, ", ".join("{} {} round {}".format(p, t, ",".join(sorted(v, key=int)))
                                           for (p, t), v in sorted(dist.items()) if v)))
     else:
         text += "All {} timed runs were clean.".format(total)
