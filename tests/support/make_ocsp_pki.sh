@@ -1,0 +1,44 @@
+#!/bin/sh
+# make_ocsp_pki.sh DIR PKI PORT - leaves for the ocsp: auto tests, made at test time in DIR by
+# the intermediate of the test PKI in PKI (make_pki.sh), with `openssl ca` so that its database
+# is the index of an `openssl ocsp` responder on 127.0.0.1:PORT:
+#   good.pem good.key         ECDSA leaf for good.ocsp.test (+ int.pem), AIA OCSP
+#                             http://127.0.0.1:PORT/ (a literal address), status good
+#   revoked.pem revoked.key   ECDSA leaf for revoked.ocsp.test (+ int.pem), AIA OCSP
+#                             http://localhost:PORT/status (a name, from /etc/hosts), revoked
+#   index.txt                 the responder's index
+set -eu
+cd "$1"
+exec 2>openssl.log
+: >index.txt
+echo 1001 >serial
+cat >ca.cnf <<CNF
+[ca]
+default_ca = test
+[test]
+database = index.txt
+serial = serial
+new_certs_dir = .
+default_md = sha256
+default_days = 30
+policy = any
+unique_subject = no
+[any]
+commonName = supplied
+[good]
+basicConstraints = CA:FALSE
+subjectAltName = DNS:good.ocsp.test
+authorityInfoAccess = OCSP;URI:http://127.0.0.1:$3/
+[revoked]
+basicConstraints = CA:FALSE
+subjectAltName = DNS:revoked.ocsp.test
+authorityInfoAccess = OCSP;URI:http://localhost:$3/status
+CNF
+for name in good revoked; do
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$name.key"
+    openssl req -new -key "$name.key" -subj "/CN=$name.ocsp.test" -out "$name.csr"
+    openssl ca -batch -config ca.cnf -extensions "$name" -cert "$2/int.pem" \
+        -keyfile "$2/int.key" -notext -in "$name.csr" -out "$name.leaf"
+    cat "$name.leaf" "$2/int.pem" >"$name.pem"
+done
+openssl ca -config ca.cnf -cert "$2/int.pem" -keyfile "$2/int.key" -revoke revoked.leaf
