@@ -198,7 +198,7 @@ static int resp_signed(const lg_ocsp_target_t *tg, OCSP_BASICRESP *basic, char *
          X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN) == 1 &&
          OCSP_basic_verify(basic, tg->chain, store, OCSP_NOEXPLICIT) == 1;
     if (!ok)
-        snprintf(why, wlen, "the signature does not verify (OpenSSL: %s)",
+        snprintf(why, wlen, "it does not verify against the issuer (OpenSSL: %s)",
                  lg_tls_reason(reason, sizeof(reason)));
     X509_STORE_free(store);
     return ok;

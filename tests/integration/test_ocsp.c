@@ -1,0 +1,197 @@
+/*
+ * test_ocsp.c - ocsp: auto with the real binary: the master fetches the response from an
+ * `openssl ocsp` responder named in the certificate's AIA (a literal address, and "localhost"
+ * from /etc/hosts), workers staple it (checked with `openssl s_client -status`), the last good
+ * response stays stapled when the responder is gone and across a reload (no new fetch), a
+ * revoked status is stapled as revoked (as HAProxy and Apache do), and a response the issuer
+ * did not sign is refused.
+ *
+ * The certificates are made at test time (make_ocsp_pki.sh) with the responder's port in their
+ * AIA. `openssl ocsp -port` takes a number only, so the responder listens on every address;
+ * only 127.0.0.1 and localhost ever talk to it.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lg_test.h"
+#include "lg_test_tls.h"
+
+typedef struct responder {
+    pid_t pid;
+    int port;
+    const char *dir; /* the leaves, the index and the responder's log */
+} responder_t;
+
+static const char *pki_dir(void)
+{
+    char *dir = lg_fmt("%s", lg_test_pki("int.pem"));
+
+    *strrchr(dir, '/') = '\0';
+    return dir;
+}
+
+/* Leaves whose AIA names a free port of 127.0.0.1 (make_ocsp_pki.sh). */
+static void responder_pki(responder_t *r)
+{
+    r->port = lg_test_free_port();
+    r->dir = lg_test_tempdir();
+    cr_assert_eq(system(lg_fmt("sh %s/tests/support/make_ocsp_pki.sh %s %s %d", LG_SOURCE_DIR,
+                               r->dir, pki_dir(), r->port)),
+                 0, "make_ocsp_pki.sh failed: see %s/openssl.log", r->dir);
+}
+
+/* `openssl ocsp` answering for the intermediate, its responses signed by signer.pem/.key. */
+static void responder_start(responder_t *r, const char *signer)
+{
+    const char *log = lg_fmt("%s/responder.log", r->dir);
+    char *argv[] = {
+        "openssl",  "ocsp",
+        "-index",   lg_fmt("%s/index.txt", r->dir),
+        "-port",    lg_fmt("%d", r->port),
+        "-CA",      lg_fmt("%s/int.pem", pki_dir()),
+        "-rsigner", lg_fmt("%s/%s.pem", pki_dir(), signer),
+        "-rkey",    lg_fmt("%s/%s.key", pki_dir(), signer),
+        "-ndays",   "1",
+        NULL,
+    };
+    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), ok;
+    pid_t parent = getpid();
+
+    cr_assert_geq(fd, 0, "open(%s): %s", log, strerror(errno));
+    r->pid = fork();
+    cr_assert_geq(r->pid, 0, "fork(): %s", strerror(errno));
+    if (r->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    close(fd);
+    LG_WAIT_FOR(ok, strstr(lg_test_read_file(log, NULL), "waiting for OCSP client") != NULL,
+                lg_test_timeout_ms());
+    cr_assert(ok, "openssl ocsp did not start: %s", lg_test_read_file(log, NULL));
+}
+
+static void responder_stop(responder_t *r)
+{
+    int st;
+
+    if (r->pid > 0) {
+        kill(r->pid, SIGTERM);
+        waitpid(r->pid, &st, 0);
+        r->pid = 0;
+    }
+}
+
+/* lifeguard with the good and the revoked leaf (ocsp: auto, the default, said explicitly). */
+static lg_proc_t *lifeguard(const responder_t *r)
+{
+    const char *certs = lg_fmt("      certificates:\n"
+                               "        - {cert: %s/good.pem, key: %s/good.key, ocsp: auto}\n"
+                               "        - {cert: %s/revoked.pem, key: %s/revoked.key}\n",
+                               r->dir, r->dir, r->dir, r->dir);
+
+    return lg_lifeguard_start(lg_test_tls_yaml("web", "http", certs));
+}
+
+/* What `openssl s_client -status` says of the OCSP response for `sni` (harness-owned). */
+static const char *staple(lg_proc_t *lg, const char *sni)
+{
+    FILE *p = popen(lg_fmt("timeout 10 openssl s_client -connect 127.0.0.1:%d -servername %s "
+                           "-status </dev/null 2>&1",
+                           lg_proc_port(lg, "web"), sni),
+                    "r");
+    char buf[65536];
+    size_t n;
+
+    cr_assert_not_null(p);
+    n = fread(buf, 1, sizeof(buf) - 1, p);
+    buf[n] = '\0';
+    pclose(p);
+    return lg_fmt("%s", buf);
+}
+
+static void expect_status(lg_proc_t *lg, const char *sni, const char *status)
+{
+    const char *out = staple(lg, sni);
+
+    cr_assert_not_null(strstr(out, "OCSP Response Status: successful"), "%s: %s", sni, out);
+    cr_assert_not_null(strstr(out, lg_fmt("Cert Status: %s", status)), "%s: %s", sni, out);
+}
+
+Test(ocsp, fetched_stapled_kept_when_the_responder_is_gone_and_across_reload, .timeout = 90)
+{
+    responder_t r = {0};
+    lg_proc_t *lg;
+    const char *log;
+    size_t mark;
+
+    responder_pki(&r);
+    responder_start(&r, "int");
+    lg = lifeguard(&r);
+    cr_assert(lg_proc_wait_log(lg, 0, "good.pem: response fetched from", lg_test_timeout_ms()),
+              "%s", lg_proc_log(lg));
+    cr_assert(lg_proc_wait_log(lg, 0, "revoked.pem: response fetched from", lg_test_timeout_ms()),
+              "%s", lg_proc_log(lg));
+    log = lg_proc_log(lg);
+    cr_assert_not_null(strstr(log, lg_fmt("ocsp: %s/good.pem: response fetched from "
+                                          "http://127.0.0.1:%d/: good, next update ",
+                                          r.dir, r.port)),
+                       "%s", log);
+    cr_assert_not_null(strstr(log, lg_fmt("ocsp: %s/revoked.pem: response fetched from "
+                                          "http://localhost:%d/status: certificate revoked",
+                                          r.dir, r.port)),
+                       "%s", log);
+    expect_status(lg, "good.ocsp.test", "good");
+    expect_status(lg, "revoked.ocsp.test", "revoked");
+
+    /* the responder is gone: the last good response is still stapled */
+    responder_stop(&r);
+    expect_status(lg, "good.ocsp.test", "good");
+
+    /* a new generation staples what the master has, without fetching again */
+    mark = lg_proc_log_mark(lg);
+    cr_assert_eq(lg_proc_signal(lg, SIGHUP), 0);
+    cr_assert(lg_proc_wait_log(lg, mark, "reloaded: generation 2 serves", lg_test_timeout_ms()));
+    expect_status(lg, "good.ocsp.test", "good");
+    expect_status(lg, "revoked.ocsp.test", "revoked");
+    log = lg_proc_log(lg);
+    cr_assert_eq(lg_log_count(log, "response fetched from"), 2, "%s", log);
+    cr_assert_eq(lg_log_count(log, "failed ("), 0, "%s", log);
+    lg_lifeguard_finish(lg, "connect() to");
+}
+
+Test(ocsp, response_not_signed_for_the_issuer_is_not_stapled, .timeout = 90)
+{
+    responder_t r = {0};
+    lg_proc_t *lg;
+    const char *log, *out;
+
+    responder_pki(&r);
+    responder_start(&r, "ca"); /* the root signs: not the issuer, nor delegated by it */
+    lg = lifeguard(&r);
+    cr_assert(lg_proc_wait_log(lg, 0, "good.pem: fetch from", lg_test_timeout_ms()), "%s",
+              lg_proc_log(lg));
+    log = lg_proc_log(lg);
+    cr_assert_not_null(strstr(log, lg_fmt("ocsp: %s/good.pem: fetch from http://127.0.0.1:%d/ "
+                                          "failed (it does not verify against the issuer "
+                                          "(OpenSSL: ",
+                                          r.dir, r.port)),
+                       "%s", log);
+    cr_assert_not_null(strstr(log, "nothing is stapled, next try in 10 s"), "%s", log);
+    out = staple(lg, "good.ocsp.test");
+    cr_assert_not_null(strstr(out, "OCSP response: no response sent"), "%s", out);
+    responder_stop(&r);
+    lg_lifeguard_finish(lg, "connect() to");
+}
