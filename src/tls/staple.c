@@ -21,12 +21,13 @@ typedef struct staple_slot {
     uint32_t len;         /* bytes of der; 0: nothing to staple */
     int64_t expires;      /* wall clock (s) of the response's nextUpdate; 0: none given */
     unsigned char key[LG_OCSP_KEY_LEN];
-    uint32_t used;  /* the slot belongs to `key` */
-    uint32_t users; /* certificates of loaded configurations on it (the master's count) */
+    uint32_t used; /* the slot belongs to `key` */
     unsigned char der[LG_OCSP_DER_MAX];
 } staple_slot_t;
 
 static staple_slot_t *st_slots;
+/* Certificates of loaded configurations on each slot: the master's count, not shared. */
+static uint32_t st_users[LG_OCSP_SLOTS];
 
 int lg_tls_staple_create(void)
 {
@@ -57,13 +58,12 @@ int lg_tls_staple_take(const unsigned char *key, int *fresh)
         staple_slot_t *s = &st_slots[i];
 
         if (s->used && memcmp(s->key, key, LG_OCSP_KEY_LEN) == 0) {
-            *fresh = s->users == 0;
-            s->users++;
+            *fresh = st_users[i]++ == 0;
             return i;
         }
         if (!s->used && free_slot < 0)
             free_slot = i;
-        if (s->used && s->users == 0 && unused < 0)
+        if (s->used && st_users[i] == 0 && unused < 0)
             unused = i;
     }
     /* A certificate no configuration names any more gives its slot up. */
@@ -73,14 +73,14 @@ int lg_tls_staple_take(const unsigned char *key, int *fresh)
     lg_tls_staple_write(i, NULL, 0, 0);
     memcpy(st_slots[i].key, key, LG_OCSP_KEY_LEN);
     st_slots[i].used = 1;
-    st_slots[i].users = 1;
+    st_users[i] = 1;
     *fresh = 1;
     return i;
 }
 
 int lg_tls_staple_drop(int i)
 {
-    return --st_slots[i].users == 0;
+    return --st_users[i] == 0;
 }
 
 void lg_tls_staple_write(int i, const unsigned char *der, size_t len, int64_t expires)
