@@ -179,8 +179,13 @@ static const unsigned char *http_body(const unsigned char *rsp, size_t len, size
     }
     *blen = len - hlen - 4;
     cl = strcasestr(head, "\r\ncontent-length:");
-    if (cl != NULL && strtoull(cl + 17, NULL, 10) != *blen) {
-        snprintf(why, wlen, "%zu body bytes where Content-Length says %s", *blen, cl + 17);
+    if (cl != NULL) {
+        cl += strlen("\r\ncontent-length:");
+        cl += strspn(cl, " \t");
+    }
+    if (cl != NULL && strtoull(cl, NULL, 10) != *blen) {
+        snprintf(why, wlen, "%zu body bytes where Content-Length says %.*s", *blen,
+                 (int)strcspn(cl, "\r"), cl);
         return NULL;
     }
     return end + 4;

@@ -30,22 +30,11 @@ typedef struct responder {
     const char *dir; /* the leaves, the index and the responder's log */
 } responder_t;
 
-static const char *pki_dir(void)
-{
-    char *dir = lg_fmt("%s", lg_test_pki("int.pem"));
-
-    *strrchr(dir, '/') = '\0';
-    return dir;
-}
-
 /* Leaves whose AIA names a free port of 127.0.0.1 (make_ocsp_pki.sh). */
 static void responder_pki(responder_t *r)
 {
     r->port = lg_test_free_port();
-    r->dir = lg_test_tempdir();
-    cr_assert_eq(system(lg_fmt("sh %s/tests/support/make_ocsp_pki.sh %s %s %d", LG_SOURCE_DIR,
-                               r->dir, pki_dir(), r->port)),
-                 0, "make_ocsp_pki.sh failed: see %s/openssl.log", r->dir);
+    r->dir = lg_test_ocsp_pki(r->port);
 }
 
 /* `openssl ocsp` answering for the intermediate, its responses signed by signer.pem/.key. */
@@ -56,9 +45,9 @@ static void responder_start(responder_t *r, const char *signer)
         "openssl",  "ocsp",
         "-index",   lg_fmt("%s/index.txt", r->dir),
         "-port",    lg_fmt("%d", r->port),
-        "-CA",      lg_fmt("%s/int.pem", pki_dir()),
-        "-rsigner", lg_fmt("%s/%s.pem", pki_dir(), signer),
-        "-rkey",    lg_fmt("%s/%s.key", pki_dir(), signer),
+        "-CA",      (char *)lg_test_pki("int.pem"),
+        "-rsigner", (char *)lg_test_pki(lg_fmt("%s.pem", signer)),
+        "-rkey",    (char *)lg_test_pki(lg_fmt("%s.key", signer)),
         "-ndays",   "1",
         NULL,
     };

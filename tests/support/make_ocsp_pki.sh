@@ -7,6 +7,7 @@
 #   revoked.pem revoked.key   ECDSA leaf for revoked.ocsp.test (+ int.pem), AIA OCSP
 #                             http://localhost:PORT/status (a name, from /etc/hosts), revoked
 #   index.txt                 the responder's index
+#   good.ocsp revoked.ocsp    their DER responses, signed by the intermediate (valid 1 day)
 set -eu
 cd "$1"
 exec 2>openssl.log
@@ -42,3 +43,8 @@ for name in good revoked; do
     cat "$name.leaf" "$2/int.pem" >"$name.pem"
 done
 openssl ca -config ca.cnf -cert "$2/int.pem" -keyfile "$2/int.key" -revoke revoked.leaf
+for name in good revoked; do
+    openssl ocsp -issuer "$2/int.pem" -cert "$name.leaf" -no_nonce -reqout "$name.req"
+    openssl ocsp -index index.txt -rsigner "$2/int.pem" -rkey "$2/int.key" -CA "$2/int.pem" \
+        -ndays 1 -reqin "$name.req" -respout "$name.ocsp" >/dev/null
+done
