@@ -37,10 +37,33 @@ static void responder_pki(responder_t *r)
     r->dir = lg_test_ocsp_pki(r->port);
 }
 
+/* Run argv with its output in `log`; returns once `ready` is in the log. */
+static pid_t spawn(char *const argv[], const char *log, const char *ready)
+{
+    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), ok;
+    pid_t parent = getpid(), pid;
+
+    cr_assert_geq(fd, 0, "open(%s): %s", log, strerror(errno));
+    pid = fork();
+    cr_assert_geq(pid, 0, "fork(): %s", strerror(errno));
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    close(fd);
+    LG_WAIT_FOR(ok, strstr(lg_test_read_file(log, NULL), ready) != NULL, lg_test_timeout_ms());
+    cr_assert(ok, "%s did not start: %s", argv[0], lg_test_read_file(log, NULL));
+    return pid;
+}
+
 /* `openssl ocsp` answering for the intermediate, its responses signed by signer.pem/.key. */
 static void responder_start(responder_t *r, const char *signer)
 {
-    const char *log = lg_fmt("%s/responder.log", r->dir);
     char *argv[] = {
         "openssl",  "ocsp",
         "-index",   lg_fmt("%s/index.txt", r->dir),
@@ -51,25 +74,8 @@ static void responder_start(responder_t *r, const char *signer)
         "-ndays",   "1",
         NULL,
     };
-    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), ok;
-    pid_t parent = getpid();
 
-    cr_assert_geq(fd, 0, "open(%s): %s", log, strerror(errno));
-    r->pid = fork();
-    cr_assert_geq(r->pid, 0, "fork(): %s", strerror(errno));
-    if (r->pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    close(fd);
-    LG_WAIT_FOR(ok, strstr(lg_test_read_file(log, NULL), "waiting for OCSP client") != NULL,
-                lg_test_timeout_ms());
-    cr_assert(ok, "openssl ocsp did not start: %s", lg_test_read_file(log, NULL));
+    r->pid = spawn(argv, lg_fmt("%s/responder.log", r->dir), "waiting for OCSP client");
 }
 
 static void responder_stop(responder_t *r)
@@ -182,5 +188,71 @@ Test(ocsp, response_not_signed_for_the_issuer_is_not_stapled, .timeout = 90)
     out = staple(lg, "good.ocsp.test");
     cr_assert_not_null(strstr(out, "OCSP response: no response sent"), "%s", out);
     responder_stop(&r);
+    lg_lifeguard_finish(lg, "connect() to");
+}
+
+/* dnsmasq on a free UDP port of 127.0.0.1 that says ocsp.test is 127.0.0.1; its port. */
+static int resolver_start(const responder_t *r, pid_t *pid)
+{
+    int port = lg_test_free_port_on(SOCK_DGRAM, "127.0.0.1");
+    char *argv[] = {
+        "/usr/sbin/dnsmasq",
+        "--no-daemon",
+        "--user=root", /* no change of user: it would clear PR_SET_PDEATHSIG */
+        "--conf-file=/dev/null",
+        "--pid-file=",
+        "--log-facility=-",
+        lg_fmt("--port=%d", port),
+        "--listen-address=127.0.0.1",
+        "--bind-interfaces",
+        "--no-resolv",
+        "--no-hosts",
+        lg_test_write_file(r->dir, "hosts", "127.0.0.1 ocsp.test\n"),
+        NULL,
+    };
+
+    argv[11] = lg_fmt("--addn-hosts=%s", argv[11]);
+    cr_assert_gt(port, 0);
+    *pid = spawn(argv, lg_fmt("%s/dnsmasq.log", r->dir), "read ");
+    return port;
+}
+
+Test(ocsp, responder_down_at_start_then_up_and_its_name_resolved, .timeout = 90)
+{
+    responder_t r = {0};
+    lg_proc_t *lg;
+    const char *log, *out;
+    pid_t dns;
+    int st;
+
+    if (access("/usr/sbin/dnsmasq", X_OK) != 0)
+        cr_skip_test("/usr/sbin/dnsmasq not found (Debian package dnsmasq-base, scripts/deps.sh)");
+    responder_pki(&r);
+    lg = lg_lifeguard_start(
+        lg_fmt("resolver: 127.0.0.1:%d\n%s", resolver_start(&r, &dns),
+               lg_test_tls_yaml("web", "http",
+                                lg_fmt("      certificates:\n"
+                                       "        - {cert: %s/named.pem, key: %s/named.key}\n",
+                                       r.dir, r.dir))));
+    /* nobody answers yet: nothing stapled, tried again later */
+    cr_assert(lg_proc_wait_log(lg, 0, "named.pem: fetch from", lg_test_timeout_ms()), "%s",
+              lg_proc_log(lg));
+    log = lg_proc_log(lg);
+    cr_assert_not_null(
+        strstr(log, lg_fmt("ocsp: %s/named.pem: fetch from http://ocsp.test:%d/named "
+                           "failed (connect() to ocsp.test:%d failed (111: ",
+                           r.dir, r.port, r.port)),
+        "%s", log);
+    cr_assert_not_null(strstr(log, "nothing is stapled, next try in 10 s"), "%s", log);
+    out = staple(lg, "named.ocsp.test");
+    cr_assert_not_null(strstr(out, "OCSP response: no response sent"), "%s", out);
+
+    responder_start(&r, "int");
+    cr_assert(lg_proc_wait_log(lg, 0, "named.pem: response fetched from", 20000), "%s",
+              lg_proc_log(lg));
+    expect_status(lg, "named.ocsp.test", "good");
+    responder_stop(&r);
+    kill(dns, SIGTERM);
+    waitpid(dns, &st, 0);
     lg_lifeguard_finish(lg, "connect() to");
 }

@@ -6,8 +6,10 @@
 #                             http://127.0.0.1:PORT/ (a literal address), status good
 #   revoked.pem revoked.key   ECDSA leaf for revoked.ocsp.test (+ int.pem), AIA OCSP
 #                             http://localhost:PORT/status (a name, from /etc/hosts), revoked
+#   named.pem named.key       ECDSA leaf for named.ocsp.test (+ int.pem), AIA OCSP
+#                             http://ocsp.test:PORT/named (a name for a resolver), status good
 #   index.txt                 the responder's index
-#   good.ocsp revoked.ocsp    their DER responses, signed by the intermediate (valid 1 day)
+#   good.ocsp revoked.ocsp    DER responses about those two, signed by the intermediate (1 day)
 set -eu
 cd "$1"
 exec 2>openssl.log
@@ -34,8 +36,12 @@ authorityInfoAccess = OCSP;URI:http://127.0.0.1:$3/
 basicConstraints = CA:FALSE
 subjectAltName = DNS:revoked.ocsp.test
 authorityInfoAccess = OCSP;URI:http://localhost:$3/status
+[named]
+basicConstraints = CA:FALSE
+subjectAltName = DNS:named.ocsp.test
+authorityInfoAccess = OCSP;URI:http://ocsp.test:$3/named
 CNF
-for name in good revoked; do
+for name in good revoked named; do
     openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$name.key"
     openssl req -new -key "$name.key" -subj "/CN=$name.ocsp.test" -out "$name.csr"
     openssl ca -batch -config ca.cnf -extensions "$name" -cert "$2/int.pem" \
