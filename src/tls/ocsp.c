@@ -113,9 +113,11 @@ void lg_tls_ocsp_attach(lg_tls_ctx_t *t)
 {
     int staple = 0;
 
+    if (lg_tls_staple_ready())
+        lg_tls_ocsp_resolver(t->cf);
     for (size_t i = 0; i < t->ncerts; i++) {
         if (t->certs[i].conf->ocsp == LG_OCSP_AUTO && lg_tls_staple_ready())
-            lg_tls_ocsp_watch(&t->certs[i], t->cf);
+            lg_tls_ocsp_watch(&t->certs[i]);
         staple |= t->certs[i].ocsp != NULL || t->certs[i].conf->ocsp == LG_OCSP_AUTO;
     }
     if (staple) {

@@ -33,6 +33,7 @@
 #define LG_OCSP_DNS_TYPE_A   1
 #define LG_OCSP_HOSTS_MAX    4
 #define LG_OCSP_WHY_MAX      512
+#define LG_OCSP_PARALLEL     16 /* fetches under way at once, at most */
 
 enum { F_IDLE, F_DNS, F_SEND, F_RECV };
 
@@ -312,9 +313,11 @@ static void fetch_expire(fetch_t *f, int64_t wall)
            f->tg.name);
 }
 
+/* Start due fetches (LG_OCSP_PARALLEL at a time: 1,000 certificates do not open 1,000 sockets). */
 static void fetch_tick(lg_timer_t *t)
 {
     int64_t wall = (int64_t)time(NULL);
+    int busy = 0;
 
     for (int i = 0; i < LG_OCSP_SLOTS; i++) {
         fetch_t *f = &fx[i];
@@ -324,13 +327,19 @@ static void fetch_tick(lg_timer_t *t)
         fetch_expire(f, wall);
         if (f->state != F_IDLE && lg_now >= f->deadline)
             fetch_fail(f, "timed out");
-        else if (f->state == F_IDLE && lg_now >= f->next)
+        else if (f->state == F_IDLE && lg_now >= f->next && busy < LG_OCSP_PARALLEL)
             fetch_start(f);
+        busy += f->state != F_IDLE;
     }
     lg_timer_set(&fx_q, t);
 }
 
-void lg_tls_ocsp_watch(lg_tls_cert_t *c, const lg_config_t *cf)
+void lg_tls_ocsp_resolver(const lg_config_t *cf)
+{
+    fx_dns_len = lg_dns_server(cf, &fx_dns);
+}
+
+void lg_tls_ocsp_watch(lg_tls_cert_t *c)
 {
     unsigned char key[LG_OCSP_KEY_LEN];
     unsigned klen = 0;
@@ -348,7 +357,6 @@ void lg_tls_ocsp_watch(lg_tls_cert_t *c, const lg_config_t *cf)
         return;
     }
     c->ocsp_slot = i + 1;
-    fx_dns_len = lg_dns_server(cf, &fx_dns);
     if (!fresh)
         return; /* fetched for a configuration loaded before */
     fx[i].slot = i;

@@ -129,7 +129,9 @@ size_t lg_tls_staple_read(int i, unsigned char *buf);
  * Master, region mapped: fetch the OCSP response of `c` (ocsp: auto) from the responder in its
  * AIA from now on, unless it is already fetched for another configuration (ocsp_fetch.c).
  */
-void lg_tls_ocsp_watch(lg_tls_cert_t *c, const lg_config_t *cf);
+void lg_tls_ocsp_watch(lg_tls_cert_t *c);
+/* Look responder names up with the resolver `cf` names (or /etc/resolv.conf's) from now on. */
+void lg_tls_ocsp_resolver(const lg_config_t *cf);
 /* `c` is freed: its fetches stop when no configuration names its certificate any more. */
 void lg_tls_ocsp_release(lg_tls_cert_t *c);
 
