@@ -37,10 +37,10 @@ static void responder_pki(responder_t *r)
     r->dir = lg_test_ocsp_pki(r->port);
 }
 
-/* Run argv with its output in `log`; returns once `ready` is in the log. */
+/* Run argv with its output in `log`; returns once `ready` is in the log, -1 if it exited. */
 static pid_t spawn(char *const argv[], const char *log, const char *ready)
 {
-    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), ok;
+    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), ok, st, gone = 0;
     pid_t parent = getpid(), pid;
 
     cr_assert_geq(fd, 0, "open(%s): %s", log, strerror(errno));
@@ -56,9 +56,12 @@ static pid_t spawn(char *const argv[], const char *log, const char *ready)
         _exit(127);
     }
     close(fd);
-    LG_WAIT_FOR(ok, strstr(lg_test_read_file(log, NULL), ready) != NULL, lg_test_timeout_ms());
+    LG_WAIT_FOR(ok,
+                strstr(lg_test_read_file(log, NULL), ready) != NULL ||
+                    (gone = waitpid(pid, &st, WNOHANG) == pid),
+                lg_test_timeout_ms());
     cr_assert(ok, "%s did not start: %s", argv[0], lg_test_read_file(log, NULL));
-    return pid;
+    return gone ? -1 : pid;
 }
 
 /* `openssl ocsp` answering for the intermediate, its responses signed by signer.pem/.key. */
@@ -76,6 +79,8 @@ static void responder_start(responder_t *r, const char *signer)
     };
 
     r->pid = spawn(argv, lg_fmt("%s/responder.log", r->dir), "waiting for OCSP client");
+    cr_assert_gt(r->pid, 0, "openssl ocsp exited: %s",
+                 lg_test_read_file(lg_fmt("%s/responder.log", r->dir), NULL));
 }
 
 static void responder_stop(responder_t *r)
@@ -191,30 +196,37 @@ Test(ocsp, response_not_signed_for_the_issuer_is_not_stapled, .timeout = 90)
     lg_lifeguard_finish(lg, "connect() to");
 }
 
-/* dnsmasq on a free UDP port of 127.0.0.1 that says ocsp.test is 127.0.0.1; its port. */
+/* dnsmasq on a free port of 127.0.0.1 that says ocsp.test is 127.0.0.1; its port. */
 static int resolver_start(const responder_t *r, pid_t *pid)
 {
-    int port = lg_test_free_port_on(SOCK_DGRAM, "127.0.0.1");
-    char *argv[] = {
-        "/usr/sbin/dnsmasq",
-        "--no-daemon",
-        "--user=root", /* no change of user: it would clear PR_SET_PDEATHSIG */
-        "--conf-file=/dev/null",
-        "--pid-file=",
-        "--log-facility=-",
-        lg_fmt("--port=%d", port),
-        "--listen-address=127.0.0.1",
-        "--bind-interfaces",
-        "--no-resolv",
-        "--no-hosts",
-        lg_test_write_file(r->dir, "hosts", "127.0.0.1 ocsp.test\n"),
-        NULL,
-    };
+    const char *hosts = lg_test_write_file(r->dir, "hosts", "127.0.0.1 ocsp.test\n");
 
-    argv[11] = lg_fmt("--addn-hosts=%s", argv[11]);
-    cr_assert_gt(port, 0);
-    *pid = spawn(argv, lg_fmt("%s/dnsmasq.log", r->dir), "read ");
-    return port;
+    /* it binds UDP and TCP: a port free for one may be taken for the other, so try again */
+    for (int attempt = 0; attempt < 5; attempt++) {
+        int port = lg_test_free_port_on(SOCK_DGRAM, "127.0.0.1");
+        char *argv[] = {
+            "/usr/sbin/dnsmasq",
+            "--no-daemon",
+            "--user=root", /* no change of user: it would clear PR_SET_PDEATHSIG */
+            "--conf-file=/dev/null",
+            "--pid-file=",
+            "--log-facility=-",
+            lg_fmt("--port=%d", port),
+            "--listen-address=127.0.0.1",
+            "--bind-interfaces",
+            "--no-resolv",
+            "--no-hosts",
+            lg_fmt("--addn-hosts=%s", hosts),
+            NULL,
+        };
+
+        cr_assert_gt(port, 0);
+        *pid = spawn(argv, lg_fmt("%s/dnsmasq-%d.log", r->dir, attempt), "read ");
+        if (*pid > 0)
+            return port;
+    }
+    cr_assert_fail("dnsmasq did not start: see %s", r->dir);
+    return -1;
 }
 
 Test(ocsp, responder_down_at_start_then_up_and_its_name_resolved, .timeout = 90)
