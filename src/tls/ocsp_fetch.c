@@ -59,14 +59,19 @@ static unsigned fx_next_id;
 
 static void fetch_event(lg_io_t *io, uint32_t ev);
 
-/* The attempt is over: socket and buffers go, the fetch is idle. */
-static void fetch_end(fetch_t *f)
+static void fetch_close(fetch_t *f)
 {
     if (f->io.fd >= 0) {
         lg_loop_del(&f->io);
         close(f->io.fd);
         f->io.fd = -1;
     }
+}
+
+/* The attempt is over: socket and buffers go, the fetch is idle. */
+static void fetch_end(fetch_t *f)
+{
+    fetch_close(f);
     free(f->req);
     free(f->rsp);
     f->req = f->rsp = NULL;
@@ -81,7 +86,7 @@ static void fetch_fail(fetch_t *f, const char *why)
     f->next = lg_now + f->retry;
     lg_log(LG_LOG_WARN, "ocsp: %s: fetch from %s failed (%s): %s, next try in %llu s", f->tg.name,
            f->tg.url, why,
-           lg_tls_staple_expires(f->slot) >= 0 ? "the last good response is still stapled"
+           lg_tls_staple_expires(f->slot) >= 0 ? "the last response is still stapled"
                                                : "nothing is stapled",
            (unsigned long long)(f->retry / 1000));
     fetch_end(f);
@@ -123,11 +128,7 @@ static void fetch_connect(fetch_t *f, const struct sockaddr_storage *addr)
     socklen_t len =
         addr->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 
-    if (f->io.fd >= 0) { /* the resolver's socket */
-        lg_loop_del(&f->io);
-        close(f->io.fd);
-        f->io.fd = -1;
-    }
+    fetch_close(f); /* the resolver's socket */
     if (fd < 0) {
         fetch_fail_errno(f, "socket() for", errno);
         return;
