@@ -204,24 +204,9 @@ static int resolver_start(const responder_t *r, pid_t *pid)
     /* it binds UDP and TCP: a port free for one may be taken for the other, so try again */
     for (int attempt = 0; attempt < 5; attempt++) {
         int port = lg_test_free_port_on(SOCK_DGRAM, "127.0.0.1");
-        char *argv[] = {
-            "/usr/sbin/dnsmasq",
-            "--no-daemon",
-            "--user=root", /* no change of user: it would clear PR_SET_PDEATHSIG */
-            "--conf-file=/dev/null",
-            "--pid-file=",
-            "--log-facility=-",
-            lg_fmt("--port=%d", port),
-            "--listen-address=127.0.0.1",
-            "--bind-interfaces",
-            "--no-resolv",
-            "--no-hosts",
-            lg_fmt("--addn-hosts=%s", hosts),
-            NULL,
-        };
-
         cr_assert_gt(port, 0);
-        *pid = spawn(argv, lg_fmt("%s/dnsmasq-%d.log", r->dir, attempt), "read ");
+        *pid = spawn(lg_test_dnsmasq_argv("127.0.0.1", port, hosts, NULL),
+                     lg_fmt("%s/dnsmasq-%d.log", r->dir, attempt), "read ");
         if (*pid > 0)
             return port;
     }
@@ -237,8 +222,7 @@ Test(ocsp, responder_down_at_start_then_up_and_its_name_resolved, .timeout = 90)
     pid_t dns;
     int st;
 
-    if (access("/usr/sbin/dnsmasq", X_OK) != 0)
-        cr_skip_test("/usr/sbin/dnsmasq not found (Debian package dnsmasq-base, scripts/deps.sh)");
+    lg_test_skip_without_dnsmasq();
     responder_pki(&r);
     lg = lg_lifeguard_start(
         lg_fmt("resolver: 127.0.0.1:%d\n%s", resolver_start(&r, &dns),
