@@ -64,8 +64,11 @@ static pid_t spawn(char *const argv[], const char *log, const char *ready)
     return gone ? -1 : pid;
 }
 
-/* `openssl ocsp` answering for the intermediate, its responses signed by signer.pem/.key. */
-static void responder_start(responder_t *r, const char *signer)
+/*
+ * `openssl ocsp` answering for the intermediate, its responses signed by signer.pem/.key and
+ * valid for `minutes`.
+ */
+static void responder_start_for(responder_t *r, const char *signer, int minutes)
 {
     char *argv[] = {
         "openssl",  "ocsp",
@@ -74,13 +77,19 @@ static void responder_start(responder_t *r, const char *signer)
         "-CA",      (char *)lg_test_pki("int.pem"),
         "-rsigner", (char *)lg_test_pki(lg_fmt("%s.pem", signer)),
         "-rkey",    (char *)lg_test_pki(lg_fmt("%s.key", signer)),
-        "-ndays",   "1",
+        "-nmin",    lg_fmt("%d", minutes),
         NULL,
     };
 
     r->pid = spawn(argv, lg_fmt("%s/responder.log", r->dir), "waiting for OCSP client");
     cr_assert_gt(r->pid, 0, "openssl ocsp exited: %s",
                  lg_test_read_file(lg_fmt("%s/responder.log", r->dir), NULL));
+}
+
+/* The same, valid for a day. */
+static void responder_start(responder_t *r, const char *signer)
+{
+    responder_start_for(r, signer, 24 * 60);
 }
 
 static void responder_stop(responder_t *r)
@@ -250,5 +259,46 @@ Test(ocsp, responder_down_at_start_then_up_and_its_name_resolved, .timeout = 90)
     responder_stop(&r);
     kill(dns, SIGTERM);
     waitpid(dns, &st, 0);
+    lg_lifeguard_finish(lg, "connect() to");
+}
+
+Test(ocsp, refreshed_at_half_validity_and_not_stapled_once_expired, .timeout = 180)
+{
+    responder_t r = {0};
+    lg_proc_t *lg;
+    const char *log, *out;
+
+    responder_pki(&r);
+    responder_start_for(&r, "int", 1); /* a minute: refreshed after 30 s */
+    lg = lifeguard(&r);
+    cr_assert(lg_proc_wait_log(lg, 0, "good.pem: response fetched from", lg_test_timeout_ms()),
+              "%s", lg_proc_log(lg));
+    log = lg_proc_log(lg);
+    cr_assert_not_null(strstr(log, "good, next update "), "%s", log);
+    /* half of the minute left when it arrived (the responder's clock may be a second ahead) */
+    cr_assert(strstr(log, ", refreshed in 30 s") != NULL || strstr(log, ", refreshed in 29 s"),
+              "%s", log);
+    expect_status(lg, "good.ocsp.test", "good");
+
+    /* the refresh fails: the response stays until its nextUpdate, then nothing is stapled */
+    responder_stop(&r);
+    cr_assert(lg_proc_wait_log(lg, 0, "good.pem: fetch from", 45000), "%s", lg_proc_log(lg));
+    log = lg_proc_log(lg);
+    cr_assert_not_null(strstr(log, lg_fmt("good.pem: fetch from http://127.0.0.1:%d/ failed "
+                                          "(connect() to 127.0.0.1:%d failed (111: Connection "
+                                          "refused)): the last response is still stapled, next "
+                                          "try in 10 s",
+                                          r.port, r.port)),
+                       "%s", log);
+    expect_status(lg, "good.ocsp.test", "good");
+    cr_assert(lg_proc_wait_log(lg, 0,
+                               lg_fmt("ocsp: %s/good.pem: the stapled response expired "
+                                      "(nextUpdate passed): nothing is stapled until a fetch "
+                                      "succeeds",
+                                      r.dir),
+                               45000),
+              "%s", lg_proc_log(lg));
+    out = staple(lg, "good.ocsp.test");
+    cr_assert_not_null(strstr(out, "OCSP response: no response sent"), "%s", out);
     lg_lifeguard_finish(lg, "connect() to");
 }
