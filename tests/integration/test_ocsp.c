@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -37,6 +38,16 @@ static void responder_pki(responder_t *r)
     r->dir = lg_test_ocsp_pki(r->port);
 }
 
+/* `text` is in the file `path`. */
+static int file_has(const char *path, const char *text)
+{
+    char *s = lg_test_read_file(path, NULL);
+    int has = s != NULL && strstr(s, text) != NULL;
+
+    free(s);
+    return has;
+}
+
 /* Run argv with its output in `log`; returns once `ready` is in the log, -1 if it exited. */
 static pid_t spawn(char *const argv[], const char *log, const char *ready)
 {
@@ -56,11 +67,9 @@ static pid_t spawn(char *const argv[], const char *log, const char *ready)
         _exit(127);
     }
     close(fd);
-    LG_WAIT_FOR(ok,
-                strstr(lg_test_read_file(log, NULL), ready) != NULL ||
-                    (gone = waitpid(pid, &st, WNOHANG) == pid),
+    LG_WAIT_FOR(ok, file_has(log, ready) || (gone = waitpid(pid, &st, WNOHANG) == pid),
                 lg_test_timeout_ms());
-    cr_assert(ok, "%s did not start: %s", argv[0], lg_test_read_file(log, NULL));
+    cr_assert(ok, "%s did not start: see %s", argv[0], log);
     return gone ? -1 : pid;
 }
 
@@ -82,8 +91,7 @@ static void responder_start_for(responder_t *r, const char *signer, int minutes)
     };
 
     r->pid = spawn(argv, lg_fmt("%s/responder.log", r->dir), "waiting for OCSP client");
-    cr_assert_gt(r->pid, 0, "openssl ocsp exited: %s",
-                 lg_test_read_file(lg_fmt("%s/responder.log", r->dir), NULL));
+    cr_assert_gt(r->pid, 0, "openssl ocsp exited: see %s/responder.log", r->dir);
 }
 
 /* The same, valid for a day. */
@@ -208,7 +216,8 @@ Test(ocsp, response_not_signed_for_the_issuer_is_not_stapled, .timeout = 90)
 /* dnsmasq on a free port of 127.0.0.1 that says ocsp.test is 127.0.0.1; its port. */
 static int resolver_start(const responder_t *r, pid_t *pid)
 {
-    const char *hosts = lg_test_write_file(r->dir, "hosts", "127.0.0.1 ocsp.test\n");
+    const char *hosts =
+        lg_test_keep(lg_test_write_file(r->dir, "hosts", "127.0.0.1 ocsp.test\n"), NULL);
 
     /* it binds UDP and TCP: a port free for one may be taken for the other, so try again */
     for (int attempt = 0; attempt < 5; attempt++) {

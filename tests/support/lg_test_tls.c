@@ -82,8 +82,9 @@ const char *lg_test_tls_yaml(const char *name, const char *mode, const char *tls
 
 const char *lg_test_tls_conf(const char *name, const char *mode, const char *tls)
 {
-    return lg_test_write_file(lg_test_tempdir(), "lifeguard.yaml",
-                              lg_test_tls_yaml(name, mode, tls));
+    return lg_test_keep(
+        lg_test_write_file(lg_test_tempdir(), "lifeguard.yaml", lg_test_tls_yaml(name, mode, tls)),
+        NULL);
 }
 
 lg_config_t *lg_test_tls_load(const char *name, const char *mode, const char *tls)
