@@ -346,10 +346,8 @@ void lg_tls_ocsp_watch(lg_tls_cert_t *c)
     unsigned klen = 0;
     int fresh, i;
 
-    if (c->x509 == NULL || c->ocsp_slot != 0 ||
+    if (c->x509 == NULL || c->ocsp_slot != 0 || !lg_ocsp_target_usable(c) ||
         X509_digest(c->x509, EVP_sha256(), key, &klen) != 1 || klen != sizeof(key))
-        return;
-    if (!lg_ocsp_target_usable(c))
         return;
     i = lg_tls_staple_take(key, &fresh);
     if (i < 0) {
