@@ -323,32 +323,38 @@ static void lookup_answered(lookup_t *l)
     }
 }
 
-/* /etc/hosts knows the name: 1 with l->addrs filled. */
-static int hosts_lookup(lookup_t *l)
+int lg_dns_hosts(const char *name, uint16_t port, struct sockaddr_storage *out, int max)
 {
     FILE *f = fopen("/etc/hosts", "r");
     char line[LG_HOSTS_LINE_MAX];
+    int n = 0;
 
-    l->naddrs = 0;
     while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
-        char *save, *ip = strtok_r(line, " \t\r\n", &save), *name;
+        char *save, *ip = strtok_r(line, " \t\r\n", &save), *host;
         lg_addr_t a;
         char text[LG_ADDR_TEXT_MAX + 8];
         const char *why;
 
         if (ip == NULL || ip[0] == '#')
             continue;
-        while ((name = strtok_r(NULL, " \t\r\n", &save)) != NULL && name[0] != '#') {
-            if (strcasecmp(name, l->be->addr.host) != 0 || l->naddrs == LG_DNS_SLOTS)
+        while ((host = strtok_r(NULL, " \t\r\n", &save)) != NULL && host[0] != '#') {
+            if (strcasecmp(host, name) != 0 || n == max)
                 continue;
-            if (lg_format(text, sizeof(text), strchr(ip, ':') ? "[%s]:%u" : "%s:%u", ip,
-                          l->be->addr.port) == LG_OK &&
+            if (lg_format(text, sizeof(text), strchr(ip, ':') ? "[%s]:%u" : "%s:%u", ip, port) ==
+                    LG_OK &&
                 lg_parse_addr(text, 0, &a, &why) == LG_OK)
-                memcpy(&l->addrs[l->naddrs++], &a.sa, sizeof(a.sa));
+                memcpy(&out[n++], &a.sa, sizeof(a.sa));
         }
     }
     if (f != NULL)
         fclose(f);
+    return n;
+}
+
+/* /etc/hosts knows the name: 1 with l->addrs filled. */
+static int hosts_lookup(lookup_t *l)
+{
+    l->naddrs = lg_dns_hosts(l->be->addr.host, l->be->addr.port, l->addrs, LG_DNS_SLOTS);
     return l->naddrs > 0;
 }
 
@@ -449,8 +455,7 @@ static void lookup_step(void *item)
     }
 }
 
-/* The DNS server: `resolver`, else the first nameserver of /etc/resolv.conf, else loopback. */
-static void server_init(const lg_config_t *cf)
+socklen_t lg_dns_server(const lg_config_t *cf, struct sockaddr_storage *out)
 {
     FILE *f;
     char line[LG_HOSTS_LINE_MAX], ns[LG_HOSTS_LINE_MAX], text[LG_HOSTS_LINE_MAX + 16];
@@ -458,9 +463,8 @@ static void server_init(const lg_config_t *cf)
     const char *why, *use = "127.0.0.1:53";
 
     if (cf->resolver.text[0] != '\0') {
-        memcpy(&server, &cf->resolver.sa, sizeof(server));
-        server_len = cf->resolver.salen;
-        return;
+        memcpy(out, &cf->resolver.sa, sizeof(*out));
+        return cf->resolver.salen;
     }
     f = fopen("/etc/resolv.conf", "r");
     while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
@@ -475,8 +479,8 @@ static void server_init(const lg_config_t *cf)
         fclose(f);
     if (lg_parse_addr(use, 0, &a, &why) != LG_OK)
         lg_parse_addr("127.0.0.1:53", 0, &a, &why);
-    memcpy(&server, &a.sa, sizeof(server));
-    server_len = a.salen;
+    memcpy(out, &a.sa, sizeof(*out));
+    return a.salen;
 }
 
 /* The server in messages: the address alone when it listens on the usual port. */
@@ -514,7 +518,7 @@ static int set_new(const lg_config_t *cf, lg_shm_t *shm, lg_watch_set_t **out)
         return LG_OK;
     if ((s = lg_watch_set_new(&lookups, n)) == NULL)
         return LG_ERR;
-    server_init(cf);
+    server_len = lg_dns_server(cf, &server);
     server_text_init();
     next_id = (unsigned)getpid() & 0xFFFE;
     for (size_t i = 0; i < cf->npools; i++) {

@@ -38,6 +38,11 @@ int lg_dns_check(const lg_config_t *cf, lg_dns_report_t report, void *arg);
  */
 int lg_dns_parse(const unsigned char *msg, size_t len, unsigned id, uint16_t port,
                  struct sockaddr_storage *out, int max, unsigned *rcode);
+/* The DNS server asked: `resolver`, else the first nameserver of /etc/resolv.conf, else
+ * 127.0.0.1:53, into *out; returns its length. */
+socklen_t lg_dns_server(const lg_config_t *cf, struct sockaddr_storage *out);
+/* The addresses /etc/hosts gives `name` (case-insensitive), with `port`, into out[0..max). */
+int lg_dns_hosts(const char *name, uint16_t port, struct sockaddr_storage *out, int max);
 /* Write a query for `name` (type 1 = A, 28 = AAAA) into buf; returns its length or 0. */
 size_t lg_dns_query(unsigned char *buf, size_t cap, unsigned id, const char *name, unsigned type);
 

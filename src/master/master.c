@@ -35,6 +35,7 @@
 #include "master/lsock.h"
 #include "master/nofile.h"
 #include "master/worker.h"
+#include "tls/ocsp.h"
 #include "tls/ticket.h"
 #include "tls/tls.h"
 #include "upstream/shm.h"
@@ -574,7 +575,7 @@ int lg_master_run(lg_config_t *cf)
     if (lg_loop_init() != LG_OK || signals_init() != LG_OK ||
         lg_timerq_init(&m.q_kill, cf->timeouts.drain + LG_KILL_GRACE_MS) != LG_OK ||
         lg_timerq_init(&m.q_respawn, LG_RESPAWN_DELAY_MIN) != LG_OK ||
-        lg_tls_tickets_start(cf) != LG_OK)
+        lg_tls_tickets_start(cf) != LG_OK || lg_tls_ocsp_start(cf) != LG_OK)
         return 1;
     m.kill_timer.handler = kill_late;
     m.respawn_timer.handler = respawn_tick;

@@ -340,6 +340,7 @@ int lg_tls_cert_load(lg_tls_load_t *ld, size_t i, lg_tls_cert_t *out)
 
 void lg_tls_cert_free(lg_tls_cert_t *c)
 {
+    lg_tls_ocsp_release(c);
     X509_free(c->x509);
     EVP_PKEY_free(c->pkey);
     sk_X509_pop_free(c->chain, X509_free);

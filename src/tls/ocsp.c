@@ -1,8 +1,9 @@
 /*
  * ocsp.c - OCSP stapling from a file (ocsp: PATH): the DER response is read and checked at load
  * (a successful response that covers this certificate; one past its nextUpdate is a warning),
- * and stapled when a client asks for the certificate's status. Fetching responses (ocsp: auto)
- * belongs to the master and is not built yet.
+ * and stapled when a client asks for the certificate's status. With ocsp: auto the master
+ * fetches the response (ocsp_fetch.c) into a shared slot (staple.c), whose current bytes are
+ * stapled.
  */
 #include <stdio.h>
 #include <string.h>
@@ -74,18 +75,33 @@ int lg_tls_ocsp_load(lg_tls_load_t *ld, size_t i, lg_tls_cert_t *c)
     return rc;
 }
 
+/* The DER response of certificate `c` to staple into a copy for OpenSSL; NULL when none. */
+static unsigned char *ocsp_current(const lg_tls_cert_t *c, size_t *len)
+{
+    unsigned char buf[LG_OCSP_DER_MAX];
+
+    if (c->ocsp != NULL) {
+        *len = c->ocsp_len;
+        return OPENSSL_memdup(c->ocsp, c->ocsp_len);
+    }
+    if (c->ocsp_slot == 0 || (*len = lg_tls_staple_read(c->ocsp_slot - 1, buf)) == 0)
+        return NULL;
+    return OPENSSL_memdup(buf, *len);
+}
+
 /* Status request: staple the response of the certificate chosen for this connection. */
 static int ocsp_staple(SSL *ssl, void *arg)
 {
     const lg_tls_ctx_t *t = arg;
     const X509 *x = SSL_get_certificate(ssl);
     unsigned char *copy;
+    size_t len;
 
     for (size_t i = 0; x != NULL && i < t->ncerts; i++) {
-        if (t->certs[i].x509 != x || t->certs[i].ocsp == NULL)
+        if (t->certs[i].x509 != x)
             continue;
-        copy = OPENSSL_memdup(t->certs[i].ocsp, t->certs[i].ocsp_len);
-        if (copy != NULL && SSL_set_tlsext_status_ocsp_resp(ssl, copy, (long)t->certs[i].ocsp_len))
+        copy = ocsp_current(&t->certs[i], &len);
+        if (copy != NULL && SSL_set_tlsext_status_ocsp_resp(ssl, copy, (long)len))
             return SSL_TLSEXT_ERR_OK;
         OPENSSL_free(copy);
         break;
@@ -95,11 +111,17 @@ static int ocsp_staple(SSL *ssl, void *arg)
 
 void lg_tls_ocsp_attach(lg_tls_ctx_t *t)
 {
+    int staple = 0;
+
+    if (lg_tls_staple_ready())
+        lg_tls_ocsp_resolver(t->cf);
     for (size_t i = 0; i < t->ncerts; i++) {
-        if (t->certs[i].ocsp != NULL) {
-            SSL_CTX_set_tlsext_status_cb(t->ssl, ocsp_staple);
-            SSL_CTX_set_tlsext_status_arg(t->ssl, t);
-            return;
-        }
+        if (t->certs[i].conf->ocsp == LG_OCSP_AUTO && lg_tls_staple_ready())
+            lg_tls_ocsp_watch(&t->certs[i]);
+        staple |= t->certs[i].ocsp != NULL || t->certs[i].conf->ocsp == LG_OCSP_AUTO;
+    }
+    if (staple) {
+        SSL_CTX_set_tlsext_status_cb(t->ssl, ocsp_staple);
+        SSL_CTX_set_tlsext_status_arg(t->ssl, t);
     }
 }

@@ -23,6 +23,7 @@ typedef struct lg_tls_cert {
     int kind;               /* EVP_PKEY_get_base_id() of the key */
     unsigned char *ocsp;    /* DER OCSP response to staple (ocsp: PATH), or NULL */
     size_t ocsp_len;
+    int ocsp_slot; /* ocsp: auto: 1 + its slot of fetched responses (staple.c), 0: none */
     const lg_tls_cert_conf_t *conf;
 } lg_tls_cert_t;
 
@@ -98,6 +99,41 @@ const char *lg_tls_name_text(const X509_NAME *name, char *buf, size_t len);
 int lg_tls_ocsp_load(lg_tls_load_t *ld, size_t i, lg_tls_cert_t *c);
 /* Staple the responses read, when there are any. */
 void lg_tls_ocsp_attach(lg_tls_ctx_t *t);
+
+/*
+ * The region of fetched OCSP responses (staple.c; see ocsp.h). A slot per leaf certificate
+ * (key: SHA-256 of its DER), written by the master, read by workers under a sequence counter.
+ */
+#define LG_OCSP_SLOTS   1024
+#define LG_OCSP_DER_MAX 4096 /* largest response kept */
+#define LG_OCSP_KEY_LEN 32
+/* Map the region if it is not mapped yet. */
+int lg_tls_staple_create(void);
+/* 1 once it is mapped (in the master that runs, and in its workers). */
+int lg_tls_staple_ready(void);
+/*
+ * Master: one more user of the slot of `key` (made when there is none; a slot nobody uses any
+ * more is taken back when the region is full). *fresh: it had no user before. -1 when full.
+ */
+int lg_tls_staple_take(const unsigned char *key, int *fresh);
+/* Master: one user less; 1 when it was the last. */
+int lg_tls_staple_drop(int i);
+/* Master: make `der` (len bytes, 0: nothing) the response of slot `i`, valid until `expires`. */
+void lg_tls_staple_write(int i, const unsigned char *der, size_t len, int64_t expires);
+/* The nextUpdate (wall clock s, 0: none) of slot `i`'s response, -1 when it has none. */
+int64_t lg_tls_staple_expires(int i);
+/* Copy slot `i`'s response into buf (LG_OCSP_DER_MAX bytes); 0 when none or expired. */
+size_t lg_tls_staple_read(int i, unsigned char *buf);
+
+/*
+ * Master, region mapped: fetch the OCSP response of `c` (ocsp: auto) from the responder in its
+ * AIA from now on, unless it is already fetched for another configuration (ocsp_fetch.c).
+ */
+void lg_tls_ocsp_watch(lg_tls_cert_t *c);
+/* Look responder names up with the resolver `cf` names (or /etc/resolv.conf's) from now on. */
+void lg_tls_ocsp_resolver(const lg_config_t *cf);
+/* `c` is freed: its fetches stop when no configuration names its certificate any more. */
+void lg_tls_ocsp_release(lg_tls_cert_t *c);
 
 /* Build the SNI index of t->certs and t->dflt (sni.c). LG_ERR when out of memory. */
 int lg_tls_sni_build(lg_tls_ctx_t *t);

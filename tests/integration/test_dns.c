@@ -63,19 +63,6 @@ typedef struct dns_server {
     int reads;   /* "read HOSTS" lines seen in the log so far */
 } dns_server_t;
 
-static const char *dnsmasq_path(void)
-{
-    const char *p = getenv("LG_TEST_DNSMASQ");
-
-    return p != NULL && *p != '\0' ? p : "/usr/sbin/dnsmasq";
-}
-
-static void skip_without_dnsmasq(void)
-{
-    if (access(dnsmasq_path(), X_OK) != 0)
-        cr_skip_test("%s not found (Debian package dnsmasq-base, scripts/deps.sh)", dnsmasq_path());
-}
-
 /* 1 when a TCP socket can bind ip:port (IPv4 or IPv6 literal) right now. */
 static int tcp_port_free(const char *ip, int port)
 {
@@ -220,22 +207,7 @@ static int dns_spawn(dns_server_t *d, int port, int attempt)
 {
     pid_t parent = getpid();
     char *log = lg_fmt("%s/dnsmasq-%d.log", d->dir, attempt);
-    char *argv[] = {
-        (char *)dnsmasq_path(),
-        "--no-daemon",
-        "--user=root", /* no change of user: it would clear PR_SET_PDEATHSIG */
-        "--conf-file=/dev/null",
-        "--pid-file=",
-        "--log-facility=-",
-        lg_fmt("--port=%d", port),
-        lg_fmt("--listen-address=%s", d->ip),
-        "--bind-interfaces",
-        "--no-resolv",
-        "--no-hosts",
-        lg_fmt("--addn-hosts=%s", d->hosts),
-        d->local ? "--local=/test/" : NULL,
-        NULL,
-    };
+    char **argv = lg_test_dnsmasq_argv(d->ip, port, d->hosts, d->local ? "--local=/test/" : NULL);
     int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), ok, st;
     pid_t pid;
 
@@ -649,7 +621,7 @@ Test(dns, members_follow_the_records, .timeout = 60)
     traffic_t t;
     char *log;
 
-    skip_without_dnsmasq();
+    lg_test_skip_without_dnsmasq();
     port = origins_start(2, ips, names, o);
     d = dns_start("127.0.0.1 " DNS_NAME "\n");
     lg = start_lifeguard(d, 1, port, NO_CHECK);
@@ -702,7 +674,7 @@ Test(dns, name_without_address_at_start, .timeout = 60)
     size_t mark;
     char *log;
 
-    skip_without_dnsmasq();
+    lg_test_skip_without_dnsmasq();
     port = origins_start(1, ips, names, o);
     d = dns_start("");
     lg = start_lifeguard(d, 1, port, NO_CHECK);
@@ -768,7 +740,7 @@ Test(dns, resolver_down_keeps_addresses, .timeout = 60)
     size_t mark;
     char *line;
 
-    skip_without_dnsmasq();
+    lg_test_skip_without_dnsmasq();
     port = origins_start(2, ips, names, o);
     d = dns_start("127.0.0.1 " DNS_NAME "\n127.0.0.2 " DNS_NAME "\n");
     lg = start_lifeguard(d, 1, port, NO_CHECK);
@@ -832,7 +804,7 @@ Test(dns, new_address_is_checked_before_traffic, .timeout = 60)
     traffic_t t;
     char *log, *up2;
 
-    skip_without_dnsmasq();
+    lg_test_skip_without_dnsmasq();
     port = origins_start(2, ips, names, o);
     d = dns_start("127.0.0.1 " DNS_NAME "\n");
     lg = start_lifeguard(d, 1, port, HTTP_CHECK);
@@ -886,7 +858,7 @@ Test(dns, replaced_address_gets_no_more_traffic, .timeout = 60)
     lg_origin_stats_t st;
     size_t mark;
 
-    skip_without_dnsmasq();
+    lg_test_skip_without_dnsmasq();
     port = origins_start(2, ips, names, o);
     d = dns_start("127.0.0.1 " DNS_NAME "\n");
     lg = start_lifeguard(d, 2, port, NO_CHECK);
@@ -953,7 +925,7 @@ Test(dns, a_and_aaaa_records, .timeout = 60)
     traffic_t t;
     char *log;
 
-    skip_without_dnsmasq();
+    lg_test_skip_without_dnsmasq();
     if (!tcp_port_free("::1", 0))
         cr_skip_test("no IPv6 loopback");
     port = origins_start(2, ips, names, o);
@@ -985,7 +957,7 @@ Test(dns, at_most_eight_members, .timeout = 60)
     lg_proc_t *lg;
     traffic_t t;
 
-    skip_without_dnsmasq();
+    lg_test_skip_without_dnsmasq();
     for (int i = 0; i < 10; i++) {
         ips[i] = lg_fmt("127.0.0.%d", i + 1);
         names[i] = lg_fmt("o%d", i + 1);
@@ -1037,7 +1009,7 @@ Test(dns, refusing_resolver, .timeout = 60)
     traffic_t t;
     int an = -1;
 
-    skip_without_dnsmasq();
+    lg_test_skip_without_dnsmasq();
     port = origins_start(1, ips, names, o);
     d = dns_start_opt("", 0);
     cr_assert_eq(dns_ask(d, DNS_NAME, 1000, &an), 5, "this dnsmasq does not refuse");
@@ -1088,7 +1060,7 @@ Test(dns, replaced_address_is_checked_before_traffic, .timeout = 60)
     traffic_t t;
     char *up1, *up2, *to2;
 
-    skip_without_dnsmasq();
+    lg_test_skip_without_dnsmasq();
     port = origins_start(2, ips, names, o);
     d = dns_start("127.0.0.1 " DNS_NAME "\n");
     conf = dns_conf(d, 1, port,
@@ -1174,7 +1146,7 @@ Test(dns, reload_keeps_members, .timeout = 60)
     size_t mark;
     char *log;
 
-    skip_without_dnsmasq();
+    lg_test_skip_without_dnsmasq();
     port = origins_start(2, ips, names, o);
     d = dns_start("127.0.0.1 " DNS_NAME "\n127.0.0.2 " DNS_NAME "\n");
     lg = start_lifeguard(d, 1, port, HTTP_CHECK);
@@ -1243,7 +1215,7 @@ Test(dns, check_warns_about_names_that_do_not_resolve, .timeout = 60)
     char *out;
     int rc;
 
-    skip_without_dnsmasq();
+    lg_test_skip_without_dnsmasq();
     d = dns_start("127.0.0.1 " DNS_NAME "\n");
     rc = check_config(d,
                       "      - " DNS_NAME ":80\n"
@@ -1276,7 +1248,7 @@ Test(dns, check_with_a_silent_resolver, .timeout = 60)
     char *out;
     int rc;
 
-    skip_without_dnsmasq();
+    lg_test_skip_without_dnsmasq();
     d = dns_start("127.0.0.1 " DNS_NAME "\n");
     cr_assert_eq(kill(d->pid, SIGSTOP), 0);
     rc = check_config(d, "      - " DNS_NAME ":80\n", &out);

@@ -367,6 +367,19 @@ int lg_test_listen(int backlog, int *port);
  * when there is none. */
 int lg_test_free_port(void);
 
+/* ---- dnsmasq as a DNS server on loopback (lg_test_dnsmasq.c) */
+
+/* /usr/sbin/dnsmasq, or $LG_TEST_DNSMASQ. */
+const char *lg_test_dnsmasq_path(void);
+/* Skip the test when dnsmasq is not installed. */
+void lg_test_skip_without_dnsmasq(void);
+/*
+ * The command line (harness-owned, NULL-terminated) of a dnsmasq in the foreground that logs to
+ * stderr, answers on ip:port (UDP and TCP) from the "IP NAME" lines of the file `hosts` only,
+ * plus option `extra` (NULL: none). It logs "read HOSTS" once it answers.
+ */
+char **lg_test_dnsmasq_argv(const char *ip, int port, const char *hosts, const char *extra);
+
 /* ---- the exchange of a load generator (lg_test_load.c) */
 
 /* How lg_load_exchange() ended. */

@@ -43,6 +43,18 @@ const char *lg_test_pki(const char *name)
     return lg_fmt("%s/%s", LG_PKI_DIR, name);
 }
 
+const char *lg_test_ocsp_pki(int port)
+{
+    const char *dir = lg_test_tempdir();
+    char *pki = lg_fmt("%s", lg_test_pki("int.pem"));
+
+    *strrchr(pki, '/') = '\0';
+    cr_assert_eq(system(lg_fmt("sh %s/tests/support/make_ocsp_pki.sh %s %s %d", LG_SOURCE_DIR, dir,
+                               pki, port)),
+                 0, "make_ocsp_pki.sh failed: see %s/openssl.log", dir);
+    return dir;
+}
+
 const char *lg_test_cert_entry(const char *name, const char *key)
 {
     return lg_fmt("        - cert: %s\n          key: %s\n", lg_test_pki(lg_fmt("%s.pem", name)),
@@ -70,8 +82,9 @@ const char *lg_test_tls_yaml(const char *name, const char *mode, const char *tls
 
 const char *lg_test_tls_conf(const char *name, const char *mode, const char *tls)
 {
-    return lg_test_write_file(lg_test_tempdir(), "lifeguard.yaml",
-                              lg_test_tls_yaml(name, mode, tls));
+    return lg_test_keep(
+        lg_test_write_file(lg_test_tempdir(), "lifeguard.yaml", lg_test_tls_yaml(name, mode, tls)),
+        NULL);
 }
 
 lg_config_t *lg_test_tls_load(const char *name, const char *mode, const char *tls)

@@ -23,6 +23,12 @@
  */
 const char *lg_test_pki(const char *name);
 
+/*
+ * A temp dir (harness-owned) made by make_ocsp_pki.sh: leaves whose AIA names an OCSP responder
+ * on 127.0.0.1:`port` and localhost:`port`, their responder index and DER responses.
+ */
+const char *lg_test_ocsp_pki(int port);
+
 /* A certificates entry for the PKI's NAME.pem and KEY.key (key NULL: NAME.key), indented. */
 const char *lg_test_cert_entry(const char *name, const char *key);
 /*
