@@ -94,33 +94,36 @@ static char *py(const char *text, int lines, const char *expr)
  * certificate; plain: no tls. Access log json on stdout, the admin listener, 2 workers (the
  * counters are summed over their slots), client_header 1s (the handshake timeout).
  */
+/* A tls listener `name` (listening on port 0 unless it is web) with the PKI's certificates
+ * `certs` (NAME.pem and NAME.key each) and client certificates `verify`-ed. */
+static void tls_listener(lg_yaml_t *c, const char *name, const char *const *certs,
+                         const char *verify)
+{
+    const char *at = lg_fmt("listeners.%s", name);
+
+    if (strcmp(name, "web") != 0) {
+        lg_yaml_set(c, lg_fmt("%s.listen", at), "127.0.0.1:0");
+        lg_yaml_add(c, lg_fmt("%s.routes", at), "{pool: app}");
+    }
+    for (; *certs != NULL; certs++)
+        lg_yaml_add(c, lg_fmt("%s.tls.certificates", at), "{cert: %s, key: %s}",
+                    lg_test_pki(lg_fmt("%s.pem", *certs)), lg_test_pki(lg_fmt("%s.key", *certs)));
+    lg_yaml_setf(c, lg_fmt("%s.tls.client_auth", at), "{ca: %s, verify: %s}", lg_test_pki("ca.pem"),
+                 verify);
+}
+
 static lg_proc_t *obs_start(int origin_port)
 {
     lg_yaml_t *c = lg_yaml_single(origin_port);
-    const char *entry = "{cert: %s, key: %s}";
 
     lg_yaml_set(c, "workers", "2");
     lg_yaml_set(c, "log.access", "stdout");
     lg_yaml_set(c, "log.access_format", "json");
     lg_yaml_set(c, "admin.listen", "127.0.0.1:0");
     lg_yaml_set(c, "timeouts.client_header", "1s");
-    lg_yaml_add(c, "listeners.web.tls.certificates", entry, lg_test_pki("ec.pem"),
-                lg_test_pki("ec.key"));
-    lg_yaml_add(c, "listeners.web.tls.certificates", entry, lg_test_pki("rsa.pem"),
-                lg_test_pki("rsa.key"));
-    lg_yaml_add(c, "listeners.web.tls.certificates", entry, lg_test_pki("wild.pem"),
-                lg_test_pki("wild.key"));
-    lg_yaml_setf(c, "listeners.web.tls.client_auth", "{ca: %s, verify: optional}",
-                 lg_test_pki("ca.pem"));
-    lg_yaml_set(c, "listeners.strict.listen", "127.0.0.1:0");
-    lg_yaml_add(c, "listeners.strict.routes", "{pool: app}");
-    lg_yaml_add(c, "listeners.strict.tls.certificates", entry, lg_test_pki("ec.pem"),
-                lg_test_pki("ec.key"));
-    lg_yaml_add(c, "listeners.strict.tls.certificates", entry, lg_test_pki("expired.pem"),
-                lg_test_pki("expired.key"));
+    tls_listener(c, "web", (const char *const[]){"ec", "rsa", "wild", NULL}, "optional");
+    tls_listener(c, "strict", (const char *const[]){"ec", "expired", NULL}, "required");
     lg_yaml_set(c, "listeners.strict.tls.unknown_sni", "reject");
-    lg_yaml_setf(c, "listeners.strict.tls.client_auth", "{ca: %s, verify: required}",
-                 lg_test_pki("ca.pem"));
     lg_yaml_set(c, "listeners.plain.listen", "127.0.0.1:0");
     lg_yaml_add(c, "listeners.plain.routes", "{pool: app}");
     return lg_yaml_start(c);
@@ -280,17 +283,12 @@ static long long not_after(const char *name)
     return (long long)timegm(&tm);
 }
 
-Test(tls_obs, access_log_metrics_and_status, .timeout = 120)
+/* The requests of ok_cases, two s_client connections (one resumed) and a plain one; their log
+ * lines. */
+static void successes(lg_proc_t *lg, int web)
 {
-    lg_proc_t *origin = lg_origin_start(NULL), *lg = obs_start(origin->port);
-    int web = lg_proc_port(lg, "web"), strict = lg_proc_port(lg, "strict");
-    int aport = lg_proc_admin_port(lg);
-    const char *want[64], *body;
-    size_t n = 0;
-    int status;
     char *out;
 
-    /* requests that succeed: their log lines */
     for (size_t i = 0; i < sizeof(ok_cases) / sizeof(ok_cases[0]); i++) {
         out = run(subst(lg_fmt("%s%s/?case=%s", CURL, ok_cases[i].args, ok_cases[i].tag), web), "");
         cr_assert_eq(strcmp(out, "status=200"), 0, "%s: %s", ok_cases[i].tag, out);
@@ -317,15 +315,31 @@ Test(tls_obs, access_log_metrics_and_status, .timeout = 120)
            "in d if l['path'] in ('/?case=client_cert', '/?case=plain'))"),
         "[('/?case=client_cert', 'www.example.com', 'O=lifeguard tests,CN=client one'), "
         "('/?case=plain', None, None)]");
+}
 
-    /* one failure of each reason */
-    for (size_t i = 0; i < sizeof(fail_cases) / sizeof(fail_cases[0]); i++)
-        fail_one(&fail_cases[i], strcmp(fail_cases[i].listener, "web") == 0 ? web : strict);
+/* /metrics after successes() and one failure of each fail_cases row. */
+static void check_metrics(int aport)
+{
+    static const char *const certs[][4] = {
+        {"web", "example.com", "ec", "ec.pem"},
+        {"web", "example.com", "rsa", "rsa.pem"},
+        {"web", "*.example.org", "ec", "wild.pem"},
+        {"strict", "old.example.com", "ec", "expired.pem"},
+    };
+    const char *want[64], *body;
+    size_t n = 0;
+    int status;
+    char *out;
+
     for (size_t i = 0; i < sizeof(fail_cases) / sizeof(fail_cases[0]); i++)
         want[n++] = lg_fmt("lifeguard_tls_handshake_failures_total{listener=\"%s\",reason=\"%s\"} "
                            "1\n",
                            fail_cases[i].listener, fail_cases[i].reason);
-    /* 6 curl requests and 2 s_client connections; the failures above */
+    for (size_t i = 0; i < sizeof(certs) / sizeof(certs[0]); i++)
+        want[n++] = lg_fmt("lifeguard_tls_certificate_expiry_timestamp_seconds{listener=\"%s\","
+                           "name=\"%s\",key=\"%s\"} %lld\n",
+                           certs[i][0], certs[i][1], certs[i][2], not_after(certs[i][3]));
+    /* 6 curl requests and 2 s_client connections; the failures */
     want[n++] = "lifeguard_tls_handshakes_total{listener=\"web\",result=\"ok\"} 8\n";
     want[n++] = "lifeguard_tls_handshakes_total{listener=\"web\",result=\"failed\"} 7\n";
     want[n++] = "lifeguard_tls_resumed_total{listener=\"web\"} 1\n";
@@ -333,26 +347,18 @@ Test(tls_obs, access_log_metrics_and_status, .timeout = 120)
     want[n++] = "lifeguard_tls_handshakes_total{listener=\"strict\",result=\"failed\"} 2\n";
     want[n++] =
         "lifeguard_tls_handshake_failures_total{listener=\"strict\",reason=\"timeout\"} 0\n";
-    want[n++] = lg_fmt("lifeguard_tls_certificate_expiry_timestamp_seconds{listener=\"web\","
-                       "name=\"example.com\",key=\"ec\"} %lld\n",
-                       not_after("ec.pem"));
-    want[n++] = lg_fmt("lifeguard_tls_certificate_expiry_timestamp_seconds{listener=\"web\","
-                       "name=\"example.com\",key=\"rsa\"} %lld\n",
-                       not_after("rsa.pem"));
-    want[n++] = lg_fmt("lifeguard_tls_certificate_expiry_timestamp_seconds{listener=\"web\","
-                       "name=\"*.example.org\",key=\"ec\"} %lld\n",
-                       not_after("wild.pem"));
-    want[n++] = lg_fmt("lifeguard_tls_certificate_expiry_timestamp_seconds{listener=\"strict\","
-                       "name=\"old.example.com\",key=\"ec\"} %lld\n",
-                       not_after("expired.pem"));
     body = metrics_expect(aport, want, n);
     cr_assert_null(strstr(body, "listener=\"plain\",result="), "no TLS series for plain");
     out = run_status("promtool check metrics", body, &status);
     cr_assert_eq(status, 0, "promtool: %s", out);
+}
 
-    /* /status.json: the same counters, and the certificates */
+/* /status.json: the same counters, and the certificates. */
+static void check_status(int aport)
+{
+    long long before = (long long)time(NULL), na = not_after("ec.pem"), days;
     lg_http_response_t *r = lg_http_get(aport, "/status.json", NULL);
-    long long before = (long long)time(NULL), na = not_after("ec.pem");
+    long long after = (long long)time(NULL);
 
     cr_assert_eq(r->status, 200);
     cr_assert_str_eq(py(r->body, 0,
@@ -370,16 +376,27 @@ Test(tls_obs, access_log_metrics_and_status, .timeout = 120)
                      "intermediate', 'ec.pem'), (['example.com', 'www.example.com'], 'rsa', "
                      "'CN=lifeguard test intermediate', 'rsa.pem'), (['*.example.org'], 'ec', "
                      "'CN=lifeguard test intermediate', 'wild.pem')]");
-    long long days =
-        atoll(py(r->body, 0, "d['listeners'][0]['tls']['certificates'][0]['days_left']"));
     cr_assert_eq(atoll(py(r->body, 0, "d['listeners'][0]['tls']['certificates'][0]['not_after']")),
                  na);
-    cr_assert(days >= (na - (long long)time(NULL)) / DAY - 1 && days <= (na - before) / DAY,
+    days = atoll(py(r->body, 0, "d['listeners'][0]['tls']['certificates'][0]['days_left']"));
+    cr_assert(days >= (na - after) / DAY && days <= (na - before) / DAY,
               "days_left %lld for notAfter %lld", days, na);
     cr_assert_str_eq(py(r->body, 0,
                         "[(c['names'], c['days_left'] < 0, c['expires']) "
                         "for c in d['listeners'][1]['tls']['certificates']][1]"),
                      "(['old.example.com'], True, '2021-01-01T00:00:00Z')");
+}
+
+Test(tls_obs, access_log_metrics_and_status, .timeout = 120)
+{
+    lg_proc_t *origin = lg_origin_start(NULL), *lg = obs_start(origin->port);
+    int web = lg_proc_port(lg, "web"), strict = lg_proc_port(lg, "strict");
+
+    successes(lg, web);
+    for (size_t i = 0; i < sizeof(fail_cases) / sizeof(fail_cases[0]); i++)
+        fail_one(&fail_cases[i], strcmp(fail_cases[i].listener, "web") == 0 ? web : strict);
+    check_metrics(lg_proc_admin_port(lg));
+    check_status(lg_proc_admin_port(lg));
     lg_lifeguard_finish(lg, NULL);
     lg_proc_stop(origin);
 }
