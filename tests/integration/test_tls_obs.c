@@ -63,6 +63,7 @@ static char *run_status(const char *cmd, const char *input, int *status)
         out = lg_fmt("%s%s", out, buf);
     }
     st = pclose(f);
+    free(in);
     if (status != NULL)
         *status = st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     return out;
@@ -82,6 +83,7 @@ static char *py(const char *text, int lines, const char *expr)
     char *out =
         run(lg_fmt(PY " -c \"import json, sys; d = %s; print(%s)\" %s", load, expr, file), "");
 
+    free(file);
     out[strcspn(out, "\n")] = '\0';
     return out;
 }
