@@ -148,7 +148,6 @@ static void access_log(const lg_exchange_t *x)
 {
     char ip[LG_IP_STRLEN], up[LG_ADDR_STRLEN] = "", proto[16];
     lg_alog_entry_t e;
-    lg_tls_info_t tls;
 
     lg_net_ip_text(x->peer, ip, sizeof(ip));
     if (x->be != NULL) {
@@ -175,11 +174,7 @@ static void access_log(const lg_exchange_t *x)
     e.body_bytes = x->down.moved + x->own_body;
     e.duration_ms = lg_now - x->start;
     e.upstream_ms = x->rsp_at != 0 ? (int64_t)(x->rsp_at - x->start) : -1;
-    e.tls = NULL;
-    if (x->tls != NULL) { /* plain requests look nothing up */
-        lg_tls_session_info(x->tls, &tls);
-        e.tls = &tls;
-    }
+    e.tls = x->tls;
     lg_alog_write(&e);
 }
 

@@ -145,19 +145,21 @@ size_t lg_alog_escape(char *out, size_t cap, const char *str, int json)
 }
 
 /* The TLS fields of a json line (`,"tls_version":...`), "" for a plain request. */
-static void json_tls(char *out, size_t cap, const lg_tls_info_t *tls)
+static void json_tls(char *out, size_t cap, const SSL *ssl)
 {
     char sni[LG_ALOG_SNI_MAX], subject[LG_ALOG_SUBJECT_MAX];
+    lg_tls_info_t tls;
 
     out[0] = '\0';
-    if (tls == NULL)
+    if (ssl == NULL)
         return;
-    lg_alog_escape(sni, sizeof(sni), tls->sni != NULL ? tls->sni : "", 1);
-    lg_alog_escape(subject, sizeof(subject), tls->subject, 1);
+    lg_tls_session_info(ssl, &tls);
+    lg_alog_escape(sni, sizeof(sni), tls.sni != NULL ? tls.sni : "", 1);
+    lg_alog_escape(subject, sizeof(subject), tls.subject, 1);
     snprintf(out, cap,
              ",\"tls_version\":\"%s\",\"tls_cipher\":\"%s\",\"tls_sni\":\"%s\","
              "\"tls_resumed\":%s,\"tls_client_subject\":\"%s\"",
-             tls->version, tls->cipher, sni, tls->resumed ? "true" : "false", subject);
+             tls.version, tls.cipher, sni, tls.resumed ? "true" : "false", subject);
 }
 
 void lg_alog_write(const lg_alog_entry_t *e)

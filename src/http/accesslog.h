@@ -29,8 +29,8 @@ typedef struct lg_alog_entry {
     int status;
     uint64_t body_bytes; /* body bytes sent, as nginx's $body_bytes_sent */
     uint64_t duration_ms;
-    int64_t upstream_ms;      /* -1 without a backend response */
-    const lg_tls_info_t *tls; /* the client's TLS session (json: tls_* fields); NULL: plain */
+    int64_t upstream_ms; /* -1 without a backend response */
+    const SSL *tls; /* the client's TLS session (json: tls_* fields, looked up then); NULL: plain */
 } lg_alog_entry_t;
 
 /* Open the access log of `cf` (log.access: "stdout", a path, or NULL for off). */

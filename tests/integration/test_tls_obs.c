@@ -114,13 +114,13 @@ static void tls_listener(lg_yaml_t *c, const char *name, const char *const *cert
                  verify);
 }
 
-static lg_proc_t *obs_start(int origin_port)
+static lg_proc_t *obs_start(int origin_port, const char *format)
 {
     lg_yaml_t *c = lg_yaml_single(origin_port);
 
     lg_yaml_set(c, "workers", "2");
     lg_yaml_set(c, "log.access", "stdout");
-    lg_yaml_set(c, "log.access_format", "json");
+    lg_yaml_set(c, "log.access_format", format);
     lg_yaml_set(c, "admin.listen", "127.0.0.1:0");
     lg_yaml_set(c, "timeouts.client_header", "1s");
     tls_listener(c, "web", (const char *const[]){"ec", "rsa", "wild", NULL}, "optional");
@@ -391,7 +391,7 @@ static void check_status(int aport)
 
 Test(tls_obs, access_log_metrics_and_status, .timeout = 120)
 {
-    lg_proc_t *origin = lg_origin_start(NULL), *lg = obs_start(origin->port);
+    lg_proc_t *origin = lg_origin_start(NULL), *lg = obs_start(origin->port, "json");
     int web = lg_proc_port(lg, "web"), strict = lg_proc_port(lg, "strict");
 
     successes(lg, web);
@@ -399,6 +399,26 @@ Test(tls_obs, access_log_metrics_and_status, .timeout = 120)
         fail_one(&fail_cases[i], strcmp(fail_cases[i].listener, "web") == 0 ? web : strict);
     check_metrics(lg_proc_admin_port(lg));
     check_status(lg_proc_admin_port(lg));
+    lg_lifeguard_finish(lg, NULL);
+    lg_proc_stop(origin);
+}
+
+/* The combined format is nginx's whatever the listener: a TLS request adds nothing to it. */
+Test(tls_obs, combined_format_unchanged_on_tls, .timeout = 60)
+{
+    lg_proc_t *origin = lg_origin_start(NULL), *lg = obs_start(origin->port, "combined");
+    const char *tail = "\"GET /?case=combined HTTP/1.1\" 200 7 \"-\" \"curl/7.88.1\"\n";
+    const char *log;
+    char *out;
+    int ok;
+
+    out = run(subst(CURL "-A curl/7.88.1 " WWW "/?case=combined", lg_proc_port(lg, "web")), "");
+    cr_assert_eq(strcmp(out, "status=200"), 0, "%s", out);
+    LG_WAIT_FOR(ok, strstr(log = lg_proc_access_log(lg), "case=combined") != NULL, 5000);
+    cr_assert(ok, "no access log line:\n%s", log);
+    cr_assert(strlen(log) > strlen(tail) && strcmp(log + strlen(log) - strlen(tail), tail) == 0,
+              "expected the line to end with\n%s%s", tail, log);
+    cr_assert_null(strstr(log, "TLS"), "%s", log);
     lg_lifeguard_finish(lg, NULL);
     lg_proc_stop(origin);
 }
