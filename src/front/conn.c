@@ -91,14 +91,11 @@ void lg_conn_accept(lg_listener_t *ls, int fd, const struct sockaddr *peer, sock
 }
 
 /* Counted once per connection with tls, when its handshake ends: one increment each. */
-int lg_conn_handshake(lg_conn_t *c)
+int lg_conn_handshake_step(lg_conn_t *c)
 {
     lg_stats_listener_t *sl;
-    int r;
+    int r = lg_stream_handshake(&c->s);
 
-    if (!(c->s.sock.flags & LG_STREAM_HANDSHAKE))
-        return LG_OK; /* plain, or established */
-    r = lg_stream_handshake(&c->s);
     if (r == LG_AGAIN)
         return r;
     sl = lg_stats_listener(c->ls->index);

@@ -61,7 +61,12 @@ void lg_conn_accept(lg_listener_t *ls, int fd, const struct sockaddr *peer, sock
  * which the front answers (lg_stream_tls_plain_http) and closes itself. The end of a handshake
  * is counted in the listener's counters (ok, resumed, or failed by reason).
  */
-int lg_conn_handshake(lg_conn_t *c);
+int lg_conn_handshake_step(lg_conn_t *c);
+
+static inline int lg_conn_handshake(lg_conn_t *c)
+{
+    return (c->s.sock.flags & LG_STREAM_HANDSHAKE) ? lg_conn_handshake_step(c) : LG_OK;
+}
 
 /* The handshake did not finish within timeouts.client_header: logged, counted, closed. */
 void lg_conn_handshake_timeout(lg_conn_t *c);
