@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/fmt.h"
+#include "tls/obs.h"
 
 static const struct family {
     const char *name, *type, *help;
@@ -16,6 +17,12 @@ static const struct family {
     {"lifeguard_sent_bytes_total", "counter", "Bytes sent to clients"},
     {"lifeguard_connections_total", "counter", "Client connections accepted"},
     {"lifeguard_connections_active", "gauge", "Client connections open now"},
+    {"lifeguard_tls_handshakes_total", "counter", "TLS handshakes, by listener and result"},
+    {"lifeguard_tls_resumed_total", "counter",
+     "TLS handshakes that resumed a session (counted in result=\"ok\" too)"},
+    {"lifeguard_tls_handshake_failures_total", "counter", "Failed TLS handshakes, by reason"},
+    {"lifeguard_tls_certificate_expiry_timestamp_seconds", "gauge",
+     "When each loaded certificate expires (notAfter, Unix time)"},
     {"lifeguard_backend_requests_total", "counter", "Responses from each backend, by class"},
     {"lifeguard_backend_failures_total", "counter",
      "Connect failures, resets, timeouts and malformed responses of each backend"},
@@ -156,6 +163,26 @@ static void hist_series(lg_metrics_t *t, const char pool_label[LG_LABEL_BASE], c
     table_add(t, LG_M_DURATION, "_count", pool_label, (double)cum);
 }
 
+/* The handshake counters of a listener with tls. */
+static void tls_series(lg_metrics_t *t, const char *name, const lg_stats_listener_t *sl)
+{
+    char labels[LG_LABELS_MAX];
+    uint64_t failed = 0;
+
+    for (int r = 0; r < LG_TLS_FAIL_N; r++) {
+        failed += sl->tls_failed[r];
+        if (lg_format(labels, sizeof(labels), "listener=\"%s\",reason=\"%s\"", name,
+                      lg_tls_fail_names[r]) == LG_OK)
+            table_add(t, LG_M_TLS_FAILURES, "", labels, (double)sl->tls_failed[r]);
+    }
+    if (lg_format(labels, sizeof(labels), "listener=\"%s\",result=\"ok\"", name) == LG_OK)
+        table_add(t, LG_M_TLS_HANDSHAKES, "", labels, (double)sl->tls_ok);
+    if (lg_format(labels, sizeof(labels), "listener=\"%s\",result=\"failed\"", name) == LG_OK)
+        table_add(t, LG_M_TLS_HANDSHAKES, "", labels, (double)failed);
+    if (lg_format(labels, sizeof(labels), "listener=\"%s\"", name) == LG_OK)
+        table_add(t, LG_M_TLS_RESUMED, "", labels, (double)sl->tls_resumed);
+}
+
 /* The counters of traffic of one generation: those lg_metrics_retire keeps in the totals. */
 static void traffic_series(lg_metrics_t *t, const lg_admin_gen_t *g)
 {
@@ -176,6 +203,8 @@ static void traffic_series(lg_metrics_t *t, const lg_admin_gen_t *g)
         table_add(t, LG_M_BYTES_IN, "", labels, (double)sl.bytes_in);
         table_add(t, LG_M_BYTES_OUT, "", labels, (double)sl.bytes_out);
         table_add(t, LG_M_CONNS, "", labels, (double)sl.conns_total);
+        if (g->cf->listeners[l].tls != NULL)
+            tls_series(t, name, &sl);
     }
     for (size_t p = 0; p < g->cf->npools; p++) {
         const lg_pool_conf_t *pc = &g->cf->pools[p];
@@ -199,6 +228,34 @@ static void traffic_series(lg_metrics_t *t, const lg_admin_gen_t *g)
                     table_add(t, LG_M_BE_REQUESTS, "", labels, (double)sm.status[c]);
             }
             table_add(t, LG_M_BE_FAILURES, "", ml, (double)sm.failures);
+        }
+    }
+}
+
+/* A certificate's labels (listener, name, key type); 0 when they do not fit. */
+static int cert_labels(const char *listener, const lg_tls_cert_desc_t *d, char *buf, size_t len)
+{
+    return lg_format(buf, len, "listener=\"%s\",name=\"%s\",key=\"%s\"", listener, d->name,
+                     d->key) == LG_OK;
+}
+
+/*
+ * The expiry of every certificate of the serving generation. Two of one name and key type in one
+ * listener: the first, which is the one served, gives the series.
+ */
+static void cert_series(lg_metrics_t *t, const lg_config_t *cf)
+{
+    char labels[LG_LABELS_MAX];
+    lg_tls_cert_desc_t d;
+
+    for (size_t l = 0; l < cf->nlisteners; l++) {
+        const lg_tls_conf_t *tc = cf->listeners[l].tls;
+
+        for (size_t i = 0; tc != NULL && tc->ctx != NULL && i < lg_tls_cert_count(tc->ctx); i++) {
+            lg_tls_cert_describe(tc->ctx, i, &d);
+            if (cert_labels(cf->listeners[l].name, &d, labels, sizeof(labels)) &&
+                lg_metrics_get(t, LG_M_TLS_CERT_EXPIRY, "", labels) == 0)
+                table_add(t, LG_M_TLS_CERT_EXPIRY, "", labels, (double)d.not_after);
         }
     }
 }
@@ -235,6 +292,7 @@ static void state_series(lg_metrics_t *t, const lg_admin_view_t *v)
                 table_add(t, LG_M_BE_CHECK, "", labels, strcmp(st->reason, "ok") == 0);
         }
     }
+    cert_series(t, g->cf);
     table_add(t, LG_M_RELOADS, "", "", v->reloads);
     table_add(t, LG_M_CONFIG_RELOADS, "", "result=\"ok\"", v->reloads);
     table_add(t, LG_M_CONFIG_RELOADS, "", "result=\"failed\"", v->reload_failures);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "tls/obs.h"
 
 /* Response time histogram bounds, in milliseconds (the last bucket is +Inf). */
 #define LG_HIST_BOUNDS                                                                             \
@@ -27,7 +28,10 @@ typedef struct lg_stats_listener {
     uint64_t status[LG_CLASSES];
     uint64_t bytes_in, bytes_out;
     uint64_t conns_total;
-    uint64_t conns_active; /* a gauge: the slot's writer adds and subtracts */
+    uint64_t conns_active;              /* a gauge: the slot's writer adds and subtracts */
+    uint64_t tls_ok;                    /* handshakes that succeeded (listeners with tls) */
+    uint64_t tls_resumed;               /* of those, resumed from a session ticket */
+    uint64_t tls_failed[LG_TLS_FAIL_N]; /* handshakes that failed, by reason */
 } lg_stats_listener_t;
 
 /* Counters of a pool member (a backend address or a DNS slot). */

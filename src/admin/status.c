@@ -1,16 +1,26 @@
 /*
  * status.c - the /status.json document (see status.h): the serving generation's listeners and
- * pools with their counters (all generations summed, as /metrics has them) and the state of
- * every backend.
+ * pools with their counters (all generations summed, as /metrics has them), the state of every
+ * backend, and each tls listener's handshakes and certificates.
  */
 #include "admin/status.h"
 
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "core/fmt.h"
 #include "core/net.h"
 #include "event/loop.h"
+#include "tls/obs.h"
+
+#define LG_SECONDS_PER_DAY 86400
+
+/* a / b rounded down (towards minus infinity): -0.5 days left is -1, expired */
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
 
 static void json_classes(lg_out_t *o, const lg_metrics_t *t, int fam,
                          const char labels[LG_LABEL_BASE])
@@ -57,6 +67,82 @@ static void listen_addr(const lg_admin_gen_t *g, size_t l, char *buf, size_t len
         lg_format(buf, len, "%s", g->cf->listeners[l].addr.text); /* sized for it */
 }
 
+/* A JSON list being written: where, and how many items so far. */
+typedef struct json_list {
+    lg_out_t *o;
+    size_t n;
+} json_list_t;
+
+static void json_name(void *arg, const char *name)
+{
+    json_list_t *jl = arg;
+
+    /* names of the SNI index are DNS names: nothing to escape */
+    lg_outf(jl->o, "%s\"%s\"", jl->n++ ? ", " : "", name);
+}
+
+/* The certificates of a tls listener: names, key type, issuer, validity, days left. */
+static void json_certs(lg_out_t *o, const lg_tls_ctx_t *ctx)
+{
+    char path[2 * LG_TLS_OBS_NAME_MAX], issuer[2 * LG_TLS_OBS_NAME_MAX], at[32];
+    time_t now = time(NULL);
+    lg_tls_cert_desc_t d;
+    json_list_t jl = {o, 0};
+    struct tm tm;
+
+    for (size_t i = 0; i < lg_tls_cert_count(ctx); i++) {
+        time_t na;
+
+        lg_tls_cert_describe(ctx, i, &d);
+        na = (time_t)d.not_after;
+        if (gmtime_r(&na, &tm) == NULL || strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+            at[0] = '\0';
+        lg_outf(o, "%s\n   {\"file\": \"%s\", \"names\": [", i ? "," : "",
+                lg_metrics_esc(d.path, path, sizeof(path)));
+        jl.n = 0;
+        lg_tls_cert_names(ctx, i, json_name, &jl);
+        lg_outf(o,
+                "], \"key\": \"%s\", \"issuer\": \"%s\", \"not_before\": %lld, "
+                "\"not_after\": %lld, \"expires\": \"%s\", \"days_left\": %lld}",
+                d.key, lg_metrics_esc(d.issuer, issuer, sizeof(issuer)), (long long)d.not_before,
+                (long long)d.not_after, at,
+                (long long)floor_div(d.not_after - (int64_t)now, LG_SECONDS_PER_DAY));
+    }
+}
+
+/* A listener's "tls": null without tls, else its handshake counters and certificates. */
+static void json_tls(lg_out_t *o, const lg_metrics_t *t, const lg_listener_conf_t *lc)
+{
+    char l[LG_LABELS_MAX];
+
+    if (lc->tls == NULL) {
+        lg_outf(o, "null");
+        return;
+    }
+    lg_outf(o, "{\"handshakes\": {");
+    for (int r = 0; r < 2; r++) {
+        const char *res = r ? "failed" : "ok";
+        int ok = lg_format(l, sizeof(l), "listener=\"%s\",result=\"%s\"", lc->name, res) == LG_OK;
+
+        lg_outf(o, "\"%s\": %.0f, ", res, ok ? lg_metrics_get(t, LG_M_TLS_HANDSHAKES, "", l) : 0.0);
+    }
+    lg_outf(o, "\"resumed\": %.0f}, \"failures\": {",
+            lg_format(l, sizeof(l), "listener=\"%s\"", lc->name) == LG_OK
+                ? lg_metrics_get(t, LG_M_TLS_RESUMED, "", l)
+                : 0.0);
+    for (int r = 0; r < LG_TLS_FAIL_N; r++) {
+        int ok = lg_format(l, sizeof(l), "listener=\"%s\",reason=\"%s\"", lc->name,
+                           lg_tls_fail_names[r]) == LG_OK;
+
+        lg_outf(o, "%s\"%s\": %.0f", r ? ", " : "", lg_tls_fail_names[r],
+                ok ? lg_metrics_get(t, LG_M_TLS_FAILURES, "", l) : 0.0);
+    }
+    lg_outf(o, "}, \"certificates\": [");
+    if (lc->tls->ctx != NULL)
+        json_certs(o, lc->tls->ctx);
+    lg_outf(o, "]}");
+}
+
 /* The document's head: the process, then the listeners of the serving generation. */
 static void json_listeners(lg_out_t *o, const lg_metrics_t *t, const lg_admin_view_t *v)
 {
@@ -80,11 +166,13 @@ static void json_listeners(lg_out_t *o, const lg_metrics_t *t, const lg_admin_vi
         json_classes(o, t, LG_M_REQUESTS, labels);
         lg_outf(o,
                 ", \"bytes_in\": %.0f, \"bytes_out\": %.0f, \"connections_active\": %.0f, "
-                "\"connections_total\": %.0f}",
+                "\"connections_total\": %.0f, \"tls\": ",
                 lg_metrics_get(t, LG_M_BYTES_IN, "", labels),
                 lg_metrics_get(t, LG_M_BYTES_OUT, "", labels),
                 lg_metrics_get(t, LG_M_CONNS_ACTIVE, "", labels),
                 lg_metrics_get(t, LG_M_CONNS, "", labels));
+        json_tls(o, t, lc);
+        lg_outf(o, "}");
     }
     lg_outf(o, "]");
 }

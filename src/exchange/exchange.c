@@ -174,6 +174,7 @@ static void access_log(const lg_exchange_t *x)
     e.body_bytes = x->down.moved + x->own_body;
     e.duration_ms = lg_now - x->start;
     e.upstream_ms = x->rsp_at != 0 ? (int64_t)(x->rsp_at - x->start) : -1;
+    e.tls = x->tls;
     lg_alog_write(&e);
 }
 

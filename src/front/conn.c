@@ -11,6 +11,7 @@
 #include "core/net.h"
 #include "front/listener.h"
 #include "stream/tls.h"
+#include "tls/obs.h"
 #include "tls/tls.h"
 
 static void conn_event(lg_io_t *io, uint32_t ev)
@@ -89,14 +90,26 @@ void lg_conn_accept(lg_listener_t *ls, int fd, const struct sockaddr *peer, sock
     front->start(c);
 }
 
+/* Counted once per connection with tls, when its handshake ends: one increment each. */
 int lg_conn_handshake_step(lg_conn_t *c)
 {
+    lg_stats_listener_t *sl;
     int r = lg_stream_handshake(&c->s);
 
-    if (r != LG_ERR)
+    if (r == LG_AGAIN)
         return r;
-    if (lg_stream_tls_plain_http(&c->s))
+    sl = lg_stats_listener(c->ls->index);
+    if (r == LG_OK) {
+        lg_stats_add(&sl->tls_ok, 1);
+        if (SSL_session_reused(lg_stream_ssl(&c->s)))
+            lg_stats_add(&sl->tls_resumed, 1);
+        return LG_OK;
+    }
+    if (lg_stream_tls_plain_http(&c->s)) {
+        lg_stats_add(&sl->tls_failed[LG_TLS_FAIL_PLAIN_HTTP], 1);
         return LG_ERR; /* the front answers in plain HTTP */
+    }
+    lg_stats_add(&sl->tls_failed[lg_tls_fail_reason(lg_stream_tls_error_code(&c->s))], 1);
     if (LG_LOG_INFO <= lg_log_level) {
         char ip[LG_IP_STRLEN];
 
@@ -106,6 +119,13 @@ int lg_conn_handshake_step(lg_conn_t *c)
     }
     lg_conn_close(c);
     return LG_ERR;
+}
+
+void lg_conn_handshake_timeout(lg_conn_t *c)
+{
+    lg_log(LG_LOG_INFO, "client timed out in the TLS handshake (timeouts.client_header)");
+    lg_stats_add(&lg_stats_listener(c->ls->index)->tls_failed[LG_TLS_FAIL_TIMEOUT], 1);
+    lg_conn_close(c);
 }
 
 void lg_conn_close(lg_conn_t *c)

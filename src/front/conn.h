@@ -58,7 +58,8 @@ void lg_conn_accept(lg_listener_t *ls, int fd, const struct sockaddr *peer, sock
  * Advance the stream's handshake (at once LG_OK for plain or established streams): LG_OK,
  * LG_AGAIN (wait for readiness; the front's timer bounds it), or LG_ERR: the handshake failed,
  * logged at info and the connection closed, except for plain HTTP sent to a TLS listener,
- * which the front answers (lg_stream_tls_plain_http) and closes itself.
+ * which the front answers (lg_stream_tls_plain_http) and closes itself. The end of a handshake
+ * is counted in the listener's counters (ok, resumed, or failed by reason).
  */
 int lg_conn_handshake_step(lg_conn_t *c);
 
@@ -66,6 +67,9 @@ static inline int lg_conn_handshake(lg_conn_t *c)
 {
     return (c->s.sock.flags & LG_STREAM_HANDSHAKE) ? lg_conn_handshake_step(c) : LG_OK;
 }
+
+/* The handshake did not finish within timeouts.client_header: logged, counted, closed. */
+void lg_conn_handshake_timeout(lg_conn_t *c);
 
 /* Close now: the front releases what it holds, the struct is freed after the batch. */
 void lg_conn_close(lg_conn_t *c);

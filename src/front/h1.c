@@ -321,9 +321,11 @@ static void h1_timeout(lg_conn_t *c)
         lg_h1_reply(hc, 408);
         return;
     }
-    if (c->s.sock.flags & LG_STREAM_HANDSHAKE)
-        lg_log(LG_LOG_INFO, "client timed out in the TLS handshake (timeouts.client_header)");
-    else if (lg_debug_on())
+    if (c->s.sock.flags & LG_STREAM_HANDSHAKE) {
+        lg_conn_handshake_timeout(c);
+        return;
+    }
+    if (lg_debug_on())
         lg_diag_conn(&c->peer.sa, "closing: %s", why[hc->c.state]);
     lg_conn_close(c);
 }

@@ -83,8 +83,7 @@ static void tcp_event(lg_conn_t *c, uint32_t ev)
 /* The connection's own timer bounds the handshake; the exchange times the relay. */
 static void tcp_timeout(lg_conn_t *c)
 {
-    lg_log(LG_LOG_INFO, "client timed out in the TLS handshake (timeouts.client_header)");
-    lg_conn_close(c);
+    lg_conn_handshake_timeout(c);
 }
 
 static void tcp_release(lg_conn_t *c)

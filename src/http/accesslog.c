@@ -15,6 +15,10 @@
 #define LG_ALOG_BUF   (64 * 1024)
 #define LG_ALOG_FLUSH (LG_ALOG_BUF / 2)
 #define LG_ALOG_LINE  8192
+/* TLS fields: an SNI of up to 255 bytes and a subject, each byte escaped to at most 6 */
+#define LG_ALOG_SNI_MAX     (6 * 255 + 8)
+#define LG_ALOG_SUBJECT_MAX 2048
+#define LG_ALOG_TLS_MAX     (LG_ALOG_SNI_MAX + LG_ALOG_SUBJECT_MAX + 256)
 
 static int fd = -1;
 static const char *path; /* NULL: stdout */
@@ -140,9 +144,28 @@ size_t lg_alog_escape(char *out, size_t cap, const char *str, int json)
     return n;
 }
 
+/* The TLS fields of a json line (`,"tls_version":...`), "" for a plain request. */
+static void json_tls(char *out, size_t cap, const SSL *ssl)
+{
+    char sni[LG_ALOG_SNI_MAX], subject[LG_ALOG_SUBJECT_MAX];
+    lg_tls_info_t tls;
+
+    out[0] = '\0';
+    if (ssl == NULL)
+        return;
+    lg_tls_session_info(ssl, &tls);
+    lg_alog_escape(sni, sizeof(sni), tls.sni != NULL ? tls.sni : "", 1);
+    lg_alog_escape(subject, sizeof(subject), tls.subject, 1);
+    snprintf(out, cap,
+             ",\"tls_version\":\"%s\",\"tls_cipher\":\"%s\",\"tls_sni\":\"%s\","
+             "\"tls_resumed\":%s,\"tls_client_subject\":\"%s\"",
+             tls.version, tls.cipher, sni, tls.resumed ? "true" : "false", subject);
+}
+
 void lg_alog_write(const lg_alog_entry_t *e)
 {
     char line[LG_ALOG_LINE], method[512], target[2048], ua[1024], ref[1024], rid[256];
+    char tls[LG_ALOG_TLS_MAX];
     int json = format == LG_ACCESS_JSON;
     int n;
 
@@ -155,20 +178,23 @@ void lg_alog_write(const lg_alog_entry_t *e)
     lg_alog_escape(ua, sizeof(ua), e->user_agent, json);
     lg_alog_escape(ref, sizeof(ref), e->referer, json);
     lg_alog_escape(rid, sizeof(rid), e->request_id, json);
-    if (json)
+    if (json) {
+        json_tls(tls, sizeof(tls), e->tls);
         n = snprintf(line, sizeof(line),
                      "{\"time\":\"%s\",\"client\":\"%s\",\"method\":\"%s\",\"path\":\"%s\","
                      "\"protocol\":\"%s\",\"status\":%d,\"bytes\":%llu,\"duration_ms\":%llu,"
                      "\"upstream\":\"%s\",\"upstream_ms\":%lld,\"pool\":\"%s\","
                      "\"listener\":\"%s\",\"request_id\":\"%s\",\"referer\":\"%s\","
-                     "\"user_agent\":\"%s\"}\n",
+                     "\"user_agent\":\"%s\"%s}\n",
                      cached_iso, e->client, method, target, e->protocol, e->status,
                      (unsigned long long)e->body_bytes, (unsigned long long)e->duration_ms,
-                     e->upstream, (long long)e->upstream_ms, e->pool, e->listener, rid, ref, ua);
-    else
+                     e->upstream, (long long)e->upstream_ms, e->pool, e->listener, rid, ref, ua,
+                     tls);
+    } else {
         n = snprintf(line, sizeof(line), "%s - - [%s] \"%s %s %s\" %d %llu \"%s\" \"%s\"\n",
                      e->client, cached_local, method, target, e->protocol, e->status,
                      (unsigned long long)e->body_bytes, ref[0] ? ref : "-", ua[0] ? ua : "-");
+    }
     if (n < 0)
         return;
     if ((size_t)n >= sizeof(line)) {

@@ -1,6 +1,7 @@
 /*
  * accesslog.h - the access log of a worker: one line per request, `combined` (exactly nginx's
- * format, which log tools parse) or `json` (with duration, upstream, pool, request id), buffered
+ * format, which log tools parse) or `json` (with duration, upstream, pool, request id, and the
+ * TLS version, cipher, SNI, resumption and client subject of TLS requests), buffered
  * and written by one write(2) per flush (when the buffer is half full, and every second), reopened
  * on SIGUSR1 so that logrotate works.
  */
@@ -11,6 +12,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "tls/tls.h"
 
 /* What a line says about one request; strings may be empty, never NULL. */
 typedef struct lg_alog_entry {
@@ -28,6 +30,7 @@ typedef struct lg_alog_entry {
     uint64_t body_bytes; /* body bytes sent, as nginx's $body_bytes_sent */
     uint64_t duration_ms;
     int64_t upstream_ms; /* -1 without a backend response */
+    const SSL *tls; /* the client's TLS session (json: tls_* fields, looked up then); NULL: plain */
 } lg_alog_entry_t;
 
 /* Open the access log of `cf` (log.access: "stdout", a path, or NULL for off). */

@@ -20,6 +20,7 @@ typedef struct tls_stream {
     unsigned read_wants_wr : 1;  /* SSL_read waits for the socket to be writable */
     unsigned write_wants_rd : 1; /* SSL_write waits for the socket to be readable */
     unsigned plain_http : 1;     /* the handshake met a plain HTTP request */
+    unsigned long code;          /* OpenSSL's packed error of a failed handshake, 0: none */
     char err[LG_TLS_ERR_MAX];    /* why the handshake failed */
 } tls_stream_t;
 
@@ -117,6 +118,7 @@ static void handshake_failed(tls_stream_t *t, int code)
 {
     unsigned long e = ERR_peek_last_error();
 
+    t->code = e;
     if (e != 0 && ERR_GET_REASON(e) == SSL_R_HTTP_REQUEST)
         t->plain_http = 1;
     if (e != 0)
@@ -320,4 +322,9 @@ int lg_stream_tls_plain_http(const lg_stream_t *s)
 const char *lg_stream_tls_error(const lg_stream_t *s)
 {
     return s->impl->ops == &tls_ops ? tls_of(s)->err : "";
+}
+
+unsigned long lg_stream_tls_error_code(const lg_stream_t *s)
+{
+    return s->impl->ops == &tls_ops ? tls_of(s)->code : 0;
 }

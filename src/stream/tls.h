@@ -36,4 +36,7 @@ int lg_stream_tls_plain_http(const lg_stream_t *s);
 /* Why the handshake failed, for the log ("" when it did not). */
 const char *lg_stream_tls_error(const lg_stream_t *s);
 
+/* OpenSSL's packed error of the failed handshake (ERR_GET_REASON), 0 when there was none. */
+unsigned long lg_stream_tls_error_code(const lg_stream_t *s);
+
 #endif

@@ -202,7 +202,12 @@ def realistic(uptime, k):
                 {"name": "web", "address": "0.0.0.0:80", "mode": "http",
                  "requests": classes(9600355 + 589 * k, 20599 + 2 * k, 45791 + 9 * k, 10335 + 1 * k),
                  "bytes_in": 5123456789 + 301000 * k, "bytes_out": 190123456789 + 12400000 * k,
-                 "connections_active": 281, "connections_total": 1290412 + 41 * k},
+                 "connections_active": 281, "connections_total": 1290412 + 41 * k,
+                 "tls": {"handshakes": {"ok": 1290002 + 40 * k, "failed": 410 + k, "resumed": 801233 + 27 * k},
+                         "failures": {"no_shared_cipher": 12, "unsupported_protocol": 301 + k, "closed": 97},
+                         "certificates": [cert(["example.com", "www.example.com"], "ec", 61),
+                                          cert(["example.com", "www.example.com"], "rsa", 61),
+                                          cert(["*.example.org"], "ec", 12)]}},
                 {"name": "api", "address": "0.0.0.0:8081", "mode": "http",
                  "requests": classes(2484551 + 231 * k, 0, 53123 + 6 * k, 4012 + 3 * k),
                  "bytes_in": 923456789 + 96000 * k, "bytes_out": 8123456789 + 1150000 * k,
@@ -214,6 +219,13 @@ def realistic(uptime, k):
                  "latency_ms": {"p50": 12.1, "p99": 95.0}, "backends": api}]}
 
 
+def cert(names, key, days):
+    """A certificate of a tls listener as status.json has it, `days` from expiring."""
+    return {"file": "/etc/lifeguard/%s.pem" % names[0].lstrip("*."), "names": names, "key": key,
+            "issuer": "CN=Test CA", "not_before": 1700000000, "not_after": 1700000000 + 86400 * 400,
+            "expires": "2025-01-01T00:00:00Z", "days_left": days}
+
+
 def edges(uptime):
     """What the page must also cope with: a TCP listener, a pool without active checks, a DNS
     member not resolved yet, an unknown state, a pool without backends."""
@@ -222,6 +234,12 @@ def edges(uptime):
                               "requests": classes(0), "bytes_in": 10, "bytes_out": 20,
                               "connections_active": 2, "connections_total": 5})
     snap["pools"][0]["backends"][0]["check"] = None
+    snap["listeners"][0]["tls"] = {
+        "handshakes": {"ok": 90, "failed": 10, "resumed": 45},
+        "failures": {"no_shared_cipher": 4, "unsupported_protocol": 6},
+        "certificates": [cert(["example.com", "www.example.com"], "ec", 400),
+                         cert(["*.example.org"], "rsa", 5),
+                         cert(["old.example.com"], "ec", -3)]}
     snap["pools"].append({"name": "db", "balance": "hash", "retries": 0, "no_backend": 7,
                           "latency_ms": {"p50": 0, "p99": 0},
                           "backends": [{"address": "", "host": "db:5432", "state": "unresolved", "weight": 1,
@@ -247,7 +265,12 @@ return {pg: pg ? pg.querySelector('dd').textContent : null,
         spare: spare ? !spare.querySelector('.empty').hidden : null,
         check: row ? row.cells[row.cells.length - 1].textContent : null,
         unresolved: (q('tr[data-backend="db/db:5432"] .badge') || {}).textContent || null,
-        other: (q('tr[data-backend="db/10.9.9.9:5432"] .badge') || {}).textContent || null};
+        other: (q('tr[data-backend="db/10.9.9.9:5432"] .badge') || {}).textContent || null,
+        pgTls: pg ? pg.querySelector('.tlsb').hidden : null,
+        certs: Array.prototype.map.call(document.querySelectorAll('#listeners .certs li'), function (li) {
+          return [li.children[0].textContent, li.children[1].textContent, li.children[2].textContent,
+                  li.children[2].className];
+        })};
 """
 
 
@@ -313,13 +336,16 @@ def run(a, wd):
         print("ok: banner gone after recovery")
         write_json(fake, edges(20.0))
         wait_uptime(wd, 20.0, a.wait)
-        want = {"pg": "n/a", "spare": True, "check": "passive only", "unresolved": "unresolved", "other": "draining"}
+        want = {"pg": "n/a", "spare": True, "check": "passive only", "unresolved": "unresolved", "other": "draining",
+                "pgTls": True, "certs": [["example.com, www.example.com", "ec", "400 d", "ok"],
+                                         ["*.example.org", "rsa", "5 d", "bad"], ["old.example.com", "ec", "expired", "bad"]]}
         got = wd.js(JS_EDGES)
         if got != want:
             raise Fail("edge cases: expected %s, the page shows %s" % (want, got))
         write_json(fake, edges(5.0))  # a master that restarted: its uptime went back
         wait_uptime(wd, 5.0, a.wait)
-        print("ok: tcp listener, passive-only pool, unresolved member, unknown state, empty pool, restart")
+        print("ok: tcp listener, passive-only pool, unresolved member, unknown state, empty pool, restart, "
+              "certificates and days left")
         check_console(wd)
 
         if a.screenshot:
