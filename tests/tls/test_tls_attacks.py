@@ -5,7 +5,8 @@ of the handshake, a client-initiated renegotiation on TLS 1.2, and TLS 1.0/1.1-o
 
   /usr/bin/python3 tests/tls/test_tls_attacks.py     (lifeguard from $LG_BINARY or build/)
 
-One lifeguard (one worker, timeouts.client_header 2s) serves the whole run. After each attack
+One lifeguard (one worker, timeouts.client_header 2s) serves the whole run; every attack is
+made on its http listener and on its tcp listener with tls (TLS offload). After each attack
 the client saw a close or an alert, lifeguard logged the attack at info, a normal HTTPS request
 gets its 200, and the worker is the same process (it did not crash and was not respawned). At
 the end lifeguard exits 0 on SIGQUIT with no error line and no sanitizer report.
@@ -27,7 +28,6 @@ CLIENT_HEADER = "2s"
 HALF_OPEN = 200  # concurrent half-open handshakes: bounded, well under max_connections
 ALERT_PROTOCOL_VERSION = 70
 ALERT_HANDSHAKE_FAILURE = 40
-FAILED = "TLS handshake with 127.0.0.1 on listener web failed: "
 TIMED_OUT = "client timed out in the TLS handshake (timeouts.client_header)"
 ENV = {}
 
@@ -43,18 +43,24 @@ def tearDownModule():
     ENV.pop("pki").cleanup()
 
 
-def connect():
-    return socket.create_connection(("127.0.0.1", ENV["proxy"].port), timeout=ts.TIMEOUT)
-
-
 class Attacks(unittest.TestCase):
-    """Ordered by name; each one leaves the worker serving (checked in tearDown)."""
+    """On the http listener; each attack leaves the worker serving (checked in tearDown)."""
+
+    LISTENER = "web"
+
+    @property
+    def port(self):
+        return ENV["proxy"].ports[self.LISTENER]
+
+    @property
+    def failed(self):
+        return "TLS handshake with 127.0.0.1 on listener %s failed: " % self.LISTENER
 
     def setUp(self):
         self.mark = len(ENV["proxy"].log())
 
     def tearDown(self):
-        status, version = ts.https_get(ENV["proxy"].port, ENV["pki"].name)
+        status, version = ts.https_get(self.port, ENV["pki"].name)
         self.assertEqual(status.split()[:2], ["HTTP/1.1", "200"])
         self.assertEqual(version, "TLSv1.3")
         self.assertEqual(ENV["proxy"].workers(), ENV["workers"], "the worker changed")
@@ -77,8 +83,11 @@ class Attacks(unittest.TestCase):
         self.assertIn("[info]", line)
         return line
 
+    def connect(self):
+        return socket.create_connection(("127.0.0.1", self.port), timeout=ts.TIMEOUT)
+
     def send_and_read(self, data):
-        with connect() as s:
+        with self.connect() as s:
             s.sendall(data)
             return ts.read_answer(s)
 
@@ -99,11 +108,11 @@ class Attacks(unittest.TestCase):
                 self.assertTrue(closed, "still open after %r" % answer)
                 self.assertTrue(all(t == 21 for t, _ in ts.records(answer)), answer)
                 self.mark = mark
-                self.assert_info(FAILED)
+                self.assert_info(self.failed)
 
     def test_truncated_handshake_closed_at_client_header(self):
         hello = ts.handshake_records(ts.client_hello())
-        with connect() as s:
+        with self.connect() as s:
             s.sendall(hello[:len(hello) // 2])
             answer, closed = ts.read_answer(s, timeout=ts.TIMEOUT)
         self.assertTrue(closed, "lifeguard never closed the half handshake")
@@ -129,7 +138,7 @@ class Attacks(unittest.TestCase):
         answer, closed = self.send_and_read(ts.handshake_records(msg))
         self.assertTrue(closed)
         self.assertEqual([t for t, _ in ts.records(answer)], [21], answer)
-        self.assertIn("excessive message size", self.assert_info(FAILED))
+        self.assertIn("excessive message size", self.assert_info(self.failed))
 
     def test_sni_with_odd_bytes(self):
         cases = [
@@ -144,7 +153,7 @@ class Attacks(unittest.TestCase):
         for name, sni, answered in cases:
             with self.subTest(name):
                 self.mark = len(ENV["proxy"].log())
-                with connect() as s:
+                with self.connect() as s:
                     s.sendall(ts.handshake_records(ts.client_hello(sni=sni)))
                     answer, closed = ts.read_answer(s, timeout=1)
                 got = ts.records(answer)
@@ -154,7 +163,7 @@ class Attacks(unittest.TestCase):
                 else:
                     self.assertTrue(closed)
                     self.assertEqual(got[0][0], 21, answer)
-                self.assert_info(FAILED)
+                self.assert_info(self.failed)
 
     def test_many_half_open_handshakes(self):
         """HALF_OPEN connections stop in the middle of their ClientHello; a full request still
@@ -163,10 +172,10 @@ class Attacks(unittest.TestCase):
         socks = []
         try:
             for _ in range(HALF_OPEN):
-                s = connect()
+                s = self.connect()
                 socks.append(s)
                 s.sendall(hello[:100])
-            status, _ = ts.https_get(ENV["proxy"].port, ENV["pki"].name)
+            status, _ = ts.https_get(self.port, ENV["pki"].name)
             self.assertEqual(status.split()[:2], ["HTTP/1.1", "200"])
             for s in socks:
                 self.assertEqual(ts.read_answer(s), (b"", True))
@@ -176,7 +185,7 @@ class Attacks(unittest.TestCase):
         self.wait_log(TIMED_OUT, HALF_OPEN)
 
     def test_client_alert_mid_handshake(self):
-        with connect() as s:
+        with self.connect() as s:
             s.sendall(ts.handshake_records(ts.client_hello(tls13=False)))
             first, _ = ts.read_answer(s, timeout=1)
             self.assertEqual(ts.records(first)[0][0], 22)
@@ -184,12 +193,12 @@ class Attacks(unittest.TestCase):
             answer, closed = ts.read_answer(s)
         self.assertTrue(closed)
         self.assertEqual(answer, b"")
-        self.assertIn("alert handshake failure", self.assert_info(FAILED))
+        self.assertIn("alert handshake failure", self.assert_info(self.failed))
 
     def test_renegotiation_refused(self):
         """openssl s_client's "R" asks for a renegotiation on TLS 1.2: refused with a
         no_renegotiation alert (the client gives up), and said at info."""
-        cmd = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % ENV["proxy"].port, "-tls1_2",
+        cmd = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % self.port, "-tls1_2",
                "-servername", ts.NAME, "-CAfile", os.path.join(ENV["pki"].name, "ca.pem")]
         p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT)
@@ -213,7 +222,8 @@ class Attacks(unittest.TestCase):
         self.assertIn("Verify return code: 0 (ok)", out)
         self.assertIn("RENEGOTIATING", out)
         self.assertIn("no renegotiation", out)
-        self.assert_info("listener web: a client asked for a TLS renegotiation: refused")
+        self.assert_info("listener %s: a client asked for a TLS renegotiation: refused"
+                         % self.LISTENER)
 
     def test_old_protocol_only_client(self):
         """A ClientHello of TLS 1.0 or 1.1 without supported_versions: protocol_version."""
@@ -225,11 +235,20 @@ class Attacks(unittest.TestCase):
                 answer, closed = self.send_and_read(ts.handshake_records(hello))
                 self.assertTrue(closed)
                 self.assertIn((2, ALERT_PROTOCOL_VERSION), ts.alerts(answer))
-                self.assertIn("unsupported protocol", self.assert_info(FAILED))
+                self.assertIn("unsupported protocol", self.assert_info(self.failed))
 
-    # ---- last: the end of the run
 
-    def test_zz_clean_exit(self):
+class TcpOffloadAttacks(Attacks):
+    """The same on the tcp listener with tls (TLS offload: the relay starts after the
+    handshake), whose normal request is relayed to the backend."""
+
+    LISTENER = "l4"
+
+
+class ZzEnd(unittest.TestCase):
+    """Last (classes run by name): the end of the run."""
+
+    def test_clean_exit(self):
         """No attack left an error line or a sanitizer report; SIGQUIT ends it cleanly."""
         proxy = ENV["proxy"]
         status = proxy.stop()
@@ -237,11 +256,6 @@ class Attacks(unittest.TestCase):
         self.assertEqual(status, 0, log)
         for bad in ("[error]", "[alert]", "AddressSanitizer", "runtime error:", "LeakSanitizer"):
             self.assertNotIn(bad, log)
-
-    def run(self, result=None):
-        if self._testMethodName == "test_zz_clean_exit":
-            self.tearDown = lambda: None
-        return super().run(result)
 
 
 if __name__ == "__main__":

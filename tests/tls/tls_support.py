@@ -40,28 +40,33 @@ def make_pki():
 
 
 def config(pki, backend_port, client_header="10s"):
-    """One worker; listener web on 127.0.0.1:0 with the ECDSA then the RSA certificate."""
-    certs = "".join("        - cert: %s/%s.pem\n          key: %s/%s.key\n" % (pki, n, pki, n)
-                    for n in ("ec", "rsa"))
+    """One worker; listeners web (http) and l4 (tcp: TLS offload) on 127.0.0.1:0, each with the
+    ECDSA then the RSA certificate."""
+    tls = "    tls:\n      certificates:\n" + "".join(
+        "        - cert: %s/%s.pem\n          key: %s/%s.key\n" % (pki, n, pki, n)
+        for n in ("ec", "rsa"))
     return ("workers: 1\n"
             "log: {level: info, error: stderr, access: off}\n"
             "timeouts: {client_header: %s}\n"
             "listeners:\n"
             "  web:\n"
-            "    listen: 127.0.0.1:0\n"
-            "    tls:\n"
-            "      certificates:\n%s"
+            "    listen: 127.0.0.1:0\n%s"
             "    routes:\n"
             "      - pool: app\n"
+            "  l4:\n"
+            "    listen: 127.0.0.1:0\n"
+            "    mode: tcp\n%s"
+            "    pool: app\n"
             "pools:\n"
             "  app:\n"
             "    health_check: {type: none}\n"
             "    backends:\n"
-            "      - address: 127.0.0.1:%d\n" % (client_header, certs, backend_port))
+            "      - address: 127.0.0.1:%d\n" % (client_header, tls, tls, backend_port))
 
 
 class Proxy:
-    """A recording backend and lifeguard in front of it; stop() ends both."""
+    """A recording backend and lifeguard in front of it; stop() ends both. ports: of each
+    listener by name."""
 
     def __init__(self, pki, client_header="10s"):
         self.pki = pki
@@ -72,6 +77,7 @@ class Proxy:
             self.backend.stop()
             raise
         self.port = self.lg.port
+        self.ports = {"web": self.port, "l4": self.lg._wait_port("l4")}
         self.status = None
 
     def log(self):
