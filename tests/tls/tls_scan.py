@@ -29,6 +29,11 @@ ALLOWED = {
     "security_headers": "HTTP response headers of the application",
     "engine_problem": "the scanner's own openssl has no GOST engine",
 }
+# testssl checks that may end in WARN ("check failed because of connect problem") for the
+# scanner's own reason: its `s_client -sess_out </dev/null` closes at once, and on a loaded
+# machine before the TLS 1.3 session tickets arrive, so the second connection has no session to
+# resume. Resumption itself is tested with real clients elsewhere (tests/integration/test_tls.c).
+SCANNER_WARN = ("sessionresumption_ticket", "sessionresumption_ID")
 # Each must be present and OK: the scan ran it and found nothing.
 VULNERABILITIES = ("heartbleed", "CCS", "ticketbleed", "ROBOT", "secure_renego",
                    "secure_client_renego", "CRIME_TLS", "BREACH", "POODLE_SSL", "fallback_SCSV",
@@ -68,6 +73,9 @@ def check_testssl(findings, problems):
         by_id.setdefault(f["id"], []).append(f)
         base = f["id"].split(" ")[0]
         if f["severity"] in ("INFO", "OK") or base in ALLOWED:
+            continue
+        if f["severity"] == "WARN" and base in SCANNER_WARN:
+            print("testssl could not check %s: %s" % (f["id"], f["finding"]))
             continue
         problems.append("testssl %s %s: %s" % (f["id"], f["severity"], f["finding"]))
     for fid in VULNERABILITIES:
