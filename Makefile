@@ -56,6 +56,15 @@ bench: DEPS = bench
 bench: build
 	@bench/run.sh $(BUILD)
 
+# two lifeguard binaries interleaved in one run (bench/README.md): A is required, B defaults to
+# this tree's build; ROUNDS=N (10)
+B ?= $(BUILD)/lifeguard
+.PHONY: bench-ab
+bench-ab: DEPS = bench
+bench-ab: build
+	@test -n "$(A)" || { echo "usage: make bench-ab A=path/to/lifeguard [B=...] [ROUNDS=N]" >&2; exit 2; }
+	@bench/ab.sh "$(A)" "$(B)" $(ROUNDS)
+
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 

@@ -109,6 +109,52 @@ def ratio(a, b):
     return "{:.2f}×".format(a[0] / b[0])
 
 
+def disturbed_text(meta):
+    """One paragraph on the timed runs disturbed by other processes, or "" without timed runs."""
+    dist = meta["_disturbed"]
+    runs = {k: len(meta["_byround"].get((k[0], k[1], "foreign_cores"), {})) for k in dist}
+    nd = sum(len(v) for v in dist.values())
+    total = sum(runs.values())
+    if not total:
+        return ""
+    text = ("Shared machine: each timed run also measures the CPU time of every process that is "
+            "not part of the benchmark, and is repeated (up to {} times, after waiting for "
+            "a quiet second) when that exceeds {} cores. ".format(meta.get("retries", "?"),
+                                                                  meta.get("foreign_max", "?")))
+    if nd:
+        text += ("{} of {} timed runs were still disturbed and are left out of the medians "
+                 "(kept only when no clean run of that test remained): {}.".format(
+                     nd, total, ", ".join("{} {} round {}".format(p, t, ",".join(sorted(v, key=int)))
+                                          for (p, t), v in sorted(dist.items()) if v)))
+    else:
+        text += "All {} timed runs were clean.".format(total)
+    return text
+
+
+def check_problems(data, meta, proxies):
+    """The correctness checks of every round that failed, one sentence each."""
+    problems = []
+    for p in proxies:
+        for key, what in (("sanity", "ok"), ("end", "worker_survived")):
+            vals = data.get((p, key, what), [])
+            bad = sum(1 for v in vals if v != 1)
+            if bad:
+                problems.append("{}: {} failed in {} of {} rounds".format(p, key + " " + what, bad, len(vals)))
+        for test in ("ka", "close", "body"):
+            errs = sum(data.get((p, test, "errors"), []))
+            if errs:
+                problems.append("{}: {} errors reported by the client in the {} runs".format(p, int(errs), test))
+        conns = data.get((p, "idle", "conns_ok"), [])
+        want = float(meta.get("idle_n", 10000))
+        if any(c != want for c in conns):
+            problems.append("{}: idle test got {} of {} responses".format(
+                p, "/".join(str(int(c)) for c in conns), int(want)))
+        closed = sum(data.get((p, "idle", "closed_by_peer"), []))
+        if closed:
+            problems.append("{}: closed {} idle connections during the idle test".format(p, int(closed)))
+    return problems
+
+
 def gnuplot_bars(name, title, ylabel, series, groups, data, outdir, tmpdir):
     """Grouped bars with min-max error bars: series = [(label, test, metric)], groups = proxies."""
     if not shutil.which("gnuplot"):
@@ -230,45 +276,11 @@ def main():
       "proxy's processes (softirq run while the core was otherwise idle, e.g. freeing socket "
       "buffers). The targets use the per-process figure.")
     w("")
-    dist = meta["_disturbed"]
-    runs = {k: len(meta["_byround"].get((k[0], k[1], "foreign_cores"), {})) for k in dist}
-    nd = sum(len(v) for v in dist.values())
-    total = sum(runs.values())
-    if total:
-        text = ("Shared machine: each timed run also measures the CPU time of every process that is "
-                "not part of the benchmark, and is repeated (up to {} times, after waiting for "
-                "a quiet second) when that exceeds {} cores. ".format(meta.get("retries", "?"),
-                                                                      meta.get("foreign_max", "?")))
-        if nd:
-            text += ("{} of {} timed runs were still disturbed and are left out of the medians "
-                     "(kept only when no clean run of that test remained): {}.".format(
-                         nd, total, ", ".join("{} {} round {}".format(p, t, ",".join(sorted(v)))
-                                              for (p, t), v in sorted(dist.items()) if v)))
-        else:
-            text += "All {} timed runs were clean.".format(total)
+    text = disturbed_text(meta)
+    if text:
         w(text)
         w("")
-
-    # sanity / bugs
-    problems = []
-    for p in PROXIES:
-        for key, what in (("sanity", "ok"), ("end", "worker_survived")):
-            vals = data.get((p, key, what), [])
-            bad = sum(1 for v in vals if v != 1)
-            if bad:
-                problems.append("{}: {} failed in {} of {} rounds".format(p, key + " " + what, bad, len(vals)))
-        for test in ("ka", "close", "body"):
-            errs = sum(data.get((p, test, "errors"), []))
-            if errs:
-                problems.append("{}: {} errors reported by the client in the {} runs".format(p, int(errs), test))
-        conns = data.get((p, "idle", "conns_ok"), [])
-        want = float(meta.get("idle_n", 10000))
-        if any(c != want for c in conns):
-            problems.append("{}: idle test got {} of {} responses".format(
-                p, "/".join(str(int(c)) for c in conns), int(want)))
-        closed = sum(data.get((p, "idle", "closed_by_peer"), []))
-        if closed:
-            problems.append("{}: closed {} idle connections during the idle test".format(p, int(closed)))
+    problems = check_problems(data, meta, PROXIES)
     w("Correctness checks in every round (`GET /`, a chunked 1 MB body compared by MD5, a 64 MiB "
       "body compared byte by byte, X-Forwarded-For seen by the origin, no worker restart, no "
       "client errors, every idle connection answered and kept): " +

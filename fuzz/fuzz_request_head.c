@@ -12,7 +12,8 @@
 
 static const char default_host[] = "backend:80";
 
-/* The build options the worker derives from the parse (lg_exchange_request in src/exchange/exchange.c). */
+/* The build options the worker derives from the parse (lg_exchange_request in
+ * src/exchange/exchange.c). */
 static void fz_build_opts(const fz_head_t *h, const lg_req_head_t *rq, lg_req_build_t *b)
 {
     int chunked = rq->te == LG_TE_CHUNKED; /* lifeguard's verdict, not llhttp's */

@@ -1,11 +1,32 @@
 #!/bin/sh
 # `make run`: two demo backends (the project's test origin) on 127.0.0.1:9001 and :9002, and
-# lifeguard in front of them with conf/lifeguard.yaml, in the foreground. Ctrl-C stops all.
+# lifeguard in front of them with conf/lifeguard.yaml plus an HTTPS listener on :8443 (a
+# self-signed certificate for localhost made here), in the foreground. Ctrl-C stops all.
 set -eu
 build=${1:-build}
 cd "$(dirname "$0")/.."
-conf=conf/lifeguard.yaml
+tls="$build/demo-tls"
+conf="$build/demo.yaml"
 
+# a certificate for localhost, made again when it expires within a day
+if ! openssl x509 -checkend 86400 -noout -in "$tls/localhost.pem" >/dev/null 2>&1; then
+    mkdir -p "$tls"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+        -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+        -keyout "$tls/localhost.key" -out "$tls/localhost.pem" 2>/dev/null
+fi
+# conf/lifeguard.yaml with a second listener after `web`
+awk -v dir="$(cd "$tls" && pwd)" '{ print }
+    /^      - pool: app / && !done {
+        print "  secure:"
+        print "    listen: 0.0.0.0:8443"
+        print "    tls:"
+        print "      certificates:"
+        print "        - cert: " dir "/localhost.pem"
+        print "          key: " dir "/localhost.key"
+        print "    routes:"
+        print "      - pool: app"
+        done = 1 }' conf/lifeguard.yaml >"$conf"
 "$build/lifeguard" -t -c "$conf"
 pids=""
 cleanup() {
@@ -26,9 +47,11 @@ cat <<MSG
 
   lifeguard is starting with $conf
     proxy:      http://localhost:8080/          (answers alternate: app1, app2)
+    https:      https://localhost:8443/         (self-signed: curl -k, or accept it once)
     status:     http://127.0.0.1:9901/status    (live; /metrics for Prometheus)
     try:        curl -i http://localhost:8080/echo
                 curl -s http://localhost:8080/size/1048576 | wc -c
+                curl -k https://localhost:8443/echo
                 $build/lifeguard -s reload -c $conf   (reload: edit the file first)
   Ctrl-C stops lifeguard and the demo backends.
 

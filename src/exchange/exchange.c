@@ -195,6 +195,9 @@ static void account(const lg_exchange_t *x)
 
 void lg_x_drop_upstream(lg_exchange_t *x)
 {
+    if (x->dropped)
+        return;
+    x->dropped = 1;
     lg_timer_del(&x->timer);
     if (x->u != NULL) {
         lg_upconn_close(x->u);

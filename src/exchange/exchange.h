@@ -121,6 +121,7 @@ struct lg_exchange {
     uint8_t timing;         /* LG_XT_*: what x->timer measures */
     unsigned routed : 1;    /* the request was accepted: its head consumed, a body pump runs */
     unsigned ended : 1;     /* exchange_end was called */
+    unsigned dropped : 1;   /* the upstream side was given back (lg_x_drop_upstream) */
     unsigned head_done : 1; /* llhttp paused at the end of a response head */
     unsigned head_only : 1; /* HEAD request: the response has no body */
     unsigned idempotent : 1;

@@ -89,7 +89,7 @@ void lg_conn_accept(lg_listener_t *ls, int fd, const struct sockaddr *peer, sock
     front->start(c);
 }
 
-int lg_conn_handshake(lg_conn_t *c)
+int lg_conn_handshake_step(lg_conn_t *c)
 {
     int r = lg_stream_handshake(&c->s);
 

@@ -60,7 +60,12 @@ void lg_conn_accept(lg_listener_t *ls, int fd, const struct sockaddr *peer, sock
  * logged at info and the connection closed, except for plain HTTP sent to a TLS listener,
  * which the front answers (lg_stream_tls_plain_http) and closes itself.
  */
-int lg_conn_handshake(lg_conn_t *c);
+int lg_conn_handshake_step(lg_conn_t *c);
+
+static inline int lg_conn_handshake(lg_conn_t *c)
+{
+    return (c->s.sock.flags & LG_STREAM_HANDSHAKE) ? lg_conn_handshake_step(c) : LG_OK;
+}
 
 /* Close now: the front releases what it holds, the struct is freed after the batch. */
 void lg_conn_close(lg_conn_t *c);

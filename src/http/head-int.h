@@ -6,11 +6,13 @@
 #define LG_HEAD_INT_H
 
 #include <string.h>
+#include <strings.h>
 
+#include "http/field.h"
 #include "http/head.h"
 
 /* Decimal digits of the largest value of a uint64_t (18446744073709551615). */
-#define LG_U64_DIGITS 20
+#define LG_U64_DIGITS  20
 #define LG_VERSION_LEN 8 /* "HTTP/1.1" */
 
 /* Output cursor: appends never write past `end`; `full` records that something did not fit. */
@@ -65,14 +67,25 @@ typedef struct list_walk {
  * rule llhttp 8 does not enforce: a bare LF, obsolete folding, whitespace before the colon.
  */
 int lg_hdr_next(const char **cur, const char *end, lg_hdr_t *h);
-/* The name is a token and the value has no control character but HTAB. */
-int lg_hdr_valid(const lg_hdr_t *h);
+/* The name is a token and the value has no control character but HTAB (per header: inline). */
+static inline int lg_hdr_valid(const lg_hdr_t *h)
+{
+    return lg_field_is_token(h->name) && lg_field_value_valid(h->value);
+}
+
 void lg_list_walk_init(lg_list_walk_t *w, const char *head, size_t len, lg_hdr_kind_t kind);
 int lg_list_walk_next(lg_list_walk_t *w, lg_span_t *elem);
 /* Collect the tokens of one Connection header value (LG_ERR: too many). */
 int lg_conn_tokens(lg_conn_hdrs_t *ch, lg_span_t v);
-/* The header `name` is listed in Connection (hop-by-hop for this message). */
-int lg_named_by_connection(const lg_conn_hdrs_t *ch, lg_span_t name);
+/* The header `name` is listed in Connection (hop-by-hop for this message); per header: inline. */
+static inline int lg_named_by_connection(const lg_conn_hdrs_t *ch, lg_span_t name)
+{
+    for (unsigned i = 0; i < ch->ntokens; i++) {
+        if (ch->tokens[i].len == name.len && strncasecmp(ch->tokens[i].p, name.p, name.len) == 0)
+            return 1;
+    }
+    return 0;
+}
 /* The upgrade token is h2c (never passed on). */
 int lg_is_h2c(lg_span_t t);
 

@@ -101,11 +101,6 @@ static int name_aliases_managed(lg_span_t name)
     return lg_hdr_kind(mapped, name.len) != LG_H_OTHER;
 }
 
-int lg_hdr_valid(const lg_hdr_t *h)
-{
-    return lg_field_is_token(h->name) && lg_field_value_valid(h->value);
-}
-
 void lg_list_walk_init(lg_list_walk_t *w, const char *head, size_t len, lg_hdr_kind_t kind)
 {
     w->cur = memchr(head, '\n', len) + 1;
@@ -149,15 +144,6 @@ int lg_conn_tokens(lg_conn_hdrs_t *ch, lg_span_t v)
         }
     }
     return LG_OK;
-}
-
-int lg_named_by_connection(const lg_conn_hdrs_t *ch, lg_span_t name)
-{
-    for (unsigned i = 0; i < ch->ntokens; i++) {
-        if (ch->tokens[i].len == name.len && strncasecmp(ch->tokens[i].p, name.p, name.len) == 0)
-            return 1;
-    }
-    return 0;
 }
 
 /* Split "http://authority/path?q" into host and path; returns -1 on userinfo. */
@@ -366,6 +352,17 @@ static void put_forwarded_for(out_t *o, const lg_req_head_t *rq, const char *cli
     put_str(o, "\r\n");
 }
 
+/* "NAME: VALUE" CRLF, when there is a value (not NULL, not empty). */
+static void put_field(out_t *o, const char *name, const char *value)
+{
+    if (value == NULL || value[0] == '\0')
+        return;
+    put_str(o, name);
+    put_str(o, ": ");
+    put_str(o, value);
+    put_str(o, "\r\n");
+}
+
 /* Upgrade: every protocol the client asked for but h2c, in order. */
 static void put_upgrade(out_t *o, const lg_req_head_t *rq)
 {
@@ -421,9 +418,7 @@ size_t lg_req_head_build(const lg_req_head_t *rq, const lg_req_build_t *b, char 
         put_str(&o, "\r\n");
     }
     put_forwarded_for(&o, rq, b->client_ip);
-    put_str(&o, "X-Forwarded-Proto: ");
-    put_str(&o, b->proto);
-    put_str(&o, "\r\n");
+    put_field(&o, "X-Forwarded-Proto", b->proto);
     if (rq->host.len != 0) {
         put_str(&o, "X-Forwarded-Host: ");
         put_span(&o, rq->host);
@@ -442,16 +437,8 @@ size_t lg_req_head_build(const lg_req_head_t *rq, const lg_req_build_t *b, char 
     } else if (b->close) {
         put_str(&o, "Connection: close\r\n");
     }
-    if (b->request_id != NULL) {
-        put_str(&o, "X-Request-Id: ");
-        put_str(&o, b->request_id);
-        put_str(&o, "\r\n");
-    }
-    if (b->client_cert != NULL && b->client_cert[0] != '\0') {
-        put_str(&o, "X-Client-Cert-Subject: ");
-        put_str(&o, b->client_cert);
-        put_str(&o, "\r\n");
-    }
+    put_field(&o, "X-Request-Id", b->request_id);
+    put_field(&o, "X-Client-Cert-Subject", b->client_cert);
     put_str(&o, "\r\n");
     return o.full ? 0 : (size_t)(o.p - buf);
 }

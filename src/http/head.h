@@ -86,10 +86,10 @@ typedef struct lg_req_build {
     int chunked;              /* body framing: chunked ... */
     int has_length;           /* ... or Content-Length: length */
     uint64_t length;
-    int close;              /* ask the backend to close after the response */
-    const char *request_id; /* added as X-Request-Id when the request had none (or NULL) */
+    int close;               /* ask the backend to close after the response */
+    const char *request_id;  /* added as X-Request-Id when the request had none (or NULL) */
     const char *client_cert; /* X-Client-Cert-Subject: the verified subject (or NULL) */
-    int upgrade;            /* pass Upgrade on, with Connection: upgrade (WebSocket) */
+    int upgrade;             /* pass Upgrade on, with Connection: upgrade (WebSocket) */
 } lg_req_build_t;
 
 /* How a response head is rebuilt for the client. */

@@ -8,7 +8,6 @@
 #include "http/field.h"
 #include "http/head-int.h"
 
-
 /*
  * `HTTP/1.x SP 3DIGIT [SP reason]`, the reason without control characters but HTAB: llhttp 8.1
  * ends a status line at a CR followed by any byte, where this scan (and many clients) reads on

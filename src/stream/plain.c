@@ -54,8 +54,8 @@ void lg_stream_close(lg_stream_t *s)
     if (s->impl->ops->release != NULL)
         s->impl->ops->release(s);
     s->impl = &plain;
-        /* what an implementation held is gone; nothing reads a closed stream */ /* the loop forgets
-                                                                                    a closed fd by
-                                                                                    itself */
+    /* what an implementation held is gone; nothing reads a closed stream */ /* the loop forgets
+                                                                                a closed fd by
+                                                                                itself */
     s->sock.flags |= LG_SOCK_CLOSED;
 }

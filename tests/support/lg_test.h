@@ -58,6 +58,12 @@ void *lg_test_keep(void *p, void (*free_fn)(void *));
 /* Release a kept pointer now (runs its free function). Unknown pointers are ignored. */
 void lg_test_release(void *p);
 
+/*
+ * Run `cmd` with sh -c, its stdout (and what it redirects there) in *out (harness-owned,
+ * NUL-terminated); returns its exit status, or -1 when it could not run.
+ */
+int lg_run_capture(const char *cmd, char **out);
+
 /* Default bound of every wait: 10000 ms, or $LG_TEST_TIMEOUT_MS. */
 int lg_test_timeout_ms(void);
 uint64_t lg_now_ms(void); /* monotonic */
@@ -285,6 +291,19 @@ typedef struct lg_client lg_client_t;
 
 /* Connect to 127.0.0.1:port within the timeout; NULL on failure (errno set). */
 lg_client_t *lg_client_connect(int port);
+/* What a TLS client connection checks and presents (paths; NULL: none). */
+typedef struct lg_tls_opts {
+    const char *sni;        /* sent, and the name verified when `ca` is given */
+    const char *ca;         /* verify the server's chain against this CA file */
+    const char *cert, *key; /* a client certificate */
+    int max_version;        /* 0, or the highest version offered (TLS1_2_VERSION, ...) */
+} lg_tls_opts_t;
+/*
+ * A TLS connection to 127.0.0.1:port, handshake done; every lg_client_* call then speaks TLS.
+ * NULL when the connect or the handshake failed (why: lg_client_tls_error()).
+ */
+lg_client_t *lg_client_connect_tls(int port, const lg_tls_opts_t *o);
+const char *lg_client_tls_error(void);
 int lg_client_fd(lg_client_t *c);
 /* Inactivity timeout of every read and send on this client (ms). */
 void lg_client_set_timeout(lg_client_t *c, int ms);

@@ -11,6 +11,8 @@
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -35,6 +37,8 @@ enum { LG_FILL_EOF = 0, LG_FILL_ERR = -1, LG_FILL_TIMEOUT = -2 };
 
 struct lg_client {
     int fd;
+    SSL *ssl; /* a TLS connection (lg_client_connect_tls), else NULL */
+    SSL_CTX *ctx;
     int port;
     int timeout_ms;
     char *buf; /* received, not yet consumed: buf[start..end) */
@@ -42,6 +46,8 @@ struct lg_client {
     int eof; /* the server closed its side */
     int err; /* errno of a failed recv */
 };
+
+static ssize_t lg_tls_io(lg_client_t *c, char *p, size_t len, int writing);
 
 /* ---- responses */
 
@@ -128,6 +134,8 @@ static void lg_client_destroy(void *p)
 {
     lg_client_t *c = p;
 
+    SSL_free(c->ssl);
+    SSL_CTX_free(c->ctx);
     if (c->fd >= 0)
         close(c->fd);
     free(c->buf);
@@ -193,6 +201,114 @@ lg_client_t *lg_client_connect(int port)
     if (c->buf == NULL)
         abort();
     return lg_test_keep(c, lg_client_destroy);
+}
+
+/*
+ * One TLS read or write on a non-blocking socket, shaped like recv/send: bytes (> 0), 0 at the
+ * peer's close, -1 with errno EAGAIN (poll and call again) or another errno.
+ */
+static ssize_t lg_tls_io(lg_client_t *c, char *p, size_t len, int writing)
+{
+    size_t n = 0;
+    int ok = writing ? SSL_write_ex(c->ssl, p, len, &n) : SSL_read_ex(c->ssl, p, len, &n);
+
+    if (ok == 1)
+        return (ssize_t)n;
+    switch (SSL_get_error(c->ssl, 0)) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+        errno = EAGAIN;
+        return -1;
+    case SSL_ERROR_ZERO_RETURN:
+        return 0;
+    case SSL_ERROR_SYSCALL:
+        ERR_clear_error();
+        if (errno == 0)
+            return 0; /* closed without close_notify */
+        return -1;
+    default:
+        ERR_clear_error();
+        errno = EPROTO;
+        return -1;
+    }
+}
+
+static char lg_tls_why[256];
+
+const char *lg_client_tls_error(void)
+{
+    return lg_tls_why;
+}
+
+/* The handshake of a new TLS client connection, within the test timeout. */
+static int lg_tls_handshake(lg_client_t *c)
+{
+    uint64_t deadline = lg_now_ms() + (uint64_t)c->timeout_ms;
+
+    for (;;) {
+        int r = SSL_connect(c->ssl), code;
+        struct pollfd pf = {.fd = c->fd};
+
+        if (r == 1)
+            return 0;
+        code = SSL_get_error(c->ssl, r);
+        if (code != SSL_ERROR_WANT_READ && code != SSL_ERROR_WANT_WRITE) {
+            unsigned long e = ERR_peek_last_error();
+
+            snprintf(lg_tls_why, sizeof(lg_tls_why), "%s",
+                     e != 0 ? ERR_reason_error_string(e) : "connection closed");
+            ERR_clear_error();
+            return -1;
+        }
+        pf.events = code == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+        if (lg_now_ms() >= deadline || poll(&pf, 1, (int)(deadline - lg_now_ms())) <= 0) {
+            snprintf(lg_tls_why, sizeof(lg_tls_why), "handshake timed out");
+            return -1;
+        }
+    }
+}
+
+/* The client side of a TLS connection per `o` on the connected `c->fd`: 0 or -1. */
+static int lg_tls_setup(lg_client_t *c, const lg_tls_opts_t *o)
+{
+    c->ctx = SSL_CTX_new(TLS_client_method());
+    if (c->ctx == NULL)
+        return -1;
+    if (o->max_version != 0)
+        SSL_CTX_set_max_proto_version(c->ctx, o->max_version);
+    if (o->ca != NULL) {
+        if (SSL_CTX_load_verify_locations(c->ctx, o->ca, NULL) != 1)
+            return -1;
+        SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
+    }
+    if (o->cert != NULL && (SSL_CTX_use_certificate_chain_file(c->ctx, o->cert) != 1 ||
+                            SSL_CTX_use_PrivateKey_file(c->ctx, o->key, SSL_FILETYPE_PEM) != 1))
+        return -1;
+    c->ssl = SSL_new(c->ctx);
+    if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1)
+        return -1;
+    if (o->sni != NULL) {
+        SSL_set_tlsext_host_name(c->ssl, o->sni);
+        if (o->ca != NULL)
+            SSL_set1_host(c->ssl, o->sni);
+    }
+    return lg_tls_handshake(c);
+}
+
+lg_client_t *lg_client_connect_tls(int port, const lg_tls_opts_t *o)
+{
+    lg_client_t *c = lg_client_connect(port);
+
+    lg_tls_why[0] = '\0';
+    if (c == NULL)
+        return NULL;
+    if (lg_tls_setup(c, o) != 0) {
+        if (lg_tls_why[0] == '\0')
+            snprintf(lg_tls_why, sizeof(lg_tls_why), "client setup failed");
+        lg_client_close(c);
+        return NULL;
+    }
+    return c;
 }
 
 int lg_tcp_connect_timeout(int port, int timeout_ms)
@@ -278,8 +394,11 @@ void lg_client_set_timeout(lg_client_t *c, int ms)
 
 void lg_client_shutdown(lg_client_t *c)
 {
-    if (c != NULL)
-        shutdown(c->fd, SHUT_WR);
+    if (c == NULL)
+        return;
+    if (c->ssl != NULL)
+        SSL_shutdown(c->ssl); /* close_notify first */
+    shutdown(c->fd, SHUT_WR);
 }
 
 void lg_client_close(lg_client_t *c)
@@ -307,7 +426,8 @@ int lg_client_send(lg_client_t *c, const void *data, size_t len)
         return -1;
     }
     while (len > 0) {
-        ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
+        ssize_t n = c->ssl != NULL ? lg_tls_io(c, (char *)(uintptr_t)p, len, 1)
+                                   : send(c->fd, p, len, MSG_NOSIGNAL);
 
         if (n > 0) {
             p += n;
@@ -437,12 +557,14 @@ static int lg_fill(lg_client_t *c, int timeout_ms)
             return LG_FILL_EOF;
         if (c->err)
             return LG_FILL_ERR;
-        rc = poll(&pf, 1, timeout_ms);
+        /* decrypted bytes may wait in the TLS object with nothing on the socket */
+        rc = c->ssl != NULL && SSL_has_pending(c->ssl) ? 1 : poll(&pf, 1, timeout_ms);
         if (rc < 0 && errno == EINTR)
             continue;
         if (rc == 0)
             return LG_FILL_TIMEOUT;
-        n = recv(c->fd, c->buf + c->end, c->cap - c->end, 0);
+        n = c->ssl != NULL ? lg_tls_io(c, c->buf + c->end, c->cap - c->end, 0)
+                           : recv(c->fd, c->buf + c->end, c->cap - c->end, 0);
         if (n > 0) {
             c->end += (size_t)n;
             return 1;

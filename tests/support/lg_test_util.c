@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #define LG_TEST_DEFAULT_TIMEOUT_MS 10000
@@ -115,4 +116,34 @@ void lg_sleep_ms(unsigned ms)
 
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
         ;
+}
+
+int lg_run_capture(const char *cmd, char **out)
+{
+    FILE *p = popen(cmd, "r");
+    size_t len = 0, cap = 4096;
+    char *buf = malloc(cap);
+    int status;
+
+    if (buf == NULL)
+        abort();
+    if (p == NULL) {
+        buf[0] = '\0';
+        *out = lg_test_keep(buf, NULL);
+        return -1;
+    }
+    for (;;) {
+        size_t n;
+
+        if (cap - len < 1024 && (buf = realloc(buf, cap *= 2)) == NULL)
+            abort();
+        n = fread(buf + len, 1, cap - len - 1, p);
+        if (n == 0)
+            break;
+        len += n;
+    }
+    buf[len] = '\0';
+    *out = lg_test_keep(buf, NULL);
+    status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }

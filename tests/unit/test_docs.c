@@ -76,10 +76,11 @@ Test(docs, what_is_not_done_yet_is_said)
 {
     char *readme = read_doc("README.md"), *conf = read_doc("docs/configuration.md");
 
-    cr_assert_not_null(strstr(readme, "## What it does not do yet\n\n- **No TLS.**"));
+    cr_assert_not_null(strstr(readme, "## What it does not do yet\n\n- **No TLS to backends**"));
     cr_assert_not_null(strstr(readme, "- **No HTTP/2**"));
-    cr_assert_not_null(strstr(conf, "**Not yet supported:** TLS"));
-    cr_assert_not_null(strstr(conf, "and HTTP/2"));
+    cr_assert_not_null(strstr(readme, "(docs/tls.md)"), "README does not link docs/tls.md");
+    cr_assert_not_null(strstr(conf, "**Not yet supported:** HTTP/2"));
+    cr_assert_not_null(strstr(conf, "TLS to backends"));
     free(readme);
     free(conf);
 }
