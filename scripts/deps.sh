@@ -4,7 +4,8 @@
 #   scripts/deps.sh          what the build needs (make, make run)
 #   scripts/deps.sh test     also what the tests and checks use (criterion, dnsmasq, promtool,
 #                            chromium, groff, ss, h11, pmccabe for scripts/size.sh,
-#                            clang-format for scripts/format-check.sh)
+#                            clang-format for scripts/format-check.sh, testssl.sh and sslscan
+#                            for the TLS scan)
 #   scripts/deps.sh fuzz     also clang and libFuzzer (make fuzz)
 #   scripts/deps.sh bench    also nginx, haproxy, wrk, gnuplot, perf
 #   scripts/deps.sh docker   also docker.io, docker-compose, debootstrap (make test-docker)
@@ -13,7 +14,7 @@ set -eu
 # build: what `make` and `make run` need; test: what the test suite runs against; bench: peers;
 # fuzz: the compiler and runtime of `make fuzz`
 build="build-essential cmake pkg-config libssl-dev libyaml-dev node-llhttp curl"
-test="libcriterion-dev python3 python3-h11 openssl dnsmasq-base prometheus chromium chromium-driver groff-base iproute2 pmccabe clang-format"
+test="libcriterion-dev python3 python3-h11 openssl dnsmasq-base prometheus chromium chromium-driver groff-base iproute2 pmccabe clang-format testssl.sh sslscan"
 fuzz="clang libfuzzer-14-dev"
 bench="nginx-light haproxy wrk gnuplot-nox linux-perf strace"
 docker="docker.io docker-compose debootstrap iptables"

@@ -81,6 +81,22 @@ static int tls_verify_optional(int ok, X509_STORE_CTX *x)
     return 1;
 }
 
+/*
+ * A client asking for a renegotiation on TLS 1.2 gets a no_renegotiation alert from OpenSSL
+ * (SSL_OP_NO_RENEGOTIATION) and the connection goes on; this says so once per attempt, as a
+ * renegotiation costs the server a full handshake (CVE-2011-1473) and only attackers and very
+ * old clients ask for one.
+ */
+static void tls_info(const SSL *ssl, int where, int ret)
+{
+    const lg_tls_ctx_t *t;
+
+    if (!(where & SSL_CB_WRITE_ALERT) || (ret & 0xff) != SSL_AD_NO_RENEGOTIATION)
+        return;
+    t = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+    lg_log(LG_LOG_INFO, "listener %s: a client asked for a TLS renegotiation: refused", t->l->name);
+}
+
 /* ---- building a context */
 
 static void tls_protocol(lg_tls_load_t *ld, lg_tls_ctx_t *t)
@@ -120,6 +136,7 @@ static void tls_protocol(lg_tls_load_t *ld, lg_tls_ctx_t *t)
     SSL_CTX_set_session_id_context(t->ssl, sid, LG_MIN(sidlen, SSL_MAX_SID_CTX_LENGTH));
     /* A ticket encrypted by the newest key decrypts for at least two more periods. */
     SSL_CTX_set_timeout(t->ssl, (long)(2 * tc->ticket_key_rotation / 1000));
+    SSL_CTX_set_info_callback(t->ssl, tls_info);
     SSL_CTX_set_tlsext_servername_callback(t->ssl, tls_servername);
     SSL_CTX_set_tlsext_servername_arg(t->ssl, t);
     if (t->alpn != NULL)
