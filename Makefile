@@ -14,7 +14,7 @@ FUZZ_BUILD   ?= build-fuzz
 CMAKE_FLAGS = -DLG_WERROR=$(if $(filter 1,$(WERROR)),ON,OFF) \
               -DLG_SANITIZE=$(if $(filter 1,$(SANITIZE)),ON,OFF)
 
-.PHONY: all deps build run install test test-asan test-docker fuzz bench format size clean
+.PHONY: all deps build run install test test-asan test-docker fuzz bench bench-tls format size clean
 
 all: build
 
@@ -55,6 +55,11 @@ fuzz: deps
 bench: DEPS = bench
 bench: build
 	@bench/run.sh $(BUILD)
+
+# the TLS rows (lifeguard, nginx, HAProxy, Caddy terminating TLS); about 12 minutes
+bench-tls: DEPS = bench
+bench-tls: build
+	@bench/tls.sh $(BUILD)
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
