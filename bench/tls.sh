@@ -142,21 +142,17 @@ stop_proxy() {
     # the port must be free again for the next proxy
     for _ in $(seq 50); do [ -z "$(ss -Htln "sport = :$PORT")" ] && break; sleep 0.1; done
 }
-cpu_ticks() { # utime+stime of the proxy's processes
+proc_sum() { # cpu|rss: utime+stime (ticks) or VmRSS (KiB), summed over the proxy's processes
     local p t=0 v
     for p in $PROXY_PIDS; do
-        v=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null) || v=0
+        if [ "$1" = cpu ]; then
+            v=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null) || v=0
+        else
+            v=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$p/status" 2>/dev/null) || v=0
+        fi
         t=$((t + ${v:-0}))
     done
     echo "$t"
-}
-rss_kib() {
-    local p s=0 v
-    for p in $PROXY_PIDS; do
-        v=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$p/status" 2>/dev/null) || v=0
-        s=$((s + ${v:-0}))
-    done
-    echo "$s"
 }
 core0() { awk -v c="cpu$PROXY_CPU" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 
@@ -165,9 +161,9 @@ core0() { awk -v c="cpu$PROXY_CPU" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 
 timed() {
     local out=$1 c0 k0 t0 c1 k1 t1
     shift
-    c0=$(cpu_ticks); k0=$(core0); t0=$(date +%s.%N)
+    c0=$(proc_sum cpu); k0=$(core0); t0=$(date +%s.%N)
     taskset -c $LOAD_CPU timeout 60 "$@" >"$out" 2>&1 || true
-    t1=$(date +%s.%N); k1=$(core0); c1=$(cpu_ticks)
+    t1=$(date +%s.%N); k1=$(core0); c1=$(proc_sum cpu)
     cat "$out" >>"$RES/logs/clients.log"
     T_CPU=$(calc "($c1 - $c0) / $CLK_TCK")
     T_OTHER=$(calc "(($k1 - $k0) - ($c1 - $c0)) / $CLK_TCK / ($t1 - $t0)")
@@ -206,13 +202,13 @@ measure_ecdsa() { # ROUND PROXY
     emit "$r" "$p" bulk other_cores "$T_OTHER"
     # idle TLS connections: RSS growth per connection after each did one request
     sleep 1
-    rss0=$(rss_kib)
+    rss0=$(proc_sum rss)
     taskset -c $LOAD_CPU "$TMP/tls_client" idle "127.0.0.1:$PORT" "$IDLE_N" >"$TMP/idle.out" 2>&1 &
     idle_pid=$!
     STARTED+=("$idle_pid")
     for _ in $(seq 600); do grep -q '^ready' "$TMP/idle.out" && break; sleep 0.1; done
     sleep "$SETTLE"
-    rss1=$(rss_kib)
+    rss1=$(proc_sum rss)
     stop_pid "$idle_pid"
     cat "$TMP/idle.out" >>"$RES/logs/clients.log"
     n=$(field "$TMP/idle.out" ok)

@@ -139,8 +139,11 @@ static int slot_step(struct slot *s, int *ok)
         }
         switch (SSL_get_error(s->ssl, r)) {
         case SSL_ERROR_WANT_READ:
-        case SSL_ERROR_WANT_WRITE: return 0;
-        case SSL_ERROR_ZERO_RETURN: *ok = s->stage == 2 && s->got200; return 1;
+        case SSL_ERROR_WANT_WRITE:
+            return 0;
+        case SSL_ERROR_ZERO_RETURN:
+            *ok = s->stage == 2 && s->got200;
+            return 1;
         default:
             *ok = s->stage == 2 && s->got200 && ERR_peek_error() == 0;
             ERR_clear_error();
@@ -255,7 +258,10 @@ static int run_bulk(double secs, const char *path)
 }
 
 static volatile sig_atomic_t stop;
-static void on_signal(int sig) { stop = sig; }
+static void on_signal(int sig)
+{
+    stop = sig;
+}
 
 static int run_idle(int n)
 {

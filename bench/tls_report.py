@@ -95,8 +95,9 @@ def section(resdir, data, meta):
       "OpenSSL): 16 connections at a time, each a handshake, one `GET /` with `Connection: "
       "close`, the response read until the server closes; `new` offers no session (every "
       "handshake is full), `resume` offers the newest ticket its slot received. `openssl "
-      "s_time` runs one connection at a time (latency-bound, the proxy idles) and h2load "
-      "resumes nothing and cannot keep a fixed number of short connections. The client's own "
+      "s_time` runs one connection at a time (latency-bound: the proxy idles between them) and "
+      "h2load opens its connections once and sends every request over them (one handshake per "
+      "connection, not a steady handshake rate). The client's own "
       "ECDHE and signature check load CPU 1 about as much as the server's work loads CPU 0, so "
       "the wall-clock rate is bound by the client on this 2-core machine: the comparison is "
       "per worker CPU-second (handshakes / the proxy's utime+stime).")
