@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Write the TLS section of docs/benchmarks.md from one bench/tls.sh result directory.
 
-    bench/tls_report.py [RESULT_DIR]     (default: bench/results/latest-tls)
+    bench/tls_report.py [RESULT_DIR...]     (default: bench/results/latest-tls)
+
+Several result directories pool their rounds (the medians and ranges are over all of them; the
+configurations and versions shown are the last one's).
 
 The section lies between the TLS_BEGIN and TLS_END marker lines (appended at the end of the page
 the first time); bench/report.py keeps it when it rewrites the page. Reads RESULT_DIR/raw.csv,
@@ -49,10 +52,10 @@ def section(resdir, data, meta):
     w(TLS_BEGIN)
     w("## TLS: lifeguard, nginx, HAProxy and Caddy")
     w("")
-    w("From `bench/tls.sh` ({}, {} rounds, `bench/results/{}`); median over the rounds, the "
-      "range (min–max) in brackets. The machine was shared and busy (load average {} at start, "
-      "{} at the end): compare within a row, not with other pages.".format(
-          meta.get("date", "?"), rounds, os.path.basename(resdir), meta.get("loadavg_start", "?"),
+    w("From `bench/tls.sh` ({}; {} rounds in all, {}); median over the rounds, the range "
+      "(min–max) in brackets. The machine was shared and busy (load average {} at start, {} at "
+      "the end): compare within a row, not with other pages.".format(
+          meta.get("date", "?"), rounds, meta.get("_runs", resdir), meta.get("loadavg_start", "?"),
           meta.get("loadavg_end", "?")))
     w("")
     w("| | " + " | ".join(PROXIES) + " | lifeguard / best other | target | met |")
@@ -82,7 +85,7 @@ def section(resdir, data, meta):
         w("")
     w("### TLS method")
     w("")
-    w("`bench/tls.sh build` ({}; the run took {} s). Each proxy terminates TLS 1.2/1.3 with "
+    w("`bench/tls.sh build` ({}; runs of {} s). Each proxy terminates TLS 1.2/1.3 with "
       "its defaults otherwise (session tickets on, no session cache configured, kTLS off: this "
       "kernel has none), one worker process or thread (Caddy with `GOMAXPROCS=1`) pinned to CPU "
       "0; the origin (`lg-origin`) and every client on CPU 1. Certificates are made at start: "
@@ -122,10 +125,26 @@ def section(resdir, data, meta):
     return out
 
 
+def load_all(resdirs):
+    data, metas = {}, []
+    for d in resdirs:
+        one, meta = load(d)
+        metas.append(meta)
+        for key, vals in one.items():
+            data.setdefault(key, []).extend(vals)
+    meta = dict(metas[-1])
+    meta["date"] = ", ".join(m.get("date", "?") for m in metas)
+    meta["duration_s"] = " s, ".join(m.get("duration_s", "?") for m in metas)
+    meta["loadavg_start"] = metas[0].get("loadavg_start", "?")
+    return data, meta
+
+
 def main():
-    resdir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "results", "latest-tls")
-    resdir = os.path.realpath(resdir)
-    data, meta = load(resdir)
+    resdirs = sys.argv[1:] or [os.path.join(HERE, "results", "latest-tls")]
+    resdirs = [os.path.realpath(d) for d in resdirs]
+    data, meta = load_all(resdirs)
+    resdir = resdirs[-1]
+    meta["_runs"] = ", ".join("`bench/results/{}`".format(os.path.basename(d)) for d in resdirs)
     page = os.path.join(DOCS, "benchmarks.md")
     with open(page) as f:
         text = f.read()
