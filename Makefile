@@ -14,7 +14,7 @@ FUZZ_BUILD   ?= build-fuzz
 CMAKE_FLAGS = -DLG_WERROR=$(if $(filter 1,$(WERROR)),ON,OFF) \
               -DLG_SANITIZE=$(if $(filter 1,$(SANITIZE)),ON,OFF)
 
-.PHONY: all deps build run install test test-asan test-docker fuzz bench format size clean
+.PHONY: all deps build run install test test-asan test-docker fuzz bench bench-tls format size clean
 
 all: build
 
@@ -64,6 +64,11 @@ bench-ab: DEPS = bench
 bench-ab: build
 	@test -n "$(A)" || { echo "usage: make bench-ab A=path/to/lifeguard [B=...] [ROUNDS=N]" >&2; exit 2; }
 	@bench/ab.sh "$(A)" "$(B)" $(ROUNDS)
+
+# the TLS rows (lifeguard, nginx, HAProxy, Caddy terminating TLS); about 12 minutes
+bench-tls: DEPS = bench
+bench-tls: build
+	@bench/tls.sh $(BUILD)
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

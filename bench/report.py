@@ -496,8 +496,15 @@ def main():
             w("```")
             w("")
 
-    with open(os.path.join(DOCS, "benchmarks.md"), "w") as f:
-        f.write("\n".join(out).rstrip() + "\n")
+    page = os.path.join(DOCS, "benchmarks.md")
+    keep = ""  # the TLS section, written by bench/tls_report.py, stays as it is
+    if os.path.exists(page):
+        with open(page) as f:
+            old = f.read()
+        if "<!-- tls section:" in old:
+            keep = "\n" + old[old.index("<!-- tls section:"):].rstrip() + "\n"
+    with open(page, "w") as f:
+        f.write("\n".join(out).rstrip() + "\n" + keep)
     print("report: wrote {} ({} plots)".format(os.path.join(DOCS, "benchmarks.md"), len(made)))
 
 

@@ -7,7 +7,7 @@
 #                            clang-format for scripts/format-check.sh, testssl.sh and sslscan
 #                            for the TLS scan)
 #   scripts/deps.sh fuzz     also clang and libFuzzer (make fuzz)
-#   scripts/deps.sh bench    also nginx, haproxy, wrk, gnuplot, perf
+#   scripts/deps.sh bench    also nginx, haproxy, caddy, wrk, gnuplot, perf
 #   scripts/deps.sh docker   also docker.io, docker-compose, debootstrap (make test-docker)
 set -eu
 
@@ -16,7 +16,7 @@ set -eu
 build="build-essential cmake pkg-config libssl-dev libyaml-dev node-llhttp curl"
 test="libcriterion-dev python3 python3-h11 openssl dnsmasq-base prometheus chromium chromium-driver groff-base iproute2 pmccabe clang-format testssl.sh sslscan"
 fuzz="clang libfuzzer-14-dev"
-bench="nginx-light haproxy wrk gnuplot-nox linux-perf strace"
+bench="nginx-light haproxy caddy wrk gnuplot-nox linux-perf strace"
 docker="docker.io docker-compose debootstrap iptables"
 case "${1:-build}" in
 build) pkgs="$build" ;;
