@@ -168,8 +168,10 @@ static int tk_set_keys(EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, const ticket_key
 
 /*
  * OpenSSL's ticket key callback: encrypt with the newest key (1), decrypt with any of the three
- * (1 with the newest, 2 with an older one: a fresh ticket is sent), or 0 for an unknown key
- * (a full handshake).
+ * (2: a fresh ticket is sent; 1 only for TLS 1.2 with the newest key, whose ticket stays good),
+ * or 0 for an unknown key (a full handshake). TLS 1.3 clients use a ticket once (RFC 8446
+ * C.4, as browsers do), so a resumed TLS 1.3 connection always gets a new one: without it
+ * such a client would resume only every other time.
  */
 static int tk_callback(SSL *ssl, unsigned char *name, unsigned char *iv, EVP_CIPHER_CTX *cctx,
                        EVP_MAC_CTX *hctx, int enc)
@@ -193,7 +195,10 @@ static int tk_callback(SSL *ssl, unsigned char *name, unsigned char *iv, EVP_CIP
         for (k = 0; k < LG_TICKET_KEYS; k++) {
             if (memcmp(name, keys[k].name, LG_TICKET_NAME_LEN) != 0)
                 continue;
-            rc = tk_set_keys(cctx, hctx, &keys[k], iv, 0) == 0 ? (k == newest ? 1 : 2) : -1;
+            if (tk_set_keys(cctx, hctx, &keys[k], iv, 0) != 0)
+                rc = -1;
+            else
+                rc = k == newest && SSL_version(ssl) != TLS1_3_VERSION ? 1 : 2;
             break;
         }
     }

@@ -272,23 +272,29 @@ Test(tls, tcp_listener_offloads_tls)
 /* ---- session resumption: keys from the master survive a reload */
 
 /*
- * openssl s_client -sess_in/-sess_out once, with a request whose answer closes the connection
- * (so that a TLS 1.3 ticket, sent after the handshake, is always read); whether it "Reused".
+ * openssl s_client once, resuming from the session file `in` (NULL: none) and saving the
+ * session it ends with to `out`, with a request whose answer closes the connection (so that a
+ * TLS 1.3 ticket, sent after the handshake, is always read); whether it "Reused".
  */
-static int s_client_reused(int port, const char *version, const char *sess, int first)
+static int s_client_reused(int port, const char *version, const char *in, const char *out)
 {
-    char *out = NULL;
+    char *text = NULL;
 
     lg_run_capture(
         lg_fmt("printf 'GET / HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n' | "
                "openssl s_client -ign_eof -connect 127.0.0.1:%d -servername "
-               "www.example.com -CAfile %s -%s %s %s 2>&1",
-               port, lg_test_pki("ca.pem"), version, first ? "-sess_out" : "-sess_in", sess),
-        &out);
-    cr_assert_not_null(strstr(out, "Verify return code: 0 (ok)"), "%s", out);
-    return strstr(out, "Reused,") != NULL;
+               "www.example.com -CAfile %s -%s %s%s -sess_out %s 2>&1",
+               port, lg_test_pki("ca.pem"), version, in != NULL ? "-sess_in " : "",
+               in != NULL ? in : "", out),
+        &text);
+    cr_assert_not_null(strstr(text, "Verify return code: 0 (ok)"), "%s", text);
+    return strstr(text, "Reused,") != NULL;
 }
 
+/*
+ * Each resumed connection gets a fresh session to resume the next one with (TLS 1.3 clients
+ * use a ticket once), and the master's ticket keys survive a reload.
+ */
 Test(tls, sessions_resume_across_a_reload, .timeout = 60)
 {
     static const char *const versions[] = {"tls1_2", "tls1_3"};
@@ -296,16 +302,24 @@ Test(tls, sessions_resume_across_a_reload, .timeout = 60)
     char *dir = lg_test_tempdir();
 
     for (size_t i = 0; i < LG_NELEMS(versions); i++) {
-        const char *sess = lg_fmt("%s/%s.sess", dir, versions[i]);
+        const char *v = versions[i], *sess[5];
         size_t mark;
 
-        cr_assert_not(s_client_reused(f.port, versions[i], sess, 1), "a first handshake reused");
-        cr_assert(s_client_reused(f.port, versions[i], sess, 0), "%s: not resumed", versions[i]);
+        for (int k = 0; k < 5; k++)
+            sess[k] = lg_fmt("%s/%s.%d.sess", dir, v, k);
+        cr_assert_not(s_client_reused(f.port, v, NULL, sess[0]), "a first handshake reused");
+        /* TLS 1.3: each ticket once, the next from the resumed connection; TLS 1.2: one ticket */
+        for (int k = 1; k < 4; k++) {
+            const char *in = i == 1 ? sess[k - 1] : sess[0];
+
+            cr_assert(s_client_reused(f.port, v, in, i == 1 ? sess[k] : sess[0]),
+                      "%s: resumption %d in a row failed", v, k);
+        }
         mark = lg_proc_log_mark(f.lg);
         cr_assert_eq(lg_proc_signal(f.lg, SIGHUP), 0);
         cr_assert(lg_proc_wait_log(f.lg, mark, "reloaded: generation", lg_test_timeout_ms()));
-        cr_assert(s_client_reused(f.port, versions[i], sess, 0), "%s: not resumed after a reload",
-                  versions[i]);
+        cr_assert(s_client_reused(f.port, v, i == 1 ? sess[3] : sess[0], sess[4]),
+                  "%s: not resumed after a reload", v);
     }
     lg_fix_finish(&f, NULL);
 }
