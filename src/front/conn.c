@@ -111,11 +111,11 @@ int lg_conn_handshake_step(lg_conn_t *c)
     }
     lg_stats_add(&sl->tls_failed[lg_tls_fail_reason(lg_stream_tls_error_code(&c->s))], 1);
     if (LG_LOG_INFO <= lg_log_level) {
-        char ip[LG_IP_STRLEN];
+        char ip[LG_IP_STRLEN], why[LG_TLS_ERR_MAX];
 
         lg_net_ip_text(&c->peer.sa, ip, sizeof(ip));
         lg_log(LG_LOG_INFO, "TLS handshake with %s on listener %s failed: %s", ip,
-               c->ls->conf->name, lg_stream_tls_error(&c->s));
+               c->ls->conf->name, lg_stream_tls_error(&c->s, why, sizeof(why)));
     }
     lg_conn_close(c);
     return LG_ERR;

@@ -4,6 +4,7 @@
  */
 #include "front/h1.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -210,7 +211,9 @@ static int head_fill(h1_conn_t *hc)
         return LG_AGAIN;
     }
     if (n <= 0) {
-        if (hc->c.state == H1_HEAD)
+        if (n < 0) /* a reset, or a TLS error (EPROTO) */
+            lg_log(LG_LOG_INFO, "reading from the client failed (%d: %s)", errno, strerror(errno));
+        else if (hc->c.state == H1_HEAD)
             lg_log(LG_LOG_INFO, "client closed the connection while sending a request head");
         else if (lg_debug_on())
             lg_diag_conn(&hc->c.peer.sa, "closed by the client between requests");

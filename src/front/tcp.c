@@ -61,8 +61,10 @@ static void tcp_run(lg_conn_t *c)
     case LG_AGAIN:
         return;
     default:
-        if (!lg_stream_closed(&c->s)) /* plain HTTP: nothing to answer it with here */
-            lg_conn_close(c);
+        if (lg_stream_closed(&c->s))
+            return; /* logged and closed */
+        lg_log(LG_LOG_INFO, "client sent plain HTTP to the TLS listener %s", c->ls->conf->name);
+        lg_conn_close(c); /* no HTTP to answer in on a tcp listener */
         return;
     }
 }

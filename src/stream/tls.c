@@ -10,8 +10,6 @@
 
 #include "core/log.h"
 
-#define LG_TLS_ERR_MAX 120
-
 typedef struct tls_stream {
     lg_stream_impl_t impl; /* first: the operations */
     SSL *ssl;
@@ -21,7 +19,7 @@ typedef struct tls_stream {
     unsigned write_wants_rd : 1; /* SSL_write waits for the socket to be readable */
     unsigned plain_http : 1;     /* the handshake met a plain HTTP request */
     unsigned long code;          /* OpenSSL's packed error of a failed handshake, 0: none */
-    char err[LG_TLS_ERR_MAX];    /* why the handshake failed */
+    int ssl_error;               /* SSL_get_error() of a failed handshake without one */
 } tls_stream_t;
 
 static tls_stream_t *tls_of(const lg_stream_t *s)
@@ -119,16 +117,9 @@ static void handshake_failed(tls_stream_t *t, int code)
     unsigned long e = ERR_peek_last_error();
 
     t->code = e;
+    t->ssl_error = code;
     if (e != 0 && ERR_GET_REASON(e) == SSL_R_HTTP_REQUEST)
         t->plain_http = 1;
-    if (e != 0)
-        ERR_error_string_n(e, t->err, sizeof(t->err));
-    else if (code == SSL_ERROR_SYSCALL || code == SSL_ERROR_ZERO_RETURN)
-        snprintf(t->err, sizeof(t->err), "%s",
-                 (t->raw.flags & LG_SOCK_EOF) ? "the client closed the connection"
-                                              : "connection error");
-    else
-        snprintf(t->err, sizeof(t->err), "SSL error %d", code);
     ERR_clear_error();
 }
 
@@ -319,9 +310,21 @@ int lg_stream_tls_plain_http(const lg_stream_t *s)
     return s->impl->ops == &tls_ops && tls_of(s)->plain_http;
 }
 
-const char *lg_stream_tls_error(const lg_stream_t *s)
+const char *lg_stream_tls_error(const lg_stream_t *s, char *buf, size_t len)
 {
-    return s->impl->ops == &tls_ops ? tls_of(s)->err : "";
+    const tls_stream_t *t = tls_of(s);
+
+    if (s->impl->ops != &tls_ops || (t->code == 0 && t->ssl_error == 0))
+        snprintf(buf, len, "%s", "");
+    else if (t->code != 0)
+        ERR_error_string_n(t->code, buf, len);
+    else if (t->ssl_error == SSL_ERROR_SYSCALL || t->ssl_error == SSL_ERROR_ZERO_RETURN)
+        snprintf(buf, len, "%s",
+                 (t->raw.flags & LG_SOCK_EOF) ? "the client closed the connection"
+                                              : "connection error");
+    else
+        snprintf(buf, len, "SSL error %d", t->ssl_error);
+    return buf;
 }
 
 unsigned long lg_stream_tls_error_code(const lg_stream_t *s)

@@ -34,7 +34,10 @@ SSL *lg_stream_ssl(const lg_stream_t *s);
 int lg_stream_tls_plain_http(const lg_stream_t *s);
 
 /* Why the handshake failed, for the log ("" when it did not). */
-const char *lg_stream_tls_error(const lg_stream_t *s);
+const char *lg_stream_tls_error(const lg_stream_t *s, char *buf, size_t len);
+
+/* Room for what lg_stream_tls_error() writes. */
+#define LG_TLS_ERR_MAX 160
 
 /* OpenSSL's packed error of the failed handshake (ERR_GET_REASON), 0 when there was none. */
 unsigned long lg_stream_tls_error_code(const lg_stream_t *s);

@@ -16,6 +16,8 @@
 #include "lg_test.h"
 #include "stream/tls.h"
 
+static char why[LG_TLS_ERR_MAX]; /* the reason of a failed handshake */
+
 typedef struct pair {
     SSL_CTX *sctx, *cctx;
     lg_stream_t s; /* the server's end, under test */
@@ -96,7 +98,8 @@ static void handshake(pair_t *p)
             client = SSL_do_handshake(p->c);
         server_events(p);
         server = lg_stream_handshake(&p->s);
-        cr_assert_neq(server, LG_ERR, "handshake failed: %s", lg_stream_tls_error(&p->s));
+        cr_assert_neq(server, LG_ERR, "handshake failed: %s",
+                      lg_stream_tls_error(&p->s, why, sizeof(why)));
     }
     cr_assert_eq(server, LG_OK);
     cr_assert_eq(client, 1);
@@ -255,7 +258,7 @@ Test(stream_tls, plain_http_is_told_apart)
     pair_open(&p, 0);
     cr_assert_eq(server_handshake_on(&p, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27), LG_ERR);
     cr_assert(lg_stream_tls_plain_http(&p.s));
-    cr_assert_neq(lg_stream_tls_error(&p.s)[0], '\0');
+    cr_assert_neq(lg_stream_tls_error(&p.s, why, sizeof(why))[0], '\0');
     pair_close(&p);
 }
 
@@ -280,7 +283,7 @@ Test(stream_tls, garbage_fails_the_handshake)
         pair_open(&p, 0);
         cr_assert_eq(server_handshake_on(&p, garbage[i].p, garbage[i].len), LG_ERR, "case %zu", i);
         cr_assert_not(lg_stream_tls_plain_http(&p.s), "case %zu", i);
-        cr_assert_neq(lg_stream_tls_error(&p.s)[0], '\0', "case %zu", i);
+        cr_assert_neq(lg_stream_tls_error(&p.s, why, sizeof(why))[0], '\0', "case %zu", i);
         pair_close(&p);
     }
 }
@@ -298,6 +301,6 @@ Test(stream_tls, a_client_that_closes_mid_handshake)
         r = lg_stream_handshake(&p.s);
     }
     cr_assert_eq(r, LG_ERR);
-    cr_assert_neq(lg_stream_tls_error(&p.s)[0], '\0');
+    cr_assert_neq(lg_stream_tls_error(&p.s, why, sizeof(why))[0], '\0');
     pair_close(&p);
 }
