@@ -6,9 +6,13 @@
 #include <errno.h>
 #include <openssl/err.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "core/log.h"
+
+/* Pieces of a write up to this size in all are joined into one record (a TLS record's most). */
+#define LG_TLS_JOIN_MAX 16384
 
 typedef struct tls_stream {
     lg_stream_impl_t impl; /* first: the operations */
@@ -186,39 +190,67 @@ static ssize_t tls_read(lg_stream_t *s, void *buf, size_t len)
     }
 }
 
-static ssize_t tls_writev(lg_stream_t *s, const struct iovec *iov, int iovcnt)
+/* One SSL_write of buf[0..len) as far as it goes: bytes taken, or LG_ERR. */
+static ssize_t tls_write(lg_stream_t *s, const char *buf, size_t len)
 {
     tls_stream_t *t = tls_of(s);
+    size_t off = 0;
+
+    while (off < len) {
+        size_t w = 0;
+        int code;
+
+        if (SSL_write_ex(t->ssl, buf + off, len - off, &w) == 1) {
+            off += w;
+            continue;
+        }
+        code = SSL_get_error(t->ssl, 0);
+        if (code == SSL_ERROR_WANT_WRITE || code == SSL_ERROR_WANT_READ) {
+            t->write_wants_rd = code == SSL_ERROR_WANT_READ;
+            t->raw.flags &= ~(uint32_t)(t->write_wants_rd ? LG_SOCK_RD : LG_SOCK_WR);
+            flags_update(s);
+            s->sock.flags &= ~(uint32_t)LG_SOCK_WR;
+            return (ssize_t)off;
+        }
+        ERR_clear_error();
+        s->sock.flags |= LG_SOCK_ERR;
+        if (errno == 0 || errno == EAGAIN)
+            errno = EPIPE;
+        return LG_ERR;
+    }
+    return (ssize_t)off;
+}
+
+/*
+ * Small pieces (a response head and the first body bytes) are joined first: one record and one
+ * send() rather than one per piece. A retry after a short write presents the same bytes again
+ * (the pump's buffers have not moved on), as OpenSSL requires.
+ */
+static ssize_t tls_writev(lg_stream_t *s, const struct iovec *iov, int iovcnt)
+{
+    static char joined[LG_TLS_JOIN_MAX];
+    size_t len = 0;
     ssize_t total = 0;
 
-    t->write_wants_rd = 0;
-    for (int i = 0; i < iovcnt; i++) {
-        size_t off = 0;
-
-        while (off < iov[i].iov_len) {
-            size_t w = 0;
-            int code;
-
-            if (SSL_write_ex(t->ssl, (const char *)iov[i].iov_base + off, iov[i].iov_len - off,
-                             &w) == 1) {
-                off += w;
-                total += (ssize_t)w;
-                continue;
-            }
-            code = SSL_get_error(t->ssl, 0);
-            if (code == SSL_ERROR_WANT_WRITE || code == SSL_ERROR_WANT_READ) {
-                t->write_wants_rd = code == SSL_ERROR_WANT_READ;
-                t->raw.flags &= ~(uint32_t)(t->write_wants_rd ? LG_SOCK_RD : LG_SOCK_WR);
-                flags_update(s);
-                s->sock.flags &= ~(uint32_t)LG_SOCK_WR;
-                return total;
-            }
-            ERR_clear_error();
-            s->sock.flags |= LG_SOCK_ERR;
-            if (errno == 0 || errno == EAGAIN)
-                errno = EPIPE;
-            return LG_ERR;
+    tls_of(s)->write_wants_rd = 0;
+    for (int i = 0; i < iovcnt; i++)
+        len += iov[i].iov_len;
+    if (iovcnt > 1 && len <= sizeof(joined)) {
+        len = 0;
+        for (int i = 0; i < iovcnt; i++) {
+            memcpy(joined + len, iov[i].iov_base, iov[i].iov_len);
+            len += iov[i].iov_len;
         }
+        return tls_write(s, joined, len);
+    }
+    for (int i = 0; i < iovcnt; i++) {
+        ssize_t w = tls_write(s, iov[i].iov_base, iov[i].iov_len);
+
+        if (w < 0)
+            return LG_ERR;
+        total += w;
+        if ((size_t)w < iov[i].iov_len)
+            break;
     }
     return total;
 }
