@@ -17,18 +17,90 @@
 typedef struct tls_stream {
     lg_stream_impl_t impl; /* first: the operations */
     SSL *ssl;
-    lg_sock_t raw;               /* the socket's own readiness, seen by the BIO */
-    unsigned handshaken : 1;     /* application bytes flow */
-    unsigned read_wants_wr : 1;  /* SSL_read waits for the socket to be writable */
-    unsigned write_wants_rd : 1; /* SSL_write waits for the socket to be readable */
-    unsigned plain_http : 1;     /* the handshake met a plain HTTP request */
-    unsigned long code;          /* OpenSSL's packed error of a failed handshake, 0: none */
-    int ssl_error;               /* SSL_get_error() of a failed handshake without one */
+    lg_sock_t raw;                  /* the socket's own readiness, seen by the BIO */
+    struct tls_stream *prev, *next; /* on the list of streams that may hold buffers */
+    lg_msec_t active;               /* the last read, write or handshake step */
+    unsigned held : 1;              /* on that list */
+    unsigned handshaken : 1;        /* application bytes flow */
+    unsigned read_wants_wr : 1;     /* SSL_read waits for the socket to be writable */
+    unsigned write_wants_rd : 1;    /* SSL_write waits for the socket to be readable */
+    unsigned plain_http : 1;        /* the handshake met a plain HTTP request */
+    unsigned long code;             /* OpenSSL's packed error of a failed handshake, 0: none */
+    int ssl_error;                  /* SSL_get_error() of a failed handshake without one */
 } tls_stream_t;
 
 static tls_stream_t *tls_of(const lg_stream_t *s)
 {
     return (tls_stream_t *)s->impl;
+}
+
+/* At most this many TLS streams keep their record buffers (about 34 KiB each) between uses. */
+#define LG_TLS_HELD_MAX 64
+
+/*
+ * Record buffers (16 KiB and more each way) are kept while a connection is active rather than
+ * freed after each drained read and flushed write (SSL_MODE_RELEASE_BUFFERS), which cost a
+ * malloc and a free of each per request; lg_stream_tls_trim() frees those of streams quiet for
+ * a while. The streams that may hold buffers form one list per process, least recently active
+ * first, like the buffer and pipe free lists (core/buf.h).
+ */
+static struct {
+    tls_stream_t *head, *tail;
+    unsigned n;
+} held;
+
+static void held_unlink(tls_stream_t *t)
+{
+    if (t->prev != NULL)
+        t->prev->next = t->next;
+    else
+        held.head = t->next;
+    if (t->next != NULL)
+        t->next->prev = t->prev;
+    else
+        held.tail = t->prev;
+    t->prev = t->next = NULL;
+    t->held = 0;
+    held.n--;
+}
+
+/* The least recently active stream gives its buffers back now. */
+static void held_release_oldest(void)
+{
+    tls_stream_t *t = held.head;
+
+    held_unlink(t);
+    SSL_free_buffers(t->ssl); /* does nothing when bytes wait in them */
+}
+
+/* The stream is active now: it goes to the tail of the list. */
+static void touch(tls_stream_t *t)
+{
+    t->active = lg_now;
+    if (t->held) {
+        if (t == held.tail)
+            return;
+        held_unlink(t);
+    } else if (held.n >= LG_TLS_HELD_MAX) {
+        held_release_oldest(); /* a burst of connections never holds more than this many */
+    }
+    t->prev = held.tail;
+    if (held.tail != NULL)
+        held.tail->next = t;
+    else
+        held.head = t;
+    held.tail = t;
+    t->held = 1;
+    held.n++;
+}
+
+unsigned lg_stream_tls_trim(lg_msec_t quiet)
+{
+    unsigned n = 0;
+
+    for (; held.head != NULL && held.head->active + quiet <= lg_now; n++)
+        held_release_oldest();
+    return n;
 }
 
 /* ---- the BIO: the socket through sock.h, so its flags stay exact */
@@ -134,6 +206,7 @@ static int tls_handshake(lg_stream_t *s)
 
     if (t->handshaken)
         return LG_OK;
+    touch(t);
     r = SSL_do_handshake(t->ssl);
     if (r == 1) {
         t->handshaken = 1;
@@ -160,6 +233,7 @@ static ssize_t tls_read(lg_stream_t *s, void *buf, size_t len)
     int code;
 
     t->read_wants_wr = 0;
+    touch(t);
     if (SSL_read_ex(t->ssl, buf, len, &n) == 1) {
         flags_update(s); /* RD stays while the socket or the TLS object may have more */
         return (ssize_t)n;
@@ -233,6 +307,7 @@ static ssize_t tls_writev(lg_stream_t *s, const struct iovec *iov, int iovcnt)
     ssize_t total = 0;
 
     tls_of(s)->write_wants_rd = 0;
+    touch(tls_of(s));
     for (int i = 0; i < iovcnt; i++)
         len += iov[i].iov_len;
     if (iovcnt > 1 && len <= sizeof(joined)) {
@@ -270,6 +345,8 @@ static void tls_release(lg_stream_t *s)
 {
     tls_stream_t *t = tls_of(s);
 
+    if (t->held)
+        held_unlink(t);
     SSL_free(t->ssl);
     free(t);
 }
@@ -320,8 +397,8 @@ int lg_stream_tls(lg_stream_t *s, int fd, lg_io_handler_t handler, SSL *ssl, int
     /* Read ahead: one read takes what the socket has (not a record header, then its body), so a
      * short read tells the socket is drained, as on a plain socket; the rest waits in `ssl`. */
     SSL_set_read_ahead(ssl, 1);
-    SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                          SSL_MODE_RELEASE_BUFFERS);
+    SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_clear_mode(ssl, SSL_MODE_RELEASE_BUFFERS); /* freed when quiet: lg_stream_tls_trim */
     SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_set_accept_state(ssl);
     s->sock.io.fd = fd;

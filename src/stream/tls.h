@@ -27,6 +27,14 @@
  */
 int lg_stream_tls(lg_stream_t *s, int fd, lg_io_handler_t handler, SSL *ssl, int ktls);
 
+/*
+ * Free the record buffers of TLS streams that have not read or written for `quiet` ms (called
+ * every second): an idle connection (keep-alive, a quiet WebSocket, a slow backend) holds none.
+ * At most 64 streams keep theirs between uses at any time (the most recently active ones).
+ * Returns how many streams gave theirs back.
+ */
+unsigned lg_stream_tls_trim(lg_msec_t quiet);
+
 /* The TLS object of a TLS stream, NULL for another stream (logs: version, cipher, SNI). */
 SSL *lg_stream_ssl(const lg_stream_t *s);
 

@@ -13,6 +13,7 @@
 #include "front/h1.h"
 #include "front/listener.h"
 #include "http/accesslog.h"
+#include "stream/tls.h"
 
 #define LG_ACCEPT_RETRY_MS 100
 #define LG_LINGER_MS       5000
@@ -23,6 +24,8 @@
 #define LG_FREE_KEEP 256 /* connection and exchange structs kept for reuse */
 #define LG_PIPE_SIZE (1 << 20)
 #define LG_PIPE_KEEP 32
+/* A TLS connection quiet this long gives its record buffers back (see lg_stream_tls_trim). */
+#define LG_TLS_QUIET_MS 1000
 
 /* Every second: give back the buffers and structs a past burst left unused. */
 static void trim(lg_timer_t *t)
@@ -30,6 +33,8 @@ static void trim(lg_timer_t *t)
     lg_worker_t *w = lg_container_of(t, lg_worker_t, trim_timer);
 
     lg_buf_trim();
+    if (lg_stream_tls_trim(LG_TLS_QUIET_MS) > 0)
+        w->released = 1;
     lg_alog_flush();
     if (w->released) {
         w->released = 0;

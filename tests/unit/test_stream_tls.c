@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <malloc.h>
 #include <openssl/err.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -302,5 +303,31 @@ Test(stream_tls, a_client_that_closes_mid_handshake)
     }
     cr_assert_eq(r, LG_ERR);
     cr_assert_neq(lg_stream_tls_error(&p.s, why, sizeof(why))[0], '\0');
+    pair_close(&p);
+}
+
+/* Record buffers stay while a stream is active and go back once it has been quiet. */
+Test(stream_tls, quiet_streams_give_their_buffers_back)
+{
+    pair_t p;
+    char buf[64];
+    size_t before, after_busy;
+
+    pair_open(&p, 0);
+    lg_now = lg_clock_ms();
+    handshake(&p);
+    cr_assert_eq(SSL_write(p.c, "ping", 4), 4);
+    cr_assert_eq(server_read_all(&p, buf, 4), 4);
+    before = mallinfo2().uordblks;
+    cr_assert_eq(lg_stream_tls_trim(1000), 0, "an active stream gave its buffers back");
+    after_busy = mallinfo2().uordblks;
+    cr_assert_eq(after_busy, before);
+    lg_now += 1000;
+    cr_assert_eq(lg_stream_tls_trim(1000), 1);
+    cr_assert_geq(before - mallinfo2().uordblks, 16384, "less than a record buffer went back");
+    /* and the stream works on, taking buffers again */
+    cr_assert_eq(SSL_write(p.c, "pong", 4), 4);
+    cr_assert_eq(server_read_all(&p, buf, 4), 4);
+    cr_assert_eq(memcmp(buf, "pong", 4), 0);
     pair_close(&p);
 }
