@@ -241,6 +241,12 @@ static void plain_http_reply(h1_conn_t *hc)
     _Static_assert(sizeof(PLAIN_HTTP_BODY) - 1 == 55, "Content-Length of the plain HTTP page");
 
     lg_log(LG_LOG_INFO, "client sent plain HTTP to the TLS listener %s", hc->c.ls->conf->name);
+    if (hc->txn == NULL && (hc->txn = txn_new(hc)) != NULL) { /* counted and logged as a 400 */
+        hc->txn->x.tls = NULL;                                /* no session: the handshake failed */
+        hc->txn->x.status = 400;
+        hc->txn->x.own_body = sizeof(PLAIN_HTTP_BODY) - 1;
+        hc->txn->x.head_out = sizeof(page) - sizeof(PLAIN_HTTP_BODY);
+    }
     lg_sock_writev(&hc->c.s.sock, &iov, 1); /* the socket itself, not the TLS stream */
     lg_stream_shutdown(&hc->c.s);
     lg_conn_close(&hc->c);

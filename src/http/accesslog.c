@@ -191,9 +191,12 @@ void lg_alog_write(const lg_alog_entry_t *e)
                      e->upstream, (long long)e->upstream_ms, e->pool, e->listener, rid, ref, ua,
                      tls);
     } else {
-        n = snprintf(line, sizeof(line), "%s - - [%s] \"%s %s %s\" %d %llu \"%s\" \"%s\"\n",
-                     e->client, cached_local, method, target, e->protocol, e->status,
-                     (unsigned long long)e->body_bytes, ref[0] ? ref : "-", ua[0] ? ua : "-");
+        /* no request line at all (plain HTTP on a TLS port...): "-", as nginx writes it */
+        n = snprintf(line, sizeof(line), "%s - - [%s] \"%s%s%s%s%s\" %d %llu \"%s\" \"%s\"\n",
+                     e->client, cached_local, method[0] ? method : "-", method[0] ? " " : "",
+                     method[0] ? target : "", method[0] ? " " : "", method[0] ? e->protocol : "",
+                     e->status, (unsigned long long)e->body_bytes, ref[0] ? ref : "-",
+                     ua[0] ? ua : "-");
     }
     if (n < 0)
         return;

@@ -128,10 +128,10 @@ Test(tls, websocket_over_tls)
     lg_fix_finish(&f, NULL);
 }
 
-/* Plain HTTP on a TLS port gets a plain-text 400 that says so, then a close. */
+/* Plain HTTP on a TLS port gets a plain-text 400 that says so, then a close; logged as a 400. */
 Test(tls, plain_http_gets_a_400_that_explains)
 {
-    lg_fix_t f = tls_start(NULL, NULL);
+    lg_fix_t f = tls_start("log.access", "stdout");
     lg_client_t *c = lg_client_connect(f.port);
     lg_http_response_t *r = lg_client_request(c, "GET", "/", NULL, NULL, 0);
 
@@ -140,6 +140,9 @@ Test(tls, plain_http_gets_a_400_that_explains)
     cr_assert(lg_client_wait_close(c, lg_test_timeout_ms()));
     cr_assert(lg_proc_wait_log(f.lg, 0, "client sent plain HTTP to the TLS listener web",
                                lg_test_timeout_ms()));
+    cr_assert_eq(lg_proc_stop(f.lg), 0); /* the access log is written on the way out */
+    cr_assert_not_null(strstr(lg_proc_access_log(f.lg), "\"-\" 400 55 "), "%s",
+                       lg_proc_access_log(f.lg));
     lg_fix_finish(&f, NULL);
 }
 
