@@ -42,20 +42,8 @@ for tool in nginx haproxy caddy wrk openssl taskset python3 cc ss; do
 done
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/lg-tlsbench.XXXXXX")
-STARTED=()
-stop_pid() { # PID: TERM, up to 5 s, then KILL
-    local pid=$1 i
-    kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-    for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-    local i
-    set +e
-    for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do stop_pid "${STARTED[i]}"; done
-    rm -rf "$TMP"
-}
+# shellcheck source=bench/proc.sh
+. "$HERE/proc.sh"
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
