@@ -11,7 +11,7 @@
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        build-essential cmake pkg-config libssl-dev libyaml-dev node-llhttp \
+        build-essential cmake pkg-config libssl-dev libyaml-dev libnghttp2-dev node-llhttp \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Only what the build reads, so an edit elsewhere (docs, tests) keeps the build cache.
@@ -39,9 +39,9 @@ ENTRYPOINT ["/bin/sh", "-c", "exec lg-origin --listen 0.0.0.0:8000 --name \"${HO
 
 # ---- lifeguard (the default target)
 FROM debian:bookworm-slim
-# lifeguard links libcrypto (libssl3) and libyaml; nothing else is added to the base image.
+# lifeguard links OpenSSL (libssl3), libyaml and nghttp2; nothing else is added to the base image.
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libssl3 libyaml-0-2 \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libssl3 libyaml-0-2 libnghttp2-14 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 lifeguard \
  && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home \

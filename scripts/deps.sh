@@ -3,7 +3,7 @@
 # Idempotent: a machine that has everything runs no apt command at all.
 #   scripts/deps.sh          what the build needs (make, make run)
 #   scripts/deps.sh test     also what the tests and checks use (criterion, dnsmasq, promtool,
-#                            chromium, groff, ss, h11, pmccabe for scripts/size.sh,
+#                            chromium, groff, ss, h11, h2 and nghttp/h2load, pmccabe for scripts/size.sh,
 #                            clang-format for scripts/format-check.sh, testssl.sh and sslscan
 #                            for the TLS scan)
 #   scripts/deps.sh fuzz     also clang and libFuzzer (make fuzz)
@@ -13,8 +13,8 @@ set -eu
 
 # build: what `make` and `make run` need; test: what the test suite runs against; bench: peers;
 # fuzz: the compiler and runtime of `make fuzz`
-build="build-essential cmake pkg-config libssl-dev libyaml-dev node-llhttp curl"
-test="libcriterion-dev python3 python3-h11 openssl dnsmasq-base prometheus chromium chromium-driver groff-base iproute2 pmccabe clang-format testssl.sh sslscan"
+build="build-essential cmake pkg-config libssl-dev libyaml-dev libnghttp2-dev node-llhttp curl"
+test="libcriterion-dev python3 python3-h11 python3-h2 nghttp2-client openssl dnsmasq-base prometheus chromium chromium-driver groff-base iproute2 pmccabe clang-format testssl.sh sslscan"
 fuzz="clang libfuzzer-14-dev"
 bench="nginx-light haproxy caddy wrk gnuplot-nox linux-perf strace"
 docker="docker.io docker-compose debootstrap iptables"
