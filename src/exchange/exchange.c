@@ -189,7 +189,7 @@ static void account(const lg_exchange_t *x)
     lg_stats_add(&sl->bytes_out, x->head_out + x->down.moved);
     if (x->status == 0)
         return;
-    lg_stats_request(x->ls_index, pool, member, x->status, lg_now - x->start);
+    lg_stats_request(x->ls_index, pool, member, x->status, lg_now - x->start, x->http_major == 2);
     if (lg_alog_enabled())
         access_log(x);
 }
