@@ -157,7 +157,7 @@ static int head_build(h2_stream_t *st)
     h2_out_t o;
 
     if (hb == NULL || ps[H2_METHOD].len == 0 || ps[H2_PATH].len == 0)
-        return 400; /* nghttp2 lets only CONNECT through without :path */
+        return 400; /* cannot happen: nghttp2 lets only CONNECT through without :path */
     if ((st->req = lg_buf_get()) == NULL)
         return 503;
     o = (h2_out_t){st->req->data, st->req->data + lg_buf_size(), 0};
@@ -217,12 +217,16 @@ void lg_h2_request(h2_stream_t *st, int end_stream)
     lg_h2_active(st->h, 1);
     x->start = lg_now;
     x->http_major = 2;
-    status = st->too_large ? 431 : head_build(st);
+    if (st->too_large)
+        status = 431;
+    else if (st->hbuf != NULL && span_is(st->hbuf->data + st->ps[H2_METHOD].off,
+                                         st->ps[H2_METHOD].len, "CONNECT"))
+        status = 405; /* no tunnels over streams */
+    else
+        status = head_build(st);
     lg_buf_put(&st->hbuf);
     if (status == 0)
         status = lg_req_head_scan(&rq, st->req->data, lg_buf_len(st->req), 1);
-    if (status == 0 && span_is(rq.method.p, rq.method.len, "CONNECT"))
-        status = 405;
     if (status != 0) {
         refuse(st, status);
         return;
