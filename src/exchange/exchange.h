@@ -48,7 +48,7 @@ enum {
  * is the cause, a timeout overrides it.
  */
 enum {
-    LG_XWHY_NONE,    /* not ended by the exchange (the worker stopped), or no backend usable */
+    LG_XWHY_NONE,    /* no cause noted: a relay ends so only when no backend is usable */
     LG_XWHY_CLIENT,  /* the client closed (FIN) or reset first */
     LG_XWHY_BACKEND, /* the backend closed (FIN) or reset first */
     LG_XWHY_TIMEOUT, /* timeouts.tunnel went by without a byte either way */

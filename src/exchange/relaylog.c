@@ -13,15 +13,12 @@
 static const char *end_text(const lg_exchange_t *x)
 {
     static const char *const text[] = {
-        [LG_XWHY_CLIENT] = "closed by client",
-        [LG_XWHY_BACKEND] = "closed by backend",
-        [LG_XWHY_TIMEOUT] = "timeout",
+        [LG_XWHY_NONE] = "no backend",           [LG_XWHY_CLIENT] = "closed by client",
+        [LG_XWHY_BACKEND] = "closed by backend", [LG_XWHY_TIMEOUT] = "timeout",
         [LG_XWHY_CONNECT] = "connect failed",
     };
 
-    if (x->why != LG_XWHY_NONE)
-        return text[x->why];
-    return x->be == NULL ? "no backend" : "stopped"; /* the worker closed it */
+    return text[x->why];
 }
 
 static unsigned peer_port(const struct sockaddr *sa)
