@@ -9,14 +9,20 @@
 
 #include "proxy_common.h"
 
+/* A tcp listener `name` on 127.0.0.1:0 relaying to `pool`. */
+static void tcp_listener(lg_yaml_t *conf, const char *name, const char *pool)
+{
+    lg_yaml_set(conf, lg_fmt("listeners.%s.listen", name), "127.0.0.1:0");
+    lg_yaml_set(conf, lg_fmt("listeners.%s.mode", name), "tcp");
+    lg_yaml_set(conf, lg_fmt("listeners.%s.pool", name), pool);
+}
+
 /* lifeguard with one tcp listener in front of origins a and b (round robin, tcp checks). */
 static lg_proc_t *tcp_start(int pa, int pb)
 {
     lg_yaml_t *conf = lg_yaml_new();
 
-    lg_yaml_set(conf, "listeners.db.listen", "127.0.0.1:0");
-    lg_yaml_set(conf, "listeners.db.mode", "tcp");
-    lg_yaml_set(conf, "listeners.db.pool", "app");
+    tcp_listener(conf, "db", "app");
     lg_yaml_set(conf, "pools.app.health_check", "{type: tcp, interval: 300ms, timeout: 250ms}");
     lg_yaml_add(conf, "pools.app.backends", "127.0.0.1:%d", pa);
     lg_yaml_add(conf, "pools.app.backends", "127.0.0.1:%d", pb);
@@ -163,17 +169,11 @@ static lg_proc_t *tunnel_start(int op, int dead, const char *format)
     lg_yaml_set(conf, "log.access_format", format);
     lg_yaml_set(conf, "timeouts.upstream_response", "500ms");
     lg_yaml_set(conf, "timeouts.tunnel", "4s");
-    lg_yaml_set(conf, "listeners.db.listen", "127.0.0.1:0");
-    lg_yaml_set(conf, "listeners.db.mode", "tcp");
-    lg_yaml_set(conf, "listeners.db.pool", "app");
-    lg_yaml_set(conf, "listeners.dead.listen", "127.0.0.1:0");
-    lg_yaml_set(conf, "listeners.dead.mode", "tcp");
-    lg_yaml_set(conf, "listeners.dead.pool", "gone");
+    tcp_listener(conf, "db", "app");
+    tcp_listener(conf, "dead", "gone");
+    tcp_listener(conf, "down", "none_up");
     lg_yaml_set(conf, "pools.gone.health_check.type", "none");
     lg_yaml_add(conf, "pools.gone.backends", "127.0.0.1:%d", dead);
-    lg_yaml_set(conf, "listeners.down.listen", "127.0.0.1:0");
-    lg_yaml_set(conf, "listeners.down.mode", "tcp");
-    lg_yaml_set(conf, "listeners.down.pool", "none_up");
     lg_yaml_set(conf, "pools.none_up.health_check", "{type: tcp, interval: 300ms, timeout: 250ms}");
     lg_yaml_add(conf, "pools.none_up.backends", "127.0.0.1:%d", dead);
     return lg_yaml_start(conf);
