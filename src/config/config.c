@@ -80,6 +80,7 @@ static const lg_conf_field_t conf_timeout_fields[] = {
     CONF_TIMEOUT(connect, 1),
     CONF_TIMEOUT(upstream_response, 1),
     CONF_TIMEOUT(upstream_idle, 1),
+    CONF_TIMEOUT(tunnel, 1),
     CONF_TIMEOUT(drain, 0),
     LG_CONF_END,
 };
@@ -152,6 +153,7 @@ static void conf_defaults(lg_conf_ctx_t *c)
     cf->timeouts.connect = 3 * LG_MSEC_SECOND;
     cf->timeouts.upstream_response = 60 * LG_MSEC_SECOND;
     cf->timeouts.upstream_idle = 60 * LG_MSEC_SECOND;
+    cf->timeouts.tunnel = LG_MSEC_HOUR;
     cf->timeouts.drain = 30 * LG_MSEC_SECOND;
     cf->limits.max_connections = 10000;
     cf->limits.max_header_size = 16 * LG_KIB;

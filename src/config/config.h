@@ -231,6 +231,7 @@ typedef struct lg_config {
         lg_msec_t connect;           /* 3s */
         lg_msec_t upstream_response; /* 60s */
         lg_msec_t upstream_idle;     /* 60s */
+        lg_msec_t tunnel;            /* 1h: idle tcp relay or upgraded connection */
         lg_msec_t drain;             /* 30s */
     } timeouts;
 

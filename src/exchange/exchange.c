@@ -146,17 +146,11 @@ static void request_id(lg_exchange_t *x, const lg_req_head_t *rq)
 /* One access log line for the finished request. */
 static void access_log(const lg_exchange_t *x)
 {
-    char ip[LG_IP_STRLEN], up[LG_ADDR_STRLEN] = "", proto[16];
+    char ip[LG_IP_STRLEN], up[LG_ADDR_STRLEN], proto[16];
     lg_alog_entry_t e;
 
     lg_net_ip_text(x->peer, ip, sizeof(ip));
-    if (x->be != NULL) {
-        struct sockaddr_storage ss;
-        socklen_t len;
-
-        lg_be_addr(x->be->state, &ss, &len);
-        lg_net_addr_text((const struct sockaddr *)&ss, up, sizeof(up));
-    }
+    lg_x_upstream_text(x, up, sizeof(up));
     if (x->http_major == 0 ||
         lg_format(proto, sizeof(proto), "HTTP/%u.%u", x->http_major, x->http_minor) != LG_OK)
         memcpy(proto, "-", 2); /* the request line did not parse */
@@ -187,6 +181,8 @@ static void account(const lg_exchange_t *x)
 
     lg_stats_add(&sl->bytes_in, x->head_in + x->up.moved);
     lg_stats_add(&sl->bytes_out, x->head_out + x->down.moved);
+    if (x->ls->mode == LG_MODE_TCP && lg_alog_enabled())
+        lg_x_relay_log(x);
     if (x->status == 0)
         return;
     lg_stats_request(x->ls_index, pool, member, x->status, lg_now - x->start, x->http_major == 2);
@@ -401,6 +397,7 @@ void lg_exchange_relay(lg_exchange_t *x, size_t pool)
 {
     char ip[LG_IP_STRLEN];
 
+    x->start = lg_now;
     x->tunnel = 1;
     x->routed = 1;
     x->rsp_head = 1; /* a relay has no response head: bytes flow as soon as connected */

@@ -40,6 +40,19 @@ enum {
     LG_XT_CONNECT,  /* timeouts.connect */
     LG_XT_BODY,     /* timeouts.client_body: the client sends a body the backend takes */
     LG_XT_UPSTREAM, /* timeouts.upstream_response: the response head, or a stalled relay */
+    LG_XT_TUNNEL,   /* timeouts.tunnel: a tcp relay or an upgraded connection, idle */
+};
+
+/*
+ * How a tunnel ended (x->why), for the access line of a tcp connection: the first side to close
+ * is the cause, a timeout overrides it.
+ */
+enum {
+    LG_XWHY_NONE,    /* no cause noted: a relay ends so only when no backend is usable */
+    LG_XWHY_CLIENT,  /* the client closed (FIN) or reset first */
+    LG_XWHY_BACKEND, /* the backend closed (FIN) or reset first */
+    LG_XWHY_TIMEOUT, /* timeouts.tunnel went by without a byte either way */
+    LG_XWHY_CONNECT, /* no connection to a backend could be made */
 };
 
 typedef enum lg_xend_how {
@@ -120,6 +133,7 @@ struct lg_exchange {
     uint32_t parsed;                             /* bytes of rbuf already given to llhttp */
     uint8_t tries;          /* other backends still to try when a connect fails */
     uint8_t timing;         /* LG_XT_*: what x->timer measures */
+    uint8_t why;            /* LG_XWHY_*: how a tunnel ended */
     unsigned routed : 1;    /* the request was accepted: its head consumed, a body pump runs */
     unsigned ended : 1;     /* exchange_end was called */
     unsigned dropped : 1;   /* the upstream side was given back (lg_x_drop_upstream) */

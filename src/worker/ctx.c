@@ -56,6 +56,7 @@ static int queues_init(lg_worker_queues_t *q, const lg_config_t *cf)
         {&q->linger, LG_LINGER_MS},
         {&q->connect, cf->timeouts.connect},
         {&q->upstream, cf->timeouts.upstream_response},
+        {&q->tunnel, cf->timeouts.tunnel},
         {&q->upstream_idle, cf->timeouts.upstream_idle},
         {&q->accept_retry, LG_ACCEPT_RETRY_MS},
         {&q->trim, LG_TRIM_MS},

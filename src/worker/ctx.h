@@ -31,6 +31,7 @@ typedef struct lg_worker_queues {
     lg_timerq_t linger;        /* lingering close */
     lg_timerq_t connect;       /* backend connects */
     lg_timerq_t upstream;      /* upstream_response: response head, and relays that stall */
+    lg_timerq_t tunnel;        /* an idle tcp relay or upgraded connection */
     lg_timerq_t upstream_idle; /* pooled backend connections */
     lg_timerq_t accept_retry;  /* accept after EMFILE/ENFILE */
     lg_timerq_t trim;          /* give memory back after a burst */
