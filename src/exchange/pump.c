@@ -20,6 +20,23 @@
 /* Reads or splices per run before yielding to other connections. */
 #define LG_PUMP_ROUNDS 16
 
+/* DECHUNK with a trailer sink: keep a field that may be forwarded (the decoder bounds them). */
+static int trailer_keep(lg_pump_t *p, const lg_chunk_ev_t *ev)
+{
+    lg_buf_t *t = *p->trailers;
+
+    if (t == NULL && (t = *p->trailers = lg_buf_get()) == NULL)
+        return LG_PUMP_ENOMEM;
+    if (lg_buf_room(t) < ev->len + ev->vlen + 4)
+        return LG_OK; /* a trailer section near its bound: what does not fit is dropped */
+    memcpy(t->data + t->last, ev->p, ev->len);
+    memcpy(t->data + t->last + ev->len, ": ", 2);
+    memcpy(t->data + t->last + ev->len + 2, ev->v, ev->vlen);
+    memcpy(t->data + t->last + ev->len + 2 + ev->vlen, "\r\n", 2);
+    t->last += (uint32_t)(ev->len + ev->vlen + 4);
+    return LG_OK;
+}
+
 /*
  * Chunked: decode the `n` new bytes at (*buf)->last, after the `keep` bytes of an incomplete
  * line, and write lifeguard's framing (or the data alone) in place after the pending bytes.
@@ -45,6 +62,8 @@ static int chunk_feed(lg_pump_t *p, uint32_t n)
                 return LG_PUMP_EBAD;
         }
         p->done = t == LG_CHUNK_END;
+        if (t == LG_CHUNK_TRAILER && !ev.drop && p->trailers != NULL && trailer_keep(p, &ev))
+            return LG_PUMP_ENOMEM;
         out += lg_chunk_emit(t, &ev, out, p->mode == LG_BODY_CHUNKED);
     }
     if (t == LG_CHUNK_BAD)

@@ -41,6 +41,9 @@ typedef struct lg_pump {
     lg_stream_t *src, *dst;
     lg_buf_t **buf; /* where body bytes wait: the pump may take and release it */
     lg_buf_t *head; /* bytes to write before the body; not released by the pump */
+    /* DECHUNK: where the trailer fields that may be forwarded go, as "name: value" CRLF lines
+       (NULL: dropped); the owner releases it */
+    lg_buf_t **trailers;
     lg_pipe_t *pipe;
     lg_chunk_t chunk; /* chunked bodies: the decoder */
     uint64_t left;    /* LENGTH: body bytes not yet read from the source */

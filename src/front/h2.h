@@ -61,6 +61,7 @@ typedef struct h2_stream {
     lg_buf_t *req;                 /* *x.cin: the request head, then the pump's body bytes */
     h2_rin_t *rin;                 /* request DATA not yet taken by the pump */
     lg_buf_t *rout;                /* response body written by the pump, not yet framed */
+    lg_buf_t *trl;                 /* the backend's chunked trailers, sent after the DATA */
     h2_span_t ps[H2_PSEUDO];       /* pseudo-header values in hbuf */
     uint32_t fields_at;            /* where in hbuf the other fields start, as HTTP/1.1 lines */
     uint64_t length;               /* content-length, when has_length */
@@ -143,6 +144,8 @@ int lg_h2_field(h2_stream_t *st, const uint8_t *name, size_t nlen, const uint8_t
 /* nghttp2's source of a response body: the bytes in the stream's `rout` (h2_stream.c). */
 ssize_t lg_h2_data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
                         nghttp2_data_source *src, void *ud);
+/* Submit the trailer fields in st->trl (HEADERS with END_STREAM after the DATA, h2_msg.c). */
+int lg_h2_trailers(h2_stream_t *st);
 /* Run the stream's exchange after this batch. */
 void lg_h2_schedule(h2_stream_t *st);
 

@@ -190,6 +190,7 @@ void lg_h2_stream_free(h2_stream_t *st)
     lg_buf_put(&st->req);
     free(st->rin);
     lg_buf_put(&st->rout);
+    lg_buf_put(&st->trl);
     if (st->prev != NULL)
         st->prev->next = st->next;
     else
@@ -356,8 +357,11 @@ ssize_t lg_h2_data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t le
         return NGHTTP2_ERR_DEFERRED;
     }
     *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
-    if (len >= have && st->out_eof)
+    if (len >= have && st->out_eof) {
         *flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (st->trl != NULL && lg_h2_trailers(st) == LG_OK)
+            *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM; /* the trailers end the stream */
+    }
     return (ssize_t)LG_MIN(len, have);
 }
 
