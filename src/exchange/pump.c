@@ -83,6 +83,9 @@ static int encode_feed(lg_pump_t *p, uint32_t n)
     char size[12];
     int h = snprintf(size, sizeof(size), "%x\r\n", n);
 
+    p->body += n;
+    if (lg_pump_over_limit(p))
+        return LG_PUMP_EBAD; /* limits.max_body_size: answered 413 */
     /* the data, its size line and CRLF, and the last chunk must fit (reads keep room for it) */
     if (h < 0 || lg_buf_room(b) < (size_t)n + (size_t)h + 2 + sizeof(LG_ENCODE_LAST) - 1)
         return LG_PUMP_ENOMEM;
