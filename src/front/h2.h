@@ -93,6 +93,8 @@ struct h2_sess {
     uint32_t nactive;       /* streams whose exchange runs */
     uint32_t empty_data;    /* DATA frames with neither bytes nor END_STREAM */
     uint32_t requests;      /* streams that carried a request */
+    uint32_t reset_tokens;  /* client RST_STREAMs allowed now (a token bucket) */
+    lg_msec_t reset_at;     /* when reset_tokens was last refilled */
     unsigned goaway : 1;    /* a GOAWAY was submitted: no new streams */
 };
 
@@ -129,6 +131,10 @@ void lg_h2_post(h2_sess_t *h);
 void lg_h2_active(h2_sess_t *h, int delta);
 /* Room for `need` more bytes of frames in h->out; NULL when not now (write first). */
 lg_buf_t *lg_h2_out(h2_sess_t *h, size_t need);
+/* The client reset a stream: past the rate allowed (rapid reset), GOAWAY ENHANCE_YOUR_CALM. */
+void lg_h2_reset_received(h2_sess_t *h);
+/* nghttp2 ended the session with GOAWAY `code` (the client broke the protocol or a limit). */
+void lg_h2_goaway_log(h2_sess_t *h, uint32_t code);
 /* The client misbehaves (`why`): GOAWAY with ENHANCE_YOUR_CALM, then the connection ends. */
 void lg_h2_calm(h2_sess_t *h, const char *why);
 /* The exchange's view of this front (h2_msg.c). */

@@ -267,6 +267,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
         break;
     case NGHTTP2_RST_STREAM:
         lg_stats_add(&lg_stats_listener(h->hc->c.ls->index)->h2_resets_client, 1);
+        lg_h2_reset_received(h);
         return 0;
     default:
         return 0;
@@ -329,9 +330,11 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
     lg_stats_listener_t *sl = lg_stats_listener(h->hc->c.ls->index);
     h2_stream_t *st;
 
-    if (f->hd.type == NGHTTP2_GOAWAY)
+    if (f->hd.type == NGHTTP2_GOAWAY) {
         lg_stats_add(&sl->h2_goaway, 1);
-    else if (f->hd.type == NGHTTP2_RST_STREAM)
+        if (f->goaway.error_code != NGHTTP2_NO_ERROR && !h->goaway)
+            lg_h2_goaway_log(h, f->goaway.error_code); /* nghttp2's own: a protocol error */
+    } else if (f->hd.type == NGHTTP2_RST_STREAM)
         lg_stats_add(&sl->h2_resets_sent, 1);
     else if ((f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA) &&
              (f->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
