@@ -236,6 +236,9 @@ static int tls_handshake(lg_stream_t *s)
     if (r == 1) {
         t->handshaken = 1;
         s->sock.flags &= ~(uint32_t)LG_STREAM_HANDSHAKE;
+        /* A stapled OCSP response has been sent: OpenSSL would keep its copy (up to 4 KiB)
+         * for the connection's life. Nothing sends it again (no renegotiation). */
+        SSL_set_tlsext_status_ocsp_resp(t->ssl, NULL, 0);
         if (BIO_get_ktls_send(SSL_get_wbio(t->ssl)) && BIO_get_ktls_recv(SSL_get_rbio(t->ssl)))
             s->sock.flags |= LG_STREAM_SPLICE; /* the kernel encrypts and decrypts */
         flags_update(s);

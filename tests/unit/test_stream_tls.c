@@ -365,6 +365,37 @@ Test(stream_tls, a_client_that_closes_mid_handshake)
     pair_close(&p);
 }
 
+#define TEST_STAPLE_LEN 1500 /* a typical OCSP response with its responder's certificate */
+
+/* The server's status callback: staple TEST_STAPLE_LEN bytes (the client does not check them). */
+static int staple(SSL *ssl, void *arg)
+{
+    unsigned char *resp = OPENSSL_zalloc(TEST_STAPLE_LEN);
+
+    LG_UNUSED(arg);
+    cr_assert_not_null(resp);
+    cr_assert_eq(SSL_set_tlsext_status_ocsp_resp(ssl, resp, TEST_STAPLE_LEN), 1);
+    return SSL_TLSEXT_ERR_OK;
+}
+
+/* A stapled OCSP response reaches the client, and the server keeps no copy after the handshake. */
+Test(stream_tls, a_stapled_response_is_not_kept)
+{
+    const unsigned char *resp = NULL;
+    pair_t p;
+
+    pair_open(&p, 0);
+    SSL_CTX_set_tlsext_status_cb(p.sctx, staple);
+    SSL_set_tlsext_status_type(p.c, TLSEXT_STATUSTYPE_ocsp);
+    handshake(&p);
+    cr_assert_eq(SSL_get_tlsext_status_ocsp_resp(p.c, &resp), TEST_STAPLE_LEN,
+                 "the client got no staple");
+    cr_assert_eq(SSL_get_tlsext_status_ocsp_resp(lg_stream_ssl(&p.s), &resp), -1,
+                 "the server still holds the response");
+    cr_assert_null(resp);
+    pair_close(&p);
+}
+
 /* Record buffers stay while a stream is active and go back once it has been quiet. */
 Test(stream_tls, quiet_streams_give_their_buffers_back)
 {
