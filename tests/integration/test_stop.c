@@ -170,8 +170,10 @@ Test(stop, a_burst_of_connections_ending_at_once, .timeout = 60)
     lg_fix_t f = lg_fix_start(NULL, NULL);
     lg_client_t *c[N];
     pid_t before[4], after[4];
+    int ok;
 
-    cr_assert_eq(lg_pid_children(f.lg->pid, before, 4), 1);
+    LG_WAIT_FOR(ok, lg_pid_children(f.lg->pid, before, 4) == 1, lg_test_timeout_ms());
+    cr_assert(ok, "expected 1 worker");
     for (int i = 0; i < N; i++) {
         lg_http_response_t *r;
 
