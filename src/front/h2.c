@@ -319,6 +319,10 @@ static void idle_timer(h2_sess_t *h, int progress)
 
     if (h->nactive > 0)
         return;
+    /* streams wait for the client's window: only their DATA leaving is progress (not PINGs) */
+    if (h->nstreams > 0)
+        progress = h->data_out;
+    h->data_out = 0;
     if (progress || !lg_timer_armed(&c->timer))
         lg_conn_timer(c, h->requests == 0 ? &h->w->q.client_header : &h->w->q.client_idle);
 }

@@ -109,6 +109,7 @@ struct h2_sess {
     uint32_t remote[H2_SLEEP_SETTINGS]; /* asleep: the client's settings */
     int32_t send_window;                /* asleep: what we may send before a WINDOW_UPDATE */
     uint8_t sleep;                      /* H2_AWAKE ... */
+    uint8_t data_out;                   /* DATA was framed since the idle timer was set */
     unsigned goaway : 1;                /* a GOAWAY was submitted: no new streams */
 };
 

@@ -43,10 +43,13 @@ void lg_h2_schedule(h2_stream_t *st)
 
 void lg_h2_run_ready(h2_sess_t *h)
 {
-    while (h->ready != NULL) {
-        h2_stream_t *st = h->ready;
+    h2_stream_t *list = h->ready; /* a stream that yields again waits for the next run */
 
-        h->ready = st->ready_next;
+    h->ready = NULL;
+    while (list != NULL) {
+        h2_stream_t *st = list;
+
+        list = st->ready_next;
         st->ready = 0;
         if (st->started && !st->ended)
             lg_exchange_run(&st->x);
@@ -188,6 +191,8 @@ void lg_h2_stream_free(h2_stream_t *st)
     if (st->started && !st->ended)
         lg_h2_active(h, -1); /* cancelled: the exchange's upstream connection closes */
     lg_exchange_release(&st->x);
+    if (st->rin != NULL) /* DATA nobody will read: the connection's window gets it back */
+        nghttp2_session_consume_connection(h->ng, st->rin->last - st->rin->pos);
     lg_buf_put(&st->hbuf);
     lg_buf_put(&st->req);
     free(st->rin);
@@ -293,7 +298,8 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
 static void discard(nghttp2_session *ng, h2_stream_t *st, size_t len)
 {
     st->discarded = (uint32_t)LG_MIN((uint64_t)st->discarded + len, (uint64_t)UINT32_MAX);
-    if (st->reset_after && st->out_done && !st->in_eof && st->discarded > H2_DISCARD_MAX) {
+    if (st->reset_after && st->out_done && !st->in_eof &&
+        (st->discarded > H2_DISCARD_MAX || st->x.up.done)) {
         st->reset_after = 0;
         nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
     }
@@ -358,8 +364,8 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
         lg_stats_add(&sl->h2_goaway, 1);
         if (f->goaway.error_code != NGHTTP2_NO_ERROR && !h->goaway)
             lg_h2_goaway_log(h, f->goaway.error_code); /* nghttp2's own: a protocol error */
-    } else if (f->hd.type == NGHTTP2_RST_STREAM)
-        lg_stats_add(&sl->h2_resets_sent, 1);
+    } else if (f->hd.type == NGHTTP2_RST_STREAM && f->rst_stream.error_code != NGHTTP2_NO_ERROR)
+        lg_stats_add(&sl->h2_resets_sent, 1); /* NO_ERROR: "stop sending", not a failure */
     else if ((f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA) &&
              (f->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
              (st = stream_of(ng, f->hd.stream_id)) != NULL) {
@@ -406,6 +412,7 @@ static int send_data(nghttp2_session *ng, nghttp2_frame *f, const uint8_t *hd, s
         return NGHTTP2_ERR_WOULDBLOCK;
     memcpy(b->data + b->last, hd, H2_FRAME_HD);
     b->last += H2_FRAME_HD;
+    st->h->data_out = 1;
     if (len > 0) {
         memcpy(b->data + b->last, st->rout->data + st->rout->pos, len);
         b->last += (uint32_t)len;
