@@ -149,6 +149,20 @@ Test(origin, size_bodies_have_the_pattern)
     }
 }
 
+/* /page is HTML whose script reports the protocol of its navigation (for browsers). */
+Test(origin, page_is_html_with_the_protocol_script)
+{
+    lg_proc_t *o = lg_origin_start(NULL);
+    lg_http_response_t *r = lg_http_get(o->port, "/page", NULL);
+
+    assert_ok(r, 200);
+    cr_assert_str_eq(lg_http_header(r, "Content-Type"), "text/html");
+    cr_assert_not_null(strstr(r->body, "<p id=\"protocol\">"), "%s", r->body);
+    cr_assert_not_null(strstr(r->body, "performance.getEntries()[0].nextHopProtocol"), "%s",
+                       r->body);
+    cr_assert_eq(lg_proc_stop(o), 0);
+}
+
 /* /size/N?offset=O: the pattern from byte O, plain and chunked; a bad offset is a 400. */
 Test(origin, size_bodies_from_an_offset)
 {

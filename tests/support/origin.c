@@ -34,6 +34,8 @@
  *                        requests received and connections open now, all three not counting
  *                        /stats requests nor connections that carried only /stats requests
  *   /upgrade             with an Upgrade header: 101 Switching Protocols, then echoes every byte
+ *   /page                200 text/html whose inline script writes "nextHopProtocol=PROTO" (the
+ *                        protocol of the page's own navigation) into <p id="protocol">
  * Query flags on every response with a body: chunked=1 sends it chunked (varied chunk sizes;
  * close-delimited for HTTP/1.0), close=1 sends it without a length and closes after it.
  * On /size/N, offset=O starts the body at pattern byte O (distinct bodies of the same length).
@@ -119,6 +121,7 @@ enum action {
     ACT_HANG,
     ACT_STATS,
     ACT_UPGRADE,
+    ACT_PAGE,
     ACT_BAD, /* endpoint recognised but its argument is not: 400 */
 };
 
@@ -157,6 +160,7 @@ enum chunk_state {
 #define RF_NO_BODY 0x01 /* 204/304: neither body nor framing header */
 #define RF_CLOSE   0x02 /* close after this response */
 #define RF_PARTIAL 0x04 /* declare OR_PARTIAL_LENGTH bytes, send fewer */
+#define RF_HTML    0x08 /* Content-Type: text/html */
 
 /* The request being received. Reset for every request. */
 struct req {
@@ -246,6 +250,12 @@ static char o_pattern[LG_PATTERN_PERIOD + OR_BUF_SIZE];
 
 /* Epoll tags for the two non-connection descriptors. */
 static char o_tag_listen, o_tag_signal;
+
+/* /page: a browser shows the protocol its navigation used (tests/integration/test_h2_browser.c) */
+static const char o_page[] =
+    "<!doctype html>\n<title>lg-origin</title>\n<p id=\"protocol\">?</p>\n<script>\n"
+    "document.getElementById('protocol').textContent =\n"
+    "    'nextHopProtocol=' + performance.getEntries()[0].nextHopProtocol;\n</script>\n";
 
 static const size_t chunk_sizes[] = {1, 10, 100, 1000, 4096, 7, 16384, 333, 8000, 2, 32768, 555};
 
@@ -644,7 +654,7 @@ static void respond(struct conn *c, unsigned status, const char *mem, uint64_t l
     out_str(c, reason_phrase(status));
     out_str(c, "\r\n");
     if (!(rf & RF_NO_BODY)) {
-        out_str(c, "Content-Type: text/plain\r\n");
+        out_str(c, (rf & RF_HTML) ? "Content-Type: text/html\r\n" : "Content-Type: text/plain\r\n");
         if (rf & RF_PARTIAL) {
             out_str(c, "Content-Length: ");
             out_u64(c, OR_PARTIAL_LENGTH);
@@ -837,7 +847,7 @@ static int route_one(struct req *r, const char *s, size_t len)
     } exact[] = {
         {"/healthz", ACT_HEALTHZ}, {"/echo", ACT_ECHO},       {"/close", ACT_CLOSE},
         {"/reset", ACT_RESET},     {"/partial", ACT_PARTIAL}, {"/hang", ACT_HANG},
-        {"/stats", ACT_STATS},     {"/upgrade", ACT_UPGRADE},
+        {"/stats", ACT_STATS},     {"/upgrade", ACT_UPGRADE}, {"/page", ACT_PAGE},
     };
     static const struct {
         const char *prefix;
@@ -1173,6 +1183,9 @@ static void dispatch(struct conn *c)
         respond(c, 200, c->small, (uint64_t)n, 0);
         break;
     }
+    case ACT_PAGE:
+        respond(c, 200, o_page, sizeof(o_page) - 1, RF_HTML);
+        break;
     case ACT_UPGRADE:
         if (r->upgrade == NULL) {
             respond_error(c, 400, "/upgrade without an upgrade header");
