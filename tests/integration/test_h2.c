@@ -212,6 +212,11 @@ Test(h2, curl_gets_http2_with_alpn_and_with_prior_knowledge, .timeout = 60)
                          "%s", r->body);
         cr_assert_null(strstr(r->body, "header :"), "a pseudo-header reached the backend:\n%s",
                        r->body);
+        /* the backend's Connection: close is hop-by-hop: not in the HTTP/2 response */
+        r = curl_run(w->tls, f.port, w->flag, "/close");
+        assert_curl(r, "2", 200);
+        cr_assert_str_eq(r->body, "h2\n");
+        cr_assert_null(strcasestr(r->head, "\r\nconnection:"), "%s", r->head);
         cr_assert_not_null(strstr(stopped_access_log(&f), "\"GET /echo?x=1 HTTP/2.0\" 200 "),
                            "%s: access log:\n%s", w->name, lg_proc_access_log(f.lg));
         lg_fix_finish(&f, NULL);
