@@ -37,7 +37,8 @@
  *   /page                200 text/html whose inline script writes "nextHopProtocol=PROTO" (the
  *                        protocol of the page's own navigation) into <p id="protocol">
  * Query flags on every response with a body: chunked=1 sends it chunked (varied chunk sizes;
- * close-delimited for HTTP/1.0), close=1 sends it without a length and closes after it.
+ * close-delimited for HTTP/1.0), close=1 sends it without a length and closes after it,
+ * trailer=1 (with chunked=1) ends the chunked body with the trailer "X-Origin-Trailer: ok".
  * On /size/N, offset=O starts the body at pattern byte O (distinct bodies of the same length).
  * HEAD gets the same head as GET without the body.
  *
@@ -154,7 +155,8 @@ enum chunk_state {
 /* Query flags. */
 #define QF_CHUNKED 0x01
 #define QF_CLOSE   0x02
-#define QF_BAD     0x04 /* a query flag with a bad value */
+#define QF_TRAILER 0x04
+#define QF_BAD     0x08 /* a query flag with a bad value */
 
 /* Response flags for respond(). */
 #define RF_NO_BODY 0x01 /* 204/304: neither body nor framing header */
@@ -194,6 +196,7 @@ struct prod {
     uint64_t left;
     unsigned seq; /* index into chunk_sizes */
     int chunked;
+    int trailer; /* chunked: end with a trailer field */
 };
 
 struct conn {
@@ -691,6 +694,7 @@ static void respond(struct conn *c, unsigned status, const char *mem, uint64_t l
     c->p.left = len;
     c->p.seq = 0;
     c->p.chunked = chunked;
+    c->p.trailer = chunked && (r->qflags & QF_TRAILER);
     c->state = ST_RESPOND;
 }
 
@@ -730,7 +734,7 @@ static int produce(struct conn *c)
             if (room < OR_CHUNK_OVERHEAD + 1)
                 break;
             if (p->left == 0) {
-                out_str(c, "0\r\n\r\n");
+                out_str(c, p->trailer ? "0\r\nX-Origin-Trailer: ok\r\n\r\n" : "0\r\n\r\n");
                 response_done(c);
                 return 1;
             }
@@ -910,6 +914,8 @@ static void route(struct req *r, const char *t, size_t len)
                 r->qflags |= QF_CHUNKED;
             else if (e - a == 7 && memcmp(a, "close=1", 7) == 0)
                 r->qflags |= QF_CLOSE;
+            else if (e - a == 9 && memcmp(a, "trailer=1", 9) == 0)
+                r->qflags |= QF_TRAILER;
             else if (e - a > 7 && memcmp(a, "offset=", 7) == 0 &&
                      parse_num(a + 7, (size_t)(e - a - 7), 0, OR_SIZE_MAX, &r->pattern_off) < 0)
                 r->qflags |= QF_BAD;
