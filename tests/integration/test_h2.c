@@ -341,6 +341,28 @@ Test(h2, large_response_arrives_intact, .timeout = 240)
     }
 }
 
+/*
+ * A chunked response with a trailer: the client gets the body without chunk framing (no
+ * transfer-encoding) and the trailer as trailing HEADERS (curl writes them after the head).
+ */
+Test(h2, chunked_response_and_its_trailer_reach_the_client, .timeout = 60)
+{
+    for (size_t i = 0; i < LG_NELEMS(ways); i++) {
+        lg_fix_t f = h2_start(ways[i].tls, ways[i].tls ? NULL : "on");
+        curl_result_t *r =
+            curl_run(ways[i].tls, f.port, ways[i].flag, "/size/100000?chunked=1&trailer=1");
+
+        assert_curl(r, "2", 200);
+        cr_assert_eq(r->body_len, 100000, "%s: %zu bytes", ways[i].name, r->body_len);
+        cr_assert_eq(lg_checksum(LG_CHECKSUM_INIT, r->body, r->body_len),
+                     lg_pattern_checksum(100000), "%s: body corrupted", ways[i].name);
+        cr_assert_null(strcasestr(r->head, "transfer-encoding"), "%s", r->head);
+        cr_assert_not_null(strstr(r->head, "\r\nx-origin-trailer: ok\r\n"), "%s: head:\n%s",
+                           ways[i].name, r->head);
+        lg_fix_finish(&f, NULL);
+    }
+}
+
 /* ---- metrics */
 
 /* A curl in the background: kill_curl stops it by its id at exit if it is still that curl. */
