@@ -363,6 +363,38 @@ Test(h2, chunked_response_and_its_trailer_reach_the_client, .timeout = 60)
     }
 }
 
+/* Responses without a body: HEAD keeps the GET's content-length, 204 and 304 have none. */
+Test(h2, responses_without_a_body, .timeout = 60)
+{
+    static const struct {
+        const char *opts, *path;
+        int status;
+        const char *header; /* in the head (NULL: none checked) */
+    } cases[] = {
+        {"-I", "/size/1000", 200, "\r\ncontent-length: 1000\r\n"},
+        {"", "/status/204", 204, NULL},
+        {"", "/status/304", 304, NULL},
+    };
+
+    for (size_t i = 0; i < LG_NELEMS(ways); i++) {
+        lg_fix_t f = h2_start(ways[i].tls, ways[i].tls ? NULL : "on");
+
+        for (size_t k = 0; k < LG_NELEMS(cases); k++) {
+            curl_result_t *r = curl_run(
+                ways[i].tls, f.port, lg_fmt("%s %s", ways[i].flag, cases[k].opts), cases[k].path);
+
+            assert_curl(r, "2", cases[k].status);
+            /* with -I curl writes the head as the output: nothing may follow it */
+            cr_assert_str_eq(r->body, strcmp(cases[k].opts, "-I") == 0 ? r->head : "",
+                             "%s %s: a body came", ways[i].name, cases[k].path);
+            if (cases[k].header != NULL)
+                cr_assert_not_null(strstr(r->head, cases[k].header), "%s %s: head:\n%s",
+                                   ways[i].name, cases[k].path, r->head);
+        }
+        lg_fix_finish(&f, NULL);
+    }
+}
+
 /* ---- metrics */
 
 /* A curl in the background: kill_curl stops it by its id at exit if it is still that curl. */
