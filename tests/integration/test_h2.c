@@ -58,6 +58,12 @@ static lg_fix_t h2_start(int tls, const char *http2)
     return lg_fix_start_conf(origin, c);
 }
 
+/* h2_start() for way `w`: TLS with the default (h2 by ALPN), or plain with http2: on. */
+static lg_fix_t way_start(const h2_way_t *w)
+{
+    return h2_start(w->tls, w->tls ? NULL : "on");
+}
+
 /* What one curl run showed. */
 typedef struct curl_result {
     int rc;        /* curl's exit code */
@@ -189,7 +195,7 @@ Test(h2, curl_gets_http2_with_alpn_and_with_prior_knowledge, .timeout = 60)
 {
     for (size_t i = 0; i < LG_NELEMS(ways); i++) {
         const h2_way_t *w = &ways[i];
-        lg_fix_t f = h2_start(w->tls, w->tls ? NULL : "on");
+        lg_fix_t f = way_start(w);
         curl_result_t *r =
             curl_run(w->tls, f.port,
                      lg_fmt("%s -H 'Cookie: a=1' -H 'Cookie: b=2' -H 'X-Test: value'", w->flag),
@@ -315,7 +321,7 @@ Test(h2, request_bodies_reach_the_backend_intact, .timeout = 240)
     };
 
     for (size_t i = 0; i < LG_NELEMS(ways); i++) {
-        lg_fix_t f = h2_start(ways[i].tls, ways[i].tls ? NULL : "on");
+        lg_fix_t f = way_start(&ways[i]);
 
         for (size_t k = 0; k < LG_NELEMS(uploads); k++)
             check_upload(&ways[i], &f, &uploads[k]);
@@ -327,7 +333,7 @@ Test(h2, request_bodies_reach_the_backend_intact, .timeout = 240)
 Test(h2, large_response_arrives_intact, .timeout = 240)
 {
     for (size_t i = 0; i < LG_NELEMS(ways); i++) {
-        lg_fix_t f = h2_start(ways[i].tls, ways[i].tls ? NULL : "on");
+        lg_fix_t f = way_start(&ways[i]);
         curl_result_t *r = curl_run(ways[i].tls, f.port, ways[i].flag, "/size/64m");
 
         assert_curl(r, "2", 200);
@@ -348,7 +354,7 @@ Test(h2, large_response_arrives_intact, .timeout = 240)
 Test(h2, chunked_response_and_its_trailer_reach_the_client, .timeout = 60)
 {
     for (size_t i = 0; i < LG_NELEMS(ways); i++) {
-        lg_fix_t f = h2_start(ways[i].tls, ways[i].tls ? NULL : "on");
+        lg_fix_t f = way_start(&ways[i]);
         curl_result_t *r =
             curl_run(ways[i].tls, f.port, ways[i].flag, "/size/100000?chunked=1&trailer=1");
 
@@ -377,7 +383,7 @@ Test(h2, responses_without_a_body, .timeout = 60)
     };
 
     for (size_t i = 0; i < LG_NELEMS(ways); i++) {
-        lg_fix_t f = h2_start(ways[i].tls, ways[i].tls ? NULL : "on");
+        lg_fix_t f = way_start(&ways[i]);
 
         for (size_t k = 0; k < LG_NELEMS(cases); k++) {
             curl_result_t *r = curl_run(
@@ -468,7 +474,7 @@ static int nghttp_ok_lines(const char *out, const char *path)
 Test(h2, nghttp_100_streams_on_one_connection, .timeout = 120)
 {
     for (size_t i = 0; i < LG_NELEMS(ways); i++) {
-        lg_fix_t f = h2_start(ways[i].tls, ways[i].tls ? NULL : "on");
+        lg_fix_t f = way_start(&ways[i]);
         char *out = NULL;
         int rc = lg_run_capture(lg_fmt("timeout -k 5 60 nghttp -n -s -m %d %s -H ':authority: " SNI
                                        ":%d' "
@@ -495,7 +501,7 @@ Test(h2, nghttp_100_streams_on_one_connection, .timeout = 120)
 Test(h2, python_h2_100_streams_hashed_both_ways, .timeout = 240)
 {
     for (size_t i = 0; i < LG_NELEMS(ways); i++) {
-        lg_fix_t f = h2_start(ways[i].tls, ways[i].tls ? NULL : "on");
+        lg_fix_t f = way_start(&ways[i]);
         char *out = NULL;
         int rc = lg_run_capture(
             lg_fmt("timeout -k 5 180 /usr/bin/python3 %s/tests/support/h2_streams.py --port %d "
