@@ -41,9 +41,10 @@ static const h2_way_t ways[] = {
 
 /*
  * lg-origin "--name h2" behind listener `web` (TLS with the PKI's ec certificate when `tls`),
- * `http2` set to `http2` unless NULL (the default), access log on stdout, an admin listener.
+ * `http2` set to `http2` unless NULL (the default), access log on stdout, an admin listener;
+ * and key `path` set to `value` unless path is NULL.
  */
-static lg_fix_t h2_start(int tls, const char *http2)
+static lg_fix_t h2_start_with(int tls, const char *http2, const char *path, const char *value)
 {
     lg_proc_t *origin = lg_origin_start("--name h2");
     lg_yaml_t *c = lg_yaml_single(origin->port);
@@ -55,7 +56,14 @@ static lg_fix_t h2_start(int tls, const char *http2)
         lg_yaml_set(c, "listeners.web.http2", http2);
     lg_yaml_set(c, "log.access", "stdout");
     lg_yaml_set(c, "admin.listen", "127.0.0.1:0");
+    if (path != NULL)
+        lg_yaml_set(c, path, value);
     return lg_fix_start_conf(origin, c);
+}
+
+static lg_fix_t h2_start(int tls, const char *http2)
+{
+    return h2_start_with(tls, http2, NULL, NULL);
 }
 
 /* h2_start() for way `w`: TLS with the default (h2 by ALPN), or plain with http2: on. */
@@ -493,6 +501,21 @@ Test(h2, nghttp_100_streams_on_one_connection, .timeout = 120)
     }
 }
 
+/* Run tests/support/h2_streams.py against listener `port` reached by way `w`; its output. */
+static char *run_h2_streams(const h2_way_t *w, int port, const char *args)
+{
+    char *out = NULL;
+    int rc = lg_run_capture(
+        lg_fmt("timeout -k 5 180 /usr/bin/python3 %s/tests/support/h2_streams.py --port %d %s %s "
+               "2>&1",
+               LG_SOURCE_DIR, port, args,
+               w->tls ? lg_fmt("--tls --sni " SNI " --ca %s", lg_test_pki("ca.pem")) : ""),
+        &out);
+
+    cr_assert_eq(rc, 0, "%s: h2_streams.py exited %d:\n%s", w->name, rc, out);
+    return out;
+}
+
 /*
  * Python's h2: 100 concurrent uploads of distinct random bodies (0..1 MiB, half without a
  * content-length) and 100 concurrent downloads of distinct bodies on one connection, each
@@ -502,19 +525,27 @@ Test(h2, python_h2_100_streams_hashed_both_ways, .timeout = 240)
 {
     for (size_t i = 0; i < LG_NELEMS(ways); i++) {
         lg_fix_t f = way_start(&ways[i]);
-        char *out = NULL;
-        int rc = lg_run_capture(
-            lg_fmt("timeout -k 5 180 /usr/bin/python3 %s/tests/support/h2_streams.py --port %d "
-                   "--streams %d %s 2>&1",
-                   LG_SOURCE_DIR, f.port, STREAMS,
-                   ways[i].tls ? lg_fmt("--tls --sni " SNI " --ca %s", lg_test_pki("ca.pem")) : ""),
-            &out);
+        char *out = run_h2_streams(&ways[i], f.port, lg_fmt("--streams %d", STREAMS));
 
-        cr_assert_eq(rc, 0, "%s: h2_streams.py exited %d:\n%s", ways[i].name, rc, out);
-        cr_assert_not_null(strstr(out, lg_fmt("ok streams=%d ", 2 * STREAMS)), "%s", out);
+        cr_assert_not_null(strstr(out, lg_fmt("ok streams=%d max_open=%d ", 2 * STREAMS, STREAMS)),
+                           "%s", out);
         expect_metric(&f, "lifeguard_connections_total", "listener=\"web\"", 1);
         cr_assert_eq(lg_log_count(stopped_access_log(&f), " HTTP/2.0\" 200 "), 2 * STREAMS,
                      "%s: access log:\n%s", ways[i].name, lg_proc_access_log(f.lg));
         lg_fix_finish(&f, NULL);
     }
+}
+
+/*
+ * limits.max_concurrent_streams is advertised: a client that honours SETTINGS runs 100 streams
+ * at most 10 at a time, and every one succeeds.
+ */
+Test(h2, python_h2_honours_max_concurrent_streams, .timeout = 120)
+{
+    lg_fix_t f = h2_start_with(1, NULL, "limits.max_concurrent_streams", "10");
+    char *out = run_h2_streams(&ways[0], f.port,
+                               lg_fmt("--streams %d --expect-open 10 --max-size 65536", STREAMS));
+
+    cr_assert_not_null(strstr(out, lg_fmt("ok streams=%d max_open=10 ", 2 * STREAMS)), "%s", out);
+    lg_fix_finish(&f, NULL);
 }

@@ -3,16 +3,17 @@ streams on ONE connection and checks every body by SHA-256 both ways. Run by
 tests/integration/test_h2.c against lifeguard in front of lg-origin.
 
   /usr/bin/python3 tests/support/h2_streams.py --port PORT [--tls --ca CA.pem --sni NAME]
-                   [--streams 100] [--max-size 1048576] [--seed 1]
+                   [--streams 100] [--expect-open N] [--max-size 1048576] [--seed 1]
 
 Two waves of --streams concurrent streams on the same connection:
   uploads    POST /echo with a distinct random body (0..max-size bytes; every other stream
              without content-length): lg-origin's "body-sha256" line must be the body's
   downloads  GET /size/N?offset=O with distinct N and O: the body must be the lg-origin pattern
              from byte O (its SHA-256 computed here), with content-length N
-Every stream must end with status 200. The client respects the server's
-SETTINGS_MAX_CONCURRENT_STREAMS and flow control; a wave must reach --streams streams open at
-once. Prints "ok streams=N max_open=M up=BYTES down=BYTES" and exits 0, or prints each problem
+Every stream must end with status 200. The client waits for the server's SETTINGS, then
+respects its SETTINGS_MAX_CONCURRENT_STREAMS and flow control; a wave must have exactly --expect-open
+streams open at once at its peak (default --streams: the server allowed them all).
+Prints "ok streams=N max_open=M up=BYTES down=BYTES" and exits 0, or prints each problem
 and exits 1. Bounded by --timeout seconds (default 60) of silence.
 """
 
@@ -74,6 +75,11 @@ class Client:
         self.out = bytearray()
         self.by_id = {}
         self.goaway = None
+        self.settings = False
+        # the server's SETTINGS (its stream limit among them) before the first stream
+        self.flush()
+        while not self.settings:
+            self.receive()
 
     def flush(self):
         self.out += self.conn.data_to_send()
@@ -128,7 +134,9 @@ class Client:
 
     def event(self, ev):
         s = self.by_id.get(getattr(ev, "stream_id", None))
-        if isinstance(ev, h2.events.ResponseReceived):
+        if isinstance(ev, h2.events.RemoteSettingsChanged):
+            self.settings = True
+        elif isinstance(ev, h2.events.ResponseReceived):
             hd = {k.decode(): v.decode() for k, v in ev.headers}
             s.status = int(hd[":status"])
             s.headers = hd
@@ -201,6 +209,7 @@ def main():
     p.add_argument("--ca")
     p.add_argument("--sni", default="www.example.com")
     p.add_argument("--streams", type=int, default=100)
+    p.add_argument("--expect-open", type=int)
     p.add_argument("--max-size", type=int, default=1 << 20)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--timeout", type=int, default=60)
@@ -213,9 +222,11 @@ def main():
         most.append(c.run_wave(wave))
         for s in wave:
             problems += check(s)
+    expect = a.streams if a.expect_open is None else a.expect_open
     for i, m in enumerate(most):
-        if m < a.streams:
-            problems.append("wave %d: at most %d streams open at once, not %d" % (i, m, a.streams))
+        if m != expect:
+            problems.append("wave %d: at most %d streams open at once, not %d (server's limit %d)"
+                            % (i, m, expect, c.conn.remote_settings.max_concurrent_streams))
     for line in problems:
         print(line)
     if problems:
