@@ -67,6 +67,7 @@ typedef struct h2_stream {
     uint64_t length;               /* content-length, when has_length */
     int32_t id;
     uint32_t hsize;           /* the header list's size as SETTINGS_MAX_HEADER_LIST_SIZE */
+    uint32_t discarded;       /* request DATA received after the request was answered */
     unsigned has_length : 1;  /* the request has a content-length */
     unsigned in_eof : 1;      /* the client's END_STREAM arrived */
     unsigned out_eof : 1;     /* every response byte is in `rout` (or sent) */
@@ -76,8 +77,10 @@ typedef struct h2_stream {
     unsigned ended : 1;       /* ... and has ended */
     unsigned too_large : 1;   /* the header list went over limits.max_header_size */
     unsigned ready : 1;       /* on the ready list */
-    unsigned reset_after : 1; /* RST_STREAM(NO_ERROR) once the response is out: the
-                                 request body is not wanted */
+    unsigned reset_after : 1; /* the rest of the request body is not wanted: discarded, then
+                                 RST_STREAM(NO_ERROR) past H2_DISCARD_MAX once the response
+                                 is out */
+    unsigned out_done : 1;    /* the response's END_STREAM was sent */
 } h2_stream_t;
 
 /* The session of an HTTP/2 connection. */
@@ -93,6 +96,8 @@ struct h2_sess {
     uint32_t nactive;       /* streams whose exchange runs */
     uint32_t empty_data;    /* DATA frames with neither bytes nor END_STREAM */
     uint32_t requests;      /* streams that carried a request */
+    uint32_t reset_tokens;  /* client RST_STREAMs allowed now (a token bucket) */
+    lg_msec_t reset_at;     /* when reset_tokens was last refilled */
     unsigned goaway : 1;    /* a GOAWAY was submitted: no new streams */
 };
 
@@ -129,6 +134,10 @@ void lg_h2_post(h2_sess_t *h);
 void lg_h2_active(h2_sess_t *h, int delta);
 /* Room for `need` more bytes of frames in h->out; NULL when not now (write first). */
 lg_buf_t *lg_h2_out(h2_sess_t *h, size_t need);
+/* The client reset a stream: past the rate allowed (rapid reset), GOAWAY ENHANCE_YOUR_CALM. */
+void lg_h2_reset_received(h2_sess_t *h);
+/* nghttp2 ended the session with GOAWAY `code` (the client broke the protocol or a limit). */
+void lg_h2_goaway_log(h2_sess_t *h, uint32_t code);
 /* The client misbehaves (`why`): GOAWAY with ENHANCE_YOUR_CALM, then the connection ends. */
 void lg_h2_calm(h2_sess_t *h, const char *why);
 /* The exchange's view of this front (h2_msg.c). */
