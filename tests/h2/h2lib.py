@@ -157,8 +157,8 @@ def _strip_padding(f):
 class Target:
     """A listener: port, and a TLS client context (ALPN h2) or None for h2c."""
 
-    def __init__(self, port, ctx=None, scheme="http"):
-        self.port, self.ctx, self.scheme = port, ctx, scheme
+    def __init__(self, port, ctx=None, scheme="http", listener="web"):
+        self.port, self.ctx, self.scheme, self.listener = port, ctx, scheme, listener
 
     def connect(self, rcvbuf=None):
         """A connected socket speaking HTTP/2 from its first byte (the ALPN chose h2)."""
@@ -429,7 +429,7 @@ class Proxy:
         ctx.set_alpn_protocols(["h2"])
         self.targets = {"h2c": Target(self.lg.port),
                         "tls": Target(self.lg.wait_port("listener secure: listening on"), ctx,
-                                      "https")}
+                                      "https", "secure")}
         self.status = None
 
     def worker(self):
@@ -448,6 +448,15 @@ class Proxy:
                     break
                 data += chunk
         return data.split(b"\r\n\r\n", 1)[1].decode()
+
+    def metric(self, name, **labels):
+        """The sum of the series of metric `name` that have these label values (0 if none)."""
+        want = ['%s="%s"' % kv for kv in labels.items()]
+        total = 0.0
+        for line in self.metrics().splitlines():
+            if line.startswith(name + "{") and all(w in line for w in want):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
 
     def stop(self):
         """lifeguard's exit status; safe to call twice."""
