@@ -206,7 +206,7 @@ class RawClient:
         try:
             self.sock.sendall(data)
             return True
-        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
+        except OSError:  # closed, reset, or blocked beyond the socket's timeout
             return False
 
     def block_of(self, headers):
@@ -236,8 +236,8 @@ class RawClient:
             data = self.sock.recv(1 << 20)
         except (socket.timeout, ssl.SSLWantReadError):
             return []
-        except (ConnectionResetError, BrokenPipeError, ssl.SSLError, OSError):
-            data = b""
+        except (ConnectionResetError, BrokenPipeError, ssl.SSLZeroReturnError, ssl.SSLEOFError):
+            data = b""  # a close, with or without TLS's close_notify; other errors propagate
         if not data:
             self.closed = True
             raise Closed()
