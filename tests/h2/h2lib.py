@@ -25,7 +25,7 @@ import h2.events  # noqa: E402
 import harness  # noqa: E402  (the framing suite's Lifeguard: start, log, workers, stop)
 import hpack  # noqa: E402
 import tls_support  # noqa: E402  (the test PKI and a client context for it)
-from origin_proc import Origin  # noqa: E402
+from origin_proc import Origin, plain_get  # noqa: E402
 
 # Seconds to wait for an event that must happen (a GOAWAY, a close, a timeout of lifeguard's):
 # generous, since waiting long costs nothing when the event comes. Raise on a very slow machine.
@@ -439,15 +439,7 @@ class Proxy:
 
     def metrics(self):
         """/metrics from the admin listener, as text."""
-        with socket.create_connection(("127.0.0.1", self.admin), timeout=10) as s:
-            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-            data = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-        return data.split(b"\r\n\r\n", 1)[1].decode()
+        return plain_get(self.admin, "/metrics").decode()
 
     def metric(self, name, **labels):
         """The sum of the series of metric `name` that have these label values (0 if none)."""

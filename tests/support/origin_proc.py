@@ -1,12 +1,30 @@
 """origin_proc.py - lg-origin (tests/support/origin.c) as a child process of a Python suite:
 started on 127.0.0.1 (port 0), its port read from its first line, its /stats asked directly
-(not through lifeguard), stopped by pid.
+(not through lifeguard), stopped by pid. Also the plain GET that reads a response to the close
+(an origin's /stats, lifeguard's admin /metrics).
 """
 
 import os
 import re
 import socket
 import subprocess
+
+
+def read_to_eof(sock):
+    """Every byte the peer sends until it closes."""
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
+def plain_get(port, path):
+    """The body of GET path on 127.0.0.1:port, with Connection: close."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" % path.encode())
+        return read_to_eof(s).split(b"\r\n\r\n", 1)[1]
 
 
 def origin_binary(lifeguard_binary):
@@ -32,15 +50,7 @@ class Origin:
     def stats(self):
         """/stats as a dict: connections (accepted), requests (received), active (open now);
         neither counts /stats itself."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
-            s.sendall(b"GET /stats HTTP/1.1\r\nHost: o\r\nConnection: close\r\n\r\n")
-            data = b""
-            while True:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-        body = data.split(b"\r\n\r\n", 1)[1].decode()
+        body = plain_get(self.port, "/stats").decode()
         return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", body)}
 
     def stop(self):
