@@ -7,7 +7,9 @@
  * (plain sockets), chunked bodies and everything else through
  * `*buf`. Chunked bodies are decoded strictly (http/chunk.h) and re-encoded in place: the
  * destination gets lifeguard's own framing, never the source's bytes between the data; for an
- * HTTP/1.0 client the body is decoded only. A pump holds a buffer only while bytes wait in it.
+ * HTTP/1.0 client the body is decoded only. A body whose source has no framing (an HTTP/2
+ * request without content-length) is chunked in place as it is read (LG_BODY_ENCODE). A pump holds
+ * a buffer only while bytes wait in it.
  */
 #ifndef LG_PUMP_H
 #define LG_PUMP_H
@@ -25,6 +27,7 @@ typedef enum lg_body {
     LG_BODY_CHUNKED,  /* chunked, decoded and re-encoded */
     LG_BODY_DECHUNK,  /* chunked, decoded (for HTTP/1.0 clients) */
     LG_BODY_EOF,      /* until the source closes */
+    LG_BODY_ENCODE,   /* until the source closes, sent chunked (a body of unknown length) */
 } lg_body_t;
 
 /* Results of lg_pump_run besides LG_OK (finished) and LG_AGAIN (waiting for readiness). */
