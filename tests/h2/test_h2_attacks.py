@@ -301,9 +301,10 @@ class Attacks(H2Case):
 
 
 class Floods(H2Case):
-    """The client floods and never reads: lifeguard's ACKs pile up on its side."""
+    """The client floods and never reads: lifeguard's ACKs pile up on its side. No timeout of
+    lifeguard's can end the connection within the wait: only the flood's detection can."""
 
-    TIMEOUTS = {"client_idle": "3s"}
+    TIMEOUTS = {"client_header": "1h", "client_idle": "1h"}
 
     def flood(self, one):
         peak = h.PeakRss(self.worker)
