@@ -20,6 +20,23 @@
 /* Reads or splices per run before yielding to other connections. */
 #define LG_PUMP_ROUNDS 16
 
+/* DECHUNK with a trailer sink: keep a field that may be forwarded (the decoder bounds them). */
+static int trailer_keep(lg_pump_t *p, const lg_chunk_ev_t *ev)
+{
+    lg_buf_t *t = *p->trailers;
+
+    if (t == NULL && (t = *p->trailers = lg_buf_get()) == NULL)
+        return LG_PUMP_ENOMEM;
+    if (lg_buf_room(t) < ev->len + ev->vlen + 4)
+        return LG_OK; /* a trailer section near its bound: what does not fit is dropped */
+    memcpy(t->data + t->last, ev->p, ev->len);
+    memcpy(t->data + t->last + ev->len, ": ", 2);
+    memcpy(t->data + t->last + ev->len + 2, ev->v, ev->vlen);
+    memcpy(t->data + t->last + ev->len + 2 + ev->vlen, "\r\n", 2);
+    t->last += (uint32_t)(ev->len + ev->vlen + 4);
+    return LG_OK;
+}
+
 /*
  * Chunked: decode the `n` new bytes at (*buf)->last, after the `keep` bytes of an incomplete
  * line, and write lifeguard's framing (or the data alone) in place after the pending bytes.
@@ -45,6 +62,8 @@ static int chunk_feed(lg_pump_t *p, uint32_t n)
                 return LG_PUMP_EBAD;
         }
         p->done = t == LG_CHUNK_END;
+        if (t == LG_CHUNK_TRAILER && !ev.drop && p->trailers != NULL && trailer_keep(p, &ev))
+            return LG_PUMP_ENOMEM;
         out += lg_chunk_emit(t, &ev, out, p->mode == LG_BODY_CHUNKED);
     }
     if (t == LG_CHUNK_BAD)
@@ -64,6 +83,9 @@ static int encode_feed(lg_pump_t *p, uint32_t n)
     char size[12];
     int h = snprintf(size, sizeof(size), "%x\r\n", n);
 
+    p->body += n;
+    if (lg_pump_over_limit(p))
+        return LG_PUMP_EBAD; /* limits.max_body_size: answered 413 */
     /* the data, its size line and CRLF, and the last chunk must fit (reads keep room for it) */
     if (h < 0 || lg_buf_room(b) < (size_t)n + (size_t)h + 2 + sizeof(LG_ENCODE_LAST) - 1)
         return LG_PUMP_ENOMEM;

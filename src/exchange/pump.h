@@ -41,12 +41,15 @@ typedef struct lg_pump {
     lg_stream_t *src, *dst;
     lg_buf_t **buf; /* where body bytes wait: the pump may take and release it */
     lg_buf_t *head; /* bytes to write before the body; not released by the pump */
+    /* DECHUNK: where the trailer fields that may be forwarded go, as "name: value" CRLF lines
+       (NULL: dropped); the owner releases it */
+    lg_buf_t **trailers;
     lg_pipe_t *pipe;
     lg_chunk_t chunk; /* chunked bodies: the decoder */
     uint64_t left;    /* LENGTH: body bytes not yet read from the source */
     uint64_t moved;   /* body bytes read from the source so far */
-    uint64_t limit;   /* > 0: a chunked body longer than this fails with LG_PUMP_EBAD */
-    uint64_t body;    /* chunked: body bytes announced by the chunk sizes so far */
+    uint64_t limit;   /* > 0: a chunked (or ENCODE) body longer than this fails: LG_PUMP_EBAD */
+    uint64_t body;    /* chunked: body bytes the chunk sizes announced; ENCODE: read so far */
     uint64_t out;     /* bytes written to the destination (head and body) */
     uint32_t pending; /* body bytes at (*buf)->pos waiting to be written */
     uint32_t keep;    /* chunked: an incomplete line after the pending bytes, not yet decoded */

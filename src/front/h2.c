@@ -20,6 +20,9 @@
 /* Client RST_STREAMs (CVE-2023-44487, rapid reset): a burst, then this many per second. */
 #define H2_RESET_BURST 200
 #define H2_RESET_RATE  100
+/* nghttp2's own limit (GOAWAY INTERNAL_ERROR), a backstop behind ours (ENHANCE_YOUR_CALM). */
+#define H2_RESET_BURST_NG 1000
+#define H2_RESET_RATE_NG  200
 /* The connection's receive window: bounds what all streams' DATA may hold together. */
 #define H2_CONN_WINDOW (1 << 20)
 
@@ -103,7 +106,7 @@ static int session_new(h2_sess_t *h)
     /* DATA is acknowledged as the exchange takes it (nghttp2_session_consume): backpressure */
     nghttp2_option_set_no_auto_window_update(opt, 1);
     nghttp2_option_set_no_closed_streams(opt, 1);
-    nghttp2_option_set_stream_reset_rate_limit(opt, H2_RESET_BURST, H2_RESET_RATE);
+    nghttp2_option_set_stream_reset_rate_limit(opt, H2_RESET_BURST_NG, H2_RESET_RATE_NG);
     rv = nghttp2_session_server_new2(&h->ng, cb, h, opt);
     if (rv == 0 && settings_submit(h) != LG_OK)
         rv = -1;
@@ -135,6 +138,31 @@ void lg_h2_calm(h2_sess_t *h, const char *why)
     goaway(h, NGHTTP2_ENHANCE_YOUR_CALM);
 }
 
+void lg_h2_goaway_log(h2_sess_t *h, uint32_t code)
+{
+    char ip[LG_IP_STRLEN];
+
+    lg_net_ip_text(&h->hc->c.peer.sa, ip, sizeof(ip));
+    lg_log(LG_LOG_INFO, "HTTP/2 client %s broke the protocol: GOAWAY (%s)", ip,
+           nghttp2_http2_strerror(code));
+    h->goaway = 1;
+}
+
+void lg_h2_reset_received(h2_sess_t *h)
+{
+    uint64_t refill = (uint64_t)(lg_now - h->reset_at) * H2_RESET_RATE / 1000;
+
+    if (refill > 0) {
+        h->reset_tokens = (uint32_t)LG_MIN(h->reset_tokens + refill, (uint64_t)H2_RESET_BURST);
+        h->reset_at = lg_now;
+    }
+    if (h->reset_tokens == 0) {
+        lg_h2_calm(h, "RST_STREAM faster than allowed (rapid reset)");
+        return;
+    }
+    h->reset_tokens--;
+}
+
 void lg_h2_drain(lg_worker_t *w)
 {
     for (h2_sess_t *h = w->h2_sessions; h != NULL; h = h->next)
@@ -155,6 +183,8 @@ int lg_h2_start(lg_conn_t *c, lg_buf_t *in)
     }
     h->hc = (h2_conn_t *)c;
     h->in = in;
+    h->reset_tokens = H2_RESET_BURST;
+    h->reset_at = lg_now;
     h->next = w->h2_sessions;
     if (h->next != NULL)
         h->next->prev = h;

@@ -61,6 +61,7 @@ typedef struct h2_stream {
     lg_buf_t *req;                 /* *x.cin: the request head, then the pump's body bytes */
     h2_rin_t *rin;                 /* request DATA not yet taken by the pump */
     lg_buf_t *rout;                /* response body written by the pump, not yet framed */
+    lg_buf_t *trl;                 /* the backend's chunked trailers, sent after the DATA */
     h2_span_t ps[H2_PSEUDO];       /* pseudo-header values in hbuf */
     uint32_t fields_at;            /* where in hbuf the other fields start, as HTTP/1.1 lines */
     uint64_t length;               /* content-length, when has_length */
@@ -92,6 +93,8 @@ struct h2_sess {
     uint32_t nactive;       /* streams whose exchange runs */
     uint32_t empty_data;    /* DATA frames with neither bytes nor END_STREAM */
     uint32_t requests;      /* streams that carried a request */
+    uint32_t reset_tokens;  /* client RST_STREAMs allowed now (a token bucket) */
+    lg_msec_t reset_at;     /* when reset_tokens was last refilled */
     unsigned goaway : 1;    /* a GOAWAY was submitted: no new streams */
 };
 
@@ -128,6 +131,10 @@ void lg_h2_post(h2_sess_t *h);
 void lg_h2_active(h2_sess_t *h, int delta);
 /* Room for `need` more bytes of frames in h->out; NULL when not now (write first). */
 lg_buf_t *lg_h2_out(h2_sess_t *h, size_t need);
+/* The client reset a stream: past the rate allowed (rapid reset), GOAWAY ENHANCE_YOUR_CALM. */
+void lg_h2_reset_received(h2_sess_t *h);
+/* nghttp2 ended the session with GOAWAY `code` (the client broke the protocol or a limit). */
+void lg_h2_goaway_log(h2_sess_t *h, uint32_t code);
 /* The client misbehaves (`why`): GOAWAY with ENHANCE_YOUR_CALM, then the connection ends. */
 void lg_h2_calm(h2_sess_t *h, const char *why);
 /* The exchange's view of this front (h2_msg.c). */
@@ -143,6 +150,8 @@ int lg_h2_field(h2_stream_t *st, const uint8_t *name, size_t nlen, const uint8_t
 /* nghttp2's source of a response body: the bytes in the stream's `rout` (h2_stream.c). */
 ssize_t lg_h2_data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
                         nghttp2_data_source *src, void *ud);
+/* Submit the trailer fields in st->trl (HEADERS with END_STREAM after the DATA, h2_msg.c). */
+int lg_h2_trailers(h2_stream_t *st);
 /* Run the stream's exchange after this batch. */
 void lg_h2_schedule(h2_stream_t *st);
 

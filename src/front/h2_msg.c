@@ -5,6 +5,7 @@
  */
 #include "front/h2.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,8 +220,8 @@ void lg_h2_request(h2_stream_t *st, int end_stream)
     x->http_major = 2;
     if (st->too_large)
         status = 431;
-    else if (st->hbuf != NULL && span_is(st->hbuf->data + st->ps[H2_METHOD].off,
-                                         st->ps[H2_METHOD].len, "CONNECT"))
+    else if (st->hbuf != NULL &&
+             span_is(st->hbuf->data + st->ps[H2_METHOD].off, st->ps[H2_METHOD].len, "CONNECT"))
         status = 405; /* no tunnels over streams */
     else
         status = head_build(st);
@@ -270,6 +271,17 @@ static nghttp2_nv nv(const char *name, size_t nlen, const char *value, size_t vl
                         NGHTTP2_NV_FLAG_NONE};
 }
 
+/* A field whose name is copied in lower case (as HTTP/2 wants it) at *np, moved past it. */
+static nghttp2_nv nv_lower(char **np, lg_span_t name, lg_span_t value)
+{
+    char *p = *np;
+
+    for (size_t i = 0; i < name.len; i++)
+        p[i] = (char)tolower((unsigned char)name.p[i]);
+    *np += name.len;
+    return nv(p, name.len, value.p, value.len);
+}
+
 /* The backend's head as HEADERS: its end-to-end fields, names in lower case. */
 static int response_fields(h2_stream_t *st, const lg_rsp_head_t *rs, int status, int final,
                            int body)
@@ -288,16 +300,33 @@ static int response_fields(h2_stream_t *st, const lg_rsp_head_t *rs, int status,
     code[2] = (char)('0' + status % 10);
     nva[n++] = nv(":status", 7, code, 3);
     while (lg_rsp_head_next(rs, &cur, &h)) {
-        for (size_t i = 0; i < h.name.len; i++)
-            np[i] = (char)(h.name.p[i] | ((h.name.p[i] >= 'A' && h.name.p[i] <= 'Z') ? 0x20 : 0));
-        nva[n++] = nv(np, h.name.len, h.value.p, h.value.len);
+        nva[n++] = nv_lower(&np, h.name, h.value);
         st->x.head_out += h.name.len + h.value.len + 4;
-        np += h.name.len;
     }
     r = submit(st, nva, n, final, body);
 out:
     free(names);
     free(nva);
+    return r;
+}
+
+int lg_h2_trailers(h2_stream_t *st)
+{
+    const lg_buf_t *t = st->trl;
+    const char *cur = t->data + t->pos, *end = t->data + t->last;
+    nghttp2_nv *nva = malloc(sizeof(*nva) * (lg_buf_len(t) / 4 + 1));
+    char *names = malloc(lg_buf_len(t) + 1), *np = names;
+    size_t n = 0;
+    lg_span_t name, value;
+    int r = LG_ERR;
+
+    if (nva != NULL && names != NULL) {
+        while (line_next(&cur, end, &name, &value))
+            nva[n++] = nv_lower(&np, name, value);
+        r = n > 0 && nghttp2_submit_trailer(st->h->ng, st->id, nva, n) == 0 ? LG_OK : LG_ERR;
+    }
+    free(nva);
+    free(names);
     return r;
 }
 
@@ -309,8 +338,10 @@ static int h2_response_head(lg_exchange_t *x, lg_xrsp_t *r)
         return LG_ERR; /* never asked for: HTTP/2 requests carry no Upgrade */
     if (r->status < 200)
         return response_fields(st, r->head, r->status, 0, 0);
-    if (r->mode == LG_BODY_CHUNKED)
-        r->mode = LG_BODY_DECHUNK; /* HTTP/2 frames the body itself */
+    if (r->mode == LG_BODY_CHUNKED) {
+        r->mode = LG_BODY_DECHUNK;   /* HTTP/2 frames the body itself */
+        x->down.trailers = &st->trl; /* and sends the trailers as HEADERS */
+    }
     return response_fields(st, r->head, r->status, 1, r->mode != LG_BODY_NONE);
 }
 

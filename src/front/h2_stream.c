@@ -190,6 +190,7 @@ void lg_h2_stream_free(h2_stream_t *st)
     lg_buf_put(&st->req);
     free(st->rin);
     lg_buf_put(&st->rout);
+    lg_buf_put(&st->trl);
     if (st->prev != NULL)
         st->prev->next = st->next;
     else
@@ -266,6 +267,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
         break;
     case NGHTTP2_RST_STREAM:
         lg_stats_add(&lg_stats_listener(h->hc->c.ls->index)->h2_resets_client, 1);
+        lg_h2_reset_received(h);
         return 0;
     default:
         return 0;
@@ -328,9 +330,11 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
     lg_stats_listener_t *sl = lg_stats_listener(h->hc->c.ls->index);
     h2_stream_t *st;
 
-    if (f->hd.type == NGHTTP2_GOAWAY)
+    if (f->hd.type == NGHTTP2_GOAWAY) {
         lg_stats_add(&sl->h2_goaway, 1);
-    else if (f->hd.type == NGHTTP2_RST_STREAM)
+        if (f->goaway.error_code != NGHTTP2_NO_ERROR && !h->goaway)
+            lg_h2_goaway_log(h, f->goaway.error_code); /* nghttp2's own: a protocol error */
+    } else if (f->hd.type == NGHTTP2_RST_STREAM)
         lg_stats_add(&sl->h2_resets_sent, 1);
     else if ((f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA) &&
              (f->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
@@ -356,8 +360,11 @@ ssize_t lg_h2_data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t le
         return NGHTTP2_ERR_DEFERRED;
     }
     *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
-    if (len >= have && st->out_eof)
+    if (len >= have && st->out_eof) {
         *flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (st->trl != NULL && lg_h2_trailers(st) == LG_OK)
+            *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM; /* the trailers end the stream */
+    }
     return (ssize_t)LG_MIN(len, have);
 }
 
