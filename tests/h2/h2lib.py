@@ -113,7 +113,8 @@ class Frame:
     @property
     def code(self):
         """The error code of a RST_STREAM or a GOAWAY."""
-        return struct.unpack("!I", self.payload[4:8] if self.type == GOAWAY else self.payload[:4])[0]
+        at = 4 if self.type == GOAWAY else 0
+        return struct.unpack("!I", self.payload[at:at + 4])[0]
 
     @property
     def last_sid(self):
@@ -217,14 +218,16 @@ class RawClient:
         return [(":method", method), (":scheme", self.target.scheme), (":path", path),
                 (":authority", "t")] + list(extra)
 
-    def request(self, method="GET", path="/", extra=(), end_stream=True, block=None):
-        """A HEADERS frame (END_HEADERS) opening the next stream; its id. block: a prepared
-        header block to send instead of one encoded from the request."""
+    def headers(self, method="GET", path="/", extra=(), flags=END_HEADERS | END_STREAM):
+        """(id, HEADERS frame) of the next stream, not sent yet (the encoder has seen it)."""
         sid, self.next_sid = self.next_sid, self.next_sid + 2
-        if block is None:
-            block = self.block_of(self.request_headers(method, path, extra))
-        flags = END_HEADERS | (END_STREAM if end_stream else 0)
-        self.send(frame(HEADERS, flags, sid, block))
+        return sid, frame(HEADERS, flags, sid,
+                          self.block_of(self.request_headers(method, path, extra)))
+
+    def request(self, method="GET", path="/", extra=(), end_stream=True):
+        """Sends a HEADERS frame (END_HEADERS) opening the next stream; its id."""
+        sid, f = self.headers(method, path, extra, END_HEADERS | (END_STREAM if end_stream else 0))
+        self.send(f)
         return sid
 
     def read(self, timeout):
@@ -346,7 +349,7 @@ class RawClient:
 # ---- a well-behaved client (the h2 package)
 
 
-def h2_get(target, path="/", extra=()):
+def h2_get(target, path="/"):
     """A GET on a fresh connection by the h2 package: (status, body), or ("reset", code)."""
     conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
     conn.initiate_connection()
@@ -354,7 +357,7 @@ def h2_get(target, path="/", extra=()):
     try:
         sock.sendall(conn.data_to_send())
         conn.send_headers(1, [(":method", "GET"), (":scheme", target.scheme), (":path", path),
-                              (":authority", "t")] + list(extra), end_stream=True)
+                              (":authority", "t")], end_stream=True)
         sock.sendall(conn.data_to_send())
         status, body = None, b""
         deadline = time.monotonic() + WAIT

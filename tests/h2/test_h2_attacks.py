@@ -169,13 +169,9 @@ class Limits(H2Case):
         before = self.proxy.app.stats()["requests"]
         resets = self.metric(RESETS, by="lifeguard")
         # six HEADERS in one write: four held by the origin for a second, two beyond the limit
-        paths = ["/delay/1000"] * 4 + ["/"] * 2
-        blocks = [(c.next_sid + 2 * i, c.block_of(c.request_headers("GET", p)))
-                  for i, p in enumerate(paths)]
-        c.next_sid += 2 * len(paths)
-        c.send(b"".join(h.frame(h.HEADERS, h.END_HEADERS | h.END_STREAM, sid, b)
-                        for sid, b in blocks))
-        sids = [sid for sid, _ in blocks]
+        opened = [c.headers(path=p) for p in ["/delay/1000"] * 4 + ["/"] * 2]
+        c.send(b"".join(f for _, f in opened))
+        sids = [sid for sid, _ in opened]
         for sid in sids[4:]:
             self.assertEqual(c.response(sid), ("reset", h.REFUSED_STREAM), "stream %d" % sid)
         for sid in sids[:4]:
@@ -207,9 +203,8 @@ class Attacks(H2Case):
         self.wait_stats(rr, "active", HANGING - 1)
         flood = b""
         for _ in range(RAPID_RESETS):
-            sid, c.next_sid = c.next_sid, c.next_sid + 2
-            flood += h.frame(h.HEADERS, h.END_HEADERS | h.END_STREAM, sid,
-                             c.block_of(c.request_headers("GET", "/rr/hang"))) + h.rst_frame(sid)
+            sid, f = c.headers(path="/rr/hang")
+            flood += f + h.rst_frame(sid)
         c.send(flood)
         self.assert_goaway_close(c, h.ENHANCE_YOUR_CALM)
         # every request to the backend is cancelled: the origin sees its connections closed
@@ -225,9 +220,8 @@ class Attacks(H2Case):
         peak = h.PeakRss(self.worker)
         c = self.client()
         c.server_settings()
-        sid = c.next_sid
-        c.next_sid += 2
-        c.send(h.frame(h.HEADERS, h.END_STREAM, sid, c.block_of(c.request_headers())))
+        sid, f = c.headers(flags=h.END_STREAM)  # no END_HEADERS: CONTINUATIONs follow
+        c.send(f)
         piece = b"".join(h.hpack_literal(b"x-c%d" % i, b"c" * 1000) for i in range(16))
         cont = h.frame(h.CONTINUATION, 0, sid, piece)
         for _ in range(CONTINUATIONS // 64):
