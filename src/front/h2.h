@@ -67,6 +67,7 @@ typedef struct h2_stream {
     uint64_t length;               /* content-length, when has_length */
     int32_t id;
     uint32_t hsize;           /* the header list's size as SETTINGS_MAX_HEADER_LIST_SIZE */
+    uint32_t discarded;       /* request DATA received after the request was answered */
     unsigned has_length : 1;  /* the request has a content-length */
     unsigned in_eof : 1;      /* the client's END_STREAM arrived */
     unsigned out_eof : 1;     /* every response byte is in `rout` (or sent) */
@@ -76,8 +77,10 @@ typedef struct h2_stream {
     unsigned ended : 1;       /* ... and has ended */
     unsigned too_large : 1;   /* the header list went over limits.max_header_size */
     unsigned ready : 1;       /* on the ready list */
-    unsigned reset_after : 1; /* RST_STREAM(NO_ERROR) once the response is out: the
-                                 request body is not wanted */
+    unsigned reset_after : 1; /* the rest of the request body is not wanted: discarded, then
+                                 RST_STREAM(NO_ERROR) past H2_DISCARD_MAX once the response
+                                 is out */
+    unsigned out_done : 1;    /* the response's END_STREAM was sent */
 } h2_stream_t;
 
 /* The session of an HTTP/2 connection. */

@@ -259,7 +259,8 @@ static int submit(h2_stream_t *st, const nghttp2_nv *nva, size_t n, int final, i
                    ? LG_OK
                    : LG_ERR;
     st->answered = 1;
-    st->out_eof = !body;
+    if (!body)
+        st->out_eof = 1;
     rv = nghttp2_submit_response(st->h->ng, st->id, nva, n, body ? &prd : NULL);
     lg_h2_post(st->h);
     return rv == 0 ? LG_OK : LG_ERR;
@@ -375,6 +376,7 @@ static void stream_reply(h2_stream_t *st, int status)
         st->reset_after = 1; /* the rest of the request body is not wanted */
     if (b->last == 0)
         lg_buf_put(&st->rout);
+    st->out_eof = 1; /* the whole body is in rout */
     if (submit(st, nva, 3, 1, st->rout != NULL) != LG_OK)
         nghttp2_submit_rst_stream(st->h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
 }

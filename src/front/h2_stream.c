@@ -16,6 +16,8 @@
 
 /* DATA frames with neither bytes nor END_STREAM a connection may send (a flood otherwise). */
 #define H2_EMPTY_DATA_MAX 100
+/* Request bytes discarded after an early answer before the stream is reset (see discard). */
+#define H2_DISCARD_MAX (1u << 20)
 /* Length of a DATA frame's header (RFC 9113 4.1). */
 #define H2_FRAME_HD 9
 
@@ -277,6 +279,21 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
     return 0;
 }
 
+/*
+ * Request DATA nobody reads (the request was answered before its body ended). Clients read an
+ * early answer better when the body may go on a little (curl loses it to a RST_STREAM that comes
+ * with it), so the stream is reset (NO_ERROR, RFC 9113 8.1) only once the answer is out and
+ * H2_DISCARD_MAX more bytes came.
+ */
+static void discard(nghttp2_session *ng, h2_stream_t *st, size_t len)
+{
+    st->discarded = (uint32_t)LG_MIN((uint64_t)st->discarded + len, (uint64_t)UINT32_MAX);
+    if (st->reset_after && st->out_done && !st->in_eof && st->discarded > H2_DISCARD_MAX) {
+        st->reset_after = 0;
+        nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
+    }
+}
+
 /* Request DATA: kept until the pump takes it (the stream's window bounds it to one buffer). */
 static int on_data(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8_t *data, size_t len,
                    void *ud)
@@ -288,6 +305,8 @@ static int on_data(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8_t
     LG_UNUSED(ud);
     if (st == NULL || !st->started || st->ended || st->x.up.done) {
         nghttp2_session_consume(ng, id, len); /* nobody reads it: the window stays open */
+        if (st != NULL)
+            discard(ng, st, len);
         return 0;
     }
     if ((b = st->rin) == NULL) {
@@ -338,9 +357,10 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
         lg_stats_add(&sl->h2_resets_sent, 1);
     else if ((f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA) &&
              (f->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
-             (st = stream_of(ng, f->hd.stream_id)) != NULL && st->reset_after && !st->in_eof)
-        /* the response is out and the rest of the request body is not wanted */
-        nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
+             (st = stream_of(ng, f->hd.stream_id)) != NULL) {
+        st->out_done = 1;
+        discard(ng, st, 0);
+    }
     return 0;
 }
 
