@@ -114,8 +114,9 @@ class H2Case(unittest.TestCase):
         """A GOAWAY (with code, or any error code when None), then the close."""
         closed = c.wait_closed()
         goaways = [f for f in c.frames if f.type == h.GOAWAY]
-        self.assertTrue(goaways, "no GOAWAY, %s; frames received: %r"
-                        % ("closed" if closed else "open after %ss" % h.WAIT, c.frames[-30:]))
+        if not goaways:
+            self.fail("no GOAWAY, %s; frames received: %r"
+                      % ("closed" if closed else "open after %ss" % h.WAIT, c.frames[-30:]))
         g = goaways[0]
         if code is None:
             self.assertNotEqual(g.code, h.NO_ERROR, "GOAWAY NO_ERROR for an attack")
