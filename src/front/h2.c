@@ -23,8 +23,6 @@
 /* nghttp2's own limit (GOAWAY INTERNAL_ERROR), a backstop behind ours (ENHANCE_YOUR_CALM). */
 #define H2_RESET_BURST_NG 1000
 #define H2_RESET_RATE_NG  200
-/* The connection's receive window: bounds what all streams' DATA may hold together. */
-#define H2_CONN_WINDOW (1 << 20)
 
 _Static_assert(sizeof(h2_conn_t) <= sizeof(h1_conn_t), "an h1 connection becomes an h2 one");
 
@@ -66,6 +64,8 @@ static ssize_t on_send(nghttp2_session *ng, const uint8_t *data, size_t len, int
 
     LG_UNUSED(ng);
     LG_UNUSED(flags);
+    if (h->sleep == H2_WAKING && (n = lg_h2_waking_drop(data, len)) > 0)
+        return (ssize_t)n;
     if (b == NULL)
         return NGHTTP2_ERR_WOULDBLOCK;
     n = LG_MIN(len, lg_buf_room(b));
@@ -93,7 +93,7 @@ static int settings_submit(h2_sess_t *h)
     return LG_OK;
 }
 
-static int session_new(h2_sess_t *h)
+int lg_h2_session_new(h2_sess_t *h)
 {
     nghttp2_session_callbacks *cb = NULL;
     nghttp2_option *opt = NULL;
@@ -118,7 +118,7 @@ out:
 
 static void goaway(h2_sess_t *h, uint32_t code)
 {
-    if (h->goaway)
+    if (h->goaway || lg_h2_wake(h) != LG_OK)
         return;
     h->goaway = 1;
     if (code == NGHTTP2_NO_ERROR)
@@ -174,7 +174,7 @@ int lg_h2_start(lg_conn_t *c, lg_buf_t *in)
     lg_worker_t *w = c->ls->w;
     h2_sess_t *h = calloc(1, sizeof(*h));
 
-    if (h == NULL || (h->w = w, session_new(h)) != LG_OK) {
+    if (h == NULL || (h->w = w, lg_h2_session_new(h)) != LG_OK) {
         lg_log(LG_LOG_ERR, "starting an HTTP/2 session failed (out of memory)");
         free(h);
         lg_buf_put(&in);
@@ -184,7 +184,7 @@ int lg_h2_start(lg_conn_t *c, lg_buf_t *in)
     h->hc = (h2_conn_t *)c;
     h->in = in;
     h->reset_tokens = H2_RESET_BURST;
-    h->reset_at = lg_now;
+    h->reset_at = h->active = lg_now;
     h->next = w->h2_sessions;
     if (h->next != NULL)
         h->next->prev = h;
@@ -328,7 +328,9 @@ static void h2_run(lg_conn_t *c)
     h2_sess_t *h = sess_of(c);
     int progress = 0;
 
-    if (recv_step(h, &progress) != LG_OK) {
+    if (h->ng == NULL && !(c->s.sock.flags & (LG_SOCK_RD | LG_SOCK_HUP)))
+        return; /* asleep, and nothing came */
+    if (lg_h2_wake(h) != LG_OK || recv_step(h, &progress) != LG_OK) {
         lg_conn_close(c);
         return;
     }
@@ -337,6 +339,8 @@ static void h2_run(lg_conn_t *c)
         lg_conn_close(c);
         return;
     }
+    if (progress)
+        h->active = lg_now;
     if (!nghttp2_session_want_read(h->ng) && !nghttp2_session_want_write(h->ng) && h->out == NULL) {
         if (lg_debug_on())
             lg_diag_conn(&c->peer.sa, "HTTP/2 session over");
@@ -344,6 +348,7 @@ static void h2_run(lg_conn_t *c)
         return;
     }
     idle_timer(h, progress);
+    lg_h2_sleep_maybe(h);
 }
 
 static void h2_event(lg_conn_t *c, uint32_t ev)
@@ -365,8 +370,9 @@ static void h2_timeout(lg_conn_t *c)
     if (lg_debug_on())
         lg_diag_conn(&c->peer.sa, "closing: nothing received within timeouts.%s",
                      h->requests == 0 ? "client_header" : "client_idle");
-    goaway(h, NGHTTP2_NO_ERROR);
-    send_step(h, &progress); /* the GOAWAY, if the socket takes it */
+    goaway(h, NGHTTP2_NO_ERROR); /* a sleeping session wakes for it */
+    if (h->ng != NULL)
+        send_step(h, &progress); /* the GOAWAY, if the socket takes it */
     lg_conn_close(c);
 }
 

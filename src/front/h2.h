@@ -83,22 +83,33 @@ typedef struct h2_stream {
     unsigned out_done : 1;    /* the response's END_STREAM was sent */
 } h2_stream_t;
 
+/* Where a session is in going to sleep (h2_sleep.c). */
+enum { H2_AWAKE, H2_ASKED, H2_ACKED, H2_ASLEEP, H2_WAKING };
+/* The client's settings a sleeping session keeps. */
+#define H2_SLEEP_SETTINGS 7
+/* The connection's receive window: bounds what all streams' DATA may hold together. */
+#define H2_CONN_WINDOW (1 << 20)
+
 /* The session of an HTTP/2 connection. */
 struct h2_sess {
     struct h2_conn *hc;
-    nghttp2_session *ng;
+    nghttp2_session *ng; /* NULL while asleep */
     lg_worker_t *w;
     lg_buf_t *in;  /* bytes read from the client, not yet given to nghttp2 */
     lg_buf_t *out; /* frames for the client, not yet written */
     h2_stream_t *streams, *ready;
-    h2_sess_t *prev, *next; /* the worker's sessions (a drain tells each one) */
-    uint32_t nstreams;      /* streams with a struct (open, or closing) */
-    uint32_t nactive;       /* streams whose exchange runs */
-    uint32_t empty_data;    /* DATA frames with neither bytes nor END_STREAM */
-    uint32_t requests;      /* streams that carried a request */
-    uint32_t reset_tokens;  /* client RST_STREAMs allowed now (a token bucket) */
-    lg_msec_t reset_at;     /* when reset_tokens was last refilled */
-    unsigned goaway : 1;    /* a GOAWAY was submitted: no new streams */
+    h2_sess_t *prev, *next;             /* the worker's sessions (a drain tells each one) */
+    uint32_t nstreams;                  /* streams with a struct (open, or closing) */
+    uint32_t nactive;                   /* streams whose exchange runs */
+    uint32_t empty_data;                /* DATA frames with neither bytes nor END_STREAM */
+    uint32_t requests;                  /* streams that carried a request */
+    uint32_t reset_tokens;              /* client RST_STREAMs allowed now (a token bucket) */
+    lg_msec_t reset_at;                 /* when reset_tokens was last refilled */
+    lg_msec_t active;                   /* when bytes last moved */
+    uint32_t remote[H2_SLEEP_SETTINGS]; /* asleep: the client's settings */
+    int32_t send_window;                /* asleep: what we may send before a WINDOW_UPDATE */
+    uint8_t sleep;                      /* H2_AWAKE ... */
+    unsigned goaway : 1;                /* a GOAWAY was submitted: no new streams */
 };
 
 typedef struct h2_conn {
@@ -120,8 +131,28 @@ int lg_h2_start(lg_conn_t *c, lg_buf_t *in);
 /* A drain began: every HTTP/2 connection of the worker sends GOAWAY and ends after its streams. */
 void lg_h2_drain(lg_worker_t *w);
 
+/*
+ * Sleep (h2_sleep.c): a connection idle for a second, with nothing open, gives its nghttp2
+ * session back and keeps what a new one needs (the client's settings, the windows); it wakes on
+ * its next byte, its timer or a drain.
+ */
+/* Once a second: ask the idle sessions of the worker to sleep. */
+void lg_h2_sleep_tick(lg_worker_t *w);
+
 /* ---- between the files of the front (h2.c: connection; h2_stream.c: streams) */
 
+/* A new nghttp2 session for h (our SETTINGS and window queued): LG_OK or LG_ERR. */
+int lg_h2_session_new(h2_sess_t *h);
+/* Sleep, step 2: the client acknowledged our SETTINGS. */
+void lg_h2_sleep_acked(h2_sess_t *h);
+/* A stream began: a session on its way to sleep stays awake. */
+void lg_h2_sleep_stirred(h2_sess_t *h);
+/* After a run: sleep now if the client acknowledged and nothing is left to do. */
+void lg_h2_sleep_maybe(h2_sess_t *h);
+/* A sleeping session gets a new nghttp2 session (LG_OK at once when awake); LG_ERR: close. */
+int lg_h2_wake(h2_sess_t *h);
+/* Waking: the bytes of a frame at data to drop (the replay's answers), 0 to send it. */
+size_t lg_h2_waking_drop(const uint8_t *data, size_t len);
 /* The callbacks of a stream's life (h2_stream.c), for h2.c's session set-up. */
 void lg_h2_stream_callbacks(nghttp2_session_callbacks *cb);
 /* Run the exchanges of the ready streams. */

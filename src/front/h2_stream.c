@@ -213,6 +213,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *u
 
     if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
+    lg_h2_sleep_stirred(ud);
     if ((st = stream_new(ud, f->hd.stream_id)) == NULL)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* the stream is reset */
     nghttp2_session_set_stream_user_data(ng, f->hd.stream_id, st);
@@ -270,6 +271,10 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
     case NGHTTP2_RST_STREAM:
         lg_stats_add(&lg_stats_listener(h->hc->c.ls->index)->h2_resets_client, 1);
         lg_h2_reset_received(h);
+        return 0;
+    case NGHTTP2_SETTINGS:
+        if (f->hd.flags & NGHTTP2_FLAG_ACK)
+            lg_h2_sleep_acked(h);
         return 0;
     default:
         return 0;
