@@ -265,6 +265,8 @@ class RawClient:
 
     def _on_frame(self, f):
         if f.type == SETTINGS and not f.flags & ACK and self.ack_settings:
+            if HEADER_TABLE_SIZE in f.settings:  # the encoder follows (RFC 7541 4.2)
+                self.enc.header_table_size = f.settings[HEADER_TABLE_SIZE]
             self.send(frame(SETTINGS, ACK, 0))
         if f.type == HEADERS:
             self.block = (f, _strip_padding(f))

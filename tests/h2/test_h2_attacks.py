@@ -8,6 +8,7 @@ client and an operator see it (docs/security.md; the contract of issue 15):
   SETTINGS / PING flood    (the client does not read) closed; memory bounded
   empty DATA flood         GOAWAY ENHANCE_YOUR_CALM
   connection-specific      RST_STREAM PROTOCOL_ERROR; the backend sees nothing
+  stream id reused         never served twice, also after the connection was quiet
   zero window forever      the stream reset after timeouts.upstream_response; memory bounded
   body never sent          408 after timeouts.client_body
   idle connection          GOAWAY NO_ERROR after timeouts.client_idle, then close
@@ -54,6 +55,7 @@ FLOOD_BLOCKED = 5  # seconds a flood's send may stay blocked before the client s
 # the HTTP/2 counters of /metrics (docs/configuration.md, "admin"), by listener
 GOAWAYS = "lifeguard_http2_goaway_total"
 RESETS = "lifeguard_http2_resets_total"
+QUIET = 3  # seconds a connection stays quiet (lifeguard's idle sessions sleep after 1 s)
 ENV = {}
 ASAN = False  # lifeguard built with AddressSanitizer (setUpModule)
 
@@ -249,6 +251,32 @@ class Attacks(H2Case):
         c.send(frames)
         self.assert_goaway_close(c)
         self.assert_served()
+
+    def test_stream_id_reused(self):
+        """A stream id used before (1) sent again, then a new stream (3): the old id is never
+        served twice (RFC 9113 5.1.1): the connection ends with a GOAWAY (nginx), or the
+        HEADERS is ignored and stream 3 is served (nghttp2). Also after the connection was
+        quiet for QUIET s (lifeguard puts an idle session to sleep after 1 s and rebuilds it
+        when bytes come)."""
+        for quiet in (0, QUIET):
+            with self.subTest(quiet=quiet):
+                before = self.proxy.app.stats()["requests"]
+                c = self.client()
+                self.assertEqual(c.response(c.request(path="/")), (200, b"app\n"))
+                self.assertFalse(c.wait_closed(quiet))  # reading (and ACKing), as clients do
+                c.send(h.frame(h.HEADERS, h.END_HEADERS | h.END_STREAM, 1,
+                               c.block_of(c.request_headers())))
+                try:
+                    third = c.response(c.request(path="/"))
+                except AssertionError:  # closed: it must have been a connection error
+                    third = None
+                    self.assert_goaway_close(c)
+                if third is not None:
+                    self.assertEqual(third, (200, b"app\n"))
+                answers = [f for f in c.frames if f.sid == 1 and f.type == h.HEADERS]
+                self.assertEqual(len(answers), 1, "stream 1 answered twice: %r" % answers)
+                self.assertEqual(self.proxy.app.stats()["requests"] - before,
+                                 1 if third is None else 2, "the origin got stream 1 twice")
 
     def test_hpack_bomb(self):
         """A 4000-byte header put in the dynamic table by stream 1, then referenced 10000
