@@ -107,7 +107,7 @@ int lg_h2_session_new(h2_sess_t *h)
     nghttp2_option_set_no_auto_window_update(opt, 1);
     nghttp2_option_set_no_closed_streams(opt, 1);
     nghttp2_option_set_stream_reset_rate_limit(opt, H2_RESET_BURST_NG, H2_RESET_RATE_NG);
-    rv = nghttp2_session_server_new2(&h->ng, cb, h, opt);
+    rv = nghttp2_session_server_new3(&h->ng, cb, h, opt, &lg_h2_mem);
     if (rv == 0 && settings_submit(h) != LG_OK)
         rv = -1;
 out:
@@ -116,17 +116,54 @@ out:
     return rv == 0 ? LG_OK : LG_ERR;
 }
 
+/* The last stream we took: nghttp2's, or the one before a sleep (which nghttp2 forgot). */
+static int32_t last_stream(const h2_sess_t *h)
+{
+    return LG_MAX(h->last_id, nghttp2_session_get_last_proc_stream_id(h->ng));
+}
+
 static void goaway(h2_sess_t *h, uint32_t code)
 {
     if (h->goaway || lg_h2_wake(h) != LG_OK)
         return;
     h->goaway = 1;
     if (code == NGHTTP2_NO_ERROR)
-        nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE,
-                              nghttp2_session_get_last_proc_stream_id(h->ng), code, NULL, 0);
+        nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE, last_stream(h), code, NULL, 0);
     else
-        nghttp2_session_terminate_session(h->ng, code);
+        nghttp2_session_terminate_session2(h->ng, last_stream(h), code);
     lg_h2_post(h);
+}
+
+int lg_h2_stream_id_check(h2_sess_t *h, int32_t id)
+{
+    if (id > h->last_id) {
+        h->last_id = id;
+        return LG_OK;
+    }
+    goaway(h, NGHTTP2_PROTOCOL_ERROR); /* an id used before a sleep (RFC 9113 5.1.1) */
+    lg_h2_goaway_log(h, NGHTTP2_PROTOCOL_ERROR);
+    return LG_ERR;
+}
+
+/*
+ * nghttp2 gave up on the input (a flood it detected, too many CONTINUATION frames, a bad
+ * preface) without a GOAWAY: one is written here, as far as the socket takes it, before closing.
+ */
+static void goaway_fatal(h2_sess_t *h, ssize_t rv)
+{
+    uint32_t code = rv == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR;
+    uint8_t f[17] = {0, 0, 8, NGHTTP2_GOAWAY};
+    uint32_t last = (uint32_t)last_stream(h);
+    struct iovec iov = {f, sizeof(f)};
+
+    for (int i = 0; i < 4; i++) {
+        f[9 + i] = (uint8_t)(last >> (24 - 8 * i));
+        f[13 + i] = (uint8_t)(code >> (24 - 8 * i));
+    }
+    lg_h2_goaway_log(h, code);
+    if (rv != NGHTTP2_ERR_BAD_CLIENT_MAGIC && (h->out == NULL || lg_buf_len(h->out) == 0) &&
+        (h->hc->c.s.sock.flags & LG_SOCK_WR) && lg_stream_writev(&h->hc->c.s, &iov, 1) > 0)
+        lg_stats_add(&lg_stats_listener(h->hc->c.ls->index)->h2_goaway, 1);
 }
 
 void lg_h2_calm(h2_sess_t *h, const char *why)
@@ -217,6 +254,7 @@ static int feed(h2_sess_t *h)
     rv = nghttp2_session_mem_recv(h->ng, (const uint8_t *)b->data + b->pos, lg_buf_len(b));
     if (rv < 0) {
         lg_log(LG_LOG_INFO, "HTTP/2 client connection failed: %s", nghttp2_strerror((int)rv));
+        goaway_fatal(h, rv);
         return LG_ERR;
     }
     b->pos += (uint32_t)rv;

@@ -110,6 +110,7 @@ struct h2_sess {
     int32_t send_window;                /* asleep: what we may send before a WINDOW_UPDATE */
     uint8_t sleep;                      /* H2_AWAKE ... */
     uint8_t data_out;                   /* DATA was framed since the idle timer was set */
+    int32_t last_id;                    /* the highest stream id the client opened */
     unsigned goaway : 1;                /* a GOAWAY was submitted: no new streams */
 };
 
@@ -142,6 +143,13 @@ void lg_h2_sleep_tick(lg_worker_t *w);
 
 /* ---- between the files of the front (h2.c: connection; h2_stream.c: streams) */
 
+/*
+ * A request opens stream `id`: LG_OK, or LG_ERR when the id is not above every id before (one
+ * used before the session slept: nghttp2 forgot them): GOAWAY PROTOCOL_ERROR.
+ */
+int lg_h2_stream_id_check(h2_sess_t *h, int32_t id);
+/* nghttp2's allocator: large blocks mapped apart from the heap (h2_mem.c). */
+extern nghttp2_mem lg_h2_mem;
 /* A new nghttp2 session for h (our SETTINGS and window queued): LG_OK or LG_ERR. */
 int lg_h2_session_new(h2_sess_t *h);
 /* Sleep, step 2: the client acknowledged our SETTINGS. */

@@ -92,6 +92,7 @@ void lg_h2_sleep_maybe(h2_sess_t *h)
     nghttp2_session_del(h->ng);
     h->ng = NULL;
     h->sleep = H2_ASLEEP;
+    h->w->released = 1; /* the heap gives it back at the next trim */
 }
 
 /* A frame header (RFC 9113 4.1) at p for `len` payload bytes. */

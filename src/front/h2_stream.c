@@ -219,6 +219,8 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *u
     if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
     lg_h2_sleep_stirred(ud);
+    if (lg_h2_stream_id_check(ud, f->hd.stream_id) != LG_OK)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     if ((st = stream_new(ud, f->hd.stream_id)) == NULL)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* the stream is reset */
     nghttp2_session_set_stream_user_data(ng, f->hd.stream_id, st);
