@@ -167,22 +167,17 @@ class Limits(H2Case):
     LIMITS = {"max_concurrent_streams": 4}
 
     def test_max_concurrent_streams(self):
+        """Streams beyond the limit the client acknowledged: a connection error (nghttp2's
+        choice, RFC 9113 5.4.1), so the streams it held are cut; the origin never sees more than
+        the limit, and other clients are served."""
         c = self.client()
         self.assertEqual(c.server_settings().get(h.MAX_CONCURRENT_STREAMS), 4)
         before = self.proxy.app.stats()["requests"]
-        resets = self.metric(RESETS, by="lifeguard")
         # six HEADERS in one write: four held by the origin for a second, two beyond the limit
         opened = [c.headers(path=p) for p in ["/delay/1000"] * 4 + ["/"] * 2]
         c.send(b"".join(f for _, f in opened))
-        sids = [sid for sid, _ in opened]
-        for sid in sids[4:]:
-            self.assertEqual(c.response(sid), ("reset", h.REFUSED_STREAM), "stream %d" % sid)
-        for sid in sids[:4]:
-            self.assertEqual(c.response(sid), (200, b"app\n"), "stream %d" % sid)
-        self.assertEqual(self.proxy.app.stats()["requests"] - before, 4)
-        self.wait_metric(RESETS, resets + 2, by="lifeguard")
-        # the connection goes on: a new stream is served
-        self.assertEqual(c.response(c.request(path="/")), (200, b"app\n"))
+        self.assert_goaway_close(c, h.PROTOCOL_ERROR)
+        self.assertLessEqual(self.proxy.app.stats()["requests"] - before, 4)
         self.assert_served()
 
 
