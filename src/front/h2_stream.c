@@ -348,9 +348,9 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void 
     LG_UNUSED(ud);
     if (st == NULL)
         return 0;
-    if (code != NGHTTP2_NO_ERROR && st->started && !st->ended)
-        lg_log(LG_LOG_INFO, "HTTP/2 stream %d reset (%s) while its request was served", id,
-               nghttp2_http2_strerror(code));
+    if (code != NGHTTP2_NO_ERROR && st->started && !st->ended) /* browsers cancel: debug */
+        lg_debug("HTTP/2 stream %d reset (%s) while its request was served", id,
+                 nghttp2_http2_strerror(code));
     nghttp2_session_set_stream_user_data(ng, id, NULL);
     lg_h2_stream_free(st);
     return 0;
