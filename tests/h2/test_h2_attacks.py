@@ -446,7 +446,7 @@ class Sleep(H2Case):
         headers = [(":method", "POST" if body else "GET"), (":path", path), (":scheme", "http"),
                    (":authority", "t"), ("cookie", "a=1"), ("cookie", "b=2")]
         c.send_headers(sid, headers, end_stream=body is None)
-        status, data, off = None, b"", 0
+        off = 0
         deadline = time.time() + h.WAIT
         while body and off < len(body):  # as the windows allow: lifeguard opens them as it reads
             n = min(c.local_flow_control_window(sid), c.max_outbound_frame_size, len(body) - off)
@@ -458,20 +458,7 @@ class Sleep(H2Case):
                 s.sendall(c.data_to_send())
                 c.receive_data(s.recv(65536))
         s.sendall(c.data_to_send())
-        while time.time() < deadline:
-            for e in c.receive_data(s.recv(65536)):
-                if isinstance(e, h2.events.ResponseReceived):
-                    status = int(dict(e.headers)[b":status"])
-                elif isinstance(e, h2.events.DataReceived):
-                    data += e.data
-                    c.acknowledge_received_data(e.flow_controlled_length, e.stream_id)
-                elif isinstance(e, h2.events.StreamEnded):
-                    s.sendall(c.data_to_send())
-                    return status, data
-                elif isinstance(e, h2.events.ConnectionTerminated):
-                    self.fail("GOAWAY %r" % e)
-            s.sendall(c.data_to_send())
-        self.fail("no response on stream %d" % sid)
+        return h.h2_response(s, c, path)
 
     def quiet_until_asleep(self, s, c, want):
         """Read (and answer, as a client does) until `want` sessions of the listener sleep."""
