@@ -14,8 +14,9 @@
 
 #include "config/config-int.h"
 
-#define LG_WORKERS_MAX 256
-#define LG_CONNS_MAX   1000000
+#define LG_WORKERS_MAX    256
+#define LG_CONNS_MAX      1000000
+#define LG_H2_STREAMS_MAX 65536 /* SETTINGS_MAX_CONCURRENT_STREAMS we accept to advertise */
 
 /* ---- top-level values */
 
@@ -90,6 +91,8 @@ static const lg_conf_field_t conf_limit_fields[] = {
     LG_CONF_ROW("max_header_size", LG_CONF_SIZE, lg_config_t, limits.max_header_size, LG_KIB,
                 LG_MIB),
     LG_CONF_ROW("max_body_size", LG_CONF_SIZE, lg_config_t, limits.max_body_size, 0, UINT64_MAX),
+    LG_CONF_ROW("max_concurrent_streams", LG_CONF_UINT, lg_config_t, limits.max_concurrent_streams,
+                1, LG_H2_STREAMS_MAX),
     LG_CONF_END,
 };
 
@@ -155,6 +158,7 @@ static void conf_defaults(lg_conf_ctx_t *c)
     cf->limits.max_connections = 10000;
     cf->limits.max_header_size = 16 * LG_KIB;
     cf->limits.max_body_size = 0;
+    cf->limits.max_concurrent_streams = 128;
 }
 
 static void conf_root(lg_conf_ctx_t *c, const lg_ynode_t *root)

@@ -185,7 +185,7 @@ static void account(const lg_exchange_t *x)
         lg_x_relay_log(x);
     if (x->status == 0)
         return;
-    lg_stats_request(x->ls_index, pool, member, x->status, lg_now - x->start);
+    lg_stats_request(x->ls_index, pool, member, x->status, lg_now - x->start, x->http_major == 2);
     if (lg_alog_enabled())
         access_log(x);
 }
@@ -297,7 +297,7 @@ static int head_rebuild(lg_exchange_t *x, const lg_xreq_t *rq, const char *ip)
         rb.client_cert = tls.subject;
     }
     rb.default_host = x->be->conf->addr.text;
-    rb.chunked = rq->body == LG_BODY_CHUNKED;
+    rb.chunked = rq->body == LG_BODY_CHUNKED || rq->body == LG_BODY_ENCODE;
     rb.has_length = rq->has_length;
     rb.length = rq->length;
     rb.close = x->pool->conf->keepalive_max_idle == 0;
@@ -354,8 +354,8 @@ void lg_exchange_request(lg_exchange_t *x, const lg_xreq_t *rq)
     x->head_in = rq->head_len;
     x->head_only = rq->head_only;
     x->idempotent = rq->idempotent;
-    x->http_major = 1;
-    x->http_minor = (uint8_t)rq->head->http_minor;
+    x->http_major = rq->http2 ? 2 : 1;
+    x->http_minor = rq->http2 ? 0 : (uint8_t)rq->head->http_minor;
     status = target_normalise(x, rq->head);
     if (status == 0 && rq->body == LG_BODY_LENGTH && x->w->conf->limits.max_body_size != 0 &&
         rq->length > x->w->conf->limits.max_body_size)

@@ -186,86 +186,9 @@ static int ad_pid_has_file(pid_t pid, const char *path)
 
 /* ---- Prometheus text format: one sample */
 
-/* Parse `{a="x",b="y"}` at *p into names/values (unescaped); returns the count, -1 if malformed. */
-static int ad_labels(const char **p, char names[][64], char values[][256], int max)
-{
-    const char *s = *p;
-    int n = 0;
-
-    if (*s != '{')
-        return 0;
-    s++;
-    while (*s != '}') {
-        size_t k = 0, v = 0;
-
-        if (n == max)
-            return -1;
-        while (*s != '=' && *s != '\0' && k < 63)
-            names[n][k++] = *s++;
-        names[n][k] = '\0';
-        if (s[0] != '=' || s[1] != '"')
-            return -1;
-        s += 2;
-        while (*s != '"' && *s != '\0' && v < 255) {
-            if (*s == '\\') {
-                s++;
-                values[n][v++] = *s == 'n' ? '\n' : *s;
-                s++;
-            } else {
-                values[n][v++] = *s++;
-            }
-        }
-        values[n][v] = '\0';
-        if (*s != '"')
-            return -1;
-        s++;
-        n++;
-        if (*s == ',')
-            s++;
-        else if (*s != '}')
-            return -1;
-    }
-    *p = s + 1;
-    return n;
-}
-
-/*
- * The value of the sample `name` whose labels are exactly `labels` (`a="x",b="y"`, any order;
- * "" for none) in a /metrics body: NAN when there is none; fails the test when there are two.
- */
 static double ad_metric(const char *body, const char *name, const char *labels)
 {
-    char wn[8][64], wv[8][256], gn[8][64], gv[8][256];
-    const char *wl = lg_fmt("{%s}", labels);
-    int want = labels[0] != '\0' ? ad_labels(&wl, wn, wv, 8) : 0, found = 0;
-    double value = NAN;
-    size_t nlen = strlen(name);
-
-    cr_assert_geq(want, 0, "bad labels in the test: %s", labels);
-    for (const char *line = body; line != NULL && *line != '\0';) {
-        const char *eol = strchr(line, '\n');
-
-        if (strncmp(line, name, nlen) == 0 && (line[nlen] == '{' || line[nlen] == ' ')) {
-            const char *p = line + nlen;
-            int got = ad_labels(&p, gn, gv, 8), match = got == want;
-
-            cr_assert_geq(got, 0, "malformed sample: %.*s", (int)(eol ? eol - line : 200), line);
-            for (int i = 0; match && i < want; i++) {
-                int one = 0;
-
-                for (int j = 0; j < got; j++)
-                    one |= strcmp(wn[i], gn[j]) == 0 && strcmp(wv[i], gv[j]) == 0;
-                match = one;
-            }
-            if (match) {
-                cr_assert_eq(found, 0, "two samples %s{%s}", name, labels);
-                found = 1;
-                value = strtod(p, NULL);
-            }
-        }
-        line = eol != NULL ? eol + 1 : NULL;
-    }
-    return value;
+    return lg_metric(body, name, labels);
 }
 
 /* Poll /metrics until the sample equals `want` (bounded), then require it. */
@@ -843,8 +766,10 @@ Test(admin, metrics_pass_promtool, .timeout = 60)
     ad_oneshots(port, 2, "/dead/x", 502, NULL);
     ad_oneshots(port, 1, "/status/503", 503, NULL);
 
-    ad_expect_metric(aport, "lifeguard_requests_total", "listener=\"web\",code=\"5xx\"", 5);
-    ad_expect_metric(aport, "lifeguard_requests_total", "listener=\"api\",code=\"2xx\"", 3);
+    ad_expect_metric(aport, "lifeguard_requests_total",
+                     "listener=\"web\",code=\"5xx\",protocol=\"HTTP/1.1\"", 5);
+    ad_expect_metric(aport, "lifeguard_requests_total",
+                     "listener=\"api\",code=\"2xx\",protocol=\"HTTP/1.1\"", 3);
     r = lg_http_get(aport, "/metrics", NULL);
     lgt_assert_status(r, 200);
     ctype = lg_http_header(r, "Content-Type");
@@ -856,9 +781,15 @@ Test(admin, metrics_pass_promtool, .timeout = 60)
     cr_assert_str_eq(out, "", "promtool reported problems:\n%s", out);
 
     /* what the traffic should show */
-    cr_assert_eq(ad_metric(body, "lifeguard_requests_total", "listener=\"web\",code=\"2xx\""), 9);
-    cr_assert_eq(ad_metric(body, "lifeguard_requests_total", "listener=\"web\",code=\"3xx\""), 2);
-    cr_assert_eq(ad_metric(body, "lifeguard_requests_total", "listener=\"web\",code=\"4xx\""), 3);
+    cr_assert_eq(ad_metric(body, "lifeguard_requests_total",
+                           "listener=\"web\",code=\"2xx\",protocol=\"HTTP/1.1\""),
+                 9);
+    cr_assert_eq(ad_metric(body, "lifeguard_requests_total",
+                           "listener=\"web\",code=\"3xx\",protocol=\"HTTP/1.1\""),
+                 2);
+    cr_assert_eq(ad_metric(body, "lifeguard_requests_total",
+                           "listener=\"web\",code=\"4xx\",protocol=\"HTTP/1.1\""),
+                 3);
     cr_assert_eq(ad_metric(body, "lifeguard_request_duration_seconds_count", "pool=\"second\""), 7);
     cr_assert_eq(ad_metric(body, "lifeguard_request_duration_seconds_count", "pool=\"dead\""), 2);
     cr_assert_eq(ad_metric(body, "lifeguard_backend_failures_total",
@@ -899,9 +830,12 @@ static ad_counts_t ad_read_counts(const char *body, int oport)
         lg_fmt("pool=\"app\",backend=\"127.0.0.1:%d\",host=\"127.0.0.1:%d\"", oport, oport);
     ad_counts_t k;
 
-    k.c2 = ad_metric(body, "lifeguard_requests_total", "listener=\"web\",code=\"2xx\"");
-    k.c4 = ad_metric(body, "lifeguard_requests_total", "listener=\"web\",code=\"4xx\"");
-    k.c5 = ad_metric(body, "lifeguard_requests_total", "listener=\"web\",code=\"5xx\"");
+    k.c2 = ad_metric(body, "lifeguard_requests_total",
+                     "listener=\"web\",code=\"2xx\",protocol=\"HTTP/1.1\"");
+    k.c4 = ad_metric(body, "lifeguard_requests_total",
+                     "listener=\"web\",code=\"4xx\",protocol=\"HTTP/1.1\"");
+    k.c5 = ad_metric(body, "lifeguard_requests_total",
+                     "listener=\"web\",code=\"5xx\",protocol=\"HTTP/1.1\"");
     k.conns = ad_metric(body, "lifeguard_connections_total", "listener=\"web\"");
     k.be2 = ad_metric(body, "lifeguard_backend_requests_total", lg_fmt("%s,code=\"2xx\"", be));
     k.be4 = ad_metric(body, "lifeguard_backend_requests_total", lg_fmt("%s,code=\"4xx\"", be));
@@ -976,8 +910,10 @@ Test(admin, counters_equal_requests_sent, .timeout = 60)
     ad_traffic(port, &sent);
     want.sent = (double)sent;
     ad_expect_counts(aport, o->port, &want);
-    ad_expect_metric(aport, "lifeguard_requests_total", "listener=\"web\",code=\"1xx\"", 0);
-    ad_expect_metric(aport, "lifeguard_requests_total", "listener=\"web\",code=\"3xx\"", 0);
+    ad_expect_metric(aport, "lifeguard_requests_total",
+                     "listener=\"web\",code=\"1xx\",protocol=\"HTTP/1.1\"", 0);
+    ad_expect_metric(aport, "lifeguard_requests_total",
+                     "listener=\"web\",code=\"3xx\",protocol=\"HTTP/1.1\"", 0);
     ad_expect_metric(aport, "lifeguard_request_duration_seconds_bucket", "pool=\"app\",le=\"+Inf\"",
                      45);
     ad_expect_metric(aport, "lifeguard_no_backend_total", "pool=\"app\"", 0);
@@ -1004,7 +940,8 @@ Test(admin, counters_equal_requests_sent, .timeout = 60)
         ad_get(aport, "/metrics");
     lg_sleep_ms(300);
     ad_expect_metric(aport, "lifeguard_connections_total", "listener=\"web\"", 13);
-    ad_expect_metric(aport, "lifeguard_requests_total", "listener=\"web\",code=\"2xx\"", 38);
+    ad_expect_metric(aport, "lifeguard_requests_total",
+                     "listener=\"web\",code=\"2xx\",protocol=\"HTTP/1.1\"", 38);
     lg_lifeguard_finish(lg, NULL);
 }
 

@@ -919,7 +919,7 @@ FIXTURE(unknown_key, ":1:1: error: unknown key \"workrs\" (did you mean \"worker
         ":3:3: error: unknown key \"conect\" (did you mean \"connect\"?)")
 FIXTURE(unknown_key_no_hint,
         ":2:3: error: unknown key \"colour\" (expected one of: max_connections, max_header_size, "
-        "max_body_size)")
+        "max_body_size, max_concurrent_streams)")
 FIXTURE(duplicate_key, ":2:1: error: duplicate key \"workers\" (first at line 1)")
 FIXTURE(duplicate_name, ":6:3: error: duplicate listener name \"web\" (first at line 2)",
         ":14:3: error: duplicate pool name \"app\" (first at line 11)")
