@@ -140,39 +140,50 @@ int lg_h2_stream_id_check(h2_sess_t *h, int32_t id)
         h->last_id = id;
         return LG_OK;
     }
-    goaway(h, NGHTTP2_PROTOCOL_ERROR); /* an id used before a sleep (RFC 9113 5.1.1) */
-    lg_h2_goaway_log(h, NGHTTP2_PROTOCOL_ERROR);
+    lg_h2_fatal(h, NGHTTP2_PROTOCOL_ERROR, "a stream id used before (RFC 9113 5.1.1)");
     return LG_ERR;
 }
 
-/*
- * nghttp2 gave up on the input (a flood it detected, too many CONTINUATION frames, a bad
- * preface) without a GOAWAY: one is written here, as far as the socket takes it, before closing.
- */
-static void goaway_fatal(h2_sess_t *h, ssize_t rv)
-{
-    uint32_t code = rv == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR;
-    uint8_t f[17] = {0, 0, 8, NGHTTP2_GOAWAY};
-    uint32_t last = (uint32_t)last_stream(h);
-    struct iovec iov = {f, sizeof(f)};
-
-    for (int i = 0; i < 4; i++) {
-        f[9 + i] = (uint8_t)(last >> (24 - 8 * i));
-        f[13 + i] = (uint8_t)(code >> (24 - 8 * i));
-    }
-    lg_h2_goaway_log(h, code);
-    if (rv != NGHTTP2_ERR_BAD_CLIENT_MAGIC && (h->out == NULL || lg_buf_len(h->out) == 0) &&
-        (h->hc->c.s.sock.flags & LG_SOCK_WR) && lg_stream_writev(&h->hc->c.s, &iov, 1) > 0)
-        lg_stats_add(&lg_stats_listener(h->hc->c.ls->index)->h2_goaway, 1);
-}
-
-void lg_h2_calm(h2_sess_t *h, const char *why)
+void lg_h2_fatal(h2_sess_t *h, uint32_t code, const char *why)
 {
     char ip[LG_IP_STRLEN];
 
     lg_net_ip_text(&h->hc->c.peer.sa, ip, sizeof(ip));
-    lg_log(LG_LOG_INFO, "HTTP/2 client %s sent %s: GOAWAY (ENHANCE_YOUR_CALM)", ip, why);
-    goaway(h, NGHTTP2_ENHANCE_YOUR_CALM);
+    lg_log(LG_LOG_INFO, "HTTP/2 client %s sent %s: GOAWAY (%s)", ip, why,
+           nghttp2_http2_strerror(code));
+    h->fatal = 1;
+    h->fatal_code = code;
+}
+
+static int flush(h2_sess_t *h, int *progress);
+
+/*
+ * nghttp2 gave up on the input: a flood it detected, too many CONTINUATION frames, or a callback
+ * of ours that found the client at fault (lg_h2_fatal: a GOAWAY submitted from inside nghttp2's
+ * callbacks can trip its assertions). No GOAWAY went out: one is added to what waits, and as
+ * much as the socket takes is written before the connection closes.
+ */
+static void goaway_fatal(h2_sess_t *h, ssize_t rv)
+{
+    uint32_t code = h->fatal                    ? h->fatal_code
+                    : rv == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM
+                                                : NGHTTP2_PROTOCOL_ERROR;
+    uint32_t last = (uint32_t)last_stream(h);
+    lg_buf_t *b;
+    int progress = 0;
+
+    if (!h->fatal)
+        lg_h2_goaway_log(h, code);
+    if (rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC || (b = lg_h2_out(h, 17)) == NULL)
+        return;
+    memcpy(b->data + b->last, "\0\0\10\7\0\0\0\0\0", 9); /* length 8, GOAWAY, stream 0 */
+    for (int i = 0; i < 4; i++) {
+        b->data[b->last + 9 + i] = (char)(last >> (24 - 8 * i));
+        b->data[b->last + 13 + i] = (char)(code >> (24 - 8 * i));
+    }
+    b->last += 17;
+    lg_stats_add(&lg_stats_listener(h->hc->c.ls->index)->h2_goaway, 1);
+    flush(h, &progress);
 }
 
 void lg_h2_goaway_log(h2_sess_t *h, uint32_t code)
@@ -185,7 +196,7 @@ void lg_h2_goaway_log(h2_sess_t *h, uint32_t code)
     h->goaway = 1;
 }
 
-void lg_h2_reset_received(h2_sess_t *h)
+int lg_h2_reset_received(h2_sess_t *h)
 {
     uint64_t refill = (uint64_t)(lg_now - h->reset_at) * H2_RESET_RATE / 1000;
 
@@ -194,10 +205,11 @@ void lg_h2_reset_received(h2_sess_t *h)
         h->reset_at = lg_now;
     }
     if (h->reset_tokens == 0) {
-        lg_h2_calm(h, "RST_STREAM faster than allowed (rapid reset)");
-        return;
+        lg_h2_fatal(h, NGHTTP2_ENHANCE_YOUR_CALM, "RST_STREAM faster than allowed (rapid reset)");
+        return LG_ERR;
     }
     h->reset_tokens--;
+    return LG_OK;
 }
 
 void lg_h2_drain(lg_worker_t *w)
@@ -253,7 +265,8 @@ static int feed(h2_sess_t *h)
         return LG_OK;
     rv = nghttp2_session_mem_recv(h->ng, (const uint8_t *)b->data + b->pos, lg_buf_len(b));
     if (rv < 0) {
-        lg_log(LG_LOG_INFO, "HTTP/2 client connection failed: %s", nghttp2_strerror((int)rv));
+        if (!h->fatal)
+            lg_log(LG_LOG_INFO, "HTTP/2 client connection failed: %s", nghttp2_strerror((int)rv));
         goaway_fatal(h, rv);
         return LG_ERR;
     }

@@ -111,6 +111,8 @@ struct h2_sess {
     uint8_t sleep;                      /* H2_AWAKE ... */
     uint8_t data_out;                   /* DATA was framed since the idle timer was set */
     int32_t last_id;                    /* the highest stream id the client opened */
+    uint32_t fatal_code;                /* with fatal: the GOAWAY's error code */
+    unsigned fatal : 1;                 /* a callback found the client at fault (lg_h2_fatal) */
     unsigned goaway : 1;                /* a GOAWAY was submitted: no new streams */
 };
 
@@ -174,12 +176,15 @@ void lg_h2_post(h2_sess_t *h);
 void lg_h2_active(h2_sess_t *h, int delta);
 /* Room for `need` more bytes of frames in h->out; NULL when not now (write first). */
 lg_buf_t *lg_h2_out(h2_sess_t *h, size_t need);
-/* The client reset a stream: past the rate allowed (rapid reset), GOAWAY ENHANCE_YOUR_CALM. */
-void lg_h2_reset_received(h2_sess_t *h);
+/* The client reset a stream: LG_OK, or LG_ERR past the rate allowed (rapid reset: fatal). */
+int lg_h2_reset_received(h2_sess_t *h);
 /* nghttp2 ended the session with GOAWAY `code` (the client broke the protocol or a limit). */
 void lg_h2_goaway_log(h2_sess_t *h, uint32_t code);
-/* The client misbehaves (`why`): GOAWAY with ENHANCE_YOUR_CALM, then the connection ends. */
-void lg_h2_calm(h2_sess_t *h, const char *why);
+/*
+ * A callback found the client at fault (`why`, logged): it returns NGHTTP2_ERR_CALLBACK_FAILURE,
+ * nghttp2 stops, and the connection ends with a GOAWAY carrying `code`.
+ */
+void lg_h2_fatal(h2_sess_t *h, uint32_t code, const char *why);
 /* The exchange's view of this front (h2_msg.c). */
 extern const lg_xfront_t lg_h2_xfront;
 /*

@@ -220,7 +220,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *u
         return 0;
     lg_h2_sleep_stirred(ud);
     if (lg_h2_stream_id_check(ud, f->hd.stream_id) != LG_OK)
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
     if ((st = stream_new(ud, f->hd.stream_id)) == NULL)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* the stream is reset */
     nghttp2_session_set_stream_user_data(ng, f->hd.stream_id, st);
@@ -265,8 +265,10 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
 
     switch (f->hd.type) {
     case NGHTTP2_DATA:
-        if (f->hd.length == 0 && !end && ++h->empty_data > H2_EMPTY_DATA_MAX)
-            lg_h2_calm(h, "too many empty DATA frames");
+        if (f->hd.length == 0 && !end && ++h->empty_data > H2_EMPTY_DATA_MAX) {
+            lg_h2_fatal(h, NGHTTP2_ENHANCE_YOUR_CALM, "too many empty DATA frames");
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+        }
         break;
     case NGHTTP2_HEADERS:
         if (st != NULL && f->headers.cat == NGHTTP2_HCAT_REQUEST) {
@@ -277,8 +279,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
         break;
     case NGHTTP2_RST_STREAM:
         lg_stats_add(&lg_stats_listener(h->hc->c.ls->index)->h2_resets_client, 1);
-        lg_h2_reset_received(h);
-        return 0;
+        return lg_h2_reset_received(h) == LG_OK ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE;
     case NGHTTP2_SETTINGS:
         if (f->hd.flags & NGHTTP2_FLAG_ACK)
             lg_h2_sleep_acked(h);
