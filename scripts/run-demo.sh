@@ -47,11 +47,12 @@ cat <<MSG
 
   lifeguard is starting with $conf
     proxy:      http://localhost:8080/          (answers alternate: app1, app2)
-    https:      https://localhost:8443/         (self-signed: curl -k, or accept it once)
+    https:      https://localhost:8443/         (HTTP/2 and HTTP/1.1; self-signed: curl -k,
+                                                 or accept it once)
     status:     http://127.0.0.1:9901/status    (live; /metrics for Prometheus)
     try:        curl -i http://localhost:8080/echo
                 curl -s http://localhost:8080/size/1048576 | wc -c
-                curl -k https://localhost:8443/echo
+                curl -k https://localhost:8443/echo          (HTTP/2: curl -kI shows it)
                 $build/lifeguard -s reload -c $conf   (reload: edit the file first)
   Ctrl-C stops lifeguard and the demo backends.
 
