@@ -59,11 +59,12 @@ static void *mem_calloc(size_t n, size_t size, void *ud)
 
 static void mem_free(void *p, void *ud)
 {
-    h2_mem_head_t *m = (h2_mem_head_t *)p - 1;
+    h2_mem_head_t *m;
 
     LG_UNUSED(ud);
     if (p == NULL)
         return;
+    m = (h2_mem_head_t *)p - 1;
     if (m->mapped != 0)
         munmap(m, m->mapped);
     else
