@@ -1,0 +1,403 @@
+/*
+ * fuzz_h2.c - libFuzzer target for the HTTP/2 front (src/front/h2*.c) driven as a client would.
+ *
+ * One real worker, set up once as lg_worker_run sets it up (lg_worker_init, lg_worker_listen)
+ * from a configuration loaded through lg_config_load: a plain listener with `http2: on`,
+ * max_header_size 1k and max_concurrent_streams 8 (so that the limits are within the fuzzer's
+ * reach), and one pool whose backend is a listening socket of this program on 127.0.0.1:0.
+ *
+ * Each input is one client connection. The first byte chooses the circumstances, the rest is
+ * what the client sends after the connection preface (which the target writes first):
+ *
+ *   bits 0-1  the backend: 0 answers every request head with a short 200, 1 with a 200 whose
+ *             chunked body (256 KiB) outgrows every window, 2 with a chunked 200 and trailers,
+ *             3 closes without answering (the exchange fails: 502)
+ *   bits 2-4  how the client bytes arrive: all at once, or pieces of 1, 7, 9, 64, 512, 4096 or
+ *             16384 bytes, one piece per turn of the loop
+ *   bit 5     the worker drains (every HTTP/2 connection gets GOAWAY) once half is sent
+ *   bit 6     the client half-closes after its last byte (shutdown(SHUT_WR)) instead of staying
+ *             open until the worker is idle
+ *
+ * The client end is one end of a socketpair handed to the listener's front with lg_conn_accept,
+ * as an accept would; the loop runs one round at a time (lg_loop_once, never waiting) while this
+ * program plays the backend and reads what lifeguard answers. When everything is idle the client
+ * and the backend close, and the loop must become idle again with no client connection and no
+ * HTTP/2 session left (a connection that never ends, or a loop that never rests, aborts). All
+ * memory goes back to the worker's free lists, so LeakSanitizer sees what the front loses.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "admin/stats.h"
+#include "config/config.h"
+#include "core/log.h"
+#include "event/loop.h"
+#include "front/h2.h"
+#include "front/listener.h"
+#include "http/accesslog.h"
+#include "upstream/shm.h"
+#include "worker/ctx.h"
+
+/* Inputs beyond this add nothing but time: windows and buffers are 64 KiB. */
+#define FZ_MAX_INPUT (256 * 1024)
+/* Rounds of the loop an input may take while the client sends, and to settle after. */
+#define FZ_ROUNDS_SEND  20000
+#define FZ_ROUNDS_CLOSE 20000
+/* Rounds in a row with nothing done that make the worker idle. */
+#define FZ_IDLE_ROUNDS 3
+#define FZ_BACKENDS    64
+#define FZ_BIG_BODY    (256 * 1024)
+
+enum { FZ_BE_SHORT, FZ_BE_BIG, FZ_BE_TRAILERS, FZ_BE_CLOSE };
+
+/* A connection the backend accepted: how far it is in the request heads it was sent. */
+typedef struct fz_be {
+    int fd;
+    unsigned crlf;   /* bytes of "\r\n\r\n" matched so far */
+    const char *out; /* the answer being written */
+    size_t out_len, out_pos;
+    size_t big_left; /* FZ_BE_BIG: body bytes still to write */
+    int last_chunk;  /* FZ_BE_BIG: the last chunk is still to write */
+} fz_be_t;
+
+static struct {
+    lg_config_t *cf;
+    lg_shm_t *shm;
+    lg_stats_t *stats;
+    lg_worker_t w;
+    int lfd; /* the listener's socket (nothing connects to it) */
+    int bfd; /* the backend's listening socket */
+    fz_be_t be[FZ_BACKENDS];
+    unsigned mode;
+} fz;
+
+static const char rsp_short[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nSet-Cookie: a=1\r\n"
+                                "Set-Cookie: b=2\r\n\r\nok";
+static const char rsp_big[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+static const char rsp_trailers[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                                   "Trailer: X-Sum\r\n\r\n5\r\nhello\r\n0\r\nX-Sum: 5\r\n\r\n";
+static char chunk[4096 + 16];
+static size_t chunk_len;
+
+static void fz_die(const char *what)
+{
+    fprintf(stderr, "fuzz_h2: %s (%d: %s)\n", what, errno, strerror(errno));
+    abort();
+}
+
+static int fz_listen_any(int *port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 128) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+        fz_die("a listening socket on 127.0.0.1");
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+static lg_config_t *fz_config(int backend_port)
+{
+    const char *log = getenv("FUZZ_H2_LOG"); /* where the logs go (default: nowhere) */
+    char text[1024], path[64];
+    lg_config_errors_t errs = {0};
+    lg_config_t *cf;
+    int fd, n;
+
+    if (log == NULL)
+        log = "/dev/null";
+    fd = memfd_create("fuzz_h2.yaml", MFD_CLOEXEC);
+    n = snprintf(text, sizeof(text),
+                 "workers: 1\n"
+                 "log:\n  level: debug\n  error: %s\n  access: %s\n"
+                 "  access_format: json\n"
+                 "limits:\n  max_header_size: 1k\n  max_body_size: 32k\n"
+                 "  max_concurrent_streams: 8\n"
+                 "listeners:\n  web:\n    listen: 127.0.0.1:0\n    http2: on\n"
+                 "    routes:\n      - host: h2.test\n        pool: app\n"
+                 "      - path_prefix: /api/\n        pool: app\n      - pool: app\n"
+                 "pools:\n  app:\n    health_check:\n      type: none\n"
+                 "    keepalive:\n      max_idle: 4\n    retries: 0\n"
+                 "    backends:\n      - address: 127.0.0.1:%d\n",
+                 log, log, backend_port);
+
+    if (fd < 0 || write(fd, text, (size_t)n) != n)
+        fz_die("writing the configuration");
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    cf = lg_config_load(path, &errs);
+    for (size_t i = 0; i < errs.n; i++)
+        fprintf(stderr, "fuzz_h2: %s\n", errs.lines[i]);
+    lg_config_errors_free(&errs);
+    close(fd);
+    return cf;
+}
+
+/* The worker, once for the whole run: what lg_worker_run does, without signals. */
+static void fz_setup(void)
+{
+    int port, lport;
+
+    signal(SIGPIPE, SIG_IGN); /* as the master does: a closed peer is an EPIPE */
+    fz.bfd = fz_listen_any(&port);
+    fz.lfd = fz_listen_any(&lport);
+    if ((fz.cf = fz_config(port)) == NULL)
+        fz_die("the configuration does not load");
+    lg_log_open(fz.cf->log.error);
+    lg_log_level = fz.cf->log.level;
+    if ((fz.shm = lg_shm_new(fz.cf, NULL, NULL)) == NULL ||
+        (fz.stats = lg_stats_new(fz.cf)) == NULL)
+        fz_die("shared memory");
+    lg_stats_bind(fz.stats, 0);
+    if (lg_loop_init() != LG_OK || lg_worker_init(&fz.w, fz.cf, fz.shm) != LG_OK ||
+        lg_worker_listen(&fz.w, &fz.lfd) != LG_OK)
+        fz_die("the worker does not start");
+    for (size_t i = 0; i < FZ_BACKENDS; i++)
+        fz.be[i].fd = -1;
+    chunk_len = 4096 + 8;
+    memcpy(chunk, "1000\r\n", 6);
+    memset(chunk + 6, 'x', 4096);
+    memcpy(chunk + 6 + 4096, "\r\n", 2);
+}
+
+/* A request head ended on backend connection `b`: start the answer the mode says. */
+static void fz_be_answer(fz_be_t *b)
+{
+    static const char *const rsp[] = {rsp_short, rsp_big, rsp_trailers};
+    static const size_t rsp_len[] = {sizeof(rsp_short) - 1, sizeof(rsp_big) - 1,
+                                     sizeof(rsp_trailers) - 1};
+
+    if (fz.mode == FZ_BE_CLOSE) {
+        close(b->fd);
+        b->fd = -1;
+        return;
+    }
+    if (b->out != NULL)
+        return; /* one answer at a time; what a pipelining proxy would not do anyway */
+    b->out = rsp[fz.mode];
+    b->out_len = rsp_len[fz.mode];
+    b->out_pos = 0;
+    b->big_left = fz.mode == FZ_BE_BIG ? FZ_BIG_BODY : 0;
+}
+
+/* Write what `b` has to say; returns whether a byte moved. */
+static int fz_be_write(fz_be_t *b)
+{
+    int moved = 0;
+
+    while (b->fd >= 0 && b->out != NULL) {
+        ssize_t n = write(b->fd, b->out + b->out_pos, b->out_len - b->out_pos);
+
+        if (n <= 0)
+            return moved; /* full, or lifeguard closed: reads will tell */
+        moved = 1;
+        b->out_pos += (size_t)n;
+        if (b->out_pos < b->out_len)
+            continue;
+        b->out_pos = 0;
+        if (b->big_left > 0) {
+            b->big_left -= 4096;
+            b->last_chunk = b->big_left == 0;
+            b->out = chunk;
+            b->out_len = chunk_len;
+        } else if (b->last_chunk) {
+            b->last_chunk = 0;
+            b->out = "0\r\n\r\n";
+            b->out_len = 5;
+        } else {
+            b->out = NULL;
+        }
+    }
+    return moved;
+}
+
+/* Read what lifeguard sent `b`; an empty line ends a head (bodies may fake one: so be it). */
+static int fz_be_read(fz_be_t *b)
+{
+    char buf[8192];
+    int moved = 0;
+    ssize_t n;
+
+    while (b->fd >= 0 && (n = read(b->fd, buf, sizeof(buf))) > 0) {
+        moved = 1;
+        for (ssize_t i = 0; i < n && b->fd >= 0; i++) {
+            b->crlf = buf[i] == "\r\n\r\n"[b->crlf] ? b->crlf + 1 : (buf[i] == '\r');
+            if (b->crlf == 4) {
+                b->crlf = 0;
+                fz_be_answer(b);
+            }
+        }
+    }
+    if (b->fd >= 0 && n == 0) {
+        close(b->fd);
+        b->fd = -1;
+        moved = 1;
+    }
+    return moved;
+}
+
+/* One turn of the backend: accept, read, answer. Returns whether anything happened. */
+static int fz_backend(void)
+{
+    int moved = 0, fd;
+
+    while ((fd = accept4(fz.bfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+        size_t i;
+
+        moved = 1;
+        for (i = 0; i < FZ_BACKENDS && fz.be[i].fd >= 0; i++)
+            ;
+        if (i == FZ_BACKENDS) {
+            close(fd);
+            continue;
+        }
+        memset(&fz.be[i], 0, sizeof(fz.be[i]));
+        fz.be[i].fd = fd;
+    }
+    for (size_t i = 0; i < FZ_BACKENDS; i++) {
+        moved |= fz_be_read(&fz.be[i]);
+        moved |= fz_be_write(&fz.be[i]);
+    }
+    return moved;
+}
+
+static void fz_backend_close(void)
+{
+    for (size_t i = 0; i < FZ_BACKENDS; i++) {
+        if (fz.be[i].fd >= 0)
+            close(fz.be[i].fd);
+        fz.be[i].fd = -1;
+    }
+}
+
+/* What lifeguard answered the client: read and dropped (the client's window is its own). */
+static int fz_client_read(int fd)
+{
+    char buf[16384];
+    int moved = 0;
+
+    while (read(fd, buf, sizeof(buf)) > 0)
+        moved = 1;
+    return moved;
+}
+
+/* One round of the worker and of this program's ends; whether anything happened. */
+static int fz_round(int cfd)
+{
+    int r = lg_loop_once(0);
+
+    if (r < 0)
+        fz_die("the loop failed");
+    r |= fz_backend();
+    if (cfd >= 0)
+        r |= fz_client_read(cfd);
+    return r != 0;
+}
+
+/* Run until idle (FZ_IDLE_ROUNDS rounds with nothing done) or `max` rounds: whether idle. */
+static int fz_settle(int cfd, unsigned max)
+{
+    unsigned quiet = 0;
+
+    for (unsigned i = 0; i < max; i++) {
+        quiet = fz_round(cfd) ? 0 : quiet + 1;
+        if (quiet == FZ_IDLE_ROUNDS)
+            return 1;
+    }
+    return 0;
+}
+
+/* A new client connection on the listener, as accept would hand it; the client's end. */
+static int fz_client(void)
+{
+    struct sockaddr_in peer = {
+        .sin_family = AF_INET, .sin_port = htons(40000), .sin_addr.s_addr = htonl(0x7f000001)};
+    int sv[2];
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+        fz_die("socketpair()");
+    lg_conn_accept(&fz.w.listeners[0], sv[1], (struct sockaddr *)&peer, sizeof(peer));
+    return sv[0];
+}
+
+/* Send `data` in pieces of `piece` bytes (0: as much as the socket takes), a round each. */
+static void fz_send(int cfd, const uint8_t *data, size_t size, size_t piece, int drain)
+{
+    size_t sent = 0;
+    int drained = 0;
+
+    for (unsigned i = 0; i < FZ_ROUNDS_SEND && sent < size; i++) {
+        size_t want = piece == 0 ? size - sent : LG_MIN(piece, size - sent);
+        ssize_t n = write(cfd, data + sent, want);
+
+        if (n > 0)
+            sent += (size_t)n;
+        else if (n < 0 && errno != EAGAIN)
+            return; /* lifeguard closed the connection */
+        if (drain && !drained && sent >= size / 2) {
+            drained = 1;
+            lg_h2_drain(&fz.w);
+        }
+        fz_round(cfd);
+    }
+}
+
+/* Between inputs nothing may remain of the last one, backend failures included. */
+static void fz_reset_backend_state(void)
+{
+    lg_be_state_t *st = lg_upstream_pool(&fz.w.ups, 0)->backends[0].state;
+
+    atomic_store(&st->fails, 0);
+    atomic_store(&st->ejections, 0);
+    atomic_store(&st->ejected_until, 0);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const size_t pieces[] = {0, 1, 7, 9, 64, 512, 4096, 16384};
+    unsigned ctl;
+    int cfd;
+
+    if (size < 1 || size > FZ_MAX_INPUT)
+        return -1;
+    if (fz.cf == NULL)
+        fz_setup();
+    ctl = data[0];
+    fz.mode = ctl & 3;
+    cfd = fz_client();
+    if (write(cfd, LG_H2_PREFACE, LG_H2_PREFACE_LEN) != LG_H2_PREFACE_LEN)
+        fz_die("writing the preface");
+    fz_send(cfd, data + 1, size - 1, pieces[(ctl >> 2) & 7], (ctl >> 5) & 1);
+    if ((ctl >> 6) & 1)
+        shutdown(cfd, SHUT_WR);
+    fz_settle(cfd, FZ_ROUNDS_SEND);
+    close(cfd);
+    fz_backend_close();
+    if (!fz_settle(-1, FZ_ROUNDS_CLOSE)) {
+        fprintf(stderr, "fuzz_h2: the worker is still busy %d rounds after everything closed\n",
+                FZ_ROUNDS_CLOSE);
+        abort();
+    }
+    if (fz.w.nconns != 0 || fz.w.h2_sessions != NULL) {
+        fprintf(stderr, "fuzz_h2: %u client connections left after the client closed\n",
+                fz.w.nconns);
+        abort();
+    }
+    fz_reset_backend_state();
+    lg_alog_flush();
+    return 0;
+}
