@@ -17,6 +17,7 @@
  *   bit 5     the worker drains (every HTTP/2 connection gets GOAWAY) once half is sent
  *   bit 6     the client half-closes after its last byte (shutdown(SHUT_WR)) instead of staying
  *             open until the worker is idle
+ *   bit 7     the client reads nothing until it closes: lifeguard's writes fill the socket
  *
  * The client end is one end of a socketpair handed to the listener's front with lg_conn_accept,
  * as an accept would; the loop runs one round at a time (lg_loop_once, never waiting) while this
@@ -80,6 +81,7 @@ static struct {
     int bfd; /* the backend's listening socket */
     fz_be_t be[FZ_BACKENDS];
     unsigned mode;
+    int deaf; /* the client reads nothing */
 } fz;
 
 static const char rsp_short[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nSet-Cookie: a=1\r\n"
@@ -301,7 +303,7 @@ static int fz_round(int cfd)
     if (r < 0)
         fz_die("the loop failed");
     r |= fz_backend();
-    if (cfd >= 0)
+    if (cfd >= 0 && !fz.deaf)
         r |= fz_client_read(cfd);
     return r != 0;
 }
@@ -378,6 +380,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fz_setup();
     ctl = data[0];
     fz.mode = ctl & 3;
+    fz.deaf = (ctl >> 7) & 1;
     cfd = fz_client();
     if (write(cfd, LG_H2_PREFACE, LG_H2_PREFACE_LEN) != LG_H2_PREFACE_LEN)
         fz_die("writing the preface");

@@ -16,8 +16,8 @@ END_STREAM, END_HEADERS, ACK = 0x1, 0x4, 0x1
 SHORT, BIG, TRAILERS, CLOSE = 0, 1, 2, 3
 
 
-def ctl(mode=SHORT, piece=0, drain=False, half_close=False):
-    return bytes([mode | piece << 2 | drain << 5 | half_close << 6])
+def ctl(mode=SHORT, piece=0, drain=False, half_close=False, deaf=False):
+    return bytes([mode | piece << 2 | drain << 5 | half_close << 6 | deaf << 7])
 
 
 def frame(ftype, flags, sid, payload=b""):
@@ -92,6 +92,9 @@ def seeds():
     yield "reset_mid_body", ctl(piece=4), start() + post + frame(DATA, 0, 1, b"z" * 2000) + \
         frame(RST, 0, 1, struct.pack(">I", 8)) + c.get(3)
     c = Client()
+    yield "deaf_client", ctl(BIG, deaf=True), start() + c.get(1) + c.get(3) + window(0, 1 << 24) + \
+        window(1, 1 << 24) + window(3, 1 << 24)
+    c = Client()
     yield "reset_after_get", ctl(BIG), start() + c.get(1) + frame(RST, 0, 1, struct.pack(">I", 8))
     c = Client()
     yield "cookies_host", ctl(), start() + c.get(
@@ -122,10 +125,20 @@ def seeds():
         3, "/", [("connection", "keep-alive"), ("te", "trailers"), ("transfer-encoding", "chunked")])
 
 
+def floods():
+    c = Client()
+    post = c.get(1, "/", method="POST", end_stream=False)
+    yield "empty_data_flood", ctl(), start() + post + frame(DATA, 0, 1) * 110 + frame(DATA, END_STREAM, 1)
+    c = Client()
+    # rapid reset (CVE-2023-44487): past the burst of 200, nghttp2 ends the connection
+    yield "rapid_reset", ctl(), start() + b"".join(
+        c.get(2 * i + 1) + frame(RST, 0, 2 * i + 1, struct.pack(">I", 8)) for i in range(230))
+
+
 def main():
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "h2")
     os.makedirs(out, exist_ok=True)
-    for name, head, body in seeds():
+    for name, head, body in list(seeds()) + list(floods()):
         with open(os.path.join(out, name), "wb") as f:
             f.write(head + body)
     return 0
