@@ -159,8 +159,10 @@ static int next_timeout(void)
     return (int)LG_MIN(soonest - lg_now, (lg_msec_t)INT32_MAX);
 }
 
-static void expire_timers(void)
+static int expire_timers(void)
 {
+    int fired = 0;
+
     for (size_t i = 0; i < nqueues; i++) {
         lg_timer_t *head = &queues[i]->head;
 
@@ -169,8 +171,10 @@ static void expire_timers(void)
 
             lg_timer_del(t);
             t->handler(t);
+            fired++;
         }
     }
+    return fired;
 }
 
 int lg_loop_once(int max_wait_ms)
@@ -196,7 +200,7 @@ int lg_loop_once(int max_wait_ms)
         io->handler(io, events[i].events);
     }
     n += run_posted();
-    expire_timers();
+    n += expire_timers();
     /* Timers may close connections too: free them before waiting again. */
     return n + run_posted();
 }

@@ -67,9 +67,9 @@ void lg_loop_run(void);
 void lg_loop_stop(void);
 /*
  * One round of lg_loop_run: wait at most `max_wait_ms` (-1: until the next timer) for events,
- * handle them, run what was posted, expire timers. Returns the number of events handled and
- * posted items run (0: nothing happened), -1 when epoll failed. For drivers that bound the
- * loop themselves (fuzz/fuzz_h2.c).
+ * handle them, run what was posted, expire timers. Returns the number of events handled, posted
+ * items run and timers fired (0: nothing happened), -1 when epoll failed. For drivers that bound
+ * the loop themselves (fuzz/fuzz_h2.c).
  */
 int lg_loop_once(int max_wait_ms);
 
