@@ -125,6 +125,17 @@ def seeds():
         3, "/", [("connection", "keep-alive"), ("te", "trailers"), ("transfer-encoding", "chunked")])
 
 
+def backend_answers():
+    c = Client()
+    paths = ["/204", "/304", "/100", "/101", "/close", "/bad", "/hop"]
+    yield "backend_answers", ctl(), start() + window(0, 1 << 20) + b"".join(
+        c.get(2 * i + 1, p) for i, p in enumerate(paths)) + c.get(17, "/", method="HEAD")
+    c = Client()
+    post = c.get(1, "/100", [("content-length", "4"), ("expect", "100-continue")], method="POST",
+                 end_stream=False)
+    yield "expect_continue", ctl(piece=3), start() + post + frame(DATA, END_STREAM, 1, b"body")
+
+
 def floods():
     c = Client()
     post = c.get(1, "/", method="POST", end_stream=False)
@@ -138,7 +149,7 @@ def floods():
 def main():
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "h2")
     os.makedirs(out, exist_ok=True)
-    for name, head, body in list(seeds()) + list(floods()):
+    for name, head, body in list(seeds()) + list(backend_answers()) + list(floods()):
         with open(os.path.join(out, name), "wb") as f:
             f.write(head + body)
     return 0
