@@ -6,20 +6,27 @@
  * max_header_size 1k and max_concurrent_streams 8 (so that the limits are within the fuzzer's
  * reach), and one pool whose backend is a listening socket of this program on 127.0.0.1:0.
  *
- * Each input is one client connection. The first byte chooses the circumstances, the rest is
- * what the client sends after the connection preface (which the target writes first):
+ * Each input is one client connection. The first two bytes choose the circumstances, the rest
+ * is what the client sends after the connection preface (which the target writes first).
+ * Byte 0:
  *
- *   bits 0-1  the backend: 0 answers every request head with a short 200, 1 with a 200 whose
- *             chunked body (256 KiB) outgrows every window, 2 with a chunked 200 and trailers,
- *             3 closes without answering (the exchange fails: 502); but some paths choose the
- *             answer themselves (fz_by_path: /204, /304, /100, /101, /close, /bad, /hop)
- *   bits 2-4  how the client bytes arrive: all at once, or pieces of 1, 7, 9, 64, 512, 4096 or
- *             16384 bytes, one piece per turn of the loop
- *   bit 5     the worker drains (every HTTP/2 connection gets GOAWAY) once half is sent
- *   bit 6     the client half-closes after its last byte (shutdown(SHUT_WR)) instead of staying
- *             open until the worker is idle
- *   bit 7     the client reads nothing until it has sent everything: lifeguard's writes fill the
- *             socket
+ *   - bits 0-1: the backend. 0 answers every request head with a short 200, 1 with a 200
+ *     whose chunked body (256 KiB) outgrows every window, 2 with a chunked 200 and trailers,
+ *     3 closes without answering (the exchange fails: 502). Some request paths choose the
+ *     answer themselves (fz_by_path: /204, /304, /100, /101, /close, /bad, /hop, /hang).
+ *   - bits 2-4: how the client bytes arrive: all at once, or pieces of 1, 7, 9, 64, 512, 4096
+ *     or 16384 bytes, one piece per round of the loop.
+ *   - bit 5: the worker drains (every HTTP/2 connection gets GOAWAY) once half is sent.
+ *   - bit 6: the client half-closes after its last byte (shutdown(SHUT_WR)) instead of staying
+ *     open until the worker is idle.
+ *   - bit 7: the client reads nothing until it has sent everything: lifeguard's writes fill the
+ *     socket.
+ *
+ * Byte 1:
+ *
+ *   - bit 0: once half is sent, the clock jumps past every timeout (fz_time_jump: the timers of
+ *     the worker's queues fire as if the loop woke up two hours late).
+ *   - bit 1: the same once everything is sent and the worker is idle.
  *
  * What the client receives is read as a client would and checked (h2_check.h): lifeguard must
  * speak valid HTTP/2 whatever it was sent (no frame on a stream it ended or reset, responses
@@ -71,6 +78,15 @@
 
 enum { FZ_BE_SHORT, FZ_BE_BIG, FZ_BE_TRAILERS, FZ_BE_CLOSE };
 
+/* A clock jump beyond every configured timeout (the longest, tunnel, is 1 h by default). */
+#define FZ_JUMP_MS (2 * 3600 * 1000)
+
+/* What the two first bytes of an input say (see the top of this file). */
+typedef struct fz_ctl {
+    size_t piece;
+    unsigned drain : 1, half_close : 1, jump_mid : 1, jump_end : 1;
+} fz_ctl_t;
+
 /* A connection the backend accepted: how far it is in the request heads it was sent. */
 typedef struct fz_be {
     int fd;
@@ -109,6 +125,7 @@ static const struct {
      "Proxy-Connection: x\r\nUpgrade: h2c\r\nTE: trailers\r\nX-UPPER-Case: V\r\n"
      "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
      0},
+    {" /hang", NULL, 0}, /* never answers: a clock jump times it out (504) */
 };
 
 static struct {
@@ -120,8 +137,10 @@ static struct {
     int bfd; /* the backend's listening socket */
     fz_be_t be[FZ_BACKENDS];
     unsigned mode;
-    int deaf;   /* the client reads nothing */
-    hc_t check; /* what the client received, checked frame by frame (h2_check.h) */
+    int deaf;       /* the client reads nothing */
+    uint64_t jumps; /* clock jumps so far (fz_time_jump) */
+    int closed;     /* the client read the end of the connection */
+    hc_t check;     /* what the client received, checked frame by frame (h2_check.h) */
 } fz;
 
 static const char rsp_short[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nSet-Cookie: a=1\r\n"
@@ -233,7 +252,7 @@ static void fz_be_answer(fz_be_t *b)
 
         if (b->line_len >= n && memmem(b->line, b->line_len, fz_by_path[i].path, n) != NULL) {
             b->out = fz_by_path[i].rsp;
-            b->out_len = strlen(b->out);
+            b->out_len = b->out != NULL ? strlen(b->out) : 0;
             b->out_pos = 0;
             b->close_after = fz_by_path[i].close_after;
             return;
@@ -355,6 +374,10 @@ static int fz_client_read(int fd)
         hc_feed(&fz.check, buf, (size_t)n);
         moved = 1;
     }
+    if (n == 0 && !fz.closed) {
+        fz.closed = 1; /* lifeguard closed the connection */
+        moved = 1;
+    }
     return moved;
 }
 
@@ -397,26 +420,67 @@ static int fz_client(void)
     return sv[0];
 }
 
-/* Send `data` in pieces of `piece` bytes (0: as much as the socket takes), a round each. */
-static void fz_send(int cfd, const uint8_t *data, size_t size, size_t piece, int drain)
+/*
+ * The clock jumps past every timeout: each queue's timers fire, queue after queue, as the loop's
+ * expire_timers does when it wakes up late; timers the handlers arm are due after the jump.
+ */
+static void fz_time_jump(void)
+{
+    lg_timerq_t *const qs[] = {&fz.w.q.client_header, &fz.w.q.client_body,  &fz.w.q.client_idle,
+                               &fz.w.q.linger,        &fz.w.q.connect,      &fz.w.q.upstream,
+                               &fz.w.q.tunnel,        &fz.w.q.upstream_idle};
+
+    /* further than any jump before: timers armed during one are due at the next */
+    lg_now = lg_clock_ms() + FZ_JUMP_MS * ++fz.jumps;
+    for (size_t i = 0; i < LG_NELEMS(qs); i++) {
+        lg_timer_t *head = &qs[i]->head;
+
+        while (head->next != head && head->next->deadline <= lg_now) {
+            lg_timer_t *t = head->next;
+
+            lg_timer_del(t);
+            t->handler(t);
+        }
+    }
+}
+
+/* Send `data` in pieces (0: as much as the socket takes), a round each; halfway, what ctl says. */
+static void fz_send(int cfd, const uint8_t *data, size_t size, const fz_ctl_t *ctl)
 {
     size_t sent = 0;
-    int drained = 0;
+    int half = 0;
 
     for (unsigned i = 0; i < FZ_ROUNDS_SEND && sent < size; i++) {
-        size_t want = piece == 0 ? size - sent : LG_MIN(piece, size - sent);
+        size_t want = ctl->piece == 0 ? size - sent : LG_MIN(ctl->piece, size - sent);
         ssize_t n = write(cfd, data + sent, want);
 
         if (n > 0)
             sent += (size_t)n;
         else if (n < 0 && errno != EAGAIN)
             return; /* lifeguard closed the connection */
-        if (drain && !drained && sent >= size / 2) {
-            drained = 1;
-            lg_h2_drain(&fz.w);
-        }
         fz_round(cfd);
+        if (!half && sent >= size / 2) {
+            half = 1;
+            if (ctl->drain)
+                lg_h2_drain(&fz.w);
+            if (ctl->jump_mid)
+                fz_time_jump();
+        }
     }
+}
+
+/* The worker is idle and the connection open: every response that was sent whole has ended. */
+static void fz_check_ended(void)
+{
+    int32_t sid = hc_unfinished(&fz.check);
+
+    if (sid == 0)
+        return;
+    fprintf(stderr,
+            "fuzz_h2: stream %d: lifeguard sent the whole response body (content-length) but "
+            "never ended the stream (no END_STREAM, no RST_STREAM) and is idle\n",
+            sid);
+    abort();
 }
 
 /* Everything closed: no connection, session, stream or exchange may be left, nor counted. */
@@ -453,25 +517,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const size_t pieces[] = {0, 1, 7, 9, 64, 512, 4096, 16384};
-    unsigned ctl;
+    fz_ctl_t ctl;
     int cfd;
 
-    if (size < 1 || size > FZ_MAX_INPUT)
+    if (size < 2 || size > FZ_MAX_INPUT)
         return -1;
     if (fz.cf == NULL)
         fz_setup();
-    ctl = data[0];
-    fz.mode = ctl & 3;
-    fz.deaf = (ctl >> 7) & 1;
+    fz.mode = data[0] & 3;
+    fz.deaf = (data[0] >> 7) & 1;
+    ctl = (fz_ctl_t){.piece = pieces[(data[0] >> 2) & 7],
+                     .drain = (data[0] >> 5) & 1,
+                     .half_close = (data[0] >> 6) & 1,
+                     .jump_mid = data[1] & 1,
+                     .jump_end = (data[1] >> 1) & 1};
     hc_reset(&fz.check);
+    hc_client_sent(&fz.check, data + 2, size - 2);
+    fz.closed = 0;
+    fz.check.trace = getenv("FUZZ_H2_TRACE") != NULL;
     cfd = fz_client();
     if (write(cfd, LG_H2_PREFACE, LG_H2_PREFACE_LEN) != LG_H2_PREFACE_LEN)
         fz_die("writing the preface");
-    fz_send(cfd, data + 1, size - 1, pieces[(ctl >> 2) & 7], (ctl >> 5) & 1);
-    if ((ctl >> 6) & 1)
+    fz_send(cfd, data + 2, size - 2, &ctl);
+    if (ctl.half_close)
         shutdown(cfd, SHUT_WR);
     fz.deaf = 0; /* it reads now: what waited may go */
-    fz_settle(cfd, FZ_ROUNDS_SEND);
+    if (fz_settle(cfd, FZ_ROUNDS_SEND) && !fz.closed)
+        fz_check_ended();
+    if (ctl.jump_end) {
+        fz_time_jump();
+        fz_settle(cfd, FZ_ROUNDS_SEND);
+    }
     close(cfd);
     fz_backend_close();
     if (!fz_settle(-1, FZ_ROUNDS_CLOSE)) {

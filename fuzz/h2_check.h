@@ -30,6 +30,7 @@
 typedef struct hc_stream {
     uint64_t length, data; /* content-length (when has_length), DATA bytes so far */
     unsigned final : 1, has_length : 1, ended : 1, reset : 1;
+    unsigned client_reset : 1; /* the client sent RST_STREAM on it */
 } hc_stream_t;
 
 typedef struct hc {
@@ -41,6 +42,8 @@ typedef struct hc {
     int32_t block_sid; /* the stream of the header block under way, 0: none */
     uint8_t block_flags;
     int broken; /* the HPACK context is gone (a block we could not hold): headers unchecked */
+    int trace;  /* print each frame's header on stderr */
+    int goaway; /* lifeguard sent GOAWAY, or the client did: streams may be left as they are */
     hc_stream_t st[HC_STREAMS];
 } hc_t;
 
@@ -210,6 +213,9 @@ static void hc_fragment(hc_t *c, int32_t sid, uint8_t flags, const uint8_t *p, s
 static void hc_frame(hc_t *c, uint8_t type, uint8_t flags, int32_t sid, const uint8_t *p,
                      size_t len)
 {
+    if (c->trace)
+        fprintf(stderr, "fuzz_h2: to the client: type %u flags 0x%02x stream %d length %zu\n", type,
+                flags, sid, len);
     if (c->block_sid != 0 && (type != NGHTTP2_CONTINUATION || sid != c->block_sid))
         hc_fail(sid, "a frame inside another stream's header block");
     if (type == NGHTTP2_CONTINUATION) {
@@ -220,6 +226,8 @@ static void hc_frame(hc_t *c, uint8_t type, uint8_t flags, int32_t sid, const ui
     }
     if (type == NGHTTP2_PUSH_PROMISE)
         hc_fail(sid, "PUSH_PROMISE (push is off)");
+    if (type == NGHTTP2_GOAWAY)
+        c->goaway = 1;
     hc_stream_frame(c, type, flags, sid, len, p);
     if (type == NGHTTP2_HEADERS) {
         size_t skip = 0, pad = 0;
@@ -263,6 +271,49 @@ static void hc_feed(hc_t *c, const uint8_t *in, size_t n)
         memmove(c->buf, c->buf + at, c->len - at);
         c->len -= at;
     }
+}
+
+/*
+ * What the client sent (the fuzz input after the preface), frame by frame as far as it goes:
+ * the streams it reset and whether it sent GOAWAY, which free lifeguard from ending them.
+ */
+static void hc_client_sent(hc_t *c, const uint8_t *p, size_t n)
+{
+    while (n >= 9) {
+        size_t flen = (size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2];
+        int32_t sid = (int32_t)((uint32_t)(p[5] & 0x7f) << 24 | (uint32_t)p[6] << 16 |
+                                (uint32_t)p[7] << 8 | p[8]);
+        hc_stream_t *s = hc_stream(c, sid);
+
+        if (p[3] == NGHTTP2_GOAWAY)
+            c->goaway = 1;
+        if (p[3] == NGHTTP2_RST_STREAM && s != NULL)
+            s->client_reset = 1;
+        if (n - 9 < flen)
+            return;
+        p += 9 + flen;
+        n -= 9 + flen;
+    }
+}
+
+/*
+ * Lifeguard is idle, the connection open, neither side sent GOAWAY: a response whose every
+ * content-length byte went out must have ended (END_STREAM) or been reset; a client would wait
+ * for it forever (the window cannot hold back an empty DATA frame with END_STREAM). Returns the
+ * first such stream, 0 if none.
+ */
+static int32_t hc_unfinished(const hc_t *c)
+{
+    if (c->goaway)
+        return 0;
+    for (int32_t i = 0; i < HC_STREAMS; i++) {
+        const hc_stream_t *s = &c->st[i];
+
+        if (s->final && s->has_length && s->length > 0 && s->data == s->length && !s->ended &&
+            !s->reset && !s->client_reset)
+            return 2 * i + 1;
+    }
+    return 0;
 }
 
 #endif

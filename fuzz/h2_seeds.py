@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Write the seeds of fuzz/fuzz_h2.c into fuzz/corpus/h2/ (run with Debian's /usr/bin/python3,
-which has python3-hpack). Each seed is the control byte fuzz_h2.c reads first, then what an
+which has python3-hpack). Each seed is the two control bytes fuzz_h2.c reads first, then what an
 HTTP/2 client sends after the connection preface: frames built here one by one, so that the
 malformed ones (a DATA after END_STREAM, a wrong content-length, CONTINUATION) are exact."""
 import os
@@ -12,12 +12,14 @@ import hpack
 DATA, HEADERS, RST, SETTINGS, PING, GOAWAY, WINDOW, CONT = 0, 1, 3, 4, 6, 7, 8, 9
 END_STREAM, END_HEADERS, ACK = 0x1, 0x4, 0x1
 
-# control byte (fuzz_h2.c): backend mode, piece size, drain, half-close
+# control bytes (fuzz_h2.c): backend mode, piece size, drain, half-close, deaf; clock jumps
 SHORT, BIG, TRAILERS, CLOSE = 0, 1, 2, 3
 
 
-def ctl(mode=SHORT, piece=0, drain=False, half_close=False, deaf=False):
-    return bytes([mode | piece << 2 | drain << 5 | half_close << 6 | deaf << 7])
+def ctl(mode=SHORT, piece=0, drain=False, half_close=False, deaf=False, jump_mid=False,
+        jump_end=False):
+    return bytes([mode | piece << 2 | drain << 5 | half_close << 6 | deaf << 7,
+                  jump_mid | jump_end << 1])
 
 
 def frame(ftype, flags, sid, payload=b""):
@@ -136,6 +138,21 @@ def backend_answers():
     yield "expect_continue", ctl(piece=3), start() + post + frame(DATA, END_STREAM, 1, b"body")
 
 
+def timeouts():
+    c = Client()
+    post = c.get(1, "/", [("content-length", "100")], method="POST", end_stream=False)
+    yield "timeout_mid_body", ctl(piece=4, jump_mid=True), start() + post + \
+        frame(DATA, 0, 1, b"a" * 40) + frame(DATA, 0, 1, b"b" * 40)
+    c = Client()
+    yield "timeout_slow_reader", ctl(BIG, jump_end=True), start() + c.get(1) + c.get(3)
+    c = Client()
+    yield "timeout_idle", ctl(jump_end=True), start() + c.get(1)
+    yield "timeout_no_request", ctl(jump_mid=True, jump_end=True), start() + frame(PING, 0, 0, b"pingpong")
+    c = Client()
+    yield "timeout_backend", ctl(jump_mid=True, jump_end=True), start() + c.get(1, "/hang") + \
+        frame(PING, 0, 0, b"12345678") * 4
+
+
 def floods():
     c = Client()
     post = c.get(1, "/", method="POST", end_stream=False)
@@ -149,7 +166,7 @@ def floods():
 def main():
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "h2")
     os.makedirs(out, exist_ok=True)
-    for name, head, body in list(seeds()) + list(backend_answers()) + list(floods()):
+    for name, head, body in list(seeds()) + list(backend_answers()) + list(timeouts()) + list(floods()):
         with open(os.path.join(out, name), "wb") as f:
             f.write(head + body)
     return 0
