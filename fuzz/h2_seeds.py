@@ -158,6 +158,12 @@ def floods():
     post = c.get(1, "/", method="POST", end_stream=False)
     yield "empty_data_flood", ctl(), start() + post + frame(DATA, 0, 1) * 110 + frame(DATA, END_STREAM, 1)
     c = Client()
+    # lifeguard's GOAWAY (ENHANCE_YOUR_CALM) from inside nghttp2's callback, then a frame size
+    # error: nghttp2 1.52 asserts (iframe->state == NGHTTP2_IB_IGN_ALL) and the worker aborts
+    post = c.get(1, "/", method="POST", end_stream=False)
+    yield "regress-calm-then-frame-size-error", ctl(), start() + post + frame(DATA, 0, 1) * 101 + \
+        frame(PING, 0, 0, b"1234567")
+    c = Client()
     # rapid reset (CVE-2023-44487): past the burst of 200, nghttp2 ends the connection
     yield "rapid_reset", ctl(), start() + b"".join(
         c.get(2 * i + 1) + frame(RST, 0, 2 * i + 1, struct.pack(">I", 8)) for i in range(230))
