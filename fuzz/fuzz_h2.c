@@ -27,6 +27,8 @@
  *   - bit 0: once half is sent, the clock jumps past every timeout (fz_time_jump: the timers of
  *     the worker's queues fire as if the loop woke up two hours late).
  *   - bit 1: the same once everything is sent and the worker is idle.
+ *   - bit 2: the jumps are short: 1.5 s, within every timeout but past the worker's
+ *     once-a-second trim, which runs (idle HTTP/2 connections may go to sleep).
  *
  * What the client receives is read as a client would and checked (h2_check.h): lifeguard must
  * speak valid HTTP/2 whatever it was sent (no frame on a stream it ended or reset, responses
@@ -80,11 +82,13 @@ enum { FZ_BE_SHORT, FZ_BE_BIG, FZ_BE_TRAILERS, FZ_BE_CLOSE };
 
 /* A clock jump beyond every configured timeout (the longest, tunnel, is 1 h by default). */
 #define FZ_JUMP_MS (2 * 3600 * 1000)
+/* A short one: past the trim's second, within every timeout (the shortest, connect, is 3 s). */
+#define FZ_SHORT_JUMP_MS 1500
 
 /* What the two first bytes of an input say (see the top of this file). */
 typedef struct fz_ctl {
     size_t piece;
-    unsigned drain : 1, half_close : 1, jump_mid : 1, jump_end : 1;
+    unsigned drain : 1, half_close : 1, jump_mid : 1, jump_end : 1, short_jump : 1;
 } fz_ctl_t;
 
 /* A connection the backend accepted: how far it is in the request heads it was sent. */
@@ -422,16 +426,18 @@ static int fz_client(void)
 
 /*
  * The clock jumps past every timeout: each queue's timers fire, queue after queue, as the loop's
- * expire_timers does when it wakes up late; timers the handlers arm are due after the jump.
+ * expire_timers does when it wakes up late (the worker's once-a-second trim too, and what it
+ * does with idle connections); timers the handlers arm are due after the jump. A short jump is
+ * FZ_SHORT_JUMP_MS: what is due by then fires, and the trim runs (idle connections may sleep).
  */
-static void fz_time_jump(void)
+static void fz_time_jump(int is_short)
 {
-    lg_timerq_t *const qs[] = {&fz.w.q.client_header, &fz.w.q.client_body,  &fz.w.q.client_idle,
-                               &fz.w.q.linger,        &fz.w.q.connect,      &fz.w.q.upstream,
-                               &fz.w.q.tunnel,        &fz.w.q.upstream_idle};
+    lg_timerq_t *const qs[] = {&fz.w.q.client_header, &fz.w.q.client_body,   &fz.w.q.client_idle,
+                               &fz.w.q.linger,        &fz.w.q.connect,       &fz.w.q.upstream,
+                               &fz.w.q.tunnel,        &fz.w.q.upstream_idle, &fz.w.q.trim};
 
-    /* further than any jump before: timers armed during one are due at the next */
-    lg_now = lg_clock_ms() + FZ_JUMP_MS * ++fz.jumps;
+    /* a long jump goes further than any before: timers armed during one are due at the next */
+    lg_now = lg_clock_ms() + (is_short ? FZ_SHORT_JUMP_MS : FZ_JUMP_MS * ++fz.jumps);
     for (size_t i = 0; i < LG_NELEMS(qs); i++) {
         lg_timer_t *head = &qs[i]->head;
 
@@ -441,6 +447,10 @@ static void fz_time_jump(void)
             lg_timer_del(t);
             t->handler(t);
         }
+    }
+    if (is_short && lg_timer_armed(&fz.w.trim_timer)) {
+        lg_timer_del(&fz.w.trim_timer); /* armed after a long jump: due far away */
+        fz.w.trim_timer.handler(&fz.w.trim_timer);
     }
 }
 
@@ -464,7 +474,7 @@ static void fz_send(int cfd, const uint8_t *data, size_t size, const fz_ctl_t *c
             if (ctl->drain)
                 lg_h2_drain(&fz.w);
             if (ctl->jump_mid)
-                fz_time_jump();
+                fz_time_jump(ctl->short_jump);
         }
     }
 }
@@ -530,7 +540,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                      .drain = (data[0] >> 5) & 1,
                      .half_close = (data[0] >> 6) & 1,
                      .jump_mid = data[1] & 1,
-                     .jump_end = (data[1] >> 1) & 1};
+                     .jump_end = (data[1] >> 1) & 1,
+                     .short_jump = (data[1] >> 2) & 1};
     hc_reset(&fz.check);
     hc_client_sent(&fz.check, data + 2, size - 2);
     fz.closed = 0;
@@ -545,7 +556,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fz_settle(cfd, FZ_ROUNDS_SEND) && !fz.closed)
         fz_check_ended();
     if (ctl.jump_end) {
-        fz_time_jump();
+        fz_time_jump(ctl.short_jump);
         fz_settle(cfd, FZ_ROUNDS_SEND);
     }
     close(cfd);

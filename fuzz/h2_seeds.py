@@ -17,9 +17,9 @@ SHORT, BIG, TRAILERS, CLOSE = 0, 1, 2, 3
 
 
 def ctl(mode=SHORT, piece=0, drain=False, half_close=False, deaf=False, jump_mid=False,
-        jump_end=False):
+        jump_end=False, short_jump=False):
     return bytes([mode | piece << 2 | drain << 5 | half_close << 6 | deaf << 7,
-                  jump_mid | jump_end << 1])
+                  jump_mid | jump_end << 1 | short_jump << 2])
 
 
 def frame(ftype, flags, sid, payload=b""):
@@ -148,6 +148,19 @@ def timeouts():
     c = Client()
     yield "timeout_idle", ctl(jump_end=True), start() + c.get(1)
     yield "timeout_no_request", ctl(jump_mid=True, jump_end=True), start() + frame(PING, 0, 0, b"pingpong")
+    c = Client()
+    # pieces of 64 bytes: the clock jumps after the second, while the PINGs are under way; the
+    # worker's trim runs (idle connections); then a SETTINGS ACK and a new stream
+    yield "timeout_then_more", ctl(piece=4, jump_mid=True), start() + c.get(1) + \
+        frame(PING, 0, 0, b"pingpong") * 24 + frame(SETTINGS, ACK, 0) + c.get(3, "/after")
+    c = Client()
+    # the same with a short jump: the trim asks the idle session to sleep (a SETTINGS which, on
+    # the current wip/h2, sets HEADER_TABLE_SIZE 0), the client's ACK lets it, the next stream
+    # wakes it
+    first = start() + c.get(1) + frame(PING, 0, 0, b"pingpong") * 24 + frame(SETTINGS, ACK, 0)
+    c.enc.header_table_size = 0  # as the SETTINGS acknowledged asks (HEADER_TABLE_SIZE 0)
+    yield "short_jump_sleep_wake", ctl(piece=4, jump_mid=True, short_jump=True), first + \
+        c.get(3, "/after")
     c = Client()
     yield "timeout_backend", ctl(jump_mid=True, jump_end=True), start() + c.get(1, "/hang") + \
         frame(PING, 0, 0, b"12345678") * 4
