@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HC_STREAMS 4096 /* client stream ids 1, 3, ... 8191: beyond, only frames are checked */
+#define HC_STREAMS 4096 /* client stream ids 1, 3, ... 8191: beyond, no stream state is kept */
 #define HC_BUF     (1 << 17)
 
 typedef struct hc_stream {
@@ -110,7 +110,8 @@ static void hc_field(int32_t sid, hc_stream_t *s, const nghttp2_nv *nv, int firs
         *interim = nv->valuelen == 3 && nv->value[0] == '1';
         return;
     }
-    if (first && !trailers)
+    /* a stream beyond HC_STREAMS has no state: its block may be trailers */
+    if (first && !trailers && s != NULL)
         hc_fail(sid, "a response without :status first");
     if (nv->namelen > 0 && nv->name[0] == ':')
         hc_fail(sid, "a pseudo-header field other than :status");
