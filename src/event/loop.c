@@ -81,9 +81,10 @@ void lg_loop_post(lg_posted_t *p)
 }
 
 /* Run what was posted before this call; what those items post waits for the next round. */
-static void run_posted(void)
+static int run_posted(void)
 {
     lg_posted_t *p = posted_head;
+    int ran = 0;
 
     posted_head = NULL;
     posted_tail = &posted_head;
@@ -93,7 +94,9 @@ static void run_posted(void)
         p->queued = 0;
         p->run(p);
         p = next;
+        ran++;
     }
+    return ran;
 }
 
 int lg_timerq_init(lg_timerq_t *q, lg_msec_t duration)
@@ -156,8 +159,10 @@ static int next_timeout(void)
     return (int)LG_MIN(soonest - lg_now, (lg_msec_t)INT32_MAX);
 }
 
-static void expire_timers(void)
+static int expire_timers(void)
 {
+    int fired = 0;
+
     for (size_t i = 0; i < nqueues; i++) {
         lg_timer_t *head = &queues[i]->head;
 
@@ -166,33 +171,42 @@ static void expire_timers(void)
 
             lg_timer_del(t);
             t->handler(t);
+            fired++;
         }
     }
+    return fired;
+}
+
+int lg_loop_once(int max_wait_ms)
+{
+    struct epoll_event events[LG_LOOP_EVENTS];
+    int wait = next_timeout();
+    int n;
+
+    if (max_wait_ms >= 0 && (wait < 0 || wait > max_wait_ms))
+        wait = max_wait_ms;
+    n = epoll_wait(epfd, events, LG_LOOP_EVENTS, wait);
+    if (n < 0) {
+        if (errno != EINTR) {
+            lg_log(LG_LOG_ERR, "epoll_wait() failed (%d: %s)", errno, strerror(errno));
+            return -1;
+        }
+        n = 0;
+    }
+    lg_now = lg_clock_ms();
+    for (int i = 0; i < n; i++) {
+        lg_io_t *io = events[i].data.ptr;
+
+        io->handler(io, events[i].events);
+    }
+    n += run_posted();
+    n += expire_timers();
+    /* Timers may close connections too: free them before waiting again. */
+    return n + run_posted();
 }
 
 void lg_loop_run(void)
 {
-    struct epoll_event events[LG_LOOP_EVENTS];
-
-    while (!stopping) {
-        int n = epoll_wait(epfd, events, LG_LOOP_EVENTS, next_timeout());
-
-        if (n < 0) {
-            if (errno != EINTR) {
-                lg_log(LG_LOG_ERR, "epoll_wait() failed (%d: %s)", errno, strerror(errno));
-                return;
-            }
-            n = 0;
-        }
-        lg_now = lg_clock_ms();
-        for (int i = 0; i < n; i++) {
-            lg_io_t *io = events[i].data.ptr;
-
-            io->handler(io, events[i].events);
-        }
-        run_posted();
-        expire_timers();
-        /* Timers may close connections too: free them before waiting again. */
-        run_posted();
-    }
+    while (!stopping && lg_loop_once(-1) >= 0)
+        ;
 }

@@ -65,6 +65,13 @@ void lg_loop_del(lg_io_t *io);
 /* Run until lg_loop_stop(); returns when the stop flag is seen after a batch. */
 void lg_loop_run(void);
 void lg_loop_stop(void);
+/*
+ * One round of lg_loop_run: wait at most `max_wait_ms` (-1: until the next timer) for events,
+ * handle them, run what was posted, expire timers. Returns the number of events handled, posted
+ * items run and timers fired (0: nothing happened), -1 when epoll failed. For drivers that bound
+ * the loop themselves (fuzz/fuzz_h2.c).
+ */
+int lg_loop_once(int max_wait_ms);
 
 /* Queue `p` to run after this batch; posting a queued item again does nothing. */
 void lg_loop_post(lg_posted_t *p);

@@ -3,8 +3,9 @@
  * never before their duration by the loop's own clock, re-arming moves a timer to the tail, the
  * table holds 16 queues; posted work runs after the batch, in order, once, and what it posts
  * waits for the next round; fd handlers get their events; a closed connection is freed after
- * the batch (the proxy's deferred free). The loop is per process: every test starts with
- * lg_loop_init() and criterion runs each test in a process of its own.
+ * the batch (the proxy's deferred free); lg_loop_once runs one bounded round and counts what
+ * it did. The loop is per process: every test starts with lg_loop_init() and criterion runs
+ * each test in a process of its own.
  */
 #include <criterion/criterion.h>
 #include <stdint.h>
@@ -587,4 +588,53 @@ Test(loop_posted, closed_connection_is_freed_after_the_batch)
     assert_seen((const int[]){HANDLED + first, IGNORED + second, FREED + first, FREED + second}, 4);
     close(peer[0]);
     close(peer[1]);
+}
+
+/* ---- one round at a time (lg_loop_once, for drivers such as fuzz/fuzz_h2.c) */
+
+/* Reads what came and notes its id. */
+static void reading_handler(lg_io_t *io, uint32_t ev)
+{
+    tfd_t *f = (tfd_t *)(void *)io;
+
+    f->events |= ev;
+    if ((ev & EPOLLIN) && read(io->fd, f->got, sizeof(f->got) - 1) > 0)
+        note(f->id);
+}
+
+/*
+ * A round handles what is ready and says how much it did: events, posted items, timers. With
+ * nothing ready it returns 0 without waiting past max_wait_ms (the guard is far away), and it
+ * runs again after lg_loop_stop(), which only ends lg_loop_run.
+ */
+Test(loop_once, counts_what_it_did_and_is_bounded)
+{
+    lg_timerq_t q20;
+    ttimer_t t = {0};
+    tpost_t p;
+    tfd_t f;
+
+    loop_start();
+    tfd_open(&f, 1, reading_handler);
+    cr_assert_geq(lg_loop_once(0), 1); /* the new socket is writable: its handler runs */
+    cr_assert_eq(lg_loop_once(0), 0, "a round with nothing ready did something");
+    lg_loop_stop();
+
+    tfd_send(&f, "x");
+    tpost_make(&p, 2, NULL);
+    lg_loop_post(&p.p);
+    cr_assert_eq(lg_loop_once(0), 2, "one event and one posted item");
+    assert_seen((const int[]){1, 2}, 2);
+    cr_assert_str_eq(f.got, "x");
+    cr_assert_eq(lg_loop_once(0), 0);
+
+    /* a timer due before max_wait_ms: the round waits for it, not longer */
+    cr_assert_eq(lg_timerq_init(&q20, 20), LG_OK);
+    ttimer_arm(&q20, 20, &t, 3);
+    while (seen_at(3) < 0 && seen_at(GUARD) < 0)
+        cr_assert_geq(lg_loop_once(lg_test_timeout_ms()), 0);
+    cr_assert_eq(seen_at(GUARD), -1, "the timer did not fire");
+    assert_not_early(&t);
+    close(f.io.fd);
+    close(f.peer);
 }
