@@ -15,8 +15,18 @@
 #include <string.h>
 #include <sys/mman.h>
 
-/* Blocks at least this large are mapped, not taken from the heap. */
+/* Blocks at least this large are mapped, not taken from the heap; with a sanitizer, none is
+   (its checks cover the heap only). */
+#if defined(__SANITIZE_ADDRESS__)
+#define H2_MEM_PAGED SIZE_MAX
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define H2_MEM_PAGED SIZE_MAX
+#endif
+#endif
+#ifndef H2_MEM_PAGED
 #define H2_MEM_PAGED 1024
+#endif
 
 typedef struct h2_mem_head {
     size_t size;   /* bytes asked for */
