@@ -13,7 +13,7 @@ import os
 import sys
 
 from report import HERE, check_problems, disturbed_text, replace_section, stat
-from tls_report import PROXIES, best_other, load_all, table_row
+from tls_report import PROXIES, best_other, conf_listing, load_all, notes_block, table_row
 
 H2_BEGIN = "<!-- h2 section: bench/h2_report.py -->"
 H2_END = "<!-- end of h2 section -->"
@@ -100,11 +100,7 @@ def section(resdir, raw, meta):
                                             meta.get("caddy", "?"), meta.get("lifeguard", "?"),
                                             meta.get("h2load", "?"), meta.get("openssl", "?")))
     w("")
-    notes = os.path.join(HERE, "h2-notes.md")
-    if os.path.exists(notes):
-        with open(notes) as f:
-            w(f.read().rstrip())
-        w("")
+    out += notes_block("h2-notes.md")
     w("### HTTP/2 method")
     w("")
     w("`bench/h2.sh build` (`make bench-h2`; {}; the run took {} s). One worker process or "
@@ -129,15 +125,7 @@ def section(resdir, raw, meta):
       "utime+stime of all the proxy's processes over the run (as the HTTP/1.1 rows), per 100k "
       "2xx responses.")
     w("")
-    confdir = os.path.join(resdir, "conf")
-    for name in sorted(os.listdir(confdir)) if os.path.isdir(confdir) else []:
-        w("`{}` (paths and ports as rendered by the run):".format(name))
-        w("")
-        w("```" + ("yaml" if name.endswith(".yaml") else "text"))
-        with open(os.path.join(confdir, name)) as f:
-            w(f.read().rstrip())
-        w("```")
-        w("")
+    out += conf_listing(resdir)
     w(H2_END)
     return out
 

@@ -85,11 +85,7 @@ def section(resdir, data, meta):
           meta.get("nginx", "?"), meta.get("haproxy", "?"), meta.get("caddy", "?"),
           meta.get("lifeguard", "?"), meta.get("openssl", "?")))
     w("")
-    notes = os.path.join(HERE, "tls-notes.md")
-    if os.path.exists(notes):
-        with open(notes) as f:
-            w(f.read().rstrip())
-        w("")
+    out += notes_block("tls-notes.md")
     w("### TLS method")
     w("")
     w("`bench/tls.sh build` ({}; runs of {} s). Each proxy terminates TLS 1.2/1.3 with "
@@ -119,16 +115,30 @@ def section(resdir, data, meta):
       "other, each a full handshake and one keep-alive `GET /`, then held; the proxy's RSS "
       "growth (all processes) 2 s after the last one, divided by the connections.")
     w("")
+    out += conf_listing(resdir)
+    w(TLS_END)
+    return out
+
+
+def notes_block(name):
+    """bench/NAME (hand-written analysis) followed by an empty line, when it exists."""
+    path = os.path.join(HERE, name)
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [f.read().rstrip(), ""]
+
+
+def conf_listing(resdir):
+    """The configs of a run (RESULT_DIR/conf/*) as markdown code blocks."""
+    out = []
     confdir = os.path.join(resdir, "conf")
     for name in sorted(os.listdir(confdir)) if os.path.isdir(confdir) else []:
-        w("`{}` (paths and ports as rendered by the run):".format(name))
-        w("")
-        w("```" + ("yaml" if name.endswith(".yaml") else "text"))
+        out += ["`{}` (paths and ports as rendered by the run):".format(name), "",
+                "```" + ("yaml" if name.endswith(".yaml") else "text")]
         with open(os.path.join(confdir, name)) as f:
-            w(f.read().rstrip())
-        w("```")
-        w("")
-    w(TLS_END)
+            out.append(f.read().rstrip())
+        out += ["```", ""]
     return out
 
 
