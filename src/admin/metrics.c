@@ -12,7 +12,8 @@
 static const struct family {
     const char *name, *type, *help;
 } families[LG_M_COUNT] = {
-    {"lifeguard_requests_total", "counter", "Requests answered, by listener and status class"},
+    {"lifeguard_requests_total", "counter",
+     "Requests answered, by listener, status class and protocol"},
     {"lifeguard_received_bytes_total", "counter", "Bytes received from clients"},
     {"lifeguard_sent_bytes_total", "counter", "Bytes sent to clients"},
     {"lifeguard_connections_total", "counter", "Client connections accepted"},
@@ -23,6 +24,10 @@ static const struct family {
     {"lifeguard_tls_handshake_failures_total", "counter", "Failed TLS handshakes, by reason"},
     {"lifeguard_tls_certificate_expiry_timestamp_seconds", "gauge",
      "When each loaded certificate expires (notAfter, Unix time)"},
+    {"lifeguard_http2_streams_active", "gauge", "HTTP/2 streams open now"},
+    {"lifeguard_http2_goaway_total", "counter", "GOAWAY frames sent to HTTP/2 clients"},
+    {"lifeguard_http2_resets_total", "counter",
+     "HTTP/2 streams reset, by who reset them (client or lifeguard)"},
     {"lifeguard_backend_requests_total", "counter", "Responses from each backend, by class"},
     {"lifeguard_backend_failures_total", "counter",
      "Connect failures, resets, timeouts and malformed responses of each backend"},
@@ -99,6 +104,7 @@ void lg_metrics_free(lg_metrics_t *t)
 }
 
 const char *const lg_class_names[LG_CLASSES] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+const char *const lg_proto_names[LG_PROTOS] = {"HTTP/1.1", "HTTP/2.0"};
 
 const char *lg_metrics_esc(const char *s, char *buf, size_t len)
 {
@@ -183,6 +189,34 @@ static void tls_series(lg_metrics_t *t, const char *name, const lg_stats_listene
         table_add(t, LG_M_TLS_RESUMED, "", labels, (double)sl->tls_resumed);
 }
 
+/* Requests by class and protocol (HTTP/2 only where the listener speaks it). */
+static void request_series(lg_metrics_t *t, const lg_listener_conf_t *lc,
+                           const lg_stats_listener_t *sl)
+{
+    char labels[LG_LABELS_MAX];
+
+    for (int p = 0; p < (lc->http2 ? LG_PROTOS : 1); p++) {
+        for (int c = 0; c < LG_CLASSES; c++) {
+            if (lg_format(labels, sizeof(labels), "listener=\"%s\",code=\"%s\",protocol=\"%s\"",
+                          lc->name, lg_class_names[c], lg_proto_names[p]) == LG_OK)
+                table_add(t, LG_M_REQUESTS, "", labels, (double)sl->status[p][c]);
+        }
+    }
+}
+
+/* The HTTP/2 counters of a listener that speaks it. */
+static void h2_series(lg_metrics_t *t, const char *name, const lg_stats_listener_t *sl)
+{
+    char labels[LG_LABELS_MAX];
+
+    if (lg_format(labels, sizeof(labels), "listener=\"%s\"", name) == LG_OK)
+        table_add(t, LG_M_H2_GOAWAY, "", labels, (double)sl->h2_goaway);
+    if (lg_format(labels, sizeof(labels), "listener=\"%s\",by=\"client\"", name) == LG_OK)
+        table_add(t, LG_M_H2_RESETS, "", labels, (double)sl->h2_resets_client);
+    if (lg_format(labels, sizeof(labels), "listener=\"%s\",by=\"lifeguard\"", name) == LG_OK)
+        table_add(t, LG_M_H2_RESETS, "", labels, (double)sl->h2_resets_sent);
+}
+
 /* The counters of traffic of one generation: those lg_metrics_retire keeps in the totals. */
 static void traffic_series(lg_metrics_t *t, const lg_admin_gen_t *g)
 {
@@ -193,11 +227,9 @@ static void traffic_series(lg_metrics_t *t, const lg_admin_gen_t *g)
         const char *name = g->cf->listeners[l].name;
 
         lg_stats_sum_listener(g->stats, l, &sl);
-        for (int c = 0; c < LG_CLASSES; c++) {
-            if (lg_format(labels, sizeof(labels), "listener=\"%s\",code=\"%s\"", name,
-                          lg_class_names[c]) == LG_OK)
-                table_add(t, LG_M_REQUESTS, "", labels, (double)sl.status[c]);
-        }
+        request_series(t, &g->cf->listeners[l], &sl);
+        if (g->cf->listeners[l].http2)
+            h2_series(t, name, &sl);
         if (lg_format(labels, sizeof(labels), "listener=\"%s\"", name) != LG_OK)
             continue;
         table_add(t, LG_M_BYTES_IN, "", labels, (double)sl.bytes_in);
@@ -275,6 +307,8 @@ static void state_series(lg_metrics_t *t, const lg_admin_view_t *v)
                           v->gens[i].cf->listeners[l].name) != LG_OK)
                 continue;
             table_add(t, LG_M_CONNS_ACTIVE, "", labels, (double)(int64_t)sl.conns_active);
+            if (v->gens[i].cf->listeners[l].http2)
+                table_add(t, LG_M_H2_STREAMS, "", labels, (double)(int64_t)sl.h2_streams_active);
         }
     }
     for (size_t p = 0; p < g->cf->npools; p++) {

@@ -18,7 +18,8 @@
  * at most, LG_CONF_NAME_MAX in config-int.h) and its host as configured, both escaped (each byte
  * may double), and its address. */
 #define LG_LABEL_BASE (2 * 64 + LG_ADDR_STRLEN + 2 * LG_ADDR_TEXT_MAX + 32)
-#define LG_LABELS_MAX (LG_LABEL_BASE + 32) /* a series' labels: a base, then code= or le= */
+/* a series' labels: a base, then code= or le= (and protocol=) */
+#define LG_LABELS_MAX (LG_LABEL_BASE + 48)
 
 /* Metric families, in the order /metrics writes them. */
 enum lg_metric_family {
@@ -31,6 +32,9 @@ enum lg_metric_family {
     LG_M_TLS_RESUMED,
     LG_M_TLS_FAILURES,
     LG_M_TLS_CERT_EXPIRY,
+    LG_M_H2_STREAMS,
+    LG_M_H2_GOAWAY,
+    LG_M_H2_RESETS,
     LG_M_BE_REQUESTS,
     LG_M_BE_FAILURES,
     LG_M_BE_UP,
@@ -65,6 +69,8 @@ typedef struct lg_metrics {
 
 /* "1xx" .. "5xx", the `code` label of a status class. */
 extern const char *const lg_class_names[LG_CLASSES];
+/* "HTTP/1.1" (HTTP/1.0 too), "HTTP/2.0": the `protocol` label of lifeguard_requests_total. */
+extern const char *const lg_proto_names[LG_PROTOS];
 
 /* Every series now into `t` (emptied first): retired totals, live counters, current state. */
 void lg_metrics_build(lg_metrics_t *t, const lg_admin_view_t *v);

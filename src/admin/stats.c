@@ -100,12 +100,12 @@ static size_t bucket(uint64_t ms)
     return b;
 }
 
-void lg_stats_request(size_t listener, size_t pool, size_t member, int status, uint64_t ms)
+void lg_stats_request(size_t listener, size_t pool, size_t member, int status, uint64_t ms, int h2)
 {
     size_t cls = (size_t)LG_MIN(LG_MAX(status / 100, 1), LG_CLASSES) - 1;
     size_t b = bucket(ms);
 
-    lg_stats_add(&lg_stats_listener(listener)->status[cls], 1);
+    lg_stats_add(&lg_stats_listener(listener)->status[h2 != 0][cls], 1);
     if (pool == SIZE_MAX)
         return;
     lg_stats_pool_t *sp = lg_stats_pool(pool);

@@ -22,16 +22,21 @@
     }
 #define LG_HIST_N  13 /* 12 bounds + Inf */
 #define LG_CLASSES 5  /* 1xx .. 5xx */
+#define LG_PROTOS  2  /* requests by protocol: HTTP/1.x, HTTP/2 */
 
 /* Counters of a listener in one worker slot. */
 typedef struct lg_stats_listener {
-    uint64_t status[LG_CLASSES];
+    uint64_t status[LG_PROTOS][LG_CLASSES];
     uint64_t bytes_in, bytes_out;
     uint64_t conns_total;
     uint64_t conns_active;              /* a gauge: the slot's writer adds and subtracts */
     uint64_t tls_ok;                    /* handshakes that succeeded (listeners with tls) */
     uint64_t tls_resumed;               /* of those, resumed from a session ticket */
     uint64_t tls_failed[LG_TLS_FAIL_N]; /* handshakes that failed, by reason */
+    uint64_t h2_streams_active;         /* a gauge: HTTP/2 streams open */
+    uint64_t h2_goaway;                 /* GOAWAY frames sent */
+    uint64_t h2_resets_client;          /* RST_STREAM received */
+    uint64_t h2_resets_sent;            /* RST_STREAM sent */
 } lg_stats_listener_t;
 
 /* Counters of a pool member (a backend address or a DNS slot). */
@@ -65,8 +70,11 @@ void lg_stats_bind(lg_stats_t *st, unsigned worker);
 lg_stats_listener_t *lg_stats_listener(size_t listener);
 lg_stats_pool_t *lg_stats_pool(size_t pool);
 lg_stats_member_t *lg_stats_member(size_t pool, size_t member);
-/* A finished request: `status` 100..599, `ms` from its head to the end of its response. */
-void lg_stats_request(size_t listener, size_t pool, size_t member, int status, uint64_t ms);
+/*
+ * A finished request: `status` 100..599, `ms` from its head to the end of its response, `h2`
+ * whether it came over HTTP/2.
+ */
+void lg_stats_request(size_t listener, size_t pool, size_t member, int status, uint64_t ms, int h2);
 
 static inline void lg_stats_add(uint64_t *c, uint64_t n)
 {

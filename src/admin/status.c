@@ -23,16 +23,23 @@ static int64_t floor_div(int64_t a, int64_t b)
 }
 
 static void json_classes(lg_out_t *o, const lg_metrics_t *t, int fam,
-                         const char labels[LG_LABEL_BASE])
+                         const char labels[LG_LABEL_BASE], int by_proto)
 {
     char l[LG_LABELS_MAX];
 
     lg_outf(o, "{");
     for (int c = 0; c < LG_CLASSES; c++) {
-        int found = lg_format(l, sizeof(l), "%s,code=\"%s\"", labels, lg_class_names[c]) == LG_OK;
+        double n = 0;
 
-        lg_outf(o, "%s\"%s\": %.0f", c ? ", " : "", lg_class_names[c],
-                found ? lg_metrics_get(t, fam, "", l) : 0.0);
+        for (int p = 0; p < (by_proto ? LG_PROTOS : 1); p++) {
+            int r = by_proto ? lg_format(l, sizeof(l), "%s,code=\"%s\",protocol=\"%s\"", labels,
+                                         lg_class_names[c], lg_proto_names[p])
+                             : lg_format(l, sizeof(l), "%s,code=\"%s\"", labels, lg_class_names[c]);
+
+            if (r == LG_OK)
+                n += lg_metrics_get(t, fam, "", l);
+        }
+        lg_outf(o, "%s\"%s\": %.0f", c ? ", " : "", lg_class_names[c], n);
     }
     lg_outf(o, "}");
 }
@@ -163,7 +170,7 @@ static void json_listeners(lg_out_t *o, const lg_metrics_t *t, const lg_admin_vi
         listen_addr(g, l, bound, sizeof(bound));
         lg_outf(o, "%s\n {\"name\": \"%s\", \"address\": \"%s\", \"mode\": \"%s\", \"requests\": ",
                 l ? "," : "", lc->name, bound, lc->mode == LG_MODE_TCP ? "tcp" : "http");
-        json_classes(o, t, LG_M_REQUESTS, labels);
+        json_classes(o, t, LG_M_REQUESTS, labels, 1);
         lg_outf(o,
                 ", \"bytes_in\": %.0f, \"bytes_out\": %.0f, \"connections_active\": %.0f, "
                 "\"connections_total\": %.0f, \"tls\": ",
@@ -206,7 +213,7 @@ static int json_member(lg_out_t *o, const lg_metrics_t *t, const lg_admin_gen_t 
             member_state(pc, st), bc->weight, atomic_load(&st->active));
     labeled = lg_metrics_labels(g, p, m, labels, sizeof(labels));
     if (labeled)
-        json_classes(o, t, LG_M_BE_REQUESTS, labels);
+        json_classes(o, t, LG_M_BE_REQUESTS, labels, 0);
     else
         lg_outf(o, "{}");
     lg_outf(o, ", \"failures\": %.0f, \"ejections\": %u, \"latency_ms\": ",

@@ -287,4 +287,7 @@ void lg_conf_check_backends(lg_conf_ctx_t *c, lg_conf_addr_ref_t *refs, size_t n
 /* Report listen addresses (c->listens) that cannot be bound together; sorts c->listens. */
 void lg_conf_check_listens(lg_conf_ctx_t *c);
 
+/* on | off, as 1 | 0 (an LG_CONF_ENUM's names) */
+extern const char *const lg_conf_onoff[];
+
 #endif

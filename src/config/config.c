@@ -14,8 +14,9 @@
 
 #include "config/config-int.h"
 
-#define LG_WORKERS_MAX 256
-#define LG_CONNS_MAX   1000000
+#define LG_WORKERS_MAX    256
+#define LG_CONNS_MAX      1000000
+#define LG_H2_STREAMS_MAX 65536 /* SETTINGS_MAX_CONCURRENT_STREAMS we accept to advertise */
 
 /* ---- top-level values */
 
@@ -79,6 +80,7 @@ static const lg_conf_field_t conf_timeout_fields[] = {
     CONF_TIMEOUT(connect, 1),
     CONF_TIMEOUT(upstream_response, 1),
     CONF_TIMEOUT(upstream_idle, 1),
+    CONF_TIMEOUT(tunnel, 1),
     CONF_TIMEOUT(drain, 0),
     LG_CONF_END,
 };
@@ -89,6 +91,8 @@ static const lg_conf_field_t conf_limit_fields[] = {
     LG_CONF_ROW("max_header_size", LG_CONF_SIZE, lg_config_t, limits.max_header_size, LG_KIB,
                 LG_MIB),
     LG_CONF_ROW("max_body_size", LG_CONF_SIZE, lg_config_t, limits.max_body_size, 0, UINT64_MAX),
+    LG_CONF_ROW("max_concurrent_streams", LG_CONF_UINT, lg_config_t, limits.max_concurrent_streams,
+                1, LG_H2_STREAMS_MAX),
     LG_CONF_END,
 };
 
@@ -149,10 +153,12 @@ static void conf_defaults(lg_conf_ctx_t *c)
     cf->timeouts.connect = 3 * LG_MSEC_SECOND;
     cf->timeouts.upstream_response = 60 * LG_MSEC_SECOND;
     cf->timeouts.upstream_idle = 60 * LG_MSEC_SECOND;
+    cf->timeouts.tunnel = LG_MSEC_HOUR;
     cf->timeouts.drain = 30 * LG_MSEC_SECOND;
     cf->limits.max_connections = 10000;
     cf->limits.max_header_size = 16 * LG_KIB;
     cf->limits.max_body_size = 0;
+    cf->limits.max_concurrent_streams = 128;
 }
 
 static void conf_root(lg_conf_ctx_t *c, const lg_ynode_t *root)

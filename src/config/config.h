@@ -187,6 +187,8 @@ typedef struct lg_tls_conf {
     "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"       \
     "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
 
+#define LG_HTTP2_DEFAULT 2u /* http2 not set: on with tls, off without */
+
 typedef struct lg_listener_conf {
     char *name;
     lg_addr_t addr;
@@ -195,6 +197,7 @@ typedef struct lg_listener_conf {
     size_t nroutes;
     size_t pool;        /* tcp mode: index into lg_config.pools */
     lg_tls_conf_t *tls; /* NULL: plain */
+    unsigned http2;     /* 1: HTTP/2 too (ALPN h2 with tls, else h2c prior knowledge) */
     lg_conf_pos_t pos;
     lg_conf_pos_t listen_pos; /* of the `listen` value, for a failing bind() */
 } lg_listener_conf_t;
@@ -228,13 +231,15 @@ typedef struct lg_config {
         lg_msec_t connect;           /* 3s */
         lg_msec_t upstream_response; /* 60s */
         lg_msec_t upstream_idle;     /* 60s */
+        lg_msec_t tunnel;            /* 1h: idle tcp relay or upgraded connection */
         lg_msec_t drain;             /* 30s */
     } timeouts;
 
     struct {
-        unsigned max_connections; /* 10000, per worker */
-        size_t max_header_size;   /* 16k; 1k..1m */
-        uint64_t max_body_size;   /* 0 = unlimited */
+        unsigned max_connections;        /* 10000, per worker */
+        size_t max_header_size;          /* 16k; 1k..1m */
+        uint64_t max_body_size;          /* 0 = unlimited */
+        unsigned max_concurrent_streams; /* 128: HTTP/2 streams open at once per connection */
     } limits;
 
     lg_listener_conf_t *listeners;

@@ -67,6 +67,8 @@ static void conf_mode(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t 
         lg_conf_field(c, &row, key, v, base);
 }
 
+const char *const lg_conf_onoff[] = {"off", "on", NULL};
+
 static const lg_conf_field_t conf_listener_fields[] = {
     LG_CONF_ROW("listen", LG_CONF_ADDR, lg_listener_conf_t, addr, 0, 0,
                 .aux = LG_ADDR_PORT0 | LG_ADDR_ANYHOST, .flags = LG_CONF_REQUIRED),
@@ -74,6 +76,7 @@ static const lg_conf_field_t conf_listener_fields[] = {
     LG_CONF_FN("routes", conf_routes),
     LG_CONF_ROW("pool", LG_CONF_CUSTOM, lg_listener_conf_t, pool, 0, 0, .fn = lg_conf_pool_ref),
     LG_CONF_FN("tls", lg_conf_tls),
+    LG_CONF_ROW("http2", LG_CONF_ENUM, lg_listener_conf_t, http2, 0, 0, .names = lg_conf_onoff),
     LG_CONF_END,
 };
 
@@ -117,8 +120,9 @@ static void conf_listener(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynod
 {
     lg_listener_conf_t *l = elem;
     lg_conf_seen_t seen[LG_CONF_MAX_FIELDS];
-    const lg_conf_seen_t *routes, *pool, *listen;
+    const lg_conf_seen_t *routes, *pool, *listen, *http2;
 
+    l->http2 = LG_HTTP2_DEFAULT;
     lg_conf_walk(c, key, v, conf_listener_fields, l, seen);
     routes = lg_conf_seen(conf_listener_fields, seen, "routes");
     pool = lg_conf_seen(conf_listener_fields, seen, "pool");
@@ -129,7 +133,13 @@ static void conf_listener(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynod
                             "only used with \"mode: tcp\" (http listeners use \"routes\")");
         if (routes == NULL)
             lg_conf_perr(c, key, "missing required key \"routes\"");
+        if (l->http2 == LG_HTTP2_DEFAULT)
+            l->http2 = l->tls != NULL; /* h2 by ALPN with TLS; h2c only when asked for */
     } else {
+        if ((http2 = lg_conf_seen(conf_listener_fields, seen, "http2")) != NULL)
+            lg_conf_key_err(c, http2->key, "http2",
+                            "only used with \"mode: http\" (a tcp listener relays bytes)");
+        l->http2 = 0;
         if (routes != NULL)
             lg_conf_key_err(c, routes->key, "routes",
                             "not used with \"mode: tcp\" (a tcp listener has one \"pool\")");

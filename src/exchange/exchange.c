@@ -146,17 +146,11 @@ static void request_id(lg_exchange_t *x, const lg_req_head_t *rq)
 /* One access log line for the finished request. */
 static void access_log(const lg_exchange_t *x)
 {
-    char ip[LG_IP_STRLEN], up[LG_ADDR_STRLEN] = "", proto[16];
+    char ip[LG_IP_STRLEN], up[LG_ADDR_STRLEN], proto[16];
     lg_alog_entry_t e;
 
     lg_net_ip_text(x->peer, ip, sizeof(ip));
-    if (x->be != NULL) {
-        struct sockaddr_storage ss;
-        socklen_t len;
-
-        lg_be_addr(x->be->state, &ss, &len);
-        lg_net_addr_text((const struct sockaddr *)&ss, up, sizeof(up));
-    }
+    lg_x_upstream_text(x, up, sizeof(up));
     if (x->http_major == 0 ||
         lg_format(proto, sizeof(proto), "HTTP/%u.%u", x->http_major, x->http_minor) != LG_OK)
         memcpy(proto, "-", 2); /* the request line did not parse */
@@ -187,9 +181,11 @@ static void account(const lg_exchange_t *x)
 
     lg_stats_add(&sl->bytes_in, x->head_in + x->up.moved);
     lg_stats_add(&sl->bytes_out, x->head_out + x->down.moved);
+    if (x->ls->mode == LG_MODE_TCP && lg_alog_enabled())
+        lg_x_relay_log(x);
     if (x->status == 0)
         return;
-    lg_stats_request(x->ls_index, pool, member, x->status, lg_now - x->start);
+    lg_stats_request(x->ls_index, pool, member, x->status, lg_now - x->start, x->http_major == 2);
     if (lg_alog_enabled())
         access_log(x);
 }
@@ -301,7 +297,7 @@ static int head_rebuild(lg_exchange_t *x, const lg_xreq_t *rq, const char *ip)
         rb.client_cert = tls.subject;
     }
     rb.default_host = x->be->conf->addr.text;
-    rb.chunked = rq->body == LG_BODY_CHUNKED;
+    rb.chunked = rq->body == LG_BODY_CHUNKED || rq->body == LG_BODY_ENCODE;
     rb.has_length = rq->has_length;
     rb.length = rq->length;
     rb.close = x->pool->conf->keepalive_max_idle == 0;
@@ -358,8 +354,8 @@ void lg_exchange_request(lg_exchange_t *x, const lg_xreq_t *rq)
     x->head_in = rq->head_len;
     x->head_only = rq->head_only;
     x->idempotent = rq->idempotent;
-    x->http_major = 1;
-    x->http_minor = (uint8_t)rq->head->http_minor;
+    x->http_major = rq->http2 ? 2 : 1;
+    x->http_minor = rq->http2 ? 0 : (uint8_t)rq->head->http_minor;
     status = target_normalise(x, rq->head);
     if (status == 0 && rq->body == LG_BODY_LENGTH && x->w->conf->limits.max_body_size != 0 &&
         rq->length > x->w->conf->limits.max_body_size)
@@ -401,6 +397,7 @@ void lg_exchange_relay(lg_exchange_t *x, size_t pool)
 {
     char ip[LG_IP_STRLEN];
 
+    x->start = lg_now;
     x->tunnel = 1;
     x->routed = 1;
     x->rsp_head = 1; /* a relay has no response head: bytes flow as soon as connected */

@@ -1,8 +1,8 @@
 /*
  * exchange.h - one request and its response, whatever front carried the request.
  *
- * A front (front/h1.c for HTTP/1.1, front/tcp.c for relays; HTTP/2 streams later) makes an
- * exchange for each request and hands it the scanned request head. The exchange routes it,
+ * A front (front/h1.c for HTTP/1.1, front/h2*.c for HTTP/2 streams, front/tcp.c for relays)
+ * makes an exchange for each request and hands it the scanned request head. The exchange routes it,
  * picks a backend, holds the upstream connection, writes the rebuilt head and relays both
  * bodies with two pumps (splice when both streams can, copy otherwise), retrying another backend
  * when that is safe. It ends through ONE exit, exchange_end(), which tells the front how it
@@ -10,9 +10,9 @@
  *
  * The client side of the bodies is a stream the front gives (x->client) and the buffer where
  * client bytes wait (*x->cin). For HTTP/1.1 that is the connection itself, so bodies move from
- * socket to socket. An HTTP/2 stream will give its own view: readiness bits cleared when its
- * flow-control window is shut ("stop sending me body until I say"), and lg_exchange_run()
- * called when it opens again.
+ * socket to socket. An HTTP/2 stream gives its own view (front/h2.h): readiness bits cleared
+ * while no DATA waits or its response buffer is full, and lg_exchange_run() called again when
+ * that changes.
  *
  * Memory: the front embeds the exchange in its own per-request struct and owns it; after the end
  * the front calls lg_exchange_release() once (which counts and logs the request) and frees it.
@@ -40,6 +40,19 @@ enum {
     LG_XT_CONNECT,  /* timeouts.connect */
     LG_XT_BODY,     /* timeouts.client_body: the client sends a body the backend takes */
     LG_XT_UPSTREAM, /* timeouts.upstream_response: the response head, or a stalled relay */
+    LG_XT_TUNNEL,   /* timeouts.tunnel: a tcp relay or an upgraded connection, idle */
+};
+
+/*
+ * How a tunnel ended (x->why), for the access line of a tcp connection: the first side to close
+ * is the cause, a timeout overrides it.
+ */
+enum {
+    LG_XWHY_NONE,    /* no cause noted: a relay ends so only when no backend is usable */
+    LG_XWHY_CLIENT,  /* the client closed (FIN) or reset first */
+    LG_XWHY_BACKEND, /* the backend closed (FIN) or reset first */
+    LG_XWHY_TIMEOUT, /* timeouts.tunnel went by without a byte either way */
+    LG_XWHY_CONNECT, /* no connection to a backend could be made */
 };
 
 typedef enum lg_xend_how {
@@ -81,11 +94,12 @@ typedef struct lg_xfront {
 typedef struct lg_xreq {
     lg_req_head_t *head; /* scanned (head.h); its target is normalised by the exchange */
     uint32_t head_len;   /* bytes of the head at (*x->cin)->pos, consumed by the exchange */
-    lg_body_t body;      /* LG_BODY_NONE, LENGTH or CHUNKED */
+    lg_body_t body;      /* LG_BODY_NONE, LENGTH, CHUNKED, or ENCODE (no length: sent chunked) */
     uint64_t length;     /* Content-Length */
     unsigned has_length : 1;
     unsigned head_only : 1;  /* HEAD: the response has no body */
     unsigned idempotent : 1; /* may be sent again to another backend */
+    unsigned http2 : 1;      /* it came as HTTP/2 (for the logs) */
 } lg_xreq_t;
 
 struct lg_exchange {
@@ -119,6 +133,7 @@ struct lg_exchange {
     uint32_t parsed;                             /* bytes of rbuf already given to llhttp */
     uint8_t tries;          /* other backends still to try when a connect fails */
     uint8_t timing;         /* LG_XT_*: what x->timer measures */
+    uint8_t why;            /* LG_XWHY_*: how a tunnel ended */
     unsigned routed : 1;    /* the request was accepted: its head consumed, a body pump runs */
     unsigned ended : 1;     /* exchange_end was called */
     unsigned dropped : 1;   /* the upstream side was given back (lg_x_drop_upstream) */

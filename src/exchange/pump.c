@@ -3,6 +3,7 @@
  */
 #include "exchange/pump.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <sys/uio.h>
 
@@ -12,8 +13,29 @@
 #define LG_SPLICE_MIN (64 * 1024)
 /* At most this much waits in a pipe while its destination is not writable. */
 #define LG_PIPE_BLOCKED (64 * 1024)
+/* ENCODE: room kept in a read for the framing of its chunk ("ffffffff" CRLF ... CRLF) and the
+ * last chunk ("0" CRLF CRLF) that the source's end may add. */
+#define LG_ENCODE_SLACK 17
+#define LG_ENCODE_LAST  "0\r\n\r\n"
 /* Reads or splices per run before yielding to other connections. */
 #define LG_PUMP_ROUNDS 16
+
+/* DECHUNK with a trailer sink: keep a field that may be forwarded (the decoder bounds them). */
+static int trailer_keep(lg_pump_t *p, const lg_chunk_ev_t *ev)
+{
+    lg_buf_t *t = *p->trailers;
+
+    if (t == NULL && (t = *p->trailers = lg_buf_get()) == NULL)
+        return LG_PUMP_ENOMEM;
+    if (lg_buf_room(t) < ev->len + ev->vlen + 4)
+        return LG_OK; /* a trailer section near its bound: what does not fit is dropped */
+    memcpy(t->data + t->last, ev->p, ev->len);
+    memcpy(t->data + t->last + ev->len, ": ", 2);
+    memcpy(t->data + t->last + ev->len + 2, ev->v, ev->vlen);
+    memcpy(t->data + t->last + ev->len + 2 + ev->vlen, "\r\n", 2);
+    t->last += (uint32_t)(ev->len + ev->vlen + 4);
+    return LG_OK;
+}
 
 /*
  * Chunked: decode the `n` new bytes at (*buf)->last, after the `keep` bytes of an incomplete
@@ -40,6 +62,8 @@ static int chunk_feed(lg_pump_t *p, uint32_t n)
                 return LG_PUMP_EBAD;
         }
         p->done = t == LG_CHUNK_END;
+        if (t == LG_CHUNK_TRAILER && !ev.drop && p->trailers != NULL && trailer_keep(p, &ev))
+            return LG_PUMP_ENOMEM;
         out += lg_chunk_emit(t, &ev, out, p->mode == LG_BODY_CHUNKED);
     }
     if (t == LG_CHUNK_BAD)
@@ -50,6 +74,39 @@ static int chunk_feed(lg_pump_t *p, uint32_t n)
     p->keep = p->done ? 0 : (uint32_t)rest;
     b->last = (uint32_t)(out + rest - b->data);
     return LG_OK;
+}
+
+/* ENCODE: the `n` new bytes at (*buf)->last become one chunk, framed in place. */
+static int encode_feed(lg_pump_t *p, uint32_t n)
+{
+    lg_buf_t *b = *p->buf;
+    char size[12];
+    int h = snprintf(size, sizeof(size), "%x\r\n", n);
+
+    p->body += n;
+    if (lg_pump_over_limit(p))
+        return LG_PUMP_EBAD; /* limits.max_body_size: answered 413 */
+    /* the data, its size line and CRLF, and the last chunk must fit (reads keep room for it) */
+    if (h < 0 || lg_buf_room(b) < (size_t)n + (size_t)h + 2 + sizeof(LG_ENCODE_LAST) - 1)
+        return LG_PUMP_ENOMEM;
+    memmove(b->data + b->last + h, b->data + b->last, n);
+    memcpy(b->data + b->last, size, (size_t)h);
+    memcpy(b->data + b->last + (uint32_t)h + n, "\r\n", 2);
+    b->last += (uint32_t)h + n + 2;
+    p->pending += (uint32_t)h + n + 2;
+    p->moved += n;
+    return LG_OK;
+}
+
+/* ENCODE: the source ended: the last chunk (room for it was kept by every read). */
+static void encode_end(lg_pump_t *p)
+{
+    lg_buf_t *b = *p->buf;
+
+    memcpy(b->data + b->last, LG_ENCODE_LAST, sizeof(LG_ENCODE_LAST) - 1);
+    b->last += sizeof(LG_ENCODE_LAST) - 1;
+    p->pending += sizeof(LG_ENCODE_LAST) - 1;
+    p->done = 1;
 }
 
 /* Account for `n` new bytes at (*buf)->last (already in memory); updates `last`. */
@@ -72,6 +129,8 @@ static int feed(lg_pump_t *p, uint32_t n)
         p->moved += n;
         b->last += n;
         return LG_OK;
+    case LG_BODY_ENCODE:
+        return encode_feed(p, n);
     default:
         break;
     }
@@ -216,6 +275,11 @@ static int read_step(lg_pump_t *p)
     want = lg_buf_room(b);
     if (p->mode == LG_BODY_LENGTH)
         want = (size_t)LG_MIN((uint64_t)want, p->left);
+    if (p->mode == LG_BODY_ENCODE) {
+        if (want <= LG_ENCODE_SLACK)
+            return LG_AGAIN; /* the destination must take what waits first */
+        want -= LG_ENCODE_SLACK;
+    }
     n = lg_stream_read(p->src, b->data + b->last, want);
     if (n == LG_AGAIN) {
         if (b->pos == b->last)
@@ -226,6 +290,10 @@ static int read_step(lg_pump_t *p)
         p->done = 1;
         if (b->pos == b->last)
             lg_buf_put(p->buf);
+        return LG_OK;
+    }
+    if (n == 0 && p->mode == LG_BODY_ENCODE) {
+        encode_end(p);
         return LG_OK;
     }
     if (n <= 0)

@@ -7,7 +7,9 @@
  * (plain sockets), chunked bodies and everything else through
  * `*buf`. Chunked bodies are decoded strictly (http/chunk.h) and re-encoded in place: the
  * destination gets lifeguard's own framing, never the source's bytes between the data; for an
- * HTTP/1.0 client the body is decoded only. A pump holds a buffer only while bytes wait in it.
+ * HTTP/1.0 client the body is decoded only. A body whose source has no framing (an HTTP/2
+ * request without content-length) is chunked in place as it is read (LG_BODY_ENCODE). A pump holds
+ * a buffer only while bytes wait in it.
  */
 #ifndef LG_PUMP_H
 #define LG_PUMP_H
@@ -25,6 +27,7 @@ typedef enum lg_body {
     LG_BODY_CHUNKED,  /* chunked, decoded and re-encoded */
     LG_BODY_DECHUNK,  /* chunked, decoded (for HTTP/1.0 clients) */
     LG_BODY_EOF,      /* until the source closes */
+    LG_BODY_ENCODE,   /* until the source closes, sent chunked (a body of unknown length) */
 } lg_body_t;
 
 /* Results of lg_pump_run besides LG_OK (finished) and LG_AGAIN (waiting for readiness). */
@@ -38,12 +41,15 @@ typedef struct lg_pump {
     lg_stream_t *src, *dst;
     lg_buf_t **buf; /* where body bytes wait: the pump may take and release it */
     lg_buf_t *head; /* bytes to write before the body; not released by the pump */
+    /* DECHUNK: where the trailer fields that may be forwarded go, as "name: value" CRLF lines
+       (NULL: dropped); the owner releases it */
+    lg_buf_t **trailers;
     lg_pipe_t *pipe;
     lg_chunk_t chunk; /* chunked bodies: the decoder */
     uint64_t left;    /* LENGTH: body bytes not yet read from the source */
     uint64_t moved;   /* body bytes read from the source so far */
-    uint64_t limit;   /* > 0: a chunked body longer than this fails with LG_PUMP_EBAD */
-    uint64_t body;    /* chunked: body bytes announced by the chunk sizes so far */
+    uint64_t limit;   /* > 0: a chunked (or ENCODE) body longer than this fails: LG_PUMP_EBAD */
+    uint64_t body;    /* chunked: body bytes the chunk sizes announced; ENCODE: read so far */
     uint64_t out;     /* bytes written to the destination (head and body) */
     uint32_t pending; /* body bytes at (*buf)->pos waiting to be written */
     uint32_t keep;    /* chunked: an incomplete line after the pending bytes, not yet decoded */

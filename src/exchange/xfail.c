@@ -75,6 +75,7 @@ void lg_x_upstream_fail(lg_exchange_t *x, int status, const char *what, int err)
     fail_log(x, what, err, next != NULL);
     lg_backend_failed(x->be, err != 0 ? strerror(err) : what);
     if (next == NULL) {
+        lg_x_why(x, x->u->connecting ? LG_XWHY_CONNECT : LG_XWHY_BACKEND);
         lg_x_end(x, x->tunnel ? LG_XEND_CLOSE : LG_XEND_REPLY, status);
         return;
     }

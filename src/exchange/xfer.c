@@ -68,18 +68,36 @@ static void finish(lg_exchange_t *x)
 static void timer_set(lg_exchange_t *x, uint8_t timing)
 {
     lg_worker_queues_t *q = &x->w->q;
+    lg_timerq_t *queue[] = {
+        [LG_XT_CONNECT] = &q->connect,
+        [LG_XT_BODY] = &q->client_body,
+        [LG_XT_UPSTREAM] = &q->upstream,
+        [LG_XT_TUNNEL] = &q->tunnel,
+    };
 
     x->timing = timing;
-    lg_timer_set(timing == LG_XT_CONNECT ? &q->connect
-                 : timing == LG_XT_BODY  ? &q->client_body
-                                         : &q->upstream,
-                 &x->timer);
+    lg_timer_set(queue[timing], &x->timer);
+}
+
+/* Nothing moved either way for timeouts.tunnel: the tunnel is closed, no side to blame. */
+static void tunnel_idle(lg_exchange_t *x)
+{
+    char ctx[LG_DIAG_MAX];
+
+    lg_log(LG_LOG_INFO, "tunnel to %s idle for timeouts.tunnel, closing it%s",
+           lg_backend_name(x->be), lg_exchange_context(x, ctx, sizeof(ctx)));
+    x->why = LG_XWHY_TIMEOUT;
+    lg_x_end(x, LG_XEND_CLOSE, 0);
 }
 
 static void timer_expired(lg_timer_t *t)
 {
     lg_exchange_t *x = lg_container_of(t, lg_exchange_t, timer);
 
+    if (x->timing == LG_XT_TUNNEL) {
+        tunnel_idle(x);
+        return;
+    }
     if (x->timing != LG_XT_BODY) {
         lg_x_upstream_timeout(x);
         return;
@@ -93,8 +111,9 @@ static void timer_expired(lg_timer_t *t)
  * Arm the timer of the side the exchange waits for. While the client is still sending a request
  * body that the backend takes as it comes, only client_body runs, refreshed whenever the body
  * moves: a slow client never counts against the backend. Once the body is all read, or the
- * backend stops taking it, or a response is being relayed (tunnels too), upstream_response runs,
- * refreshed whenever either body moves; before the response head its expiry is a backend failure.
+ * backend stops taking it, or a response is being relayed, upstream_response runs, refreshed
+ * whenever either body moves; before the response head its expiry is a backend failure. A tunnel
+ * (a tcp relay, or after a 101) runs timeouts.tunnel, refreshed whenever a byte moves either way.
  */
 static void timers(lg_exchange_t *x)
 {
@@ -102,8 +121,9 @@ static void timers(lg_exchange_t *x)
     uint8_t timing = LG_XT_BODY;
 
     x->up.progress = x->down.progress = 0;
-    if (x->up.done || x->tunnel || (x->rsp_head && !x->rsp_done) ||
-        !(x->u->s.sock.flags & LG_SOCK_WR))
+    if (x->tunnel)
+        timing = LG_XT_TUNNEL;
+    else if (x->up.done || (x->rsp_head && !x->rsp_done) || !(x->u->s.sock.flags & LG_SOCK_WR))
         timing = LG_XT_UPSTREAM;
     if (moved || x->timing != timing || !lg_timer_armed(&x->timer))
         timer_set(x, timing);
@@ -132,6 +152,7 @@ void lg_x_connect(lg_exchange_t *x)
         lg_log(LG_LOG_ERR, "connect() to %s failed (%d: %s) while connecting to upstream%s",
                lg_backend_name(x->be), err, strerror(err),
                lg_exchange_context(x, ctx, sizeof(ctx)));
+        lg_x_why(x, LG_XWHY_CONNECT);
         lg_x_end(x, x->tunnel ? LG_XEND_CLOSE : LG_XEND_REPLY, 502);
         return;
     }
@@ -163,8 +184,10 @@ static int request_step(lg_exchange_t *x)
     switch (pump(x, &x->up)) {
     case LG_OK:
         x->req_done = 1;
-        if (x->tunnel)
+        if (x->tunnel) {
+            lg_x_why(x, LG_XWHY_CLIENT);
             lg_stream_shutdown(&x->u->s); /* pass the client's half-close on */
+        }
         return LG_OK;
     case LG_AGAIN:
         return LG_OK;
@@ -181,6 +204,7 @@ static int request_step(lg_exchange_t *x)
         return LG_ERR;
     default: /* the client went away mid-body, or no memory */
         lg_log(LG_LOG_INFO, "client closed the connection while sending the request body");
+        lg_x_why(x, LG_XWHY_CLIENT);
         lg_x_end(x, LG_XEND_CLOSE, 0);
         return LG_ERR;
     }
@@ -191,14 +215,17 @@ static int response_step(lg_exchange_t *x)
 {
     switch (pump(x, &x->down)) {
     case LG_OK:
-        if (!x->rsp_done && x->tunnel)
+        if (!x->rsp_done && x->tunnel) {
+            lg_x_why(x, LG_XWHY_BACKEND);
             lg_stream_shutdown(x->client); /* and the backend's */
+        }
         x->rsp_done = 1;
         return LG_OK;
     case LG_AGAIN:
         return LG_OK;
     case LG_PUMP_EDST:
         lg_log(LG_LOG_INFO, "client closed the connection while receiving the response");
+        lg_x_why(x, LG_XWHY_CLIENT);
         lg_x_end(x, LG_XEND_CLOSE, 0);
         return LG_ERR;
     case LG_PUMP_EBAD:
@@ -207,6 +234,7 @@ static int response_step(lg_exchange_t *x)
     default:
         lg_log(LG_LOG_ERR, "upstream %s closed the connection while sending the response",
                lg_backend_name(x->be));
+        lg_x_why(x, LG_XWHY_BACKEND);
         lg_x_end(x, LG_XEND_CLOSE, 0);
         return LG_ERR;
     }

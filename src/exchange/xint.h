@@ -10,6 +10,19 @@
 /* The one exit: end the exchange `how` (upstream side given back first) and tell the front. */
 void lg_x_end(lg_exchange_t *x, lg_xend_how_t how, int status);
 
+/* Note why a tunnel is ending, unless an earlier cause was noted. */
+static inline void lg_x_why(lg_exchange_t *x, uint8_t why)
+{
+    if (x->why == LG_XWHY_NONE)
+        x->why = why;
+}
+
+/* The access log line of a tcp relay that ended (relaylog.c). */
+void lg_x_relay_log(const lg_exchange_t *x);
+
+/* The address of x's backend ("1.2.3.4:80") into buf (LG_ADDR_STRLEN), "" without one. */
+void lg_x_upstream_text(const lg_exchange_t *x, char *buf, size_t len);
+
 /* Make the response parser ready for a (next) response head. */
 void lg_x_response_parser_reset(lg_exchange_t *x);
 

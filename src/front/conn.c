@@ -21,14 +21,14 @@ static void conn_event(lg_io_t *io, uint32_t ev)
     if (lg_stream_closed(&c->s))
         return;
     lg_stream_events(&c->s, ev);
-    c->ls->front->event(c, ev);
+    c->front->event(c, ev);
 }
 
 static void conn_timeout(lg_timer_t *t)
 {
     lg_conn_t *c = lg_container_of(t, lg_conn_t, timer);
 
-    c->ls->front->timeout(c);
+    c->front->timeout(c);
 }
 
 /* Posted: the front's work after the batch, or the free of a closed connection. */
@@ -37,7 +37,7 @@ static void conn_posted(lg_posted_t *p)
     lg_conn_t *c = lg_container_of(p, lg_conn_t, posted);
 
     if (!lg_stream_closed(&c->s)) {
-        c->ls->front->run(c);
+        c->front->run(c);
         return;
     }
     if (lg_freelist_put(&c->ls->w->free_conns[c->ls->front->kind], c))
@@ -73,6 +73,7 @@ void lg_conn_accept(lg_listener_t *ls, int fd, const struct sockaddr *peer, sock
     c->timer.handler = conn_timeout;
     c->posted.run = conn_posted;
     c->ls = ls;
+    c->front = front;
     memcpy(&c->peer, peer, LG_MIN((size_t)plen, sizeof(c->peer)));
     if (stream_open(c, fd) != LG_OK) {
         lg_freelist_put(&w->free_conns[front->kind], c);
@@ -132,7 +133,7 @@ void lg_conn_close(lg_conn_t *c)
 {
     if (lg_stream_closed(&c->s))
         return;
-    c->ls->front->release(c);
+    c->front->release(c);
     lg_timer_del(&c->timer);
     lg_stream_close(&c->s);
     lg_stats_add(&lg_stats_listener(c->ls->index)->conns_active, (uint64_t)-1);

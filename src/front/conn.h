@@ -1,10 +1,12 @@
 /*
  * conn.h - a client connection, whatever protocol its front speaks.
  *
- * Every front (h1, tcp; h2 and TLS passthrough later) embeds an lg_conn_t first in its own
- * connection struct. The base carries what every client connection has: its stream, one timer,
- * one posted item, the listener and the peer address. Only the front closes its connection,
- * with lg_conn_close; the memory goes back to the worker's free list after the event batch.
+ * Every front (h1, tcp; TLS passthrough later) embeds an lg_conn_t first in its own
+ * connection struct; an h1 connection may be handed to the h2 front (ALPN h2, or the HTTP/2
+ * preface on a plain listener with http2), which then runs it in the same memory. The base carries
+ * what every client connection has: its stream, one timer, one posted item, the listener and the
+ * peer address. Only the front closes its connection, with lg_conn_close; the memory goes back to
+ * the worker's free list after the event batch.
  */
 #ifndef LG_CONN_H
 #define LG_CONN_H
@@ -37,8 +39,9 @@ typedef struct lg_front {
 struct lg_conn {
     lg_stream_t s; /* first: the loop's lg_io_t */
     lg_timer_t timer;
-    lg_posted_t posted; /* front->run after the batch; frees the connection once closed */
-    lg_listener_t *ls;  /* its worker and front too (listener.h) */
+    lg_posted_t posted;      /* front->run after the batch; frees the connection once closed */
+    lg_listener_t *ls;       /* its worker, and the front that accepted it (listener.h) */
+    const lg_front_t *front; /* the front running it now */
     union {
         struct sockaddr sa;
         struct sockaddr_in in4;
@@ -48,7 +51,7 @@ struct lg_conn {
     uint8_t fflags; /* the front's: flags (they fit in the padding here) */
 };
 
-extern const lg_front_t lg_front_h1, lg_front_tcp;
+extern const lg_front_t lg_front_h1, lg_front_tcp, lg_front_h2;
 
 /* A connection for the accepted `fd` on `ls`, started by the listener's front; closes fd on
  * failure. */

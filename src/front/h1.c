@@ -8,10 +8,12 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "front/h2.h"
 #include "front/listener.h"
 #include "http/diag.h"
 #include "http/field.h"
 #include "stream/tls.h"
+#include "tls/tls.h"
 
 static int on_request_head(llhttp_t *p);
 
@@ -252,6 +254,42 @@ static void plain_http_reply(h1_conn_t *hc)
     lg_conn_close(&hc->c);
 }
 
+/* Handed to the h2 front (a result of h2c_check). */
+#define H1_HANDED 1
+
+/*
+ * h2c with prior knowledge: the first bytes of a connection on a plain listener with http2 are
+ * the HTTP/2 preface. LG_OK: they are not (HTTP/1.1 goes on); LG_AGAIN: a part of it so far;
+ * H1_HANDED: the connection is the h2 front's now.
+ */
+static int h2c_check(h1_conn_t *hc)
+{
+    lg_buf_t *b = hc->in;
+    size_t n = LG_MIN(lg_buf_len(b), (size_t)LG_H2_PREFACE_LEN);
+
+    if (memcmp(b->data + b->pos, LG_H2_PREFACE, n) != 0) {
+        hc->c.fflags &= (uint8_t)~H1_H2C;
+        return LG_OK;
+    }
+    if (n < LG_H2_PREFACE_LEN)
+        return LG_AGAIN;
+    hc->in = NULL;
+    lg_h2_start(&hc->c, b);
+    return H1_HANDED;
+}
+
+/* TLS agreed on HTTP/2 (ALPN h2): the connection is the h2 front's from its first byte. */
+static int h2_by_alpn(h1_conn_t *hc)
+{
+    SSL *ssl;
+
+    if (!hc->c.ls->conf->http2 || hc->txn != NULL || hc->in != NULL ||
+        (ssl = lg_stream_ssl(&hc->c.s)) == NULL || !lg_tls_alpn_h2(ssl))
+        return 0;
+    lg_h2_start(&hc->c, NULL);
+    return 1;
+}
+
 /* Read and parse a request head (state IDLE or HEAD), once the stream's handshake is done. */
 static void head_read(h1_conn_t *hc)
 {
@@ -262,11 +300,16 @@ static void head_read(h1_conn_t *hc)
             plain_http_reply(hc);
         return;
     }
+    if (h2_by_alpn(hc))
+        return;
     for (;;) {
         if (hc->in != NULL && lg_buf_len(hc->in) > 0) {
-            if (head_begin(hc) != LG_OK)
+            r = (hc->c.fflags & H1_H2C) ? h2c_check(hc) : LG_OK;
+            if (r == H1_HANDED)
                 return;
-            if (hc->txn->parsed < lg_buf_len(hc->in) && head_parse(hc) == LG_OK)
+            if (r == LG_OK && head_begin(hc) != LG_OK)
+                return;
+            if (r == LG_OK && hc->txn->parsed < lg_buf_len(hc->in) && head_parse(hc) == LG_OK)
                 return;
         }
         if (!(hc->c.s.sock.flags & LG_SOCK_RD) || head_fill(hc) != LG_OK)
@@ -344,6 +387,8 @@ static void h1_start(lg_conn_t *c)
     h1_conn_t *hc = (h1_conn_t *)c;
 
     hc->c.state = H1_IDLE;
+    if (c->ls->conf->http2 && c->ls->conf->tls == NULL)
+        hc->c.fflags |= H1_H2C;
     lg_conn_timer(c, &c->ls->w->q.client_header);
 }
 

@@ -36,6 +36,8 @@ typedef struct h1_txn {
 
 /* In c.fflags: close once the current response is out. */
 #define H1_CLOSE_AFTER 0x01
+/* In c.fflags: a plain listener with http2: the HTTP/2 preface may still come (h2c). */
+#define H1_H2C 0x02
 
 /* c.state is one of H1_IDLE...H1_LINGER. */
 typedef struct h1_conn {

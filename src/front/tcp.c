@@ -1,7 +1,8 @@
 /*
  * tcp.c - the tcp front: each connection is one relay exchange to a backend of the listener's
  * pool (hash balancing keys on the client address); both directions are relayed until each
- * side has closed, half-closes passed on. Idle for timeouts.upstream_response, it is closed.
+ * side has closed, half-closes passed on. Idle for timeouts.tunnel, it is closed. Each connection
+ * that reached the relay writes one access log line when it ends (exchange/relaylog.c).
  */
 #include "front/conn.h"
 

@@ -162,6 +162,23 @@ static void json_tls(char *out, size_t cap, const SSL *ssl)
              tls.version, tls.cipher, sni, tls.resumed ? "true" : "false", subject);
 }
 
+/* Buffer one formatted line (snprintf's `n` into `cap` bytes: cut to fit, still one line). */
+static void append(char *line, int n, size_t cap)
+{
+    if (n < 0)
+        return;
+    if ((size_t)n >= cap) {
+        n = (int)cap - 1;
+        line[n - 1] = '\n';
+    }
+    if (used + (size_t)n > sizeof(buf))
+        lg_alog_flush();
+    memcpy(buf + used, line, (size_t)n);
+    used += (size_t)n;
+    if (used >= LG_ALOG_FLUSH)
+        lg_alog_flush();
+}
+
 void lg_alog_write(const lg_alog_entry_t *e)
 {
     char line[LG_ALOG_LINE], method[512], target[2048], ua[1024], ref[1024], rid[256];
@@ -198,16 +215,33 @@ void lg_alog_write(const lg_alog_entry_t *e)
                      e->status, (unsigned long long)e->body_bytes, ref[0] ? ref : "-",
                      ua[0] ? ua : "-");
     }
-    if (n < 0)
+    append(line, n, sizeof(line));
+}
+
+void lg_alog_write_tcp(const lg_alog_tcp_t *e)
+{
+    char line[LG_ALOG_LINE], tls[LG_ALOG_TLS_MAX];
+    int n;
+
+    if (fd < 0)
         return;
-    if ((size_t)n >= sizeof(line)) {
-        n = (int)sizeof(line) - 1;
-        line[n - 1] = '\n';
+    times_update();
+    if (format == LG_ACCESS_JSON) {
+        json_tls(tls, sizeof(tls), e->tls);
+        n = snprintf(line, sizeof(line),
+                     "{\"time\":\"%s\",\"type\":\"tcp\",\"client\":\"%s\",\"client_port\":%u,"
+                     "\"listener\":\"%s\",\"pool\":\"%s\",\"upstream\":\"%s\",\"bytes_in\":%llu,"
+                     "\"bytes_out\":%llu,\"duration_ms\":%llu,\"end\":\"%s\"%s}\n",
+                     cached_iso, e->client, e->client_port, e->listener, e->pool, e->upstream,
+                     (unsigned long long)e->bytes_in, (unsigned long long)e->bytes_out,
+                     (unsigned long long)e->duration_ms, e->end, tls);
+    } else {
+        n = snprintf(line, sizeof(line), "%s%s%s:%u [%s] %s %s/%s %llu %llu %llu \"%s\"\n",
+                     strchr(e->client, ':') != NULL ? "[" : "", e->client,
+                     strchr(e->client, ':') != NULL ? "]" : "", e->client_port, cached_local,
+                     e->listener, e->pool, e->upstream[0] ? e->upstream : "-",
+                     (unsigned long long)e->duration_ms, (unsigned long long)e->bytes_in,
+                     (unsigned long long)e->bytes_out, e->end);
     }
-    if (used + (size_t)n > sizeof(buf))
-        lg_alog_flush();
-    memcpy(buf + used, line, (size_t)n);
-    used += (size_t)n;
-    if (used >= LG_ALOG_FLUSH)
-        lg_alog_flush();
+    append(line, n, sizeof(line));
 }

@@ -1,7 +1,8 @@
 /*
  * accesslog.h - the access log of a worker: one line per request, `combined` (exactly nginx's
  * format, which log tools parse) or `json` (with duration, upstream, pool, request id, and the
- * TLS version, cipher, SNI, resumption and client subject of TLS requests), buffered
+ * TLS version, cipher, SNI, resumption and client subject of TLS requests), and one line per tcp
+ * connection when it ends (lg_alog_write_tcp), buffered
  * and written by one write(2) per flush (when the buffer is half full, and every second), reopened
  * on SIGUSR1 so that logrotate works.
  */
@@ -33,6 +34,20 @@ typedef struct lg_alog_entry {
     const SSL *tls; /* the client's TLS session (json: tls_* fields, looked up then); NULL: plain */
 } lg_alog_entry_t;
 
+/* What the line of a tcp connection says (written when it ends); strings never NULL. */
+typedef struct lg_alog_tcp {
+    const char *client; /* IP address */
+    unsigned client_port;
+    const char *listener;
+    const char *pool;
+    const char *upstream; /* backend address, "" when none was connected to */
+    uint64_t bytes_in;    /* from the client */
+    uint64_t bytes_out;   /* to the client */
+    uint64_t duration_ms;
+    const char *end; /* how it ended: "closed by client", "timeout", ... */
+    const SSL *tls;  /* TLS offload: the client's session (json: tls_* fields); NULL: plain */
+} lg_alog_tcp_t;
+
 /* Open the access log of `cf` (log.access: "stdout", a path, or NULL for off). */
 int lg_alog_open(const lg_config_t *cf);
 int lg_alog_enabled(void);
@@ -40,6 +55,12 @@ int lg_alog_enabled(void);
 void lg_alog_reopen(void);
 void lg_alog_flush(void);
 void lg_alog_write(const lg_alog_entry_t *e);
+/*
+ * A tcp connection's line. Text (access_format combined, as HAProxy's tcplog): `CLIENT:PORT
+ * [TIME] LISTENER POOL/BACKEND DURATION_MS BYTES_IN BYTES_OUT "END"`; json: one object with
+ * "type":"tcp".
+ */
+void lg_alog_write_tcp(const lg_alog_tcp_t *e);
 
 /*
  * `str` escaped for a quoted field into `out` (`cap` bytes, cut to fit); returns its length.

@@ -133,6 +133,11 @@ size_t lg_req_head_build(const lg_req_head_t *rq, const lg_req_build_t *b, char 
 int lg_rsp_head_scan(lg_rsp_head_t *rs, const char *head, size_t len);
 size_t lg_rsp_head_build(const lg_rsp_head_t *rs, const lg_rsp_build_t *b, char *out, size_t cap);
 /*
+ * The next field of a scanned response head that goes on end to end (hop-by-hop fields and
+ * those named by Connection skipped): 1 and `*h`, or 0 at the end. `*cur` starts NULL.
+ */
+int lg_rsp_head_next(const lg_rsp_head_t *rs, const char **cur, lg_hdr_t *h);
+/*
  * Whether a 101 may be passed on: its Upgrade names at least one protocol, and each one is in
  * the Upgrade of the request head req[0..req_len) that the backend received.
  */

@@ -124,6 +124,37 @@ int lg_rsp_upgrade_agreed(const lg_rsp_head_t *rs, const char *req, size_t req_l
     return named;
 }
 
+/* Fields that concern one connection only, never passed on as they came (RFC 9110 7.6.1). */
+static int hop_by_hop(const lg_rsp_head_t *rs, lg_hdr_kind_t kind, lg_span_t name)
+{
+    switch (kind) {
+    case LG_H_CONNECTION:
+    case LG_H_KEEP_ALIVE:
+    case LG_H_PROXY_CONNECTION:
+    case LG_H_TE:
+    case LG_H_HTTP2_SETTINGS:
+    case LG_H_TRANSFER_ENCODING:
+    case LG_H_UPGRADE:
+        return 1;
+    case LG_H_CONTENT_LENGTH:
+        return 0;
+    default:
+        return lg_named_by_connection(&rs->conn, name);
+    }
+}
+
+int lg_rsp_head_next(const lg_rsp_head_t *rs, const char **cur, lg_hdr_t *h)
+{
+    const char *end = rs->head + rs->len;
+
+    if (*cur == NULL)
+        *cur = memchr(rs->head, '\n', rs->len) + 1;
+    while (lg_hdr_next(cur, end, h) > 0)
+        if (!hop_by_hop(rs, lg_hdr_kind(h->name.p, h->name.len), h->name))
+            return 1;
+    return 0;
+}
+
 size_t lg_rsp_head_build(const lg_rsp_head_t *rs, const lg_rsp_build_t *b, char *buf, size_t cap)
 {
     out_t o = {buf, buf + cap, 0};
@@ -135,26 +166,11 @@ size_t lg_rsp_head_build(const lg_rsp_head_t *rs, const lg_rsp_build_t *b, char 
     put_span(&o, rs->status_rest);
     put_str(&o, "\r\n");
     while (lg_hdr_next(&cur, end, &h) > 0) {
-        switch (lg_hdr_kind(h.name.p, h.name.len)) {
-        case LG_H_CONNECTION:
-        case LG_H_KEEP_ALIVE:
-        case LG_H_PROXY_CONNECTION:
-        case LG_H_TE:
-        case LG_H_HTTP2_SETTINGS:
-        case LG_H_TRANSFER_ENCODING: /* written below, as the body is relayed */
-            break;
-        case LG_H_UPGRADE:
-            if (b->upgrade)
-                put(&o, h.line, h.line_len);
-            break;
-        case LG_H_CONTENT_LENGTH:
+        lg_hdr_kind_t kind = lg_hdr_kind(h.name.p, h.name.len);
+
+        /* Transfer-Encoding is written below, as the body is relayed */
+        if (!hop_by_hop(rs, kind, h.name) || (kind == LG_H_UPGRADE && b->upgrade))
             put(&o, h.line, h.line_len);
-            break;
-        default:
-            if (!lg_named_by_connection(&rs->conn, h.name))
-                put(&o, h.line, h.line_len);
-            break;
-        }
     }
     if (b->keep_chunked || (b->keep_codings && rs->te != LG_TE_CHUNKED && rs->te != LG_TE_NONE))
         put_te(&o, rs, b->keep_chunked);

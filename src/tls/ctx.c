@@ -19,8 +19,9 @@
 #define LG_KTLS_ULP_FILE  "/proc/sys/net/ipv4/tcp_available_ulp"
 #define LG_KTLS_ULP_MAX   256
 
-/* ALPN offered on http listeners, in wire format; the HTTP/2 work adds "h2" before it. */
+/* ALPN offered on http listeners, in wire format, in our order of preference. */
 static const unsigned char tls_alpn_http[] = "\x08http/1.1";
+static const unsigned char tls_alpn_h2[] = "\x02h2\x08http/1.1";
 #define LG_TLS_ALPN_HTTP "http/1.1"
 
 static const int tls_versions[] = {TLS1_VERSION, TLS1_1_VERSION, TLS1_2_VERSION, TLS1_3_VERSION};
@@ -280,7 +281,10 @@ static lg_tls_ctx_t *tls_ctx_new(lg_tls_load_t *ld)
     t->cf = ld->cf;
     t->l = ld->l;
     t->ticket_slot = -1;
-    if (ld->l->mode == LG_MODE_HTTP) {
+    if (ld->l->mode == LG_MODE_HTTP && ld->l->http2) {
+        t->alpn = tls_alpn_h2;
+        t->alpn_len = sizeof(tls_alpn_h2) - 1;
+    } else if (ld->l->mode == LG_MODE_HTTP) {
         t->alpn = tls_alpn_http;
         t->alpn_len = sizeof(tls_alpn_http) - 1;
     }
@@ -343,6 +347,15 @@ int lg_tls_ktls(const lg_tls_ctx_t *t)
     return t->ktls;
 }
 
+int lg_tls_alpn_h2(const SSL *ssl)
+{
+    const unsigned char *alpn = NULL;
+    unsigned alen = 0;
+
+    SSL_get0_alpn_selected(ssl, &alpn, &alen);
+    return alen == 2 && memcmp(alpn, "h2", 2) == 0;
+}
+
 void lg_tls_session_info(const SSL *ssl, lg_tls_info_t *out)
 {
     const unsigned char *alpn = NULL;
@@ -354,7 +367,8 @@ void lg_tls_session_info(const SSL *ssl, lg_tls_info_t *out)
     out->sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
     out->resumed = SSL_session_reused(ssl);
     SSL_get0_alpn_selected(ssl, &alpn, &alen);
-    out->alpn = alen == strlen(LG_TLS_ALPN_HTTP) && memcmp(alpn, LG_TLS_ALPN_HTTP, alen) == 0
+    out->alpn = lg_tls_alpn_h2(ssl) ? "h2"
+                : alen == strlen(LG_TLS_ALPN_HTTP) && memcmp(alpn, LG_TLS_ALPN_HTTP, alen) == 0
                     ? LG_TLS_ALPN_HTTP
                     : NULL;
     out->subject[0] = '\0';

@@ -47,8 +47,8 @@ typedef struct lg_tls_info {
     const char *version; /* "TLSv1.3" */
     const char *cipher;  /* "TLS_AES_128_GCM_SHA256" */
     const char *sni;     /* the name the client asked for; NULL when it sent none */
-    const char *alpn;    /* "http/1.1"; NULL when none was agreed (points into a static list) */
-    int resumed;         /* 1: resumed from a session ticket */
+    const char *alpn; /* "h2", "http/1.1"; NULL when none was agreed (points into a static list) */
+    int resumed;      /* 1: resumed from a session ticket */
     /*
      * The verified client certificate's subject, RFC 2253 with control and non-ASCII bytes
      * escaped (safe in a header); "" when there is none, it did not verify (verify: optional)
@@ -56,6 +56,9 @@ typedef struct lg_tls_info {
      */
     char subject[LG_TLS_SUBJECT_MAX];
 } lg_tls_info_t;
+
+/* The client and we agreed on HTTP/2 (ALPN "h2"). */
+int lg_tls_alpn_h2(const SSL *ssl);
 
 /* Fill `out` for the established session `ssl`. The strings live as long as `ssl`. */
 void lg_tls_session_info(const SSL *ssl, lg_tls_info_t *out);

@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/pipe.h"
 #include "front/h1.h"
+#include "front/h2.h"
 #include "front/listener.h"
 #include "http/accesslog.h"
 #include "stream/tls.h"
@@ -55,6 +56,7 @@ static int queues_init(lg_worker_queues_t *q, const lg_config_t *cf)
         {&q->linger, LG_LINGER_MS},
         {&q->connect, cf->timeouts.connect},
         {&q->upstream, cf->timeouts.upstream_response},
+        {&q->tunnel, cf->timeouts.tunnel},
         {&q->upstream_idle, cf->timeouts.upstream_idle},
         {&q->accept_retry, LG_ACCEPT_RETRY_MS},
         {&q->trim, LG_TRIM_MS},
@@ -80,6 +82,7 @@ int lg_worker_init(lg_worker_t *w, const lg_config_t *cf, lg_shm_t *shm)
     lg_freelist_init(&w->free_conns[LG_FRONT_H1], lg_front_h1.conn_size, LG_FREE_KEEP);
     lg_freelist_init(&w->free_conns[LG_FRONT_TCP], lg_front_tcp.conn_size, LG_FREE_KEEP);
     lg_freelist_init(&w->free_h1_txns, sizeof(h1_txn_t), LG_FREE_KEEP);
+    lg_freelist_init(&w->free_h2_streams, sizeof(h2_stream_t), LG_FREE_KEEP);
     w->trim_timer.handler = trim;
     lg_timer_set(&w->q.trim, &w->trim_timer);
     return lg_upstream_init(&w->ups, cf, shm, &w->q.upstream_idle);
@@ -120,6 +123,7 @@ unsigned lg_worker_drain(lg_worker_t *w)
         lg_listener_close(&w->listeners[i]);
     w->paused = NULL;
     lg_upstream_close_idle(&w->ups);
+    lg_h2_drain(w);
     if (w->nconns == 0)
         lg_loop_stop();
     return w->nconns;

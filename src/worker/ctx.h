@@ -31,6 +31,7 @@ typedef struct lg_worker_queues {
     lg_timerq_t linger;        /* lingering close */
     lg_timerq_t connect;       /* backend connects */
     lg_timerq_t upstream;      /* upstream_response: response head, and relays that stall */
+    lg_timerq_t tunnel;        /* an idle tcp relay or upgraded connection */
     lg_timerq_t upstream_idle; /* pooled backend connections */
     lg_timerq_t accept_retry;  /* accept after EMFILE/ENFILE */
     lg_timerq_t trim;          /* give memory back after a burst */
@@ -46,6 +47,8 @@ typedef struct lg_worker {
     unsigned nconns;       /* client connections open */
     lg_freelist_t free_conns[LG_FRONT_KINDS];
     lg_freelist_t free_h1_txns;
+    lg_freelist_t free_h2_streams;
+    struct h2_sess *h2_sessions; /* HTTP/2 connections (front/h2.h), told when a drain begins */
     lg_timer_t trim_timer;
     uint64_t rid_state;    /* X-Request-Id generator */
     unsigned draining : 1; /* reload or graceful stop: no new requests on old connections */
@@ -65,9 +68,9 @@ int lg_worker_init(lg_worker_t *w, const lg_config_t *cf, lg_shm_t *shm);
 int lg_worker_listen(lg_worker_t *w, const int *fds);
 
 /*
- * Drain: stop accepting, close idle upstream connections, answer the next response of every
- * client connection with "Connection: close" and close it after; the loop stops once no client
- * connection is left. Returns the number still open.
+ * Drain: stop accepting, close idle upstream connections, send GOAWAY on HTTP/2 connections, answer
+ * the next response of every client connection with "Connection: close" and close it after; the
+ * loop stops once no client connection is left. Returns the number still open.
  */
 unsigned lg_worker_drain(lg_worker_t *w);
 

@@ -843,8 +843,10 @@ Test(admin, metrics_pass_promtool, .timeout = 60)
     ad_oneshots(port, 2, "/dead/x", 502, NULL);
     ad_oneshots(port, 1, "/status/503", 503, NULL);
 
-    ad_expect_metric(aport, "lifeguard_requests_total", "listener=\"web\",code=\"5xx\"", 5);
-    ad_expect_metric(aport, "lifeguard_requests_total", "listener=\"api\",code=\"2xx\"", 3);
+    ad_expect_metric(aport, "lifeguard_requests_total",
+                     "listener=\"web\",code=\"5xx\",protocol=\"HTTP/1.1\"", 5);
+    ad_expect_metric(aport, "lifeguard_requests_total",
+                     "listener=\"api\",code=\"2xx\",protocol=\"HTTP/1.1\"", 3);
     r = lg_http_get(aport, "/metrics", NULL);
     lgt_assert_status(r, 200);
     ctype = lg_http_header(r, "Content-Type");
@@ -856,9 +858,15 @@ Test(admin, metrics_pass_promtool, .timeout = 60)
     cr_assert_str_eq(out, "", "promtool reported problems:\n%s", out);
 
     /* what the traffic should show */
-    cr_assert_eq(ad_metric(body, "lifeguard_requests_total", "listener=\"web\",code=\"2xx\""), 9);
-    cr_assert_eq(ad_metric(body, "lifeguard_requests_total", "listener=\"web\",code=\"3xx\""), 2);
-    cr_assert_eq(ad_metric(body, "lifeguard_requests_total", "listener=\"web\",code=\"4xx\""), 3);
+    cr_assert_eq(ad_metric(body, "lifeguard_requests_total",
+                           "listener=\"web\",code=\"2xx\",protocol=\"HTTP/1.1\""),
+                 9);
+    cr_assert_eq(ad_metric(body, "lifeguard_requests_total",
+                           "listener=\"web\",code=\"3xx\",protocol=\"HTTP/1.1\""),
+                 2);
+    cr_assert_eq(ad_metric(body, "lifeguard_requests_total",
+                           "listener=\"web\",code=\"4xx\",protocol=\"HTTP/1.1\""),
+                 3);
     cr_assert_eq(ad_metric(body, "lifeguard_request_duration_seconds_count", "pool=\"second\""), 7);
     cr_assert_eq(ad_metric(body, "lifeguard_request_duration_seconds_count", "pool=\"dead\""), 2);
     cr_assert_eq(ad_metric(body, "lifeguard_backend_failures_total",
@@ -899,9 +907,12 @@ static ad_counts_t ad_read_counts(const char *body, int oport)
         lg_fmt("pool=\"app\",backend=\"127.0.0.1:%d\",host=\"127.0.0.1:%d\"", oport, oport);
     ad_counts_t k;
 
-    k.c2 = ad_metric(body, "lifeguard_requests_total", "listener=\"web\",code=\"2xx\"");
-    k.c4 = ad_metric(body, "lifeguard_requests_total", "listener=\"web\",code=\"4xx\"");
-    k.c5 = ad_metric(body, "lifeguard_requests_total", "listener=\"web\",code=\"5xx\"");
+    k.c2 = ad_metric(body, "lifeguard_requests_total",
+                     "listener=\"web\",code=\"2xx\",protocol=\"HTTP/1.1\"");
+    k.c4 = ad_metric(body, "lifeguard_requests_total",
+                     "listener=\"web\",code=\"4xx\",protocol=\"HTTP/1.1\"");
+    k.c5 = ad_metric(body, "lifeguard_requests_total",
+                     "listener=\"web\",code=\"5xx\",protocol=\"HTTP/1.1\"");
     k.conns = ad_metric(body, "lifeguard_connections_total", "listener=\"web\"");
     k.be2 = ad_metric(body, "lifeguard_backend_requests_total", lg_fmt("%s,code=\"2xx\"", be));
     k.be4 = ad_metric(body, "lifeguard_backend_requests_total", lg_fmt("%s,code=\"4xx\"", be));
@@ -976,8 +987,10 @@ Test(admin, counters_equal_requests_sent, .timeout = 60)
     ad_traffic(port, &sent);
     want.sent = (double)sent;
     ad_expect_counts(aport, o->port, &want);
-    ad_expect_metric(aport, "lifeguard_requests_total", "listener=\"web\",code=\"1xx\"", 0);
-    ad_expect_metric(aport, "lifeguard_requests_total", "listener=\"web\",code=\"3xx\"", 0);
+    ad_expect_metric(aport, "lifeguard_requests_total",
+                     "listener=\"web\",code=\"1xx\",protocol=\"HTTP/1.1\"", 0);
+    ad_expect_metric(aport, "lifeguard_requests_total",
+                     "listener=\"web\",code=\"3xx\",protocol=\"HTTP/1.1\"", 0);
     ad_expect_metric(aport, "lifeguard_request_duration_seconds_bucket", "pool=\"app\",le=\"+Inf\"",
                      45);
     ad_expect_metric(aport, "lifeguard_no_backend_total", "pool=\"app\"", 0);
@@ -1004,7 +1017,8 @@ Test(admin, counters_equal_requests_sent, .timeout = 60)
         ad_get(aport, "/metrics");
     lg_sleep_ms(300);
     ad_expect_metric(aport, "lifeguard_connections_total", "listener=\"web\"", 13);
-    ad_expect_metric(aport, "lifeguard_requests_total", "listener=\"web\",code=\"2xx\"", 38);
+    ad_expect_metric(aport, "lifeguard_requests_total",
+                     "listener=\"web\",code=\"2xx\",protocol=\"HTTP/1.1\"", 38);
     lg_lifeguard_finish(lg, NULL);
 }
 

@@ -34,7 +34,8 @@
  *                        /stats requests nor connections that carried only /stats requests
  *   /upgrade             with an Upgrade header: 101 Switching Protocols, then echoes every byte
  * Query flags on every response with a body: chunked=1 sends it chunked (varied chunk sizes;
- * close-delimited for HTTP/1.0), close=1 sends it without a length and closes after it.
+ * close-delimited for HTTP/1.0), close=1 sends it without a length and closes after it,
+ * trailer=1 (with chunked=1) ends the chunked body with the trailer "X-Origin-Trailer: ok".
  * HEAD gets the same head as GET without the body.
  *
  * Requests: strict HTTP/1.1 parsing (CRLF only, no obs-fold, Host required in 1.1, exactly one of
@@ -148,6 +149,7 @@ enum chunk_state {
 /* Query flags. */
 #define QF_CHUNKED 0x01
 #define QF_CLOSE   0x02
+#define QF_TRAILER 0x04
 
 /* Response flags for respond(). */
 #define RF_NO_BODY 0x01 /* 204/304: neither body nor framing header */
@@ -184,6 +186,7 @@ struct prod {
     uint64_t left;
     unsigned seq; /* index into chunk_sizes */
     int chunked;
+    int trailer; /* chunked: end with a trailer field */
 };
 
 struct conn {
@@ -649,6 +652,7 @@ static void respond(struct conn *c, unsigned status, const char *mem, uint64_t l
     c->p.left = len;
     c->p.seq = 0;
     c->p.chunked = chunked;
+    c->p.trailer = chunked && (r->qflags & QF_TRAILER);
     c->state = ST_RESPOND;
 }
 
@@ -688,7 +692,7 @@ static int produce(struct conn *c)
             if (room < OR_CHUNK_OVERHEAD + 1)
                 break;
             if (p->left == 0) {
-                out_str(c, "0\r\n\r\n");
+                out_str(c, p->trailer ? "0\r\nX-Origin-Trailer: ok\r\n\r\n" : "0\r\n\r\n");
                 response_done(c);
                 return 1;
             }
@@ -868,6 +872,8 @@ static void route(struct req *r, const char *t, size_t len)
                 r->qflags |= QF_CHUNKED;
             else if (e - a == 7 && memcmp(a, "close=1", 7) == 0)
                 r->qflags |= QF_CLOSE;
+            else if (e - a == 9 && memcmp(a, "trailer=1", 9) == 0)
+                r->qflags |= QF_TRAILER;
             a = e + 1;
         }
         end = q;

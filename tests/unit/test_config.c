@@ -410,6 +410,7 @@ Test(config, minimal_file_gets_every_default)
     cr_assert_eq(cf->timeouts.connect, 3000);
     cr_assert_eq(cf->timeouts.upstream_response, 60000);
     cr_assert_eq(cf->timeouts.upstream_idle, 60000);
+    cr_assert_eq(cf->timeouts.tunnel, 3600000);
     cr_assert_eq(cf->timeouts.drain, 30000);
     cr_assert_eq(cf->limits.max_connections, 10000);
     cr_assert_eq(cf->limits.max_header_size, 16384);
@@ -478,6 +479,7 @@ Test(config, every_key_is_read)
     cr_assert_eq(cf->timeouts.connect, 1000);
     cr_assert_eq(cf->timeouts.upstream_response, 3600000);
     cr_assert_eq(cf->timeouts.upstream_idle, 90000);
+    cr_assert_eq(cf->timeouts.tunnel, 7200000);
     cr_assert_eq(cf->timeouts.drain, 0);
     cr_assert_eq(cf->limits.max_connections, 20);
     cr_assert_eq(cf->limits.max_header_size, 8192);
@@ -495,7 +497,7 @@ Test(config, every_key_is_read)
     cr_assert_str_eq(web->routes[1].host, "*.example.com");
     cr_assert_eq(web->routes[1].host_wildcard, 1);
     cr_assert_eq(web->routes[1].pool, 0);
-    cr_assert_eq(web->routes[2].pos.line, 31);
+    cr_assert_eq(web->routes[2].pos.line, 32);
     cr_assert_eq(web->routes[2].pos.col, 9);
     cr_assert_str_eq(db->name, "db");
     cr_assert_eq(db->mode, LG_MODE_TCP);
@@ -917,7 +919,7 @@ FIXTURE(unknown_key, ":1:1: error: unknown key \"workrs\" (did you mean \"worker
         ":3:3: error: unknown key \"conect\" (did you mean \"connect\"?)")
 FIXTURE(unknown_key_no_hint,
         ":2:3: error: unknown key \"colour\" (expected one of: max_connections, max_header_size, "
-        "max_body_size)")
+        "max_body_size, max_concurrent_streams)")
 FIXTURE(duplicate_key, ":2:1: error: duplicate key \"workers\" (first at line 1)")
 FIXTURE(duplicate_name, ":6:3: error: duplicate listener name \"web\" (first at line 2)",
         ":14:3: error: duplicate pool name \"app\" (first at line 11)")
@@ -977,6 +979,31 @@ FIXTURE(duration_bad,
         ":7:10: error: timeouts.drain: invalid duration \"5d\": unknown unit (use ms, s, m or h)")
 FIXTURE(duration_range, ":2:12: error: timeouts.connect: must be from 1ms to 24h, got \"0ms\"",
         ":4:16: error: timeouts.client_idle: must be from 1ms to 24h, got \"25h\"")
+/* Every way timeouts.tunnel can be wrong, each named at its FILE:LINE:COL. */
+Test(config_errors, tunnel_values)
+{
+    static const struct {
+        const char *value, *error;
+    } cases[] = {
+        {"0s", ":2:11: error: timeouts.tunnel: must be from 1ms to 24h, got \"0s\""},
+        {"25h", ":2:11: error: timeouts.tunnel: must be from 1ms to 24h, got \"25h\""},
+        {"3600",
+         ":2:11: error: timeouts.tunnel: invalid duration \"3600\": add a unit: ms, s, m, h"},
+        {"1.5h", ":2:11: error: timeouts.tunnel: invalid duration \"1.5h\": use a whole number "
+                 "(e.g. 1500ms, not 1.5s)"},
+        {"forever", ":2:11: error: timeouts.tunnel: invalid duration \"forever\": not a number"},
+        {"1d", ":2:11: error: timeouts.tunnel: invalid duration \"1d\": unknown unit (use ms, s, "
+               "m or h)"},
+        {"[1h]", ":2:11: error: timeouts.tunnel: expected a duration such as 10s, got a list"},
+    };
+
+    for (size_t i = 0; i < LG_NELEMS(cases); i++) {
+        char *text = lg_fmt("timeouts:\n  tunnel: %s\n%s", cases[i].value, MINIMAL);
+
+        expect_text_errors("tunnel.yaml", text, (const char *const[]){cases[i].error, NULL});
+    }
+}
+
 FIXTURE(size_bad,
         ":2:20: error: limits.max_header_size: invalid size \"16kb\": unknown suffix (use k, m or "
         "g)",

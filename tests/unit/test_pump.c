@@ -705,3 +705,60 @@ Test(pump, clear_flag_means_no_system_call)
         rig_close(&r);
     }
 }
+
+/* ---- ENCODE: a body without framing (until the source closes) goes out chunked */
+
+/* The chunked body `raw` decoded (sizes and data only, as the tests write it); NULL if bad. */
+static char *dechunk(const char *raw, size_t len, size_t *out_len)
+{
+    char *out = malloc(len + 1), *end;
+    size_t o = 0, i = 0;
+
+    while (i < len) {
+        unsigned long n = strtoul(raw + i, &end, 16);
+
+        if (end == raw + i || strncmp(end, "\r\n", 2) != 0)
+            return NULL;
+        i = (size_t)(end - raw) + 2;
+        if (n == 0)
+            return strncmp(raw + i, "\r\n", 2) == 0 && i + 2 == len ? (*out_len = o, out) : NULL;
+        memcpy(out + o, raw + i, n);
+        o += n;
+        i += n;
+        if (strncmp(raw + i, "\r\n", 2) != 0)
+            return NULL;
+        i += 2;
+    }
+    return NULL;
+}
+
+Test(pump, encode_chunks_a_body_until_the_source_closes)
+{
+    static const struct {
+        size_t len, piece;
+    } cases[] = {{5, 0}, {0, 0}, {1, 1}, {100000, 0}, {100000, 777}, {300 * 1024, 4096}};
+
+    for (size_t i = 0; i < LG_NELEMS(cases); i++) {
+        char *body = pattern(cases[i].len), *got;
+        size_t got_len = 0;
+        rig_t r;
+
+        rig_open(&r, SOCK_STREAM, HEAD, "", 0);
+        cr_assert_eq(rig_start(&r, LG_BODY_ENCODE, 0), LG_OK);
+        rig_source(&r, body, cases[i].len, cases[i].piece, 1);
+        cr_assert_eq(rig_run(&r), LG_OK, "case %zu", i);
+        cr_assert_geq(r.out_len, strlen(HEAD));
+        cr_assert_eq(memcmp(r.out, HEAD, strlen(HEAD)), 0, "case %zu: the head first", i);
+        got = dechunk(r.out + strlen(HEAD), r.out_len - strlen(HEAD), &got_len);
+        cr_assert_not_null(got, "case %zu: not chunked: %.*s", i, (int)LG_MIN(r.out_len, 200),
+                           r.out);
+        cr_assert_eq(got_len, cases[i].len, "case %zu", i);
+        cr_assert_eq(memcmp(got, body, got_len), 0, "case %zu: other bytes", i);
+        cr_assert_eq(r.p.moved, cases[i].len, "case %zu: body bytes counted", i);
+        if (cases[i].len == 5) /* one read: exactly one chunk, then the last */
+            assert_out_str(&r, lg_fmt("%s5\r\n%s\r\n0\r\n\r\n", HEAD, body));
+        free(got);
+        rig_close(&r);
+        free(body);
+    }
+}

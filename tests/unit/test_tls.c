@@ -153,37 +153,48 @@ Test(tls, versions_default_and_tls1_3_only)
 
 /* ---- ALPN */
 
-Test(tls, alpn_http1_and_no_alert_for_other_protocols)
-{
-    static const unsigned char h1[] = "\x02h2\x08http/1.1", h2only[] = "\x02h2\x03foo";
-    lg_config_t *http = lg_test_tls_load(
-        "web", "http", lg_fmt("      certificates:\n%s", lg_test_cert_entry("ec", NULL)));
-    lg_config_t *tcp = lg_test_tls_load(
-        "db", "tcp", lg_fmt("      certificates:\n%s", lg_test_cert_entry("ec", NULL)));
-    lg_hs_result_t r;
+/* ALPN: our preference (h2, then http/1.1 unless http2: off); nothing in common is no alert. */
+typedef struct alpn_case {
+    const char *mode;    /* the listener's mode line, with more keys after a newline */
+    const char *offered; /* wire format; NULL: the client offers no ALPN */
+    size_t offered_len;
+    const char *agreed; /* NULL: none */
+} alpn_case_t;
 
-    lg_test_handshake(lg_test_tls_ctx(http),
-                      &(lg_hs_client_t){.alpn = h1, .alpn_len = sizeof(h1) - 1}, &r);
-    cr_assert(r.ok);
-    cr_assert_str_eq(r.info.alpn, "http/1.1");
-    SSL_SESSION_free(r.session);
-    lg_test_handshake(lg_test_tls_ctx(http),
-                      &(lg_hs_client_t){.alpn = h2only, .alpn_len = sizeof(h2only) - 1}, &r);
-    cr_assert(r.ok, "a client offering only other protocols got alert %d", r.alert);
-    cr_assert_eq(r.alert, LG_ALERT_NONE);
-    cr_assert_null(r.info.alpn);
-    SSL_SESSION_free(r.session);
-    lg_test_handshake(lg_test_tls_ctx(http), &(lg_hs_client_t){0}, &r);
-    cr_assert(r.ok);
-    cr_assert_null(r.info.alpn);
-    SSL_SESSION_free(r.session);
-    lg_test_handshake(lg_test_tls_ctx(tcp),
-                      &(lg_hs_client_t){.alpn = h1, .alpn_len = sizeof(h1) - 1}, &r);
-    cr_assert(r.ok);
-    cr_assert_null(r.info.alpn, "a tcp listener agrees on no HTTP protocol");
-    SSL_SESSION_free(r.session);
-    lg_config_free(http);
-    lg_config_free(tcp);
+#define ALPN(s) s, sizeof(s) - 1
+
+Test(tls, alpn_h2_http1_and_no_alert_for_other_protocols)
+{
+    static const alpn_case_t cases[] = {
+        {"http", ALPN("\x02h2\x08http/1.1"), "h2"},
+        {"http", ALPN("\x08http/1.1\x02h2"), "h2"}, /* the server's preference */
+        {"http", ALPN("\x08http/1.1"), "http/1.1"},
+        {"http", ALPN("\x03foo"), NULL},
+        {"http", NULL, 0, NULL},
+        {"http\n    http2: off", ALPN("\x02h2\x08http/1.1"), "http/1.1"},
+        {"http\n    http2: off", ALPN("\x02h2\x03foo"), NULL},
+        {"tcp", ALPN("\x02h2\x08http/1.1"), NULL}, /* a tcp listener agrees on no protocol */
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const alpn_case_t *c = &cases[i];
+        lg_config_t *cf = lg_test_tls_load(
+            "web", c->mode, lg_fmt("      certificates:\n%s", lg_test_cert_entry("ec", NULL)));
+        lg_hs_result_t r;
+
+        lg_test_handshake(lg_test_tls_ctx(cf),
+                          &(lg_hs_client_t){.alpn = (const unsigned char *)c->offered,
+                                            .alpn_len = c->offered_len},
+                          &r);
+        cr_assert(r.ok, "case %zu: alert %d", i, r.alert);
+        cr_assert_eq(r.alert, LG_ALERT_NONE, "case %zu", i);
+        if (c->agreed == NULL)
+            cr_assert_null(r.info.alpn, "case %zu: agreed on %s", i, r.info.alpn);
+        else
+            cr_assert_str_eq(r.info.alpn, c->agreed, "case %zu", i);
+        SSL_SESSION_free(r.session);
+        lg_config_free(cf);
+    }
 }
 
 /* ---- client certificates */

@@ -1,0 +1,152 @@
+/*
+ * h2.h - the HTTP/2 front: one client connection carrying many streams, each an exchange.
+ *
+ * nghttp2 does the framing, HPACK, flow control and the protocol's state machines; this front
+ * moves bytes between the connection's stream and the nghttp2 session and maps each request
+ * stream to an exchange, exactly as the HTTP/1.1 front does with its one request at a time:
+ *
+ *   bytes in  -> nghttp2_session_mem_recv -> callbacks: a stream's header fields become an
+ *                HTTP/1.1 head (scanned by the same code as HTTP/1.1 heads) given to an exchange;
+ *                DATA waits in the stream's `rin` for the exchange's request pump
+ *   bytes out <- nghttp2_session_send <- frames, and DATA taken from the stream's `rout`, where
+ *                the exchange's response pump writes the body
+ *
+ * The exchange sees the client as a stream of its own (h2_stream_t.vs) whose readiness bits are
+ * the flow-control state: readable while DATA waits, writable while `rout` has room. Request
+ * DATA is acknowledged (WINDOW_UPDATE) only once the pump has taken it, and a response is
+ * framed only as fast as the client's window allows, so neither side makes lifeguard buffer
+ * more than one buffer per stream and direction.
+ *
+ * A connection starts as HTTP/1.1 (h1.c) and is handed over by lg_h2_start when TLS agreed on
+ * "h2" or a plain listener with `http2: on` sees the connection preface; the h2 front then runs
+ * it in the same memory (h2_conn_t fits in h1_conn_t), its session state allocated apart.
+ */
+#ifndef LG_H2_H
+#define LG_H2_H
+
+#include <nghttp2/nghttp2.h>
+
+#include "exchange/exchange.h"
+#include "front/conn.h"
+
+typedef struct h2_sess h2_sess_t;
+
+/* The pseudo-header fields a request head is made of (RFC 9113 8.3.1). */
+enum { H2_METHOD, H2_PATH, H2_AUTHORITY, H2_PSEUDO };
+
+/*
+ * Request DATA not yet taken by the pump, up to a stream's window: the protocol's initial 65,535
+ * bytes, which a client may send before it sees our SETTINGS. Allocated while bytes wait.
+ */
+#define H2_WINDOW 65535
+typedef struct h2_rin {
+    uint32_t pos, last;
+    char data[H2_WINDOW];
+} h2_rin_t;
+
+/* A value in a stream's hbuf. */
+typedef struct h2_span {
+    uint32_t off, len;
+} h2_span_t;
+
+/* One request stream: its exchange and the bytes waiting between nghttp2 and the exchange. */
+typedef struct h2_stream {
+    lg_exchange_t x;
+    h2_sess_t *h;
+    struct h2_stream *prev, *next; /* the session's streams */
+    struct h2_stream *ready_next;  /* the session's streams to run after this batch */
+    lg_stream_t vs;                /* x.client: the exchange's view of this stream */
+    lg_stream_impl_t impl;         /* vs.impl */
+    lg_buf_t *hbuf;                /* header fields as they arrive, until the request starts */
+    lg_buf_t *req;                 /* *x.cin: the request head, then the pump's body bytes */
+    h2_rin_t *rin;                 /* request DATA not yet taken by the pump */
+    lg_buf_t *rout;                /* response body written by the pump, not yet framed */
+    lg_buf_t *trl;                 /* the backend's chunked trailers, sent after the DATA */
+    h2_span_t ps[H2_PSEUDO];       /* pseudo-header values in hbuf */
+    uint32_t fields_at;            /* where in hbuf the other fields start, as HTTP/1.1 lines */
+    uint64_t length;               /* content-length, when has_length */
+    int32_t id;
+    uint32_t hsize;           /* the header list's size as SETTINGS_MAX_HEADER_LIST_SIZE */
+    unsigned has_length : 1;  /* the request has a content-length */
+    unsigned in_eof : 1;      /* the client's END_STREAM arrived */
+    unsigned out_eof : 1;     /* every response byte is in `rout` (or sent) */
+    unsigned answered : 1;    /* a response (HEADERS) was submitted */
+    unsigned deferred : 1;    /* nghttp2 waits for `rout` to fill (NGHTTP2_ERR_DEFERRED) */
+    unsigned started : 1;     /* the exchange runs (request given to it) */
+    unsigned ended : 1;       /* ... and has ended */
+    unsigned too_large : 1;   /* the header list went over limits.max_header_size */
+    unsigned ready : 1;       /* on the ready list */
+    unsigned reset_after : 1; /* RST_STREAM(NO_ERROR) once the response is out: the
+                                 request body is not wanted */
+} h2_stream_t;
+
+/* The session of an HTTP/2 connection. */
+struct h2_sess {
+    struct h2_conn *hc;
+    nghttp2_session *ng;
+    lg_worker_t *w;
+    lg_buf_t *in;  /* bytes read from the client, not yet given to nghttp2 */
+    lg_buf_t *out; /* frames for the client, not yet written */
+    h2_stream_t *streams, *ready;
+    h2_sess_t *prev, *next; /* the worker's sessions (a drain tells each one) */
+    uint32_t nstreams;      /* streams with a struct (open, or closing) */
+    uint32_t nactive;       /* streams whose exchange runs */
+    uint32_t empty_data;    /* DATA frames with neither bytes nor END_STREAM */
+    uint32_t requests;      /* streams that carried a request */
+    unsigned goaway : 1;    /* a GOAWAY was submitted: no new streams */
+};
+
+typedef struct h2_conn {
+    lg_conn_t c; /* first */
+    h2_sess_t *h;
+} h2_conn_t;
+
+/* The connection preface a client sends first (RFC 9113 3.4). */
+#define LG_H2_PREFACE     "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#define LG_H2_PREFACE_LEN 24
+
+/*
+ * Hand the connection `c` (started by the h1 front, no request under way) to the h2 front.
+ * `in` holds what the client sent so far (the preface for h2c), or NULL; it is taken. LG_OK,
+ * or LG_ERR when it could not: the connection was closed.
+ */
+int lg_h2_start(lg_conn_t *c, lg_buf_t *in);
+
+/* A drain began: every HTTP/2 connection of the worker sends GOAWAY and ends after its streams. */
+void lg_h2_drain(lg_worker_t *w);
+
+/* ---- between the files of the front (h2.c: connection; h2_stream.c: streams) */
+
+/* The callbacks of a stream's life (h2_stream.c), for h2.c's session set-up. */
+void lg_h2_stream_callbacks(nghttp2_session_callbacks *cb);
+/* Run the exchanges of the ready streams. */
+void lg_h2_run_ready(h2_sess_t *h);
+/* Give back a stream (its exchange counted and logged). */
+void lg_h2_stream_free(h2_stream_t *st);
+/* The connection has work: run it after this batch. */
+void lg_h2_post(h2_sess_t *h);
+/* A stream's exchange started or ended: the connection's idle timer may change. */
+void lg_h2_active(h2_sess_t *h, int delta);
+/* Room for `need` more bytes of frames in h->out; NULL when not now (write first). */
+lg_buf_t *lg_h2_out(h2_sess_t *h, size_t need);
+/* The client misbehaves (`why`): GOAWAY with ENHANCE_YOUR_CALM, then the connection ends. */
+void lg_h2_calm(h2_sess_t *h, const char *why);
+/* The exchange's view of this front (h2_msg.c). */
+extern const lg_xfront_t lg_h2_xfront;
+/*
+ * The request's header fields are all in (END_HEADERS): build its HTTP/1.1 head and give it to
+ * the exchange, or answer it (h2_msg.c). `end_stream`: the request has no body.
+ */
+void lg_h2_request(h2_stream_t *st, int end_stream);
+/* A field of the request head (h2_msg.c): LG_OK or LG_ERR (no memory). */
+int lg_h2_field(h2_stream_t *st, const uint8_t *name, size_t nlen, const uint8_t *value,
+                size_t vlen);
+/* nghttp2's source of a response body: the bytes in the stream's `rout` (h2_stream.c). */
+ssize_t lg_h2_data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
+                        nghttp2_data_source *src, void *ud);
+/* Submit the trailer fields in st->trl (HEADERS with END_STREAM after the DATA, h2_msg.c). */
+int lg_h2_trailers(h2_stream_t *st);
+/* Run the stream's exchange after this batch. */
+void lg_h2_schedule(h2_stream_t *st);
+
+#endif

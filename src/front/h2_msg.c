@@ -1,0 +1,417 @@
+/*
+ * h2_msg.c - HTTP/2 messages and HTTP/1.1 heads: a request's fields become the HTTP/1.1 head
+ * the exchange scans and routes like any other; a backend's response head becomes HEADERS; our
+ * own answers (errors) are HEADERS + DATA. The exchange's view of this front (lg_h2_xfront).
+ */
+#include "front/h2.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/log.h"
+#include "http/errpage.h"
+
+/* Appends that never write past the end; `full` records that something did not fit. */
+typedef struct h2_out {
+    char *p, *end;
+    int full;
+} h2_out_t;
+
+static void put(h2_out_t *o, const void *s, size_t n)
+{
+    if ((size_t)(o->end - o->p) < n) {
+        o->full = 1;
+        return;
+    }
+    memcpy(o->p, s, n);
+    o->p += n;
+}
+
+static void put_str(h2_out_t *o, const char *s)
+{
+    put(o, s, strlen(s));
+}
+
+static int span_is(const char *p, size_t len, const char *s)
+{
+    return len == strlen(s) && memcmp(p, s, len) == 0;
+}
+
+/* ---- request: fields in, HTTP/1.1 head out */
+
+static int pseudo_index(const uint8_t *name, size_t len)
+{
+    static const char *const names[H2_PSEUDO] = {":method", ":path", ":authority"};
+
+    for (int i = 0; i < H2_PSEUDO; i++)
+        if (span_is((const char *)name, len, names[i]))
+            return i;
+    return -1; /* :scheme (we know it), :protocol (not enabled) */
+}
+
+/* content-length, already checked by nghttp2 (digits, one value, matching the DATA). */
+static void content_length(h2_stream_t *st, const uint8_t *v, size_t len)
+{
+    uint64_t n = 0;
+
+    for (size_t i = 0; i < len && v[i] >= '0' && v[i] <= '9' && n < UINT64_MAX / 10 - 9; i++)
+        n = n * 10 + (uint64_t)(v[i] - '0');
+    st->length = n;
+    st->has_length = 1;
+}
+
+int lg_h2_field(h2_stream_t *st, const uint8_t *name, size_t nlen, const uint8_t *value,
+                size_t vlen)
+{
+    lg_buf_t *b = st->hbuf;
+    h2_out_t o;
+    int k;
+
+    if (b == NULL && (b = st->hbuf = lg_buf_get()) == NULL)
+        return LG_ERR;
+    o = (h2_out_t){b->data + b->last, b->data + lg_buf_size(), 0};
+    if (nlen > 0 && name[0] == ':') {
+        if ((k = pseudo_index(name, nlen)) >= 0) {
+            st->ps[k] = (h2_span_t){b->last, (uint32_t)vlen};
+            put(&o, value, vlen);
+        }
+    } else {
+        if (span_is((const char *)name, nlen, "content-length"))
+            content_length(st, value, vlen);
+        put(&o, name, nlen);
+        put(&o, ": ", 2);
+        put(&o, value, vlen);
+        put(&o, "\r\n", 2);
+    }
+    if (o.full) {
+        st->too_large = 1; /* cannot happen within max_header_size: the buffer is larger */
+        return LG_OK;
+    }
+    b->last = (uint32_t)(o.p - b->data);
+    if (nlen > 0 && name[0] == ':')
+        st->fields_at = b->last; /* pseudo-header fields come first (nghttp2 checks it) */
+    return LG_OK;
+}
+
+/* The next "name: value\r\n" line of hbuf from *cur; 0 at the end. */
+static int line_next(const char **cur, const char *end, lg_span_t *name, lg_span_t *value)
+{
+    const char *p = *cur, *sep, *eol;
+
+    if (p >= end || (eol = memmem(p, (size_t)(end - p), "\r\n", 2)) == NULL ||
+        (sep = memmem(p, (size_t)(eol - p), ": ", 2)) == NULL)
+        return 0;
+    *name = (lg_span_t){p, (size_t)(sep - p)};
+    *value = (lg_span_t){sep + 2, (size_t)(eol - sep - 2)};
+    *cur = eol + 2;
+    return 1;
+}
+
+/* The fields other than pseudo-headers and cookie; LG_ERR: a host that is not :authority. */
+static int head_fields(const h2_stream_t *st, h2_out_t *o)
+{
+    const lg_buf_t *hb = st->hbuf;
+    const h2_span_t *a = &st->ps[H2_AUTHORITY];
+    const char *cur = hb->data + st->fields_at, *end = hb->data + hb->last;
+    lg_span_t n, v;
+
+    while (line_next(&cur, end, &n, &v)) {
+        if (span_is(n.p, n.len, "cookie"))
+            continue;
+        if (span_is(n.p, n.len, "host") && a->len > 0) {
+            if (v.len != a->len || strncasecmp(v.p, hb->data + a->off, v.len) != 0)
+                return LG_ERR; /* RFC 9113 8.3.1: they must name the same origin */
+            continue;
+        }
+        put(o, n.p, n.len + v.len + 4);
+    }
+    return LG_OK;
+}
+
+/* RFC 9113 8.2.3: cookie crumbs are joined into one field for HTTP/1.1. */
+static void head_cookies(const h2_stream_t *st, h2_out_t *o)
+{
+    const lg_buf_t *hb = st->hbuf;
+    const char *cur = hb->data + st->fields_at, *end = hb->data + hb->last;
+    lg_span_t n, v;
+    int first = 1;
+
+    while (line_next(&cur, end, &n, &v)) {
+        if (!span_is(n.p, n.len, "cookie"))
+            continue;
+        put_str(o, first ? "cookie: " : "; ");
+        put(o, v.p, v.len);
+        first = 0;
+    }
+    if (!first)
+        put_str(o, "\r\n");
+}
+
+/* The request's HTTP/1.1 head into st->req; 0 or the status to answer with. */
+static int head_build(h2_stream_t *st)
+{
+    const lg_buf_t *hb = st->hbuf;
+    const h2_span_t *ps = st->ps;
+    h2_out_t o;
+
+    if (hb == NULL || ps[H2_METHOD].len == 0 || ps[H2_PATH].len == 0)
+        return 400; /* cannot happen: nghttp2 lets only CONNECT through without :path */
+    if ((st->req = lg_buf_get()) == NULL)
+        return 503;
+    o = (h2_out_t){st->req->data, st->req->data + lg_buf_size(), 0};
+    put(&o, hb->data + ps[H2_METHOD].off, ps[H2_METHOD].len);
+    put(&o, " ", 1);
+    put(&o, hb->data + ps[H2_PATH].off, ps[H2_PATH].len);
+    put_str(&o, " HTTP/1.1\r\n");
+    if (ps[H2_AUTHORITY].len > 0) {
+        put_str(&o, "host: ");
+        put(&o, hb->data + ps[H2_AUTHORITY].off, ps[H2_AUTHORITY].len);
+        put_str(&o, "\r\n");
+    }
+    if (head_fields(st, &o) != LG_OK)
+        return 400;
+    head_cookies(st, &o);
+    put_str(&o, "\r\n");
+    if (o.full)
+        return 431;
+    st->req->last = (uint32_t)(o.p - st->req->data);
+    return 0;
+}
+
+static int method_idempotent(lg_span_t m)
+{
+    static const char *const safe[] = {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"};
+
+    for (size_t i = 0; i < sizeof(safe) / sizeof(safe[0]); i++)
+        if (span_is(m.p, m.len, safe[i]))
+            return 1;
+    return 0;
+}
+
+static void stream_reply(h2_stream_t *st, int status);
+
+/* A request refused before it reached an exchange's routing: answered, counted, logged. */
+static void refuse(h2_stream_t *st, int status)
+{
+    lg_exchange_t *x = &st->x;
+
+    if (st->req != NULL)
+        lg_exchange_log_refused(x, st->req->data + st->req->pos, lg_buf_len(st->req));
+    x->head_in = st->hsize;
+    st->ended = 1;
+    lg_h2_active(st->h, -1);
+    stream_reply(st, status);
+}
+
+void lg_h2_request(h2_stream_t *st, int end_stream)
+{
+    lg_exchange_t *x = &st->x;
+    lg_req_head_t rq;
+    lg_xreq_t xr = {0};
+    int status;
+
+    st->started = 1;
+    st->h->requests++;
+    lg_h2_active(st->h, 1);
+    x->start = lg_now;
+    x->http_major = 2;
+    if (st->too_large)
+        status = 431;
+    else if (st->hbuf != NULL &&
+             span_is(st->hbuf->data + st->ps[H2_METHOD].off, st->ps[H2_METHOD].len, "CONNECT"))
+        status = 405; /* no tunnels over streams */
+    else
+        status = head_build(st);
+    lg_buf_put(&st->hbuf);
+    if (status == 0)
+        status = lg_req_head_scan(&rq, st->req->data, lg_buf_len(st->req), 1);
+    if (status != 0) {
+        refuse(st, status);
+        return;
+    }
+    xr.head = &rq;
+    xr.head_len = (uint32_t)lg_buf_len(st->req);
+    xr.head_only = span_is(rq.method.p, rq.method.len, "HEAD") != 0;
+    xr.idempotent = method_idempotent(rq.method) != 0;
+    xr.has_length = st->has_length;
+    xr.length = st->length;
+    xr.http2 = 1;
+    if (end_stream || (st->has_length && st->length == 0))
+        xr.body = LG_BODY_NONE;
+    else
+        xr.body = st->has_length ? LG_BODY_LENGTH : LG_BODY_ENCODE;
+    lg_exchange_request(x, &xr);
+}
+
+/* ---- responses */
+
+/* Submit a response (or, with `final` 0, an interim 1xx) with the given fields. */
+static int submit(h2_stream_t *st, const nghttp2_nv *nva, size_t n, int final, int body)
+{
+    nghttp2_data_provider prd = {.source.ptr = st, .read_callback = lg_h2_data_read};
+    int rv;
+
+    if (!final)
+        return nghttp2_submit_headers(st->h->ng, NGHTTP2_FLAG_NONE, st->id, NULL, nva, n, NULL) == 0
+                   ? LG_OK
+                   : LG_ERR;
+    st->answered = 1;
+    st->out_eof = !body;
+    rv = nghttp2_submit_response(st->h->ng, st->id, nva, n, body ? &prd : NULL);
+    lg_h2_post(st->h);
+    return rv == 0 ? LG_OK : LG_ERR;
+}
+
+static nghttp2_nv nv(const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    return (nghttp2_nv){(uint8_t *)(uintptr_t)name, (uint8_t *)(uintptr_t)value, nlen, vlen,
+                        NGHTTP2_NV_FLAG_NONE};
+}
+
+/* A field whose name is copied in lower case (as HTTP/2 wants it) at *np, moved past it. */
+static nghttp2_nv nv_lower(char **np, lg_span_t name, lg_span_t value)
+{
+    char *p = *np;
+
+    for (size_t i = 0; i < name.len; i++)
+        p[i] = (char)tolower((unsigned char)name.p[i]);
+    *np += name.len;
+    return nv(p, name.len, value.p, value.len);
+}
+
+/* The backend's head as HEADERS: its end-to-end fields, names in lower case. */
+static int response_fields(h2_stream_t *st, const lg_rsp_head_t *rs, int status, int final,
+                           int body)
+{
+    const char *cur = NULL;
+    char code[4], *names = malloc(rs->len + 1), *np = names;
+    nghttp2_nv *nva = malloc(sizeof(*nva) * (rs->len / 4 + 2));
+    size_t n = 0;
+    lg_hdr_t h;
+    int r = LG_ERR;
+
+    if (names == NULL || nva == NULL)
+        goto out;
+    code[0] = (char)('0' + status / 100);
+    code[1] = (char)('0' + status / 10 % 10);
+    code[2] = (char)('0' + status % 10);
+    nva[n++] = nv(":status", 7, code, 3);
+    while (lg_rsp_head_next(rs, &cur, &h)) {
+        nva[n++] = nv_lower(&np, h.name, h.value);
+        st->x.head_out += h.name.len + h.value.len + 4;
+    }
+    r = submit(st, nva, n, final, body);
+out:
+    free(names);
+    free(nva);
+    return r;
+}
+
+int lg_h2_trailers(h2_stream_t *st)
+{
+    const lg_buf_t *t = st->trl;
+    const char *cur = t->data + t->pos, *end = t->data + t->last;
+    nghttp2_nv *nva = malloc(sizeof(*nva) * (lg_buf_len(t) / 4 + 1));
+    char *names = malloc(lg_buf_len(t) + 1), *np = names;
+    size_t n = 0;
+    lg_span_t name, value;
+    int r = LG_ERR;
+
+    if (nva != NULL && names != NULL) {
+        while (line_next(&cur, end, &name, &value))
+            nva[n++] = nv_lower(&np, name, value);
+        r = n > 0 && nghttp2_submit_trailer(st->h->ng, st->id, nva, n) == 0 ? LG_OK : LG_ERR;
+    }
+    free(nva);
+    free(names);
+    return r;
+}
+
+static int h2_response_head(lg_exchange_t *x, lg_xrsp_t *r)
+{
+    h2_stream_t *st = x->front_data;
+
+    if (r->upgrade)
+        return LG_ERR; /* never asked for: HTTP/2 requests carry no Upgrade */
+    if (r->status < 200)
+        return response_fields(st, r->head, r->status, 0, 0);
+    if (r->mode == LG_BODY_CHUNKED) {
+        r->mode = LG_BODY_DECHUNK;   /* HTTP/2 frames the body itself */
+        x->down.trailers = &st->trl; /* and sends the trailers as HEADERS */
+    }
+    return response_fields(st, r->head, r->status, 1, r->mode != LG_BODY_NONE);
+}
+
+/* Our own answer (an error page) on the stream; the body goes out from `rout`. */
+static void stream_reply(h2_stream_t *st, int status)
+{
+    lg_exchange_t *x = &st->x;
+    char code[4], len[24];
+    const char *end;
+    lg_buf_t *b;
+    size_t n, body;
+
+    if ((b = st->rout) == NULL && (b = st->rout = lg_buf_get()) == NULL) {
+        nghttp2_submit_rst_stream(st->h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+        return;
+    }
+    n = lg_errpage(status, 0, 0, b->data, lg_buf_size());
+    end = memmem(b->data, n, "\r\n\r\n", 4);
+    body = end != NULL ? n - (size_t)(end + 4 - b->data) : 0;
+    memmove(b->data, b->data + n - body, body);
+    b->pos = 0;
+    b->last = x->head_only ? 0 : (uint32_t)body;
+    x->status = status;
+    x->own_body = b->last;
+    snprintf(code, sizeof(code), "%03d", status);
+    snprintf(len, sizeof(len), "%zu", body);
+    nghttp2_nv nva[] = {nv(":status", 7, code, 3),
+                        nv("content-type", 12, "text/plain; charset=utf-8", 25),
+                        nv("content-length", 14, len, strlen(len))};
+    if (!st->in_eof && !x->up.done)
+        st->reset_after = 1; /* the rest of the request body is not wanted */
+    if (b->last == 0)
+        lg_buf_put(&st->rout);
+    if (submit(st, nva, 3, 1, st->rout != NULL) != LG_OK)
+        nghttp2_submit_rst_stream(st->h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+}
+
+static void h2_ended(lg_exchange_t *x, const lg_xend_t *end)
+{
+    h2_stream_t *st = x->front_data;
+
+    st->ended = 1;
+    lg_h2_active(st->h, -1);
+    switch (end->how) {
+    case LG_XEND_DONE:
+        st->out_eof = 1;
+        if (!st->in_eof && !x->up.done)
+            st->reset_after = 1;
+        if (st->deferred) {
+            st->deferred = 0;
+            nghttp2_session_resume_data(st->h->ng, st->id);
+        }
+        break;
+    case LG_XEND_REPLY:
+        stream_reply(st, end->status);
+        break;
+    default:
+        nghttp2_submit_rst_stream(st->h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+        break;
+    }
+    lg_h2_post(st->h);
+}
+
+static void h2_again(lg_exchange_t *x)
+{
+    lg_h2_schedule(x->front_data);
+}
+
+const lg_xfront_t lg_h2_xfront = {
+    .response_head = h2_response_head,
+    .ended = h2_ended,
+    .again = h2_again,
+};
