@@ -72,7 +72,7 @@ def replace_section(begin, end, lines):
     return page
 
 
-def load(resdir):
+def load(resdir, keep_disturbed=False):
     byround = {}  # (proxy, test, metric) -> {round: value}
     with open(os.path.join(resdir, "raw.csv")) as f:
         for row in csv.DictReader(f):
@@ -93,7 +93,7 @@ def load(resdir):
                     meta[k] = v
     # Runs during which other processes used more than foreign_max cores (after the retries
     # run.sh allows) are left out of the statistics of their test, unless no clean run is left.
-    fmax = float(meta.get("foreign_max", "inf"))
+    fmax = float("inf") if keep_disturbed else float(meta.get("foreign_max", "inf"))
     disturbed = {}  # (proxy, test) -> set of rounds
     for (proxy, test, metric), vals in byround.items():
         if metric == "foreign_cores":

@@ -142,10 +142,10 @@ def conf_listing(resdir):
     return out
 
 
-def load_all(resdirs):
+def load_all(resdirs, keep_disturbed=False):
     data, metas = {}, []
     for d in resdirs:
-        one, meta = load(d)
+        one, meta = load(d, keep_disturbed)
         metas.append(meta)
         for key, vals in one.items():
             data.setdefault(key, []).extend(vals)
