@@ -70,7 +70,7 @@ bench-tls: DEPS = bench
 bench-tls: build
 	@bench/tls.sh $(BUILD)
 
-# the HTTP/2 rows (lifeguard, nginx, HAProxy, Caddy over TLS and h2c, h2load); about 15 minutes
+# the HTTP/2 rows (lifeguard, nginx, HAProxy, Caddy over TLS and h2c, h2load); 15 to 30 minutes
 bench-h2: DEPS = bench
 bench-h2: build
 	@bench/h2.sh $(BUILD)

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <llhttp.h>
+#include <nghttp2/nghttp2.h>
 #include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
@@ -57,6 +58,7 @@ static void versions(void)
     printf("OpenSSL %s\n", OpenSSL_version(OPENSSL_VERSION_STRING));
     printf("llhttp %d.%d.%d\n", LLHTTP_VERSION_MAJOR, LLHTTP_VERSION_MINOR, LLHTTP_VERSION_PATCH);
     printf("libyaml %s\n", yaml_get_version_string());
+    printf("nghttp2 %s\n", nghttp2_version(0)->version_str);
 }
 
 /* The file, and with `certs` the certificates it names (for -t and to run, not to signal). */

@@ -269,6 +269,12 @@ void lg_exchange_run(lg_exchange_t *x)
     }
     if (response_step(x) != LG_OK)
         return;
+    if (x->rsp_done && !x->req_done && !x->tunnel) {
+        /* the backend answered in full before taking the whole body: it wants no more of it
+           (the upstream connection is not reused; the front deals with the client's rest) */
+        x->req_done = 1;
+        x->req_aborted = 1;
+    }
     timers(x);
     if (x->rsp_done && x->req_done)
         finish(x);

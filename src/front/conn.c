@@ -35,13 +35,14 @@ static void conn_timeout(lg_timer_t *t)
 static void conn_posted(lg_posted_t *p)
 {
     lg_conn_t *c = lg_container_of(p, lg_conn_t, posted);
+    lg_worker_t *w = c->ls->w;
 
     if (!lg_stream_closed(&c->s)) {
         c->front->run(c);
         return;
     }
-    if (lg_freelist_put(&c->ls->w->free_conns[c->ls->front->kind], c))
-        c->ls->w->released = 1;
+    if (lg_freelist_put(&w->free_conns[c->ls->front->kind], c))
+        w->released = 1; /* (c is gone: the worker was read before) */
 }
 
 /* The connection's stream: plain, or TLS on a listener with `tls` (the handshake comes first). */

@@ -20,8 +20,9 @@
 /* Client RST_STREAMs (CVE-2023-44487, rapid reset): a burst, then this many per second. */
 #define H2_RESET_BURST 200
 #define H2_RESET_RATE  100
-/* The connection's receive window: bounds what all streams' DATA may hold together. */
-#define H2_CONN_WINDOW (1 << 20)
+/* nghttp2's own limit (GOAWAY INTERNAL_ERROR), a backstop behind ours (ENHANCE_YOUR_CALM). */
+#define H2_RESET_BURST_NG 1000
+#define H2_RESET_RATE_NG  200
 
 _Static_assert(sizeof(h2_conn_t) <= sizeof(h1_conn_t), "an h1 connection becomes an h2 one");
 
@@ -63,6 +64,8 @@ static ssize_t on_send(nghttp2_session *ng, const uint8_t *data, size_t len, int
 
     LG_UNUSED(ng);
     LG_UNUSED(flags);
+    if (h->sleep == H2_WAKING && (n = lg_h2_waking_drop(data, len)) > 0)
+        return (ssize_t)n;
     if (b == NULL)
         return NGHTTP2_ERR_WOULDBLOCK;
     n = LG_MIN(len, lg_buf_room(b));
@@ -90,7 +93,7 @@ static int settings_submit(h2_sess_t *h)
     return LG_OK;
 }
 
-static int session_new(h2_sess_t *h)
+int lg_h2_session_new(h2_sess_t *h)
 {
     nghttp2_session_callbacks *cb = NULL;
     nghttp2_option *opt = NULL;
@@ -103,8 +106,8 @@ static int session_new(h2_sess_t *h)
     /* DATA is acknowledged as the exchange takes it (nghttp2_session_consume): backpressure */
     nghttp2_option_set_no_auto_window_update(opt, 1);
     nghttp2_option_set_no_closed_streams(opt, 1);
-    nghttp2_option_set_stream_reset_rate_limit(opt, H2_RESET_BURST, H2_RESET_RATE);
-    rv = nghttp2_session_server_new2(&h->ng, cb, h, opt);
+    nghttp2_option_set_stream_reset_rate_limit(opt, H2_RESET_BURST_NG, H2_RESET_RATE_NG);
+    rv = nghttp2_session_server_new3(&h->ng, cb, h, opt, &lg_h2_mem);
     if (rv == 0 && settings_submit(h) != LG_OK)
         rv = -1;
 out:
@@ -113,17 +116,54 @@ out:
     return rv == 0 ? LG_OK : LG_ERR;
 }
 
+/* The last stream we took: nghttp2's, or the one before a sleep (which nghttp2 forgot). */
+static int32_t last_stream(const h2_sess_t *h)
+{
+    return LG_MAX(h->last_id, nghttp2_session_get_last_proc_stream_id(h->ng));
+}
+
 static void goaway(h2_sess_t *h, uint32_t code)
 {
-    if (h->goaway)
+    if (h->goaway || lg_h2_wake(h) != LG_OK)
         return;
     h->goaway = 1;
     if (code == NGHTTP2_NO_ERROR)
-        nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE,
-                              nghttp2_session_get_last_proc_stream_id(h->ng), code, NULL, 0);
+        nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE, last_stream(h), code, NULL, 0);
     else
-        nghttp2_session_terminate_session(h->ng, code);
+        nghttp2_session_terminate_session2(h->ng, last_stream(h), code);
     lg_h2_post(h);
+}
+
+int lg_h2_stream_id_check(h2_sess_t *h, int32_t id)
+{
+    if (id > h->last_id) {
+        h->last_id = id;
+        return LG_OK;
+    }
+    goaway(h, NGHTTP2_PROTOCOL_ERROR); /* an id used before a sleep (RFC 9113 5.1.1) */
+    lg_h2_goaway_log(h, NGHTTP2_PROTOCOL_ERROR);
+    return LG_ERR;
+}
+
+/*
+ * nghttp2 gave up on the input (a flood it detected, too many CONTINUATION frames, a bad
+ * preface) without a GOAWAY: one is written here, as far as the socket takes it, before closing.
+ */
+static void goaway_fatal(h2_sess_t *h, ssize_t rv)
+{
+    uint32_t code = rv == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR;
+    uint8_t f[17] = {0, 0, 8, NGHTTP2_GOAWAY};
+    uint32_t last = (uint32_t)last_stream(h);
+    struct iovec iov = {f, sizeof(f)};
+
+    for (int i = 0; i < 4; i++) {
+        f[9 + i] = (uint8_t)(last >> (24 - 8 * i));
+        f[13 + i] = (uint8_t)(code >> (24 - 8 * i));
+    }
+    lg_h2_goaway_log(h, code);
+    if (rv != NGHTTP2_ERR_BAD_CLIENT_MAGIC && (h->out == NULL || lg_buf_len(h->out) == 0) &&
+        (h->hc->c.s.sock.flags & LG_SOCK_WR) && lg_stream_writev(&h->hc->c.s, &iov, 1) > 0)
+        lg_stats_add(&lg_stats_listener(h->hc->c.ls->index)->h2_goaway, 1);
 }
 
 void lg_h2_calm(h2_sess_t *h, const char *why)
@@ -133,6 +173,31 @@ void lg_h2_calm(h2_sess_t *h, const char *why)
     lg_net_ip_text(&h->hc->c.peer.sa, ip, sizeof(ip));
     lg_log(LG_LOG_INFO, "HTTP/2 client %s sent %s: GOAWAY (ENHANCE_YOUR_CALM)", ip, why);
     goaway(h, NGHTTP2_ENHANCE_YOUR_CALM);
+}
+
+void lg_h2_goaway_log(h2_sess_t *h, uint32_t code)
+{
+    char ip[LG_IP_STRLEN];
+
+    lg_net_ip_text(&h->hc->c.peer.sa, ip, sizeof(ip));
+    lg_log(LG_LOG_INFO, "HTTP/2 client %s broke the protocol: GOAWAY (%s)", ip,
+           nghttp2_http2_strerror(code));
+    h->goaway = 1;
+}
+
+void lg_h2_reset_received(h2_sess_t *h)
+{
+    uint64_t refill = (uint64_t)(lg_now - h->reset_at) * H2_RESET_RATE / 1000;
+
+    if (refill > 0) {
+        h->reset_tokens = (uint32_t)LG_MIN(h->reset_tokens + refill, (uint64_t)H2_RESET_BURST);
+        h->reset_at = lg_now;
+    }
+    if (h->reset_tokens == 0) {
+        lg_h2_calm(h, "RST_STREAM faster than allowed (rapid reset)");
+        return;
+    }
+    h->reset_tokens--;
 }
 
 void lg_h2_drain(lg_worker_t *w)
@@ -146,7 +211,7 @@ int lg_h2_start(lg_conn_t *c, lg_buf_t *in)
     lg_worker_t *w = c->ls->w;
     h2_sess_t *h = calloc(1, sizeof(*h));
 
-    if (h == NULL || (h->w = w, session_new(h)) != LG_OK) {
+    if (h == NULL || (h->w = w, lg_h2_session_new(h)) != LG_OK) {
         lg_log(LG_LOG_ERR, "starting an HTTP/2 session failed (out of memory)");
         free(h);
         lg_buf_put(&in);
@@ -155,6 +220,8 @@ int lg_h2_start(lg_conn_t *c, lg_buf_t *in)
     }
     h->hc = (h2_conn_t *)c;
     h->in = in;
+    h->reset_tokens = H2_RESET_BURST;
+    h->reset_at = h->active = lg_now;
     h->next = w->h2_sessions;
     if (h->next != NULL)
         h->next->prev = h;
@@ -187,6 +254,7 @@ static int feed(h2_sess_t *h)
     rv = nghttp2_session_mem_recv(h->ng, (const uint8_t *)b->data + b->pos, lg_buf_len(b));
     if (rv < 0) {
         lg_log(LG_LOG_INFO, "HTTP/2 client connection failed: %s", nghttp2_strerror((int)rv));
+        goaway_fatal(h, rv);
         return LG_ERR;
     }
     b->pos += (uint32_t)rv;
@@ -289,6 +357,10 @@ static void idle_timer(h2_sess_t *h, int progress)
 
     if (h->nactive > 0)
         return;
+    /* streams wait for the client's window: only their DATA leaving is progress (not PINGs) */
+    if (h->nstreams > 0)
+        progress = h->data_out;
+    h->data_out = 0;
     if (progress || !lg_timer_armed(&c->timer))
         lg_conn_timer(c, h->requests == 0 ? &h->w->q.client_header : &h->w->q.client_idle);
 }
@@ -298,7 +370,9 @@ static void h2_run(lg_conn_t *c)
     h2_sess_t *h = sess_of(c);
     int progress = 0;
 
-    if (recv_step(h, &progress) != LG_OK) {
+    if (h->ng == NULL && !(c->s.sock.flags & (LG_SOCK_RD | LG_SOCK_HUP)))
+        return; /* asleep, and nothing came */
+    if (lg_h2_wake(h) != LG_OK || recv_step(h, &progress) != LG_OK) {
         lg_conn_close(c);
         return;
     }
@@ -307,6 +381,8 @@ static void h2_run(lg_conn_t *c)
         lg_conn_close(c);
         return;
     }
+    if (progress)
+        h->active = lg_now;
     if (!nghttp2_session_want_read(h->ng) && !nghttp2_session_want_write(h->ng) && h->out == NULL) {
         if (lg_debug_on())
             lg_diag_conn(&c->peer.sa, "HTTP/2 session over");
@@ -314,6 +390,7 @@ static void h2_run(lg_conn_t *c)
         return;
     }
     idle_timer(h, progress);
+    lg_h2_sleep_maybe(h);
 }
 
 static void h2_event(lg_conn_t *c, uint32_t ev)
@@ -335,8 +412,9 @@ static void h2_timeout(lg_conn_t *c)
     if (lg_debug_on())
         lg_diag_conn(&c->peer.sa, "closing: nothing received within timeouts.%s",
                      h->requests == 0 ? "client_header" : "client_idle");
-    goaway(h, NGHTTP2_NO_ERROR);
-    send_step(h, &progress); /* the GOAWAY, if the socket takes it */
+    goaway(h, NGHTTP2_NO_ERROR); /* a sleeping session wakes for it */
+    if (h->ng != NULL)
+        send_step(h, &progress); /* the GOAWAY, if the socket takes it */
     lg_conn_close(c);
 }
 

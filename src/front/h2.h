@@ -67,6 +67,7 @@ typedef struct h2_stream {
     uint64_t length;               /* content-length, when has_length */
     int32_t id;
     uint32_t hsize;           /* the header list's size as SETTINGS_MAX_HEADER_LIST_SIZE */
+    uint32_t discarded;       /* request DATA received after the request was answered */
     unsigned has_length : 1;  /* the request has a content-length */
     unsigned in_eof : 1;      /* the client's END_STREAM arrived */
     unsigned out_eof : 1;     /* every response byte is in `rout` (or sent) */
@@ -76,24 +77,41 @@ typedef struct h2_stream {
     unsigned ended : 1;       /* ... and has ended */
     unsigned too_large : 1;   /* the header list went over limits.max_header_size */
     unsigned ready : 1;       /* on the ready list */
-    unsigned reset_after : 1; /* RST_STREAM(NO_ERROR) once the response is out: the
-                                 request body is not wanted */
+    unsigned reset_after : 1; /* the rest of the request body is not wanted: discarded, then
+                                 RST_STREAM(NO_ERROR) past H2_DISCARD_MAX once the response
+                                 is out */
+    unsigned out_done : 1;    /* the response's END_STREAM was sent */
 } h2_stream_t;
+
+/* Where a session is in going to sleep (h2_sleep.c). */
+enum { H2_AWAKE, H2_ASKED, H2_ACKED, H2_ASLEEP, H2_WAKING };
+/* The client's settings a sleeping session keeps. */
+#define H2_SLEEP_SETTINGS 7
+/* The connection's receive window: bounds what all streams' DATA may hold together. */
+#define H2_CONN_WINDOW (1 << 20)
 
 /* The session of an HTTP/2 connection. */
 struct h2_sess {
     struct h2_conn *hc;
-    nghttp2_session *ng;
+    nghttp2_session *ng; /* NULL while asleep */
     lg_worker_t *w;
     lg_buf_t *in;  /* bytes read from the client, not yet given to nghttp2 */
     lg_buf_t *out; /* frames for the client, not yet written */
     h2_stream_t *streams, *ready;
-    h2_sess_t *prev, *next; /* the worker's sessions (a drain tells each one) */
-    uint32_t nstreams;      /* streams with a struct (open, or closing) */
-    uint32_t nactive;       /* streams whose exchange runs */
-    uint32_t empty_data;    /* DATA frames with neither bytes nor END_STREAM */
-    uint32_t requests;      /* streams that carried a request */
-    unsigned goaway : 1;    /* a GOAWAY was submitted: no new streams */
+    h2_sess_t *prev, *next;             /* the worker's sessions (a drain tells each one) */
+    uint32_t nstreams;                  /* streams with a struct (open, or closing) */
+    uint32_t nactive;                   /* streams whose exchange runs */
+    uint32_t empty_data;                /* DATA frames with neither bytes nor END_STREAM */
+    uint32_t requests;                  /* streams that carried a request */
+    uint32_t reset_tokens;              /* client RST_STREAMs allowed now (a token bucket) */
+    lg_msec_t reset_at;                 /* when reset_tokens was last refilled */
+    lg_msec_t active;                   /* when bytes last moved */
+    uint32_t remote[H2_SLEEP_SETTINGS]; /* asleep: the client's settings */
+    int32_t send_window;                /* asleep: what we may send before a WINDOW_UPDATE */
+    uint8_t sleep;                      /* H2_AWAKE ... */
+    uint8_t data_out;                   /* DATA was framed since the idle timer was set */
+    int32_t last_id;                    /* the highest stream id the client opened */
+    unsigned goaway : 1;                /* a GOAWAY was submitted: no new streams */
 };
 
 typedef struct h2_conn {
@@ -115,8 +133,35 @@ int lg_h2_start(lg_conn_t *c, lg_buf_t *in);
 /* A drain began: every HTTP/2 connection of the worker sends GOAWAY and ends after its streams. */
 void lg_h2_drain(lg_worker_t *w);
 
+/*
+ * Sleep (h2_sleep.c): a connection idle for a second, with nothing open, gives its nghttp2
+ * session back and keeps what a new one needs (the client's settings, the windows); it wakes on
+ * its next byte, its timer or a drain.
+ */
+/* Once a second: ask the idle sessions of the worker to sleep. */
+void lg_h2_sleep_tick(lg_worker_t *w);
+
 /* ---- between the files of the front (h2.c: connection; h2_stream.c: streams) */
 
+/*
+ * A request opens stream `id`: LG_OK, or LG_ERR when the id is not above every id before (one
+ * used before the session slept: nghttp2 forgot them): GOAWAY PROTOCOL_ERROR.
+ */
+int lg_h2_stream_id_check(h2_sess_t *h, int32_t id);
+/* nghttp2's allocator: large blocks mapped apart from the heap (h2_mem.c). */
+extern nghttp2_mem lg_h2_mem;
+/* A new nghttp2 session for h (our SETTINGS and window queued): LG_OK or LG_ERR. */
+int lg_h2_session_new(h2_sess_t *h);
+/* Sleep, step 2: the client acknowledged our SETTINGS. */
+void lg_h2_sleep_acked(h2_sess_t *h);
+/* A stream began: a session on its way to sleep stays awake. */
+void lg_h2_sleep_stirred(h2_sess_t *h);
+/* After a run: sleep now if the client acknowledged and nothing is left to do. */
+void lg_h2_sleep_maybe(h2_sess_t *h);
+/* A sleeping session gets a new nghttp2 session (LG_OK at once when awake); LG_ERR: close. */
+int lg_h2_wake(h2_sess_t *h);
+/* Waking: the bytes of a frame at data to drop (the replay's answers), 0 to send it. */
+size_t lg_h2_waking_drop(const uint8_t *data, size_t len);
 /* The callbacks of a stream's life (h2_stream.c), for h2.c's session set-up. */
 void lg_h2_stream_callbacks(nghttp2_session_callbacks *cb);
 /* Run the exchanges of the ready streams. */
@@ -129,6 +174,10 @@ void lg_h2_post(h2_sess_t *h);
 void lg_h2_active(h2_sess_t *h, int delta);
 /* Room for `need` more bytes of frames in h->out; NULL when not now (write first). */
 lg_buf_t *lg_h2_out(h2_sess_t *h, size_t need);
+/* The client reset a stream: past the rate allowed (rapid reset), GOAWAY ENHANCE_YOUR_CALM. */
+void lg_h2_reset_received(h2_sess_t *h);
+/* nghttp2 ended the session with GOAWAY `code` (the client broke the protocol or a limit). */
+void lg_h2_goaway_log(h2_sess_t *h, uint32_t code);
 /* The client misbehaves (`why`): GOAWAY with ENHANCE_YOUR_CALM, then the connection ends. */
 void lg_h2_calm(h2_sess_t *h, const char *why);
 /* The exchange's view of this front (h2_msg.c). */

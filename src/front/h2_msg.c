@@ -74,7 +74,9 @@ int lg_h2_field(h2_stream_t *st, const uint8_t *name, size_t nlen, const uint8_t
         return LG_ERR;
     o = (h2_out_t){b->data + b->last, b->data + lg_buf_size(), 0};
     if (nlen > 0 && name[0] == ':') {
-        if ((k = pseudo_index(name, nlen)) >= 0) {
+        if ((k = pseudo_index(name, nlen)) == H2_METHOD)
+            st->x.head_only = span_is((const char *)value, vlen, "HEAD") != 0;
+        if (k >= 0) {
             st->ps[k] = (h2_span_t){b->last, (uint32_t)vlen};
             put(&o, value, vlen);
         }
@@ -259,7 +261,8 @@ static int submit(h2_stream_t *st, const nghttp2_nv *nva, size_t n, int final, i
                    ? LG_OK
                    : LG_ERR;
     st->answered = 1;
-    st->out_eof = !body;
+    if (!body)
+        st->out_eof = 1;
     rv = nghttp2_submit_response(st->h->ng, st->id, nva, n, body ? &prd : NULL);
     lg_h2_post(st->h);
     return rv == 0 ? LG_OK : LG_ERR;
@@ -338,6 +341,13 @@ static int h2_response_head(lg_exchange_t *x, lg_xrsp_t *r)
         return LG_ERR; /* never asked for: HTTP/2 requests carry no Upgrade */
     if (r->status < 200)
         return response_fields(st, r->head, r->status, 0, 0);
+    if (r->head->te == LG_TE_CODED || r->head->te == LG_TE_CLOSE) {
+        lg_log(LG_LOG_ERR,
+               "upstream %s sent a transfer coding other than chunked, which "
+               "HTTP/2 cannot carry",
+               lg_backend_name(x->be));
+        return LG_ERR; /* 502 */
+    }
     if (r->mode == LG_BODY_CHUNKED) {
         r->mode = LG_BODY_DECHUNK;   /* HTTP/2 frames the body itself */
         x->down.trailers = &st->trl; /* and sends the trailers as HEADERS */
@@ -371,10 +381,11 @@ static void stream_reply(h2_stream_t *st, int status)
     nghttp2_nv nva[] = {nv(":status", 7, code, 3),
                         nv("content-type", 12, "text/plain; charset=utf-8", 25),
                         nv("content-length", 14, len, strlen(len))};
-    if (!st->in_eof && !x->up.done)
+    if (!st->in_eof)
         st->reset_after = 1; /* the rest of the request body is not wanted */
     if (b->last == 0)
         lg_buf_put(&st->rout);
+    st->out_eof = 1; /* the whole body is in rout */
     if (submit(st, nva, 3, 1, st->rout != NULL) != LG_OK)
         nghttp2_submit_rst_stream(st->h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
 }
@@ -388,7 +399,7 @@ static void h2_ended(lg_exchange_t *x, const lg_xend_t *end)
     switch (end->how) {
     case LG_XEND_DONE:
         st->out_eof = 1;
-        if (!st->in_eof && !x->up.done)
+        if (!st->in_eof)
             st->reset_after = 1;
         if (st->deferred) {
             st->deferred = 0;

@@ -16,6 +16,8 @@
 
 /* DATA frames with neither bytes nor END_STREAM a connection may send (a flood otherwise). */
 #define H2_EMPTY_DATA_MAX 100
+/* Request bytes discarded after an early answer before the stream is reset (see discard). */
+#define H2_DISCARD_MAX (1u << 20)
 /* Length of a DATA frame's header (RFC 9113 4.1). */
 #define H2_FRAME_HD 9
 
@@ -41,10 +43,13 @@ void lg_h2_schedule(h2_stream_t *st)
 
 void lg_h2_run_ready(h2_sess_t *h)
 {
-    while (h->ready != NULL) {
-        h2_stream_t *st = h->ready;
+    h2_stream_t *list = h->ready; /* a stream that yields again waits for the next run */
 
-        h->ready = st->ready_next;
+    h->ready = NULL;
+    while (list != NULL) {
+        h2_stream_t *st = list;
+
+        list = st->ready_next;
         st->ready = 0;
         if (st->started && !st->ended)
             lg_exchange_run(&st->x);
@@ -186,6 +191,8 @@ void lg_h2_stream_free(h2_stream_t *st)
     if (st->started && !st->ended)
         lg_h2_active(h, -1); /* cancelled: the exchange's upstream connection closes */
     lg_exchange_release(&st->x);
+    if (st->rin != NULL) /* DATA nobody will read: the connection's window gets it back */
+        nghttp2_session_consume_connection(h->ng, st->rin->last - st->rin->pos);
     lg_buf_put(&st->hbuf);
     lg_buf_put(&st->req);
     free(st->rin);
@@ -211,6 +218,9 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *u
 
     if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
+    lg_h2_sleep_stirred(ud);
+    if (lg_h2_stream_id_check(ud, f->hd.stream_id) != LG_OK)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     if ((st = stream_new(ud, f->hd.stream_id)) == NULL)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* the stream is reset */
     nghttp2_session_set_stream_user_data(ng, f->hd.stream_id, st);
@@ -267,6 +277,11 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
         break;
     case NGHTTP2_RST_STREAM:
         lg_stats_add(&lg_stats_listener(h->hc->c.ls->index)->h2_resets_client, 1);
+        lg_h2_reset_received(h);
+        return 0;
+    case NGHTTP2_SETTINGS:
+        if (f->hd.flags & NGHTTP2_FLAG_ACK)
+            lg_h2_sleep_acked(h);
         return 0;
     default:
         return 0;
@@ -274,6 +289,22 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
     if (st != NULL && end)
         stream_in_end(st);
     return 0;
+}
+
+/*
+ * Request DATA nobody reads (the request was answered before its body ended). Clients read an
+ * early answer better when the body may go on a little (curl loses it to a RST_STREAM that comes
+ * with it), so the stream is reset (NO_ERROR, RFC 9113 8.1) only once the answer is out and
+ * H2_DISCARD_MAX more bytes came.
+ */
+static void discard(nghttp2_session *ng, h2_stream_t *st, size_t len)
+{
+    st->discarded = (uint32_t)LG_MIN((uint64_t)st->discarded + len, (uint64_t)UINT32_MAX);
+    if (st->reset_after && st->out_done && !st->in_eof &&
+        (st->discarded > H2_DISCARD_MAX || st->x.up.done)) {
+        st->reset_after = 0;
+        nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
+    }
 }
 
 /* Request DATA: kept until the pump takes it (the stream's window bounds it to one buffer). */
@@ -287,6 +318,8 @@ static int on_data(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8_t
     LG_UNUSED(ud);
     if (st == NULL || !st->started || st->ended || st->x.up.done) {
         nghttp2_session_consume(ng, id, len); /* nobody reads it: the window stays open */
+        if (st != NULL)
+            discard(ng, st, len);
         return 0;
     }
     if ((b = st->rin) == NULL) {
@@ -315,9 +348,9 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void 
     LG_UNUSED(ud);
     if (st == NULL)
         return 0;
-    if (code != NGHTTP2_NO_ERROR && st->started && !st->ended)
-        lg_log(LG_LOG_INFO, "HTTP/2 stream %d reset (%s) while its request was served", id,
-               nghttp2_http2_strerror(code));
+    if (code != NGHTTP2_NO_ERROR && st->started && !st->ended) /* browsers cancel: debug */
+        lg_debug("HTTP/2 stream %d reset (%s) while its request was served", id,
+                 nghttp2_http2_strerror(code));
     nghttp2_session_set_stream_user_data(ng, id, NULL);
     lg_h2_stream_free(st);
     return 0;
@@ -329,15 +362,18 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
     lg_stats_listener_t *sl = lg_stats_listener(h->hc->c.ls->index);
     h2_stream_t *st;
 
-    if (f->hd.type == NGHTTP2_GOAWAY)
+    if (f->hd.type == NGHTTP2_GOAWAY) {
         lg_stats_add(&sl->h2_goaway, 1);
-    else if (f->hd.type == NGHTTP2_RST_STREAM)
-        lg_stats_add(&sl->h2_resets_sent, 1);
+        if (f->goaway.error_code != NGHTTP2_NO_ERROR && !h->goaway)
+            lg_h2_goaway_log(h, f->goaway.error_code); /* nghttp2's own: a protocol error */
+    } else if (f->hd.type == NGHTTP2_RST_STREAM && f->rst_stream.error_code != NGHTTP2_NO_ERROR)
+        lg_stats_add(&sl->h2_resets_sent, 1); /* NO_ERROR: "stop sending", not a failure */
     else if ((f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA) &&
              (f->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
-             (st = stream_of(ng, f->hd.stream_id)) != NULL && st->reset_after && !st->in_eof)
-        /* the response is out and the rest of the request body is not wanted */
-        nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
+             (st = stream_of(ng, f->hd.stream_id)) != NULL) {
+        st->out_done = 1;
+        discard(ng, st, 0);
+    }
     return 0;
 }
 
@@ -378,6 +414,7 @@ static int send_data(nghttp2_session *ng, nghttp2_frame *f, const uint8_t *hd, s
         return NGHTTP2_ERR_WOULDBLOCK;
     memcpy(b->data + b->last, hd, H2_FRAME_HD);
     b->last += H2_FRAME_HD;
+    st->h->data_out = 1;
     if (len > 0) {
         memcpy(b->data + b->last, st->rout->data + st->rout->pos, len);
         b->last += (uint32_t)len;

@@ -34,6 +34,7 @@ static void trim(lg_timer_t *t)
     lg_worker_t *w = lg_container_of(t, lg_worker_t, trim_timer);
 
     lg_buf_trim();
+    lg_h2_sleep_tick(w);
     if (lg_stream_tls_trim(LG_TLS_QUIET_MS) > 0)
         w->released = 1;
     lg_alog_flush();

@@ -285,8 +285,31 @@ class Lifeguard:
             return f.read().decode("utf-8", "replace")
 
     def _wait_port(self, listener):
+        return self.wait_port(r"listener %s: listening on" % listener)
+
+    def admin_port(self):
+        """The admin listener's port (the config has `admin: {listen: 127.0.0.1:0}`)."""
+        return self.wait_port(r"admin: listening on")
+
+    def workers(self):
+        """The pids of the master's children (its workers)."""
+        out = []
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % pid) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.proc.pid and fields[0] != "Z":
+                out.append(int(pid))
+        return sorted(out)
+
+    def wait_port(self, prefix):
+        """The port of the first log line "PREFIX 127.0.0.1:PORT" (waits up to 10 s)."""
         deadline = time.monotonic() + 10
-        pat = re.compile(r"listener %s: listening on 127\.0\.0\.1:(\d+)" % listener)
+        pat = re.compile(prefix + r" 127\.0\.0\.1:(\d+)")
         while time.monotonic() < deadline:
             m = pat.search(self.log_text())
             if m:

@@ -149,6 +149,46 @@ Test(origin, size_bodies_have_the_pattern)
     }
 }
 
+/* /page is HTML whose script reports the protocol of its navigation (for browsers). */
+Test(origin, page_is_html_with_the_protocol_script)
+{
+    lg_proc_t *o = lg_origin_start(NULL);
+    lg_http_response_t *r = lg_http_get(o->port, "/page", NULL);
+
+    assert_ok(r, 200);
+    cr_assert_str_eq(lg_http_header(r, "Content-Type"), "text/html");
+    cr_assert_not_null(strstr(r->body, "<p id=\"protocol\">"), "%s", r->body);
+    cr_assert_not_null(strstr(r->body, "performance.getEntries()[0].nextHopProtocol"), "%s",
+                       r->body);
+    cr_assert_eq(lg_proc_stop(o), 0);
+}
+
+/* /size/N?offset=O: the pattern from byte O, plain and chunked; a bad offset is a 400. */
+Test(origin, size_bodies_from_an_offset)
+{
+    lg_proc_t *o = lg_origin_start(NULL);
+    static const uint64_t offsets[] = {0, 1, 4092, 4093, 123456789};
+    static const char *const flags[] = {"", "&chunked=1"};
+    char expect[10000];
+
+    for (size_t i = 0; i < sizeof(offsets) / sizeof(offsets[0]); i++) {
+        lg_pattern_fill(expect, offsets[i], sizeof(expect));
+        for (size_t k = 0; k < 2; k++) {
+            lg_http_response_t *r = lg_http_get(o->port,
+                                                lg_fmt("/size/%zu?offset=%llu%s", sizeof(expect),
+                                                       (unsigned long long)offsets[i], flags[k]),
+                                                NULL);
+
+            assert_ok(r, 200);
+            cr_assert_eq(r->body_len, sizeof(expect));
+            cr_assert(memcmp(r->body, expect, sizeof(expect)) == 0, "offset %llu%s differs",
+                      (unsigned long long)offsets[i], flags[k]);
+        }
+    }
+    assert_ok(lg_http_get(o->port, "/size/10?offset=x", NULL), 400);
+    cr_assert_eq(lg_proc_stop(o), 0);
+}
+
 Test(origin, size_suffixes_and_large_bodies)
 {
     lg_proc_t *o = lg_origin_start(NULL);
@@ -279,6 +319,32 @@ Test(origin, echo_reports_the_request_exactly)
     cr_assert_str_eq(lg_echo_field(r->body, "body-length"), "0");
     cr_assert_str_eq(lg_echo_field(r->body, "body-fnv1a64"), "cbf29ce484222325");
     cr_assert_str_eq(lg_echo_header(r->body, "x-a"), "b");
+}
+
+/* /echo's body-sha256 against known digests: empty, "abc" (FIPS 180-2), a chunked upload. */
+Test(origin, echo_reports_the_body_sha256)
+{
+    lg_proc_t *o = lg_origin_start(NULL);
+    lg_client_t *c = lg_client_connect(o->port);
+    lg_http_response_t *r;
+
+    r = lg_client_request(c, "GET", "/echo", NULL, NULL, 0);
+    assert_ok(r, 200);
+    cr_assert_str_eq(lg_echo_field(r->body, "body-sha256"),
+                     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    r = lg_client_request(c, "POST", "/echo", NULL, "abc", 3);
+    assert_ok(r, 200);
+    cr_assert_str_eq(lg_echo_field(r->body, "body-sha256"),
+                     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    cr_assert_eq(
+        lg_client_sendf(c, "POST /echo HTTP/1.1\r\nHost: x\r\n"
+                           "Transfer-Encoding: chunked\r\n\r\n1\r\na\r\n2\r\nbc\r\n0\r\n\r\n"),
+        0);
+    r = lg_client_read(c, 0);
+    assert_ok(r, 200);
+    cr_assert_str_eq(lg_echo_field(r->body, "body-sha256"),
+                     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    cr_assert_eq(lg_proc_stop(o), 0);
 }
 
 Test(origin, echo_chunked_body_with_trailers)

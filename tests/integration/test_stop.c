@@ -159,3 +159,33 @@ Test(stop, late_worker_is_told_to_stop_before_it_is_killed, .timeout = 60)
     cr_expect_eq(lines, ST_REQUESTS, "%d of %d access log lines written", lines, ST_REQUESTS);
     lg_lifeguard_finish(lg, NULL);
 }
+
+/*
+ * More connections end at once than the worker keeps structs for (256): the rest go back to
+ * malloc, and the worker survives it (it once read a freed struct there).
+ */
+Test(stop, a_burst_of_connections_ending_at_once, .timeout = 60)
+{
+    enum { N = 400 };
+    lg_fix_t f = lg_fix_start(NULL, NULL);
+    lg_client_t *c[N];
+    pid_t before[4], after[4];
+    int ok;
+
+    LG_WAIT_FOR(ok, lg_pid_children(f.lg->pid, before, 4) == 1, lg_test_timeout_ms());
+    cr_assert(ok, "expected 1 worker");
+    for (int i = 0; i < N; i++) {
+        lg_http_response_t *r;
+
+        c[i] = lg_client_connect(f.port);
+        r = lg_client_request(c[i], "GET", "/", NULL, NULL, 0);
+        lgt_assert_status(r, 200);
+        lg_http_response_free(r);
+    }
+    for (int i = 0; i < N; i++)
+        lg_client_close(c[i]);
+    lgt_assert_status(lg_http_get(f.port, "/", NULL), 200);
+    cr_assert_eq(lg_pid_children(f.lg->pid, after, 4), 1);
+    cr_assert_eq(after[0], before[0], "the worker was replaced:\n%s", lg_proc_log(f.lg));
+    lg_fix_finish(&f, NULL);
+}

@@ -367,6 +367,14 @@ int lg_test_listen(int backlog, int *port);
  * when there is none. */
 int lg_test_free_port(void);
 
+/* ---- /metrics (lg_test_metrics.c) */
+
+/*
+ * The value of the sample `name` whose labels are exactly `labels` (`a="x",b="y"`, any order;
+ * "" for none) in a /metrics body: NAN when there is none; fails the test when there are two.
+ */
+double lg_metric(const char *body, const char *name, const char *labels);
+
 /* ---- dnsmasq as a DNS server on loopback (lg_test_dnsmasq.c) */
 
 /* /usr/sbin/dnsmasq, or $LG_TEST_DNSMASQ. */

@@ -24,6 +24,7 @@
  *                          trailer X-Sum: 1          (chunked trailer lines, as received)
  *                          body-length 12
  *                          body-fnv1a64 0123456789abcdef  (lg_checksum() of the body, 16 hex)
+ *                          body-sha256 e3b0c442...        (SHA-256 of the body, 64 hex)
  *   /delay/MS            waits MS milliseconds (timer; others are served meanwhile), then as /
  *   /close               as /, with "Connection: close", then closes
  *   /reset               closes with RST (SO_LINGER 0) without answering
@@ -33,9 +34,12 @@
  *                        requests received and connections open now, all three not counting
  *                        /stats requests nor connections that carried only /stats requests
  *   /upgrade             with an Upgrade header: 101 Switching Protocols, then echoes every byte
+ *   /page                200 text/html whose inline script writes "nextHopProtocol=PROTO" (the
+ *                        protocol of the page's own navigation) into <p id="protocol">
  * Query flags on every response with a body: chunked=1 sends it chunked (varied chunk sizes;
  * close-delimited for HTTP/1.0), close=1 sends it without a length and closes after it,
  * trailer=1 (with chunked=1) ends the chunked body with the trailer "X-Origin-Trailer: ok".
+ * On /size/N, offset=O starts the body at pattern byte O (distinct bodies of the same length).
  * HEAD gets the same head as GET without the body.
  *
  * Requests: strict HTTP/1.1 parsing (CRLF only, no obs-fold, Host required in 1.1, exactly one of
@@ -60,6 +64,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/evp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -117,6 +122,7 @@ enum action {
     ACT_HANG,
     ACT_STATS,
     ACT_UPGRADE,
+    ACT_PAGE,
     ACT_BAD, /* endpoint recognised but its argument is not: 400 */
 };
 
@@ -150,11 +156,13 @@ enum chunk_state {
 #define QF_CHUNKED 0x01
 #define QF_CLOSE   0x02
 #define QF_TRAILER 0x04
+#define QF_BAD     0x08 /* a query flag with a bad value */
 
 /* Response flags for respond(). */
 #define RF_NO_BODY 0x01 /* 204/304: neither body nor framing header */
 #define RF_CLOSE   0x02 /* close after this response */
 #define RF_PARTIAL 0x04 /* declare OR_PARTIAL_LENGTH bytes, send fewer */
+#define RF_HTML    0x08 /* Content-Type: text/html */
 
 /* The request being received. Reset for every request. */
 struct req {
@@ -174,7 +182,9 @@ struct req {
     size_t trailer_len;
     uint64_t body_len;
     uint64_t body_sum;
-    char *echo; /* /echo: the response body being built (malloc'd) */
+    uint64_t pattern_off; /* /size: offset=O */
+    EVP_MD_CTX *sha;      /* /echo: SHA-256 of the body */
+    char *echo;           /* /echo: the response body being built (malloc'd) */
     size_t echo_len;
     size_t echo_cap;
 };
@@ -244,6 +254,12 @@ static char o_pattern[LG_PATTERN_PERIOD + OR_BUF_SIZE];
 /* Epoll tags for the two non-connection descriptors. */
 static char o_tag_listen, o_tag_signal;
 
+/* /page: a browser shows the protocol its navigation used (tests/integration/test_h2_browser.c) */
+static const char o_page[] =
+    "<!doctype html>\n<title>lg-origin</title>\n<p id=\"protocol\">?</p>\n<script>\n"
+    "document.getElementById('protocol').textContent =\n"
+    "    'nextHopProtocol=' + performance.getEntries()[0].nextHopProtocol;\n</script>\n";
+
 static const size_t chunk_sizes[] = {1, 10, 100, 1000, 4096, 7, 16384, 333, 8000, 2, 32768, 555};
 
 static void conn_close(struct conn *c);
@@ -262,6 +278,13 @@ static void olog(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+}
+
+/* Out of memory (or a digest failure, which is one): nothing sensible is left to do. */
+static void fatal(const char *what)
+{
+    fprintf(stderr, "lg-origin: %s\n", what);
+    exit(1);
 }
 
 static uint64_t now_ms(void)
@@ -498,9 +521,28 @@ static void echo_str(struct req *r, const char *s)
     echo_put(r, s, strlen(s));
 }
 
+/* The "body-sha256 HEX" line of /echo, once the body is complete. */
+static void echo_sha256(struct req *r)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+
+    if (EVP_DigestFinal_ex(r->sha, md, &len) != 1)
+        fatal("EVP_DigestFinal_ex() failed");
+    echo_str(r, "body-sha256 ");
+    for (unsigned i = 0; i < len; i++) {
+        char hex[3];
+
+        fmt_hex(hex, md[i], 2);
+        echo_put(r, hex, 2);
+    }
+    echo_str(r, "\n");
+}
+
 static void req_reset(struct req *r)
 {
     free(r->echo);
+    EVP_MD_CTX_free(r->sha);
     memset(r, 0, sizeof(*r));
 }
 
@@ -615,7 +657,7 @@ static void respond(struct conn *c, unsigned status, const char *mem, uint64_t l
     out_str(c, reason_phrase(status));
     out_str(c, "\r\n");
     if (!(rf & RF_NO_BODY)) {
-        out_str(c, "Content-Type: text/plain\r\n");
+        out_str(c, (rf & RF_HTML) ? "Content-Type: text/html\r\n" : "Content-Type: text/plain\r\n");
         if (rf & RF_PARTIAL) {
             out_str(c, "Content-Length: ");
             out_u64(c, OR_PARTIAL_LENGTH);
@@ -809,7 +851,7 @@ static int route_one(struct req *r, const char *s, size_t len)
     } exact[] = {
         {"/healthz", ACT_HEALTHZ}, {"/echo", ACT_ECHO},       {"/close", ACT_CLOSE},
         {"/reset", ACT_RESET},     {"/partial", ACT_PARTIAL}, {"/hang", ACT_HANG},
-        {"/stats", ACT_STATS},     {"/upgrade", ACT_UPGRADE},
+        {"/stats", ACT_STATS},     {"/upgrade", ACT_UPGRADE}, {"/page", ACT_PAGE},
     };
     static const struct {
         const char *prefix;
@@ -874,6 +916,9 @@ static void route(struct req *r, const char *t, size_t len)
                 r->qflags |= QF_CLOSE;
             else if (e - a == 9 && memcmp(a, "trailer=1", 9) == 0)
                 r->qflags |= QF_TRAILER;
+            else if (e - a > 7 && memcmp(a, "offset=", 7) == 0 &&
+                     parse_num(a + 7, (size_t)(e - a - 7), 0, OR_SIZE_MAX, &r->pattern_off) < 0)
+                r->qflags |= QF_BAD;
             a = e + 1;
         }
         end = q;
@@ -1032,6 +1077,11 @@ static unsigned parse_head(struct conn *c, const char *h, size_t len, const char
         r->left = cl;
     }
     r->body_sum = LG_CHECKSUM_INIT;
+    if (r->act == ACT_ECHO) {
+        r->sha = EVP_MD_CTX_new();
+        if (r->sha == NULL || EVP_DigestInit_ex(r->sha, EVP_sha256(), NULL) != 1)
+            fatal("EVP_DigestInit_ex() failed");
+    }
     return 0;
 }
 
@@ -1104,7 +1154,12 @@ static void dispatch(struct conn *c)
         respond_name(c, (unsigned)r->arg, (r->arg == 204 || r->arg == 304) ? RF_NO_BODY : 0);
         break;
     case ACT_SIZE:
+        if (r->qflags & QF_BAD) {
+            respond_error(c, 400, "bad offset");
+            break;
+        }
         respond(c, 200, NULL, r->arg, 0);
+        c->p.off = r->pattern_off;
         break;
     case ACT_PARTIAL:
         respond(c, 200, NULL, OR_PARTIAL_SENT, RF_PARTIAL | RF_CLOSE);
@@ -1117,6 +1172,7 @@ static void dispatch(struct conn *c)
         n += (int)fmt_hex(line + n, r->body_sum, 16);
         line[n++] = '\n';
         echo_put(r, line, (size_t)n);
+        echo_sha256(r);
         respond(c, 200, r->echo, r->echo_len, 0);
         break;
     }
@@ -1133,6 +1189,9 @@ static void dispatch(struct conn *c)
         respond(c, 200, c->small, (uint64_t)n, 0);
         break;
     }
+    case ACT_PAGE:
+        respond(c, 200, o_page, sizeof(o_page) - 1, RF_HTML);
+        break;
     case ACT_UPGRADE:
         if (r->upgrade == NULL) {
             respond_error(c, 400, "/upgrade without an upgrade header");
@@ -1227,8 +1286,11 @@ static int head_done(struct conn *c, size_t len)
 static void body_data(struct conn *c, const char *p, size_t n)
 {
     c->r.body_len += n;
-    if (c->r.act == ACT_ECHO)
+    if (c->r.act == ACT_ECHO) {
         c->r.body_sum = lg_checksum(c->r.body_sum, p, n);
+        if (EVP_DigestUpdate(c->r.sha, p, n) != 1)
+            fatal("EVP_DigestUpdate() failed");
+    }
 }
 
 static int hexval(char ch)

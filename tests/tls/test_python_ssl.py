@@ -9,21 +9,20 @@ committed.
 """
 
 import os
-import re
 import socket
 import ssl
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..")
-sys.path[:0] = [os.path.join(ROOT, "tests", "framing")]
+sys.path[:0] = [os.path.join(ROOT, "tests", "framing"), os.path.join(ROOT, "tests", "support")]
 
 import harness  # noqa: E402
+from origin_proc import Origin  # noqa: E402
 
 ENV = {}
 
@@ -51,23 +50,18 @@ def config(pki, origin_port):
 def setUpModule():
     build = os.path.join(ROOT, "build")
     binary = os.environ.get("LG_BINARY") or os.path.join(build, "lifeguard")
-    origin = os.environ.get("LG_ORIGIN") or os.path.join(os.path.dirname(binary), "lg-origin")
     ENV["tmp"] = tempfile.TemporaryDirectory(prefix="lg-pyssl-")
     pki = os.path.join(ENV["tmp"].name, "pki")
     os.mkdir(pki)
     subprocess.run(["sh", os.path.join(ROOT, "tests", "support", "make_pki.sh"), pki], check=True)
     ENV["pki"] = pki
-    ENV["origin"] = subprocess.Popen([origin, "--listen", "127.0.0.1:0", "--name", "py"],
-                                     stdout=subprocess.PIPE, text=True)
-    line = ENV["origin"].stdout.readline()
-    port = int(re.search(r":(\d+)", line).group(1))
-    ENV["lg"] = harness.Lifeguard(binary, config(pki, port))
+    ENV["origin"] = Origin(binary, "py")
+    ENV["lg"] = harness.Lifeguard(binary, config(pki, ENV["origin"].port))
 
 
 def tearDownModule():
     status = ENV["lg"].stop()
-    ENV["origin"].terminate()
-    ENV["origin"].wait()
+    ENV["origin"].stop()
     ENV["tmp"].cleanup()
     if status != 0:
         raise RuntimeError("lifeguard exited %s" % status)

@@ -21,6 +21,7 @@ ROOT = os.path.join(HERE, "..", "..")
 sys.path[:0] = [os.path.join(ROOT, "tests", "framing"), os.path.join(ROOT, "tests", "support")]
 
 import harness  # noqa: E402  (the framing suite's Lifeguard: start, log, stop)
+from origin_proc import read_to_eof  # noqa: E402
 from recording_backend import RecordingBackend  # noqa: E402
 
 NAME = "www.example.com"
@@ -85,18 +86,7 @@ class Proxy:
 
     def workers(self):
         """The pids of the master's children (its workers)."""
-        out = []
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
-            try:
-                with open("/proc/%s/stat" % pid) as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == self.lg.proc.pid and fields[0] != "Z":
-                out.append(int(pid))
-        return sorted(out)
+        return self.lg.workers()
 
     def stop(self):
         """lifeguard's exit status (0: a clean graceful exit); safe to call twice."""
@@ -123,12 +113,7 @@ def https_get(port, pki, path="/", **versions):
         with ctx.wrap_socket(raw, server_hostname=NAME) as s:
             s.sendall(b"GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
                       % (path.encode(), NAME.encode()))
-            data = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+            data = read_to_eof(s)
             return data.split(b"\r\n", 1)[0].decode("latin-1"), s.version()
 
 

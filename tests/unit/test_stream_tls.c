@@ -104,21 +104,45 @@ static void server_events(pair_t *p)
     lg_stream_events(&p->s, ev);
 }
 
-/* Both sides step until the handshake is over on each. */
+/* Both sides of each of the `n` pairs step, in turn, until every handshake is over. */
+static void handshake_all(pair_t *p, size_t n)
+{
+    int server[2] = {LG_AGAIN, LG_AGAIN}, client[2] = {0, 0};
+    size_t done = 0;
+
+    cr_assert_leq(n, 2);
+    for (int i = 0; i < 1000 && done < n; i++) {
+        done = 0;
+        for (size_t k = 0; k < n; k++) {
+            if (client[k] != 1)
+                client[k] = SSL_do_handshake(p[k].c);
+            server_events(&p[k]);
+            server[k] = lg_stream_handshake(&p[k].s);
+            cr_assert_neq(server[k], LG_ERR, "handshake %zu failed: %s", k,
+                          lg_stream_tls_error(&p[k].s, why, sizeof(why)));
+            done += server[k] == LG_OK && client[k] == 1;
+        }
+    }
+    cr_assert_eq(done, n, "a handshake did not finish");
+}
+
 static void handshake(pair_t *p)
 {
-    int server = LG_AGAIN, client = 0;
+    handshake_all(p, 1);
+}
 
-    for (int i = 0; i < 1000 && (server != LG_OK || client != 1); i++) {
-        if (client != 1)
-            client = SSL_do_handshake(p->c);
-        server_events(p);
-        server = lg_stream_handshake(&p->s);
-        cr_assert_neq(server, LG_ERR, "handshake failed: %s",
-                      lg_stream_tls_error(&p->s, why, sizeof(why)));
+/* The client of `p` reads `len` bytes. */
+static void client_read_all(pair_t *p, char *out, size_t len)
+{
+    size_t n = 0;
+
+    for (int i = 0; i < 1000 && n < len; i++) {
+        int r = SSL_read(p->c, out + n, (int)(len - n));
+
+        if (r > 0)
+            n += (size_t)r;
     }
-    cr_assert_eq(server, LG_OK);
-    cr_assert_eq(client, 1);
+    cr_assert_eq(n, len);
 }
 
 /* Read `len` bytes from the stream, calling it only while RD is set. */
@@ -158,7 +182,6 @@ Test(stream_tls, handshake_then_bytes_both_ways)
     pair_t p;
     char buf[64];
     struct iovec iov[2] = {{"HTTP/1.1 200 OK\r\n", 17}, {"\r\n", 2}};
-    size_t n = 0;
 
     pair_open(&p, 0);
     handshake(&p);
@@ -168,15 +191,36 @@ Test(stream_tls, handshake_then_bytes_both_ways)
     cr_assert_eq(server_read_all(&p, buf, 18), 18);
     cr_assert_eq(memcmp(buf, "GET / HTTP/1.1\r\n\r\n", 18), 0);
     cr_assert_eq(lg_stream_writev(&p.s, iov, 2), 19);
-    for (int i = 0; i < 1000 && n < 19; i++) {
-        int r = SSL_read(p.c, buf + n, (int)(sizeof(buf) - n));
-
-        if (r > 0)
-            n += (size_t)r;
-    }
-    cr_assert_eq(n, 19);
+    client_read_all(&p, buf, 19);
     cr_assert_eq(memcmp(buf, "HTTP/1.1 200 OK\r\n\r\n", 19), 0);
     pair_close(&p);
+}
+
+/* Streams share one BIO: two whose handshakes, reads and writes interleave keep their bytes. */
+Test(stream_tls, interleaved_streams_keep_their_own_bytes)
+{
+    static const char *const up[2] = {"GET /zero", "GET /one!"}, *const down[2] = {"0 ok", "1 ok"};
+    pair_t p[2];
+    char buf[16];
+
+    pair_open(&p[0], 0);
+    pair_open(&p[1], 0);
+    handshake_all(p, 2);
+    for (int k = 0; k < 2; k++)
+        cr_assert_eq(SSL_write(p[k].c, up[k], 9), 9);
+    for (int k = 1; k >= 0; k--) {
+        struct iovec iov = {(void *)(uintptr_t)down[k], 4};
+
+        cr_assert_eq(server_read_all(&p[k], buf, 9), 9);
+        cr_assert_eq(memcmp(buf, up[k], 9), 0, "stream %d read another's bytes", k);
+        cr_assert_eq(lg_stream_writev(&p[k].s, &iov, 1), 4);
+    }
+    for (int k = 0; k < 2; k++) {
+        client_read_all(&p[k], buf, 4);
+        cr_assert_eq(memcmp(buf, down[k], 4), 0, "client %d got another's bytes", k);
+    }
+    pair_close(&p[0]);
+    pair_close(&p[1]);
 }
 
 /* A burst read whole ends with RD clear: the stream knows it is drained without an EAGAIN. */
@@ -318,6 +362,37 @@ Test(stream_tls, a_client_that_closes_mid_handshake)
     }
     cr_assert_eq(r, LG_ERR);
     cr_assert_neq(lg_stream_tls_error(&p.s, why, sizeof(why))[0], '\0');
+    pair_close(&p);
+}
+
+#define TEST_STAPLE_LEN 1500 /* a typical OCSP response with its responder's certificate */
+
+/* The server's status callback: staple TEST_STAPLE_LEN bytes (the client does not check them). */
+static int staple(SSL *ssl, void *arg)
+{
+    unsigned char *resp = OPENSSL_zalloc(TEST_STAPLE_LEN);
+
+    LG_UNUSED(arg);
+    cr_assert_not_null(resp);
+    cr_assert_eq(SSL_set_tlsext_status_ocsp_resp(ssl, resp, TEST_STAPLE_LEN), 1);
+    return SSL_TLSEXT_ERR_OK;
+}
+
+/* A stapled OCSP response reaches the client, and the server keeps no copy after the handshake. */
+Test(stream_tls, a_stapled_response_is_not_kept)
+{
+    const unsigned char *resp = NULL;
+    pair_t p;
+
+    pair_open(&p, 0);
+    SSL_CTX_set_tlsext_status_cb(p.sctx, staple);
+    SSL_set_tlsext_status_type(p.c, TLSEXT_STATUSTYPE_ocsp);
+    handshake(&p);
+    cr_assert_eq(SSL_get_tlsext_status_ocsp_resp(p.c, &resp), TEST_STAPLE_LEN,
+                 "the client got no staple");
+    cr_assert_eq(SSL_get_tlsext_status_ocsp_resp(lg_stream_ssl(&p.s), &resp), -1,
+                 "the server still holds the response");
+    cr_assert_null(resp);
     pair_close(&p);
 }
 
