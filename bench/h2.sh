@@ -8,10 +8,11 @@
 # Uses BUILD_DIR/lifeguard and BUILD_DIR/lg-origin, the system's nginx, haproxy, caddy, h2load
 # (nghttp2-client), curl and openssl, and builds bench/tls_client.c with cc. The configs are the
 # HTTP/1.1 ones of bench/run.sh (conf/*.in) for h2c and of bench/tls.sh (conf/*-tls.*.in) for TLS,
-# each with the edits that turn HTTP/2 on and make room for 500 idle upstream connections (h2_edit
-# below; Caddy speaks h2 over TLS by default and has its own h2c template, conf/Caddyfile-h2c.in). An ECDSA P-256 certificate is made at start
-# (bench/cert.sh). The processes, placement (proxy on CPU 0, origin and clients on CPU 1), CPU
-# accounting and disturbance detection are bench/lib.sh's. Writes bench/results/h2-STAMP/
+# each with the edits that turn HTTP/2 on and make room for 1,024 idle upstream connections
+# (h2_edit below; Caddy speaks h2 over TLS by default and has its own h2c template,
+# conf/Caddyfile-h2c.in). An ECDSA P-256 certificate is made at start (bench/cert.sh). The
+# processes, placement (proxy on CPU 0, origin and clients on CPU 1), CPU accounting and
+# disturbance detection are bench/lib.sh's. Writes bench/results/h2-STAMP/
 # (raw.csv with the proxy column "PROXY-tls" or "PROXY-h2c", meta.txt, the exact configs, logs;
 # bench/results/latest-h2 points at it), then the HTTP/2 section of docs/benchmarks.md through
 # bench/h2_report.py.
