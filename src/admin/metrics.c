@@ -25,6 +25,8 @@ static const struct family {
     {"lifeguard_tls_certificate_expiry_timestamp_seconds", "gauge",
      "When each loaded certificate expires (notAfter, Unix time)"},
     {"lifeguard_http2_streams_active", "gauge", "HTTP/2 streams open now"},
+    {"lifeguard_http2_connections_asleep", "gauge",
+     "Idle HTTP/2 connections whose session was given back (rebuilt on their next byte)"},
     {"lifeguard_http2_goaway_total", "counter", "GOAWAY frames sent to HTTP/2 clients"},
     {"lifeguard_http2_resets_total", "counter",
      "HTTP/2 streams reset, by who reset them (client or lifeguard)"},
@@ -307,8 +309,10 @@ static void state_series(lg_metrics_t *t, const lg_admin_view_t *v)
                           v->gens[i].cf->listeners[l].name) != LG_OK)
                 continue;
             table_add(t, LG_M_CONNS_ACTIVE, "", labels, (double)(int64_t)sl.conns_active);
-            if (v->gens[i].cf->listeners[l].http2)
+            if (v->gens[i].cf->listeners[l].http2) {
                 table_add(t, LG_M_H2_STREAMS, "", labels, (double)(int64_t)sl.h2_streams_active);
+                table_add(t, LG_M_H2_ASLEEP, "", labels, (double)(int64_t)sl.h2_asleep);
+            }
         }
     }
     for (size_t p = 0; p < g->cf->npools; p++) {

@@ -33,6 +33,7 @@ enum lg_metric_family {
     LG_M_TLS_FAILURES,
     LG_M_TLS_CERT_EXPIRY,
     LG_M_H2_STREAMS,
+    LG_M_H2_ASLEEP,
     LG_M_H2_GOAWAY,
     LG_M_H2_RESETS,
     LG_M_BE_REQUESTS,

@@ -425,6 +425,8 @@ static void h2_release(lg_conn_t *c)
 
     while (h->streams != NULL)
         lg_h2_stream_free(h->streams);
+    if (h->ng == NULL) /* asleep */
+        lg_stats_add(&lg_stats_listener(c->ls->index)->h2_asleep, (uint64_t)-1);
     nghttp2_session_del(h->ng);
     lg_buf_put(&h->in);
     lg_buf_put(&h->out);

@@ -24,7 +24,9 @@
 
 #include <string.h>
 
+#include "admin/stats.h"
 #include "core/log.h"
+#include "front/listener.h"
 
 /* A connection quiet this long, with nothing open, sleeps (checked once a second). */
 #define H2_SLEEP_QUIET_MS 1000
@@ -93,6 +95,7 @@ void lg_h2_sleep_maybe(h2_sess_t *h)
     h->ng = NULL;
     h->sleep = H2_ASLEEP;
     h->w->released = 1; /* the heap gives it back at the next trim */
+    lg_stats_add(&lg_stats_listener(h->hc->c.ls->index)->h2_asleep, 1);
 }
 
 /* A frame header (RFC 9113 4.1) at p for `len` payload bytes. */
@@ -145,6 +148,7 @@ int lg_h2_wake(h2_sess_t *h)
 
     if (h->ng != NULL)
         return LG_OK;
+    lg_stats_add(&lg_stats_listener(h->hc->c.ls->index)->h2_asleep, (uint64_t)-1);
     if (lg_h2_session_new(h) != LG_OK)
         return LG_ERR;
     n = replay(h, buf);

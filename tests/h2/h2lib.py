@@ -351,6 +351,32 @@ class RawClient:
 # ---- a well-behaved client (the h2 package)
 
 
+def h2_response(sock, conn, what):
+    """Read (answering as a client does, DATA acknowledged) until the one stream under way
+    ends: (status, body), or ("reset", code). `what` names the request in failures."""
+    status, body = None, b""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        data = sock.recv(1 << 16)
+        if not data:
+            raise AssertionError("connection closed before the response to %s" % what)
+        for ev in conn.receive_data(data):
+            if isinstance(ev, h2.events.ResponseReceived):
+                status = int(dict(ev.headers)[b":status"])
+            elif isinstance(ev, h2.events.DataReceived):
+                body += ev.data
+                conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+            elif isinstance(ev, h2.events.StreamEnded):
+                sock.sendall(conn.data_to_send())
+                return status, body
+            elif isinstance(ev, h2.events.StreamReset):
+                return "reset", ev.error_code
+            elif isinstance(ev, h2.events.ConnectionTerminated):
+                raise AssertionError("GOAWAY before the response to %s: %r" % (what, ev))
+        sock.sendall(conn.data_to_send())
+    raise AssertionError("no response to %s within %ss" % (what, WAIT))
+
+
 def h2_get(target, path="/"):
     """A GET on a fresh connection by the h2 package: (status, body), or ("reset", code)."""
     conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
@@ -361,24 +387,7 @@ def h2_get(target, path="/"):
         conn.send_headers(1, [(":method", "GET"), (":scheme", target.scheme), (":path", path),
                               (":authority", "t")], end_stream=True)
         sock.sendall(conn.data_to_send())
-        status, body = None, b""
-        deadline = time.monotonic() + WAIT
-        while time.monotonic() < deadline:
-            data = sock.recv(1 << 16)
-            if not data:
-                raise AssertionError("connection closed before the response to %s" % path)
-            for ev in conn.receive_data(data):
-                if isinstance(ev, h2.events.ResponseReceived):
-                    status = int(dict(ev.headers)[b":status"])
-                elif isinstance(ev, h2.events.DataReceived):
-                    body += ev.data
-                    conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
-                elif isinstance(ev, h2.events.StreamEnded):
-                    return status, body
-                elif isinstance(ev, h2.events.StreamReset):
-                    return "reset", ev.error_code
-            sock.sendall(conn.data_to_send())
-        raise AssertionError("no response to %s within %ss" % (path, WAIT))
+        return h2_response(sock, conn, path)
     finally:
         sock.close()
 

@@ -13,6 +13,7 @@ client and an operator see it (docs/security.md; the contract of issue 15):
   body never sent          408 after timeouts.client_body
   idle connection          GOAWAY NO_ERROR after timeouts.client_idle, then close
   Upgrade: h2c             served as HTTP/1.1; the backend never sees Upgrade / HTTP2-Settings
+  sleep                    an idle session sleeps (counted) and wakes on its next byte, unseen
 
   /usr/bin/python3 tests/h2/test_h2_attacks.py     (lifeguard and lg-origin from $LG_BINARY and
                                                     $LG_ORIGIN, else build/)
@@ -38,6 +39,12 @@ except ImportError as e:  # python3-h2 / python3-hpack missing
     print("skipped: %s (Debian python3-h2)" % e)
     sys.exit(77)
 
+import socket  # noqa: E402
+import ssl  # noqa: E402
+
+import h2.config  # noqa: E402
+import h2.connection  # noqa: E402
+import h2.events  # noqa: E402
 import harness  # noqa: E402  (tests/framing, on the path through h2lib)
 import tls_support  # noqa: E402
 
@@ -428,9 +435,74 @@ class Upgrade(H2Case):
         self.assertEqual(self.proxy.app.stats()["requests"] - before, 1)
 
 
+class Sleep(H2Case):
+    """An idle connection gives its nghttp2 session back and takes a new one on its next byte;
+    the client (the h2 package, acknowledging DATA and SETTINGS as browsers do) sees nothing of
+    it: HPACK, windows and stream ids go on."""
+
+    ASLEEP = "lifeguard_http2_connections_asleep"
+
+    def exchange(self, s, c, sid, path, body=None):
+        headers = [(":method", "POST" if body else "GET"), (":path", path), (":scheme", "http"),
+                   (":authority", "t"), ("cookie", "a=1"), ("cookie", "b=2")]
+        c.send_headers(sid, headers, end_stream=body is None)
+        off = 0
+        deadline = time.time() + h.WAIT
+        while body and off < len(body):  # as the windows allow: lifeguard opens them as it reads
+            n = min(c.local_flow_control_window(sid), c.max_outbound_frame_size, len(body) - off)
+            if n > 0:
+                c.send_data(sid, body[off:off + n], end_stream=off + n == len(body))
+                off += n
+            else:
+                self.assertLess(time.time(), deadline, "the window stayed shut")
+                s.sendall(c.data_to_send())
+                c.receive_data(s.recv(65536))
+        s.sendall(c.data_to_send())
+        return h.h2_response(s, c, path)
+
+    def quiet_until_asleep(self, s, c, want):
+        """Read (and answer, as a client does) until `want` sessions of the listener sleep."""
+        s.settimeout(0.2)
+        deadline = time.time() + h.WAIT
+        while self.proxy.metric(self.ASLEEP, listener=self.target.listener) != want:
+            self.assertLess(time.time(), deadline, "no session went to sleep")
+            try:
+                c.receive_data(s.recv(65536))
+                s.sendall(c.data_to_send())
+            except (socket.timeout, ssl.SSLWantReadError):
+                pass
+        s.settimeout(h.WAIT)
+
+    def test_idle_session_sleeps_and_wakes(self):
+        s = self.target.connect()
+        c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        c.initiate_connection()
+        c.increment_flow_control_window(1 << 24)
+        s.sendall(c.data_to_send())
+        sid = 1
+        try:
+            for _ in range(3):
+                status, data = self.exchange(s, c, sid, "/size/300k")
+                self.assertEqual((status, len(data)), (200, 300 * 1024))
+                body = os.urandom(200000)
+                status, data = self.exchange(s, c, sid + 2, "/echo", body)
+                self.assertEqual(status, 200)
+                self.assertIn(b"body-length 200000\n", data)
+                self.assertIn(b"header cookie: a=1; b=2\n", data)
+                sid += 4
+                self.quiet_until_asleep(s, c, 1)
+        finally:
+            s.close()
+        deadline = time.time() + h.WAIT
+        while self.proxy.metric(self.ASLEEP, listener=self.target.listener) != 0:
+            self.assertLess(time.time(), deadline, "the closed connection is still counted")
+            time.sleep(0.1)
+        self.assert_served()
+
+
 def _tls_variants():
     """Each attack class again on the TLS listener (h2 by ALPN)."""
-    for cls in (Limits, Attacks, Floods, Timeouts):
+    for cls in (Limits, Attacks, Floods, Timeouts, Sleep):
         name = cls.__name__ + "Tls"
         globals()[name] = type(name, (cls,), {"TRANSPORT": "tls", "__doc__": cls.__doc__})
 
