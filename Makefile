@@ -14,7 +14,7 @@ FUZZ_BUILD   ?= build-fuzz
 CMAKE_FLAGS = -DLG_WERROR=$(if $(filter 1,$(WERROR)),ON,OFF) \
               -DLG_SANITIZE=$(if $(filter 1,$(SANITIZE)),ON,OFF)
 
-.PHONY: all deps build run install test test-asan test-docker fuzz bench bench-tls format size clean
+.PHONY: all deps build run install test test-asan test-docker fuzz bench bench-tls bench-h2 format size clean
 
 all: build
 
@@ -69,6 +69,11 @@ bench-ab: build
 bench-tls: DEPS = bench
 bench-tls: build
 	@bench/tls.sh $(BUILD)
+
+# the HTTP/2 rows (lifeguard, nginx, HAProxy, Caddy over TLS and h2c, h2load); 15 to 30 minutes
+bench-h2: DEPS = bench
+bench-h2: build
+	@bench/h2.sh $(BUILD)
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

@@ -57,6 +57,7 @@ done
 cp "$TMP/A/lifeguard.yaml" "$RES/conf/" # B's differs only in its port
 
 meta_machine
+meta_http1
 for s in A B; do
     meta "bin_$s" "${BIN[$s]}"
     meta "version_$s" "$("${BIN[$s]}" -V 2>&1 | head -1)"

@@ -110,11 +110,18 @@ meta_machine() { # what the figures depend on, whichever proxies are measured
     meta memory "$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
     meta os "$(. /etc/os-release && echo "$PRETTY_NAME")"
     meta virt "$(lscpu | awk -F': +' '/Hypervisor vendor/ { v = $2 } END { print (v ? v " guest" : "none") }'), container: $(systemd-detect-virt -c 2>/dev/null || echo none)"
-    meta wrk "$(wrk -v 2>&1 | head -1 | awk '{ print $2 }')"
     meta perf "$(perf --version 2>/dev/null || echo none)"
     meta syscount "$SYSCOUNT"
     meta proxy_cpu "$PROXY_CPU"
     meta load_cpu "$LOAD_CPU"
+    meta foreign_max "$FOREIGN_MAX"
+    meta retries "$RETRIES"
+    meta nofile "$NOFILE"
+    meta nice "$(nice)"
+    meta loadavg_start "$(cut -d' ' -f1-3 /proc/loadavg)"
+}
+meta_http1() { # the knobs of the HTTP/1.1 tests (bench/run.sh, bench/ab.sh)
+    meta wrk "$(wrk -v 2>&1 | head -1 | awk '{ print $2 }')"
     meta conns "$CONNS"
     meta ka_secs "$KA_SECS"
     meta warmup_secs "$WARMUP_SECS"
@@ -125,11 +132,6 @@ meta_machine() { # what the figures depend on, whichever proxies are measured
     meta idle_rate "$IDLE_RATE"
     meta idle_inflight "$IDLE_INFLIGHT"
     meta settle "$SETTLE"
-    meta foreign_max "$FOREIGN_MAX"
-    meta retries "$RETRIES"
-    meta nofile "$NOFILE"
-    meta nice "$(nice)"
-    meta loadavg_start "$(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
 # ---------------------------------------------------------------- /proc sampling
@@ -224,9 +226,11 @@ declare -A MASTER # NAME -> the process we started
 declare -A PIDS   # NAME -> it and its descendants, space separated ("" when not running)
 declare -A WORKER # NAME -> the worker serving traffic, as started
 
+CERT_DIR="" # where bench/cert.sh made the certificate of the TLS templates (callers that use them)
 render() { # TEMPLATE OUT NAME: a config template for NAME's port, the origin and $TMP/NAME
     sed -e "s/@PORT@/${PORT[$3]}/g" -e "s/@ORIGIN_PORT@/$ORIGIN_PORT/g" -e "s/@NOFILE@/$NOFILE/g" \
-        -e "s#@DIR@#$TMP/$3#g" "$1" >"$2"
+        -e "s#@DIR@#$TMP/$3#g" -e "s#@CERT@#$CERT_DIR/ecdsa.pem#g" -e "s#@KEY@#$CERT_DIR/ecdsa.key#g" \
+        -e "s#@PEM@#$CERT_DIR/ecdsa-haproxy.pem#g" "$1" >"$2"
 }
 
 start_proxy() { # NAME NPROCS CMD...: run CMD on CPU $PROXY_CPU, wait for NPROCS processes and the port
@@ -248,6 +252,18 @@ start_proxy() { # NAME NPROCS CMD...: run CMD on CPU $PROXY_CPU, wait for NPROCS
     done
     echo "bench: $name did not start; see $RES/logs/$name.err" >&2
     exit 1
+}
+
+start_kind() { # NAME KIND CONF: start_proxy NAME for KIND (lifeguard nginx haproxy caddy) with CONF
+    local dir
+    dir=$(dirname "$3")
+    case $2 in
+    lifeguard) start_proxy "$1" 2 "$BUILD/lifeguard" -c "$3" ;;
+    nginx) start_proxy "$1" 2 nginx -p "$dir/" -e "$dir/startup-error.log" -c "$3" ;;
+    haproxy) start_proxy "$1" 1 haproxy -db -f "$3" ;;
+    caddy) start_proxy "$1" 1 env XDG_DATA_HOME="$dir" XDG_CONFIG_HOME="$dir" GOMAXPROCS=1 \
+        caddy run --config "$3" --adapter caddyfile ;;
+    esac
 }
 
 stop_proxy() { # NAME
@@ -353,12 +369,15 @@ sanity() { # correct bytes through the proxy
     emit "$r" "$name" sanity ok "$ok"
 }
 
-measure_idle() { # RSS with IDLE_N idle keep-alive connections minus RSS before
+# RSS with IDLE_N idle connections minus RSS before; CLIENT (default: idle_conns, HTTP/1.1 keep-alive)
+# opens them, prints "ready ok=N ..." and holds them until SIGTERM
+measure_idle() { # ROUND NAME [CLIENT ARGS...]
     local r=$1 name=$2 idle_pid rss0 rss1 n
+    shift 2
+    [ $# -gt 0 ] || set -- "$TMP/idle_conns" "127.0.0.1:${PORT[$name]}" "$IDLE_N" "$IDLE_RATE" "$IDLE_INFLIGHT"
     sleep 1
     rss0=$(mem_kib VmRSS ${PIDS[$name]})
-    taskset -c $LOAD_CPU "$TMP/idle_conns" "127.0.0.1:${PORT[$name]}" "$IDLE_N" "$IDLE_RATE" \
-        "$IDLE_INFLIGHT" >"$TMP/idle.out" 2>"$TMP/idle.err" &
+    taskset -c $LOAD_CPU "$@" >"$TMP/idle.out" 2>"$TMP/idle.err" &
     idle_pid=$!
     STARTED+=("$idle_pid")
     for _ in $(seq 900); do grep -q '^ready' "$TMP/idle.out" && break; sleep 0.1; done

@@ -51,7 +51,28 @@ ROWS = [
 ]
 
 
-def load(resdir):
+# the beginnings of the sections other scripts write at the end of docs/benchmarks.md
+KEPT_SECTIONS = ("<!-- tls section:", "<!-- h2 section:")
+
+
+def replace_section(begin, end, lines):
+    """Put LINES (the section: its first line BEGIN, its last END) into docs/benchmarks.md in
+    place of what lies between those marker lines, or at the end of the page the first time."""
+    page = os.path.join(DOCS, "benchmarks.md")
+    with open(page) as f:
+        text = f.read()
+    new = "\n".join(lines)
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + new + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n" + new + "\n"
+    with open(page, "w") as f:
+        f.write(text)
+    return page
+
+
+def load(resdir, keep_disturbed=False):
     byround = {}  # (proxy, test, metric) -> {round: value}
     with open(os.path.join(resdir, "raw.csv")) as f:
         for row in csv.DictReader(f):
@@ -72,7 +93,7 @@ def load(resdir):
                     meta[k] = v
     # Runs during which other processes used more than foreign_max cores (after the retries
     # run.sh allows) are left out of the statistics of their test, unless no clean run is left.
-    fmax = float(meta.get("foreign_max", "inf"))
+    fmax = float("inf") if keep_disturbed else float(meta.get("foreign_max", "inf"))
     disturbed = {}  # (proxy, test) -> set of rounds
     for (proxy, test, metric), vals in byround.items():
         if metric == "foreign_cores":
@@ -131,7 +152,7 @@ def disturbed_text(meta):
     return text
 
 
-def check_problems(data, meta, proxies):
+def check_problems(data, meta, proxies, tests=("ka", "close", "body")):
     """The correctness checks of every round that failed, one sentence each."""
     problems = []
     for p in proxies:
@@ -140,7 +161,7 @@ def check_problems(data, meta, proxies):
             bad = sum(1 for v in vals if v != 1)
             if bad:
                 problems.append("{}: {} failed in {} of {} rounds".format(p, key + " " + what, bad, len(vals)))
-        for test in ("ka", "close", "body"):
+        for test in tests:
             errs = sum(data.get((p, test, "errors"), []))
             if errs:
                 problems.append("{}: {} errors reported by the client in the {} runs".format(p, int(errs), test))
@@ -497,12 +518,13 @@ def main():
             w("")
 
     page = os.path.join(DOCS, "benchmarks.md")
-    keep = ""  # the TLS section, written by bench/tls_report.py, stays as it is
+    keep = ""  # the sections of bench/tls_report.py and bench/h2_report.py stay as they are
     if os.path.exists(page):
         with open(page) as f:
             old = f.read()
-        if "<!-- tls section:" in old:
-            keep = "\n" + old[old.index("<!-- tls section:"):].rstrip() + "\n"
+        starts = [old.index(m) for m in KEPT_SECTIONS if m in old]
+        if starts:
+            keep = "\n" + old[min(starts):].rstrip() + "\n"
     with open(page, "w") as f:
         f.write("\n".join(out).rstrip() + "\n" + keep)
     print("report: wrote {} ({} plots)".format(os.path.join(DOCS, "benchmarks.md"), len(made)))

@@ -59,13 +59,8 @@ case " $PROXIES " in *" nginx "*)
     nginx -t -q -p "$TMP/nginx/" -e "$TMP/nginx/startup-error.log" -c "$TMP/nginx/nginx.conf" ;; esac
 case " $PROXIES " in *" haproxy "*) haproxy -c -q -f "$TMP/haproxy/haproxy.cfg" ;; esac
 
-start_named() { # NAME: one of the three, one worker, its own config
-    case $1 in
-    lifeguard) start_proxy lifeguard 2 "$BUILD/lifeguard" -c "$TMP/lifeguard/lifeguard.yaml" ;;
-    nginx) start_proxy nginx 2 nginx -p "$TMP/nginx/" -e "$TMP/nginx/startup-error.log" -c "$TMP/nginx/nginx.conf" ;;
-    haproxy) start_proxy haproxy 1 haproxy -db -f "$TMP/haproxy/haproxy.cfg" ;;
-    esac
-}
+declare -A CONF=([lifeguard]=lifeguard.yaml [nginx]=nginx.conf [haproxy]=haproxy.cfg)
+start_named() { start_kind "$1" "$1" "$TMP/$1/${CONF[$1]}"; } # NAME: one of the three, one worker
 
 measure_proxy() { # ROUND NAME
     local r=$1 name=$2 test
@@ -102,6 +97,7 @@ measure_direct() { # ROUND: the origin alone, for the ceiling the load side can 
 
 # ---------------------------------------------------------------- metadata
 meta_machine
+meta_http1
 meta lifeguard "$("$BUILD/lifeguard" -V 2>&1 | head -1) ($(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$BUILD/CMakeCache.txt" 2>/dev/null))"
 meta lifeguard_git "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo 'no commit')$(GIT_OPTIONAL_LOCKS=0 git -C "$ROOT" status --porcelain -- src 2>/dev/null | grep -q . && echo ' + uncommitted changes in src/')"
 meta nginx "$(nginx -v 2>&1 | sed 's/^nginx version: //')"

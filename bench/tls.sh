@@ -64,17 +64,9 @@ CLK_TCK=$(getconf CLK_TCK)
 cc -O2 -Wall -Wextra -o "$TMP/tls_client" "$HERE/tls_client.c" -lssl -lcrypto
 
 # ---------------------------------------------------------------- certificates (made now, never kept)
-mkdir -m 700 "$TMP/cert"
-for kt in ecdsa rsa; do
-    case $kt in
-    ecdsa) alg=(-newkey ec -pkeyopt ec_paramgen_curve:P-256) ;;
-    rsa) alg=(-newkey rsa:2048) ;;
-    esac
-    openssl req -x509 "${alg[@]}" -nodes -days 2 -subj "/CN=localhost" \
-        -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-        -keyout "$TMP/cert/$kt.key" -out "$TMP/cert/$kt.pem" 2>/dev/null
-    cat "$TMP/cert/$kt.pem" "$TMP/cert/$kt.key" >"$TMP/cert/$kt-haproxy.pem"
-done
+# shellcheck source=bench/cert.sh
+. "$HERE/cert.sh"
+for kt in ecdsa rsa; do make_cert "$TMP/cert" "$kt"; done
 
 # ---------------------------------------------------------------- origin and ports
 taskset -c $LOAD_CPU "$BUILD/lg-origin" --listen 127.0.0.1:0 --name origin --quiet \

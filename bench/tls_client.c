@@ -3,7 +3,7 @@
  *
  *   tls_client hs   HOST:PORT SECONDS CONNS new|resume
  *   tls_client bulk HOST:PORT SECONDS PATH
- *   tls_client idle HOST:PORT N
+ *   tls_client idle HOST:PORT N [h1|h2|h2c]
  *
  * hs: CONNS connections at a time from one epoll loop, each doing a TLS handshake, one
  * "GET / HTTP/1.1" with "Connection: close", reading the response until the server closes, then
@@ -16,7 +16,11 @@
  *   RESULT requests=N bytes=B errors=E seconds=S
  * idle: N connections opened one after the other (handshake, one keep-alive "GET /", response
  * read), then held idle; prints "ready ok=N failed=F seconds=S" and holds them until SIGTERM or
- * SIGINT, then prints "done ok=N".
+ * SIGINT, then prints "done ok=N closed_by_peer=C" (C: those the server closed meanwhile).
+ * h1 (the default) speaks HTTP/1.1 over TLS; h2 offers ALPN "h2" only and speaks HTTP/2 over
+ * TLS; h2c speaks HTTP/2 with prior knowledge over plain TCP (bench/h2.sh). An HTTP/2 connection
+ * counts as ok when the preface and SETTINGS exchange is complete both ways (each side has ACKed
+ * the other's SETTINGS) and the response to one "GET /" (stream 1) has ended with status 200.
  * No certificate verification (the benchmark makes its own self-signed certificates); TLS 1.3
  * with OpenSSL's default groups (X25519 first), as curl or a browser would negotiate.
  */
@@ -27,6 +31,7 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +62,10 @@ static int tcp_connect(int nonblock)
     if (fd < 0)
         return -1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (!nonblock) { /* a server that stops answering fails the call instead of hanging it */
+        struct timeval tv = {.tv_sec = 10};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    }
     if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0 && errno != EINPROGRESS) {
         close(fd);
         return -1;
@@ -257,17 +266,144 @@ static int run_bulk(double secs, const char *path)
     return 0;
 }
 
+/* ---------------------------------------------------------------- HTTP/2 (idle h2, h2c) */
+struct conn {
+    int fd;
+    SSL *ssl; /* NULL for h2c */
+};
+
+static int conn_write(struct conn *c, const void *p, int n)
+{
+    return c->ssl ? SSL_write(c->ssl, p, n) : (int)send(c->fd, p, (size_t)n, MSG_NOSIGNAL);
+}
+
+static int conn_read(struct conn *c, void *p, int n)
+{
+    return c->ssl ? SSL_read(c->ssl, p, n) : (int)recv(c->fd, p, (size_t)n, 0);
+}
+
+enum { F_DATA = 0, F_HEADERS = 1, F_SETTINGS = 4, F_GOAWAY = 7 };
+enum { FL_ACK = 0x1, FL_END_STREAM = 0x1, FL_PADDED = 0x8, FL_PRIORITY = 0x20 };
+
+/* The preface, an empty SETTINGS and "GET /" on stream 1 (HPACK: :method GET, :path /, :scheme
+ * from the static table; :authority "localhost" as a literal without indexing). */
+static int h2_request(struct conn *c)
+{
+    static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    unsigned char out[128],
+        hdr[] = {0x82, 0x84, 0x86, 0x01, 9, 'l', 'o', 'c', 'a', 'l', 'h', 'o', 's', 't'};
+    int n = (int)sizeof preface - 1;
+
+    memcpy(out, preface, (size_t)n);
+    memcpy(out + n, "\0\0\0\x04\0\0\0\0\0", 9); /* SETTINGS, no parameters */
+    n += 9;
+    hdr[2] = c->ssl ? 0x87 : 0x86; /* :scheme https or http */
+    out[n++] = 0;
+    out[n++] = 0;
+    out[n++] = (unsigned char)sizeof hdr;
+    out[n++] = F_HEADERS;
+    out[n++] = 0x5; /* END_STREAM | END_HEADERS */
+    memcpy(out + n, "\0\0\0\x01", 4);
+    n += 4;
+    memcpy(out + n, hdr, sizeof hdr);
+    n += (int)sizeof hdr;
+    return conn_write(c, out, n) == n ? 0 : -1;
+}
+
+/* One frame of stream 1 or 0 (the others are ignored); updates *state: bit 0 the server's
+ * SETTINGS seen and ACKed, bit 1 our SETTINGS ACKed, bit 2 status 200, bit 3 the response ended.
+ * -1 on GOAWAY or a failed write. */
+static int h2_frame(struct conn *c, const unsigned char *f, unsigned len, int *state)
+{
+    static const unsigned char ack[] = {0, 0, 0, F_SETTINGS, FL_ACK, 0, 0, 0, 0};
+    unsigned type = f[3], flags = f[4],
+             sid =
+                 ((unsigned)f[5] & 0x7f) << 24 | (unsigned)f[6] << 16 | (unsigned)f[7] << 8 | f[8];
+    const unsigned char *p = f + 9;
+
+    if (type == F_GOAWAY)
+        return -1;
+    if (type == F_SETTINGS && (flags & FL_ACK))
+        *state |= 2;
+    else if (type == F_SETTINGS) {
+        if (conn_write(c, ack, (int)sizeof ack) != (int)sizeof ack)
+            return -1;
+        *state |= 1;
+    }
+    if (sid != 1 || (type != F_HEADERS && type != F_DATA))
+        return 0;
+    if (type == F_HEADERS) {
+        p += (flags & FL_PADDED ? 1 : 0) + (flags & FL_PRIORITY ? 5 : 0);
+        if (p < f + 9 + len && *p == 0x88) /* :status 200 from the static table */
+            *state |= 4;
+    }
+    if (flags & FL_END_STREAM)
+        *state |= 8;
+    return 0;
+}
+
+/* The exchange on a new connection; 0 when complete (the connection is then idle), else -1. */
+static int h2_exchange(struct conn *c)
+{
+    static unsigned char buf[65536];
+    int have = 0, r, state = 0;
+    unsigned len;
+
+    if (h2_request(c) != 0)
+        return -1;
+    while (state != 15) {
+        r = conn_read(c, buf + have, (int)sizeof buf - have);
+        if (r <= 0)
+            return -1;
+        have += r;
+        while (have >= 9 &&
+               have >= 9 + (int)(len = (unsigned)buf[0] << 16 | (unsigned)buf[1] << 8 | buf[2])) {
+            if (h2_frame(c, buf, len, &state) != 0)
+                return -1;
+            memmove(buf, buf + 9 + len, (size_t)have - 9 - len);
+            have -= 9 + (int)len;
+        }
+        if (have == (int)sizeof buf)
+            return -1; /* a frame larger than the default SETTINGS_MAX_FRAME_SIZE */
+    }
+    return 0;
+}
+
+/* A new connection that has done one request: h1 and h2 over TLS, h2c over TCP; 0 or -1. */
+static int idle_open(struct conn *c, const char *proto)
+{
+    static char buf[65536];
+    const unsigned char *alpn;
+    unsigned alen;
+
+    c->ssl = NULL;
+    c->fd = -1;
+    if (strcmp(proto, "h2c") == 0) {
+        c->fd = tcp_connect(0);
+        return c->fd < 0 ? -1 : h2_exchange(c);
+    }
+    c->ssl = open_tls();
+    if (!c->ssl)
+        return -1;
+    c->fd = SSL_get_fd(c->ssl);
+    if (strcmp(proto, "h1") == 0)
+        return get(c->ssl, "/", buf, sizeof buf) >= 0 ? 0 : -1;
+    SSL_get0_alpn_selected(c->ssl, &alpn, &alen);
+    if (alen != 2 || memcmp(alpn, "h2", 2) != 0)
+        return -1;
+    return h2_exchange(c);
+}
+
 static volatile sig_atomic_t stop;
 static void on_signal(int sig)
 {
     stop = sig;
 }
 
-static int run_idle(int n)
+static int run_idle(int n, const char *proto)
 {
-    static char buf[65536];
-    SSL **held = calloc((size_t)n, sizeof *held);
-    int i, ok = 0, failed = 0;
+    struct conn *held = calloc((size_t)n, sizeof *held);
+    int i, ok = 0, failed = 0, closed = 0;
     double t0 = now();
     struct rlimit rl;
 
@@ -277,17 +413,25 @@ static int run_idle(int n)
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     for (i = 0; i < n && !stop; i++) {
-        held[ok] = open_tls();
-        if (held[ok] && get(held[ok], "/", buf, sizeof buf) >= 0)
+        if (idle_open(&held[ok], proto) == 0) {
             ok++;
-        else
-            failed++;
+            continue;
+        }
+        failed++;
+        if (held[ok].ssl)
+            SSL_free(held[ok].ssl);
+        if (held[ok].fd >= 0)
+            close(held[ok].fd);
     }
     printf("ready ok=%d failed=%d seconds=%.3f\n", ok, failed, now() - t0);
     fflush(stdout);
     while (!stop)
         pause();
-    printf("done ok=%d\n", ok);
+    for (i = 0; i < ok; i++) {
+        struct pollfd pf = {.fd = held[i].fd, .events = POLLRDHUP};
+        closed += poll(&pf, 1, 0) == 1 && (pf.revents & (POLLRDHUP | POLLHUP | POLLERR));
+    }
+    printf("done ok=%d closed_by_peer=%d\n", ok - closed, closed);
     return 0;
 }
 
@@ -314,8 +458,15 @@ int main(int argc, char **argv)
         return run_hs(atof(argv[3]), atoi(argv[4]), strcmp(argv[5], "resume") == 0);
     if (strcmp(argv[1], "bulk") == 0 && argc == 5)
         return run_bulk(atof(argv[3]), argv[4]);
-    if (strcmp(argv[1], "idle") == 0 && argc == 4)
-        return run_idle(atoi(argv[3]));
+    if (strcmp(argv[1], "idle") == 0 && (argc == 4 || argc == 5)) {
+        const char *proto = argc == 5 ? argv[4] : "h1";
+
+        if (strcmp(proto, "h2") == 0)
+            SSL_CTX_set_alpn_protos(ctx, (const unsigned char *)"\x02h2", 3);
+        else if (strcmp(proto, "h1") != 0 && strcmp(proto, "h2c") != 0)
+            return 2;
+        return run_idle(atoi(argv[3]), proto);
+    }
     fprintf(stderr, "tls_client: bad arguments\n");
     return 2;
 }

@@ -13,7 +13,7 @@ meta.txt and conf/*, and bench/tls-notes.md (hand-written analysis, included as 
 import os
 import sys
 
-from report import DOCS, HERE, cell, load, ratio, stat
+from report import HERE, cell, load, ratio, replace_section, stat
 
 TLS_BEGIN = "<!-- tls section: bench/tls_report.py -->"
 TLS_END = "<!-- end of tls section -->"
@@ -45,6 +45,22 @@ def best_other(data, test, metric, higher):
     return pick(sts, key=lambda ps: ps[1][0])
 
 
+def table_row(data, test, metric, label, fmt, higher, factor):
+    """One row: the medians (ranges) of PROXIES, lifeguard / the best other, target, met."""
+    cells = [cell(stat(data, p, test, metric), fmt) for p in PROXIES]
+    lg = stat(data, "lifeguard", test, metric)
+    who, best = best_other(data, test, metric, higher) if higher is not None else (None, None)
+    rel = "{} ({})".format(ratio(lg, best), who) if best else "–"
+    tgt, met = "", ""
+    if factor is not None and lg and best:
+        tgt = "{} {:g}× best".format("≥" if higher else "≤", factor)
+        ok = lg[0] >= factor * best[0] if higher else lg[0] <= factor * best[0]
+        # "≥ the best" missed by less than the noise: the ranges overlap
+        close = factor == 1.0 and (lg[2] >= best[1] if higher else lg[1] <= best[2])
+        met = "yes" if ok else "≈ (ranges overlap)" if close else "**no**"
+    return "| {} | {} | {} | {} | {} |".format(label, " | ".join(cells), rel, tgt, met)
+
+
 def section(resdir, data, meta):
     out = []
     w = out.append
@@ -60,19 +76,8 @@ def section(resdir, data, meta):
     w("")
     w("| | " + " | ".join(PROXIES) + " | lifeguard / best other | target | met |")
     w("| --- |" + " ---: |" * len(PROXIES) + " ---: | --- | --- |")
-    for test, metric, label, fmt, higher, factor in ROWS:
-        cells = [cell(stat(data, p, test, metric), fmt) for p in PROXIES]
-        lg = stat(data, "lifeguard", test, metric)
-        who, best = best_other(data, test, metric, higher) if higher is not None else (None, None)
-        rel = "{} ({})".format(ratio(lg, best), who) if best else "–"
-        tgt, met = "", ""
-        if factor is not None and lg and best:
-            tgt = "{} {:g}× best".format("≥" if higher else "≤", factor)
-            ok = lg[0] >= factor * best[0] if higher else lg[0] <= factor * best[0]
-            # "≥ the best" missed by less than the noise: the ranges overlap
-            close = factor == 1.0 and (lg[2] >= best[1] if higher else lg[1] <= best[2])
-            met = "yes" if ok else "≈ (ranges overlap)" if close else "**no**"
-        w("| {} | {} | {} | {} | {} |".format(label, " | ".join(cells), rel, tgt, met))
+    for row in ROWS:
+        w(table_row(data, *row))
     w("")
     w("Negotiated with a default `openssl s_client`: " + "; ".join(
         "{} {}".format(p, meta.get("negotiated_" + p, "?")) for p in PROXIES) + ". Versions: "
@@ -80,11 +85,7 @@ def section(resdir, data, meta):
           meta.get("nginx", "?"), meta.get("haproxy", "?"), meta.get("caddy", "?"),
           meta.get("lifeguard", "?"), meta.get("openssl", "?")))
     w("")
-    notes = os.path.join(HERE, "tls-notes.md")
-    if os.path.exists(notes):
-        with open(notes) as f:
-            w(f.read().rstrip())
-        w("")
+    out += notes_block("tls-notes.md")
     w("### TLS method")
     w("")
     w("`bench/tls.sh build` ({}; runs of {} s). Each proxy terminates TLS 1.2/1.3 with "
@@ -114,23 +115,37 @@ def section(resdir, data, meta):
       "other, each a full handshake and one keep-alive `GET /`, then held; the proxy's RSS "
       "growth (all processes) 2 s after the last one, divided by the connections.")
     w("")
-    confdir = os.path.join(resdir, "conf")
-    for name in sorted(os.listdir(confdir)) if os.path.isdir(confdir) else []:
-        w("`{}` (paths and ports as rendered by the run):".format(name))
-        w("")
-        w("```" + ("yaml" if name.endswith(".yaml") else "text"))
-        with open(os.path.join(confdir, name)) as f:
-            w(f.read().rstrip())
-        w("```")
-        w("")
+    out += conf_listing(resdir)
     w(TLS_END)
     return out
 
 
-def load_all(resdirs):
+def notes_block(name):
+    """bench/NAME (hand-written analysis) followed by an empty line, when it exists."""
+    path = os.path.join(HERE, name)
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [f.read().rstrip(), ""]
+
+
+def conf_listing(resdir):
+    """The configs of a run (RESULT_DIR/conf/*) as markdown code blocks."""
+    out = []
+    confdir = os.path.join(resdir, "conf")
+    for name in sorted(os.listdir(confdir)) if os.path.isdir(confdir) else []:
+        out += ["`{}` (paths and ports as rendered by the run):".format(name), "",
+                "```" + ("yaml" if name.endswith(".yaml") else "text")]
+        with open(os.path.join(confdir, name)) as f:
+            out.append(f.read().rstrip())
+        out += ["```", ""]
+    return out
+
+
+def load_all(resdirs, keep_disturbed=False):
     data, metas = {}, []
     for d in resdirs:
-        one, meta = load(d)
+        one, meta = load(d, keep_disturbed)
         metas.append(meta)
         for key, vals in one.items():
             data.setdefault(key, []).extend(vals)
@@ -147,17 +162,7 @@ def main():
     data, meta = load_all(resdirs)
     resdir = resdirs[-1]
     meta["_runs"] = ", ".join("`bench/results/{}`".format(os.path.basename(d)) for d in resdirs)
-    page = os.path.join(DOCS, "benchmarks.md")
-    with open(page) as f:
-        text = f.read()
-    new = "\n".join(section(resdir, data, meta))
-    if TLS_BEGIN in text and TLS_END in text:
-        head, rest = text.split(TLS_BEGIN, 1)
-        text = head + new + rest.split(TLS_END, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n" + new + "\n"
-    with open(page, "w") as f:
-        f.write(text)
+    page = replace_section(TLS_BEGIN, TLS_END, section(resdir, data, meta))
     print("tls report: wrote the TLS section of " + page)
 
 

@@ -7,7 +7,8 @@
 #                            clang-format for scripts/format-check.sh, testssl.sh and sslscan
 #                            for the TLS scan)
 #   scripts/deps.sh fuzz     also clang and libFuzzer (make fuzz)
-#   scripts/deps.sh bench    also nginx, haproxy, caddy, wrk, gnuplot, perf
+#   scripts/deps.sh bench    also nginx, haproxy, caddy, wrk, gnuplot, perf (and the test set:
+#                            h2load of nghttp2-client for make bench-h2)
 #   scripts/deps.sh docker   also docker.io, docker-compose, debootstrap (make test-docker)
 set -eu
 
