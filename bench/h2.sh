@@ -19,13 +19,15 @@
 #
 # Each round starts every proxy afresh for each transport (tls, h2c) and measures, in order:
 # sanity (curl over HTTP/2: the origin's body), the idle test (IDLE_N connections, each after the
-# preface and SETTINGS exchange and one request: tls_client idle ... h2|h2c; RSS growth per
-# connection), a warm-up (h2load, not measured), then for each shape CONNSxSTREAMS of SHAPES one
+# preface and SETTINGS exchange, a 15 MiB connection window as Chrome gives, and one request, then
+# read as a browser reads an idle connection, SETTINGS acknowledged: tls_client idle ... h2|h2c;
+# RSS growth per connection, SETTLE seconds after the last one: lifeguard's idle sessions sleep
+# after a second of quiet and the client's ACK), a warm-up (h2load, not measured), then for each shape CONNSxSTREAMS of SHAPES one
 # timed `h2load -n H2_N -c CONNS -m STREAMS` (requests/s, CPU-s of all the proxy's processes per
 # 100k requests). Every h2load run is bounded by H2_N requests and H2_TIMEOUT seconds.
 #
 # Knobs: ROUNDS (3), H2_N (100000), SHAPES ("1x100 50x10"), WARMUP_N (20000), H2_TIMEOUT (90 s),
-# IDLE_N (5000), SETTLE (2 s), TRANSPORTS ("tls h2c"), PROXIES ("lifeguard nginx haproxy caddy"),
+# IDLE_N (5000), SETTLE (5 s), TRANSPORTS ("tls h2c"), PROXIES ("lifeguard nginx haproxy caddy"),
 # and bench/lib.sh's FOREIGN_MAX, RETRIES (1 here), QUIET_WAIT, HARD_BUDGET (1200 s here).
 set -euo pipefail
 
@@ -40,7 +42,7 @@ SHAPES=${SHAPES:-"1x100 50x10"}
 WARMUP_N=${WARMUP_N:-20000}
 H2_TIMEOUT=${H2_TIMEOUT:-90}
 IDLE_N=${IDLE_N:-5000}
-SETTLE=${SETTLE:-2}
+SETTLE=${SETTLE:-5}
 TRANSPORTS=${TRANSPORTS:-"tls h2c"}
 PROXIES=${PROXIES:-"lifeguard nginx haproxy caddy"}
 RETRIES=${RETRIES:-1}
