@@ -31,6 +31,10 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 
 # ---- the demo backend: lg-origin on :8000, named after its container (one name per replica)
 FROM debian:bookworm-slim AS origin
+# lg-origin links libcrypto (libssl3) for the SHA-256 of /echo
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libssl3 \
+ && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/lg-origin /usr/local/bin/lg-origin
 USER 10001:10001
 EXPOSE 8000
