@@ -150,8 +150,11 @@ void lg_h2_sleep_tick(lg_worker_t *w);
  * used before the session slept: nghttp2 forgot them): GOAWAY PROTOCOL_ERROR.
  */
 int lg_h2_stream_id_check(h2_sess_t *h, int32_t id);
-/* nghttp2's allocator: large blocks mapped apart from the heap (h2_mem.c). */
+/* nghttp2's allocator: its blocks in pages apart from the heap (h2_mem.c). */
 extern nghttp2_mem lg_h2_mem;
+/* Give back the pages of nghttp2's blocks that stayed empty since the last call (once a second);
+   the number given back. */
+unsigned lg_h2_mem_trim(void);
 /* A new nghttp2 session for h (our SETTINGS and window queued): LG_OK or LG_ERR. */
 int lg_h2_session_new(h2_sess_t *h);
 /* Sleep, step 2: the client acknowledged our SETTINGS. */

@@ -35,6 +35,7 @@ static void trim(lg_timer_t *t)
 
     lg_buf_trim();
     lg_h2_sleep_tick(w);
+    lg_h2_mem_trim();
     if (lg_stream_tls_trim(LG_TLS_QUIET_MS) > 0)
         w->released = 1;
     lg_alog_flush();
