@@ -176,11 +176,9 @@ static void goaway_fatal(h2_sess_t *h, ssize_t rv)
         lg_h2_goaway_log(h, code);
     if (rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC || (b = lg_h2_out(h, 17)) == NULL)
         return;
-    memcpy(b->data + b->last, "\0\0\10\7\0\0\0\0\0", 9); /* length 8, GOAWAY, stream 0 */
-    for (int i = 0; i < 4; i++) {
-        b->data[b->last + 9 + i] = (char)(last >> (24 - 8 * i));
-        b->data[b->last + 13 + i] = (char)(code >> (24 - 8 * i));
-    }
+    lg_h2_put32(
+        lg_h2_put32(lg_h2_frame_head((uint8_t *)b->data + b->last, 8, NGHTTP2_GOAWAY, 0), last),
+        code);
     b->last += 17;
     lg_stats_add(&lg_stats_listener(h->hc->c.ls->index)->h2_goaway, 1);
     flush(h, &progress);

@@ -165,6 +165,10 @@ void lg_h2_sleep_stirred(h2_sess_t *h);
 void lg_h2_sleep_maybe(h2_sess_t *h);
 /* A sleeping session gets a new nghttp2 session (LG_OK at once when awake); LG_ERR: close. */
 int lg_h2_wake(h2_sess_t *h);
+/* A frame header (RFC 9113 4.1) at p for `len` payload bytes; returns where the payload goes. */
+uint8_t *lg_h2_frame_head(uint8_t *p, size_t len, uint8_t type, int32_t stream);
+/* A 32-bit value in network order at p; returns what follows it. */
+uint8_t *lg_h2_put32(uint8_t *p, uint32_t v);
 /* Waking: the bytes of a frame at data to drop (the replay's answers), 0 to send it. */
 size_t lg_h2_waking_drop(const uint8_t *data, size_t len);
 /* The callbacks of a stream's life (h2_stream.c), for h2.c's session set-up. */

@@ -98,8 +98,7 @@ void lg_h2_sleep_maybe(h2_sess_t *h)
     lg_stats_add(&lg_stats_listener(h->hc->c.ls->index)->h2_asleep, 1);
 }
 
-/* A frame header (RFC 9113 4.1) at p for `len` payload bytes. */
-static uint8_t *frame_head(uint8_t *p, size_t len, uint8_t type, int32_t stream)
+uint8_t *lg_h2_frame_head(uint8_t *p, size_t len, uint8_t type, int32_t stream)
 {
     p[0] = (uint8_t)(len >> 16);
     p[1] = (uint8_t)(len >> 8);
@@ -113,7 +112,7 @@ static uint8_t *frame_head(uint8_t *p, size_t len, uint8_t type, int32_t stream)
     return p + 9;
 }
 
-static uint8_t *put32(uint8_t *p, uint32_t v)
+uint8_t *lg_h2_put32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)(v >> 24);
     p[1] = (uint8_t)(v >> 16);
@@ -128,15 +127,15 @@ static size_t replay(const h2_sess_t *h, uint8_t *buf)
     uint8_t *p = buf;
 
     memcpy(p, LG_H2_PREFACE, LG_H2_PREFACE_LEN);
-    p = frame_head(p + LG_H2_PREFACE_LEN, 6 * H2_SLEEP_SETTINGS, NGHTTP2_SETTINGS, 0);
+    p = lg_h2_frame_head(p + LG_H2_PREFACE_LEN, 6 * H2_SLEEP_SETTINGS, NGHTTP2_SETTINGS, 0);
     for (int i = 0; i < H2_SLEEP_SETTINGS; i++) {
         p[0] = (uint8_t)(sleep_settings[i] >> 8);
         p[1] = (uint8_t)sleep_settings[i];
-        p = put32(p + 2, h->remote[i]);
+        p = lg_h2_put32(p + 2, h->remote[i]);
     }
     if (h->send_window > H2_INITIAL_WINDOW) {
-        p = frame_head(p, 4, NGHTTP2_WINDOW_UPDATE, 0);
-        p = put32(p, (uint32_t)(h->send_window - H2_INITIAL_WINDOW));
+        p = lg_h2_frame_head(p, 4, NGHTTP2_WINDOW_UPDATE, 0);
+        p = lg_h2_put32(p, (uint32_t)(h->send_window - H2_INITIAL_WINDOW));
     }
     return (size_t)(p - buf);
 }
