@@ -93,7 +93,8 @@ typedef struct lg_health_check_conf {
 
 typedef struct lg_backend_conf {
     lg_addr_t addr;
-    unsigned weight; /* 1..1000, default 1 */
+    unsigned weight;          /* 1..1000, default 1 */
+    unsigned max_connections; /* concurrent exchanges, all workers; 0 (default): unlimited */
     lg_conf_pos_t pos;
     lg_conf_pos_t addr_pos; /* of the address itself (`lifeguard -t` warnings) */
 } lg_backend_conf_t;
@@ -109,8 +110,13 @@ typedef struct lg_pool_conf {
     lg_health_check_conf_t health_check;
     unsigned keepalive_max_idle; /* default 64; 0 disables upstream keep-alive */
     unsigned retries;            /* default 1 */
+    unsigned queue_max;          /* requests waiting for a backend slot, all workers; 1000 */
+    lg_msec_t queue_timeout;     /* how long one waits; 0 (default): timeouts.connect */
     lg_conf_pos_t pos;
 } lg_pool_conf_t;
+
+/* Some backend of `p` has max_connections: requests may wait in its queue. */
+int lg_pool_limited(const lg_pool_conf_t *p);
 
 typedef struct lg_route_conf {
     char *host;        /* NULL = any; lower-case; "*.example.com" when wildcard */

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "upstream/qshm.h"
 
 #define LG_SHM_REASON_LEN 48
 #define LG_DNS_SLOTS      8
@@ -44,6 +45,7 @@ typedef struct lg_shm {
     size_t n;
     size_t *first; /* index of pool i's first member */
     size_t npools;
+    lg_qshm_t *queue; /* backend queues (qshm.h); NULL when no backend has max_connections */
 } lg_shm_t;
 
 /* How many members a backend is: 1 for an address, LG_DNS_SLOTS for a host name. */

@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/net.h"
 #include "upstream/balance.h"
+#include "upstream/queue.h"
 
 /* Passive ejection: 5 s, doubling per ejection up to 5 min. */
 #define LG_EJECT_BASE_MS   5000
@@ -82,6 +83,8 @@ int lg_upstream_init(lg_upstreams_t *ups, const lg_config_t *cf, lg_shm_t *shm, 
             be->state = lg_shm_backend(shm, i, j);
             be->idle.next = be->idle.prev = &be->idle;
         }
+        pool->q_timeout = pool->conf->queue_timeout ? pool->conf->queue_timeout
+                                                    : cf->timeouts.connect;
     }
     return LG_OK;
 }
@@ -117,9 +120,15 @@ static int usable(const lg_backend_t *be)
     return until == 0 || (be->pool->conf->health_check.type == LG_CHECK_NONE && until <= lg_now);
 }
 
+int lg_backend_open(const lg_backend_t *be)
+{
+    return usable(be) && (be->conf->max_connections == 0 ||
+                          atomic_load(&be->state->active) < be->conf->max_connections);
+}
+
 static int view_usable(void *ctx, size_t i)
 {
-    return usable(&((lg_pool_t *)ctx)->backends[i]);
+    return lg_backend_open(&((lg_pool_t *)ctx)->backends[i]);
 }
 
 static uint32_t view_active(void *ctx, size_t i)
@@ -152,14 +161,59 @@ const char *lg_backend_name(const lg_backend_t *be)
     return name;
 }
 
-void lg_backend_acquire(lg_backend_t *be)
+/*
+ * One more exchange on `be`, unless that would pass its max_connections: a compare-and-swap, so
+ * that two workers racing for the last slot never both get it. 0 when it is full.
+ */
+static int slot_take(lg_backend_t *be)
 {
-    atomic_fetch_add_explicit(&be->state->active, 1, memory_order_relaxed);
+    unsigned max = be->conf->max_connections;
+    unsigned cur;
+
+    if (max == 0) {
+        atomic_fetch_add(&be->state->active, 1);
+    } else {
+        cur = atomic_load(&be->state->active);
+        do {
+            if (cur >= max)
+                return 0;
+        } while (!atomic_compare_exchange_weak(&be->state->active, &cur, cur + 1));
+    }
+    if (be->held != NULL)
+        atomic_store_explicit(be->held, atomic_load_explicit(be->held, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+    return 1;
+}
+
+lg_backend_t *lg_upstream_take(lg_pool_t *pool, const lg_backend_t *avoid, uint64_t key)
+{
+    /* A pick that loses the race for a slot picks again: each loss is another worker's gain. */
+    for (size_t i = 0; i <= pool->nbackends; i++) {
+        lg_backend_t *be = lg_upstream_pick(pool, avoid, key);
+
+        if (be == NULL || slot_take(be))
+            return be;
+    }
+    return NULL;
+}
+
+int lg_upstream_usable(lg_pool_t *pool)
+{
+    for (size_t i = 0; i < pool->nbackends; i++)
+        if (usable(&pool->backends[i]))
+            return 1;
+    return 0;
 }
 
 void lg_backend_release(lg_backend_t *be)
 {
-    atomic_fetch_sub_explicit(&be->state->active, 1, memory_order_relaxed);
+    if (be->held != NULL)
+        atomic_store_explicit(be->held, atomic_load_explicit(be->held, memory_order_relaxed) - 1,
+                              memory_order_relaxed);
+    /* seq_cst: ordered before the look at the queue (see queue.c, "no lost wake-up") */
+    atomic_fetch_sub(&be->state->active, 1);
+    if (be->pool->q != NULL)
+        lg_queue_released(be->pool);
 }
 
 void lg_backend_failed(lg_backend_t *be, const char *why)

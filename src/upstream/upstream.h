@@ -16,6 +16,22 @@ typedef struct lg_backend lg_backend_t;
 typedef struct lg_pool lg_pool_t;
 typedef struct lg_upconn lg_upconn_t;
 typedef struct lg_upstreams lg_upstreams_t;
+typedef struct lg_qentry lg_qentry_t;
+
+/*
+ * A request waiting in its pool's queue for a backend slot (upstream/queue.h), embedded in the
+ * exchange. The queue calls `dispatch` once it holds a slot of `be` for the request, or
+ * `expire` when queue.timeout went by; either way the entry has left the queue.
+ */
+struct lg_qentry {
+    lg_qentry_t *prev, *next; /* in the pool's FIFO; NULL when not waiting */
+    lg_pool_t *pool;
+    uint64_t ticket; /* its place among the requests waiting in every worker */
+    uint64_t key;    /* balance: hash key of the request */
+    lg_msec_t deadline;
+    void (*dispatch)(lg_qentry_t *e, lg_backend_t *be);
+    void (*expire)(lg_qentry_t *e);
+};
 
 /*
  * A connection to a backend (a stream): in use by one exchange, which times it, or idle in its
@@ -40,6 +56,7 @@ struct lg_backend {
     lg_be_state_t *state; /* shared with the master and the other workers */
     lg_upconn_t idle;     /* sentinel: most recently used first */
     unsigned nidle;
+    atomic_uint *held; /* slots this worker holds on it (qshm.h); NULL: pool not limited */
 };
 
 struct lg_pool {
@@ -49,6 +66,11 @@ struct lg_pool {
     lg_backend_t *backends;
     size_t nbackends;
     struct lg_bal *bal; /* the pool's balancer (balance.h) */
+    /* the queue (queue.c), when a backend has max_connections */
+    lg_qpool_t *q;        /* shared by every worker; NULL: the pool never queues */
+    lg_qentry_t waiting;  /* sentinel of this worker's FIFO */
+    lg_posted_t kick;     /* look for a free slot after this batch */
+    lg_msec_t q_timeout;  /* queue.timeout, or timeouts.connect */
 };
 
 /* A worker's pools, and the timer queue of their idle connections. */
@@ -56,6 +78,13 @@ struct lg_upstreams {
     lg_pool_t *pools;
     size_t npools;
     lg_timerq_t *idle_q; /* timeouts.upstream_idle */
+    /* backend queues (queue.c); q NULL when no backend has max_connections */
+    lg_qshm_t *q;
+    size_t worker;      /* this worker's index in q */
+    lg_io_t wake;       /* q->efd[worker]: a slot may have freed in another worker */
+    lg_timerq_t tick_q; /* while requests wait: timeouts, and a look at the queue */
+    lg_timer_t tick;
+    unsigned nwaiting; /* requests waiting in this worker, every pool */
 };
 
 /*
@@ -80,8 +109,17 @@ lg_backend_t *lg_upstream_pick(lg_pool_t *pool, const lg_backend_t *avoid, uint6
  */
 const char *lg_backend_name(const lg_backend_t *be);
 
-/* An exchange starts or stops using `be` (the active count all workers see). */
-void lg_backend_acquire(lg_backend_t *be);
+/*
+ * Like lg_upstream_pick, among the backends with a free slot (active below max_connections),
+ * and take the slot: the backend, whose active count now includes the caller, or NULL when no
+ * usable backend has room. Never more than max_connections, even with workers racing.
+ */
+lg_backend_t *lg_upstream_take(lg_pool_t *pool, const lg_backend_t *avoid, uint64_t key);
+/* `be` is usable and below its max_connections (summed over every worker). */
+int lg_backend_open(const lg_backend_t *be);
+/* Some backend of `pool` is usable (up, not ejected), whether it has room or not. */
+int lg_upstream_usable(lg_pool_t *pool);
+/* An exchange stops using `be` (taken by lg_upstream_take): waiting requests may get it. */
 void lg_backend_release(lg_backend_t *be);
 /*
  * Passive health: a connect failure, reset or timeout, or a good response. `fall` failures in
