@@ -33,10 +33,10 @@ typedef struct lg_qslot {
 } __attribute__((aligned(64))) lg_qslot_t;
 
 typedef struct lg_qshm {
-    lg_qpool_t *pools;  /* npools */
-    lg_qslot_t *slots;  /* npools * nworkers: pool p, worker w at p * nworkers + w */
-    atomic_uint *held;  /* nworkers * nmembers: slots worker w holds on member m */
-    int *efd;           /* nworkers eventfds */
+    lg_qpool_t *pools; /* npools */
+    lg_qslot_t *slots; /* npools * nworkers: pool p, worker w at p * nworkers + w */
+    atomic_uint *held; /* nworkers * nmembers: slots worker w holds on member m */
+    int *efd;          /* nworkers eventfds */
     size_t npools, nworkers, nmembers;
     void *region;
     size_t size;

@@ -83,8 +83,8 @@ int lg_upstream_init(lg_upstreams_t *ups, const lg_config_t *cf, lg_shm_t *shm, 
             be->state = lg_shm_backend(shm, i, j);
             be->idle.next = be->idle.prev = &be->idle;
         }
-        pool->q_timeout = pool->conf->queue_timeout ? pool->conf->queue_timeout
-                                                    : cf->timeouts.connect;
+        pool->q_timeout =
+            pool->conf->queue_timeout ? pool->conf->queue_timeout : cf->timeouts.connect;
     }
     return LG_OK;
 }

@@ -67,10 +67,10 @@ struct lg_pool {
     size_t nbackends;
     struct lg_bal *bal; /* the pool's balancer (balance.h) */
     /* the queue (queue.c), when a backend has max_connections */
-    lg_qpool_t *q;        /* shared by every worker; NULL: the pool never queues */
-    lg_qentry_t waiting;  /* sentinel of this worker's FIFO */
-    lg_posted_t kick;     /* look for a free slot after this batch */
-    lg_msec_t q_timeout;  /* queue.timeout, or timeouts.connect */
+    lg_qpool_t *q;       /* shared by every worker; NULL: the pool never queues */
+    lg_qentry_t waiting; /* sentinel of this worker's FIFO */
+    lg_posted_t kick;    /* look for a free slot after this batch */
+    lg_msec_t q_timeout; /* queue.timeout, or timeouts.connect */
 };
 
 /* A worker's pools, and the timer queue of their idle connections. */

@@ -245,8 +245,28 @@ Test(queue, reload_drains_the_old_queue)
     cr_assert(lg_proc_wait_log(f.lg, mark, "reloaded: generation 2", lg_test_timeout_ms()));
     q_read_status(a, 200);
     q_read_status(b, 200);
-    cr_assert(lg_proc_wait_log(f.lg, mark, "worker 0 of generation 1 exiting",
-                               lg_test_timeout_ms()));
+    cr_assert(
+        lg_proc_wait_log(f.lg, mark, "worker 0 of generation 1 exiting", lg_test_timeout_ms()));
     lgt_assert_status(lg_http_get(f.port, "/", NULL), 200);
     lg_fix_finish(&f, NULL);
+}
+
+/*
+ * A worker that dies holding a backend slot does not keep it: the master gives it back, so the
+ * next request is served, not left to wait for a slot nobody will free (then 503 after 2 s).
+ */
+Test(queue, dead_worker_gives_its_slots_back)
+{
+    lg_fix_t f = q_start(1, 1, "{timeout: 2s}");
+    lg_client_t *a = q_send(&f, "/delay/8000");
+    size_t mark = lg_proc_log_mark(f.lg);
+    pid_t worker;
+
+    q_wait_delayed(&f, 1);
+    cr_assert_eq(lg_pid_children(f.lg->pid, &worker, 1), 1);
+    cr_assert_eq(kill(worker, SIGKILL), 0);
+    cr_assert(lg_proc_wait_log(f.lg, mark, "worker 0 started", lg_test_timeout_ms()));
+    lg_client_close(a);
+    lgt_assert_status(lg_http_get(f.port, "/", NULL), 200);
+    lg_fix_finish(&f, "killed by signal 9");
 }
