@@ -92,6 +92,15 @@ static lg_client_t *q_send(lg_fix_t *f, const char *path)
     return c;
 }
 
+/* A client whose GET `path` (a /delay) holds the backend's one slot. */
+static lg_client_t *q_hold(lg_fix_t *f, const char *path)
+{
+    lg_client_t *c = q_send(f, path);
+
+    q_wait_delayed(f, 1);
+    return c;
+}
+
 static void q_read_status(lg_client_t *c, int status)
 {
     lg_http_response_t *r = lg_client_read(c, 0);
@@ -151,10 +160,9 @@ Test(queue, http2_streams_wait_for_a_slot)
 Test(queue, full_queue_answers_503_at_once)
 {
     lg_fix_t f = q_start(1, 1, "{max: 1, timeout: 20s}");
-    lg_client_t *a = q_send(&f, "/delay/1000"), *b;
+    lg_client_t *a = q_hold(&f, "/delay/1000"), *b;
     lg_http_response_t *r;
 
-    q_wait_delayed(&f, 1);
     b = lg_client_connect(f.port);
     cr_assert_eq(lg_client_sendf(b, "GET /echo HTTP/1.0\r\n\r\n"), 0);
     q_expect(&f, "lifeguard_queue_length", 1);
@@ -175,10 +183,9 @@ Test(queue, full_queue_answers_503_at_once)
 Test(queue, queue_timeout_answers_503_with_retry_after)
 {
     lg_fix_t f = q_start(1, 1, "{timeout: 300ms}");
-    lg_client_t *a = q_send(&f, "/delay/3000");
+    lg_client_t *a = q_hold(&f, "/delay/3000");
     lg_http_response_t *r;
 
-    q_wait_delayed(&f, 1);
     r = lg_http_get(f.port, "/", NULL);
     lgt_assert_status(r, 503);
     cr_assert_not_null(lg_http_header(r, "Retry-After"));
@@ -197,9 +204,8 @@ Test(queue, queue_timeout_answers_503_with_retry_after)
 Test(queue, client_gone_while_queued_leaves_counts_right)
 {
     lg_fix_t f = q_start(2, 1, "{timeout: 3s}");
-    lg_client_t *a = q_send(&f, "/delay/500"), *b;
+    lg_client_t *a = q_hold(&f, "/delay/500"), *b;
 
-    q_wait_delayed(&f, 1);
     b = q_send(&f, "/?gone");
     q_expect(&f, "lifeguard_queue_length", 1);
     lg_client_reset(b);
@@ -215,10 +221,9 @@ Test(queue, client_gone_while_queued_leaves_counts_right)
 Test(queue, http2_stream_reset_while_queued)
 {
     lg_fix_t f = q_start(1, 1, "{timeout: 5s}");
-    lg_client_t *a = q_send(&f, "/delay/800");
+    lg_client_t *a = q_hold(&f, "/delay/800");
     char *out;
 
-    q_wait_delayed(&f, 1);
     cr_assert_eq(lg_run_capture(lg_fmt("timeout 30 /usr/bin/python3 %s/tests/support/h2_cancel.py "
                                        "--port %d --wait 0.3 2>&1",
                                        LG_SOURCE_DIR, f.port),
@@ -235,10 +240,9 @@ Test(queue, http2_stream_reset_while_queued)
 Test(queue, reload_drains_the_old_queue)
 {
     lg_fix_t f = q_start(1, 1, "{timeout: 20s}");
-    lg_client_t *a = q_send(&f, "/delay/1000"), *b;
+    lg_client_t *a = q_hold(&f, "/delay/1000"), *b;
     size_t mark = lg_proc_log_mark(f.lg);
 
-    q_wait_delayed(&f, 1);
     b = q_send(&f, "/?waiting");
     q_expect(&f, "lifeguard_queue_length", 1);
     cr_assert_eq(lg_proc_signal(f.lg, SIGHUP), 0);
@@ -258,11 +262,10 @@ Test(queue, reload_drains_the_old_queue)
 Test(queue, dead_worker_gives_its_slots_back)
 {
     lg_fix_t f = q_start(1, 1, "{timeout: 2s}");
-    lg_client_t *a = q_send(&f, "/delay/8000");
+    lg_client_t *a = q_hold(&f, "/delay/8000");
     size_t mark = lg_proc_log_mark(f.lg);
     pid_t worker;
 
-    q_wait_delayed(&f, 1);
     cr_assert_eq(lg_pid_children(f.lg->pid, &worker, 1), 1);
     cr_assert_eq(kill(worker, SIGKILL), 0);
     cr_assert(lg_proc_wait_log(f.lg, mark, "worker 0 started", lg_test_timeout_ms()));

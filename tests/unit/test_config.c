@@ -1422,20 +1422,13 @@ Test(config_hostile, mutations_of_the_default_config)
     lg_test_rmtree(dir);
 }
 
-/* A pool of one backend whose entry is `backend` (flow YAML), with `queue` (or none). */
+/* MINIMAL with its one backend entry `backend` (flow YAML), and `queue` (or none). */
 static char *queue_pool_yaml(const char *backend, const char *queue)
 {
-    return lg_fmt("listeners:\n"
-                  "  web:\n"
-                  "    listen: 127.0.0.1:8080\n"
-                  "    routes:\n"
-                  "      - pool: app\n"
-                  "pools:\n"
-                  "  app:\n"
-                  "    backends:\n"
-                  "      - %s\n"
-                  "%s%s%s",
-                  backend, queue != NULL ? "    queue: " : "", queue != NULL ? queue : "",
+    const char *entry = strstr(MINIMAL, "      - 127.0.0.1:9001\n");
+
+    return lg_fmt("%.*s      - %s\n%s%s%s", (int)(entry - MINIMAL), MINIMAL, backend,
+                  queue != NULL ? "    queue: " : "", queue != NULL ? queue : "",
                   queue != NULL ? "\n" : "");
 }
 
