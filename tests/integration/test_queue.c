@@ -236,15 +236,24 @@ Test(queue, http2_stream_reset_while_queued)
     lg_fix_finish(&f, NULL);
 }
 
-/* A reload while a request waits: the old generation serves its queue before it exits. */
+/*
+ * A reload while a request waits (/status.json shows it): the old generation serves its queue
+ * before it exits.
+ */
 Test(queue, reload_drains_the_old_queue)
 {
     lg_fix_t f = q_start(1, 1, "{timeout: 20s}");
     lg_client_t *a = q_hold(&f, "/delay/1000"), *b;
     size_t mark = lg_proc_log_mark(f.lg);
+    lg_http_response_t *status;
 
     b = q_send(&f, "/?waiting");
     q_expect(&f, "lifeguard_queue_length", 1);
+    status = lg_http_get(lg_proc_admin_port(f.lg), "/status.json", NULL);
+    lgt_assert_status(status, 200);
+    cr_assert(strstr(status->body, "\"queue\": {\"length\": 1, \"queued\": 1, \"timeouts\": 0, "
+                                   "\"full\": 0}") != NULL,
+              "%s", status->body);
     cr_assert_eq(lg_proc_signal(f.lg, SIGHUP), 0);
     cr_assert(lg_proc_wait_log(f.lg, mark, "reloaded: generation 2", lg_test_timeout_ms()));
     q_read_status(a, 200);
