@@ -1,0 +1,216 @@
+/*
+ * test_ratelimit.c - routes' rate_limit through the real binary: one bucket per key shared by
+ * both workers (a flood of 1,000 requests in a second at 100/s with burst 10 gets about 110
+ * through, and the backend sees exactly those), another client's key untouched, 429 with
+ * Retry-After on HTTP/1.1, HTTP/1.0 and HTTP/2, header keys (requests without the header share
+ * one bucket), the counter in /metrics, and buckets starting full after a reload.
+ */
+#include <arpa/inet.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "proxy_common.h"
+
+#define RL_RATE    100 /* per second */
+#define RL_BURST   10
+#define RL_FLOOD   1000 /* requests of the flooding client, spread over RL_SPAN_MS */
+#define RL_SPAN_MS 1000
+#define RL_CONNS   8 /* its keep-alive connections at once */
+/*
+ * Requests per connection: a new connection now and then, as clients do. A worker busy with a
+ * request leaves the next arrival to the other (EPOLLEXCLUSIVE), so both take some of them.
+ */
+#define RL_PER_CONN 5
+#define RL_OTHER    10 /* requests of the other client, one every RL_OTHER_MS */
+#define RL_OTHER_MS 80
+
+/* lifeguard (2 workers, debug log, admin) whose one route to the origin has `rate_limit`. */
+static lg_proc_t *rl_start(const lg_proc_t *origin, const char *rate_limit, int http2)
+{
+    lg_yaml_t *conf = lg_yaml_single(origin->port);
+
+    lg_yaml_set(conf, "workers", "2");
+    lg_yaml_set(conf, "log.level", "debug");
+    lg_yaml_set(conf, "admin.listen", "127.0.0.1:0");
+    if (http2)
+        lg_yaml_set(conf, "listeners.web.http2", "on");
+    lg_yaml_set(conf, "listeners.web.routes", NULL);
+    lg_yaml_add(conf, "listeners.web.routes", "{pool: app, rate_limit: %s}", rate_limit);
+    return lg_yaml_start(conf);
+}
+
+/* A blocking keep-alive connection from `src` (127.0.0.x) to 127.0.0.1:port; -1 on failure. */
+static int rl_connect_from(const char *src, int port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    struct timeval tv = {.tv_sec = 10};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+    if (fd < 0)
+        return -1;
+    inet_pton(AF_INET, src, &a.sin_addr);
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
+        goto fail;
+    a.sin_port = htons((uint16_t)port);
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
+        goto fail;
+    return fd;
+fail:
+    close(fd);
+    return -1;
+}
+
+/* A client: `total` requests from `src` on `conns` connections, request i sent at i * gap_us. */
+typedef struct rl_client {
+    int port;
+    const char *src;
+    int conns, total;
+    uint64_t gap_us;
+    uint64_t t0_us;           /* when request 0 is due */
+    atomic_int ok, limited;   /* 200s, 429s */
+    atomic_int retry_ok;      /* 429s with "Retry-After: 1" */
+    atomic_int failed;        /* anything else: no answer, another status */
+    _Atomic uint64_t last_us; /* when the last request was sent */
+    atomic_int next_conn;
+} rl_client_t;
+
+static uint64_t rl_usec(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* One connection's share: requests k, k + conns, k + 2 * conns, ... each at its time. */
+static void *rl_conn_run(void *arg)
+{
+    static const char req[] = "GET / HTTP/1.1\r\nHost: rl.test\r\n\r\n";
+    rl_client_t *c = arg;
+    int k = atomic_fetch_add(&c->next_conn, 1);
+    int fd = rl_connect_from(c->src, c->port);
+    lg_load_response_t *r = malloc(sizeof(*r));
+
+    for (int i = k, n = 0; fd >= 0 && r != NULL && i < c->total; i += c->conns, n++) {
+        uint64_t due = c->t0_us + (uint64_t)i * c->gap_us, now = rl_usec();
+
+        if (due > now)
+            usleep((useconds_t)(due - now));
+        if (n > 0 && n % RL_PER_CONN == 0) {
+            close(fd);
+            if ((fd = rl_connect_from(c->src, c->port)) < 0) {
+                atomic_fetch_add(&c->failed, 1);
+                break;
+            }
+        }
+        uint64_t sent = rl_usec(), last = atomic_load(&c->last_us);
+
+        while (last < sent && !atomic_compare_exchange_weak(&c->last_us, &last, sent))
+            ;
+        if (lg_load_exchange(fd, req, sizeof(req) - 1, r) != LG_LOAD_OK || r->server_close) {
+            atomic_fetch_add(&c->failed, 1);
+            break;
+        }
+        if (r->status == 200) {
+            atomic_fetch_add(&c->ok, 1);
+        } else if (r->status == 429) {
+            atomic_fetch_add(&c->limited, 1);
+            atomic_fetch_add(&c->retry_ok, strstr(r->buf, "\r\nRetry-After: 1\r\n") != NULL);
+        } else {
+            atomic_fetch_add(&c->failed, 1);
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    free(r);
+    return NULL;
+}
+
+/* Start the client's connections (threads) into th[]. */
+static void rl_client_start(rl_client_t *c, pthread_t *th, uint64_t t0_us)
+{
+    c->t0_us = t0_us;
+    for (int i = 0; i < c->conns; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, rl_conn_run, c), 0);
+}
+
+static void rl_client_join(rl_client_t *c, pthread_t *th)
+{
+    for (int i = 0; i < c->conns; i++)
+        pthread_join(th[i], NULL);
+}
+
+/* The /metrics sample of route 1 of listener web. */
+static double rl_limited_metric(lg_proc_t *lg)
+{
+    lg_http_response_t *r = lg_http_get(lg_proc_admin_port(lg), "/metrics", NULL);
+
+    lgt_assert_status(r, 200);
+    return lg_metric(r->body, "lifeguard_rate_limited_total", "listener=\"web\",route=\"1\"");
+}
+
+/*
+ * 1,000 requests from 127.0.0.1 within a second on 8 connections, while 127.0.0.2 sends 10:
+ * the flood gets burst + rate * seconds through (about 110), whichever worker took each
+ * connection, and the other client all of its requests.
+ */
+Test(ratelimit, one_bucket_per_key_shared_by_the_workers, .timeout = 120)
+{
+    lg_proc_t *origin = lg_origin_start(NULL);
+    lg_proc_t *lg =
+        rl_start(origin, lg_fmt("{key: client_ip, rate: %d/s, burst: %d}", RL_RATE, RL_BURST), 0);
+    rl_client_t flood = {.port = lg_proc_port(lg, "web"),
+                         .src = "127.0.0.1",
+                         .conns = RL_CONNS,
+                         .total = RL_FLOOD,
+                         .gap_us = RL_SPAN_MS * 1000u / RL_FLOOD};
+    rl_client_t other = {.port = flood.port,
+                         .src = "127.0.0.2",
+                         .conns = 1,
+                         .total = RL_OTHER,
+                         .gap_us = RL_OTHER_MS * 1000u};
+    pthread_t fth[RL_CONNS], oth[1];
+    uint64_t t0 = rl_usec() + 50000; /* every connection is open by then */
+    lg_origin_stats_t st;
+    double seconds, expect;
+    int w0, w1;
+    char *log;
+
+    rl_client_start(&flood, fth, t0);
+    rl_client_start(&other, oth, t0);
+    rl_client_join(&flood, fth);
+    rl_client_join(&other, oth);
+
+    seconds = (double)(atomic_load(&flood.last_us) - t0) / 1e6;
+    expect = RL_BURST + RL_RATE * seconds; /* 110 when the client kept to its second */
+    cr_log_info("flood: %d passed, %d limited over %.3f s (expected %.1f)", flood.ok, flood.limited,
+                seconds, expect);
+    cr_assert_eq(flood.failed, 0, "%d requests of the flood failed", flood.failed);
+    cr_assert_eq(flood.ok + flood.limited, RL_FLOOD);
+    cr_assert(flood.ok >= expect * 0.9 && flood.ok <= expect * 1.1,
+              "%d requests passed in %.3f s; %d/s with burst %d lets %.1f through", flood.ok,
+              seconds, RL_RATE, RL_BURST, expect);
+    cr_assert_eq(flood.retry_ok, flood.limited, "every 429 says Retry-After: 1");
+    cr_assert_eq(other.ok, RL_OTHER, "the other client got %d of %d through (%d limited)", other.ok,
+                 RL_OTHER, other.limited);
+
+    /* what passed reached the backend, nothing else; the 429s are counted */
+    cr_assert_eq(lg_origin_stats(origin->port, &st), 0);
+    cr_assert_eq(st.requests, flood.ok + other.ok);
+    cr_assert_eq(rl_limited_metric(lg), flood.limited);
+    /* both workers answered some of the flood: the bucket is theirs together */
+    log = lg_proc_log(lg);
+    w0 = lg_log_count(log, "#w0: route 1 of listener web: rate limit reached");
+    w1 = lg_log_count(log, "#w1: route 1 of listener web: rate limit reached");
+    cr_log_info("429s by worker: %d and %d", w0, w1);
+    cr_assert(w0 > 0 && w1 > 0, "one worker took every connection: nothing shows the sharing");
+    lg_lifeguard_finish(lg, NULL);
+    lg_proc_stop(origin);
+}
