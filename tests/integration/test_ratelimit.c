@@ -8,10 +8,13 @@
 #include <arpa/inet.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/lg.h"
 #include "proxy_common.h"
 
 #define RL_RATE    100 /* per second */
@@ -211,6 +214,126 @@ Test(ratelimit, one_bucket_per_key_shared_by_the_workers, .timeout = 120)
     w1 = lg_log_count(log, "#w1: route 1 of listener web: rate limit reached");
     cr_log_info("429s by worker: %d and %d", w0, w1);
     cr_assert(w0 > 0 && w1 > 0, "one worker took every connection: nothing shows the sharing");
+    lg_lifeguard_finish(lg, NULL);
+    lg_proc_stop(origin);
+}
+
+/* How a request of the table below is sent. */
+enum { RL_KEEP, RL_HTTP10, RL_H2 };
+
+/* A request with `headers` sent `how`: its status and Retry-After ("" when none). */
+static int rl_send(int port, lg_client_t *keep, int how, const char *headers, char **retry)
+{
+    lg_http_response_t *r;
+    const char *ra;
+    char *out = NULL, *p;
+    int status = 0;
+
+    if (how == RL_H2) {
+        lg_run_capture(lg_fmt("curl -s --http2-prior-knowledge -o /dev/null -D - %s "
+                              "http://127.0.0.1:%d/",
+                              headers[0] != '\0'
+                                  ? lg_fmt("-H '%.*s'", (int)strcspn(headers, "\r"), headers)
+                                  : "",
+                              port),
+                       &out);
+        cr_assert(out != NULL && sscanf(out, "HTTP/2 %d", &status) == 1, "curl: %s", out);
+        p = strstr(out, "retry-after: ");
+        *retry = p != NULL ? lg_fmt("%.*s", (int)strcspn(p + 13, "\r\n"), p + 13) : "";
+        return status;
+    }
+    if (how == RL_HTTP10) {
+        keep = lg_client_connect(port);
+        cr_assert_eq(lg_client_sendf(keep, "GET / HTTP/1.0\r\n%s\r\n", headers), 0);
+        r = lg_client_read(keep, 0);
+    } else {
+        r = lg_client_request(keep, "GET", "/", headers, NULL, 0);
+    }
+    cr_assert_eq(r->error, LG_HTTP_OK, "%s: %s", headers, lg_http_error_name(r->error));
+    ra = lg_http_header(r, "Retry-After");
+    *retry = ra != NULL ? lg_fmt("%s", ra) : "";
+    if (how == RL_KEEP)
+        cr_assert(!r->closed, "a 429 keeps the connection, as a 404 does: %s", r->head);
+    return r->status;
+}
+
+/*
+ * key: header:X-User at 1/m with a burst of 2: each user has two requests, then 429 with
+ * Retry-After: 60 on every protocol; requests without the header (or with it empty) share one
+ * bucket; a 429 leaves the keep-alive connection open for the next request.
+ */
+Test(ratelimit, header_key_on_every_protocol, .timeout = 60)
+{
+    static const struct {
+        int how;
+        const char *headers;
+        int status;
+        const char *retry;
+    } rows[] = {
+        {RL_KEEP, "X-User: alice\r\n", 200, ""},
+        {RL_H2, "X-User: alice\r\n", 200, ""},
+        {RL_KEEP, "X-User: alice\r\n", 429, "60"},
+        {RL_HTTP10, "X-User: alice\r\n", 429, "60"},
+        {RL_H2, "X-User: alice\r\n", 429, "60"},
+        {RL_KEEP, "X-User: bob\r\n", 200, ""},
+        {RL_HTTP10, "X-User: bob\r\n", 200, ""},
+        {RL_KEEP, "X-User: bob\r\n", 429, "60"},
+        {RL_KEEP, "", 200, ""},
+        {RL_HTTP10, "X-Other: alice\r\n", 200, ""},
+        {RL_KEEP, "X-User:\r\n", 429, "60"},
+        {RL_H2, "", 429, "60"},
+        {RL_KEEP, "X-User: carol\r\n", 200, ""},
+    };
+    lg_proc_t *origin = lg_origin_start(NULL);
+    lg_proc_t *lg = rl_start(origin, "{key: \"header:X-User\", rate: 1/m, burst: 2}", 1);
+    int port = lg_proc_port(lg, "web"), limited = 0;
+    lg_client_t *keep = lg_client_connect(port);
+    lg_origin_stats_t st;
+
+    for (size_t i = 0; i < LG_NELEMS(rows); i++) {
+        char *retry;
+        int status = rl_send(port, keep, rows[i].how, rows[i].headers, &retry);
+
+        cr_assert_eq(status, rows[i].status, "row %zu (%s): status %d", i, rows[i].headers, status);
+        cr_assert_str_eq(retry, rows[i].retry, "row %zu: Retry-After", i);
+        limited += status == 429;
+    }
+    cr_assert_eq(lg_origin_stats(origin->port, &st), 0);
+    cr_assert_eq(st.requests, (long)LG_NELEMS(rows) - limited, "only what passed reached it");
+    cr_assert_eq(rl_limited_metric(lg), limited);
+    lg_lifeguard_finish(lg, NULL);
+    lg_proc_stop(origin);
+}
+
+/* GET / from this host: its status. */
+static int rl_get(int port)
+{
+    lg_http_response_t *r = lg_http_get(port, "/", NULL);
+
+    cr_assert_eq(r->error, LG_HTTP_OK, "%s", lg_http_error_name(r->error));
+    return r->status;
+}
+
+/*
+ * A reload makes a new generation with new buckets: a client limited before gets its burst
+ * again (docs/configuration.md says so), and the 429s counted before stay counted.
+ */
+Test(ratelimit, reload_starts_with_full_buckets, .timeout = 60)
+{
+    lg_proc_t *origin = lg_origin_start(NULL);
+    lg_proc_t *lg = rl_start(origin, "{rate: 1/m, burst: 1}", 0);
+    int port = lg_proc_port(lg, "web");
+    size_t mark;
+
+    cr_assert_eq(rl_get(port), 200);
+    cr_assert_eq(rl_get(port), 429);
+    mark = lg_proc_log_mark(lg);
+    cr_assert_eq(lg_proc_signal(lg, SIGHUP), 0);
+    cr_assert(lg_proc_wait_log(lg, mark, "generation 1 drained", lg_test_timeout_ms()),
+              "no reload");
+    cr_assert_eq(rl_get(port), 200, "the new generation's bucket starts full");
+    cr_assert_eq(rl_get(port), 429);
+    cr_assert_eq(rl_limited_metric(lg), 2, "the first generation's 429 is still counted");
     lg_lifeguard_finish(lg, NULL);
     lg_proc_stop(origin);
 }
