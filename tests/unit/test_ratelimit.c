@@ -38,7 +38,7 @@ static lg_config_t *rl_load(const char *value, char **errs, char **path)
     lg_config_errors_t e;
     lg_config_t *cf;
 
-    *path = lg_test_write_file(dir, "rl.yaml", lg_fmt(rl_file, value));
+    *path = lg_test_keep(lg_test_write_file(dir, "rl.yaml", lg_fmt(rl_file, value)), NULL);
     cf = lg_config_load(*path, &e);
     *errs = lg_fmt("%s", "");
     for (size_t i = 0; i < e.n; i++)
