@@ -8,8 +8,10 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lg_test.h"
+#include "lg_test_tls.h"
 
 /* a timeout generous enough that checks pass on a machine loaded by parallel tests */
 #define BP_HC "{type: http, path: /healthz, interval: 300ms, timeout: 280ms, rise: 2, fall: 2}"
@@ -277,6 +279,23 @@ Test(balance_policy, sticky_cookie_holds_then_moves, .timeout = 90)
     h = bp_h2(port, 1, cookie);
     cr_assert_neq(h.names[0], first);
     cr_assert_not_null(h.cookie[0], "h2c: no new cookie after the move");
+    /* an HTTP/1.0 client: the same */
+    {
+        lg_client_t *c = lg_client_connect(port);
+        lg_http_response_t *r;
+
+        lg_client_sendf(c, "GET / HTTP/1.0\r\nCookie: %s\r\n\r\n", set);
+        r = lg_client_read(c, 0);
+        cr_assert_eq(bp_name_of(r), again, "HTTP/1.0 with the cookie");
+        cr_assert_null(lg_http_header(r, "Set-Cookie"), "%s", r->head);
+        lg_client_close(c);
+        c = lg_client_connect(port);
+        lg_client_sendf(c, "GET / HTTP/1.0\r\n\r\n");
+        r = lg_client_read(c, 0);
+        bp_check_cookie(bp_cookie_pair(lg_http_header(r, "Set-Cookie")),
+                        (const lg_proc_t *const *)o);
+        lg_client_close(c);
+    }
     o[first - 'a'] = bp_restart(lg, (const char[]){first, '\0'}, stopped);
     /* back up: the old cookie is honoured again */
     cr_assert_eq(bp_h1(port, cookie, &set), first);
@@ -356,4 +375,40 @@ Test(balance_policy, slow_start_ramps_a_backend_that_comes_back, .timeout = 90)
     lg_lifeguard_finish(lg, NULL);
     lg_proc_stop(a);
     lg_proc_stop(b);
+}
+
+/* Over TLS the cookie is Secure, on HTTP/1.1 and on HTTP/2 (ALPN h2), by curl. */
+Test(balance_policy, sticky_cookie_is_secure_over_tls, .timeout = 60)
+{
+    static const char *const keys[] = {"sticky", "{cookie: LGSRV, max_age: 1h}", NULL};
+    lg_proc_t *o = bp_origin("a", 0);
+    lg_yaml_t *conf = bp_conf(keys);
+    static const char *const versions[] = {"--http1.1", "--http2"};
+    lg_proc_t *lg;
+    int port;
+
+    lg_yaml_add(conf, "pools.app.backends", "127.0.0.1:%d", o->port);
+    lg_yaml_add(conf, "listeners.web.tls.certificates", "{cert: %s, key: %s}",
+                lg_test_pki("ec.pem"), lg_test_pki("ec.key"));
+    lg = lg_yaml_start(conf);
+    port = lg_proc_port(lg, "web");
+    for (size_t v = 0; v < 2; v++) {
+        char *out = NULL;
+        int rc = lg_run_capture(lg_fmt("curl -sS %s -D - --cacert %s --resolve "
+                                       "www.example.com:%d:127.0.0.1 https://www.example.com:%d/",
+                                       versions[v], lg_test_pki("ca.pem"), port, port),
+                                &out);
+        const char *sc = strcasestr(out, "\nset-cookie: ");
+
+        cr_assert_eq(rc, 0, "curl %s failed: %s", versions[v], out);
+        cr_assert_not_null(sc, "%s: no cookie:\n%s", versions[v], out);
+        cr_assert_not_null(sc, "%s: no cookie:\n%s", versions[v], out);
+        sc = strstr(sc, "; Path=");
+        cr_assert(
+            sc != NULL &&
+                strncmp(sc, "; Path=/; Max-Age=3600; HttpOnly; SameSite=Lax; Secure\r\n", 56) == 0,
+            "%s:\n%s", versions[v], out);
+    }
+    lg_lifeguard_finish(lg, NULL);
+    lg_proc_stop(o);
 }
