@@ -402,7 +402,6 @@ Test(balance_policy, sticky_cookie_is_secure_over_tls, .timeout = 60)
 
         cr_assert_eq(rc, 0, "curl %s failed: %s", versions[v], out);
         cr_assert_not_null(sc, "%s: no cookie:\n%s", versions[v], out);
-        cr_assert_not_null(sc, "%s: no cookie:\n%s", versions[v], out);
         sc = strstr(sc, "; Path=");
         cr_assert(
             sc != NULL &&
