@@ -113,10 +113,16 @@ static uint32_t lg_bal_ramp_of(const lg_bal_view_t *v, size_t i)
     return v->ramp == NULL ? LG_BAL_RAMP_FULL : v->ramp(v->ctx, i);
 }
 
-/* A member's effective weight: its weight times its ramp (thousandths). */
+/*
+ * A member's effective weight: its weight times its ramp (thousandths), or its weight alone
+ * when the view has no ramp (a pool's view always has one, or never: the units of the
+ * weighted round robin's current weights stay the same from pick to pick).
+ */
 static uint64_t lg_bal_weight(const lg_bal_t *b, const lg_bal_view_t *v, size_t i)
 {
-    return (uint64_t)b->weight[i] * lg_bal_ramp_of(v, i);
+    if (v->ramp == NULL)
+        return b->weight[i];
+    return (uint64_t)b->weight[i] * v->ramp(v->ctx, i);
 }
 
 /* Whether member a is less loaded than c: fewer active connections per unit of weight. */
@@ -181,10 +187,10 @@ static size_t lg_bal_after(const lg_bal_t *b, size_t i)
 
 static long lg_bal_weighted(lg_bal_t *b, const lg_bal_view_t *v, size_t avoid);
 
-/* Whether a usable member ramps up (slow_start) and has less than its full weight. */
+/* Whether a usable member ramps up (slow_start) and has less than its full weight (v->ramp set). */
 static int lg_bal_ramping(const lg_bal_t *b, const lg_bal_view_t *v)
 {
-    for (size_t i = 0; v->ramp != NULL && i < b->n; i++)
+    for (size_t i = 0; i < b->n; i++)
         if (lg_bal_usable(v, i) && v->ramp(v->ctx, i) < LG_BAL_RAMP_FULL)
             return 1;
     return 0;
@@ -199,7 +205,7 @@ static long lg_bal_round_robin(lg_bal_t *b, const lg_bal_view_t *v, size_t avoid
     lg_bal_scan_t s = lg_bal_scan(b->cursor, avoid);
     size_t i;
 
-    if (lg_bal_ramping(b, v))
+    if (v->ramp != NULL && lg_bal_ramping(b, v))
         return lg_bal_weighted(b, v, avoid);
     i = lg_bal_next(b, v, &s);
 
@@ -568,18 +574,9 @@ int lg_bal_eligible(const lg_bal_t *b, const lg_bal_view_t *v, size_t i)
     return !b->backup[i] || !lg_bal_primary_up(b, v);
 }
 
-long lg_bal_pick(lg_bal_t *b, const lg_bal_view_t *v, uint64_t key, long avoid)
+/* A pick among the members `v` shows as usable. */
+static long lg_bal_pick_in(lg_bal_t *b, const lg_bal_view_t *v, uint64_t key, size_t av)
 {
-    size_t av = avoid >= 0 && (size_t)avoid < b->n ? (size_t)avoid : LG_BAL_NONE;
-    lg_bal_tier_t t = {b, v, 0};
-    lg_bal_view_t tv = {&t, lg_bal_tier_usable, lg_bal_tier_active,
-                        v->ramp != NULL ? lg_bal_tier_ramp : NULL};
-
-    if (b->nbackup > 0) {
-        t.backups = !lg_bal_primary_up(b, v);
-        v = &tv;
-    }
-
     switch (b->algo) {
     case LG_BALANCE_ROUND_ROBIN:
         return lg_bal_round_robin(b, v, av);
@@ -595,4 +592,23 @@ long lg_bal_pick(lg_bal_t *b, const lg_bal_view_t *v, uint64_t key, long avoid)
         return lg_bal_maglev(b, v, key, av);
     }
     return -1;
+}
+
+/* A pick in the tier in use: the primaries while one is usable, else the backups. */
+static long lg_bal_pick_tier(lg_bal_t *b, const lg_bal_view_t *v, uint64_t key, size_t av)
+{
+    lg_bal_tier_t t = {b, v, (unsigned char)!lg_bal_primary_up(b, v)};
+    lg_bal_view_t tv = {&t, lg_bal_tier_usable, lg_bal_tier_active,
+                        v->ramp != NULL ? lg_bal_tier_ramp : NULL};
+
+    return lg_bal_pick_in(b, &tv, key, av);
+}
+
+long lg_bal_pick(lg_bal_t *b, const lg_bal_view_t *v, uint64_t key, long avoid)
+{
+    size_t av = avoid >= 0 && (size_t)avoid < b->n ? (size_t)avoid : LG_BAL_NONE;
+
+    if (b->nbackup > 0)
+        return lg_bal_pick_tier(b, v, key, av);
+    return lg_bal_pick_in(b, v, key, av);
 }
