@@ -94,9 +94,25 @@ typedef struct lg_health_check_conf {
 typedef struct lg_backend_conf {
     lg_addr_t addr;
     unsigned weight; /* 1..1000, default 1 */
+    unsigned backup; /* 1: takes traffic only while no other backend of the pool is up */
     lg_conf_pos_t pos;
     lg_conf_pos_t addr_pos; /* of the address itself (`lifeguard -t` warnings) */
 } lg_backend_conf_t;
+
+typedef enum lg_samesite {
+    LG_SAMESITE_LAX = 0,
+    LG_SAMESITE_STRICT,
+    LG_SAMESITE_NONE,
+} lg_samesite_t;
+
+/* pools.NAME.sticky: a cookie naming the backend that served (src/upstream/sticky.c). */
+typedef struct lg_sticky_conf {
+    char *cookie;           /* its name; NULL: no stickiness */
+    char *path;             /* Path attribute, default "/" */
+    lg_msec_t max_age;      /* Max-Age in seconds; 0 (default): a session cookie */
+    lg_samesite_t samesite; /* default lax */
+    unsigned httponly;      /* default 1 */
+} lg_sticky_conf_t;
 
 typedef struct lg_pool_conf {
     char *name;
@@ -109,6 +125,8 @@ typedef struct lg_pool_conf {
     lg_health_check_conf_t health_check;
     unsigned keepalive_max_idle; /* default 64; 0 disables upstream keep-alive */
     unsigned retries;            /* default 1 */
+    lg_msec_t slow_start;        /* a backend that comes up ramps to full weight over this; 0 off */
+    lg_sticky_conf_t sticky;
     lg_conf_pos_t pos;
 } lg_pool_conf_t;
 

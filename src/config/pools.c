@@ -160,6 +160,8 @@ static const lg_conf_field_t conf_backend_fields[] = {
     LG_CONF_ROW("address", LG_CONF_ADDR, lg_backend_conf_t, addr, 0, 0, .aux = LG_ADDR_HOSTNAME,
                 .flags = LG_CONF_REQUIRED),
     LG_CONF_ROW("weight", LG_CONF_UINT, lg_backend_conf_t, weight, 1, LG_WEIGHT_MAX),
+    LG_CONF_ROW("backup", LG_CONF_ENUM, lg_backend_conf_t, backup, 0, 0,
+                .names = lg_conf_truefalse),
     LG_CONF_END,
 };
 
@@ -228,6 +230,8 @@ static const lg_conf_field_t conf_pool_fields[] = {
     LG_CONF_FN("health_check", conf_health_check),
     {.name = "keepalive", .type = LG_CONF_SECTION, .sub = conf_keepalive_fields},
     LG_CONF_ROW("retries", LG_CONF_UINT, lg_pool_conf_t, retries, 0, LG_RETRIES_MAX),
+    LG_CONF_ROW("slow_start", LG_CONF_DURATION, lg_pool_conf_t, slow_start, 0, LG_MSEC_HOUR),
+    LG_CONF_FN("sticky", lg_conf_sticky),
     LG_CONF_END,
 };
 

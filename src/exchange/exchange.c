@@ -16,6 +16,7 @@
 #include "http/route.h"
 #include "tls/tls.h"
 #include "upstream/balance.h"
+#include "upstream/sticky.h"
 
 #define LG_RID_BYTES 16
 
@@ -231,13 +232,14 @@ const char *lg_exchange_context(const lg_exchange_t *x, char *buf, size_t len)
 
 lg_backend_t *lg_x_pick(lg_exchange_t *x, const lg_backend_t *avoid, const char *what)
 {
-    lg_backend_t *be = lg_upstream_pick(x->pool, avoid, x->key);
+    int sticky = avoid == NULL && x->sticky != NULL && lg_upstream_eligible(x->sticky);
+    lg_backend_t *be = sticky ? x->sticky : lg_upstream_pick(x->pool, avoid, x->key);
     char why[LG_DIAG_WHY_MAX];
 
     if (lg_debug_on())
         lg_debug("pool %s: backend %s picked%s (%s)", x->pool->conf->name,
                  be != NULL ? lg_backend_name(be) : "(none usable)", what,
-                 lg_diag_pick(x->pool->conf, x->key, why, sizeof(why)));
+                 sticky ? "sticky cookie" : lg_diag_pick(x->pool->conf, x->key, why, sizeof(why)));
     return be;
 }
 
@@ -383,6 +385,7 @@ void lg_exchange_request(lg_exchange_t *x, const lg_xreq_t *rq)
     x->pool = lg_upstream_pool(&x->w->ups, pool);
     if (x->pool->conf->balance == LG_BALANCE_HASH)
         x->key = hash_key(x->pool->conf, rq->head, ip);
+    x->sticky = lg_sticky_find(x->pool, rq->head);
     if (pick_first(x, pool) != LG_OK)
         return;
     x->upgrade = rq->head->upgrade && rq->body == LG_BODY_NONE;

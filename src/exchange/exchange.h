@@ -73,6 +73,9 @@ typedef struct lg_xrsp {
     lg_body_t mode;       /* in: the backend's framing; out: what the client gets (e.g. DECHUNK) */
     uint64_t length;      /* LG_BODY_LENGTH */
     unsigned upgrade : 1; /* a 101 the client asked for: relay both ways after it */
+
+    /* a Set-Cookie value the front adds (sticky), or len 0 */
+    lg_span_t set_cookie;
 } lg_xrsp_t;
 
 /* What an exchange needs from its front; one table per front kind. */
@@ -116,6 +119,10 @@ struct lg_exchange {
     lg_upconn_t *u;
     lg_pool_t *pool;
     lg_backend_t *be;
+
+    /* the member the request's sticky cookie names (upstream/sticky.h), or NULL */
+    lg_backend_t *sticky;
+
     lg_timer_t timer; /* on one of the queues below, as `timing` says (xfer.c) */
     lg_buf_t *uhead;  /* rebuilt request head, kept until the response starts (for a retry) */
     lg_buf_t *rbuf;   /* bytes from the backend */
