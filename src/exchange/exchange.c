@@ -11,6 +11,7 @@
 #include "core/fmt.h"
 #include "core/log.h"
 #include "core/net.h"
+#include "exchange/access.h"
 #include "http/accesslog.h"
 #include "http/diag.h"
 #include "http/route.h"
@@ -340,6 +341,7 @@ static int route(lg_exchange_t *x, const lg_req_head_t *rq, size_t *pool)
         lg_x_end(x, LG_XEND_REPLY, 404);
         return LG_ERR;
     }
+    x->route = r;
     *pool = r->pool;
     return LG_OK;
 }
@@ -376,7 +378,7 @@ void lg_exchange_request(lg_exchange_t *x, const lg_xreq_t *rq)
         lg_x_request_body_bad(x); /* before anything went to a backend */
         return;
     }
-    if (route(x, rq->head, &pool) != LG_OK)
+    if (route(x, rq->head, &pool) != LG_OK || lg_x_access(x) != LG_OK)
         return;
     lg_net_ip_text(x->peer, ip, sizeof(ip));
     x->pool = lg_upstream_pool(&x->w->ups, pool);
