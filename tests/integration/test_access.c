@@ -1,0 +1,255 @@
+/*
+ * test_access.c - access control seen by real clients: a route's allow and deny lists answer
+ * 403 to the clients they refuse (curl from 127.0.0.1 and 127.0.0.2, over HTTP/1.1, HTTP/1.0
+ * and h2c; and from ::1 on an IPv6 listener), logged in the access log and counted; and
+ * limits.max_connections_per_ip closes a client's connection beyond the limit at accept,
+ * without a byte, while other addresses get in, and lets the next one in once one closed.
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "lg_test.h"
+
+/*
+ * The protocols a client speaks to the listener: curl's option and the %{http_version} of the
+ * response (HTTP/1.1 to an HTTP/1.0 request too, as a server of HTTP/1.1 answers).
+ */
+static const struct {
+    const char *opt, *version;
+} ac_protos[] = {
+    {"--http1.1", "1.1"},
+    {"--http1.0", "1.1"},
+    {"--http2-prior-knowledge", "2"},
+};
+
+/* curl from `src` with `opt` to `url`: "VERSION STATUS" (or what curl printed). */
+static char *ac_curl(const char *src, const char *opt, const char *url)
+{
+    char *out = NULL;
+
+    lg_run_capture(lg_fmt("curl -sS -g --max-time 20 --interface %s %s -o /dev/null "
+                          "-w '%%{http_version} %%{http_code}' '%s' 2>&1",
+                          src, opt, url),
+                   &out);
+    return out != NULL ? out : "";
+}
+
+/* Every protocol from `src` to path `path` of port `port` gets `status`. */
+static void ac_expect(const char *src, int port, const char *path, int status)
+{
+    for (size_t i = 0; i < sizeof(ac_protos) / sizeof(ac_protos[0]); i++) {
+        char *got = ac_curl(src, ac_protos[i].opt, lg_fmt("http://127.0.0.1:%d%s", port, path));
+
+        cr_assert_str_eq(got, lg_fmt("%s %d", ac_protos[i].version, status), "%s %s from %s: %s",
+                         ac_protos[i].opt, path, src, got);
+    }
+}
+
+/* lg-origin behind `web` (h2c too, access log on, admin listener) whose routes are `routes`. */
+static lg_fix_t ac_start(const char *routes)
+{
+    return lg_fix_start(NULL, "listeners.web.http2", "on", "listeners.web.routes", routes,
+                        "log.access", "stdout", "admin.listen", "127.0.0.1:0", NULL);
+}
+
+static double ac_metric(lg_proc_t *lg, const char *name, const char *labels)
+{
+    lg_http_response_t *r = lg_http_get(lg_proc_admin_port(lg), "/metrics", NULL);
+
+    cr_assert_eq(r->status, 200);
+    return lg_metric(r->body, name, labels);
+}
+
+/* Lines of the access log (after the stop) with both `a` and `b`. */
+static int ac_logged(lg_proc_t *lg, const char *a, const char *b)
+{
+    const char *log = lg_proc_access_log(lg);
+    int n = 0;
+
+    for (const char *line = log; *line != '\0';) {
+        const char *eol = strchrnul(line, '\n');
+        char *copy = lg_fmt("%.*s", (int)(eol - line), line);
+
+        n += strstr(copy, a) != NULL && strstr(copy, b) != NULL;
+        line = *eol != '\0' ? eol + 1 : eol;
+    }
+    return n;
+}
+
+Test(access, allow_list_refuses_every_other_client, .timeout = 120)
+{
+    lg_fix_t f = ac_start("[{pool: app, allow: [127.0.0.1]}]");
+
+    ac_expect("127.0.0.1", f.port, "/", 200);
+    ac_expect("127.0.0.2", f.port, "/", 403);
+    cr_assert_eq(lg_http_get(f.port, "/", NULL)->status, 200); /* from 127.0.0.1 */
+    cr_assert_eq(ac_metric(f.lg, "lifeguard_requests_total",
+                           "listener=\"web\",code=\"4xx\",protocol=\"HTTP/1.1\""),
+                 2, "HTTP/1.1 and HTTP/1.0 refusals are counted");
+    cr_assert_eq(ac_metric(f.lg, "lifeguard_requests_total",
+                           "listener=\"web\",code=\"4xx\",protocol=\"HTTP/2.0\""),
+                 1);
+    cr_assert_eq(lg_proc_stop(f.lg), 0); /* the access log is written on the way out */
+    cr_assert_eq(ac_logged(f.lg, "127.0.0.2 - - [", "\" 403 14 "), 3,
+                 "every refusal is logged:\n%s", lg_proc_access_log(f.lg));
+    cr_assert_eq(ac_logged(f.lg, "127.0.0.2 - - [", "HTTP/1.0\" 403 "), 1);
+    cr_assert_eq(ac_logged(f.lg, "127.0.0.2 - - [", "HTTP/2.0\" 403 "), 1);
+    cr_assert_eq(ac_logged(f.lg, "127.0.0.1 - - [", "\" 200 "), 4);
+    lg_fix_finish(&f, NULL);
+}
+
+/* The refusal's bytes: status line, the fixed body, and what the client's protocol frames. */
+Test(access, refusal_is_lifeguards_own_403, .timeout = 60)
+{
+    lg_fix_t f = ac_start("[{pool: app, deny: [127.0.0.1]}]");
+    lg_http_response_t *r = lg_http_get(f.port, "/", NULL);
+    char *out = NULL;
+
+    cr_assert_eq(r->status, 403);
+    cr_assert_str_eq(r->reason, "Forbidden");
+    cr_assert_str_eq(r->body, "403 Forbidden\n");
+    cr_assert_str_eq(lg_http_header(r, "Server"), "lifeguard");
+    lg_run_capture(lg_fmt("curl -s --http2-prior-knowledge http://127.0.0.1:%d/", f.port), &out);
+    cr_assert_str_eq(out, "403 Forbidden\n");
+    lg_fix_finish(&f, NULL);
+}
+
+Test(access, deny_list_refuses_only_its_clients, .timeout = 120)
+{
+    lg_fix_t f = ac_start("[{pool: app, deny: [127.0.0.2, \"::1\"]}]");
+
+    ac_expect("127.0.0.1", f.port, "/", 200);
+    ac_expect("127.0.0.2", f.port, "/", 403);
+    ac_expect("127.0.0.3", f.port, "/", 200);
+    lg_fix_finish(&f, NULL);
+}
+
+/* Both lists: deny wins over allow; each route has its own lists. */
+Test(access, deny_wins_and_each_route_has_its_own, .timeout = 120)
+{
+    lg_fix_t f = ac_start("[{path_prefix: /echo, pool: app, allow: [127.0.0.0/8], deny: "
+                          "[127.0.0.2/32]}, {path_prefix: /size/, pool: app, allow: [10.0.0.0/8]}, "
+                          "{pool: app}]");
+
+    ac_expect("127.0.0.1", f.port, "/echo", 200);
+    ac_expect("127.0.0.2", f.port, "/echo", 403);
+    ac_expect("127.0.0.3", f.port, "/echo", 200);
+    ac_expect("127.0.0.2", f.port, "/", 200);
+    ac_expect("127.0.0.1", f.port, "/size/10", 403);
+    lg_fix_finish(&f, NULL);
+}
+
+/* An IPv6 client is matched against the IPv6 entries only. */
+Test(access, ipv6_client, .timeout = 60)
+{
+    lg_proc_t *o = lg_origin_start(NULL);
+    lg_yaml_t *conf = lg_yaml_single(o->port);
+    lg_fix_t f;
+    char *url;
+
+    lg_yaml_set(conf, "listeners.web.listen", "\"[::1]:0\"");
+    lg_yaml_set(conf, "listeners.web.routes", NULL);
+    lg_yaml_add(conf, "listeners.web.routes", "{path_prefix: /echo, pool: app, allow: [\"::1\"]}");
+    lg_yaml_add(conf, "listeners.web.routes", "{pool: app, allow: [0.0.0.0/0]}");
+    f = lg_fix_start_conf(o, conf);
+    url = lg_fmt("http://[::1]:%d", f.port);
+    cr_assert_str_eq(ac_curl("::1", "--http1.1", lg_fmt("%s/echo", url)), "1.1 200");
+    cr_assert_str_eq(ac_curl("::1", "--http1.1", lg_fmt("%s/", url)), "1.1 403");
+    lg_fix_finish(&f, NULL);
+}
+
+/* ---- limits.max_connections_per_ip */
+
+/* A TCP connection from `src` to 127.0.0.1:port, reads timing out after 5 s; fails the test. */
+static int ac_connect_from(const char *src, int port)
+{
+    struct sockaddr_in me = {.sin_family = AF_INET}, to = {.sin_family = AF_INET};
+    struct timeval tv = {5, 0};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    cr_assert_geq(fd, 0);
+    inet_pton(AF_INET, src, &me.sin_addr);
+    inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+    to.sin_port = htons((uint16_t)port);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    cr_assert_eq(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0, "bind %s: %s", src,
+                 strerror(errno));
+    cr_assert_eq(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0, "connect from %s: %s", src,
+                 strerror(errno));
+    return fd;
+}
+
+/* One request on `fd`: its status (0 when the connection closed without a response). */
+static int ac_get(int fd)
+{
+    static const char req[] = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+    lg_load_response_t r;
+    int kind = lg_load_exchange(fd, req, sizeof(req) - 1, &r);
+
+    cr_assert(kind == LG_LOAD_OK || (kind == LG_LOAD_EOF && r.got == 0) ||
+                  (kind == LG_LOAD_RESET && r.got == 0),
+              "exchange ended %d with %zu bytes", kind, r.got);
+    return kind == LG_LOAD_OK ? r.status : 0;
+}
+
+/* 1 when lifeguard closes `fd` without sending a byte (within 5 s), 0 when it stays open. */
+static int ac_closed_silently(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    char b;
+
+    if (poll(&p, 1, 5000) != 1)
+        return 0;
+    ssize_t n = recv(fd, &b, 1, 0);
+
+    cr_assert_leq(n, 0, "lifeguard sent bytes to a refused connection");
+    return n == 0 || errno == ECONNRESET;
+}
+
+Test(access, max_connections_per_ip_closes_at_accept, .timeout = 120)
+{
+    lg_fix_t f = lg_fix_start(NULL, "limits.max_connections_per_ip", "3", "admin.listen",
+                              "127.0.0.1:0", NULL);
+    const char *refused = "listener=\"web\",reason=\"per_ip\"", *web = "listener=\"web\"";
+    int fds[3], extra, other, next, ok;
+
+    for (int i = 0; i < 3; i++) {
+        fds[i] = ac_connect_from("127.0.0.1", f.port);
+        cr_assert_eq(ac_get(fds[i]), 200); /* accepted, now idle (keep-alive) */
+    }
+    extra = ac_connect_from("127.0.0.1", f.port);
+    cr_assert(ac_closed_silently(extra), "a 4th connection from 127.0.0.1 stayed open");
+    cr_assert(lg_proc_wait_log(f.lg, 0,
+                               "listener web: connection from 127.0.0.1 closed: "
+                               "max_connections_per_ip (3) already open",
+                               lg_test_timeout_ms()));
+    other = ac_connect_from("127.0.0.2", f.port);
+    cr_assert_eq(ac_get(other), 200, "another address gets in");
+    cr_assert_eq(ac_metric(f.lg, "lifeguard_connections_refused_total", refused), 1);
+    cr_assert_eq(ac_metric(f.lg, "lifeguard_connections_total", web), 4,
+                 "a refused connection is not counted as accepted");
+    /* one of the three closes: once lifeguard has seen it, the next one gets in */
+    close(other);
+    close(fds[0]);
+    LG_WAIT_FOR(ok, ac_metric(f.lg, "lifeguard_connections_active", web) == 2,
+                lg_test_timeout_ms());
+    cr_assert(ok, "lifeguard did not see the connections close");
+    next = ac_connect_from("127.0.0.1", f.port);
+    cr_assert_eq(ac_get(next), 200);
+    extra = ac_connect_from("127.0.0.1", f.port);
+    cr_assert(ac_closed_silently(extra), "a 4th connection got in after the 3rd came back");
+    cr_assert_eq(ac_metric(f.lg, "lifeguard_connections_refused_total", refused), 2);
+    close(extra);
+    close(next);
+    close(fds[1]);
+    close(fds[2]);
+    lg_fix_finish(&f, NULL);
+}
