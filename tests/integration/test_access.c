@@ -1,9 +1,10 @@
 /*
  * test_access.c - access control seen by real clients: a route's allow and deny lists answer
- * 403 to the clients they refuse (curl from 127.0.0.1 and 127.0.0.2, over HTTP/1.1, HTTP/1.0
- * and h2c; and from ::1 on an IPv6 listener), logged in the access log and counted; and
- * limits.max_connections_per_ip closes a client's connection beyond the limit at accept,
- * without a byte, while other addresses get in, and lets the next one in once one closed.
+ * 403 to the clients they refuse (curl from 127.0.0.1 and 127.0.0.2, over HTTP/1.1, HTTP/1.0,
+ * h2c and TLS with HTTP/2 by ALPN; and from ::1 on an IPv6 listener), logged in the access log
+ * and counted; and limits.max_connections_per_ip closes a client's connection beyond the limit
+ * at accept, without a byte (and before any TLS handshake), while other addresses get in, and
+ * lets the next one in once one closed.
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "lg_test.h"
+#include "lg_test_tls.h"
 
 /*
  * The protocols a client speaks to the listener: curl's option and the %{http_version} of the
@@ -41,15 +43,20 @@ static char *ac_curl(const char *src, const char *opt, const char *url)
     return out != NULL ? out : "";
 }
 
-/* Every protocol from `src` to path `path` of port `port` gets `status`. */
-static void ac_expect(const char *src, int port, const char *path, int status)
+/* Every protocol from `src` to `path` at `base` ("http://127.0.0.1:PORT") gets `status`. */
+static void ac_expect_at(const char *src, const char *base, const char *path, int status)
 {
     for (size_t i = 0; i < sizeof(ac_protos) / sizeof(ac_protos[0]); i++) {
-        char *got = ac_curl(src, ac_protos[i].opt, lg_fmt("http://127.0.0.1:%d%s", port, path));
+        char *got = ac_curl(src, ac_protos[i].opt, lg_fmt("%s%s", base, path));
 
         cr_assert_str_eq(got, lg_fmt("%s %d", ac_protos[i].version, status), "%s %s from %s: %s",
                          ac_protos[i].opt, path, src, got);
     }
+}
+
+static void ac_expect(const char *src, int port, const char *path, int status)
+{
+    ac_expect_at(src, lg_fmt("http://127.0.0.1:%d", port), path, status);
 }
 
 /* lg-origin behind `web` (h2c too, access log on, admin listener) whose routes are `routes`. */
@@ -172,6 +179,37 @@ Test(access, ipv6_client, .timeout = 60)
     lg_fix_finish(&f, NULL);
 }
 
+/* lg-origin behind a TLS listener `web` (HTTP/2 by ALPN) with `key` set to `value`. */
+static lg_fix_t ac_start_tls(const char *key, const char *value)
+{
+    lg_proc_t *o = lg_origin_start(NULL);
+    lg_yaml_t *conf = lg_yaml_single(o->port);
+
+    lg_yaml_add(conf, "listeners.web.tls.certificates", "{cert: %s, key: %s}",
+                lg_test_pki("ec.pem"), lg_test_pki("ec.key"));
+    lg_yaml_set(conf, "admin.listen", "127.0.0.1:0");
+    lg_yaml_set(conf, key, value);
+    return lg_fix_start_conf(o, conf);
+}
+
+/* Over TLS the same: HTTP/1.1, HTTP/1.0 and HTTP/2 by ALPN. */
+Test(access, allow_list_over_tls, .timeout = 120)
+{
+    lg_fix_t f = ac_start_tls("listeners.web.routes", "[{pool: app, allow: [127.0.0.1]}]");
+    const char *base = lg_fmt("https://127.0.0.1:%d", f.port);
+
+    /* -k: the point is the address check, not the certificate's name */
+    for (size_t i = 0; i < sizeof(ac_protos) / sizeof(ac_protos[0]); i++) {
+        const char *opt = lg_fmt("-k %s", i == 2 ? "--http2" : ac_protos[i].opt);
+
+        cr_assert_str_eq(ac_curl("127.0.0.1", opt, lg_fmt("%s/", base)),
+                         lg_fmt("%s 200", ac_protos[i].version));
+        cr_assert_str_eq(ac_curl("127.0.0.2", opt, lg_fmt("%s/", base)),
+                         lg_fmt("%s 403", ac_protos[i].version));
+    }
+    lg_fix_finish(&f, NULL);
+}
+
 /* ---- limits.max_connections_per_ip */
 
 /* A TCP connection from `src` to 127.0.0.1:port, reads timing out after 5 s; fails the test. */
@@ -258,5 +296,30 @@ Test(access, max_connections_per_ip_closes_at_accept, .timeout = 120)
     close(next);
     close(fds[1]);
     close(fds[2]);
+    lg_fix_finish(&f, NULL);
+}
+
+/* On a TLS listener the refused connection is closed before any handshake starts. */
+Test(access, max_connections_per_ip_refuses_before_the_tls_handshake, .timeout = 60)
+{
+    lg_fix_t f = ac_start_tls("limits.max_connections_per_ip", "1");
+    lg_tls_opts_t o = {.sni = "www.example.com"};
+    lg_client_t *c = lg_client_connect_tls(f.port, &o);
+    int extra;
+
+    cr_assert_not_null(c, "%s", lg_client_tls_error());
+    cr_assert_eq(lg_client_request(c, "GET", "/", NULL, NULL, 0)->status, 200);
+    extra = ac_connect_from("127.0.0.1", f.port);
+    cr_assert(ac_closed_silently(extra), "a 2nd connection from 127.0.0.1 stayed open");
+    cr_assert_eq(ac_metric(f.lg, "lifeguard_connections_refused_total",
+                           "listener=\"web\",reason=\"per_ip\""),
+                 1);
+    cr_assert_eq(
+        ac_metric(f.lg, "lifeguard_tls_handshakes_total", "listener=\"web\",result=\"failed\""), 0,
+        "no handshake was started for the refused connection");
+    cr_assert_eq(
+        ac_metric(f.lg, "lifeguard_tls_handshakes_total", "listener=\"web\",result=\"ok\""), 1);
+    close(extra);
+    lg_client_close(c);
     lg_fix_finish(&f, NULL);
 }
