@@ -113,11 +113,33 @@ typedef struct lg_pool_conf {
     lg_conf_pos_t pos;
 } lg_pool_conf_t;
 
+typedef enum lg_rl_key {
+    LG_RL_KEY_CLIENT_IP = 0,
+    LG_RL_KEY_HEADER, /* lg_rate_limit_conf_t.header names the header */
+} lg_rl_key_t;
+
+struct lg_rl_table; /* src/policy/ratelimit.h: the buckets of a generation */
+
+/* routes[].rate_limit: a token bucket per key value (docs/configuration.md, "rate_limit"). */
+typedef struct lg_rate_limit_conf {
+    lg_rl_key_t key;      /* default client_ip */
+    char *header;         /* LG_RL_KEY_HEADER: the header's name */
+    unsigned rate;        /* tokens per `per_sec` seconds, >= 1 */
+    unsigned per_sec;     /* 1 (rate: N/s) or 60 (N/m) */
+    unsigned burst;       /* bucket size, >= 1; default `rate` */
+    uint64_t interval_us; /* one token comes back every this many microseconds */
+    /* set by the master for a generation (lg_rl_new); NULL and 0 in `lifeguard -t` */
+    struct lg_rl_table *table;
+    size_t id; /* this route's counters in `table` */
+} lg_rate_limit_conf_t;
+
 typedef struct lg_route_conf {
     char *host;        /* NULL = any; lower-case; "*.example.com" when wildcard */
     int host_wildcard; /* 1: match any name ending in host+1 (".example.com") */
     char *path_prefix; /* NULL = any */
     size_t pool;       /* index into lg_config.pools */
+    /* NULL: not limited */
+    lg_rate_limit_conf_t *rate_limit;
     lg_conf_pos_t pos;
 
     /* access control by client address (exchange/access.h); NULL: no such list */

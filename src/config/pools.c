@@ -16,8 +16,7 @@
 #define LG_STATUS_MIN  100
 #define LG_STATUS_MAX  599
 
-/* An RFC 9110 token: a header or cookie name. */
-static int conf_is_token(const char *s)
+int lg_conf_is_token(const char *s)
 {
     if (*s == '\0')
         return 0;
@@ -52,7 +51,7 @@ static void conf_hash_key(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynod
         plen = strlen(kinds[i].prefix);
         if (strncmp(v->str, kinds[i].prefix, plen) != 0)
             continue;
-        if (!conf_is_token(v->str + plen)) {
+        if (!lg_conf_is_token(v->str + plen)) {
             lg_conf_perr(c, v, "invalid %.*s name %s", (int)plen - 1, kinds[i].prefix,
                          lg_conf_q(c, v->str + plen));
             return;

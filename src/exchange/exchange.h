@@ -110,7 +110,7 @@ struct lg_exchange {
     lg_buf_t **cin; /* client bytes: the request body starts at (*cin)->pos */
     const lg_listener_conf_t *ls;
     size_t ls_index;
-    const lg_route_conf_t *route; /* the request's route, once routed */
+    const lg_route_conf_t *route; /* the route the request matched; NULL before, or none */
     const struct sockaddr *peer;
     struct ssl_st *tls; /* the client's TLS session, set by the front (NULL: plain) */
     lg_upconn_t *u;
@@ -127,6 +127,7 @@ struct lg_exchange {
     uint64_t head_in, head_out; /* bytes of the request head read, of heads we wrote */
     int status;                 /* answered with (0: no response) */
     uint32_t own_body;          /* body bytes of a response of our own */
+    uint32_t retry_after;       /* a 429's Retry-After, in seconds */
     char rid[LG_RID_MAX];       /* X-Request-Id (received or made) */
     char logs[LG_LOGS_MAX];     /* for the access log: method, target, referer, user agent */
     uint16_t log_target, log_referer, log_agent; /* offsets in logs[] */

@@ -212,8 +212,8 @@ void lg_h1_reply(h1_conn_t *hc, int status)
         return;
     }
     x->chead->pos = x->chead->last = 0;
-    n = lg_errpage(status, !(hc->c.fflags & H1_CLOSE_AFTER), x->head_only, x->chead->data,
-                   lg_buf_size());
+    n = lg_errpage(status, x->retry_after, !(hc->c.fflags & H1_CLOSE_AFTER), x->head_only,
+                   x->chead->data, lg_buf_size());
     x->chead->last = (uint32_t)n;
     x->head_out += n;
     x->status = status;

@@ -359,7 +359,8 @@ static int h2_response_head(lg_exchange_t *x, lg_xrsp_t *r)
 static void stream_reply(h2_stream_t *st, int status)
 {
     lg_exchange_t *x = &st->x;
-    char code[4], len[24];
+    unsigned ra = lg_retry_after(status, x->retry_after);
+    char code[4], len[24], retry[12];
     const char *end;
     lg_buf_t *b;
     size_t n, body;
@@ -368,7 +369,7 @@ static void stream_reply(h2_stream_t *st, int status)
         nghttp2_submit_rst_stream(st->h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
         return;
     }
-    n = lg_errpage(status, 0, 0, b->data, lg_buf_size());
+    n = lg_errpage(status, x->retry_after, 0, 0, b->data, lg_buf_size());
     end = memmem(b->data, n, "\r\n\r\n", 4);
     body = end != NULL ? n - (size_t)(end + 4 - b->data) : 0;
     memmove(b->data, b->data + n - body, body);
@@ -378,15 +379,16 @@ static void stream_reply(h2_stream_t *st, int status)
     x->own_body = b->last;
     snprintf(code, sizeof(code), "%03d", status);
     snprintf(len, sizeof(len), "%zu", body);
-    nghttp2_nv nva[] = {nv(":status", 7, code, 3),
-                        nv("content-type", 12, "text/plain; charset=utf-8", 25),
-                        nv("content-length", 14, len, strlen(len))};
+    snprintf(retry, sizeof(retry), "%u", ra);
+    nghttp2_nv nva[] = {
+        nv(":status", 7, code, 3), nv("content-type", 12, "text/plain; charset=utf-8", 25),
+        nv("content-length", 14, len, strlen(len)), nv("retry-after", 11, retry, strlen(retry))};
     if (!st->in_eof)
         st->reset_after = 1; /* the rest of the request body is not wanted */
     if (b->last == 0)
         lg_buf_put(&st->rout);
     st->out_eof = 1; /* the whole body is in rout */
-    if (submit(st, nva, 3, 1, st->rout != NULL) != LG_OK)
+    if (submit(st, nva, ra != 0 ? 4 : 3, 1, st->rout != NULL) != LG_OK)
         nghttp2_submit_rst_stream(st->h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
 }
 
