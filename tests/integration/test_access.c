@@ -160,6 +160,21 @@ Test(access, deny_wins_and_each_route_has_its_own, .timeout = 120)
     lg_fix_finish(&f, NULL);
 }
 
+/* A refused client never reaches the route's rate_limit: it spends no token of a shared key. */
+Test(access, refused_clients_spend_no_rate_limit_token, .timeout = 60)
+{
+    lg_fix_t f = ac_start("[{pool: app, allow: [127.0.0.1], rate_limit: {key: \"header:X-Key\", "
+                          "rate: 1/m, burst: 1}}]");
+    const char *url = lg_fmt("http://127.0.0.1:%d/", f.port);
+
+    for (int i = 0; i < 3; i++)
+        cr_assert_str_eq(ac_curl("127.0.0.2", "-H 'X-Key: k'", url), "1.1 403");
+    cr_assert_str_eq(ac_curl("127.0.0.1", "-H 'X-Key: k'", url), "1.1 200",
+                     "the key's one token was spent by refused requests");
+    cr_assert_str_eq(ac_curl("127.0.0.1", "-H 'X-Key: k'", url), "1.1 429");
+    lg_fix_finish(&f, NULL);
+}
+
 /* An IPv6 client is matched against the IPv6 entries only. */
 Test(access, ipv6_client, .timeout = 60)
 {
