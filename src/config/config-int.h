@@ -296,6 +296,12 @@ void lg_conf_check_backends(lg_conf_ctx_t *c, lg_conf_addr_ref_t *refs, size_t n
 /* Report listen addresses (c->listens) that cannot be bound together; sorts c->listens. */
 void lg_conf_check_listens(lg_conf_ctx_t *c);
 
+/* ---- lists of IP networks (cidrs.c) */
+
+/* LG_CONF_CUSTOM handler of a list of CIDR networks: an lg_cidr_set_t * stored at f->off. */
+void lg_conf_cidrs(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                   const lg_conf_field_t *f);
+
 /* on | off, as 1 | 0 (an LG_CONF_ENUM's names) */
 extern const char *const lg_conf_onoff[];
 /* false | true, as 0 | 1 (an LG_CONF_ENUM's names; sticky.c) */

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "core/cidr.h"
 #include "core/lg.h"
 #include "core/log.h"
 
@@ -158,6 +159,10 @@ typedef struct lg_route_conf {
     /* NULL: not limited */
     lg_rate_limit_conf_t *rate_limit;
     lg_conf_pos_t pos;
+
+    /* access control by client address (exchange/access.h); NULL: no such list */
+    const lg_cidr_set_t *allow; /* only these clients get in, others get 403 */
+    const lg_cidr_set_t *deny;  /* these get 403, listed in allow or not */
 } lg_route_conf_t;
 
 /* TLS protocol versions, in order; a bit each in lg_tls_conf_t.versions. */
@@ -280,6 +285,7 @@ typedef struct lg_config {
         size_t max_header_size;          /* 16k; 1k..1m */
         uint64_t max_body_size;          /* 0 = unlimited */
         unsigned max_concurrent_streams; /* 128: HTTP/2 streams open at once per connection */
+        unsigned max_connections_per_ip; /* 0 = unlimited; per worker, per client address */
     } limits;
 
     lg_listener_conf_t *listeners;

@@ -11,6 +11,7 @@
 #include "core/fmt.h"
 #include "core/log.h"
 #include "core/net.h"
+#include "exchange/access.h"
 #include "http/accesslog.h"
 #include "http/diag.h"
 #include "http/route.h"
@@ -379,7 +380,8 @@ void lg_exchange_request(lg_exchange_t *x, const lg_xreq_t *rq)
         lg_x_request_body_bad(x); /* before anything went to a backend */
         return;
     }
-    if (route(x, rq->head, &pool) != LG_OK || lg_x_rate_limit(x, rq->head) != LG_OK)
+    if (route(x, rq->head, &pool) != LG_OK || lg_x_access(x) != LG_OK ||
+        lg_x_rate_limit(x, rq->head) != LG_OK)
         return;
     lg_net_ip_text(x->peer, ip, sizeof(ip));
     x->pool = lg_upstream_pool(&x->w->ups, pool);
