@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "core/fmt.h"
+#include "event/loop.h"
+#include "policy/ratelimit.h"
 #include "tls/obs.h"
 
 static const struct family {
@@ -18,6 +20,8 @@ static const struct family {
     {"lifeguard_sent_bytes_total", "counter", "Bytes sent to clients"},
     {"lifeguard_connections_total", "counter", "Client connections accepted"},
     {"lifeguard_connections_active", "gauge", "Client connections open now"},
+    {"lifeguard_connections_refused_total", "counter",
+     "Client connections closed at accept, by reason (per_ip: limits.max_connections_per_ip)"},
     {"lifeguard_tls_handshakes_total", "counter", "TLS handshakes, by listener and result"},
     {"lifeguard_tls_resumed_total", "counter",
      "TLS handshakes that resumed a session (counted in result=\"ok\" too)"},
@@ -50,6 +54,12 @@ static const struct family {
      "Requests answered 503 after waiting queue.timeout, by pool"},
     {"lifeguard_queue_full_total", "counter",
      "Requests answered 503 at once: queue.max requests were waiting, by pool"},
+    {"lifeguard_rate_limited_total", "counter",
+     "Requests answered 429 by the rate_limit of a route (1 is the listener's first)"},
+    {"lifeguard_rate_limit_evictions_total", "counter",
+     "Keys pushed out of a full rate limit table while their bucket was refilling"},
+    {"lifeguard_rate_limit_keys", "gauge",
+     "Keys whose rate limit bucket is still refilling: the fill of the rate limit table"},
     {"lifeguard_reloads_total", "counter", "Successful configuration reloads"},
     {"lifeguard_config_reloads_total", "counter", "Configuration reloads, by result"},
     {"lifeguard_config_last_reload_success_timestamp_seconds", "gauge",
@@ -227,6 +237,45 @@ static void h2_series(lg_metrics_t *t, const char *name, const lg_stats_listener
         table_add(t, LG_M_H2_RESETS, "", labels, (double)sl->h2_resets_sent);
 }
 
+/* Connections closed at accept, by reason. */
+static void refused_series(lg_metrics_t *t, const char *name, const lg_stats_listener_t *sl)
+{
+    char labels[LG_LABELS_MAX];
+
+    if (lg_format(labels, sizeof(labels), "listener=\"%s\",reason=\"per_ip\"", name) == LG_OK)
+        table_add(t, LG_M_CONNS_REFUSED, "", labels, (double)sl->conns_refused_per_ip);
+}
+
+/* The rate limit buckets of a generation, or NULL when none of its routes is limited. */
+static const lg_rl_table_t *rl_table(const lg_config_t *cf)
+{
+    for (size_t l = 0; l < cf->nlisteners; l++)
+        for (size_t r = 0; r < cf->listeners[l].nroutes; r++)
+            if (cf->listeners[l].routes[r].rate_limit != NULL)
+                return cf->listeners[l].routes[r].rate_limit->table;
+    return NULL;
+}
+
+/* Requests each limited route answered 429, and the keys its table pushed out. */
+static void ratelimit_series(lg_metrics_t *t, const lg_config_t *cf)
+{
+    const lg_rl_table_t *tab = rl_table(cf);
+    char labels[LG_LABELS_MAX];
+
+    for (size_t l = 0; tab != NULL && l < cf->nlisteners; l++) {
+        for (size_t r = 0; r < cf->listeners[l].nroutes; r++) {
+            const lg_rate_limit_conf_t *rl = cf->listeners[l].routes[r].rate_limit;
+
+            if (rl != NULL && lg_format(labels, sizeof(labels), "listener=\"%s\",route=\"%zu\"",
+                                        cf->listeners[l].name, r + 1) == LG_OK)
+                table_add(t, LG_M_RATE_LIMITED, "", labels,
+                          (double)atomic_load(&tab->counters[rl->id].limited));
+        }
+    }
+    if (tab != NULL)
+        table_add(t, LG_M_RL_EVICTED, "", "", (double)atomic_load(&tab->evicted));
+}
+
 /* The counters of traffic of one generation: those lg_metrics_retire keeps in the totals. */
 static void traffic_series(lg_metrics_t *t, const lg_admin_gen_t *g)
 {
@@ -245,6 +294,7 @@ static void traffic_series(lg_metrics_t *t, const lg_admin_gen_t *g)
         table_add(t, LG_M_BYTES_IN, "", labels, (double)sl.bytes_in);
         table_add(t, LG_M_BYTES_OUT, "", labels, (double)sl.bytes_out);
         table_add(t, LG_M_CONNS, "", labels, (double)sl.conns_total);
+        refused_series(t, name, &sl);
         if (g->cf->listeners[l].tls != NULL)
             tls_series(t, name, &sl);
     }
@@ -277,6 +327,7 @@ static void traffic_series(lg_metrics_t *t, const lg_admin_gen_t *g)
             table_add(t, LG_M_BE_FAILURES, "", ml, (double)sm.failures);
         }
     }
+    ratelimit_series(t, g->cf);
 }
 
 /* A certificate's labels (listener, name, key type); 0 when they do not fit. */
@@ -363,6 +414,8 @@ static void state_series(lg_metrics_t *t, const lg_admin_view_t *v)
         }
     }
     cert_series(t, g->cf);
+    if (rl_table(g->cf) != NULL)
+        table_add(t, LG_M_RL_KEYS, "", "", (double)lg_rl_keys(rl_table(g->cf), lg_now));
     table_add(t, LG_M_RELOADS, "", "", v->reloads);
     table_add(t, LG_M_CONFIG_RELOADS, "", "result=\"ok\"", v->reloads);
     table_add(t, LG_M_CONFIG_RELOADS, "", "result=\"failed\"", v->reload_failures);

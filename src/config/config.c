@@ -93,6 +93,8 @@ static const lg_conf_field_t conf_limit_fields[] = {
     LG_CONF_ROW("max_body_size", LG_CONF_SIZE, lg_config_t, limits.max_body_size, 0, UINT64_MAX),
     LG_CONF_ROW("max_concurrent_streams", LG_CONF_UINT, lg_config_t, limits.max_concurrent_streams,
                 1, LG_H2_STREAMS_MAX),
+    LG_CONF_ROW("max_connections_per_ip", LG_CONF_UINT, lg_config_t, limits.max_connections_per_ip,
+                0, LG_CONNS_MAX),
     LG_CONF_END,
 };
 

@@ -86,6 +86,9 @@ static const lg_conf_field_t conf_route_fields[] = {
                 .fn = lg_conf_url_path),
     LG_CONF_ROW("pool", LG_CONF_CUSTOM, lg_route_conf_t, pool, 0, 0, .fn = lg_conf_pool_ref,
                 .flags = LG_CONF_REQUIRED),
+    LG_CONF_ROW("allow", LG_CONF_CUSTOM, lg_route_conf_t, allow, 0, 0, .fn = lg_conf_cidrs),
+    LG_CONF_ROW("deny", LG_CONF_CUSTOM, lg_route_conf_t, deny, 0, 0, .fn = lg_conf_cidrs),
+    LG_CONF_FN("rate_limit", lg_conf_rate_limit),
     LG_CONF_END,
 };
 

@@ -11,12 +11,14 @@
 #include "core/fmt.h"
 #include "core/log.h"
 #include "core/net.h"
+#include "exchange/access.h"
 #include "http/accesslog.h"
 #include "http/diag.h"
 #include "http/route.h"
 #include "tls/tls.h"
 #include "upstream/balance.h"
 #include "upstream/queue.h"
+#include "upstream/sticky.h"
 
 #define LG_RID_BYTES 16
 
@@ -234,13 +236,16 @@ const char *lg_exchange_context(const lg_exchange_t *x, char *buf, size_t len)
 
 lg_backend_t *lg_x_pick(lg_exchange_t *x, const lg_backend_t *avoid, const char *what)
 {
-    lg_backend_t *be = lg_upstream_take(x->pool, avoid, x->key);
+    /* a sticky backend that is full is passed over like one that is down (re-sticks) */
+    int sticky = avoid == NULL && x->sticky != NULL && lg_upstream_eligible(x->sticky) &&
+                 lg_backend_take(x->sticky);
+    lg_backend_t *be = sticky ? x->sticky : lg_upstream_take(x->pool, avoid, x->key);
     char why[LG_DIAG_WHY_MAX];
 
     if (lg_debug_on())
         lg_debug("pool %s: backend %s picked%s (%s)", x->pool->conf->name,
                  be != NULL ? lg_backend_name(be) : "(none usable with a free slot)", what,
-                 lg_diag_pick(x->pool->conf, x->key, why, sizeof(why)));
+                 sticky ? "sticky cookie" : lg_diag_pick(x->pool->conf, x->key, why, sizeof(why)));
     return be;
 }
 
@@ -350,6 +355,7 @@ static int route(lg_exchange_t *x, const lg_req_head_t *rq, size_t *pool)
         lg_x_end(x, LG_XEND_REPLY, 404);
         return LG_ERR;
     }
+    x->route = r;
     *pool = r->pool;
     return LG_OK;
 }
@@ -386,12 +392,14 @@ void lg_exchange_request(lg_exchange_t *x, const lg_xreq_t *rq)
         lg_x_request_body_bad(x); /* before anything went to a backend */
         return;
     }
-    if (route(x, rq->head, &pool) != LG_OK)
+    if (route(x, rq->head, &pool) != LG_OK || lg_x_access(x) != LG_OK ||
+        lg_x_rate_limit(x, rq->head) != LG_OK)
         return;
     lg_net_ip_text(x->peer, ip, sizeof(ip));
     x->pool = lg_upstream_pool(&x->w->ups, pool);
     if (x->pool->conf->balance == LG_BALANCE_HASH)
         x->key = hash_key(x->pool->conf, rq->head, ip);
+    x->sticky = lg_sticky_find(x->pool, rq->head);
     picked = pick_first(x, pool);
     if (picked == LG_ERR)
         return;

@@ -6,9 +6,17 @@
 #define LG_XINT_H
 
 #include "exchange/exchange.h"
+#include "http/tmpl.h"
 
 /* The one exit: end the exchange `how` (upstream side given back first) and tell the front. */
 void lg_x_end(lg_exchange_t *x, lg_xend_how_t how, int status);
+
+/*
+ * The template variables of request `rq` (its target normalised, x->rid set) from client `ip`:
+ * spans into the head, `ip` and the exchange, valid while they are.
+ */
+void lg_x_tmpl_vars(const lg_exchange_t *x, const lg_req_head_t *rq, const char *ip,
+                    lg_tmpl_vars_t *v);
 
 /* Note why a tunnel is ending, unless an earlier cause was noted. */
 static inline void lg_x_why(lg_exchange_t *x, uint8_t why)
@@ -56,6 +64,12 @@ void lg_x_upstream_timeout(lg_exchange_t *x);
 /* The request's chunked body is malformed or too large (400/413), or the response's (502). */
 void lg_x_request_body_bad(lg_exchange_t *x);
 void lg_x_response_body_bad(lg_exchange_t *x);
+
+/*
+ * The rate limit of x's route (xlimit.c): LG_OK when the request may go on, LG_ERR when its key
+ * has no token left (ended with 429 and a Retry-After).
+ */
+int lg_x_rate_limit(lg_exchange_t *x, const lg_req_head_t *rq);
 
 /* Read and parse the response head: LG_OK once the body relay starts, LG_AGAIN, LG_ERR (ended). */
 int lg_x_response_read(lg_exchange_t *x);

@@ -74,6 +74,7 @@ static int h1_response_head(lg_exchange_t *x, lg_xrsp_t *r)
     rb.keep_codings = r->mode != LG_BODY_NONE;
     rb.close = (hc->c.fflags & H1_CLOSE_AFTER) != 0;
     rb.keep_alive = !(hc->c.fflags & H1_CLOSE_AFTER) && t->http10;
+    rb.set_cookie = r->set_cookie;
     return chead_append(x, r->head, &rb) != 0 ? LG_OK : LG_ERR;
 }
 
@@ -212,8 +213,8 @@ void lg_h1_reply(h1_conn_t *hc, int status)
         return;
     }
     x->chead->pos = x->chead->last = 0;
-    n = lg_errpage(status, !(hc->c.fflags & H1_CLOSE_AFTER), x->head_only, x->chead->data,
-                   lg_buf_size());
+    n = lg_errpage(status, x->retry_after, !(hc->c.fflags & H1_CLOSE_AFTER), x->head_only,
+                   x->chead->data, lg_buf_size());
     x->chead->last = (uint32_t)n;
     x->head_out += n;
     x->status = status;

@@ -285,13 +285,16 @@ static nghttp2_nv nv_lower(char **np, lg_span_t name, lg_span_t value)
     return nv(p, name.len, value.p, value.len);
 }
 
-/* The backend's head as HEADERS: its end-to-end fields, names in lower case. */
+/*
+ * The backend's head as HEADERS: its end-to-end fields, names in lower case, and `cookie` as a
+ * set-cookie field when it is not empty.
+ */
 static int response_fields(h2_stream_t *st, const lg_rsp_head_t *rs, int status, int final,
-                           int body)
+                           int body, lg_span_t cookie)
 {
     const char *cur = NULL;
     char code[4], *names = malloc(rs->len + 1), *np = names;
-    nghttp2_nv *nva = malloc(sizeof(*nva) * (rs->len / 4 + 2));
+    nghttp2_nv *nva = malloc(sizeof(*nva) * (rs->len / 4 + 3));
     size_t n = 0;
     lg_hdr_t h;
     int r = LG_ERR;
@@ -305,6 +308,10 @@ static int response_fields(h2_stream_t *st, const lg_rsp_head_t *rs, int status,
     while (lg_rsp_head_next(rs, &cur, &h)) {
         nva[n++] = nv_lower(&np, h.name, h.value);
         st->x.head_out += h.name.len + h.value.len + 4;
+    }
+    if (cookie.len > 0) {
+        nva[n++] = nv("set-cookie", 10, cookie.p, cookie.len);
+        st->x.head_out += cookie.len + 14;
     }
     r = submit(st, nva, n, final, body);
 out:
@@ -340,7 +347,7 @@ static int h2_response_head(lg_exchange_t *x, lg_xrsp_t *r)
     if (r->upgrade)
         return LG_ERR; /* never asked for: HTTP/2 requests carry no Upgrade */
     if (r->status < 200)
-        return response_fields(st, r->head, r->status, 0, 0);
+        return response_fields(st, r->head, r->status, 0, 0, r->set_cookie);
     if (r->head->te == LG_TE_CODED || r->head->te == LG_TE_CLOSE) {
         lg_log(LG_LOG_ERR,
                "upstream %s sent a transfer coding other than chunked, which "
@@ -352,14 +359,15 @@ static int h2_response_head(lg_exchange_t *x, lg_xrsp_t *r)
         r->mode = LG_BODY_DECHUNK;   /* HTTP/2 frames the body itself */
         x->down.trailers = &st->trl; /* and sends the trailers as HEADERS */
     }
-    return response_fields(st, r->head, r->status, 1, r->mode != LG_BODY_NONE);
+    return response_fields(st, r->head, r->status, 1, r->mode != LG_BODY_NONE, r->set_cookie);
 }
 
 /* Our own answer (an error page) on the stream; the body goes out from `rout`. */
 static void stream_reply(h2_stream_t *st, int status)
 {
     lg_exchange_t *x = &st->x;
-    char code[4], len[24];
+    unsigned ra = lg_retry_after(status, x->retry_after);
+    char code[4], len[24], retry[12];
     const char *end;
     lg_buf_t *b;
     size_t n, body;
@@ -368,7 +376,7 @@ static void stream_reply(h2_stream_t *st, int status)
         nghttp2_submit_rst_stream(st->h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
         return;
     }
-    n = lg_errpage(status, 0, 0, b->data, lg_buf_size());
+    n = lg_errpage(status, x->retry_after, 0, 0, b->data, lg_buf_size());
     end = memmem(b->data, n, "\r\n\r\n", 4);
     body = end != NULL ? n - (size_t)(end + 4 - b->data) : 0;
     memmove(b->data, b->data + n - body, body);
@@ -378,15 +386,16 @@ static void stream_reply(h2_stream_t *st, int status)
     x->own_body = b->last;
     snprintf(code, sizeof(code), "%03d", status);
     snprintf(len, sizeof(len), "%zu", body);
-    nghttp2_nv nva[] = {nv(":status", 7, code, 3),
-                        nv("content-type", 12, "text/plain; charset=utf-8", 25),
-                        nv("content-length", 14, len, strlen(len))};
+    snprintf(retry, sizeof(retry), "%u", ra);
+    nghttp2_nv nva[] = {
+        nv(":status", 7, code, 3), nv("content-type", 12, "text/plain; charset=utf-8", 25),
+        nv("content-length", 14, len, strlen(len)), nv("retry-after", 11, retry, strlen(retry))};
     if (!st->in_eof)
         st->reset_after = 1; /* the rest of the request body is not wanted */
     if (b->last == 0)
         lg_buf_put(&st->rout);
     st->out_eof = 1; /* the whole body is in rout */
-    if (submit(st, nva, 3, 1, st->rout != NULL) != LG_OK)
+    if (submit(st, nva, ra != 0 ? 4 : 3, 1, st->rout != NULL) != LG_OK)
         nghttp2_submit_rst_stream(st->h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
 }
 

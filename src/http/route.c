@@ -6,8 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-/* The host part of a Host value: "a.example:8080" -> "a.example", "[::1]:80" -> "[::1]". */
-static lg_span_t host_only(lg_span_t h)
+lg_span_t lg_route_host(lg_span_t h)
 {
     const char *colon;
 
@@ -45,7 +44,7 @@ static int host_matches(const lg_route_conf_t *r, lg_span_t host)
 
 const lg_route_conf_t *lg_route_match(const lg_listener_conf_t *ls, lg_span_t host, lg_span_t path)
 {
-    lg_span_t h = host_only(host);
+    lg_span_t h = lg_route_host(host);
 
     for (size_t i = 0; i < ls->nroutes; i++) {
         const lg_route_conf_t *r = &ls->routes[i];

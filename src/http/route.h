@@ -8,6 +8,12 @@
 #include "http/head.h"
 
 /*
+ * The host part of a Host value, as routes match it: "a.example:8080" -> "a.example",
+ * "[::1]:80" -> "[::1]", "example.com." -> "example.com".
+ */
+lg_span_t lg_route_host(lg_span_t host);
+
+/*
  * The first route of `ls` matching `host` (a Host value: case-insensitive, port ignored,
  * "*.suffix" matches names ending in ".suffix") and `path` (prefix). NULL when none matches.
  */

@@ -44,11 +44,11 @@ static size_t oldest_worker(const lg_pool_t *pool)
     return who;
 }
 
-/* A usable backend of `pool` has a free slot now. */
+/* A backend of `pool` that a pick may choose now (up, in the tier in use) has a free slot. */
 static int room(lg_pool_t *pool)
 {
     for (size_t i = 0; i < pool->nbackends; i++)
-        if (lg_backend_open(&pool->backends[i]))
+        if (lg_upstream_eligible(&pool->backends[i]))
             return 1;
     return 0;
 }

@@ -49,6 +49,9 @@ static int pool_balancer(lg_pool_t *pool)
     }
     if (ok)
         pool->bal = lg_bal_new(pool->conf->balance, n, weights, (const char *const *)names);
+    for (size_t m = 0; pool->bal != NULL && m < n; m++)
+        if (lg_member_conf(pool->conf, m)->backup)
+            lg_bal_set_backup(pool->bal, m);
     for (size_t m = 0; names != NULL && m < n; m++)
         free(names[m]);
     free(weights);
@@ -59,6 +62,7 @@ static int pool_balancer(lg_pool_t *pool)
 int lg_upstream_init(lg_upstreams_t *ups, const lg_config_t *cf, lg_shm_t *shm, lg_timerq_t *idle_q)
 {
     ups->idle_q = idle_q;
+    ups->secret = shm->secret;
     ups->pools = calloc(cf->npools, sizeof(*ups->pools));
     if (ups->pools == NULL && cf->npools != 0)
         return LG_ERR;
@@ -120,15 +124,21 @@ static int usable(const lg_backend_t *be)
     return until == 0 || (be->pool->conf->health_check.type == LG_CHECK_NONE && until <= lg_now);
 }
 
-int lg_backend_open(const lg_backend_t *be)
+/* Below its max_connections (summed over every worker). */
+static int has_room(const lg_backend_t *be)
 {
-    return usable(be) && (be->conf->max_connections == 0 ||
-                          atomic_load(&be->state->active) < be->conf->max_connections);
+    return be->conf->max_connections == 0 ||
+           atomic_load(&be->state->active) < be->conf->max_connections;
 }
 
 static int view_usable(void *ctx, size_t i)
 {
-    return lg_backend_open(&((lg_pool_t *)ctx)->backends[i]);
+    return usable(&((lg_pool_t *)ctx)->backends[i]);
+}
+
+static int view_open(void *ctx, size_t i)
+{
+    return has_room(&((lg_pool_t *)ctx)->backends[i]);
 }
 
 static uint32_t view_active(void *ctx, size_t i)
@@ -137,12 +147,42 @@ static uint32_t view_active(void *ctx, size_t i)
                                 memory_order_relaxed);
 }
 
+/*
+ * slow_start: the share of its weight the member has now, ramping from when it came up, or from
+ * the end of its passive ejection (without active checks nobody clears ejected_until, and the
+ * member is back once it is past).
+ */
+static uint32_t view_ramp(void *ctx, size_t i)
+{
+    const lg_backend_t *be = &((lg_pool_t *)ctx)->backends[i];
+    uint64_t since = atomic_load_explicit(&be->state->up_since, memory_order_relaxed);
+    uint64_t until = atomic_load_explicit(&be->state->ejected_until, memory_order_relaxed);
+
+    if (until != 0 && until <= lg_now)
+        since = LG_MAX(since, until);
+    return lg_bal_ramp(since, lg_now, be->pool->conf->slow_start);
+}
+
+static lg_bal_view_t pool_view(lg_pool_t *pool)
+{
+    return (lg_bal_view_t){pool, view_usable, view_active,
+                           pool->conf->slow_start != 0 ? view_ramp : NULL,
+                           pool->q != NULL ? view_open : NULL};
+}
+
 lg_backend_t *lg_upstream_pick(lg_pool_t *pool, const lg_backend_t *avoid, uint64_t key)
 {
-    lg_bal_view_t view = {pool, view_usable, view_active};
+    lg_bal_view_t view = pool_view(pool);
     long i = lg_bal_pick(pool->bal, &view, key, avoid != NULL ? avoid - pool->backends : -1);
 
     return i < 0 ? NULL : &pool->backends[i];
+}
+
+int lg_upstream_eligible(lg_backend_t *be)
+{
+    lg_bal_view_t view = pool_view(be->pool);
+
+    return lg_bal_eligible(be->pool->bal, &view, (size_t)(be - be->pool->backends));
 }
 
 const char *lg_backend_name(const lg_backend_t *be)
@@ -161,11 +201,7 @@ const char *lg_backend_name(const lg_backend_t *be)
     return name;
 }
 
-/*
- * One more exchange on `be`, unless that would pass its max_connections: a compare-and-swap, so
- * that two workers racing for the last slot never both get it. 0 when it is full.
- */
-static int slot_take(lg_backend_t *be)
+int lg_backend_take(lg_backend_t *be)
 {
     unsigned max = be->conf->max_connections;
     unsigned cur;
@@ -191,7 +227,7 @@ lg_backend_t *lg_upstream_take(lg_pool_t *pool, const lg_backend_t *avoid, uint6
     for (size_t i = 0; i <= pool->nbackends; i++) {
         lg_backend_t *be = lg_upstream_pick(pool, avoid, key);
 
-        if (be == NULL || slot_take(be))
+        if (be == NULL || lg_backend_take(be))
             return be;
     }
     return NULL;

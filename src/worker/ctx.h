@@ -14,6 +14,7 @@
 
 #include "config/config.h"
 #include "core/freelist.h"
+#include "core/ipcount.h"
 #include "event/loop.h"
 #include "upstream/shm.h"
 #include "upstream/upstream.h"
@@ -46,6 +47,11 @@ typedef struct lg_worker {
     size_t nlisteners;
     lg_listener_t *paused; /* listeners waiting for a connection slot (max_connections) */
     unsigned nconns;       /* client connections open */
+    lg_ipcount_t per_ip;   /* of those, by client address (limits.max_connections_per_ip) */
+    struct {
+        lg_msec_t at;   /* when a refusal at max_connections_per_ip was last logged */
+        uint64_t quiet; /* refusals since, not logged (one line a second at most) */
+    } per_ip_log;
     lg_freelist_t free_conns[LG_FRONT_KINDS];
     lg_freelist_t free_h1_txns;
     lg_freelist_t free_h2_streams;
