@@ -282,3 +282,28 @@ Test(queue, dead_worker_gives_its_slots_back)
     lgt_assert_status(lg_http_get(f.port, "/", NULL), 200);
     lg_fix_finish(&f, "killed by signal 9");
 }
+
+/*
+ * A full primary is not a down one: the request waits for it rather than going to the backup
+ * (which would defeat both keys), and is served by the primary once its slot frees.
+ */
+Test(queue, full_primary_does_not_spill_to_the_backup)
+{
+    lg_proc_t *origin = lg_origin_start(NULL), *backup = lg_origin_start("--name backup");
+    lg_yaml_t *conf = q_conf(1, origin->port, 1, "{timeout: 20s}");
+    lg_fix_t f;
+    lg_client_t *a, *b;
+    lg_http_response_t *r;
+
+    lg_yaml_add(conf, "pools.app.backends", "{address: 127.0.0.1:%d, backup: true}", backup->port);
+    f = lg_fix_start_conf(origin, conf);
+    a = q_hold(&f, "/delay/600");
+    b = q_send(&f, "/");
+    q_expect(&f, "lifeguard_queue_length", 1);
+    q_read_status(a, 200);
+    r = lg_client_read(b, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(r->body, "origin\n", "served by %s", r->body);
+    lg_fix_finish(&f, NULL);
+    lg_proc_stop(backup);
+}
