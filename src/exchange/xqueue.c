@@ -21,13 +21,16 @@ static void dispatched(lg_qentry_t *e, lg_backend_t *be)
     lg_x_connect(x);
 }
 
-/* queue.timeout went by: 503 (with Retry-After), or a closed relay. */
+/*
+ * queue.timeout went by: 503 (with Retry-After), or a closed relay. Logged at info, like a full
+ * queue: under overload every request would log it; the metrics count both.
+ */
 static void expired(lg_qentry_t *e)
 {
     lg_exchange_t *x = lg_container_of(e, lg_exchange_t, qe);
     char ctx[LG_DIAG_MAX];
 
-    lg_log(LG_LOG_WARN, "no backend of pool %s had a free slot within queue.timeout%s",
+    lg_log(LG_LOG_INFO, "no backend of pool %s had a free slot within queue.timeout%s",
            x->pool->conf->name, lg_exchange_context(x, ctx, sizeof(ctx)));
     lg_stats_add(&lg_stats_pool(x->pool->index)->queue_timeouts, 1);
     lg_x_end(x, LG_XEND_REPLY, 503);
@@ -46,7 +49,7 @@ void lg_x_wait(lg_exchange_t *x)
         lg_stats_add(&lg_stats_pool(x->pool->index)->queued, 1);
         return;
     }
-    lg_log(LG_LOG_WARN, "queue of pool %s is full (queue.max %u)%s", x->pool->conf->name,
+    lg_log(LG_LOG_INFO, "queue of pool %s is full (queue.max %u)%s", x->pool->conf->name,
            x->pool->conf->queue_max, lg_exchange_context(x, ctx, sizeof(ctx)));
     lg_stats_add(&lg_stats_pool(x->pool->index)->queue_full, 1);
     lg_x_end(x, LG_XEND_REPLY, 503);
