@@ -113,6 +113,7 @@ struct lg_exchange {
     const struct sockaddr *peer;
     struct ssl_st *tls; /* the client's TLS session, set by the front (NULL: plain) */
     lg_upconn_t *u;
+    const lg_route_conf_t *route; /* the route the request matched (NULL: none, or a relay) */
     lg_pool_t *pool;
     lg_backend_t *be;
     lg_timer_t timer; /* on one of the queues below, as `timing` says (xfer.c) */
