@@ -7,9 +7,11 @@
  * One lifeguard serves every test of a protocol: each route has a path prefix of its own.
  */
 #include <criterion/criterion.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lg_test.h"
 
@@ -296,4 +298,49 @@ Test(route_policy, retries_of_the_route, .timeout = 60)
                  (int)NELEMS(ways), "one failure per protocol without a retry:\n%s", log);
     cr_expect_geq(lg_log_count(log, "trying another backend"), 1, "/r1/ retried:\n%s", log);
     policy_finish(&p);
+}
+
+/* ---- timeouts.connect */
+
+/*
+ * A backend whose connects hang (its accept queue is full): /ct/ gives up after its own 300ms,
+ * /ctg/ after the global 3s. A request to /ctg/, then one to /ct/: the second is answered 504
+ * while the first still waits; then curl gets the same 504 from /ct/ over each protocol.
+ */
+Test(route_policy, connect_timeout_of_the_route, .timeout = 60)
+{
+    int lport, lfd = lg_test_full_listener(&lport);
+    lg_yaml_t *c = lg_yaml_new();
+    lg_client_t *slow, *quick;
+    lg_http_response_t *r;
+    policy_t p = {0};
+    struct pollfd pfd;
+
+    lg_yaml_set(c, "timeouts.connect", "3s");
+    lg_yaml_set(c, "listeners.web.listen", "127.0.0.1:0");
+    lg_yaml_set(c, "listeners.web.http2", "on");
+    lg_yaml_add(c, "listeners.web.routes",
+                "{path_prefix: /ct/, timeouts: {connect: 300ms}, pool: stuck}");
+    lg_yaml_add(c, "listeners.web.routes", "{path_prefix: /ctg/, pool: stuck}");
+    lg_yaml_setf(c, "pools.stuck",
+                 "{retries: 0, health_check: {type: none, fall: 10}, backends: [127.0.0.1:%d]}",
+                 lport);
+    p.lg = lg_yaml_start(c);
+    p.port = lg_proc_port(p.lg, "web");
+
+    slow = lg_client_connect(p.port);
+    quick = lg_client_connect(p.port);
+    cr_assert(slow != NULL && quick != NULL);
+    cr_assert_eq(lg_client_sendf(slow, "GET /ctg/ HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
+    cr_assert_eq(lg_client_sendf(quick, "GET /ct/ HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
+    r = lg_client_read(quick, 0);
+    cr_assert_eq(r->status, 504, "/ct/: status %d (%s)", r->status, lg_http_error_name(r->error));
+    pfd = (struct pollfd){.fd = lg_client_fd(slow), .events = POLLIN};
+    cr_expect_eq(poll(&pfd, 1, 0), 0, "/ctg/ was answered before /ct/'s own connect timeout");
+    r = lg_client_read(slow, 0);
+    cr_expect_eq(r->status, 504, "/ctg/: status %d (%s)", r->status, lg_http_error_name(r->error));
+    for (size_t i = 0; i < NELEMS(ways); i++)
+        expect(&ways[i], "/ct/", curl(&p, &ways[i], "", "/ct/"), 504, NULL);
+    close(lfd);
+    lg_lifeguard_finish(p.lg, "connect() to");
 }

@@ -16,6 +16,7 @@
 #include "config/config.h"
 #include "http/head.h"
 #include "http/route.h"
+#include "worker/rqueues.h"
 #include "lg_test.h"
 
 /* ---- the configuration under test */
@@ -465,4 +466,22 @@ Test(route, too_many_distinct_route_timeouts)
               e.n > 0 ? e.lines[0] : "(nothing)", want);
     lg_config_errors_free(&e);
     free(path);
+}
+
+/* A worker has one timer queue per distinct route timeout, found by its duration. */
+Test(route, a_queue_per_distinct_route_timeout)
+{
+    lg_config_t *cf = load(route_file("timeouts: {connect: 250ms, upstream_response: 5m}\n"
+                                      "      - path_prefix: /b/\n"
+                                      "        timeouts: {connect: 5m}\n"
+                                      "        pool: app"));
+    static lg_route_queues_t rq;
+
+    cr_assert_eq(lg_loop_init(), LG_OK);
+    cr_assert_eq(lg_route_queues_init(&rq, cf), LG_OK);
+    cr_assert_eq(rq.n, 2, "5m is one queue for both routes");
+    cr_assert_eq(lg_route_queue(&rq, 250)->duration, 250);
+    cr_assert_eq(lg_route_queue(&rq, 300000)->duration, 300000);
+    cr_assert_null(lg_route_queue(&rq, 3000), "no route has 3s: the global queue is used");
+    lg_config_free(cf);
 }
