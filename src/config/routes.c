@@ -4,7 +4,6 @@
  * in listeners.c. Also the bound on the routes' timeouts: each distinct value is a timer queue
  * of its own in every worker.
  */
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
