@@ -335,15 +335,20 @@ static int target_normalise(lg_exchange_t *x, lg_req_head_t *rq)
     return lg_req_head_target(rq, x->chead->data, lg_buf_size());
 }
 
-/* Route the request: its pool, or LG_ERR (ended with 404). */
+/* Route the request: its pool, or LG_ERR (ended with 404, or answered by the route). */
 static int route(lg_exchange_t *x, const lg_req_head_t *rq, size_t *pool)
 {
     const lg_route_conf_t *r = lg_route_match(x->ls, rq->host, rq->path);
 
+    x->route = r;
     if (lg_debug_on())
         lg_diag_routed(x->w->conf, x->ls, r, rq->host, rq->path);
     if (r == NULL) {
         lg_x_end(x, LG_XEND_REPLY, 404);
+        return LG_ERR;
+    }
+    if (r->answer != NULL) {
+        lg_x_answer(x, rq);
         return LG_ERR;
     }
     *pool = r->pool;

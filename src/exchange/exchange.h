@@ -112,7 +112,8 @@ struct lg_exchange {
     const lg_listener_conf_t *ls;
     size_t ls_index;
     const struct sockaddr *peer;
-    struct ssl_st *tls; /* the client's TLS session, set by the front (NULL: plain) */
+    struct ssl_st *tls;           /* the client's TLS session, set by the front (NULL: plain) */
+    const lg_route_conf_t *route; /* the route matched (NULL: not routed, or none matched) */
     lg_upconn_t *u;
     lg_pool_t *pool;
     lg_backend_t *be;

@@ -27,6 +27,9 @@ void lg_x_reply(lg_exchange_t *x, const lg_reply_t *r);
 void lg_x_tmpl_vars(const lg_exchange_t *x, const lg_req_head_t *rq, const char *ip,
                     lg_tmpl_vars_t *v);
 
+/* Answer x's request with its route's redirect or respond (answer.c); the exchange ends. */
+void lg_x_answer(lg_exchange_t *x, const lg_req_head_t *rq);
+
 /* Note why a tunnel is ending, unless an earlier cause was noted. */
 static inline void lg_x_why(lg_exchange_t *x, uint8_t why)
 {
