@@ -120,8 +120,10 @@ Test(answers, first_match_wins_between_redirect_and_pool, .timeout = 60)
     lg_fix_finish(&f, NULL);
 }
 
-/* HTTP/1.0: the redirect closes (no keep-alive asked); without a Host, {host} has nothing to
- * name: 500, never a Location such as "http:///". */
+/*
+ * HTTP/1.0: the redirect closes (no keep-alive asked); without a Host, {host} has nothing to
+ * name: 500, never a Location such as "http:///"; nor is a Location over 8 KiB written.
+ */
 Test(answers, http10_redirect_and_no_host, .timeout = 60)
 {
     lg_fix_t f = answers_start();
@@ -138,6 +140,11 @@ Test(answers, http10_redirect_and_no_host, .timeout = 60)
     expect(r, 500, NULL);
     cr_assert(lg_proc_wait_log(f.lg, 0,
                                "redirect target cannot be written (the request names no host)",
+                               lg_test_timeout_ms()));
+    /* a Location over 8 KiB is not written either */
+    r = lg_http_get(f.port, lg_fmt("/r302/%05000d", 0), "Host: long.test");
+    expect(r, 500, NULL);
+    cr_assert(lg_proc_wait_log(f.lg, 0, "redirect target cannot be written (too long",
                                lg_test_timeout_ms()));
     lg_fix_finish(&f, NULL);
 }
