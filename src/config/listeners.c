@@ -87,6 +87,7 @@ static const lg_conf_field_t conf_route_fields[] = {
     LG_CONF_ROW("pool", LG_CONF_CUSTOM, lg_route_conf_t, pool, 0, 0, .fn = lg_conf_pool_ref),
     LG_CONF_FN("redirect", lg_conf_redirect),
     LG_CONF_FN("respond", lg_conf_respond),
+    LG_CONF_FN("rate_limit", lg_conf_rate_limit),
     LG_CONF_END,
 };
 

@@ -99,6 +99,9 @@ typedef struct lg_rsp_build {
     int close;        /* "Connection: close" */
     int keep_alive;   /* "Connection: keep-alive" (HTTP/1.0 client kept open) */
     int upgrade;      /* a 101: keep Upgrade, say "Connection: upgrade" */
+
+    /* a Set-Cookie value to add (sticky), or len 0 */
+    lg_span_t set_cookie;
 } lg_rsp_build_t;
 
 lg_hdr_kind_t lg_hdr_kind(const char *name, size_t len);
