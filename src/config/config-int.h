@@ -302,6 +302,22 @@ void lg_conf_route_check(lg_conf_ctx_t *c, const lg_route_conf_t *r, const lg_co
 /* After the listeners: at most LG_ROUTE_TIMEOUTS_MAX distinct durations in routes' timeouts. */
 void lg_conf_check_route_timeouts(lg_conf_ctx_t *c);
 
+/* ---- a route's redirect and respond (answer.c) */
+
+/*
+ * Compile the template value `v` (http/tmpl.h) into *t, its text and parts in the arena:
+ * LG_OK, or LG_ERR reported at v (an unknown {variable}, a control character).
+ */
+int lg_conf_tmpl(lg_conf_ctx_t *c, const lg_ynode_t *v, lg_tmpl_t *t);
+/* LG_CONF_CUSTOM handlers of a route's `redirect` and `respond`: they fill r->answer. */
+void lg_conf_redirect(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                      const lg_conf_field_t *f);
+void lg_conf_respond(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                     const lg_conf_field_t *f);
+/* After a route's walk: it needs a pool (`pool`: its seen entry, NULL if absent) or an answer. */
+void lg_conf_route_target(lg_conf_ctx_t *c, const lg_ynode_t *item, const lg_route_conf_t *r,
+                          const lg_conf_seen_t *pool);
+
 /* ---- checks across the file (xref.c) */
 
 /* Sort cf->pools by name into c->pools_by_name, for lg_conf_pool_ref(). */

@@ -218,6 +218,12 @@ void lg_exchange_release(lg_exchange_t *x)
     lg_buf_put(&x->chead);
 }
 
+void lg_exchange_reply_msg(const lg_exchange_t *x, const lg_reply_t *r, lg_reply_msg_t *m)
+{
+    LG_UNUSED(x);
+    lg_reply_msg(r, m);
+}
+
 const char *lg_exchange_context(const lg_exchange_t *x, char *buf, size_t len)
 {
     lg_diag_req_t r = {x->pool != NULL ? x->pool->conf->name : NULL,
@@ -367,6 +373,10 @@ void lg_exchange_request(lg_exchange_t *x, const lg_xreq_t *rq)
     }
     if (lg_x_access(x) != LG_OK || lg_x_rate_limit(x, rq->head) != LG_OK)
         return;
+    if (x->route->answer != NULL) {
+        lg_x_answer(x, rq->head); /* redirect or respond: no backend */
+        return;
+    }
     lg_net_ip_text(x->peer, ip, sizeof(ip));
     x->pool = lg_upstream_pool(&x->w->ups, x->route->pool);
     if (x->pool->conf->balance == LG_BALANCE_HASH)

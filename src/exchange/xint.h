@@ -8,8 +8,17 @@
 #include "exchange/exchange.h"
 #include "http/tmpl.h"
 
-/* The one exit: end the exchange `how` (upstream side given back first) and tell the front. */
+/*
+ * The one exit: end the exchange `how` (upstream side given back first) and tell the front;
+ * LG_XEND_REPLY answers the fixed page of `status`.
+ */
 void lg_x_end(lg_exchange_t *x, lg_xend_how_t how, int status);
+
+/*
+ * End the exchange with the own reply `r` (a redirect, a respond route, a 429 with Retry-After):
+ * `r` and what it points to need only last until this returns. `x` may be freed by then.
+ */
+void lg_x_reply(lg_exchange_t *x, const lg_reply_t *r);
 
 /*
  * The template variables of request `rq` (its target normalised, x->rid set) from client `ip`:
@@ -17,6 +26,9 @@ void lg_x_end(lg_exchange_t *x, lg_xend_how_t how, int status);
  */
 void lg_x_tmpl_vars(const lg_exchange_t *x, const lg_req_head_t *rq, const char *ip,
                     lg_tmpl_vars_t *v);
+
+/* Answer x's request with its route's redirect or respond (answer.c); the exchange ends. */
+void lg_x_answer(lg_exchange_t *x, const lg_req_head_t *rq);
 
 /* Note why a tunnel is ending, unless an earlier cause was noted. */
 static inline void lg_x_why(lg_exchange_t *x, uint8_t why)
