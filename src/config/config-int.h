@@ -93,7 +93,7 @@ lg_ynode_t *lg_conf_tree_load(const char *path, lg_arena_t *a, lg_conf_errs_t *e
 
 /* ---- the schema walk (walk.c) */
 
-#define LG_CONF_MAX_FIELDS 12  /* keys of the largest mapping */
+#define LG_CONF_MAX_FIELDS 24  /* keys of the largest mapping */
 #define LG_CONF_NAME_MAX   64  /* listener and pool names */
 #define LG_CONF_PATH_MAX   256 /* "pools.app.health_check.timeout" in messages */
 #define LG_CONF_QUOTE_MAX  64  /* bytes of a value quoted in a message */
@@ -284,6 +284,40 @@ void lg_conf_rate_limit(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_
 void lg_conf_tls(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
                  const lg_conf_field_t *f);
 
+/* ---- a route's matches and overrides (routes.c) */
+
+extern const char *const lg_conf_bool[]; /* false | true, as 0 | 1 (an LG_CONF_ENUM's names) */
+extern const lg_conf_field_t lg_conf_route_timeout_fields[];
+extern const lg_conf_field_t lg_conf_route_limit_fields[];
+#define LG_ROUTE_RETRIES_MAX 10 /* as pools.NAME.retries */
+/* What a route inherits until its keys say otherwise (before its walk). */
+void lg_conf_route_defaults(lg_route_conf_t *r);
+/* LG_CONF_CUSTOM handlers of a route's `methods` (list) and `headers` (mapping). */
+void lg_conf_route_methods(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                           const lg_conf_field_t *f);
+void lg_conf_route_headers(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                           const lg_conf_field_t *f);
+/* After a route's walk: strip_prefix (`strip`: its seen entry, or NULL) needs a path_prefix. */
+void lg_conf_route_check(lg_conf_ctx_t *c, const lg_route_conf_t *r, const lg_conf_seen_t *strip);
+/* After the listeners: at most LG_ROUTE_TIMEOUTS_MAX distinct durations in routes' timeouts. */
+void lg_conf_check_route_timeouts(lg_conf_ctx_t *c);
+
+/* ---- a route's redirect and respond (answer.c) */
+
+/*
+ * Compile the template value `v` (http/tmpl.h) into *t, its text and parts in the arena:
+ * LG_OK, or LG_ERR reported at v (an unknown {variable}, a control character).
+ */
+int lg_conf_tmpl(lg_conf_ctx_t *c, const lg_ynode_t *v, lg_tmpl_t *t);
+/* LG_CONF_CUSTOM handlers of a route's `redirect` and `respond`: they fill r->answer. */
+void lg_conf_redirect(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                      const lg_conf_field_t *f);
+void lg_conf_respond(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                     const lg_conf_field_t *f);
+/* After a route's walk: it needs a pool (`pool`: its seen entry, NULL if absent) or an answer. */
+void lg_conf_route_target(lg_conf_ctx_t *c, const lg_ynode_t *item, const lg_route_conf_t *r,
+                          const lg_conf_seen_t *pool);
+
 /* ---- checks across the file (xref.c) */
 
 /* Sort cf->pools by name into c->pools_by_name, for lg_conf_pool_ref(). */
@@ -304,8 +338,6 @@ void lg_conf_cidrs(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v,
 
 /* on | off, as 1 | 0 (an LG_CONF_ENUM's names) */
 extern const char *const lg_conf_onoff[];
-/* false | true, as 0 | 1 (an LG_CONF_ENUM's names; sticky.c) */
-extern const char *const lg_conf_truefalse[];
 
 /* An RFC 9110 token: a header or cookie name (pools.c). */
 int lg_conf_is_token(const char *s);

@@ -210,6 +210,7 @@ static void conf_root(lg_conf_ctx_t *c, const lg_ynode_t *root)
                 lg_conf_map_get(lg_conf_seen(conf_root_fields, seen, "admin")->val, "listen"),
                 NULL};
         lg_conf_check_listens(c);
+        lg_conf_check_route_timeouts(c);
     }
 }
 

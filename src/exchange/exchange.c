@@ -14,7 +14,6 @@
 #include "exchange/access.h"
 #include "http/accesslog.h"
 #include "http/diag.h"
-#include "http/route.h"
 #include "tls/tls.h"
 #include "upstream/balance.h"
 #include "upstream/queue.h"
@@ -222,6 +221,12 @@ void lg_exchange_release(lg_exchange_t *x)
     lg_buf_put(&x->chead);
 }
 
+void lg_exchange_reply_msg(const lg_exchange_t *x, const lg_reply_t *r, lg_reply_msg_t *m)
+{
+    LG_UNUSED(x);
+    lg_reply_msg(r, m);
+}
+
 const char *lg_exchange_context(const lg_exchange_t *x, char *buf, size_t len)
 {
     lg_diag_req_t r = {x->pool != NULL ? x->pool->conf->name : NULL,
@@ -257,7 +262,7 @@ lg_backend_t *lg_x_pick(lg_exchange_t *x, const lg_backend_t *avoid, const char 
 static int pick_first(lg_exchange_t *x, size_t pool)
 {
     x->pool = lg_upstream_pool(&x->w->ups, pool);
-    x->tries = (uint8_t)LG_MIN(x->pool->conf->retries, (unsigned)UINT8_MAX);
+    x->tries = (uint8_t)LG_MIN(lg_x_retries(x), (unsigned)UINT8_MAX);
     x->be = lg_queue_busy(x->pool) ? NULL : lg_x_pick(x, NULL, "");
     if (x->be != NULL) {
         x->slot = 1;
@@ -344,27 +349,10 @@ static int target_normalise(lg_exchange_t *x, lg_req_head_t *rq)
     return lg_req_head_target(rq, x->chead->data, lg_buf_size());
 }
 
-/* Route the request: its pool, or LG_ERR (ended with 404). */
-static int route(lg_exchange_t *x, const lg_req_head_t *rq, size_t *pool)
-{
-    const lg_route_conf_t *r = lg_route_match(x->ls, rq->host, rq->path);
-
-    if (lg_debug_on())
-        lg_diag_routed(x->w->conf, x->ls, r, rq->host, rq->path);
-    if (r == NULL) {
-        lg_x_end(x, LG_XEND_REPLY, 404);
-        return LG_ERR;
-    }
-    x->route = r;
-    *pool = r->pool;
-    return LG_OK;
-}
-
 void lg_exchange_request(lg_exchange_t *x, const lg_xreq_t *rq)
 {
     char ip[LG_IP_STRLEN];
     int status, picked;
-    size_t pool;
 
     x->start = lg_now;
     x->head_in = rq->head_len;
@@ -373,9 +361,8 @@ void lg_exchange_request(lg_exchange_t *x, const lg_xreq_t *rq)
     x->http_major = rq->http2 ? 2 : 1;
     x->http_minor = rq->http2 ? 0 : (uint8_t)rq->head->http_minor;
     status = target_normalise(x, rq->head);
-    if (status == 0 && rq->body == LG_BODY_LENGTH && x->w->conf->limits.max_body_size != 0 &&
-        rq->length > x->w->conf->limits.max_body_size)
-        status = 413;
+    if (status == 0)
+        status = lg_x_route(x, rq); /* before the body limit: the route may have its own */
     if (status != 0) {
         lg_x_end(x, LG_XEND_REPLY, status);
         return;
@@ -387,20 +374,27 @@ void lg_exchange_request(lg_exchange_t *x, const lg_xreq_t *rq)
     (*x->cin)->pos += rq->head_len;
     x->up.src = x->client;
     x->up.buf = x->cin;
-    x->up.limit = x->w->conf->limits.max_body_size;
+    x->up.limit = lg_x_body_limit(x);
     if (lg_pump_start(&x->up, rq->body, rq->length, (uint32_t)lg_buf_len(*x->cin)) != LG_OK) {
         lg_x_request_body_bad(x); /* before anything went to a backend */
         return;
     }
-    if (route(x, rq->head, &pool) != LG_OK || lg_x_access(x) != LG_OK ||
-        lg_x_rate_limit(x, rq->head) != LG_OK)
+    if (x->route == NULL) {
+        lg_x_end(x, LG_XEND_REPLY, 404);
         return;
+    }
+    if (lg_x_access(x) != LG_OK || lg_x_rate_limit(x, rq->head) != LG_OK)
+        return;
+    if (x->route->answer != NULL) {
+        lg_x_answer(x, rq->head); /* redirect or respond: no backend */
+        return;
+    }
     lg_net_ip_text(x->peer, ip, sizeof(ip));
-    x->pool = lg_upstream_pool(&x->w->ups, pool);
+    x->pool = lg_upstream_pool(&x->w->ups, x->route->pool);
     if (x->pool->conf->balance == LG_BALANCE_HASH)
         x->key = hash_key(x->pool->conf, rq->head, ip);
     x->sticky = lg_sticky_find(x->pool, rq->head);
-    picked = pick_first(x, pool);
+    picked = pick_first(x, x->route->pool);
     if (picked == LG_ERR)
         return;
     x->upgrade = rq->head->upgrade && rq->body == LG_BODY_NONE;

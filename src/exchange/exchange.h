@@ -25,6 +25,7 @@
 
 #include "core/buf.h"
 #include "exchange/pump.h"
+#include "http/errpage.h"
 #include "http/head.h"
 #include "stream/stream.h"
 #include "upstream/upstream.h"
@@ -57,13 +58,13 @@ enum {
 
 typedef enum lg_xend_how {
     LG_XEND_DONE,  /* the response went out whole (a tunnel: both ways closed) */
-    LG_XEND_REPLY, /* no response byte reached the client: the front answers `status` */
+    LG_XEND_REPLY, /* no response byte reached the client: the front writes `reply` */
     LG_XEND_CLOSE, /* the client side must be cut: response cut short, client gone, tunnel failed */
 } lg_xend_how_t;
 
 typedef struct lg_xend {
     lg_xend_how_t how;
-    int status; /* REPLY: what to answer */
+    const lg_reply_t *reply; /* REPLY: what to answer (valid during the call to `ended`) */
 } lg_xend_t;
 
 /* A response head for the front to pass on to its client. */
@@ -113,10 +114,10 @@ struct lg_exchange {
     lg_buf_t **cin; /* client bytes: the request body starts at (*cin)->pos */
     const lg_listener_conf_t *ls;
     size_t ls_index;
-    const lg_route_conf_t *route; /* the route the request matched; NULL before, or none */
     const struct sockaddr *peer;
     struct ssl_st *tls; /* the client's TLS session, set by the front (NULL: plain) */
     lg_upconn_t *u;
+    const lg_route_conf_t *route; /* the route the request matched (NULL: none, or a relay) */
     lg_pool_t *pool;
     lg_backend_t *be;
 
@@ -135,7 +136,6 @@ struct lg_exchange {
     uint64_t head_in, head_out; /* bytes of the request head read, of heads we wrote */
     int status;                 /* answered with (0: no response) */
     uint32_t own_body;          /* body bytes of a response of our own */
-    uint32_t retry_after;       /* a 429's Retry-After, in seconds */
     char rid[LG_RID_MAX];       /* X-Request-Id (received or made) */
     char logs[LG_LOGS_MAX];     /* for the access log: method, target, referer, user agent */
     uint16_t log_target, log_referer, log_agent; /* offsets in logs[] */
@@ -189,6 +189,13 @@ void lg_exchange_run(lg_exchange_t *x);
  * and pipes. Called once by the front, after the end or to abort (the client went away).
  */
 void lg_exchange_release(lg_exchange_t *x);
+
+/*
+ * The fields and body of the own reply `r` to x's request, for the front to write in its framing
+ * (the route's response header rules apply here). Fronts call it for every own reply, errors
+ * before routing included.
+ */
+void lg_exchange_reply_msg(const lg_exchange_t *x, const lg_reply_t *r, lg_reply_msg_t *m);
 
 /* Keep the request line of a head the front refused (400, 431, ...) for the logs. */
 void lg_exchange_log_refused(lg_exchange_t *x, const char *head, size_t len);

@@ -8,8 +8,17 @@
 #include "exchange/exchange.h"
 #include "http/tmpl.h"
 
-/* The one exit: end the exchange `how` (upstream side given back first) and tell the front. */
+/*
+ * The one exit: end the exchange `how` (upstream side given back first) and tell the front;
+ * LG_XEND_REPLY answers the fixed page of `status`.
+ */
 void lg_x_end(lg_exchange_t *x, lg_xend_how_t how, int status);
+
+/*
+ * End the exchange with the own reply `r` (a redirect, a respond route, a 429 with Retry-After):
+ * `r` and what it points to need only last until this returns. `x` may be freed by then.
+ */
+void lg_x_reply(lg_exchange_t *x, const lg_reply_t *r);
 
 /*
  * The template variables of request `rq` (its target normalised, x->rid set) from client `ip`:
@@ -17,6 +26,9 @@ void lg_x_end(lg_exchange_t *x, lg_xend_how_t how, int status);
  */
 void lg_x_tmpl_vars(const lg_exchange_t *x, const lg_req_head_t *rq, const char *ip,
                     lg_tmpl_vars_t *v);
+
+/* Answer x's request with its route's redirect or respond (answer.c); the exchange ends. */
+void lg_x_answer(lg_exchange_t *x, const lg_req_head_t *rq);
 
 /* Note why a tunnel is ending, unless an earlier cause was noted. */
 static inline void lg_x_why(lg_exchange_t *x, uint8_t why)
@@ -73,5 +85,18 @@ int lg_x_rate_limit(lg_exchange_t *x, const lg_req_head_t *rq);
 
 /* Read and parse the response head: LG_OK once the body relay starts, LG_AGAIN, LG_ERR (ended). */
 int lg_x_response_read(lg_exchange_t *x);
+
+/*
+ * Route x's request (xroute.c): x->route (NULL: none matched; the caller answers 404 once the
+ * request is taken), the path stripped for the backend (strip_prefix), a Content-Length over
+ * the route's max_body_size refused. Returns 0 or the status to answer (400, 413, 414).
+ */
+int lg_x_route(lg_exchange_t *x, const lg_xreq_t *rq);
+/* limits.max_body_size for x: its route's, else the global one (0: unlimited). */
+uint64_t lg_x_body_limit(const lg_exchange_t *x);
+/* Other backends x may try when connecting fails: its route's retries, else its pool's. */
+unsigned lg_x_retries(const lg_exchange_t *x);
+/* The queue for x's timer measuring `timing`: its route's own timeout, else `dflt`. */
+lg_timerq_t *lg_x_timerq(lg_exchange_t *x, uint8_t timing, lg_timerq_t *dflt);
 
 #endif

@@ -29,6 +29,7 @@ static lg_span_t limit_key(const lg_exchange_t *x, const lg_rate_limit_conf_t *r
 int lg_x_rate_limit(lg_exchange_t *x, const lg_req_head_t *rq)
 {
     const lg_rate_limit_conf_t *rl = x->route->rate_limit;
+    lg_reply_t r = {.status = 429};
     lg_span_t key;
     uint64_t wait;
 
@@ -38,11 +39,11 @@ int lg_x_rate_limit(lg_exchange_t *x, const lg_req_head_t *rq)
     wait = lg_rl_take(rl, lg_rl_hash(rl->table, rl->id, key.p, key.len), lg_now);
     if (wait == 0)
         return LG_OK;
-    x->retry_after = lg_rl_seconds(wait);
+    r.retry_after = lg_rl_seconds(wait);
     atomic_fetch_add_explicit(&rl->table->counters[rl->id].limited, 1, memory_order_relaxed);
     if (lg_debug_on())
         lg_debug("route %zu of listener %s: rate limit reached, 429 with Retry-After: %u",
-                 (size_t)(x->route - x->ls->routes) + 1, x->ls->name, x->retry_after);
-    lg_x_end(x, LG_XEND_REPLY, 429);
+                 (size_t)(x->route - x->ls->routes) + 1, x->ls->name, r.retry_after);
+    lg_x_reply(x, &r);
     return LG_ERR;
 }

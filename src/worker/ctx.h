@@ -18,6 +18,7 @@
 #include "event/loop.h"
 #include "upstream/shm.h"
 #include "upstream/upstream.h"
+#include "worker/rqueues.h"
 
 typedef struct lg_listener lg_listener_t;
 
@@ -42,6 +43,7 @@ typedef struct lg_worker {
     const lg_config_t *conf;
     unsigned id; /* index among the generation's workers (set before lg_worker_init) */
     lg_worker_queues_t q;
+    lg_route_queues_t rq; /* the routes' own connect and upstream_response timeouts */
     lg_upstreams_t ups;
     lg_listener_t *listeners;
     size_t nlisteners;
