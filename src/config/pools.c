@@ -164,8 +164,7 @@ static const lg_conf_field_t conf_backend_fields[] = {
     LG_CONF_ROW("weight", LG_CONF_UINT, lg_backend_conf_t, weight, 1, LG_WEIGHT_MAX),
     LG_CONF_ROW("max_connections", LG_CONF_UINT, lg_backend_conf_t, max_connections, 0,
                 LG_MAXCONN_MAX),
-    LG_CONF_ROW("backup", LG_CONF_ENUM, lg_backend_conf_t, backup, 0, 0,
-                .names = lg_conf_bool),
+    LG_CONF_ROW("backup", LG_CONF_ENUM, lg_backend_conf_t, backup, 0, 0, .names = lg_conf_bool),
     LG_CONF_END,
 };
 
