@@ -46,6 +46,14 @@ static const struct family {
      "Time from request head to the end of the response, by pool"},
     {"lifeguard_retries_total", "counter", "Requests retried on another connection or backend"},
     {"lifeguard_no_backend_total", "counter", "Requests answered 503: no backend was usable"},
+    {"lifeguard_queue_length", "gauge",
+     "Requests waiting now for a backend below its max_connections, by pool"},
+    {"lifeguard_queued_total", "counter",
+     "Requests that waited in the queue for a backend slot, by pool"},
+    {"lifeguard_queue_timeouts_total", "counter",
+     "Requests answered 503 after waiting queue.timeout, by pool"},
+    {"lifeguard_queue_full_total", "counter",
+     "Requests answered 503 at once: queue.max requests were waiting, by pool"},
     {"lifeguard_rate_limited_total", "counter",
      "Requests answered 429 by the rate_limit of a route (1 is the listener's first)"},
     {"lifeguard_rate_limit_evictions_total", "counter",
@@ -299,6 +307,11 @@ static void traffic_series(lg_metrics_t *t, const lg_admin_gen_t *g)
             continue;
         table_add(t, LG_M_RETRIES, "", pl, (double)sp.retries);
         table_add(t, LG_M_NO_BACKEND, "", pl, (double)sp.no_backend);
+        if (lg_pool_limited(pc)) {
+            table_add(t, LG_M_QUEUED, "", pl, (double)sp.queued);
+            table_add(t, LG_M_QUEUE_TIMEOUTS, "", pl, (double)sp.queue_timeouts);
+            table_add(t, LG_M_QUEUE_FULL, "", pl, (double)sp.queue_full);
+        }
         hist_series(t, pl, sp.hist, sp.time_sum_ms);
         for (size_t m = 0; m < lg_pool_members(pc); m++) {
             lg_stats_member_t sm;
@@ -345,6 +358,24 @@ static void cert_series(lg_metrics_t *t, const lg_config_t *cf)
     }
 }
 
+/* Requests waiting for a backend slot, in every live generation (a draining one too). */
+static void queue_series(lg_metrics_t *t, const lg_admin_view_t *v)
+{
+    char labels[LG_LABELS_MAX];
+
+    for (size_t i = 0; i < v->ngens; i++) {
+        const lg_qshm_t *q = v->gens[i].shm->queue;
+
+        for (size_t p = 0; q != NULL && p < v->gens[i].cf->npools; p++) {
+            if (!lg_pool_limited(&v->gens[i].cf->pools[p]) ||
+                lg_format(labels, sizeof(labels), "pool=\"%s\"", v->gens[i].cf->pools[p].name) !=
+                    LG_OK)
+                continue;
+            table_add(t, LG_M_QUEUE_LENGTH, "", labels, atomic_load(&q->pools[p].queued));
+        }
+    }
+}
+
 /* Gauges and shared-state values: the serving generation only (plus active connections). */
 static void state_series(lg_metrics_t *t, const lg_admin_view_t *v)
 {
@@ -366,6 +397,7 @@ static void state_series(lg_metrics_t *t, const lg_admin_view_t *v)
             }
         }
     }
+    queue_series(t, v);
     for (size_t p = 0; p < g->cf->npools; p++) {
         const lg_pool_conf_t *pc = &g->cf->pools[p];
 

@@ -51,7 +51,10 @@ typedef struct lg_stats_member {
 
 typedef struct lg_stats_pool {
     uint64_t retries;
-    uint64_t no_backend; /* 503: nothing usable */
+    uint64_t no_backend;     /* 503: nothing usable */
+    uint64_t queued;         /* requests that waited for a backend slot (max_connections) */
+    uint64_t queue_timeouts; /* of those, 503 after queue.timeout */
+    uint64_t queue_full;     /* 503 at once: queue.max requests were waiting */
     uint64_t hist[LG_HIST_N];
     uint64_t time_sum_ms;
 } lg_stats_pool_t;

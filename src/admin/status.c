@@ -229,6 +229,23 @@ static int json_member(lg_out_t *o, const lg_metrics_t *t, const lg_admin_gen_t 
     return 1;
 }
 
+/* The pool's queue (max_connections): waiting now, and how many waited, timed out, were refused. */
+static void json_queue(lg_out_t *o, const lg_metrics_t *t, const lg_pool_conf_t *pc,
+                       const char *labels)
+{
+    if (!lg_pool_limited(pc)) {
+        lg_outf(o, ", \"queue\": null");
+        return;
+    }
+    lg_outf(o,
+            ", \"queue\": {\"length\": %.0f, \"queued\": %.0f, \"timeouts\": %.0f, "
+            "\"full\": %.0f}",
+            lg_metrics_get(t, LG_M_QUEUE_LENGTH, "", labels),
+            lg_metrics_get(t, LG_M_QUEUED, "", labels),
+            lg_metrics_get(t, LG_M_QUEUE_TIMEOUTS, "", labels),
+            lg_metrics_get(t, LG_M_QUEUE_FULL, "", labels));
+}
+
 static void json_pool(lg_out_t *o, const lg_metrics_t *t, const lg_admin_gen_t *g, size_t p)
 {
     static const char *const balances[] = {"round_robin", "weighted", "least_conn", "p2c", "hash"};
@@ -247,6 +264,7 @@ static void json_pool(lg_out_t *o, const lg_metrics_t *t, const lg_admin_gen_t *
             lg_metrics_get(t, LG_M_RETRIES, "", labels),
             lg_metrics_get(t, LG_M_NO_BACKEND, "", labels));
     json_latency(o, sp.hist);
+    json_queue(o, t, pc, labels);
     lg_outf(o, ", \"backends\": [");
     for (size_t m = 0; m < lg_pool_members(pc); m++)
         shown += (size_t)json_member(o, t, g, p, m, shown);

@@ -96,8 +96,9 @@ typedef struct lg_health_check_conf {
 
 typedef struct lg_backend_conf {
     lg_addr_t addr;
-    unsigned weight; /* 1..1000, default 1 */
-    unsigned backup; /* 1: takes traffic only while no other backend of the pool is up */
+    unsigned weight;          /* 1..1000, default 1 */
+    unsigned backup;          /* 1: takes traffic only while no other backend of the pool is up */
+    unsigned max_connections; /* concurrent exchanges, all workers; 0 (default): unlimited */
     lg_conf_pos_t pos;
     lg_conf_pos_t addr_pos; /* of the address itself (`lifeguard -t` warnings) */
 } lg_backend_conf_t;
@@ -130,8 +131,13 @@ typedef struct lg_pool_conf {
     unsigned retries;            /* default 1 */
     lg_msec_t slow_start;        /* a backend that comes up ramps to full weight over this; 0 off */
     lg_sticky_conf_t sticky;
+    unsigned queue_max;      /* requests waiting for a backend slot, all workers; 1000 */
+    lg_msec_t queue_timeout; /* how long one waits; 0 (default): timeouts.connect */
     lg_conf_pos_t pos;
 } lg_pool_conf_t;
+
+/* Some backend of `p` has max_connections: requests may wait in its queue. */
+int lg_pool_limited(const lg_pool_conf_t *p);
 
 typedef enum lg_rl_key {
     LG_RL_KEY_CLIENT_IP = 0,

@@ -15,6 +15,8 @@
 #define LG_IDLE_MAX    100000
 #define LG_STATUS_MIN  100
 #define LG_STATUS_MAX  599
+#define LG_MAXCONN_MAX 1000000
+#define LG_QUEUE_MAX   1000000
 
 int lg_conf_is_token(const char *s)
 {
@@ -160,8 +162,9 @@ static const lg_conf_field_t conf_backend_fields[] = {
     LG_CONF_ROW("address", LG_CONF_ADDR, lg_backend_conf_t, addr, 0, 0, .aux = LG_ADDR_HOSTNAME,
                 .flags = LG_CONF_REQUIRED),
     LG_CONF_ROW("weight", LG_CONF_UINT, lg_backend_conf_t, weight, 1, LG_WEIGHT_MAX),
-    LG_CONF_ROW("backup", LG_CONF_ENUM, lg_backend_conf_t, backup, 0, 0,
-                .names = lg_conf_bool),
+    LG_CONF_ROW("max_connections", LG_CONF_UINT, lg_backend_conf_t, max_connections, 0,
+                LG_MAXCONN_MAX),
+    LG_CONF_ROW("backup", LG_CONF_ENUM, lg_backend_conf_t, backup, 0, 0, .names = lg_conf_bool),
     LG_CONF_END,
 };
 
@@ -221,6 +224,12 @@ static const lg_conf_field_t conf_keepalive_fields[] = {
     LG_CONF_END,
 };
 
+static const lg_conf_field_t conf_queue_fields[] = {
+    LG_CONF_ROW("max", LG_CONF_UINT, lg_pool_conf_t, queue_max, 0, LG_QUEUE_MAX),
+    LG_CONF_ROW("timeout", LG_CONF_DURATION, lg_pool_conf_t, queue_timeout, 1, LG_MSEC_HOUR),
+    LG_CONF_END,
+};
+
 static const lg_conf_field_t conf_pool_fields[] = {
     LG_CONF_ROW("balance", LG_CONF_ENUM, lg_pool_conf_t, balance, 0, 0, .names = conf_balances),
     LG_CONF_FN("hash_key", conf_hash_key),
@@ -230,10 +239,19 @@ static const lg_conf_field_t conf_pool_fields[] = {
     LG_CONF_FN("health_check", conf_health_check),
     {.name = "keepalive", .type = LG_CONF_SECTION, .sub = conf_keepalive_fields},
     LG_CONF_ROW("retries", LG_CONF_UINT, lg_pool_conf_t, retries, 0, LG_RETRIES_MAX),
+    {.name = "queue", .type = LG_CONF_SECTION, .sub = conf_queue_fields},
     LG_CONF_ROW("slow_start", LG_CONF_DURATION, lg_pool_conf_t, slow_start, 0, LG_MSEC_HOUR),
     LG_CONF_FN("sticky", lg_conf_sticky),
     LG_CONF_END,
 };
+
+int lg_pool_limited(const lg_pool_conf_t *p)
+{
+    for (size_t j = 0; j < p->nbackends; j++)
+        if (p->backends[j].max_connections != 0)
+            return 1;
+    return 0;
+}
 
 static void conf_pool(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *elem)
 {
@@ -256,10 +274,14 @@ static void conf_pool(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t 
     };
     p->keepalive_max_idle = 64;
     p->retries = 1;
+    p->queue_max = 1000;
     lg_conf_walk(c, key, v, conf_pool_fields, p, seen);
     s = lg_conf_seen(conf_pool_fields, seen, "hash_key");
     if (s != NULL && p->balance != LG_BALANCE_HASH)
         lg_conf_key_err(c, s->key, "hash_key", "only used with \"balance: hash\"");
+    s = lg_conf_seen(conf_pool_fields, seen, "queue");
+    if (s != NULL && !lg_pool_limited(p))
+        lg_conf_key_err(c, s->key, "queue", "only used with backends that have max_connections");
 }
 
 const lg_conf_named_desc_t lg_conf_pools_desc = {"pool",
@@ -274,3 +296,4 @@ LG_CONF_FITS(conf_pool_fields);
 LG_CONF_FITS(conf_backend_fields);
 LG_CONF_FITS(conf_check_fields);
 LG_CONF_FITS(conf_keepalive_fields);
+LG_CONF_FITS(conf_queue_fields);

@@ -16,6 +16,7 @@
 #include "http/diag.h"
 #include "tls/tls.h"
 #include "upstream/balance.h"
+#include "upstream/queue.h"
 #include "upstream/sticky.h"
 
 #define LG_RID_BYTES 16
@@ -197,6 +198,7 @@ void lg_x_drop_upstream(lg_exchange_t *x)
         return;
     x->dropped = 1;
     lg_timer_del(&x->timer);
+    lg_queue_cancel(&x->qe);
     if (x->u != NULL) {
         lg_upconn_close(x->u);
         x->u = NULL;
@@ -205,16 +207,17 @@ void lg_x_drop_upstream(lg_exchange_t *x)
     lg_pump_release(&x->down);
     lg_buf_put(&x->uhead);
     lg_buf_put(&x->rbuf);
+    if (x->slot) { /* the backend's slot frees with the upstream side, not with the client */
+        x->slot = 0;
+        lg_backend_release(x->be);
+    }
 }
 
 void lg_exchange_release(lg_exchange_t *x)
 {
     account(x);
     lg_x_drop_upstream(x);
-    if (x->be != NULL) {
-        lg_backend_release(x->be);
-        x->be = NULL;
-    }
+    x->be = NULL;
     lg_buf_put(&x->chead);
 }
 
@@ -238,31 +241,39 @@ const char *lg_exchange_context(const lg_exchange_t *x, char *buf, size_t len)
 
 lg_backend_t *lg_x_pick(lg_exchange_t *x, const lg_backend_t *avoid, const char *what)
 {
-    int sticky = avoid == NULL && x->sticky != NULL && lg_upstream_eligible(x->sticky);
-    lg_backend_t *be = sticky ? x->sticky : lg_upstream_pick(x->pool, avoid, x->key);
+    /* a sticky backend that is full is passed over like one that is down (re-sticks) */
+    int sticky = avoid == NULL && x->sticky != NULL && lg_upstream_eligible(x->sticky) &&
+                 lg_backend_take(x->sticky);
+    lg_backend_t *be = sticky ? x->sticky : lg_upstream_take(x->pool, avoid, x->key);
     char why[LG_DIAG_WHY_MAX];
 
     if (lg_debug_on())
         lg_debug("pool %s: backend %s picked%s (%s)", x->pool->conf->name,
-                 be != NULL ? lg_backend_name(be) : "(none usable)", what,
+                 be != NULL ? lg_backend_name(be) : "(none usable with a free slot)", what,
                  sticky ? "sticky cookie" : lg_diag_pick(x->pool->conf, x->key, why, sizeof(why)));
     return be;
 }
 
-/* A backend of `pool` for the exchange (503 when none is usable): LG_OK or LG_ERR (ended). */
+/*
+ * A backend of `pool` for the exchange: LG_OK (x->be holds a slot), LG_AGAIN (usable backends
+ * are all at their max_connections, or requests wait before this one: it must queue) or LG_ERR
+ * (ended with 503: no backend is usable).
+ */
 static int pick_first(lg_exchange_t *x, size_t pool)
 {
     x->pool = lg_upstream_pool(&x->w->ups, pool);
-    x->be = lg_x_pick(x, NULL, "");
-    if (x->be == NULL) {
-        lg_log(LG_LOG_ERR, "no backend of pool %s is up", x->pool->conf->name);
-        lg_stats_add(&lg_stats_pool(x->pool->index)->no_backend, 1);
-        lg_x_end(x, LG_XEND_REPLY, 503);
-        return LG_ERR;
-    }
-    lg_backend_acquire(x->be);
     x->tries = (uint8_t)LG_MIN(lg_x_retries(x), (unsigned)UINT8_MAX);
-    return LG_OK;
+    x->be = lg_queue_busy(x->pool) ? NULL : lg_x_pick(x, NULL, "");
+    if (x->be != NULL) {
+        x->slot = 1;
+        return LG_OK;
+    }
+    if (lg_upstream_usable(x->pool))
+        return LG_AGAIN;
+    lg_log(LG_LOG_ERR, "no backend of pool %s is up", x->pool->conf->name);
+    lg_stats_add(&lg_stats_pool(x->pool->index)->no_backend, 1);
+    lg_x_end(x, LG_XEND_REPLY, 503);
+    return LG_ERR;
 }
 
 /*
@@ -304,7 +315,8 @@ static int head_rebuild(lg_exchange_t *x, const lg_xreq_t *rq, const char *ip)
         lg_tls_session_info(x->tls, &tls); /* the verified subject, escaped for a header */
         rb.client_cert = tls.subject;
     }
-    rb.default_host = x->be->conf->addr.text;
+    /* a request that waits for a slot has no backend yet: the pool's first names the host */
+    rb.default_host = x->be != NULL ? x->be->conf->addr.text : x->pool->conf->backends[0].addr.text;
     rb.chunked = rq->body == LG_BODY_CHUNKED || rq->body == LG_BODY_ENCODE;
     rb.has_length = rq->has_length;
     rb.length = rq->length;
@@ -340,7 +352,7 @@ static int target_normalise(lg_exchange_t *x, lg_req_head_t *rq)
 void lg_exchange_request(lg_exchange_t *x, const lg_xreq_t *rq)
 {
     char ip[LG_IP_STRLEN];
-    int status;
+    int status, picked;
 
     x->start = lg_now;
     x->head_in = rq->head_len;
@@ -382,7 +394,8 @@ void lg_exchange_request(lg_exchange_t *x, const lg_xreq_t *rq)
     if (x->pool->conf->balance == LG_BALANCE_HASH)
         x->key = hash_key(x->pool->conf, rq->head, ip);
     x->sticky = lg_sticky_find(x->pool, rq->head);
-    if (pick_first(x, x->route->pool) != LG_OK)
+    picked = pick_first(x, x->route->pool);
+    if (picked == LG_ERR)
         return;
     x->upgrade = rq->head->upgrade && rq->body == LG_BODY_NONE;
     if (head_rebuild(x, rq, ip) != LG_OK)
@@ -390,12 +403,16 @@ void lg_exchange_request(lg_exchange_t *x, const lg_xreq_t *rq)
     lg_buf_put(&x->chead); /* it held the normalised target; the response takes one again */
     lg_x_response_parser_reset(x);
     x->parsed = 0;
-    lg_x_connect(x);
+    if (picked == LG_AGAIN)
+        lg_x_wait(x);
+    else
+        lg_x_connect(x);
 }
 
 void lg_exchange_relay(lg_exchange_t *x, size_t pool)
 {
     char ip[LG_IP_STRLEN];
+    int picked;
 
     x->start = lg_now;
     x->tunnel = 1;
@@ -403,7 +420,8 @@ void lg_exchange_relay(lg_exchange_t *x, size_t pool)
     x->rsp_head = 1; /* a relay has no response head: bytes flow as soon as connected */
     lg_net_ip_text(x->peer, ip, sizeof(ip));
     x->key = lg_bal_hash(ip, strlen(ip));
-    if (pick_first(x, pool) != LG_OK)
+    picked = pick_first(x, pool);
+    if (picked == LG_ERR)
         return;
     x->up.src = x->client;
     x->up.buf = x->cin;
@@ -411,5 +429,8 @@ void lg_exchange_relay(lg_exchange_t *x, size_t pool)
     x->down.buf = &x->rbuf;
     lg_pump_start(&x->up, LG_BODY_EOF, 0, 0);
     lg_pump_start(&x->down, LG_BODY_EOF, 0, 0);
-    lg_x_connect(x);
+    if (picked == LG_AGAIN)
+        lg_x_wait(x);
+    else
+        lg_x_connect(x);
 }

@@ -129,6 +129,7 @@ struct lg_exchange {
     lg_buf_t *rbuf;   /* bytes from the backend */
     lg_buf_t *chead;  /* head (or error page) for the client */
     lg_pump_t up, down;
+    lg_qentry_t qe;             /* waiting for a backend slot (upstream/queue.h) */
     uint64_t key;               /* balance: hash key of the request */
     lg_msec_t start;            /* when the request head was complete */
     lg_msec_t rsp_at;           /* when the response head arrived */
@@ -158,6 +159,7 @@ struct lg_exchange {
     unsigned rsp_done : 1;
     unsigned tunnel : 1;  /* bytes as they are, both ways: a tcp relay, or after a 101 */
     unsigned upgrade : 1; /* the client asked to switch protocols (WebSocket) */
+    unsigned slot : 1;    /* x->be counts this exchange in its active connections */
     llhttp_t rsp;         /* last: lg_exchange_init clears everything before it */
 };
 

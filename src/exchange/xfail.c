@@ -70,8 +70,10 @@ void lg_x_upstream_fail(lg_exchange_t *x, int status, const char *what, int err)
      */
     safe = x->u->connecting || (!x->rsp_started && x->idempotent && x->up.mode == LG_BODY_NONE);
     next = safe && x->tries > 0 ? lg_x_pick(x, x->be, " for a retry") : NULL;
-    if (next == x->be)
+    if (next == x->be) { /* the sole one with room: no other backend to try */
+        lg_backend_release(next);
         next = NULL;
+    }
     fail_log(x, what, err, next != NULL);
     lg_backend_failed(x->be, err != 0 ? strerror(err) : what);
     if (next == NULL) {
@@ -81,8 +83,7 @@ void lg_x_upstream_fail(lg_exchange_t *x, int status, const char *what, int err)
     }
     x->tries--;
     lg_stats_add(&lg_stats_pool(x->pool->index)->retries, 1);
-    lg_backend_release(x->be);
-    lg_backend_acquire(next);
+    lg_backend_release(x->be); /* the slot of `next` is held already */
     x->be = next;
     reconnect(x);
 }

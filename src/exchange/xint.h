@@ -52,8 +52,17 @@ void lg_x_drop_upstream(lg_exchange_t *x);
 /* Take a connection to x->be (pooled or new) and drive the exchange. */
 void lg_x_connect(lg_exchange_t *x);
 
-/* A backend of x's pool for this exchange, avoiding `avoid` when possible; logged at debug. */
+/*
+ * A backend of x's pool with a free slot for this exchange, avoiding `avoid` when possible, its
+ * slot taken (lg_upstream_take); logged at debug. NULL when none has room.
+ */
 lg_backend_t *lg_x_pick(lg_exchange_t *x, const lg_backend_t *avoid, const char *what);
+
+/*
+ * No backend of x's pool has a free slot: wait in the pool's queue (xqueue.c). The exchange
+ * goes on by lg_x_connect once dispatched, or ends with 503 (queue full, queue.timeout).
+ */
+void lg_x_wait(lg_exchange_t *x);
 
 /*
  * The backend failed before a response reached the client: retry on a fresh connection or

@@ -279,6 +279,7 @@ static void worker_exited(generation_t *g, unsigned i, int status)
 
     g->slots[i].pid = 0;
     g->alive--;
+    lg_qshm_worker_gone(g->shm->queue, g->shm->states, i); /* the slots it held, its queue */
     if (g != m.cur || m.stopping) {
         lg_log(clean ? LG_LOG_INFO : LG_LOG_WARN, "generation %u: worker %u (pid %d) %s", g->id, i,
                pid, clean ? "exited" : "ended abnormally");

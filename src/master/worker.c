@@ -92,6 +92,7 @@ int lg_worker_run(const lg_config_t *cf, const int *fds, lg_shm_t *shm, lg_stats
 {
     lg_stats_bind(stats, id);
     lg_log_set_worker((int)id);
+    me.w.id = id;
     if (lg_loop_init() != LG_OK || signals_init() != LG_OK ||
         lg_worker_init(&me.w, cf, shm) != LG_OK ||
         lg_timerq_init(&me.q_drain, cf->timeouts.drain) != LG_OK)

@@ -98,9 +98,16 @@ static size_t lg_bal_below(lg_bal_t *b, size_t k)
     return (size_t)(((lg_bal_random(b) >> 32) * (uint64_t)k) >> 32);
 }
 
-static int lg_bal_usable(const lg_bal_view_t *v, size_t i)
+/* Up (health, ejection): what decides the tier of a pick. */
+static int lg_bal_up(const lg_bal_view_t *v, size_t i)
 {
     return v->usable == NULL || v->usable(v->ctx, i);
+}
+
+/* Up and with room for one more request: what a pick may choose. */
+static int lg_bal_usable(const lg_bal_view_t *v, size_t i)
+{
+    return lg_bal_up(v, i) && (v->open == NULL || v->open(v->ctx, i));
 }
 
 static uint32_t lg_bal_active(const lg_bal_view_t *v, size_t i)
@@ -550,11 +557,11 @@ static uint32_t lg_bal_tier_ramp(void *ctx, size_t i)
     return lg_bal_ramp_of(((const lg_bal_tier_t *)ctx)->v, i);
 }
 
-/* Whether a primary (non-backup) member is usable. */
+/* Whether a primary (non-backup) member is up, full or not. */
 static int lg_bal_primary_up(const lg_bal_t *b, const lg_bal_view_t *v)
 {
     for (size_t i = 0; i < b->n; i++)
-        if (!b->backup[i] && lg_bal_usable(v, i))
+        if (!b->backup[i] && lg_bal_up(v, i))
             return 1;
     return 0;
 }
@@ -599,7 +606,7 @@ static long lg_bal_pick_tier(lg_bal_t *b, const lg_bal_view_t *v, uint64_t key, 
 {
     lg_bal_tier_t t = {b, v, (unsigned char)!lg_bal_primary_up(b, v)};
     lg_bal_view_t tv = {&t, lg_bal_tier_usable, lg_bal_tier_active,
-                        v->ramp != NULL ? lg_bal_tier_ramp : NULL};
+                        v->ramp != NULL ? lg_bal_tier_ramp : NULL, NULL};
 
     return lg_bal_pick_in(b, &tv, key, av);
 }

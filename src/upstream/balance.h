@@ -29,13 +29,17 @@ typedef struct lg_bal lg_bal_t;
  * How a balancer reads the current state of member i (0 <= i < n). A NULL `usable` means
  * every member is usable; a NULL `active` means every member has no connection; a NULL `ramp`
  * means every member has its full weight, else ramp(i) is the thousandths of its weight it has
- * now (LG_BAL_RAMP_FULL: all of it; see lg_bal_ramp).
+ * now (LG_BAL_RAMP_FULL: all of it; see lg_bal_ramp). A NULL `open` means every usable member
+ * may take one more request, else open(i) says whether it has room (max_connections): a full
+ * member is not picked, but it still counts as up when the tier of a pick is chosen (a full
+ * primary does not send traffic to the backups).
  */
 typedef struct lg_bal_view {
     void *ctx;
     int (*usable)(void *ctx, size_t i);
     uint32_t (*active)(void *ctx, size_t i);
     uint32_t (*ramp)(void *ctx, size_t i);
+    int (*open)(void *ctx, size_t i);
 } lg_bal_view_t;
 
 /*

@@ -164,6 +164,7 @@ lg_shm_t *lg_shm_new(const lg_config_t *cf, const lg_shm_t *prev, const lg_confi
 {
     lg_shm_t *shm = calloc(1, sizeof(*shm));
     size_t n;
+    int err;
 
     if (shm == NULL)
         return NULL;
@@ -177,6 +178,11 @@ lg_shm_t *lg_shm_new(const lg_config_t *cf, const lg_shm_t *prev, const lg_confi
     shm->states = lg_shm_map(region_size(n), "backend state");
     if (shm->states == NULL)
         goto out_free;
+    shm->queue = lg_qshm_new(cf, n, &err);
+    if (err) {
+        munmap(shm->states, region_size(n));
+        goto out_free;
+    }
     for (size_t i = 0; i < cf->npools; i++) {
         const lg_pool_conf_t *p = &cf->pools[i];
         int checked = p->health_check.type != LG_CHECK_NONE;
@@ -212,6 +218,7 @@ void lg_shm_free(lg_shm_t *shm)
     if (shm == NULL)
         return;
     munmap(shm->states, region_size(shm->n));
+    lg_qshm_free(shm->queue);
     free(shm->first);
     free(shm);
 }

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "upstream/qshm.h"
 
 #define LG_SHM_REASON_LEN 48
 #define LG_DNS_SLOTS      8
@@ -53,6 +54,7 @@ typedef struct lg_shm {
     size_t n;
     size_t *first; /* index of pool i's first member */
     size_t npools;
+    lg_qshm_t *queue; /* backend queues (qshm.h); NULL when no backend has max_connections */
     /* random at start, kept across reloads: keys the sticky cookies' backend ids (sticky.c) */
     unsigned char secret[LG_SHM_SECRET_LEN];
 } lg_shm_t;

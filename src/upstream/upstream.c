@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/net.h"
 #include "upstream/balance.h"
+#include "upstream/queue.h"
 
 /* Passive ejection: 5 s, doubling per ejection up to 5 min. */
 #define LG_EJECT_BASE_MS   5000
@@ -86,6 +87,8 @@ int lg_upstream_init(lg_upstreams_t *ups, const lg_config_t *cf, lg_shm_t *shm, 
             be->state = lg_shm_backend(shm, i, j);
             be->idle.next = be->idle.prev = &be->idle;
         }
+        pool->q_timeout =
+            pool->conf->queue_timeout ? pool->conf->queue_timeout : cf->timeouts.connect;
     }
     return LG_OK;
 }
@@ -121,9 +124,21 @@ static int usable(const lg_backend_t *be)
     return until == 0 || (be->pool->conf->health_check.type == LG_CHECK_NONE && until <= lg_now);
 }
 
+/* Below its max_connections (summed over every worker). */
+static int has_room(const lg_backend_t *be)
+{
+    return be->conf->max_connections == 0 ||
+           atomic_load(&be->state->active) < be->conf->max_connections;
+}
+
 static int view_usable(void *ctx, size_t i)
 {
     return usable(&((lg_pool_t *)ctx)->backends[i]);
+}
+
+static int view_open(void *ctx, size_t i)
+{
+    return has_room(&((lg_pool_t *)ctx)->backends[i]);
 }
 
 static uint32_t view_active(void *ctx, size_t i)
@@ -151,7 +166,8 @@ static uint32_t view_ramp(void *ctx, size_t i)
 static lg_bal_view_t pool_view(lg_pool_t *pool)
 {
     return (lg_bal_view_t){pool, view_usable, view_active,
-                           pool->conf->slow_start != 0 ? view_ramp : NULL};
+                           pool->conf->slow_start != 0 ? view_ramp : NULL,
+                           pool->q != NULL ? view_open : NULL};
 }
 
 lg_backend_t *lg_upstream_pick(lg_pool_t *pool, const lg_backend_t *avoid, uint64_t key)
@@ -185,14 +201,55 @@ const char *lg_backend_name(const lg_backend_t *be)
     return name;
 }
 
-void lg_backend_acquire(lg_backend_t *be)
+int lg_backend_take(lg_backend_t *be)
 {
-    atomic_fetch_add_explicit(&be->state->active, 1, memory_order_relaxed);
+    unsigned max = be->conf->max_connections;
+    unsigned cur;
+
+    if (max == 0) {
+        atomic_fetch_add(&be->state->active, 1);
+    } else {
+        cur = atomic_load(&be->state->active);
+        do {
+            if (cur >= max)
+                return 0;
+        } while (!atomic_compare_exchange_weak(&be->state->active, &cur, cur + 1));
+    }
+    if (be->held != NULL)
+        atomic_store_explicit(be->held, atomic_load_explicit(be->held, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+    return 1;
+}
+
+lg_backend_t *lg_upstream_take(lg_pool_t *pool, const lg_backend_t *avoid, uint64_t key)
+{
+    /* A pick that loses the race for a slot picks again: each loss is another worker's gain. */
+    for (size_t i = 0; i <= pool->nbackends; i++) {
+        lg_backend_t *be = lg_upstream_pick(pool, avoid, key);
+
+        if (be == NULL || lg_backend_take(be))
+            return be;
+    }
+    return NULL;
+}
+
+int lg_upstream_usable(lg_pool_t *pool)
+{
+    for (size_t i = 0; i < pool->nbackends; i++)
+        if (usable(&pool->backends[i]))
+            return 1;
+    return 0;
 }
 
 void lg_backend_release(lg_backend_t *be)
 {
-    atomic_fetch_sub_explicit(&be->state->active, 1, memory_order_relaxed);
+    if (be->held != NULL)
+        atomic_store_explicit(be->held, atomic_load_explicit(be->held, memory_order_relaxed) - 1,
+                              memory_order_relaxed);
+    /* seq_cst: ordered before the look at the queue (see queue.c, "no lost wake-up") */
+    atomic_fetch_sub(&be->state->active, 1);
+    if (be->pool->q != NULL)
+        lg_queue_released(be->pool);
 }
 
 void lg_backend_failed(lg_backend_t *be, const char *why)

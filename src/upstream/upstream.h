@@ -18,6 +18,22 @@ typedef struct lg_backend lg_backend_t;
 typedef struct lg_pool lg_pool_t;
 typedef struct lg_upconn lg_upconn_t;
 typedef struct lg_upstreams lg_upstreams_t;
+typedef struct lg_qentry lg_qentry_t;
+
+/*
+ * A request waiting in its pool's queue for a backend slot (upstream/queue.h), embedded in the
+ * exchange. The queue calls `dispatch` once it holds a slot of `be` for the request, or
+ * `expire` when queue.timeout went by; either way the entry has left the queue.
+ */
+struct lg_qentry {
+    lg_qentry_t *prev, *next; /* in the pool's FIFO; NULL when not waiting */
+    lg_pool_t *pool;
+    uint64_t ticket; /* its place among the requests waiting in every worker */
+    uint64_t key;    /* balance: hash key of the request */
+    lg_msec_t deadline;
+    void (*dispatch)(lg_qentry_t *e, lg_backend_t *be);
+    void (*expire)(lg_qentry_t *e);
+};
 
 /*
  * A connection to a backend (a stream): in use by one exchange, which times it, or idle in its
@@ -42,7 +58,8 @@ struct lg_backend {
     lg_be_state_t *state; /* shared with the master and the other workers */
     lg_upconn_t idle;     /* sentinel: most recently used first */
     unsigned nidle;
-    unsigned sticky_seq;                  /* addr_seq sticky_id was made for, +1 (0: none yet) */
+    atomic_uint *held;   /* slots this worker holds on it (qshm.h); NULL: pool not limited */
+    unsigned sticky_seq; /* addr_seq sticky_id was made for, +1 (0: none yet) */
     char sticky_id[LG_STICKY_ID_LEN + 1]; /* its sticky cookie value (sticky.c) */
 };
 
@@ -53,6 +70,11 @@ struct lg_pool {
     lg_backend_t *backends;
     size_t nbackends;
     struct lg_bal *bal; /* the pool's balancer (balance.h) */
+    /* the queue (queue.c), when a backend has max_connections */
+    lg_qpool_t *q;       /* shared by every worker; NULL: the pool never queues */
+    lg_qentry_t waiting; /* sentinel of this worker's FIFO */
+    lg_posted_t kick;    /* look for a free slot after this batch */
+    lg_msec_t q_timeout; /* queue.timeout, or timeouts.connect */
 };
 
 /* A worker's pools, and the timer queue of their idle connections. */
@@ -61,6 +83,13 @@ struct lg_upstreams {
     lg_pool_t *pools;
     size_t npools;
     lg_timerq_t *idle_q; /* timeouts.upstream_idle */
+    /* backend queues (queue.c); q NULL when no backend has max_connections */
+    lg_qshm_t *q;
+    size_t worker;      /* this worker's index in q */
+    lg_io_t wake;       /* q->efd[worker]: a slot may have freed in another worker */
+    lg_timerq_t tick_q; /* while requests wait: timeouts, and a look at the queue */
+    lg_timer_t tick;
+    unsigned nwaiting; /* requests waiting in this worker, every pool */
 };
 
 /*
@@ -79,8 +108,8 @@ lg_pool_t *lg_upstream_pool(lg_upstreams_t *ups, size_t index);
  */
 lg_backend_t *lg_upstream_pick(lg_pool_t *pool, const lg_backend_t *avoid, uint64_t key);
 /*
- * Whether `be` may take a request now without the balancer (a sticky cookie names it): usable,
- * and not a backup while a primary is usable.
+ * Whether `be` may take a request now without the balancer (a sticky cookie names it): usable
+ * with a free slot (max_connections), and not a backup while a primary is up.
  */
 int lg_upstream_eligible(lg_backend_t *be);
 
@@ -90,8 +119,20 @@ int lg_upstream_eligible(lg_backend_t *be);
  */
 const char *lg_backend_name(const lg_backend_t *be);
 
-/* An exchange starts or stops using `be` (the active count all workers see). */
-void lg_backend_acquire(lg_backend_t *be);
+/*
+ * Like lg_upstream_pick, among the backends with a free slot (active below max_connections),
+ * and take the slot: the backend, whose active count now includes the caller, or NULL when no
+ * usable backend has room. Never more than max_connections, even with workers racing.
+ */
+lg_backend_t *lg_upstream_take(lg_pool_t *pool, const lg_backend_t *avoid, uint64_t key);
+/*
+ * One more exchange on `be`, unless that would pass its max_connections: a compare-and-swap, so
+ * that two workers racing for the last slot never both get it. 1 taken, 0 when it is full.
+ */
+int lg_backend_take(lg_backend_t *be);
+/* Some backend of `pool` is usable (up, not ejected), whether it has room or not. */
+int lg_upstream_usable(lg_pool_t *pool);
+/* An exchange stops using `be` (taken by lg_upstream_take): waiting requests may get it. */
 void lg_backend_release(lg_backend_t *be);
 /*
  * Passive health: a connect failure, reset or timeout, or a good response. `fall` failures in

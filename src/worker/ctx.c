@@ -15,6 +15,7 @@
 #include "front/listener.h"
 #include "http/accesslog.h"
 #include "stream/tls.h"
+#include "upstream/queue.h"
 
 #define LG_ACCEPT_RETRY_MS 100
 #define LG_LINGER_MS       5000
@@ -88,7 +89,9 @@ int lg_worker_init(lg_worker_t *w, const lg_config_t *cf, lg_shm_t *shm)
     lg_freelist_init(&w->free_h2_streams, sizeof(h2_stream_t), LG_FREE_KEEP);
     w->trim_timer.handler = trim;
     lg_timer_set(&w->q.trim, &w->trim_timer);
-    return lg_upstream_init(&w->ups, cf, shm, &w->q.upstream_idle);
+    if (lg_upstream_init(&w->ups, cf, shm, &w->q.upstream_idle) != LG_OK)
+        return LG_ERR;
+    return lg_queue_init(&w->ups, shm, w->id);
 }
 
 int lg_worker_listen(lg_worker_t *w, const int *fds)

@@ -41,6 +41,7 @@ typedef struct lg_worker_queues {
 
 typedef struct lg_worker {
     const lg_config_t *conf;
+    unsigned id; /* index among the generation's workers (set before lg_worker_init) */
     lg_worker_queues_t q;
     lg_route_queues_t rq; /* the routes' own connect and upstream_response timeouts */
     lg_upstreams_t ups;

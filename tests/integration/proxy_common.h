@@ -147,7 +147,7 @@ static inline char *lgt_hex(uint64_t sum)
 /* Wait until the origin reports `active` open connections; returns the last value seen. */
 static inline long lgt_wait_origin_active(int port, long want, int timeout_ms)
 {
-    lg_origin_stats_t st = {0, 0, -1};
+    lg_origin_stats_t st = {0, 0, -1, 0, 0};
     int ok;
 
     LG_WAIT_FOR(ok, lg_origin_stats(port, &st) == 0 && st.active == want, timeout_ms);

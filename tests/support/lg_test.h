@@ -427,9 +427,11 @@ int lg_load_exchange(int fd, const char *req, size_t len, lg_load_response_t *r)
 /* ---- lg-origin specifics (lg_test_http.c) */
 
 typedef struct lg_origin_stats {
-    long connections; /* accepted, not counting connections used only for /stats */
-    long requests;    /* received, not counting /stats */
-    long active;      /* open now */
+    long connections;  /* accepted, not counting connections used only for /stats */
+    long requests;     /* received, not counting /stats */
+    long active;       /* open now */
+    long delayed;      /* /delay requests waiting now */
+    long delayed_peak; /* the most /delay requests that ever waited at once */
 } lg_origin_stats_t;
 
 /* GET /stats directly from an origin. 0, or -1 when it did not answer. */

@@ -1091,8 +1091,8 @@ int lg_origin_stats(int port, lg_origin_stats_t *st)
 
     memset(st, 0, sizeof(*st));
     if (r->status == 200 && r->body != NULL &&
-        sscanf(r->body, "connections=%ld requests=%ld active=%ld", &st->connections, &st->requests,
-               &st->active) == 3)
+        sscanf(r->body, "connections=%ld requests=%ld active=%ld delayed=%ld delayed_peak=%ld",
+               &st->connections, &st->requests, &st->active, &st->delayed, &st->delayed_peak) == 5)
         rc = 0;
     lg_http_response_free(r);
     return rc;

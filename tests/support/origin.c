@@ -30,9 +30,11 @@
  *   /reset               closes with RST (SO_LINGER 0) without answering
  *   /partial             head with Content-Length: 100000, 1000 body bytes, then closes (FIN)
  *   /hang                never answers; closes when the client does
- *   /stats               200 "connections=N requests=M active=K\n": accepted TCP connections,
- *                        requests received and connections open now, all three not counting
- *                        /stats requests nor connections that carried only /stats requests
+ *   /stats               200 "connections=N requests=M active=K delayed=D delayed_peak=P\n":
+ *                        accepted TCP connections, requests received and connections open now,
+ *                        the three not counting /stats requests nor connections that carried
+ *                        only /stats requests; /delay requests waiting now and the most that
+ *                        ever waited at once (what a proxy's max_connections lets through)
  *   /upgrade             with an Upgrade header: 101 Switching Protocols, then echoes every byte
  *   /page                200 text/html whose inline script writes "nextHopProtocol=PROTO" (the
  *                        protocol of the page's own navigation) into <p id="protocol">
@@ -239,6 +241,7 @@ static int o_sigfd = -1;
 static uint64_t o_now; /* monotonic milliseconds, updated after every epoll_wait */
 
 static uint64_t o_accepted, o_requests, o_active, o_stats_only, o_stats_only_active;
+static uint64_t o_delayed, o_delayed_peak; /* /delay requests waiting now, the most at once */
 
 static struct conn *o_pending; /* circular list through pend_prev/pend_next */
 static struct conn *o_all;     /* every open connection */
@@ -1178,14 +1181,18 @@ static void dispatch(struct conn *c)
     }
     case ACT_DELAY:
         c->state = ST_DELAY;
+        if (++o_delayed > o_delayed_peak)
+            o_delayed_peak = o_delayed;
         timer_set(c, r->arg);
         break;
     case ACT_STATS: {
         uint64_t active = o_active - o_stats_only_active;
 
-        n = snprintf(c->small, sizeof(c->small), "connections=%llu requests=%llu active=%llu\n",
+        n = snprintf(c->small, sizeof(c->small),
+                     "connections=%llu requests=%llu active=%llu delayed=%llu delayed_peak=%llu\n",
                      (unsigned long long)(o_accepted - o_stats_only),
-                     (unsigned long long)o_requests, (unsigned long long)active);
+                     (unsigned long long)o_requests, (unsigned long long)active,
+                     (unsigned long long)o_delayed, (unsigned long long)o_delayed_peak);
         respond(c, 200, c->small, (uint64_t)n, 0);
         break;
     }
@@ -1442,6 +1449,8 @@ static void conn_close(struct conn *c)
     if (c->flags & CF_DEAD)
         return;
     c->flags |= CF_DEAD;
+    if (c->state == ST_DELAY)
+        o_delayed--;
     pending_del(c);
     timer_del(c);
     close(c->fd);
@@ -1695,6 +1704,7 @@ static void conn_run(struct conn *c)
 static void conn_timer(struct conn *c)
 {
     if (c->state == ST_DELAY) {
+        o_delayed--;
         c->state = ST_HEAD;
         respond_name(c, 200, 0);
         conn_run(c);

@@ -560,6 +560,38 @@ Test(balance, backups_only_while_no_primary_is_up)
     }
 }
 
+/* Room for one more request: max_connections 1 on every member. */
+static int pool_open(void *ctx, size_t i)
+{
+    return ((pool_t *)ctx)->active[i] < 1;
+}
+
+/*
+ * A full member (open says no room) is never picked, but a full primary keeps the backups out:
+ * with every primary full there is no member to pick (the request waits), not a backup.
+ */
+Test(balance, full_members_are_skipped_and_keep_the_backups_out)
+{
+    for (size_t a = 0; a < LG_NELEMS(all_algos); a++) {
+        lg_bal_t *b = lg_bal_new(all_algos[a], 3, NULL, names10);
+        pool_t p = {0};
+        lg_bal_view_t v = view_of(&p);
+
+        cr_assert_not_null(b);
+        v.open = pool_open;
+        lg_bal_set_backup(b, 2);
+        p.active[0] = 1; /* member 0 full: every pick is member 1 */
+        for (uint64_t k = 1; k <= 50; k++)
+            cr_assert_eq(lg_bal_pick(b, &v, client_key(k), -1), 1, "algorithm %zu", a);
+        p.active[1] = 1; /* both primaries full: nothing, the backup stays out */
+        cr_assert_eq(lg_bal_pick(b, &v, client_key(1), -1), -1, "algorithm %zu", a);
+        cr_assert(!lg_bal_eligible(b, &v, 2) && !lg_bal_eligible(b, &v, 0), "algorithm %zu", a);
+        p.down[0] = p.down[1] = 1; /* both primaries down: the backup takes it */
+        cr_assert_eq(lg_bal_pick(b, &v, client_key(1), -1), 2, "algorithm %zu", a);
+        lg_bal_free(b);
+    }
+}
+
 /* A pool of backups only is one tier: every member takes traffic. */
 Test(balance, backups_only_pool_balances_them_all)
 {
@@ -638,7 +670,7 @@ Test(balance, slow_start_share_grows_for_every_algorithm_but_hash)
 
     for (size_t a = 0; a < LG_NELEMS(algos); a++) {
         ramp_pool_t r = {.ramping = 1, .since = 1, .now = 1, .span = 10000};
-        lg_bal_view_t v = {&r, ramp_usable, ramp_active, ramp_of};
+        lg_bal_view_t v = {&r, ramp_usable, ramp_active, ramp_of, NULL};
         lg_bal_t *b = lg_bal_new(algos[a], 2, NULL, names10);
         size_t early = 0, late = 0;
 
@@ -672,7 +704,7 @@ Test(balance, slow_start_share_grows_for_every_algorithm_but_hash)
 Test(balance, slow_start_leaves_hash_keys_in_place)
 {
     ramp_pool_t r = {.ramping = 1, .since = 1, .now = 1, .span = 10000};
-    lg_bal_view_t ramped = {&r, ramp_usable, ramp_active, ramp_of};
+    lg_bal_view_t ramped = {&r, ramp_usable, ramp_active, ramp_of, NULL};
     lg_bal_view_t plain = view_of(&r.p);
     lg_bal_t *b = lg_bal_new(LG_BALANCE_HASH, 3, NULL, names10);
 

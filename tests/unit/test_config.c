@@ -1637,3 +1637,83 @@ Test(config_hostile, mutations_of_the_default_config)
     free(orig);
     lg_test_rmtree(dir);
 }
+
+/* MINIMAL with its one backend entry `backend` (flow YAML), and `queue` (or none). */
+static char *queue_pool_yaml(const char *backend, const char *queue)
+{
+    const char *entry = strstr(MINIMAL, "      - 127.0.0.1:9001\n");
+
+    return lg_fmt("%.*s      - %s\n%s%s%s", (int)(entry - MINIMAL), MINIMAL, backend,
+                  queue != NULL ? "    queue: " : "", queue != NULL ? queue : "",
+                  queue != NULL ? "\n" : "");
+}
+
+/* max_connections and queue: defaults, and the values written. */
+Test(config, backend_max_connections_and_queue)
+{
+    static const struct {
+        const char *backend, *queue;
+        unsigned max_connections, queue_max;
+        lg_msec_t queue_timeout;
+    } cases[] = {
+        {"127.0.0.1:9001", NULL, 0, 1000, 0},
+        {"{address: 127.0.0.1:9001, max_connections: 2}", NULL, 2, 1000, 0},
+        {"{address: 127.0.0.1:9001, max_connections: 100}", "{max: 0}", 100, 0, 0},
+        {"{address: 127.0.0.1:9001, max_connections: 1}", "{max: 50, timeout: 500ms}", 1, 50, 500},
+        {"{address: app.internal:80, max_connections: 1000000}", "{timeout: 1h}", 1000000, 1000,
+         3600000},
+    };
+
+    for (size_t i = 0; i < LG_NELEMS(cases); i++) {
+        char *dir = lg_test_tmpdir();
+        char *path =
+            lg_test_write_file(dir, "q.yaml", queue_pool_yaml(cases[i].backend, cases[i].queue));
+        lg_config_t *cf = load_ok(path);
+
+        cr_assert_eq(cf->pools[0].backends[0].max_connections, cases[i].max_connections, "%zu", i);
+        cr_assert_eq(cf->pools[0].queue_max, cases[i].queue_max, "%zu", i);
+        cr_assert_eq(cf->pools[0].queue_timeout, cases[i].queue_timeout, "%zu", i);
+        cr_assert_eq(lg_pool_limited(&cf->pools[0]), cases[i].max_connections != 0, "%zu", i);
+        lg_config_free(cf);
+        lg_test_rmtree(dir);
+        free(path);
+    }
+}
+
+/* Every way max_connections and queue can be wrong, each named at its FILE:LINE:COL. */
+Test(config_errors, max_connections_and_queue)
+{
+    static const char ok[] = "{address: 127.0.0.1:9001, max_connections: 2}";
+    static const struct {
+        const char *backend, *queue, *error;
+    } cases[] = {
+        {"{address: 127.0.0.1:9001, max_connections: -1}", NULL,
+         ":9:52: error: pools.app.backends[0].max_connections: must be a whole number from 0 to "
+         "1000000, got \"-1\""},
+        {"{address: 127.0.0.1:9001, max_connections: 1000001}", NULL,
+         ":9:52: error: pools.app.backends[0].max_connections: must be a whole number from 0 to "
+         "1000000, got \"1000001\""},
+        {"{address: 127.0.0.1:9001, max_connections: many}", NULL,
+         ":9:52: error: pools.app.backends[0].max_connections: must be a whole number from 0 to "
+         "1000000, got \"many\""},
+        {"{address: 127.0.0.1:9001, max_conections: 2}", NULL,
+         ":9:35: error: unknown key \"max_conections\" (did you mean \"max_connections\"?)"},
+        {ok, "{max: -5}",
+         ":10:18: error: pools.app.queue.max: must be a whole number from 0 to 1000000, got "
+         "\"-5\""},
+        {ok, "{timeout: 0s}",
+         ":10:22: error: pools.app.queue.timeout: must be from 1ms to 1h, got "
+         "\"0s\""},
+        {ok, "{timeout: 5}",
+         ":10:22: error: pools.app.queue.timeout: invalid duration \"5\": add a unit: ms, s, m, "
+         "h"},
+        {ok, "{size: 10}", ":10:13: error: unknown key \"size\" (expected one of: max, timeout)"},
+        {ok, "100", ":10:12: error: pools.app.queue: expected a mapping, got a single value"},
+        {"127.0.0.1:9001", "{max: 10}",
+         ":10:5: error: pools.app.queue: only used with backends that have max_connections"},
+    };
+
+    for (size_t i = 0; i < LG_NELEMS(cases); i++)
+        expect_text_errors("queue.yaml", queue_pool_yaml(cases[i].backend, cases[i].queue),
+                           (const char *const[]){cases[i].error, NULL});
+}
