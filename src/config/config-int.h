@@ -77,6 +77,7 @@ struct lg_ynode {
     unsigned col;    /* 1-based, in characters */
     int is_null;     /* plain scalar "", "~" or "null" */
     int is_alias;    /* a refused alias (already reported): a null placeholder, not read */
+    int quoted;      /* '...' or "...": the scalar's text starts at col + 1 */
     const char *str; /* scalar text, NUL-terminated */
     size_t len;
     lg_ynode_t **kids;
@@ -274,6 +275,14 @@ void *lg_conf_named(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v
 /* LG_CONF_CUSTOM handler of a listener's `tls` mapping: allocates and fills l->tls. */
 void lg_conf_tls(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
                  const lg_conf_field_t *f);
+
+/* ---- a route's request_headers and response_headers (rules.c) */
+
+/* LG_CONF_CUSTOM handlers: the rules of one direction, into lg_route_conf_t. */
+void lg_conf_request_headers(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v,
+                             void *base, const lg_conf_field_t *f);
+void lg_conf_response_headers(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v,
+                              void *base, const lg_conf_field_t *f);
 
 /* ---- checks across the file (xref.c) */
 

@@ -112,11 +112,15 @@ typedef struct lg_pool_conf {
     lg_conf_pos_t pos;
 } lg_pool_conf_t;
 
+struct lg_hdr_rules; /* http/rules.h */
+
 typedef struct lg_route_conf {
     char *host;        /* NULL = any; lower-case; "*.example.com" when wildcard */
     int host_wildcard; /* 1: match any name ending in host+1 (".example.com") */
     char *path_prefix; /* NULL = any */
     size_t pool;       /* index into lg_config.pools */
+    const struct lg_hdr_rules *request_headers;  /* NULL: none */
+    const struct lg_hdr_rules *response_headers; /* NULL: none */
     lg_conf_pos_t pos;
 } lg_route_conf_t;
 

@@ -86,6 +86,8 @@ static const lg_conf_field_t conf_route_fields[] = {
                 .fn = lg_conf_url_path),
     LG_CONF_ROW("pool", LG_CONF_CUSTOM, lg_route_conf_t, pool, 0, 0, .fn = lg_conf_pool_ref,
                 .flags = LG_CONF_REQUIRED),
+    LG_CONF_FN("request_headers", lg_conf_request_headers),
+    LG_CONF_FN("response_headers", lg_conf_response_headers),
     LG_CONF_END,
 };
 

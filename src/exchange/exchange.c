@@ -215,6 +215,7 @@ void lg_exchange_release(lg_exchange_t *x)
         x->be = NULL;
     }
     lg_buf_put(&x->chead);
+    lg_x_rules_release(x);
 }
 
 const char *lg_exchange_context(const lg_exchange_t *x, char *buf, size_t len)
@@ -287,6 +288,7 @@ static uint64_t hash_key(const lg_pool_conf_t *pc, const lg_req_head_t *rq, cons
 static int head_rebuild(lg_exchange_t *x, const lg_xreq_t *rq, const char *ip)
 {
     lg_req_build_t rb = {0};
+    lg_rule_vals_t vals;
     lg_tls_info_t tls;
     size_t n;
 
@@ -303,6 +305,8 @@ static int head_rebuild(lg_exchange_t *x, const lg_xreq_t *rq, const char *ip)
     rb.close = x->pool->conf->keepalive_max_idle == 0;
     rb.request_id = rq->head->request_id.len == 0 ? x->rid : NULL;
     rb.upgrade = x->upgrade;
+    rb.rules = lg_x_req_rules(x, rq->head, ip, &vals);
+    rb.vals = &vals;
     if ((x->uhead = lg_buf_get()) == NULL) {
         lg_x_end(x, LG_XEND_CLOSE, 0);
         return LG_ERR;
@@ -340,6 +344,7 @@ static int route(lg_exchange_t *x, const lg_req_head_t *rq, size_t *pool)
         lg_x_end(x, LG_XEND_REPLY, 404);
         return LG_ERR;
     }
+    x->route = r;
     *pool = r->pool;
     return LG_OK;
 }
@@ -378,6 +383,7 @@ void lg_exchange_request(lg_exchange_t *x, const lg_xreq_t *rq)
     }
     if (route(x, rq->head, &pool) != LG_OK)
         return;
+    lg_x_rules_keep(x, rq->head);
     lg_net_ip_text(x->peer, ip, sizeof(ip));
     x->pool = lg_upstream_pool(&x->w->ups, pool);
     if (x->pool->conf->balance == LG_BALANCE_HASH)

@@ -26,6 +26,7 @@
 #include "core/buf.h"
 #include "exchange/pump.h"
 #include "http/head.h"
+#include "http/rules.h"
 #include "stream/stream.h"
 #include "upstream/upstream.h"
 #include "worker/ctx.h"
@@ -110,6 +111,8 @@ struct lg_exchange {
     lg_buf_t **cin; /* client bytes: the request body starts at (*cin)->pos */
     const lg_listener_conf_t *ls;
     size_t ls_index;
+    const lg_route_conf_t *route; /* the request's route, once routed (else NULL) */
+    struct lg_x_kept *kept;       /* what response header rules need of the request (xrules.c) */
     const struct sockaddr *peer;
     struct ssl_st *tls; /* the client's TLS session, set by the front (NULL: plain) */
     lg_upconn_t *u;
@@ -178,6 +181,12 @@ void lg_exchange_run(lg_exchange_t *x);
  * and pipes. Called once by the front, after the end or to abort (the client went away).
  */
 void lg_exchange_release(lg_exchange_t *x);
+
+/*
+ * The response_headers of x's route for a response (the backend's or lifeguard's own), with
+ * their variables' values in *vals; NULL when the route has none (or x was not routed).
+ */
+const lg_hdr_rules_t *lg_x_rsp_rules(const lg_exchange_t *x, lg_rule_vals_t *vals);
 
 /* Keep the request line of a head the front refused (400, 431, ...) for the logs. */
 void lg_exchange_log_refused(lg_exchange_t *x, const char *head, size_t len);

@@ -18,6 +18,16 @@ void lg_x_end(lg_exchange_t *x, lg_xend_how_t how, int status);
 void lg_x_tmpl_vars(const lg_exchange_t *x, const lg_req_head_t *rq, const char *ip,
                     lg_tmpl_vars_t *v);
 
+/*
+ * The request_headers of x's route for request `rq` from client `ip`, their variables' values
+ * in *vals (valid while rq is); NULL when there are none (xrules.c).
+ */
+const lg_hdr_rules_t *lg_x_req_rules(const lg_exchange_t *x, const lg_req_head_t *rq,
+                                     const char *ip, lg_rule_vals_t *vals);
+/* Keep what the route's response_headers use of routed request `rq`; freed at release. */
+void lg_x_rules_keep(lg_exchange_t *x, const lg_req_head_t *rq);
+void lg_x_rules_release(lg_exchange_t *x);
+
 /* Note why a tunnel is ending, unless an earlier cause was noted. */
 static inline void lg_x_why(lg_exchange_t *x, uint8_t why)
 {
