@@ -218,6 +218,12 @@ void lg_exchange_release(lg_exchange_t *x)
     lg_x_rules_release(x);
 }
 
+void lg_exchange_reply_msg(const lg_exchange_t *x, const lg_reply_t *r, lg_reply_msg_t *m)
+{
+    LG_UNUSED(x);
+    lg_reply_msg(r, m);
+}
+
 const char *lg_exchange_context(const lg_exchange_t *x, char *buf, size_t len)
 {
     lg_diag_req_t r = {x->pool != NULL ? x->pool->conf->name : NULL,

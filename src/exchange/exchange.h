@@ -25,6 +25,7 @@
 
 #include "core/buf.h"
 #include "exchange/pump.h"
+#include "http/errpage.h"
 #include "http/head.h"
 #include "http/rules.h"
 #include "stream/stream.h"
@@ -58,13 +59,13 @@ enum {
 
 typedef enum lg_xend_how {
     LG_XEND_DONE,  /* the response went out whole (a tunnel: both ways closed) */
-    LG_XEND_REPLY, /* no response byte reached the client: the front answers `status` */
+    LG_XEND_REPLY, /* no response byte reached the client: the front writes `reply` */
     LG_XEND_CLOSE, /* the client side must be cut: response cut short, client gone, tunnel failed */
 } lg_xend_how_t;
 
 typedef struct lg_xend {
     lg_xend_how_t how;
-    int status; /* REPLY: what to answer */
+    const lg_reply_t *reply; /* REPLY: what to answer (valid during the call to `ended`) */
 } lg_xend_t;
 
 /* A response head for the front to pass on to its client. */
@@ -187,6 +188,13 @@ void lg_exchange_release(lg_exchange_t *x);
  * their variables' values in *vals; NULL when the route has none (or x was not routed).
  */
 const lg_hdr_rules_t *lg_x_rsp_rules(const lg_exchange_t *x, lg_rule_vals_t *vals);
+
+/*
+ * The fields and body of the own reply `r` to x's request, for the front to write in its framing
+ * (the route's response header rules apply here). Fronts call it for every own reply, errors
+ * before routing included.
+ */
+void lg_exchange_reply_msg(const lg_exchange_t *x, const lg_reply_t *r, lg_reply_msg_t *m);
 
 /* Keep the request line of a head the front refused (400, 431, ...) for the logs. */
 void lg_exchange_log_refused(lg_exchange_t *x, const char *head, size_t len);

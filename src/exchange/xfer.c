@@ -10,9 +10,9 @@
 #include "core/log.h"
 #include "http/diag.h"
 
-void lg_x_end(lg_exchange_t *x, lg_xend_how_t how, int status)
+static void exchange_end(lg_exchange_t *x, lg_xend_how_t how, const lg_reply_t *r)
 {
-    lg_xend_t end = {how, status};
+    lg_xend_t e = {how, r};
 
     if (x->ended)
         return;
@@ -20,7 +20,19 @@ void lg_x_end(lg_exchange_t *x, lg_xend_how_t how, int status)
     lg_timer_del(&x->timer);
     if (how != LG_XEND_DONE)
         lg_x_drop_upstream(x);
-    x->front->ended(x, &end);
+    x->front->ended(x, &e);
+}
+
+void lg_x_end(lg_exchange_t *x, lg_xend_how_t how, int status)
+{
+    lg_reply_t r = {.status = status};
+
+    exchange_end(x, how, how == LG_XEND_REPLY ? &r : NULL);
+}
+
+void lg_x_reply(lg_exchange_t *x, const lg_reply_t *r)
+{
+    exchange_end(x, LG_XEND_REPLY, r);
 }
 
 /*

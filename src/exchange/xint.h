@@ -8,8 +8,17 @@
 #include "exchange/exchange.h"
 #include "http/tmpl.h"
 
-/* The one exit: end the exchange `how` (upstream side given back first) and tell the front. */
+/*
+ * The one exit: end the exchange `how` (upstream side given back first) and tell the front;
+ * LG_XEND_REPLY answers the fixed page of `status`.
+ */
 void lg_x_end(lg_exchange_t *x, lg_xend_how_t how, int status);
+
+/*
+ * End the exchange with the own reply `r` (a redirect, a respond route, a 429 with Retry-After):
+ * `r` and what it points to need only last until this returns. `x` may be freed by then.
+ */
+void lg_x_reply(lg_exchange_t *x, const lg_reply_t *r);
 
 /*
  * The template variables of request `rq` (its target normalised, x->rid set) from client `ip`:

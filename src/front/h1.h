@@ -49,7 +49,9 @@ typedef struct h1_conn {
 /* The exchange's view of this front (h1_reply.c). */
 extern const lg_xfront_t lg_h1_xfront;
 
-/* Answer the current request with `status` (error page) and end it; keep-alive if safe. */
+/* Answer the current request with the own reply `r` and end it; keep-alive if safe. */
+void lg_h1_answer(h1_conn_t *hc, const lg_reply_t *r);
+/* The same with the fixed error page of `status`. */
 void lg_h1_reply(h1_conn_t *hc, int status);
 /* Continue writing our own reply. */
 void lg_h1_reply_flush(h1_conn_t *hc);

@@ -182,22 +182,23 @@ void lg_h1_reply_flush(h1_conn_t *hc)
 
 /*
  * The connection stays open after our own answer only when the whole request was read and the
- * error is about the backend or the route, never about the request itself.
+ * answer is about the backend or the route (an error, a redirect, a respond route), never
+ * about the request itself.
  */
 static int reply_closes(const h1_conn_t *hc, int status)
 {
     const lg_exchange_t *x = &hc->txn->x;
 
     return hc->c.ls->w->draining || !x->routed || !hc->txn->client_ka || !x->up.done ||
-           status < 404 || status == 405 || status == 413 || status == 431 || status >= 505 ||
+           status == 400 || status == 405 || status == 413 || status == 431 || status >= 505 ||
            status == 501;
 }
 
-void lg_h1_reply(h1_conn_t *hc, int status)
+void lg_h1_answer(h1_conn_t *hc, const lg_reply_t *r)
 {
     h1_txn_t *t = hc->txn;
     lg_exchange_t *x = &t->x;
-    const char *end;
+    lg_reply_msg_t m;
     size_t n;
 
     if (!x->routed) {
@@ -206,7 +207,7 @@ void lg_h1_reply(h1_conn_t *hc, int status)
         x->http_major = t->req.http_major;
         x->http_minor = t->req.http_minor;
     }
-    if (reply_closes(hc, status))
+    if (reply_closes(hc, r->status))
         hc->c.fflags |= H1_CLOSE_AFTER;
     else if (hc->in != NULL)
         hc->in->pos += x->up.pending; /* a body read whole but not forwarded */
@@ -215,17 +216,29 @@ void lg_h1_reply(h1_conn_t *hc, int status)
         lg_conn_close(&hc->c);
         return;
     }
+    lg_exchange_reply_msg(x, r, &m);
     x->chead->pos = x->chead->last = 0;
-    n = lg_errpage(status, !(hc->c.fflags & H1_CLOSE_AFTER), x->head_only, x->chead->data,
-                   lg_buf_size());
+    n = lg_reply_h1(&m, !(hc->c.fflags & H1_CLOSE_AFTER), x->head_only, x->chead->data,
+                    lg_buf_size());
+    if (n == 0) { /* cannot happen: what lifeguard answers is bounded well below a buffer */
+        lg_log(LG_LOG_ERR, "own reply with status %d does not fit a buffer", r->status);
+        lg_conn_close(&hc->c);
+        return;
+    }
     x->chead->last = (uint32_t)n;
     x->head_out += n;
-    x->status = status;
-    end = memmem(x->chead->data, n, "\r\n\r\n", 4);
-    x->own_body = end != NULL ? (uint32_t)(n - (size_t)(end + 4 - x->chead->data)) : 0;
+    x->status = r->status;
+    x->own_body = !x->head_only ? (uint32_t)m.body.len : 0;
     hc->c.state = H1_REPLY;
     lg_conn_timer(&hc->c, &hc->c.ls->w->q.client_idle);
     lg_h1_reply_flush(hc);
+}
+
+void lg_h1_reply(h1_conn_t *hc, int status)
+{
+    lg_reply_t r = {.status = status};
+
+    lg_h1_answer(hc, &r);
 }
 
 static void h1_ended(lg_exchange_t *x, const lg_xend_t *end)
@@ -237,7 +250,7 @@ static void h1_ended(lg_exchange_t *x, const lg_xend_t *end)
         response_out(hc);
         return;
     case LG_XEND_REPLY:
-        lg_h1_reply(hc, end->status);
+        lg_h1_answer(hc, end->reply);
         return;
     default:
         lg_conn_close(&hc->c);

@@ -1,12 +1,12 @@
 /*
  * h2_msg.c - HTTP/2 messages and HTTP/1.1 heads: a request's fields become the HTTP/1.1 head
  * the exchange scans and routes like any other; a backend's response head becomes HEADERS; our
- * own answers (errors) are HEADERS + DATA. The exchange's view of this front (lg_h2_xfront).
+ * own answers (errors, redirects, respond routes) are HEADERS + DATA. The exchange's view of this
+ * front (lg_h2_xfront).
  */
 #include "front/h2.h"
 
 #include <ctype.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -385,39 +385,63 @@ static int h2_response_head(lg_exchange_t *x, lg_xrsp_t *r)
     return response_fields(st, r->head, r->status, 1, r->mode != LG_BODY_NONE);
 }
 
-/* Our own answer (an error page) on the stream; the body goes out from `rout`. */
-static void stream_reply(h2_stream_t *st, int status)
+/* The :status and fields of an own reply, names in lower case (into `names`, room for all). */
+static size_t reply_fields(const lg_reply_msg_t *m, char *code, char *names, nghttp2_nv *nva)
+{
+    size_t n = 0;
+
+    code[0] = (char)('0' + m->status / 100);
+    code[1] = (char)('0' + m->status / 10 % 10);
+    code[2] = (char)('0' + m->status % 10);
+    nva[n++] = nv(":status", 7, code, 3);
+    for (size_t i = 0; i < m->n; i++)
+        nva[n++] = nv_lower(&names, m->f[i].name, m->f[i].value);
+    return n;
+}
+
+/* Our own answer (an error page, a redirect, a respond route): HEADERS, DATA from `rout`. */
+static void stream_answer(h2_stream_t *st, const lg_reply_t *r)
 {
     lg_exchange_t *x = &st->x;
-    char code[4], len[24];
-    const char *end;
+    nghttp2_nv nva[LG_REPLY_FIELDS_MAX + 1];
+    char code[3], *names = NULL;
+    lg_reply_msg_t m;
+    size_t nlen = 0, n;
     lg_buf_t *b;
-    size_t n, body;
 
-    if ((b = st->rout) == NULL && (b = st->rout = lg_buf_get()) == NULL) {
-        nghttp2_submit_rst_stream(st->h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
-        return;
-    }
-    n = lg_errpage(status, 0, 0, b->data, lg_buf_size());
-    end = memmem(b->data, n, "\r\n\r\n", 4);
-    body = end != NULL ? n - (size_t)(end + 4 - b->data) : 0;
-    memmove(b->data, b->data + n - body, body);
+    lg_exchange_reply_msg(x, r, &m);
+    for (size_t i = 0; i < m.n; i++)
+        nlen += m.f[i].name.len;
+    if ((b = st->rout) == NULL && (b = st->rout = lg_buf_get()) == NULL)
+        goto reset;
+    if (m.body.len > lg_buf_size() || (names = malloc(nlen + 1)) == NULL)
+        goto reset;
+    memcpy(b->data, m.body.p, m.body.len);
     b->pos = 0;
-    b->last = x->head_only ? 0 : (uint32_t)body;
-    x->status = status;
+    b->last = x->head_only ? 0 : (uint32_t)m.body.len;
+    x->status = r->status;
     x->own_body = b->last;
-    snprintf(code, sizeof(code), "%03d", status);
-    snprintf(len, sizeof(len), "%zu", body);
-    nghttp2_nv nva[] = {nv(":status", 7, code, 3),
-                        nv("content-type", 12, "text/plain; charset=utf-8", 25),
-                        nv("content-length", 14, len, strlen(len))};
+    n = reply_fields(&m, code, names, nva);
     if (!st->in_eof)
         st->reset_after = 1; /* the rest of the request body is not wanted */
     if (b->last == 0)
         lg_buf_put(&st->rout);
     st->out_eof = 1; /* the whole body is in rout */
-    if (submit(st, nva, 3, 1, st->rout != NULL) != LG_OK)
-        nghttp2_submit_rst_stream(st->h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+    if (submit(st, nva, n, 1, st->rout != NULL) != LG_OK)
+        goto reset;
+    free(names); /* nghttp2 copied the fields */
+    return;
+reset:
+    free(names);
+    nghttp2_submit_rst_stream(st->h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+}
+
+/* The fixed error page of `status` on the stream. */
+static void stream_reply(h2_stream_t *st, int status)
+{
+    lg_reply_t r = {.status = status};
+
+    stream_answer(st, &r);
 }
 
 static void h2_ended(lg_exchange_t *x, const lg_xend_t *end)
@@ -437,7 +461,7 @@ static void h2_ended(lg_exchange_t *x, const lg_xend_t *end)
         }
         break;
     case LG_XEND_REPLY:
-        stream_reply(st, end->status);
+        stream_answer(st, end->reply);
         break;
     default:
         nghttp2_submit_rst_stream(st->h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);

@@ -1,5 +1,6 @@
 /*
- * errpage.c - fixed error responses: status line, Date, a short text body, framing.
+ * errpage.c - lifeguard's own replies: the fields and body of an error page, a redirect or a
+ * route's `respond`, and their HTTP/1.1 form (status line, Server, Date, fields, framing).
  */
 #include "http/errpage.h"
 
@@ -9,56 +10,145 @@
 #include "core/fmt.h"
 #include "core/lg.h"
 
+#define LG_DEFAULT_CTYPE "text/plain; charset=utf-8"
+
+static const struct {
+    int status;
+    const char *reason;
+} reasons[] = {
+    {200, "OK"},
+    {201, "Created"},
+    {202, "Accepted"},
+    {204, "No Content"},
+    {301, "Moved Permanently"},
+    {302, "Found"},
+    {303, "See Other"},
+    {304, "Not Modified"},
+    {307, "Temporary Redirect"},
+    {308, "Permanent Redirect"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {408, "Request Timeout"},
+    {410, "Gone"},
+    {413, "Content Too Large"},
+    {414, "URI Too Long"},
+    {429, "Too Many Requests"},
+    {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {502, "Bad Gateway"},
+    {503, "Service Unavailable"},
+    {504, "Gateway Timeout"},
+    {505, "HTTP Version Not Supported"},
+};
+
 const char *lg_status_reason(int status)
 {
-    switch (status) {
-    case 400:
-        return "Bad Request";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 408:
-        return "Request Timeout";
-    case 413:
-        return "Content Too Large";
-    case 414:
-        return "URI Too Long";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 501:
-        return "Not Implemented";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    case 505:
-        return "HTTP Version Not Supported";
-    default:
-        return "Internal Server Error";
-    }
+    for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+        if (reasons[i].status == status)
+            return reasons[i].reason;
+    return "";
 }
 
-size_t lg_errpage(int status, int keep_alive, int head_only, char *buf, size_t cap)
+int lg_reply_msg_add(lg_reply_msg_t *m, lg_span_t name, lg_span_t value)
 {
-    const char *reason = lg_status_reason(status);
-    char date[64], body[128], retry[32] = "";
+    if (m->n == LG_REPLY_FIELDS_MAX)
+        return LG_ERR;
+    m->f[m->n++] = (lg_reply_field_t){name, value};
+    return LG_OK;
+}
+
+/* A field whose value is a number written into m->text at *used. */
+static void add_number(lg_reply_msg_t *m, const char *name, uint64_t v, size_t *used)
+{
+    char *p = m->text + *used;
+    size_t n;
+
+    if (lg_format(p, sizeof(m->text) - *used, "%llu", (unsigned long long)v) != LG_OK)
+        return; /* cannot happen: text has room for the fixed body and two numbers */
+    n = strlen(p);
+    *used += n + 1;
+    lg_reply_msg_add(m, (lg_span_t){name, strlen(name)}, (lg_span_t){p, n});
+}
+
+void lg_reply_msg(const lg_reply_t *r, lg_reply_msg_t *m)
+{
+    size_t used = 0;
+    uint32_t retry = r->retry_after;
+    int bodiless = r->status == 204 || r->status == 304;
+
+    m->status = r->status;
+    m->reason = lg_status_reason(r->status);
+    m->n = 0;
+    m->body = r->body;
+    if (r->body.p == NULL) {
+        if (lg_format(m->text, sizeof(m->text), "%d %s\n", r->status, m->reason) != LG_OK)
+            m->text[0] = '\0'; /* cannot happen: a status and a reason phrase fit */
+        m->body = (lg_span_t){m->text, strlen(m->text)};
+        used = m->body.len + 1;
+    }
+    if (bodiless) {
+        m->body = (lg_span_t){"", 0}; /* RFC 9110 6.4.1: no content, and no length for a 204 */
+    } else {
+        if (r->content_type.len > 0)
+            lg_reply_msg_add(m, (lg_span_t){"Content-Type", 12}, r->content_type);
+        else
+            lg_reply_msg_add(m, (lg_span_t){"Content-Type", 12},
+                             (lg_span_t){LG_DEFAULT_CTYPE, sizeof(LG_DEFAULT_CTYPE) - 1});
+        add_number(m, "Content-Length", m->body.len, &used);
+    }
+    if (r->location.len > 0)
+        lg_reply_msg_add(m, (lg_span_t){"Location", 8}, r->location);
+    if (retry == 0 && r->status == 503)
+        retry = LG_RETRY_AFTER_SEC;
+    if (retry != 0)
+        add_number(m, "Retry-After", retry, &used);
+}
+
+/* Appends that never write past the end; `full` records that something did not fit. */
+typedef struct out {
+    char *p, *end;
+    int full;
+} out_t;
+
+static void put(out_t *o, const char *s, size_t n)
+{
+    if ((size_t)(o->end - o->p) < n) {
+        o->full = 1;
+        return;
+    }
+    memcpy(o->p, s, n);
+    o->p += n;
+}
+
+size_t lg_reply_h1(const lg_reply_msg_t *m, int keep_alive, int head_only, char *buf, size_t cap)
+{
+    char line[160];
     time_t now = time(NULL);
     struct tm tm;
+    size_t n = 0, d;
+    out_t o = {buf, buf + cap, 0};
 
     gmtime_r(&now, &tm);
-    if (strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0 ||
-        lg_format(body, sizeof(body), "%d %s\n", status, reason) != LG_OK ||
-        (status == 503 &&
-         lg_format(retry, sizeof(retry), "Retry-After: %d\r\n", LG_RETRY_AFTER_SEC) != LG_OK) ||
-        lg_format(buf, cap,
-                  "HTTP/1.1 %d %s\r\nServer: lifeguard\r\nDate: %s\r\n"
-                  "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n%s"
-                  "Connection: %s\r\n\r\n%s",
-                  status, reason, date, strlen(body), retry, keep_alive ? "keep-alive" : "close",
-                  head_only ? "" : body) != LG_OK)
+    if (lg_format_append(line, sizeof(line), &n, "HTTP/1.1 %d %s\r\nServer: lifeguard\r\nDate: ",
+                         m->status, m->reason) != LG_OK ||
+        (d = strftime(line + n, sizeof(line) - n, "%a, %d %b %Y %H:%M:%S GMT\r\n", &tm)) == 0)
         return 0;
-    return strlen(buf);
+    put(&o, line, n + d);
+    for (size_t i = 0; i < m->n; i++) {
+        put(&o, m->f[i].name.p, m->f[i].name.len);
+        put(&o, ": ", 2);
+        put(&o, m->f[i].value.p, m->f[i].value.len);
+        put(&o, "\r\n", 2);
+    }
+    if (keep_alive)
+        put(&o, "Connection: keep-alive\r\n\r\n", 26);
+    else
+        put(&o, "Connection: close\r\n\r\n", 21);
+    if (!head_only)
+        put(&o, m->body.p, m->body.len);
+    return o.full ? 0 : (size_t)(o.p - buf);
 }
