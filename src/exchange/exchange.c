@@ -220,8 +220,8 @@ void lg_exchange_release(lg_exchange_t *x)
 
 void lg_exchange_reply_msg(const lg_exchange_t *x, const lg_reply_t *r, lg_reply_msg_t *m)
 {
-    LG_UNUSED(x);
     lg_reply_msg(r, m);
+    lg_x_reply_rules(x, m);
 }
 
 const char *lg_exchange_context(const lg_exchange_t *x, char *buf, size_t len)

@@ -36,6 +36,8 @@ const lg_hdr_rules_t *lg_x_req_rules(const lg_exchange_t *x, const lg_req_head_t
 /* Keep what the route's response_headers use of routed request `rq`; freed at release. */
 void lg_x_rules_keep(lg_exchange_t *x, const lg_req_head_t *rq);
 void lg_x_rules_release(lg_exchange_t *x);
+/* Apply the route's response_headers to own reply *m (values kept in m->vals). */
+void lg_x_reply_rules(const lg_exchange_t *x, lg_reply_msg_t *m);
 
 /* Note why a tunnel is ending, unless an earlier cause was noted. */
 static inline void lg_x_why(lg_exchange_t *x, uint8_t why)

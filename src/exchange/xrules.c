@@ -84,3 +84,26 @@ const lg_hdr_rules_t *lg_x_rsp_rules(const lg_exchange_t *x, lg_rule_vals_t *val
     lg_x_tmpl_vars(x, &rq, vals->ip, &vals->v);
     return r;
 }
+
+void lg_x_reply_rules(const lg_exchange_t *x, lg_reply_msg_t *m)
+{
+    lg_rule_vals_t vals;
+    const lg_hdr_rules_t *r = lg_x_rsp_rules(x, &vals);
+    char *p = m->vals;
+    lg_rule_field_t f;
+    size_t i = 0, n = 0;
+
+    if (r == NULL)
+        return;
+    for (size_t k = 0; k < m->n; k++)
+        if (!lg_hdr_rules_drop(r, m->f[k].name))
+            m->f[n++] = m->f[k];
+    m->n = n;
+    while (lg_hdr_rules_next(r, &vals, &i, &p, m->vals + sizeof(m->vals), &f)) {
+        if (lg_reply_msg_add(m, f.rule->name, f.value) != LG_OK) {
+            lg_debug("header rule %.*s: no room left in an own reply, the field is left out",
+                     (int)f.rule->name.len, f.rule->name.p);
+            return;
+        }
+    }
+}

@@ -301,8 +301,8 @@ static int rule_fields(h2_stream_t *st, const lg_hdr_rules_t *rules, const lg_ru
         return LG_ERR;
     p = (*vbuf)->data;
     while (lg_hdr_rules_next(rules, vals, &i, &p, (*vbuf)->data + lg_buf_size(), &f)) {
-        nva[(*n)++] = nv(f.name.p, f.name.len, f.value.p, f.value.len);
-        st->x.head_out += f.name.len + f.value.len + 4;
+        nva[(*n)++] = nv(f.rule->lname, f.rule->name.len, f.value.p, f.value.len);
+        st->x.head_out += f.rule->name.len + f.value.len + 4;
     }
     return LG_OK;
 }

@@ -148,7 +148,7 @@ int lg_hdr_rules_next(const lg_hdr_rules_t *r, const lg_rule_vals_t *vals, size_
         if (rl->op == LG_RULE_REMOVE ||
             value_expand(&rl->value, rl->name, vals, *p, (size_t)(end - *p), &n) != LG_OK)
             continue;
-        f->name = (lg_span_t){rl->lname, rl->name.len};
+        f->rule = rl;
         f->value = (lg_span_t){*p, n};
         *p += n;
         return 1;

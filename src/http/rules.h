@@ -53,9 +53,9 @@ typedef struct lg_rule_vals {
     char ip[LG_IP_STRLEN]; /* room for {client_ip} when the caller must make it */
 } lg_rule_vals_t;
 
-/* One field a rule writes: its name (HTTP/1.1 case or lower case) and its expanded value. */
+/* One field a rule writes: the rule (its name in both cases) and the expanded value. */
 typedef struct lg_rule_field {
-    lg_span_t name;
+    const lg_hdr_rule_t *rule;
     lg_span_t value;
 } lg_rule_field_t;
 
@@ -81,9 +81,9 @@ size_t lg_hdr_rules_lines(const lg_hdr_rules_t *r, const lg_rule_vals_t *vals, c
                           size_t cap);
 
 /*
- * The same fields one at a time for HTTP/2, names in lower case: the next one after rule *i
- * (start at 0) in *f, its value expanded at *p (before `end`; *p moves past it). 1, or 0 when
- * none is left. A field that does not fit or cannot be written is left out.
+ * The same fields one at a time (HTTP/2, own replies): the next one after rule *i (start at 0)
+ * in *f, its value expanded at *p (before `end`; *p moves past it). 1, or 0 when none is left.
+ * A field that does not fit or cannot be written is left out.
  */
 int lg_hdr_rules_next(const lg_hdr_rules_t *r, const lg_rule_vals_t *vals, size_t *i, char **p,
                       const char *end, lg_rule_field_t *f);
