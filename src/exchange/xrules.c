@@ -49,7 +49,8 @@ void lg_x_rules_keep(lg_exchange_t *x, const lg_req_head_t *rq)
                sizeof(*k) + len);
         return;
     }
-    memcpy(k->data, rq->host.p, rq->host.len);
+    if (rq->host.len > 0) /* an HTTP/1.0 request may have none (p NULL) */
+        memcpy(k->data, rq->host.p, rq->host.len);
     memcpy(k->data + rq->host.len, rq->path.p, rq->path.len);
     k->host = (lg_span_t){k->data, rq->host.len};
     k->uri = (lg_span_t){k->data + rq->host.len, rq->path.len};
