@@ -284,6 +284,23 @@ void lg_conf_request_headers(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_y
 void lg_conf_response_headers(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v,
                               void *base, const lg_conf_field_t *f);
 
+/* ---- a route's redirect and respond (answer.c) */
+
+/*
+ * Compile the template value `v` (http/tmpl.h) into *t, its text and parts in the arena:
+ * LG_OK, or LG_ERR reported where the fault is inside v (an unknown {variable}, a control
+ * character).
+ */
+int lg_conf_tmpl(lg_conf_ctx_t *c, const lg_ynode_t *v, lg_tmpl_t *t);
+/* LG_CONF_CUSTOM handlers of a route's `redirect` and `respond`: they fill r->answer. */
+void lg_conf_redirect(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                      const lg_conf_field_t *f);
+void lg_conf_respond(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                     const lg_conf_field_t *f);
+/* After a route's walk: it needs a pool (`pool`: its seen entry, NULL if absent) or an answer. */
+void lg_conf_route_target(lg_conf_ctx_t *c, const lg_ynode_t *item, const lg_route_conf_t *r,
+                          const lg_conf_seen_t *pool);
+
 /* ---- checks across the file (xref.c) */
 
 /* Sort cf->pools by name into c->pools_by_name, for lg_conf_pool_ref(). */

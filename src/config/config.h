@@ -19,6 +19,7 @@
 
 #include "core/lg.h"
 #include "core/log.h"
+#include "http/tmpl.h"
 
 /* Longest host part (a DNS name is at most 253 characters) and whole address text. */
 #define LG_ADDR_HOST_MAX 256
@@ -114,11 +115,24 @@ typedef struct lg_pool_conf {
 
 struct lg_hdr_rules; /* http/rules.h */
 
+/* A route's answer without a backend (config/answer.c): `redirect` or `respond`. */
+typedef struct lg_answer_conf {
+    unsigned redirect; /* 1: redirect (to, status); 0: respond (status, body, content_type) */
+    unsigned status;   /* redirect: 301|302|303|307|308 (302); respond: 200-599 (200) */
+    lg_tmpl_t to;      /* redirect: the Location template */
+    char *body;        /* respond: "" by default, at most LG_RESPOND_BODY_MAX bytes */
+    size_t body_len;
+    char *content_type; /* respond: NULL = text/plain; charset=utf-8 */
+} lg_answer_conf_t;
+
+#define LG_RESPOND_BODY_MAX 8192 /* a respond body fits one buffer, next to its head */
+
 typedef struct lg_route_conf {
-    char *host;        /* NULL = any; lower-case; "*.example.com" when wildcard */
-    int host_wildcard; /* 1: match any name ending in host+1 (".example.com") */
-    char *path_prefix; /* NULL = any */
-    size_t pool;       /* index into lg_config.pools */
+    char *host;               /* NULL = any; lower-case; "*.example.com" when wildcard */
+    int host_wildcard;        /* 1: match any name ending in host+1 (".example.com") */
+    char *path_prefix;        /* NULL = any */
+    size_t pool;              /* index into lg_config.pools (unused when answer is set) */
+    lg_answer_conf_t *answer; /* NULL: to a pool; else answered by lifeguard */
     const struct lg_hdr_rules *request_headers;  /* NULL: none */
     const struct lg_hdr_rules *response_headers; /* NULL: none */
     lg_conf_pos_t pos;

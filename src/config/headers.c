@@ -19,43 +19,17 @@ typedef struct rules_build {
     int request;
 } rules_build_t;
 
-/* Report a template's fault inside value node `v`, where it is in the file. */
-static void value_err(lg_conf_ctx_t *c, const lg_ynode_t *name, const lg_ynode_t *v,
-                      const lg_tmpl_err_t *err)
-{
-    lg_ynode_t at = *v;
-
-    at.col += (unsigned)v->quoted + (unsigned)err->at;
-    if (err->len > 1)
-        lg_conf_perr(c, &at, "header %s: %s %s", lg_conf_q(c, name->str), err->why,
-                     lg_conf_q(c, lg_arena_strndup(c->scratch, v->str + err->at, err->len)));
-    else
-        lg_conf_perr(c, &at, "header %s: %s in the value", lg_conf_q(c, name->str), err->why);
-}
-
 /* Compile value node v of the rule named by `name` into *t (the text copied to the arena). */
 static int value_compile(lg_conf_ctx_t *c, const lg_ynode_t *name, const lg_ynode_t *v,
                          lg_tmpl_t *t)
 {
-    lg_tmpl_part_t *parts;
-    lg_tmpl_err_t err;
-    char *s;
-
     if (v->kind != LG_YNODE_SCALAR || v->is_null) {
         lg_conf_perr(c, v->is_null ? name : v,
                      "header %s: expected a value (\"\" for an empty one)",
                      lg_conf_q(c, name->str));
         return LG_ERR;
     }
-    s = lg_arena_strndup(c->arena, v->str, v->len);
-    parts = lg_arena_calloc(c->arena, lg_tmpl_max_parts(v->str, v->len), sizeof(*parts));
-    if (s == NULL || parts == NULL)
-        return LG_ERR;
-    if (lg_tmpl_compile(s, v->len, parts, t, &err) != LG_OK) {
-        value_err(c, name, v, &err);
-        return LG_ERR;
-    }
-    return LG_OK;
+    return lg_conf_tmpl(c, v, t);
 }
 
 /* A rule of `op` for name node `name` (and value node `v` for set and add), appended to b. */

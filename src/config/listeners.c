@@ -84,8 +84,9 @@ static const lg_conf_field_t conf_route_fields[] = {
     LG_CONF_FN("host", conf_route_host),
     LG_CONF_ROW("path_prefix", LG_CONF_CUSTOM, lg_route_conf_t, path_prefix, 0, 0,
                 .fn = lg_conf_url_path),
-    LG_CONF_ROW("pool", LG_CONF_CUSTOM, lg_route_conf_t, pool, 0, 0, .fn = lg_conf_pool_ref,
-                .flags = LG_CONF_REQUIRED),
+    LG_CONF_ROW("pool", LG_CONF_CUSTOM, lg_route_conf_t, pool, 0, 0, .fn = lg_conf_pool_ref),
+    LG_CONF_FN("redirect", lg_conf_redirect),
+    LG_CONF_FN("respond", lg_conf_respond),
     LG_CONF_FN("request_headers", lg_conf_request_headers),
     LG_CONF_FN("response_headers", lg_conf_response_headers),
     LG_CONF_END,
@@ -114,6 +115,7 @@ static void conf_routes(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_
             continue;
         mark = lg_conf_path_push(c, NULL, i);
         lg_conf_walk(c, item, item, conf_route_fields, &l->routes[i], seen);
+        lg_conf_route_target(c, item, &l->routes[i], lg_conf_seen(conf_route_fields, seen, "pool"));
         lg_conf_path_pop(c, mark);
     }
 }

@@ -339,18 +339,23 @@ static int target_normalise(lg_exchange_t *x, lg_req_head_t *rq)
     return lg_req_head_target(rq, x->chead->data, lg_buf_size());
 }
 
-/* Route the request: its pool, or LG_ERR (ended with 404). */
+/* Route the request: its pool, or LG_ERR (ended with 404, or answered by the route). */
 static int route(lg_exchange_t *x, const lg_req_head_t *rq, size_t *pool)
 {
     const lg_route_conf_t *r = lg_route_match(x->ls, rq->host, rq->path);
 
+    x->route = r;
     if (lg_debug_on())
         lg_diag_routed(x->w->conf, x->ls, r, rq->host, rq->path);
     if (r == NULL) {
         lg_x_end(x, LG_XEND_REPLY, 404);
         return LG_ERR;
     }
-    x->route = r;
+    lg_x_rules_keep(x, rq); /* before any own reply of the route: redirect, respond */
+    if (r->answer != NULL) {
+        lg_x_answer(x, rq);
+        return LG_ERR;
+    }
     *pool = r->pool;
     return LG_OK;
 }
@@ -389,7 +394,6 @@ void lg_exchange_request(lg_exchange_t *x, const lg_xreq_t *rq)
     }
     if (route(x, rq->head, &pool) != LG_OK)
         return;
-    lg_x_rules_keep(x, rq->head);
     lg_net_ip_text(x->peer, ip, sizeof(ip));
     x->pool = lg_upstream_pool(&x->w->ups, pool);
     if (x->pool->conf->balance == LG_BALANCE_HASH)

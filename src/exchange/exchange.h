@@ -113,10 +113,10 @@ struct lg_exchange {
     const lg_listener_conf_t *ls;
     size_t ls_index;
     const struct sockaddr *peer;
-    struct ssl_st *tls; /* the client's TLS session, set by the front (NULL: plain) */
+    struct ssl_st *tls;           /* the client's TLS session, set by the front (NULL: plain) */
+    const lg_route_conf_t *route; /* the route matched (NULL: not routed, or none matched) */
     lg_upconn_t *u;
-    const lg_route_conf_t *route; /* the route the request matched (NULL: none, or a relay) */
-    struct lg_x_kept *kept;       /* what response header rules need of the request (xrules.c) */
+    struct lg_x_kept *kept; /* what response header rules need of the request (xrules.c) */
     lg_pool_t *pool;
     lg_backend_t *be;
     lg_timer_t timer; /* on one of the queues below, as `timing` says (xfer.c) */

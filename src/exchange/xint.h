@@ -38,6 +38,8 @@ void lg_x_rules_keep(lg_exchange_t *x, const lg_req_head_t *rq);
 void lg_x_rules_release(lg_exchange_t *x);
 /* Apply the route's response_headers to own reply *m (values kept in m->vals). */
 void lg_x_reply_rules(const lg_exchange_t *x, lg_reply_msg_t *m);
+/* Answer x's request with its route's redirect or respond (answer.c); the exchange ends. */
+void lg_x_answer(lg_exchange_t *x, const lg_req_head_t *rq);
 
 /* Note why a tunnel is ending, unless an earlier cause was noted. */
 static inline void lg_x_why(lg_exchange_t *x, uint8_t why)

@@ -46,9 +46,12 @@ void lg_diag_routed(const lg_config_t *cf, const lg_listener_conf_t *ls, const l
     if (r == NULL)
         lg_debug("no route of listener %s matches host \"%s\", path %s", ls->name, h, p);
     else
-        lg_debug("route %zu of listener %s (%s) matches host \"%s\", path %s: pool %s",
+        lg_debug("route %zu of listener %s (%s) matches host \"%s\", path %s: %s%s",
                  (size_t)(r - ls->routes) + 1, ls->name, route_text(r, what, sizeof(what)), h, p,
-                 cf->pools[r->pool].name);
+                 r->answer == NULL ? "pool " : "",
+                 r->answer == NULL     ? cf->pools[r->pool].name
+                 : r->answer->redirect ? "redirect"
+                                       : "respond");
 }
 
 const char *lg_diag_pick(const lg_pool_conf_t *pc, uint64_t key, char *buf, size_t len)

@@ -109,47 +109,26 @@ void lg_reply_msg(const lg_reply_t *r, lg_reply_msg_t *m)
         add_number(m, "Retry-After", retry, &used);
 }
 
-/* Appends that never write past the end; `full` records that something did not fit. */
-typedef struct out {
-    char *p, *end;
-    int full;
-} out_t;
-
-static void put(out_t *o, const char *s, size_t n)
-{
-    if ((size_t)(o->end - o->p) < n) {
-        o->full = 1;
-        return;
-    }
-    memcpy(o->p, s, n);
-    o->p += n;
-}
-
 size_t lg_reply_h1(const lg_reply_msg_t *m, int keep_alive, int head_only, char *buf, size_t cap)
 {
-    char line[160];
     time_t now = time(NULL);
     struct tm tm;
-    size_t n = 0, d;
-    out_t o = {buf, buf + cap, 0};
+    size_t n = 0, d, body = head_only ? 0 : m->body.len;
 
     gmtime_r(&now, &tm);
-    if (lg_format_append(line, sizeof(line), &n, "HTTP/1.1 %d %s\r\nDate: ", m->status,
-                         m->reason) != LG_OK ||
-        (d = strftime(line + n, sizeof(line) - n, "%a, %d %b %Y %H:%M:%S GMT\r\n", &tm)) == 0)
+    if (lg_format_append(buf, cap, &n, "HTTP/1.1 %d %s\r\nDate: ", m->status, m->reason) != LG_OK ||
+        (d = strftime(buf + n, cap - n, "%a, %d %b %Y %H:%M:%S GMT\r\n", &tm)) == 0)
         return 0;
-    put(&o, line, n + d);
-    for (size_t i = 0; i < m->n; i++) {
-        put(&o, m->f[i].name.p, m->f[i].name.len);
-        put(&o, ": ", 2);
-        put(&o, m->f[i].value.p, m->f[i].value.len);
-        put(&o, "\r\n", 2);
-    }
-    if (keep_alive)
-        put(&o, "Connection: keep-alive\r\n\r\n", 26);
-    else
-        put(&o, "Connection: close\r\n\r\n", 21);
-    if (!head_only)
-        put(&o, m->body.p, m->body.len);
-    return o.full ? 0 : (size_t)(o.p - buf);
+    n += d;
+    for (size_t i = 0; i < m->n; i++)
+        if (lg_format_append(buf, cap, &n, "%.*s: %.*s\r\n", (int)m->f[i].name.len, m->f[i].name.p,
+                             (int)m->f[i].value.len, m->f[i].value.p) != LG_OK)
+            return 0;
+    if (lg_format_append(buf, cap, &n, "Connection: %s\r\n\r\n",
+                         keep_alive ? "keep-alive" : "close") != LG_OK ||
+        cap - n < body)
+        return 0;
+    if (body > 0)
+        memcpy(buf + n, m->body.p, body);
+    return n + body;
 }

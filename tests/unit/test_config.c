@@ -1004,6 +1004,129 @@ Test(config_errors, tunnel_values)
     }
 }
 
+/* A pools section for files whose routes all answer without one (the file needs a pool). */
+#define POOLS "pools:\n  app:\n    backends:\n      - 127.0.0.1:9001\n"
+
+/* A route with `redirect` or `respond`: every way to get them wrong, at FILE:LINE:COL. */
+Test(config_errors, redirect_and_respond_values)
+{
+    static const struct {
+        const char *route, *error;
+    } cases[] = {
+        {"{redirect: {to: \"https://{hots}{uri}\"}}",
+         ":5:34: error: listeners.web.routes[0].redirect.to: unknown variable \"{hots}\" in "
+         "\"https://{hots}{uri}\" (known: {host}, {uri}, {path}, {query}, {scheme}, {client_ip}, "
+         "{request_id})"},
+        {"{redirect: {to: \"/a\\u0001{uri}\"}}",
+         ":5:28: error: listeners.web.routes[0].redirect.to: control character \"\\x01\" at "
+         "byte 3 of \"/a\\x01{uri}\""},
+        {"{redirect: {to: \"\"}}",
+         ":5:25: error: listeners.web.routes[0].redirect.to: must not be empty"},
+        {"{redirect: {status: 301}}",
+         ":5:10: error: listeners.web.routes[0].redirect: missing required key \"to\""},
+        {"{redirect: {to: /x, status: 300}}",
+         ":5:37: error: listeners.web.routes[0].redirect.status: invalid redirect status \"300\": "
+         "expected 301, 302, 303, 307 or 308"},
+        {"{redirect: {to: /x, status: 304}}",
+         ":5:37: error: listeners.web.routes[0].redirect.status: invalid redirect status \"304\": "
+         "expected 301, 302, 303, 307 or 308"},
+        {"{redirect: /x}",
+         ":5:20: error: listeners.web.routes[0].redirect: expected a mapping, got a single value"},
+        {"{redirect: {to: /x}, pool: app}",
+         ":5:30: error: listeners.web.routes[0].pool: not used with redirect (the route answers "
+         "without a backend)"},
+        {"{respond: {}, pool: app}",
+         ":5:23: error: listeners.web.routes[0].pool: not used with respond (the route answers "
+         "without a backend)"},
+        {"{redirect: {to: /x}, respond: {}}",
+         ":5:30: error: listeners.web.routes[0].respond: a route answers with redirect or "
+         "respond, not both"},
+        {"{path_prefix: /a}", ":5:9: error: listeners.web.routes[0]: missing required key "
+                              "\"pool\" (or an answer: redirect or respond)"},
+        {"{respond: {status: 101}}",
+         ":5:28: error: listeners.web.routes[0].respond.status: must be a whole number from 200 "
+         "to 599, got \"101\""},
+        {"{respond: {status: 600}}",
+         ":5:28: error: listeners.web.routes[0].respond.status: must be a whole number from 200 "
+         "to 599, got \"600\""},
+        {"{respond: {status: 204, body: x}}",
+         ":5:39: error: listeners.web.routes[0].respond.body: a 204 response has no body"},
+        {"{respond: {body: [a]}}",
+         ":5:26: error: listeners.web.routes[0].respond.body: expected the body as a string, got "
+         "a list"},
+        {"{respond: {content_type: \"\"}}",
+         ":5:34: error: listeners.web.routes[0].respond.content_type: must not be empty"},
+        {"{respond: {content_type: \"text/plain\\r\\nX: y\"}}",
+         ":5:34: error: listeners.web.routes[0].respond.content_type: must not contain control "
+         "characters"},
+    };
+
+    for (size_t i = 0; i < LG_NELEMS(cases); i++) {
+        char *text = lg_fmt("listeners:\n  web:\n    listen: 127.0.0.1:8080\n    routes:\n"
+                            "      - %s\n      - pool: app\n" POOLS,
+                            cases[i].route);
+
+        expect_text_errors("answer.yaml", text, (const char *const[]){cases[i].error, NULL});
+    }
+}
+
+/* A respond body is bounded: LG_RESPOND_BODY_MAX bytes load, one more is refused. */
+Test(config_errors, respond_body_size)
+{
+    char *body = lg_test_keep(malloc(LG_RESPOND_BODY_MAX + 2), NULL);
+    lg_config_errors_t e;
+    lg_config_t *cf;
+    char *dir = lg_test_tempdir(), *path;
+
+    memset(body, 'a', LG_RESPOND_BODY_MAX + 1);
+    body[LG_RESPOND_BODY_MAX + 1] = '\0';
+    expect_text_errors("big.yaml",
+                       lg_fmt("listeners:\n  web:\n    listen: 127.0.0.1:8080\n    routes:\n"
+                              "      - respond: {body: %s}\n%s",
+                              body, POOLS),
+                       (const char *const[]){":5:25: error: listeners.web.routes[0].respond.body: "
+                                             "a body of 8193 bytes is too large (at most 8192)",
+                                             NULL});
+    body[LG_RESPOND_BODY_MAX] = '\0';
+    path = lg_test_write_file(dir, "ok.yaml",
+                              lg_fmt("listeners:\n  web:\n    listen: 127.0.0.1:8080\n"
+                                     "    routes:\n      - respond: {body: %s}\n%s",
+                                     body, POOLS));
+    cf = lg_config_load(path, &e);
+    cr_assert_not_null(cf);
+    cr_assert_eq(cf->listeners[0].routes[0].answer->body_len, LG_RESPOND_BODY_MAX);
+    lg_config_free(cf);
+    free(path);
+}
+
+/* The defaults: redirect 302, respond 200 with an empty body and no content type of its own. */
+Test(config, redirect_and_respond_defaults)
+{
+    char *dir = lg_test_tempdir();
+    char *path = lg_test_write_file(dir, "ok.yaml",
+                                    "listeners:\n  web:\n    listen: 127.0.0.1:8080\n"
+                                    "    routes:\n      - redirect: {to: \"https://{host}{uri}\"}\n"
+                                    "      - respond: {}\n"
+                                    "      - respond: {status: 503, body: \"down\\n\", "
+                                    "content_type: text/html}\n" POOLS);
+    lg_config_t *cf = load_ok(path);
+    const lg_route_conf_t *r = cf->listeners[0].routes;
+
+    cr_assert(r[0].answer->redirect);
+    cr_assert_eq(r[0].answer->status, 302);
+    cr_assert_eq(r[0].answer->to.nparts, 3);
+    cr_assert_eq(r[0].answer->to.vars, (1u << LG_VAR_HOST) | (1u << LG_VAR_URI));
+    cr_assert_not(r[1].answer->redirect);
+    cr_assert_eq(r[1].answer->status, 200);
+    cr_assert_eq(r[1].answer->body_len, 0);
+    cr_assert_null(r[1].answer->content_type);
+    cr_assert_eq(r[2].answer->status, 503);
+    cr_assert_str_eq(r[2].answer->body, "down\n");
+    cr_assert_str_eq(r[2].answer->content_type, "text/html");
+    lg_config_free(cf);
+    free(path);
+}
+
 FIXTURE(size_bad,
         ":2:20: error: limits.max_header_size: invalid size \"16kb\": unknown suffix (use k, m or "
         "g)",
@@ -1063,7 +1186,8 @@ FIXTURE(route_bad,
         ":7:15: error: listeners.web.routes[1].host: invalid host \"*.-bad.com\": expected a name "
         "such as api.example.com or *.example.com",
         ":9:22: error: listeners.web.routes[2].path_prefix: must start with \"/\", got \"api/\"",
-        ":11:9: error: listeners.web.routes[3]: missing required key \"pool\"")
+        ":11:9: error: listeners.web.routes[3]: missing required key \"pool\" (or an answer: "
+        "redirect or respond)")
 FIXTURE(hash_key, ":8:5: error: pools.a.hash_key: only used with \"balance: hash\"",
         ":13:15: error: pools.b.hash_key: invalid header name \"\"",
         ":18:15: error: pools.c.hash_key: unknown value \"session\" (expected client_ip, uri, "

@@ -59,10 +59,11 @@ static const lg_route_conf_t *load_route(const char *rq, const char *rs)
 
 /* ---- load-time errors: every line names FILE:LINE:COL and the key path */
 
-#define RQ   ":6:"
-#define RS   ":7:"
-#define P    "error: listeners.web.routes[0]."
-#define NONE "{remove: [x]}" /* a valid value for the other direction */
+#define RQ    ":6:"
+#define RS    ":7:"
+#define P     "error: listeners.web.routes[0]."
+#define NONE  "{remove: [x]}" /* a valid value for the other direction */
+#define KNOWN "(known: {host}, {uri}, {path}, {query}, {scheme}, {client_ip}, {request_id})"
 
 Test(rules_conf, errors)
 {
@@ -121,11 +122,13 @@ Test(rules_conf, errors)
             "(letters, digits and !#$%&'*+-.^_`|~)"},
         /* inside the value, quoted or not (a flow mapping cannot hold a plain "{") */
         {"{set: {X-A: \"x{hots}y\"}}", NONE,
-         RQ "40: " P "request_headers.set: header \"X-A\": unknown variable \"{hots}\""},
+         RQ "40: " P "request_headers.set: unknown variable \"{hots}\" in \"x{hots}y\" " KNOWN},
         {"{set: {X-A: 'ab{remote_addr}'}}", NONE,
-         RQ "41: " P "request_headers.set: header \"X-A\": unknown variable \"{remote_addr}\""},
+         RQ "41: " P "request_headers.set: unknown variable \"{remote_addr}\" in "
+            "\"ab{remote_addr}\" " KNOWN},
         {NONE, "{add: {X-A: \"ab\\r\\nX-B: 1\"}}",
-         RS "42: " P "response_headers.add: header \"X-A\": control character in the value"},
+         RS "42: " P "response_headers.add: control character \"\\x0d\" at byte 3 of "
+            "\"ab\\x0d\\x0aX-B: 1\""},
         {"{set: {X-A: }}", NONE,
          RQ "33: " P "request_headers.set: header \"X-A\": expected a value (\"\" for an empty "
             "one)"},
