@@ -161,8 +161,8 @@ Test(rules, both_ways_over_repeated_fields, .timeout = 60)
 
 /*
  * lifeguard's own replies on a route carry its response rules (HSTS present, Server gone): a
- * 502 (backend refused), a 504 (backend too slow), a 413 (body too large), over HTTP/1.1 and
- * HTTP/2. A 404 has no route, so no rules.
+ * 502 (backend refused), a 504 (backend too slow), a 413 (body too large), a redirect and a
+ * respond answer, over HTTP/1.x and HTTP/2. A 404 has no route, so no rules.
  */
 Test(rules, own_replies_of_the_route, .timeout = 90)
 {
@@ -178,6 +178,10 @@ Test(rules, own_replies_of_the_route, .timeout = 90)
         {"--http2-prior-knowledge", "/app/delay/5000", NULL, 504},
         {"--http1.1", "/app/echo", "head -c 5000 /dev/zero |", 413},
         {"--http2-prior-knowledge", "/app/echo", "head -c 5000 /dev/zero |", 413},
+        {"--http1.1", "/old/x?a=1", NULL, 301},
+        {"--http2-prior-knowledge", "/old/x?a=1", NULL, 301},
+        {"--http1.0", "/ping", NULL, 200},
+        {"--http2-prior-knowledge", "/ping", NULL, 200},
     };
     lg_fix_t f;
     char *out;
@@ -189,8 +193,11 @@ Test(rules, own_replies_of_the_route, .timeout = 90)
     lg_yaml_add(c, "pools.down.backends", "127.0.0.1:%d", lg_test_free_port());
     lg_yaml_set(c, "listeners.web.routes",
                 lg_fmt("[{path_prefix: /down/, pool: down, response_headers: %s}, "
-                       "{path_prefix: /app/, pool: app, response_headers: %s}]",
-                       RSP_RULES, RSP_RULES));
+                       "{path_prefix: /app/, pool: app, response_headers: %s}, "
+                       "{path_prefix: /old/, redirect: {to: '/new{uri}', status: 301}, "
+                       "response_headers: %s}, "
+                       "{path_prefix: /ping, respond: {body: pong}, response_headers: %s}]",
+                       RSP_RULES, RSP_RULES, RSP_RULES, RSP_RULES));
     f = lg_fix_start_conf(origin, c);
     for (size_t i = 0; i < LG_NELEMS(cases); i++) {
         const char *what = lg_fmt("%s %s", cases[i].curl, cases[i].path);
@@ -203,6 +210,10 @@ Test(rules, own_replies_of_the_route, .timeout = 90)
         cr_assert_eq(field_count(out, "Server: "), 0, "%s: %s", what, out);
         cr_assert_eq(field_count(out, "Content-Type: text/x-set"), 1, "%s: %s", what, out);
         cr_assert_eq(field_count(out, lg_fmt("X-Uri: %s", cases[i].path)), 1, "%s: %s", what, out);
+        if (cases[i].status == 301)
+            cr_assert_eq(field_count(out, "Location: /new/old/x?a=1"), 1, "%s: %s", what, out);
+        if (cases[i].status == 200)
+            cr_assert_not_null(strstr(out, "\r\n\r\npong"), "%s: %s", what, out);
     }
     out = run(lg_fmt("curl -si 'http://127.0.0.1:%d/other'", f.port));
     cr_assert_not_null(strstr(out, " 404"), "%s", out);
