@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "core/fmt.h"
+#include "event/loop.h"
+#include "policy/ratelimit.h"
 #include "tls/obs.h"
 
 static const struct family {
@@ -42,6 +44,12 @@ static const struct family {
      "Time from request head to the end of the response, by pool"},
     {"lifeguard_retries_total", "counter", "Requests retried on another connection or backend"},
     {"lifeguard_no_backend_total", "counter", "Requests answered 503: no backend was usable"},
+    {"lifeguard_rate_limited_total", "counter",
+     "Requests answered 429 by the rate_limit of a route (1 is the listener's first)"},
+    {"lifeguard_rate_limit_evictions_total", "counter",
+     "Keys pushed out of a full rate limit table while their bucket was refilling"},
+    {"lifeguard_rate_limit_keys", "gauge",
+     "Keys whose rate limit bucket is still refilling: the fill of the rate limit table"},
     {"lifeguard_reloads_total", "counter", "Successful configuration reloads"},
     {"lifeguard_config_reloads_total", "counter", "Configuration reloads, by result"},
     {"lifeguard_config_last_reload_success_timestamp_seconds", "gauge",
@@ -219,6 +227,36 @@ static void h2_series(lg_metrics_t *t, const char *name, const lg_stats_listener
         table_add(t, LG_M_H2_RESETS, "", labels, (double)sl->h2_resets_sent);
 }
 
+/* The rate limit buckets of a generation, or NULL when none of its routes is limited. */
+static const lg_rl_table_t *rl_table(const lg_config_t *cf)
+{
+    for (size_t l = 0; l < cf->nlisteners; l++)
+        for (size_t r = 0; r < cf->listeners[l].nroutes; r++)
+            if (cf->listeners[l].routes[r].rate_limit != NULL)
+                return cf->listeners[l].routes[r].rate_limit->table;
+    return NULL;
+}
+
+/* Requests each limited route answered 429, and the keys its table pushed out. */
+static void ratelimit_series(lg_metrics_t *t, const lg_config_t *cf)
+{
+    const lg_rl_table_t *tab = rl_table(cf);
+    char labels[LG_LABELS_MAX];
+
+    for (size_t l = 0; tab != NULL && l < cf->nlisteners; l++) {
+        for (size_t r = 0; r < cf->listeners[l].nroutes; r++) {
+            const lg_rate_limit_conf_t *rl = cf->listeners[l].routes[r].rate_limit;
+
+            if (rl != NULL && lg_format(labels, sizeof(labels), "listener=\"%s\",route=\"%zu\"",
+                                        cf->listeners[l].name, r + 1) == LG_OK)
+                table_add(t, LG_M_RATE_LIMITED, "", labels,
+                          (double)atomic_load(&tab->counters[rl->id].limited));
+        }
+    }
+    if (tab != NULL)
+        table_add(t, LG_M_RL_EVICTED, "", "", (double)atomic_load(&tab->evicted));
+}
+
 /* The counters of traffic of one generation: those lg_metrics_retire keeps in the totals. */
 static void traffic_series(lg_metrics_t *t, const lg_admin_gen_t *g)
 {
@@ -264,6 +302,7 @@ static void traffic_series(lg_metrics_t *t, const lg_admin_gen_t *g)
             table_add(t, LG_M_BE_FAILURES, "", ml, (double)sm.failures);
         }
     }
+    ratelimit_series(t, g->cf);
 }
 
 /* A certificate's labels (listener, name, key type); 0 when they do not fit. */
@@ -331,6 +370,8 @@ static void state_series(lg_metrics_t *t, const lg_admin_view_t *v)
         }
     }
     cert_series(t, g->cf);
+    if (rl_table(g->cf) != NULL)
+        table_add(t, LG_M_RL_KEYS, "", "", (double)lg_rl_keys(rl_table(g->cf), lg_now));
     table_add(t, LG_M_RELOADS, "", "", v->reloads);
     table_add(t, LG_M_CONFIG_RELOADS, "", "result=\"ok\"", v->reloads);
     table_add(t, LG_M_CONFIG_RELOADS, "", "result=\"failed\"", v->reload_failures);

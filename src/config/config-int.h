@@ -270,6 +270,15 @@ extern const lg_conf_named_desc_t lg_conf_listeners_desc;
 void *lg_conf_named(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v,
                     const lg_conf_named_desc_t *d, size_t *count);
 
+/* An RFC 9110 token: a header or cookie name. */
+int lg_conf_is_token(const char *s);
+
+/* ---- routes[].rate_limit (ratelimit.c) */
+
+/* LG_CONF_CUSTOM handler of a route's `rate_limit` mapping: allocates and fills r->rate_limit. */
+void lg_conf_rate_limit(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                        const lg_conf_field_t *f);
+
 /* ---- listeners.NAME.tls (tls.c) */
 
 /* LG_CONF_CUSTOM handler of a listener's `tls` mapping: allocates and fills l->tls. */
@@ -315,5 +324,16 @@ void lg_conf_check_listens(lg_conf_ctx_t *c);
 
 /* on | off, as 1 | 0 (an LG_CONF_ENUM's names) */
 extern const char *const lg_conf_onoff[];
+/* false | true, as 0 | 1 (an LG_CONF_ENUM's names; sticky.c) */
+extern const char *const lg_conf_truefalse[];
+
+/* An RFC 9110 token: a header or cookie name (pools.c). */
+int lg_conf_is_token(const char *s);
+
+/* ---- pools.NAME.sticky (sticky.c) */
+
+/* LG_CONF_CUSTOM handler of a pool's `sticky` mapping: fills p->sticky. */
+void lg_conf_sticky(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                    const lg_conf_field_t *f);
 
 #endif

@@ -95,9 +95,25 @@ typedef struct lg_health_check_conf {
 typedef struct lg_backend_conf {
     lg_addr_t addr;
     unsigned weight; /* 1..1000, default 1 */
+    unsigned backup; /* 1: takes traffic only while no other backend of the pool is up */
     lg_conf_pos_t pos;
     lg_conf_pos_t addr_pos; /* of the address itself (`lifeguard -t` warnings) */
 } lg_backend_conf_t;
+
+typedef enum lg_samesite {
+    LG_SAMESITE_LAX = 0,
+    LG_SAMESITE_STRICT,
+    LG_SAMESITE_NONE,
+} lg_samesite_t;
+
+/* pools.NAME.sticky: a cookie naming the backend that served (src/upstream/sticky.c). */
+typedef struct lg_sticky_conf {
+    char *cookie;           /* its name; NULL: no stickiness */
+    char *path;             /* Path attribute, default "/" */
+    lg_msec_t max_age;      /* Max-Age in seconds; 0 (default): a session cookie */
+    lg_samesite_t samesite; /* default lax */
+    unsigned httponly;      /* default 1 */
+} lg_sticky_conf_t;
 
 typedef struct lg_pool_conf {
     char *name;
@@ -110,10 +126,32 @@ typedef struct lg_pool_conf {
     lg_health_check_conf_t health_check;
     unsigned keepalive_max_idle; /* default 64; 0 disables upstream keep-alive */
     unsigned retries;            /* default 1 */
+    lg_msec_t slow_start;        /* a backend that comes up ramps to full weight over this; 0 off */
+    lg_sticky_conf_t sticky;
     lg_conf_pos_t pos;
 } lg_pool_conf_t;
 
 struct lg_hdr_rules; /* http/rules.h */
+
+typedef enum lg_rl_key {
+    LG_RL_KEY_CLIENT_IP = 0,
+    LG_RL_KEY_HEADER, /* lg_rate_limit_conf_t.header names the header */
+} lg_rl_key_t;
+
+struct lg_rl_table; /* src/policy/ratelimit.h: the buckets of a generation */
+
+/* routes[].rate_limit: a token bucket per key value (docs/configuration.md, "rate_limit"). */
+typedef struct lg_rate_limit_conf {
+    lg_rl_key_t key;      /* default client_ip */
+    char *header;         /* LG_RL_KEY_HEADER: the header's name */
+    unsigned rate;        /* tokens per `per_sec` seconds, >= 1 */
+    unsigned per_sec;     /* 1 (rate: N/s) or 60 (N/m) */
+    unsigned burst;       /* bucket size, >= 1; default `rate` */
+    uint64_t interval_us; /* one token comes back every this many microseconds */
+    /* set by the master for a generation (lg_rl_new); NULL and 0 in `lifeguard -t` */
+    struct lg_rl_table *table;
+    size_t id; /* this route's counters in `table` */
+} lg_rate_limit_conf_t;
 
 /* A route's answer without a backend (config/answer.c): `redirect` or `respond`. */
 typedef struct lg_answer_conf {
@@ -135,6 +173,8 @@ typedef struct lg_route_conf {
     lg_answer_conf_t *answer; /* NULL: to a pool; else answered by lifeguard */
     const struct lg_hdr_rules *request_headers;  /* NULL: none */
     const struct lg_hdr_rules *response_headers; /* NULL: none */
+    /* NULL: not limited */
+    lg_rate_limit_conf_t *rate_limit;
     lg_conf_pos_t pos;
 } lg_route_conf_t;
 

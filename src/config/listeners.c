@@ -89,6 +89,7 @@ static const lg_conf_field_t conf_route_fields[] = {
     LG_CONF_FN("respond", lg_conf_respond),
     LG_CONF_FN("request_headers", lg_conf_request_headers),
     LG_CONF_FN("response_headers", lg_conf_response_headers),
+    LG_CONF_FN("rate_limit", lg_conf_rate_limit),
     LG_CONF_END,
 };
 

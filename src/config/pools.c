@@ -16,8 +16,7 @@
 #define LG_STATUS_MIN  100
 #define LG_STATUS_MAX  599
 
-/* An RFC 9110 token: a header or cookie name. */
-static int conf_is_token(const char *s)
+int lg_conf_is_token(const char *s)
 {
     if (*s == '\0')
         return 0;
@@ -52,7 +51,7 @@ static void conf_hash_key(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynod
         plen = strlen(kinds[i].prefix);
         if (strncmp(v->str, kinds[i].prefix, plen) != 0)
             continue;
-        if (!conf_is_token(v->str + plen)) {
+        if (!lg_conf_is_token(v->str + plen)) {
             lg_conf_perr(c, v, "invalid %.*s name %s", (int)plen - 1, kinds[i].prefix,
                          lg_conf_q(c, v->str + plen));
             return;
@@ -161,6 +160,8 @@ static const lg_conf_field_t conf_backend_fields[] = {
     LG_CONF_ROW("address", LG_CONF_ADDR, lg_backend_conf_t, addr, 0, 0, .aux = LG_ADDR_HOSTNAME,
                 .flags = LG_CONF_REQUIRED),
     LG_CONF_ROW("weight", LG_CONF_UINT, lg_backend_conf_t, weight, 1, LG_WEIGHT_MAX),
+    LG_CONF_ROW("backup", LG_CONF_ENUM, lg_backend_conf_t, backup, 0, 0,
+                .names = lg_conf_truefalse),
     LG_CONF_END,
 };
 
@@ -229,6 +230,8 @@ static const lg_conf_field_t conf_pool_fields[] = {
     LG_CONF_FN("health_check", conf_health_check),
     {.name = "keepalive", .type = LG_CONF_SECTION, .sub = conf_keepalive_fields},
     LG_CONF_ROW("retries", LG_CONF_UINT, lg_pool_conf_t, retries, 0, LG_RETRIES_MAX),
+    LG_CONF_ROW("slow_start", LG_CONF_DURATION, lg_pool_conf_t, slow_start, 0, LG_MSEC_HOUR),
+    LG_CONF_FN("sticky", lg_conf_sticky),
     LG_CONF_END,
 };
 

@@ -16,6 +16,7 @@
 #include "http/route.h"
 #include "tls/tls.h"
 #include "upstream/balance.h"
+#include "upstream/sticky.h"
 
 #define LG_RID_BYTES 16
 
@@ -238,13 +239,14 @@ const char *lg_exchange_context(const lg_exchange_t *x, char *buf, size_t len)
 
 lg_backend_t *lg_x_pick(lg_exchange_t *x, const lg_backend_t *avoid, const char *what)
 {
-    lg_backend_t *be = lg_upstream_pick(x->pool, avoid, x->key);
+    int sticky = avoid == NULL && x->sticky != NULL && lg_upstream_eligible(x->sticky);
+    lg_backend_t *be = sticky ? x->sticky : lg_upstream_pick(x->pool, avoid, x->key);
     char why[LG_DIAG_WHY_MAX];
 
     if (lg_debug_on())
         lg_debug("pool %s: backend %s picked%s (%s)", x->pool->conf->name,
                  be != NULL ? lg_backend_name(be) : "(none usable)", what,
-                 lg_diag_pick(x->pool->conf, x->key, why, sizeof(why)));
+                 sticky ? "sticky cookie" : lg_diag_pick(x->pool->conf, x->key, why, sizeof(why)));
     return be;
 }
 
@@ -339,7 +341,7 @@ static int target_normalise(lg_exchange_t *x, lg_req_head_t *rq)
     return lg_req_head_target(rq, x->chead->data, lg_buf_size());
 }
 
-/* Route the request: its pool, or LG_ERR (ended with 404, or answered by the route). */
+/* Route the request: its pool (none for a route that answers itself), or LG_ERR (ended: 404). */
 static int route(lg_exchange_t *x, const lg_req_head_t *rq, size_t *pool)
 {
     const lg_route_conf_t *r = lg_route_match(x->ls, rq->host, rq->path);
@@ -351,11 +353,7 @@ static int route(lg_exchange_t *x, const lg_req_head_t *rq, size_t *pool)
         lg_x_end(x, LG_XEND_REPLY, 404);
         return LG_ERR;
     }
-    lg_x_rules_keep(x, rq); /* before any own reply of the route: redirect, respond */
-    if (r->answer != NULL) {
-        lg_x_answer(x, rq);
-        return LG_ERR;
-    }
+    lg_x_rules_keep(x, rq); /* before any own reply of the route: 429, redirect, respond */
     *pool = r->pool;
     return LG_OK;
 }
@@ -392,12 +390,17 @@ void lg_exchange_request(lg_exchange_t *x, const lg_xreq_t *rq)
         lg_x_request_body_bad(x); /* before anything went to a backend */
         return;
     }
-    if (route(x, rq->head, &pool) != LG_OK)
+    if (route(x, rq->head, &pool) != LG_OK || lg_x_rate_limit(x, rq->head) != LG_OK)
         return;
+    if (x->route->answer != NULL) {
+        lg_x_answer(x, rq->head); /* redirect or respond: no backend */
+        return;
+    }
     lg_net_ip_text(x->peer, ip, sizeof(ip));
     x->pool = lg_upstream_pool(&x->w->ups, pool);
     if (x->pool->conf->balance == LG_BALANCE_HASH)
         x->key = hash_key(x->pool->conf, rq->head, ip);
+    x->sticky = lg_sticky_find(x->pool, rq->head);
     if (pick_first(x, pool) != LG_OK)
         return;
     x->upgrade = rq->head->upgrade && rq->body == LG_BODY_NONE;

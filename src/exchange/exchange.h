@@ -75,6 +75,9 @@ typedef struct lg_xrsp {
     lg_body_t mode;       /* in: the backend's framing; out: what the client gets (e.g. DECHUNK) */
     uint64_t length;      /* LG_BODY_LENGTH */
     unsigned upgrade : 1; /* a 101 the client asked for: relay both ways after it */
+
+    /* a Set-Cookie value the front adds (sticky), or len 0 */
+    lg_span_t set_cookie;
 } lg_xrsp_t;
 
 /* What an exchange needs from its front; one table per front kind. */
@@ -112,13 +115,17 @@ struct lg_exchange {
     lg_buf_t **cin; /* client bytes: the request body starts at (*cin)->pos */
     const lg_listener_conf_t *ls;
     size_t ls_index;
+    const lg_route_conf_t *route; /* the route the request matched; NULL before, or none */
     const struct sockaddr *peer;
-    struct ssl_st *tls;           /* the client's TLS session, set by the front (NULL: plain) */
-    const lg_route_conf_t *route; /* the route matched (NULL: not routed, or none matched) */
+    struct ssl_st *tls; /* the client's TLS session, set by the front (NULL: plain) */
     lg_upconn_t *u;
     struct lg_x_kept *kept; /* what response header rules need of the request (xrules.c) */
     lg_pool_t *pool;
     lg_backend_t *be;
+
+    /* the member the request's sticky cookie names (upstream/sticky.h), or NULL */
+    lg_backend_t *sticky;
+
     lg_timer_t timer; /* on one of the queues below, as `timing` says (xfer.c) */
     lg_buf_t *uhead;  /* rebuilt request head, kept until the response starts (for a retry) */
     lg_buf_t *rbuf;   /* bytes from the backend */

@@ -7,6 +7,7 @@
 #include <errno.h>
 
 #include "core/log.h"
+#include "upstream/sticky.h"
 
 /*
  * The final response head (rbuf[pos .. pos+hlen)) was passed on: the rebuilt request head goes
@@ -86,6 +87,7 @@ static int response_head(lg_exchange_t *x, uint32_t hlen)
     lg_buf_t *b = x->rbuf;
     lg_rsp_head_t rs;
     lg_xrsp_t r = {.head = &rs, .status = x->rsp.status_code};
+    char cookie[LG_STICKY_COOKIE_MAX];
 
     if (lg_rsp_head_scan(&rs, b->data + b->pos, hlen) != LG_OK)
         return LG_ERR;
@@ -95,6 +97,7 @@ static int response_head(lg_exchange_t *x, uint32_t hlen)
         return interim(x, &rs, hlen);
     r.mode = framing(x, &rs);
     r.length = r.mode == LG_BODY_LENGTH ? x->rsp.content_length : 0;
+    r.set_cookie = lg_sticky_set_cookie(x->be, x->sticky, x->tls != NULL, cookie, sizeof(cookie));
     if (x->front->response_head(x, &r) != LG_OK)
         return LG_ERR;
     if (body_start(x, hlen, r.mode, r.length) == LG_OK)

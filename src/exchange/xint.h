@@ -79,6 +79,12 @@ void lg_x_upstream_timeout(lg_exchange_t *x);
 void lg_x_request_body_bad(lg_exchange_t *x);
 void lg_x_response_body_bad(lg_exchange_t *x);
 
+/*
+ * The rate limit of x's route (xlimit.c): LG_OK when the request may go on, LG_ERR when its key
+ * has no token left (ended with 429 and a Retry-After).
+ */
+int lg_x_rate_limit(lg_exchange_t *x, const lg_req_head_t *rq);
+
 /* Read and parse the response head: LG_OK once the body relay starts, LG_AGAIN, LG_ERR (ended). */
 int lg_x_response_read(lg_exchange_t *x);
 

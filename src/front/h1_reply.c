@@ -78,6 +78,7 @@ static int h1_response_head(lg_exchange_t *x, lg_xrsp_t *r)
     rb.keep_codings = r->mode != LG_BODY_NONE;
     rb.close = (hc->c.fflags & H1_CLOSE_AFTER) != 0;
     rb.keep_alive = !(hc->c.fflags & H1_CLOSE_AFTER) && t->http10;
+    rb.set_cookie = r->set_cookie;
     return chead_append(x, r->head, &rb) != 0 ? LG_OK : LG_ERR;
 }
 

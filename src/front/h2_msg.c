@@ -307,16 +307,19 @@ static int rule_fields(h2_stream_t *st, const lg_hdr_rules_t *rules, const lg_ru
     return LG_OK;
 }
 
-/* The backend's head as HEADERS: its end-to-end fields, names in lower case, and header rules. */
+/*
+ * The backend's head as HEADERS: its end-to-end fields, names in lower case, the fields of the
+ * route's header rules, and `cookie` as a set-cookie field when it is not empty.
+ */
 static int response_fields(h2_stream_t *st, const lg_rsp_head_t *rs, int status, int final,
-                           int body)
+                           int body, lg_span_t cookie)
 {
     lg_rule_vals_t vals;
     const lg_hdr_rules_t *rules = final ? lg_x_rsp_rules(&st->x, &vals) : NULL;
     size_t n = 0, nrules = rules != NULL ? rules->n : 0;
     const char *cur = NULL;
     char code[4], *names = malloc(rs->len + 1), *np = names;
-    nghttp2_nv *nva = malloc(sizeof(*nva) * (rs->len / 4 + 2 + nrules));
+    nghttp2_nv *nva = malloc(sizeof(*nva) * (rs->len / 4 + 3 + nrules));
     lg_buf_t *vbuf = NULL;
     lg_hdr_t h;
     int r = LG_ERR;
@@ -335,6 +338,10 @@ static int response_fields(h2_stream_t *st, const lg_rsp_head_t *rs, int status,
     }
     if (rules != NULL && rule_fields(st, rules, &vals, nva, &n, &vbuf) != LG_OK)
         goto out;
+    if (cookie.len > 0) {
+        nva[n++] = nv("set-cookie", 10, cookie.p, cookie.len);
+        st->x.head_out += cookie.len + 14;
+    }
     r = submit(st, nva, n, final, body);
 out:
     lg_buf_put(&vbuf);
@@ -370,7 +377,7 @@ static int h2_response_head(lg_exchange_t *x, lg_xrsp_t *r)
     if (r->upgrade)
         return LG_ERR; /* never asked for: HTTP/2 requests carry no Upgrade */
     if (r->status < 200)
-        return response_fields(st, r->head, r->status, 0, 0);
+        return response_fields(st, r->head, r->status, 0, 0, r->set_cookie);
     if (r->head->te == LG_TE_CODED || r->head->te == LG_TE_CLOSE) {
         lg_log(LG_LOG_ERR,
                "upstream %s sent a transfer coding other than chunked, which "
@@ -382,7 +389,7 @@ static int h2_response_head(lg_exchange_t *x, lg_xrsp_t *r)
         r->mode = LG_BODY_DECHUNK;   /* HTTP/2 frames the body itself */
         x->down.trailers = &st->trl; /* and sends the trailers as HEADERS */
     }
-    return response_fields(st, r->head, r->status, 1, r->mode != LG_BODY_NONE);
+    return response_fields(st, r->head, r->status, 1, r->mode != LG_BODY_NONE, r->set_cookie);
 }
 
 /* The :status and fields of an own reply, names in lower case (into `names`, room for all). */

@@ -102,13 +102,14 @@ static void probe_finish(probe_t *p, int ok, const char *reason)
             /* `rise` passes in a row also end a passive ejection from while it was failing */
             atomic_store(&st->ejected_until, 0);
             atomic_store(&st->fails, 0);
-            atomic_store(&st->up, 1);
+            lg_be_came_up(st);
             lg_log(LG_LOG_INFO, "backend %s is up (%u of %u checks passed)", probe_name(p),
                    LG_MIN(st->ok_streak, hc->rise), first ? 1 : hc->rise);
         }
         if (atomic_load(&st->ejected_until) != 0 && atomic_load(&st->ejected_until) <= lg_now) {
             atomic_store(&st->ejected_until, 0);
             atomic_store(&st->fails, 0);
+            lg_be_came_up(st);
             lg_log(LG_LOG_INFO, "backend %s is back after its ejection: check passed",
                    probe_name(p));
         }
@@ -123,6 +124,7 @@ static void probe_finish(probe_t *p, int ok, const char *reason)
             lg_log(LG_LOG_WARN, "backend %s is not up yet: %s", probe_name(p), reason);
         }
     }
+    st->ramp = 1; /* past its first verdict: coming up from now on starts a slow_start ramp */
     initial_done(p);
 }
 

@@ -238,6 +238,8 @@ static void apply(lookup_t *l, const char *why)
                        checked);
         changed = 1;
     }
+    for (int s = 0; s < LG_DNS_SLOTS; s++) /* an address they get later is a coming up */
+        l->slots[s].ramp |= !atomic_load(&l->slots[s].in_use);
     if (!changed)
         return;
     for (int a = 0; a < l->naddrs; a++) {

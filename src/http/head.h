@@ -106,6 +106,9 @@ typedef struct lg_rsp_build {
     int upgrade;      /* a 101: keep Upgrade, say "Connection: upgrade" */
     const struct lg_hdr_rules *rules; /* the route's response_headers (or NULL) ... */
     const struct lg_rule_vals *vals;  /* ... and the values of their variables */
+
+    /* a Set-Cookie value to add (sticky), or len 0 */
+    lg_span_t set_cookie;
 } lg_rsp_build_t;
 
 lg_hdr_kind_t lg_hdr_kind(const char *name, size_t len);

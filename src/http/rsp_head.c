@@ -176,6 +176,11 @@ size_t lg_rsp_head_build(const lg_rsp_head_t *rs, const lg_rsp_build_t *b, char 
     put_rules(&o, b->rules, b->vals);
     if (b->keep_chunked || (b->keep_codings && rs->te != LG_TE_CHUNKED && rs->te != LG_TE_NONE))
         put_te(&o, rs, b->keep_chunked);
+    if (b->set_cookie.len > 0) {
+        put_str(&o, "Set-Cookie: ");
+        put_span(&o, b->set_cookie);
+        put_str(&o, "\r\n");
+    }
     if (b->upgrade)
         put_str(&o, "Connection: upgrade\r\n");
     else if (b->close)

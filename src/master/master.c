@@ -35,6 +35,7 @@
 #include "master/lsock.h"
 #include "master/nofile.h"
 #include "master/worker.h"
+#include "policy/ratelimit.h"
 #include "tls/ocsp.h"
 #include "tls/ticket.h"
 #include "tls/tls.h"
@@ -64,6 +65,7 @@ typedef struct generation {
     int *fds;          /* listening socket of each listener, owned by the master's socket table */
     lg_shm_t *shm;     /* backend state shared with this generation's workers */
     lg_stats_t *stats; /* their counters */
+    lg_rl_table_t *rl; /* rate limit buckets (NULL: no route has a rate_limit) */
     slot_t *slots;
     unsigned alive;
     int draining;
@@ -166,6 +168,7 @@ static void generation_free(generation_t *g)
 {
     lg_stats_free(g->stats);
     lg_shm_free(g->shm);
+    lg_rl_free(g->rl);
     lg_config_free(g->cf);
     free(g->fds);
     free(g->slots);
@@ -445,7 +448,8 @@ static int generation_load(lg_config_t *cf)
     }
     g->shm = lg_shm_new(cf, prev != NULL ? prev->shm : NULL, prev != NULL ? prev->cf : NULL);
     g->stats = lg_stats_new(cf);
-    if (g->shm == NULL || g->stats == NULL || lg_lsock_update(cf, g->fds) != LG_OK) {
+    if (g->shm == NULL || g->stats == NULL || lg_rl_new(cf, &g->rl) != LG_OK ||
+        lg_lsock_update(cf, g->fds) != LG_OK) {
         generation_free(g);
         return LG_ERR;
     }

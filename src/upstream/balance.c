@@ -45,8 +45,10 @@ struct lg_bal {
     size_t cursor; /* round_robin, least_conn: where the next scan starts */
     uint64_t rng;  /* p2c: splitmix64 state */
     uint32_t *weight;
-    int64_t *current; /* weighted: nginx's current_weight of each member */
-    size_t *cand;     /* p2c: the usable members of this pick */
+    int64_t *current;      /* weighted: nginx's current_weight of each member */
+    unsigned char *backup; /* 1 for a backup member (lg_bal_set_backup) */
+    size_t nbackup;
+    size_t *cand; /* p2c: the usable members of this pick */
 
     /* hash: the Maglev table of the usable set `built` */
     uint32_t m;
@@ -106,11 +108,38 @@ static uint32_t lg_bal_active(const lg_bal_view_t *v, size_t i)
     return v->active == NULL ? 0 : v->active(v->ctx, i);
 }
 
+static uint32_t lg_bal_ramp_of(const lg_bal_view_t *v, size_t i)
+{
+    return v->ramp == NULL ? LG_BAL_RAMP_FULL : v->ramp(v->ctx, i);
+}
+
+/*
+ * A member's effective weight: its weight times its ramp (thousandths), or its weight alone
+ * when the view has no ramp (a pool's view always has one, or never: the units of the
+ * weighted round robin's current weights stay the same from pick to pick).
+ */
+static uint64_t lg_bal_weight(const lg_bal_t *b, const lg_bal_view_t *v, size_t i)
+{
+    if (v->ramp == NULL)
+        return b->weight[i];
+    return (uint64_t)b->weight[i] * v->ramp(v->ctx, i);
+}
+
 /* Whether member a is less loaded than c: fewer active connections per unit of weight. */
 static int lg_bal_lighter(const lg_bal_t *b, const lg_bal_view_t *v, size_t a, size_t c)
 {
-    return (uint64_t)lg_bal_active(v, a) * b->weight[c] <
-           (uint64_t)lg_bal_active(v, c) * b->weight[a];
+    return (uint64_t)lg_bal_active(v, a) * lg_bal_weight(b, v, c) <
+           (uint64_t)lg_bal_active(v, c) * lg_bal_weight(b, v, a);
+}
+
+uint32_t lg_bal_ramp(uint64_t since, uint64_t now, uint64_t span)
+{
+    if (since == 0 || span == 0 || now >= since + span)
+        return LG_BAL_RAMP_FULL;
+    if (now <= since)
+        return LG_BAL_RAMP_START;
+    return LG_BAL_RAMP_START +
+           (uint32_t)((LG_BAL_RAMP_FULL - LG_BAL_RAMP_START) * (now - since) / span);
 }
 
 /*
@@ -156,12 +185,29 @@ static size_t lg_bal_after(const lg_bal_t *b, size_t i)
     return i + 1 < b->n ? i + 1 : 0;
 }
 
-/* ---- round_robin: the next usable member after the previous pick */
+static long lg_bal_weighted(lg_bal_t *b, const lg_bal_view_t *v, size_t avoid);
 
+/* Whether a usable member ramps up (slow_start) and has less than its full weight (v->ramp set). */
+static int lg_bal_ramping(const lg_bal_t *b, const lg_bal_view_t *v)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (lg_bal_usable(v, i) && v->ramp(v->ctx, i) < LG_BAL_RAMP_FULL)
+            return 1;
+    return 0;
+}
+
+/*
+ * ---- round_robin: the next usable member after the previous pick; while a member ramps up,
+ * smooth weighted round robin over weights of 1 (lg_bal_new sets them) times the ramps.
+ */
 static long lg_bal_round_robin(lg_bal_t *b, const lg_bal_view_t *v, size_t avoid)
 {
     lg_bal_scan_t s = lg_bal_scan(b->cursor, avoid);
-    size_t i = lg_bal_next(b, v, &s);
+    size_t i;
+
+    if (v->ramp != NULL && lg_bal_ramping(b, v))
+        return lg_bal_weighted(b, v, avoid);
+    i = lg_bal_next(b, v, &s);
 
     if (i == LG_BAL_NONE)
         return s.sole;
@@ -182,8 +228,10 @@ static long lg_bal_weighted(lg_bal_t *b, const lg_bal_view_t *v, size_t avoid)
     int64_t total = 0;
 
     for (size_t i; (i = lg_bal_next(b, v, &s)) != LG_BAL_NONE;) {
-        b->current[i] += b->weight[i];
-        total += b->weight[i];
+        int64_t w = (int64_t)lg_bal_weight(b, v, i);
+
+        b->current[i] += w;
+        total += w;
         if (best == LG_BAL_NONE || b->current[i] > b->current[best])
             best = i;
     }
@@ -416,14 +464,18 @@ lg_bal_t *lg_bal_new(lg_balance_t algo, size_t n, const unsigned *weights, const
     if (b->weight == NULL)
         goto out_free;
     for (size_t i = 0; i < n; i++)
-        b->weight[i] = weights != NULL && weights[i] > 0 ? weights[i] : 1;
+        b->weight[i] =
+            weights != NULL && weights[i] > 0 && algo != LG_BALANCE_ROUND_ROBIN ? weights[i] : 1;
 
-    /* hash: requests without a key go by weighted round robin */
-    if (algo == LG_BALANCE_WEIGHTED || algo == LG_BALANCE_HASH) {
+    /* hash: requests without a key, round_robin: members ramping up, by weighted round robin */
+    if (algo == LG_BALANCE_WEIGHTED || algo == LG_BALANCE_HASH || algo == LG_BALANCE_ROUND_ROBIN) {
         b->current = calloc(alloc, sizeof(*b->current));
         if (b->current == NULL)
             goto out_free;
     }
+    b->backup = calloc(alloc, sizeof(*b->backup));
+    if (b->backup == NULL)
+        goto out_free;
     switch (algo) {
     case LG_BALANCE_P2C:
         b->cand = calloc(alloc, sizeof(*b->cand));
@@ -457,6 +509,7 @@ void lg_bal_free(lg_bal_t *b)
         return;
     free(b->weight);
     free(b->current);
+    free(b->backup);
     free(b->cand);
     free(b->table);
     free(b->offset);
@@ -470,10 +523,60 @@ void lg_bal_free(lg_bal_t *b)
     free(b);
 }
 
-long lg_bal_pick(lg_bal_t *b, const lg_bal_view_t *v, uint64_t key, long avoid)
-{
-    size_t av = avoid >= 0 && (size_t)avoid < b->n ? (size_t)avoid : LG_BAL_NONE;
+/*
+ * ---- backups: a pick sees the members of one tier through a view of its own, the primaries
+ * while one of them is usable, else the backups.
+ */
+typedef struct lg_bal_tier {
+    const lg_bal_t *b;
+    const lg_bal_view_t *v; /* the caller's */
+    unsigned char backups;  /* the tier in use */
+} lg_bal_tier_t;
 
+static int lg_bal_tier_usable(void *ctx, size_t i)
+{
+    const lg_bal_tier_t *t = ctx;
+
+    return t->b->backup[i] == t->backups && lg_bal_usable(t->v, i);
+}
+
+static uint32_t lg_bal_tier_active(void *ctx, size_t i)
+{
+    return lg_bal_active(((const lg_bal_tier_t *)ctx)->v, i);
+}
+
+static uint32_t lg_bal_tier_ramp(void *ctx, size_t i)
+{
+    return lg_bal_ramp_of(((const lg_bal_tier_t *)ctx)->v, i);
+}
+
+/* Whether a primary (non-backup) member is usable. */
+static int lg_bal_primary_up(const lg_bal_t *b, const lg_bal_view_t *v)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (!b->backup[i] && lg_bal_usable(v, i))
+            return 1;
+    return 0;
+}
+
+void lg_bal_set_backup(lg_bal_t *b, size_t i)
+{
+    if (i < b->n && !b->backup[i]) {
+        b->backup[i] = 1;
+        b->nbackup++;
+    }
+}
+
+int lg_bal_eligible(const lg_bal_t *b, const lg_bal_view_t *v, size_t i)
+{
+    if (i >= b->n || !lg_bal_usable(v, i))
+        return 0;
+    return !b->backup[i] || !lg_bal_primary_up(b, v);
+}
+
+/* A pick among the members `v` shows as usable. */
+static long lg_bal_pick_in(lg_bal_t *b, const lg_bal_view_t *v, uint64_t key, size_t av)
+{
     switch (b->algo) {
     case LG_BALANCE_ROUND_ROBIN:
         return lg_bal_round_robin(b, v, av);
@@ -489,4 +592,23 @@ long lg_bal_pick(lg_bal_t *b, const lg_bal_view_t *v, uint64_t key, long avoid)
         return lg_bal_maglev(b, v, key, av);
     }
     return -1;
+}
+
+/* A pick in the tier in use: the primaries while one is usable, else the backups. */
+static long lg_bal_pick_tier(lg_bal_t *b, const lg_bal_view_t *v, uint64_t key, size_t av)
+{
+    lg_bal_tier_t t = {b, v, (unsigned char)!lg_bal_primary_up(b, v)};
+    lg_bal_view_t tv = {&t, lg_bal_tier_usable, lg_bal_tier_active,
+                        v->ramp != NULL ? lg_bal_tier_ramp : NULL};
+
+    return lg_bal_pick_in(b, &tv, key, av);
+}
+
+long lg_bal_pick(lg_bal_t *b, const lg_bal_view_t *v, uint64_t key, long avoid)
+{
+    size_t av = avoid >= 0 && (size_t)avoid < b->n ? (size_t)avoid : LG_BAL_NONE;
+
+    if (b->nbackup > 0)
+        return lg_bal_pick_tier(b, v, key, av);
+    return lg_bal_pick_in(b, v, key, av);
 }

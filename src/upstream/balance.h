@@ -21,14 +21,21 @@
 
 typedef struct lg_bal lg_bal_t;
 
+/* A member's share of its weight while it ramps up (slow_start), in thousandths. */
+#define LG_BAL_RAMP_FULL  1000u
+#define LG_BAL_RAMP_START 100u /* a member that just came up starts at 10% */
+
 /*
  * How a balancer reads the current state of member i (0 <= i < n). A NULL `usable` means
- * every member is usable; a NULL `active` means every member has no connection.
+ * every member is usable; a NULL `active` means every member has no connection; a NULL `ramp`
+ * means every member has its full weight, else ramp(i) is the thousandths of its weight it has
+ * now (LG_BAL_RAMP_FULL: all of it; see lg_bal_ramp).
  */
 typedef struct lg_bal_view {
     void *ctx;
     int (*usable)(void *ctx, size_t i);
     uint32_t (*active)(void *ctx, size_t i);
+    uint32_t (*ramp)(void *ctx, size_t i);
 } lg_bal_view_t;
 
 /*
@@ -42,6 +49,29 @@ typedef struct lg_bal_view {
  */
 lg_bal_t *lg_bal_new(lg_balance_t algo, size_t n, const unsigned *weights,
                      const char *const *names);
+
+/*
+ * Make member i a backup: the members of a pool are two tiers, and a pick considers the backups
+ * only when no other member is usable (a pool of backups only is one tier: they all take
+ * traffic). Every algorithm honours it; call it before the first pick.
+ */
+void lg_bal_set_backup(lg_bal_t *b, size_t i);
+
+/*
+ * Whether member i would be considered by a pick now: usable, and in the tier in use (a
+ * backup only while no primary is usable). For a sticky cookie, which bypasses the algorithm.
+ */
+int lg_bal_eligible(const lg_bal_t *b, const lg_bal_view_t *v, size_t i);
+
+/*
+ * slow_start: the thousandths of its weight a member has `now`, when it came up at `since`
+ * (0: up from the start, full weight) and ramps over `span` ms (0: no ramp). Linear from
+ * LG_BAL_RAMP_START to LG_BAL_RAMP_FULL. The ramp acts on the effective weight of weighted and
+ * round_robin (then by smooth weighted round robin over weights of 1), least_conn and p2c
+ * (active connections per unit of effective weight), and on hash requests without a key; the
+ * hash table itself ignores it (keys would move to and fro).
+ */
+uint32_t lg_bal_ramp(uint64_t since, uint64_t now, uint64_t span);
 
 /* Frees the balancer and everything lg_bal_new allocated; NULL is a no-op. */
 void lg_bal_free(lg_bal_t *b);

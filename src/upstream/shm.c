@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 
 #include "core/log.h"
+#include "event/loop.h"
 
 static size_t region_size(size_t n)
 {
@@ -88,15 +90,24 @@ void lg_be_set_addr(lg_be_state_t *s, const struct sockaddr *sa, socklen_t len, 
     s->addrlen = len;
     atomic_fetch_add_explicit(&s->addr_seq, 1, memory_order_release);
     /* a new address is a new member: checked before it gets traffic */
-    atomic_store(&s->up, !checked);
+    atomic_store(&s->up, 0);
     atomic_store(&s->fails, 0);
     atomic_store(&s->ejections, 0);
     atomic_store(&s->ejected_until, 0);
     s->ok_streak = s->fail_streak = 0;
     s->last_check = 0;
     strcpy(s->reason, checked ? "not checked yet" : "not checked");
+    if (len > 0 && !checked)
+        lg_be_came_up(s);
     if (len > 0)
         atomic_store_explicit(&s->in_use, 1, memory_order_release);
+}
+
+void lg_be_came_up(lg_be_state_t *s)
+{
+    atomic_store(&s->up_since, s->ramp ? (uint64_t)lg_now : 0);
+    s->ramp = 1;
+    atomic_store(&s->up, 1);
 }
 
 /* Member `k` of backend `addr` of pool `pool` in the previous generation, or NULL. */
@@ -126,10 +137,27 @@ static void carry(lg_be_state_t *s, const lg_be_state_t *old)
     atomic_store(&s->up, atomic_load(&old->up));
     atomic_store(&s->ejections, atomic_load(&old->ejections));
     atomic_store(&s->ejected_until, atomic_load(&old->ejected_until));
+    atomic_store(&s->up_since, atomic_load(&old->up_since));
+    s->ramp = old->ramp;
     s->ok_streak = old->ok_streak;
     s->fail_streak = old->fail_streak;
     s->last_check = old->last_check;
     memcpy(s->reason, old->reason, sizeof(s->reason));
+}
+
+/* The sticky cookies' key: the previous generation's, or new random bytes at start. */
+static int secret(lg_shm_t *shm, const lg_shm_t *prev)
+{
+    if (prev != NULL) {
+        memcpy(shm->secret, prev->secret, sizeof(shm->secret));
+        return LG_OK;
+    }
+    if (getrandom(shm->secret, sizeof(shm->secret), 0) != (ssize_t)sizeof(shm->secret)) {
+        lg_log(LG_LOG_ERR, "getrandom() of %zu bytes failed (%d: %s)", sizeof(shm->secret), errno,
+               strerror(errno));
+        return LG_ERR;
+    }
+    return LG_OK;
 }
 
 lg_shm_t *lg_shm_new(const lg_config_t *cf, const lg_shm_t *prev, const lg_config_t *prevcf)
@@ -144,6 +172,8 @@ lg_shm_t *lg_shm_new(const lg_config_t *cf, const lg_shm_t *prev, const lg_confi
         goto out_free;
     shm->n = n;
     shm->npools = cf->npools;
+    if (secret(shm, prev) != LG_OK)
+        goto out_free;
     shm->states = lg_shm_map(region_size(n), "backend state");
     if (shm->states == NULL)
         goto out_free;
@@ -159,6 +189,7 @@ lg_shm_t *lg_shm_new(const lg_config_t *cf, const lg_shm_t *prev, const lg_confi
                 lg_be_state_t *s = lg_shm_backend(shm, i, m);
                 const lg_be_state_t *old = find(prev, prevcf, p->name, b->addr.text, k);
 
+                s->ramp = prev != NULL; /* a backend added by a reload ramps up */
                 if (old != NULL)
                     carry(s, old);
                 else if (!b->addr.is_hostname)

@@ -22,6 +22,7 @@
 
 #define LG_SHM_REASON_LEN 48
 #define LG_DNS_SLOTS      8
+#define LG_SHM_SECRET_LEN 32
 
 typedef struct lg_be_state {
     atomic_uint in_use;   /* master: the member has an address (IP backends: always) */
@@ -33,10 +34,18 @@ typedef struct lg_be_state {
     atomic_uint fails;              /* workers: consecutive failed connects/resets/timeouts */
     atomic_uint ejections;          /* workers: passive ejections so far (cooldown doubles) */
     _Atomic uint64_t ejected_until; /* workers set, master clears: no traffic before this */
+    _Atomic uint64_t up_since;      /* master: monotonic ms it last came up (slow_start ramps from
+                                       it); 0 when up since it was first seen (no ramp) */
     /* master only, for logs and the status page */
     unsigned ok_streak, fail_streak;
     uint64_t last_check;            /* monotonic ms of the last finished check, 0 never */
     char reason[LG_SHM_REASON_LEN]; /* last check result, "ok" or why it failed */
+
+    /*
+     * master: its next coming up starts a slow_start ramp; 0 for the members of the first
+     * generation until their first verdict or address (lg_be_came_up)
+     */
+    unsigned ramp;
 } __attribute__((aligned(64))) lg_be_state_t;
 
 typedef struct lg_shm {
@@ -44,6 +53,8 @@ typedef struct lg_shm {
     size_t n;
     size_t *first; /* index of pool i's first member */
     size_t npools;
+    /* random at start, kept across reloads: keys the sticky cookies' backend ids (sticky.c) */
+    unsigned char secret[LG_SHM_SECRET_LEN];
 } lg_shm_t;
 
 /* How many members a backend is: 1 for an address, LG_DNS_SLOTS for a host name. */
@@ -85,7 +96,16 @@ static inline lg_be_state_t *lg_shm_backend(const lg_shm_t *shm, size_t pool, si
 
 /* A consistent copy of the member's address (readers never block the master). */
 void lg_be_addr(lg_be_state_t *s, struct sockaddr_storage *ss, socklen_t *len);
-/* The master gives the member a new address (or none: len 0), resetting its health. */
+/*
+ * The master gives the member a new address (or none: len 0), resetting its health; without
+ * active checks (`checked` 0) the member comes up at once (lg_be_came_up).
+ */
 void lg_be_set_addr(lg_be_state_t *s, const struct sockaddr *sa, socklen_t len, int checked);
+/*
+ * The master saw the member come up (a check, the end of an ejection, an address without
+ * checks): a slow_start ramp begins now, unless this is the member's first verdict in the first
+ * generation (lifeguard starting), when it is up at full weight at once.
+ */
+void lg_be_came_up(lg_be_state_t *s);
 
 #endif

@@ -48,6 +48,9 @@ static int pool_balancer(lg_pool_t *pool)
     }
     if (ok)
         pool->bal = lg_bal_new(pool->conf->balance, n, weights, (const char *const *)names);
+    for (size_t m = 0; pool->bal != NULL && m < n; m++)
+        if (lg_member_conf(pool->conf, m)->backup)
+            lg_bal_set_backup(pool->bal, m);
     for (size_t m = 0; names != NULL && m < n; m++)
         free(names[m]);
     free(weights);
@@ -58,6 +61,7 @@ static int pool_balancer(lg_pool_t *pool)
 int lg_upstream_init(lg_upstreams_t *ups, const lg_config_t *cf, lg_shm_t *shm, lg_timerq_t *idle_q)
 {
     ups->idle_q = idle_q;
+    ups->secret = shm->secret;
     ups->pools = calloc(cf->npools, sizeof(*ups->pools));
     if (ups->pools == NULL && cf->npools != 0)
         return LG_ERR;
@@ -128,12 +132,41 @@ static uint32_t view_active(void *ctx, size_t i)
                                 memory_order_relaxed);
 }
 
+/*
+ * slow_start: the share of its weight the member has now, ramping from when it came up, or from
+ * the end of its passive ejection (without active checks nobody clears ejected_until, and the
+ * member is back once it is past).
+ */
+static uint32_t view_ramp(void *ctx, size_t i)
+{
+    const lg_backend_t *be = &((lg_pool_t *)ctx)->backends[i];
+    uint64_t since = atomic_load_explicit(&be->state->up_since, memory_order_relaxed);
+    uint64_t until = atomic_load_explicit(&be->state->ejected_until, memory_order_relaxed);
+
+    if (until != 0 && until <= lg_now)
+        since = LG_MAX(since, until);
+    return lg_bal_ramp(since, lg_now, be->pool->conf->slow_start);
+}
+
+static lg_bal_view_t pool_view(lg_pool_t *pool)
+{
+    return (lg_bal_view_t){pool, view_usable, view_active,
+                           pool->conf->slow_start != 0 ? view_ramp : NULL};
+}
+
 lg_backend_t *lg_upstream_pick(lg_pool_t *pool, const lg_backend_t *avoid, uint64_t key)
 {
-    lg_bal_view_t view = {pool, view_usable, view_active};
+    lg_bal_view_t view = pool_view(pool);
     long i = lg_bal_pick(pool->bal, &view, key, avoid != NULL ? avoid - pool->backends : -1);
 
     return i < 0 ? NULL : &pool->backends[i];
+}
+
+int lg_upstream_eligible(lg_backend_t *be)
+{
+    lg_bal_view_t view = pool_view(be->pool);
+
+    return lg_bal_eligible(be->pool->bal, &view, (size_t)(be - be->pool->backends));
 }
 
 const char *lg_backend_name(const lg_backend_t *be)

@@ -12,6 +12,8 @@
 #include "stream/stream.h"
 #include "upstream/shm.h"
 
+#define LG_STICKY_ID_LEN 16 /* hex digits of a sticky cookie's value */
+
 typedef struct lg_backend lg_backend_t;
 typedef struct lg_pool lg_pool_t;
 typedef struct lg_upconn lg_upconn_t;
@@ -40,6 +42,8 @@ struct lg_backend {
     lg_be_state_t *state; /* shared with the master and the other workers */
     lg_upconn_t idle;     /* sentinel: most recently used first */
     unsigned nidle;
+    unsigned sticky_seq;                  /* addr_seq sticky_id was made for, +1 (0: none yet) */
+    char sticky_id[LG_STICKY_ID_LEN + 1]; /* its sticky cookie value (sticky.c) */
 };
 
 struct lg_pool {
@@ -53,6 +57,7 @@ struct lg_pool {
 
 /* A worker's pools, and the timer queue of their idle connections. */
 struct lg_upstreams {
+    const unsigned char *secret; /* the key of sticky ids (lg_shm_t.secret) */
     lg_pool_t *pools;
     size_t npools;
     lg_timerq_t *idle_q; /* timeouts.upstream_idle */
@@ -73,6 +78,11 @@ lg_pool_t *lg_upstream_pool(lg_upstreams_t *ups, size_t index);
  * none: round robin), ignored otherwise.
  */
 lg_backend_t *lg_upstream_pick(lg_pool_t *pool, const lg_backend_t *avoid, uint64_t key);
+/*
+ * Whether `be` may take a request now without the balancer (a sticky cookie names it): usable,
+ * and not a backup while a primary is usable.
+ */
+int lg_upstream_eligible(lg_backend_t *be);
 
 /*
  * How logs name a member: its address, or "app:8000 (10.0.0.3:8000)" for a DNS member. The

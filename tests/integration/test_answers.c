@@ -3,7 +3,7 @@
  * variables expanded into an exact Location, first match wins against pool routes, the
  * HTTP -> HTTPS one-liner) and `respond` (body, content type, HEAD, 204), over HTTP/1.1,
  * HTTP/1.0, h2c and TLS h2; a request body to such a route and keep-alive after it; the
- * access log line and the request counters.
+ * access log line and the request counters; a rate_limit on such a route.
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -315,5 +315,26 @@ Test(answers, http_to_https_one_liner_and_tls_h2, .timeout = 60)
                      lg_test_pki("ca.pem"), f.port, f.port));
     cr_assert_not_null(strstr(out, "HTTP/2 302 \r\n"), "%s", out);
     cr_assert_not_null(strstr(out, "\r\nlocation: https://" SNI "/x/s/t?u=1\r\n"), "%s", out);
+    lg_fix_finish(&f, NULL);
+}
+
+/* A route's rate_limit holds for its answers too: past the burst, 429 with Retry-After. */
+Test(answers, rate_limit_applies_to_a_respond_route, .timeout = 60)
+{
+    lg_proc_t *origin = lg_origin_start("--name app");
+    lg_yaml_t *c = lg_yaml_single(origin->port);
+    lg_fix_t f;
+    lg_http_response_t *r;
+
+    lg_yaml_add_first(c, "listeners.web.routes",
+                      "{path_prefix: /ping, respond: {body: pong}, "
+                      "rate_limit: {rate: 1/m, burst: 2}}");
+    f = lg_fix_start_conf(origin, c);
+    expect(lg_http_get(f.port, "/ping", NULL), 200, NULL);
+    expect(lg_http_get(f.port, "/ping", NULL), 200, NULL);
+    r = lg_http_get(f.port, "/ping", NULL);
+    expect(r, 429, NULL);
+    cr_assert_not_null(lg_http_header(r, "Retry-After"), "%s", r->head);
+    cr_assert_gt(atoi(lg_http_header(r, "Retry-After")), 0);
     lg_fix_finish(&f, NULL);
 }

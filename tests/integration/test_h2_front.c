@@ -73,6 +73,7 @@ Test(h2_front, reload_sends_goaway_and_finishes_the_open_stream, .timeout = 60)
     lg_fix_t f = H2C_START();
     char *dir = lg_test_tempdir(), *out;
     const char *log = lg_fmt("%s/nghttp.out", dir);
+    lg_origin_stats_t st;
     int ok;
 
     /* in the background, its output away from run()'s pipe (which would wait for it) */
@@ -81,6 +82,10 @@ Test(h2_front, reload_sends_goaway_and_finishes_the_open_stream, .timeout = 60)
                f.port, log, log));
     LG_WAIT_FOR(ok, strstr(slurp(log), "send HEADERS frame") != NULL, lg_test_timeout_ms());
     cr_assert(ok, "nghttp did not start");
+    /* the stream has reached the backend (nghttp's log says only that it was sent) */
+    LG_WAIT_FOR(ok, lg_origin_stats(f.origin->port, &st) == 0 && st.active == 1,
+                lg_test_timeout_ms());
+    cr_assert(ok, "the request did not reach the origin:\n%s", slurp(log));
     cr_assert_eq(lg_proc_signal(f.lg, SIGHUP), 0);
     LG_WAIT_FOR(ok, strstr(out = slurp(log), "done\n") != NULL, lg_test_timeout_ms());
     cr_assert(ok, "nghttp did not finish:\n%s", out);

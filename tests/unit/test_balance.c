@@ -506,3 +506,179 @@ Test(balance, all_unusable_is_minus_one)
         lg_bal_free(empty);
     }
 }
+
+/* ---- backups (lg_bal_set_backup) */
+
+static const lg_balance_t all_algos[] = {LG_BALANCE_ROUND_ROBIN, LG_BALANCE_WEIGHTED,
+                                         LG_BALANCE_LEAST_CONN, LG_BALANCE_P2C, LG_BALANCE_HASH};
+
+/* Over 600 picks (distinct hash keys): how many went to each of n members; none is -1. */
+static void count_keyed(lg_bal_t *b, pool_t *p, size_t *counts, size_t n)
+{
+    lg_bal_view_t v = view_of(p);
+
+    memset(counts, 0, n * sizeof(*counts));
+    for (size_t k = 0; k < 600; k++) {
+        long i = lg_bal_pick(b, &v, client_key(k), -1);
+
+        cr_assert(i >= 0 && (size_t)i < n, "pick %zu returned %ld", k, i);
+        counts[i]++;
+    }
+}
+
+/* Members 0 and 1 primaries, 2 and 3 backups: the backups get traffic only with 0 and 1 down. */
+Test(balance, backups_only_while_no_primary_is_up)
+{
+    for (size_t a = 0; a < LG_NELEMS(all_algos); a++) {
+        lg_bal_t *b = lg_bal_new(all_algos[a], 4, NULL, names10);
+        pool_t p = {0};
+        lg_bal_view_t v = view_of(&p);
+        size_t c[4];
+
+        cr_assert_not_null(b);
+        lg_bal_set_backup(b, 2);
+        lg_bal_set_backup(b, 3);
+        count_keyed(b, &p, c, 4);
+        cr_assert(c[0] > 0 && c[1] > 0 && c[2] == 0 && c[3] == 0, "algorithm %zu: %zu %zu %zu %zu",
+                  a, c[0], c[1], c[2], c[3]);
+        cr_assert(!lg_bal_eligible(b, &v, 2) && lg_bal_eligible(b, &v, 0), "algorithm %zu", a);
+        p.down[0] = 1; /* one primary left: it takes everything */
+        count_keyed(b, &p, c, 4);
+        cr_assert_eq(c[1], 600, "algorithm %zu", a);
+        cr_assert_eq(lg_bal_pick(b, &v, 5, 1), 1, "algorithm %zu: a retry stays on primaries", a);
+        p.down[1] = 1; /* no primary: both backups, balanced */
+        count_keyed(b, &p, c, 4);
+        cr_assert(c[0] == 0 && c[1] == 0 && c[2] > 0 && c[3] > 0, "algorithm %zu: %zu %zu %zu %zu",
+                  a, c[0], c[1], c[2], c[3]);
+        cr_assert(lg_bal_eligible(b, &v, 2) && !lg_bal_eligible(b, &v, 0), "algorithm %zu", a);
+        p.down[1] = 0; /* a primary is back: the backups get nothing again */
+        count_keyed(b, &p, c, 4);
+        cr_assert_eq(c[1], 600, "algorithm %zu", a);
+        p.down[1] = p.down[2] = p.down[3] = 1; /* nothing up */
+        cr_assert_eq(lg_bal_pick(b, &v, 5, -1), -1, "algorithm %zu", a);
+        lg_bal_free(b);
+    }
+}
+
+/* A pool of backups only is one tier: every member takes traffic. */
+Test(balance, backups_only_pool_balances_them_all)
+{
+    for (size_t a = 0; a < LG_NELEMS(all_algos); a++) {
+        lg_bal_t *b = lg_bal_new(all_algos[a], 3, NULL, names10);
+        pool_t p = {0};
+        size_t c[3];
+
+        cr_assert_not_null(b);
+        for (size_t i = 0; i < 3; i++)
+            lg_bal_set_backup(b, i);
+        count_keyed(b, &p, c, 3);
+        cr_assert(c[0] > 0 && c[1] > 0 && c[2] > 0, "algorithm %zu: %zu %zu %zu", a, c[0], c[1],
+                  c[2]);
+        lg_bal_free(b);
+    }
+}
+
+/* ---- slow_start (lg_bal_ramp and the view's ramp) */
+
+Test(balance, ramp_is_linear_from_a_tenth_to_full)
+{
+    static const struct {
+        uint64_t since, now, span;
+        uint32_t want;
+    } cases[] = {
+        {0, 5000, 10000, LG_BAL_RAMP_FULL},       /* up from the start: no ramp */
+        {1000, 1000, 0, LG_BAL_RAMP_FULL},        /* slow_start off */
+        {1000, 1000, 10000, LG_BAL_RAMP_START},   /* just came up */
+        {1000, 900, 10000, LG_BAL_RAMP_START},    /* a clock read before since */
+        {1000, 6000, 10000, 550},                 /* half way */
+        {1000, 10999, 10000, 999},                /* nearly there */
+        {1000, 11000, 10000, LG_BAL_RAMP_FULL},   /* done */
+        {1000, 1000000, 10000, LG_BAL_RAMP_FULL}, /* long done */
+    };
+
+    for (size_t k = 0; k < LG_NELEMS(cases); k++)
+        cr_assert_eq(lg_bal_ramp(cases[k].since, cases[k].now, cases[k].span), cases[k].want,
+                     "case %zu: %u", k, lg_bal_ramp(cases[k].since, cases[k].now, cases[k].span));
+}
+
+/* A pool whose member `ramping` came up at `since` and ramps over `span`; the clock is `now`. */
+typedef struct ramp_pool {
+    pool_t p;
+    size_t ramping;
+    uint64_t since, now, span;
+} ramp_pool_t;
+
+static uint32_t ramp_of(void *ctx, size_t i)
+{
+    const ramp_pool_t *r = ctx;
+
+    return i == r->ramping ? lg_bal_ramp(r->since, r->now, r->span) : LG_BAL_RAMP_FULL;
+}
+
+static int ramp_usable(void *ctx, size_t i)
+{
+    return pool_usable(&((ramp_pool_t *)ctx)->p, i);
+}
+
+static uint32_t ramp_active(void *ctx, size_t i)
+{
+    return pool_active(&((ramp_pool_t *)ctx)->p, i);
+}
+
+/*
+ * Two members, member 1 coming up at 0 with a 10 s slow_start, the clock moving 10 ms per pick
+ * over 1,000 picks (one request in flight at a time for round robin and weighted; none ending
+ * for least_conn and p2c, where the ramp divides the active count). Member 1's share of the
+ * first 200 picks is under a quarter (a full share is half), of the last 200 over a third.
+ */
+Test(balance, slow_start_share_grows_for_every_algorithm_but_hash)
+{
+    static const lg_balance_t algos[] = {LG_BALANCE_ROUND_ROBIN, LG_BALANCE_WEIGHTED,
+                                         LG_BALANCE_LEAST_CONN, LG_BALANCE_P2C};
+
+    for (size_t a = 0; a < LG_NELEMS(algos); a++) {
+        ramp_pool_t r = {.ramping = 1, .since = 1, .now = 1, .span = 10000};
+        lg_bal_view_t v = {&r, ramp_usable, ramp_active, ramp_of};
+        lg_bal_t *b = lg_bal_new(algos[a], 2, NULL, names10);
+        size_t early = 0, late = 0;
+
+        cr_assert_not_null(b);
+        for (size_t k = 0; k < 1000; k++, r.now += 10) {
+            long i = lg_bal_pick(b, &v, 0, -1);
+
+            cr_assert(i == 0 || i == 1, "algorithm %zu: %ld", a, i);
+            r.p.active[i]++;
+            early += i == 1 && k < 200;
+            late += i == 1 && k >= 800;
+        }
+        cr_assert_lt(early, 50, "algorithm %zu: %zu of the first 200", a, early);
+        cr_assert_gt(late, 66, "algorithm %zu: %zu of the last 200", a, late);
+        /* ramped: full weight, an equal share again */
+        memset(r.p.active, 0, sizeof(r.p.active));
+        r.now = r.since + r.span;
+        late = 0;
+        for (size_t k = 0; k < 200; k++) {
+            long i = lg_bal_pick(b, &v, 0, -1);
+
+            r.p.active[i] += algos[a] == LG_BALANCE_LEAST_CONN || algos[a] == LG_BALANCE_P2C;
+            late += i == 1;
+        }
+        cr_assert(late >= 80 && late <= 120, "algorithm %zu: %zu of 200 at full weight", a, late);
+        lg_bal_free(b);
+    }
+}
+
+/* The hash table ignores the ramp: keys keep their member while it ramps up. */
+Test(balance, slow_start_leaves_hash_keys_in_place)
+{
+    ramp_pool_t r = {.ramping = 1, .since = 1, .now = 1, .span = 10000};
+    lg_bal_view_t ramped = {&r, ramp_usable, ramp_active, ramp_of};
+    lg_bal_view_t plain = view_of(&r.p);
+    lg_bal_t *b = lg_bal_new(LG_BALANCE_HASH, 3, NULL, names10);
+
+    cr_assert_not_null(b);
+    for (size_t k = 0; k < 300; k++)
+        cr_assert_eq(lg_bal_pick(b, &ramped, client_key(k), -1),
+                     lg_bal_pick(b, &plain, client_key(k), -1), "key %zu", k);
+    lg_bal_free(b);
+}
