@@ -20,6 +20,8 @@ static const struct family {
     {"lifeguard_sent_bytes_total", "counter", "Bytes sent to clients"},
     {"lifeguard_connections_total", "counter", "Client connections accepted"},
     {"lifeguard_connections_active", "gauge", "Client connections open now"},
+    {"lifeguard_connections_refused_total", "counter",
+     "Client connections closed at accept, by reason (per_ip: limits.max_connections_per_ip)"},
     {"lifeguard_tls_handshakes_total", "counter", "TLS handshakes, by listener and result"},
     {"lifeguard_tls_resumed_total", "counter",
      "TLS handshakes that resumed a session (counted in result=\"ok\" too)"},
@@ -227,6 +229,15 @@ static void h2_series(lg_metrics_t *t, const char *name, const lg_stats_listener
         table_add(t, LG_M_H2_RESETS, "", labels, (double)sl->h2_resets_sent);
 }
 
+/* Connections closed at accept, by reason. */
+static void refused_series(lg_metrics_t *t, const char *name, const lg_stats_listener_t *sl)
+{
+    char labels[LG_LABELS_MAX];
+
+    if (lg_format(labels, sizeof(labels), "listener=\"%s\",reason=\"per_ip\"", name) == LG_OK)
+        table_add(t, LG_M_CONNS_REFUSED, "", labels, (double)sl->conns_refused_per_ip);
+}
+
 /* The rate limit buckets of a generation, or NULL when none of its routes is limited. */
 static const lg_rl_table_t *rl_table(const lg_config_t *cf)
 {
@@ -275,6 +286,7 @@ static void traffic_series(lg_metrics_t *t, const lg_admin_gen_t *g)
         table_add(t, LG_M_BYTES_IN, "", labels, (double)sl.bytes_in);
         table_add(t, LG_M_BYTES_OUT, "", labels, (double)sl.bytes_out);
         table_add(t, LG_M_CONNS, "", labels, (double)sl.conns_total);
+        refused_series(t, name, &sl);
         if (g->cf->listeners[l].tls != NULL)
             tls_series(t, name, &sl);
     }

@@ -94,7 +94,7 @@ lg_ynode_t *lg_conf_tree_load(const char *path, lg_arena_t *a, lg_conf_errs_t *e
 
 /* ---- the schema walk (walk.c) */
 
-#define LG_CONF_MAX_FIELDS 12  /* keys of the largest mapping */
+#define LG_CONF_MAX_FIELDS 24  /* keys of the largest mapping */
 #define LG_CONF_NAME_MAX   64  /* listener and pool names */
 #define LG_CONF_PATH_MAX   256 /* "pools.app.health_check.timeout" in messages */
 #define LG_CONF_QUOTE_MAX  64  /* bytes of a value quoted in a message */
@@ -310,6 +310,24 @@ void lg_conf_respond(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *
 void lg_conf_route_target(lg_conf_ctx_t *c, const lg_ynode_t *item, const lg_route_conf_t *r,
                           const lg_conf_seen_t *pool);
 
+/* ---- a route's matches and overrides (routes.c) */
+
+extern const char *const lg_conf_bool[]; /* false | true, as 0 | 1 (an LG_CONF_ENUM's names) */
+extern const lg_conf_field_t lg_conf_route_timeout_fields[];
+extern const lg_conf_field_t lg_conf_route_limit_fields[];
+#define LG_ROUTE_RETRIES_MAX 10 /* as pools.NAME.retries */
+/* What a route inherits until its keys say otherwise (before its walk). */
+void lg_conf_route_defaults(lg_route_conf_t *r);
+/* LG_CONF_CUSTOM handlers of a route's `methods` (list) and `headers` (mapping). */
+void lg_conf_route_methods(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                           const lg_conf_field_t *f);
+void lg_conf_route_headers(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                           const lg_conf_field_t *f);
+/* After a route's walk: strip_prefix (`strip`: its seen entry, or NULL) needs a path_prefix. */
+void lg_conf_route_check(lg_conf_ctx_t *c, const lg_route_conf_t *r, const lg_conf_seen_t *strip);
+/* After the listeners: at most LG_ROUTE_TIMEOUTS_MAX distinct durations in routes' timeouts. */
+void lg_conf_check_route_timeouts(lg_conf_ctx_t *c);
+
 /* ---- checks across the file (xref.c) */
 
 /* Sort cf->pools by name into c->pools_by_name, for lg_conf_pool_ref(). */
@@ -322,10 +340,14 @@ void lg_conf_check_backends(lg_conf_ctx_t *c, lg_conf_addr_ref_t *refs, size_t n
 /* Report listen addresses (c->listens) that cannot be bound together; sorts c->listens. */
 void lg_conf_check_listens(lg_conf_ctx_t *c);
 
+/* ---- lists of IP networks (cidrs.c) */
+
+/* LG_CONF_CUSTOM handler of a list of CIDR networks: an lg_cidr_set_t * stored at f->off. */
+void lg_conf_cidrs(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                   const lg_conf_field_t *f);
+
 /* on | off, as 1 | 0 (an LG_CONF_ENUM's names) */
 extern const char *const lg_conf_onoff[];
-/* false | true, as 0 | 1 (an LG_CONF_ENUM's names; sticky.c) */
-extern const char *const lg_conf_truefalse[];
 
 /* An RFC 9110 token: a header or cookie name (pools.c). */
 int lg_conf_is_token(const char *s);

@@ -93,6 +93,8 @@ static const lg_conf_field_t conf_limit_fields[] = {
     LG_CONF_ROW("max_body_size", LG_CONF_SIZE, lg_config_t, limits.max_body_size, 0, UINT64_MAX),
     LG_CONF_ROW("max_concurrent_streams", LG_CONF_UINT, lg_config_t, limits.max_concurrent_streams,
                 1, LG_H2_STREAMS_MAX),
+    LG_CONF_ROW("max_connections_per_ip", LG_CONF_UINT, lg_config_t, limits.max_connections_per_ip,
+                0, LG_CONNS_MAX),
     LG_CONF_END,
 };
 
@@ -208,6 +210,7 @@ static void conf_root(lg_conf_ctx_t *c, const lg_ynode_t *root)
                 lg_conf_map_get(lg_conf_seen(conf_root_fields, seen, "admin")->val, "listen"),
                 NULL};
         lg_conf_check_listens(c);
+        lg_conf_check_route_timeouts(c);
     }
 }
 

@@ -12,11 +12,13 @@
 #ifndef LG_CONFIG_H
 #define LG_CONFIG_H
 
+#include <limits.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "core/cidr.h"
 #include "core/lg.h"
 #include "core/log.h"
 #include "http/tmpl.h"
@@ -165,17 +167,45 @@ typedef struct lg_answer_conf {
 
 #define LG_RESPOND_BODY_MAX 8192 /* a respond body fits one buffer, next to its head */
 
+/* A route's `headers` condition: the request has a field `name` whose value is `value`. */
+typedef struct lg_route_header {
+    char *name;  /* a token, compared case-insensitively */
+    char *value; /* compared exactly (the request's value without its OWS); may be "" */
+    size_t name_len, value_len;
+} lg_route_header_t;
+
+#define LG_ROUTE_HEADERS_MAX  32         /* `headers` conditions of one route */
+#define LG_ROUTE_RETRIES_POOL UINT_MAX   /* retries not set on the route: the pool's */
+#define LG_ROUTE_BODY_GLOBAL  UINT64_MAX /* limits.max_body_size not set: the global one */
+#define LG_ROUTE_TIMEOUTS_MAX 32         /* distinct values of the routes' timeouts in a file */
+
 typedef struct lg_route_conf {
     char *host;               /* NULL = any; lower-case; "*.example.com" when wildcard */
     int host_wildcard;        /* 1: match any name ending in host+1 (".example.com") */
     char *path_prefix;        /* NULL = any */
     size_t pool;              /* index into lg_config.pools (unused when answer is set) */
     lg_answer_conf_t *answer; /* NULL: to a pool; else answered by lifeguard */
+    char **methods;           /* NULL = any; tokens compared exactly ("GET" matches no HEAD) */
+    size_t nmethods;
+    lg_route_header_t *headers; /* all must match; NULL = none */
+    size_t nheaders;
+    unsigned strip_prefix; /* 1: path_prefix is removed from the path the backend gets */
+    struct {
+        lg_msec_t connect;           /* 0: timeouts.connect */
+        lg_msec_t upstream_response; /* 0: timeouts.upstream_response */
+    } timeouts;
+    struct {
+        uint64_t max_body_size; /* LG_ROUTE_BODY_GLOBAL: limits.max_body_size; 0 = unlimited */
+    } limits;
+    unsigned retries;                            /* LG_ROUTE_RETRIES_POOL: the pool's */
+    lg_rate_limit_conf_t *rate_limit;            /* NULL: not limited */
     const struct lg_hdr_rules *request_headers;  /* NULL: none */
     const struct lg_hdr_rules *response_headers; /* NULL: none */
-    /* NULL: not limited */
-    lg_rate_limit_conf_t *rate_limit;
     lg_conf_pos_t pos;
+
+    /* access control by client address (exchange/access.h); NULL: no such list */
+    const lg_cidr_set_t *allow; /* only these clients get in, others get 403 */
+    const lg_cidr_set_t *deny;  /* these get 403, listed in allow or not */
 } lg_route_conf_t;
 
 /* TLS protocol versions, in order; a bit each in lg_tls_conf_t.versions. */
@@ -298,6 +328,7 @@ typedef struct lg_config {
         size_t max_header_size;          /* 16k; 1k..1m */
         uint64_t max_body_size;          /* 0 = unlimited */
         unsigned max_concurrent_streams; /* 128: HTTP/2 streams open at once per connection */
+        unsigned max_connections_per_ip; /* 0 = unlimited; per worker, per client address */
     } limits;
 
     lg_listener_conf_t *listeners;
@@ -346,6 +377,13 @@ int lg_config_default_pid_file(unsigned euid, const char *xdg, char *buf, size_t
 
 /* Total number of backends over every pool (for `lifeguard -t`). */
 size_t lg_config_nbackends(const lg_config_t *cf);
+
+/*
+ * The distinct values of every route's timeouts (connect and upstream_response overrides),
+ * ascending, into out[LG_ROUTE_TIMEOUTS_MAX] (a loaded file has no more): each needs a timer
+ * queue of its own in a worker. Returns how many.
+ */
+size_t lg_config_route_timeouts(const lg_config_t *cf, lg_msec_t *out);
 
 /*
  * Parsers for the scalar types, shared with anything else that reads them. Each returns LG_OK

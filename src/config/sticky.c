@@ -12,8 +12,6 @@
 #define LG_COOKIE_NAME_MAX 64
 #define LG_COOKIE_PATH_MAX 256
 
-const char *const lg_conf_truefalse[] = {"false", "true", NULL};
-
 static const char *const conf_samesites[] = {"lax", "strict", "none", NULL};
 
 /* A cookie name: an RFC 9110 token. */
@@ -65,8 +63,7 @@ static const lg_conf_field_t conf_sticky_fields[] = {
     LG_CONF_ROW("max_age", LG_CONF_DURATION, lg_sticky_conf_t, max_age, 0, LG_MAX_AGE_MAX),
     LG_CONF_ROW("samesite", LG_CONF_ENUM, lg_sticky_conf_t, samesite, 0, 0,
                 .names = conf_samesites),
-    LG_CONF_ROW("httponly", LG_CONF_ENUM, lg_sticky_conf_t, httponly, 0, 0,
-                .names = lg_conf_truefalse),
+    LG_CONF_ROW("httponly", LG_CONF_ENUM, lg_sticky_conf_t, httponly, 0, 0, .names = lg_conf_bool),
     LG_CONF_END,
 };
 

@@ -80,7 +80,7 @@ void lg_loop_post(lg_posted_t *p);
  * Register `q` with the loop (at most LG_LOOP_MAXQUEUE per process): LG_ERR, logged, when the
  * table is full, since a queue the loop does not watch would never fire.
  */
-#define LG_LOOP_MAXQUEUE 16
+#define LG_LOOP_MAXQUEUE 64 /* a worker: 10 of its own, up to 32 for routes' timeouts */
 int lg_timerq_init(lg_timerq_t *q, lg_msec_t duration);
 /* Change the duration of an empty queue (LG_ERR while a timer is armed: order would break). */
 int lg_timerq_retime(lg_timerq_t *q, lg_msec_t duration);

@@ -11,9 +11,9 @@
 #include "core/fmt.h"
 #include "core/log.h"
 #include "core/net.h"
+#include "exchange/access.h"
 #include "http/accesslog.h"
 #include "http/diag.h"
-#include "http/route.h"
 #include "tls/tls.h"
 #include "upstream/balance.h"
 #include "upstream/sticky.h"
@@ -262,7 +262,7 @@ static int pick_first(lg_exchange_t *x, size_t pool)
         return LG_ERR;
     }
     lg_backend_acquire(x->be);
-    x->tries = (uint8_t)LG_MIN(x->pool->conf->retries, (unsigned)UINT8_MAX);
+    x->tries = (uint8_t)LG_MIN(lg_x_retries(x), (unsigned)UINT8_MAX);
     return LG_OK;
 }
 
@@ -341,28 +341,10 @@ static int target_normalise(lg_exchange_t *x, lg_req_head_t *rq)
     return lg_req_head_target(rq, x->chead->data, lg_buf_size());
 }
 
-/* Route the request: its pool (none for a route that answers itself), or LG_ERR (ended: 404). */
-static int route(lg_exchange_t *x, const lg_req_head_t *rq, size_t *pool)
-{
-    const lg_route_conf_t *r = lg_route_match(x->ls, rq->host, rq->path);
-
-    x->route = r;
-    if (lg_debug_on())
-        lg_diag_routed(x->w->conf, x->ls, r, rq->host, rq->path);
-    if (r == NULL) {
-        lg_x_end(x, LG_XEND_REPLY, 404);
-        return LG_ERR;
-    }
-    lg_x_rules_keep(x, rq); /* before any own reply of the route: 429, redirect, respond */
-    *pool = r->pool;
-    return LG_OK;
-}
-
 void lg_exchange_request(lg_exchange_t *x, const lg_xreq_t *rq)
 {
     char ip[LG_IP_STRLEN];
     int status;
-    size_t pool;
 
     x->start = lg_now;
     x->head_in = rq->head_len;
@@ -371,9 +353,8 @@ void lg_exchange_request(lg_exchange_t *x, const lg_xreq_t *rq)
     x->http_major = rq->http2 ? 2 : 1;
     x->http_minor = rq->http2 ? 0 : (uint8_t)rq->head->http_minor;
     status = target_normalise(x, rq->head);
-    if (status == 0 && rq->body == LG_BODY_LENGTH && x->w->conf->limits.max_body_size != 0 &&
-        rq->length > x->w->conf->limits.max_body_size)
-        status = 413;
+    if (status == 0)
+        status = lg_x_route(x, rq); /* before the body limit: the route may have its own */
     if (status != 0) {
         lg_x_end(x, LG_XEND_REPLY, status);
         return;
@@ -385,23 +366,27 @@ void lg_exchange_request(lg_exchange_t *x, const lg_xreq_t *rq)
     (*x->cin)->pos += rq->head_len;
     x->up.src = x->client;
     x->up.buf = x->cin;
-    x->up.limit = x->w->conf->limits.max_body_size;
+    x->up.limit = lg_x_body_limit(x);
     if (lg_pump_start(&x->up, rq->body, rq->length, (uint32_t)lg_buf_len(*x->cin)) != LG_OK) {
         lg_x_request_body_bad(x); /* before anything went to a backend */
         return;
     }
-    if (route(x, rq->head, &pool) != LG_OK || lg_x_rate_limit(x, rq->head) != LG_OK)
+    if (x->route == NULL) {
+        lg_x_end(x, LG_XEND_REPLY, 404);
+        return;
+    }
+    if (lg_x_access(x) != LG_OK || lg_x_rate_limit(x, rq->head) != LG_OK)
         return;
     if (x->route->answer != NULL) {
         lg_x_answer(x, rq->head); /* redirect or respond: no backend */
         return;
     }
     lg_net_ip_text(x->peer, ip, sizeof(ip));
-    x->pool = lg_upstream_pool(&x->w->ups, pool);
+    x->pool = lg_upstream_pool(&x->w->ups, x->route->pool);
     if (x->pool->conf->balance == LG_BALANCE_HASH)
         x->key = hash_key(x->pool->conf, rq->head, ip);
     x->sticky = lg_sticky_find(x->pool, rq->head);
-    if (pick_first(x, pool) != LG_OK)
+    if (pick_first(x, x->route->pool) != LG_OK)
         return;
     x->upgrade = rq->head->upgrade && rq->body == LG_BODY_NONE;
     if (head_rebuild(x, rq, ip) != LG_OK)

@@ -115,11 +115,11 @@ struct lg_exchange {
     lg_buf_t **cin; /* client bytes: the request body starts at (*cin)->pos */
     const lg_listener_conf_t *ls;
     size_t ls_index;
-    const lg_route_conf_t *route; /* the route the request matched; NULL before, or none */
     const struct sockaddr *peer;
     struct ssl_st *tls; /* the client's TLS session, set by the front (NULL: plain) */
     lg_upconn_t *u;
-    struct lg_x_kept *kept; /* what response header rules need of the request (xrules.c) */
+    const lg_route_conf_t *route; /* the route the request matched (NULL: none, or a relay) */
+    struct lg_x_kept *kept;       /* what response header rules need of the request (xrules.c) */
     lg_pool_t *pool;
     lg_backend_t *be;
 

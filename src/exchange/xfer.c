@@ -88,7 +88,7 @@ static void timer_set(lg_exchange_t *x, uint8_t timing)
     };
 
     x->timing = timing;
-    lg_timer_set(queue[timing], &x->timer);
+    lg_timer_set(lg_x_timerq(x, timing, queue[timing]), &x->timer);
 }
 
 /* Nothing moved either way for timeouts.tunnel: the tunnel is closed, no side to blame. */

@@ -88,4 +88,17 @@ int lg_x_rate_limit(lg_exchange_t *x, const lg_req_head_t *rq);
 /* Read and parse the response head: LG_OK once the body relay starts, LG_AGAIN, LG_ERR (ended). */
 int lg_x_response_read(lg_exchange_t *x);
 
+/*
+ * Route x's request (xroute.c): x->route (NULL: none matched; the caller answers 404 once the
+ * request is taken), the path stripped for the backend (strip_prefix), a Content-Length over
+ * the route's max_body_size refused. Returns 0 or the status to answer (400, 413, 414).
+ */
+int lg_x_route(lg_exchange_t *x, const lg_xreq_t *rq);
+/* limits.max_body_size for x: its route's, else the global one (0: unlimited). */
+uint64_t lg_x_body_limit(const lg_exchange_t *x);
+/* Other backends x may try when connecting fails: its route's retries, else its pool's. */
+unsigned lg_x_retries(const lg_exchange_t *x);
+/* The queue for x's timer measuring `timing`: its route's own timeout, else `dflt`. */
+lg_timerq_t *lg_x_timerq(lg_exchange_t *x, uint8_t timing, lg_timerq_t *dflt);
+
 #endif

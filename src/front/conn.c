@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/net.h"
 #include "front/listener.h"
+#include "front/perip.h"
 #include "stream/tls.h"
 #include "tls/obs.h"
 #include "tls/tls.h"
@@ -66,30 +67,33 @@ void lg_conn_accept(lg_listener_t *ls, int fd, const struct sockaddr *peer, sock
     const lg_front_t *front = ls->front;
     lg_conn_t *c = lg_freelist_get(&w->free_conns[front->kind]);
 
-    if (c == NULL) {
-        close(fd);
-        return;
-    }
+    if (c == NULL)
+        goto out_close_fd;
     memset(c, 0, front->conn_size);
     c->timer.handler = conn_timeout;
     c->posted.run = conn_posted;
     c->ls = ls;
     c->front = front;
     memcpy(&c->peer, peer, LG_MIN((size_t)plen, sizeof(c->peer)));
-    if (stream_open(c, fd) != LG_OK) {
-        lg_freelist_put(&w->free_conns[front->kind], c);
-        close(fd);
-        return;
-    }
+    if (stream_open(c, fd) != LG_OK)
+        goto out_free_conn;
     if (lg_loop_add(&c->s.sock.io, LG_EV_CONN) != LG_OK) {
         lg_stream_close(&c->s);
         lg_freelist_put(&w->free_conns[front->kind], c);
-        return;
+        goto out_uncount;
     }
     lg_worker_conn_opened(w);
     lg_stats_add(&lg_stats_listener(ls->index)->conns_total, 1);
     lg_stats_add(&lg_stats_listener(ls->index)->conns_active, 1);
     front->start(c);
+    return;
+
+out_free_conn:
+    lg_freelist_put(&w->free_conns[front->kind], c);
+out_close_fd:
+    close(fd);
+out_uncount:
+    lg_perip_release(w, peer);
 }
 
 /* Counted once per connection with tls, when its handshake ends: one increment each. */
@@ -138,6 +142,7 @@ void lg_conn_close(lg_conn_t *c)
     lg_timer_del(&c->timer);
     lg_stream_close(&c->s);
     lg_stats_add(&lg_stats_listener(c->ls->index)->conns_active, (uint64_t)-1);
+    lg_perip_release(c->ls->w, &c->peer.sa);
     lg_loop_post(&c->posted);
     lg_worker_conn_closed(c->ls->w);
 }

@@ -53,8 +53,10 @@ struct lg_conn {
 
 extern const lg_front_t lg_front_h1, lg_front_tcp, lg_front_h2;
 
-/* A connection for the accepted `fd` on `ls`, started by the listener's front; closes fd on
- * failure. */
+/*
+ * A connection for the accepted `fd` on `ls`, started by the listener's front; on failure
+ * closes fd and gives back the address's count (front/perip.h). lg_conn_close gives it back too.
+ */
 void lg_conn_accept(lg_listener_t *ls, int fd, const struct sockaddr *peer, socklen_t plen);
 
 /*

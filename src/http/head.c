@@ -334,6 +334,18 @@ int lg_req_head_target(lg_req_head_t *rq, char *out, size_t cap)
     return status;
 }
 
+int lg_req_head_strip(lg_req_head_t *rq, size_t n, char *out, size_t cap)
+{
+    size_t len;
+    int status = lg_path_strip(rq->path.p, rq->path.len, n, out, cap, &len);
+
+    if (status == 0) {
+        rq->path.p = out;
+        rq->path.len = len;
+    }
+    return status;
+}
+
 /* X-Forwarded-For: every value the client sent, in order, then the client's address. */
 static void put_forwarded_for(out_t *o, const lg_req_head_t *rq, const char *client_ip)
 {

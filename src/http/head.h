@@ -130,6 +130,12 @@ int lg_req_head_scan(lg_req_head_t *rq, const char *head, size_t len, unsigned h
  */
 int lg_req_head_target(lg_req_head_t *rq, char *out, size_t cap);
 /*
+ * Remove the first n bytes of the normalised path (a route's path_prefix: strip_prefix) into
+ * out[0..cap) and point rq->path at the result, which is what the backend gets; the target the
+ * logs show is rq->target, untouched. Returns 0, 400 or 414 (see lg_path_strip).
+ */
+int lg_req_head_strip(lg_req_head_t *rq, size_t n, char *out, size_t cap);
+/*
  * Write the head for the backend into out[0..cap) (after lg_req_head_target()); returns its
  * length, 0 if it does not fit. Upgrade (with b->upgrade) lists every protocol asked but h2c;
  * HTTP2-Settings is never written. The rules b->rules (rules.h) drop and add fields, and may

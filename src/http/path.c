@@ -137,20 +137,16 @@ static int query_copy(norm_t *n, const char *p, const char *end)
     return emit(n, p, (size_t)(end - p));
 }
 
-int lg_path_normalize(const char *in, size_t len, char *out, size_t cap, size_t *outlen)
+/* Normalise p[0..end), a path after its root '/' (and maybe "?query"), as "/..." into n. */
+static int normalize(const char *p, const char *end, char *out, size_t cap, size_t *outlen)
 {
-    const char *p = in, *end = in + len;
-    const char *qm = memchr(in, '?', len);
+    const char *qm = memchr(p, '?', (size_t)(end - p));
     const char *pend = qm != NULL ? qm : end;
     norm_t n = {out, cap, 0, 1};
     int r;
 
-    if (p < pend && *p != '/')
-        return LG_HTTP_400;
     if ((r = emit(&n, "/", 1)) != 0)
         return r;
-    if (p < pend)
-        p++;
     while (p < pend) {
         long used = path_byte(&n, p, pend);
 
@@ -162,4 +158,22 @@ int lg_path_normalize(const char *in, size_t len, char *out, size_t cap, size_t 
         return r;
     *outlen = n.o;
     return 0;
+}
+
+int lg_path_normalize(const char *in, size_t len, char *out, size_t cap, size_t *outlen)
+{
+    if (len > 0 && in[0] != '/' && in[0] != '?')
+        return LG_HTTP_400;
+    if (len > 0 && in[0] == '/')
+        return normalize(in + 1, in + len, out, cap, outlen);
+    return normalize(in, in + len, out, cap, outlen);
+}
+
+int lg_path_strip(const char *path, size_t len, size_t n, char *out, size_t cap, size_t *outlen)
+{
+    const char *p = path + n, *end = path + len;
+
+    if (p < end && *p == '/')
+        p++;
+    return normalize(p, end, out, cap, outlen);
 }

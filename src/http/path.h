@@ -27,4 +27,13 @@
  */
 int lg_path_normalize(const char *in, size_t len, char *out, size_t cap, size_t *outlen);
 
+/*
+ * A normalised target path[0..len) without its first n bytes (a path_prefix it starts with),
+ * kept absolute, into out[0..cap): "/api/users" less "/api" or "/api/" is "/users", "/api" less
+ * "/api" is "/", "/api?q=1" less "/api" is "/?q=1". What is left is normalised as above, since
+ * a prefix that ends inside a segment can leave a dot segment first ("/a./x" less "/a" is "/x";
+ * "/a../x" less "/a" would climb above the root: 400). Returns 0, 400 or 414.
+ */
+int lg_path_strip(const char *path, size_t len, size_t n, char *out, size_t cap, size_t *outlen);
+
 #endif

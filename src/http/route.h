@@ -1,5 +1,5 @@
 /*
- * route.h - choosing a route of a listener for a request's host and path.
+ * route.h - choosing a route of a listener for a request.
  */
 #ifndef LG_ROUTE_H
 #define LG_ROUTE_H
@@ -14,9 +14,11 @@
 lg_span_t lg_route_host(lg_span_t host);
 
 /*
- * The first route of `ls` matching `host` (a Host value: case-insensitive, port ignored,
- * "*.suffix" matches names ending in ".suffix") and `path` (prefix). NULL when none matches.
+ * The first route of `ls` matching the scanned request `rq` (its target normalised): its Host
+ * (case-insensitive, port ignored, "*.suffix" matches names ending in ".suffix"), its path
+ * (prefix), its method (one of those listed, exactly) and its header fields (each condition
+ * met by one field of that name and value). NULL when none matches.
  */
-const lg_route_conf_t *lg_route_match(const lg_listener_conf_t *ls, lg_span_t host, lg_span_t path);
+const lg_route_conf_t *lg_route_match(const lg_listener_conf_t *ls, const lg_req_head_t *rq);
 
 #endif

@@ -77,7 +77,8 @@ int lg_worker_init(lg_worker_t *w, const lg_config_t *cf, lg_shm_t *shm)
     if (getrandom(&w->rid_state, sizeof(w->rid_state), 0) != sizeof(w->rid_state) ||
         w->rid_state == 0)
         w->rid_state = (uint64_t)lg_clock_ms() * 0x9E3779B97F4A7C15ULL | 1;
-    if (lg_alog_open(cf) != LG_OK || queues_init(&w->q, cf) != LG_OK)
+    if (lg_alog_open(cf) != LG_OK || queues_init(&w->q, cf) != LG_OK ||
+        lg_route_queues_init(&w->rq, cf) != LG_OK)
         return LG_ERR;
     lg_buf_init(LG_MAX(cf->limits.max_header_size, (size_t)LG_BUF_MIN) + LG_BUF_SLACK);
     lg_pipe_init(LG_PIPE_SIZE, LG_PIPE_KEEP);

@@ -14,9 +14,11 @@
 
 #include "config/config.h"
 #include "core/freelist.h"
+#include "core/ipcount.h"
 #include "event/loop.h"
 #include "upstream/shm.h"
 #include "upstream/upstream.h"
+#include "worker/rqueues.h"
 
 typedef struct lg_listener lg_listener_t;
 
@@ -40,11 +42,17 @@ typedef struct lg_worker_queues {
 typedef struct lg_worker {
     const lg_config_t *conf;
     lg_worker_queues_t q;
+    lg_route_queues_t rq; /* the routes' own connect and upstream_response timeouts */
     lg_upstreams_t ups;
     lg_listener_t *listeners;
     size_t nlisteners;
     lg_listener_t *paused; /* listeners waiting for a connection slot (max_connections) */
     unsigned nconns;       /* client connections open */
+    lg_ipcount_t per_ip;   /* of those, by client address (limits.max_connections_per_ip) */
+    struct {
+        lg_msec_t at;   /* when a refusal at max_connections_per_ip was last logged */
+        uint64_t quiet; /* refusals since, not logged (one line a second at most) */
+    } per_ip_log;
     lg_freelist_t free_conns[LG_FRONT_KINDS];
     lg_freelist_t free_h1_txns;
     lg_freelist_t free_h2_streams;

@@ -363,6 +363,12 @@ int lg_test_free_port_on(int type, const char *ip);
  * Harness-free: the caller closes it (lg_raw_listen() is the harness-owned one).
  */
 int lg_test_listen(int backlog, int *port);
+/*
+ * A listening socket on 127.0.0.1 (its port in *port) whose accept queue is full: SYNs to it
+ * are dropped, so a connect hangs (timeouts.connect). Skips the test when the kernel still
+ * completes a connect. The filler connections stay open; the caller closes the returned fd.
+ */
+int lg_test_full_listener(int *port);
 /* A TCP port of 127.0.0.1 nobody listens on right now (a connect is refused); fails the test
  * when there is none. */
 int lg_test_free_port(void);

@@ -373,6 +373,33 @@ int lg_test_listen(int backlog, int *port)
     return fd;
 }
 
+#define LG_FULL_FILLERS  3   /* connections that fill an accept queue of backlog 0 */
+#define LG_FULL_PROBE_MS 300 /* how long a connect to it is given to show that it hangs */
+
+int lg_test_full_listener(int *port)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    int fd = lg_test_listen(0, port), probe;
+
+    cr_assert_geq(fd, 0);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sin.sin_port = htons((uint16_t)*port);
+    for (int i = 0; i < LG_FULL_FILLERS; i++) {
+        int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+        cr_assert_geq(c, 0);
+        connect(c, (struct sockaddr *)&sin, sizeof(sin));
+    }
+    lg_sleep_ms(100);
+    probe = lg_tcp_connect_timeout(*port, LG_FULL_PROBE_MS);
+    if (probe >= 0) {
+        close(probe);
+        close(fd);
+        cr_skip_test("cannot make a connect hang on this kernel (accept queue not full)");
+    }
+    return fd;
+}
+
 int lg_test_free_port(void)
 {
     int port = lg_test_free_port_on(SOCK_STREAM, "127.0.0.1");

@@ -181,8 +181,8 @@ static const lg_listener_conf_t listener = {.routes = routes, .nroutes = 4};
 
 static size_t route_of(const char *host, const char *path)
 {
-    lg_span_t h = {host, strlen(host)}, p = {path, strlen(path)};
-    const lg_route_conf_t *r = lg_route_match(&listener, h, p);
+    lg_req_head_t rq = {.host = {host, strlen(host)}, .path = {path, strlen(path)}};
+    const lg_route_conf_t *r = lg_route_match(&listener, &rq);
 
     cr_assert_not_null(r);
     return r->pool;
@@ -215,9 +215,9 @@ Test(route, no_match_is_null)
 {
     lg_route_conf_t only = {.host = "a.example", .pool = 0};
     lg_listener_conf_t ls = {.routes = &only, .nroutes = 1};
-    lg_span_t h = {"b.example", 9}, p = {"/", 1};
+    lg_req_head_t rq = {.host = {"b.example", 9}, .path = {"/", 1}};
 
-    cr_assert_null(lg_route_match(&ls, h, p));
+    cr_assert_null(lg_route_match(&ls, &rq));
 }
 
 Test(head, header_and_cookie_lookup_for_hash_keys)
