@@ -285,7 +285,25 @@ void lg_conf_rate_limit(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_
 void lg_conf_tls(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
                  const lg_conf_field_t *f);
 
-/* ---- a route's request_headers and response_headers (rules.c) */
+/* ---- a route's matches and overrides (routes.c) */
+
+extern const char *const lg_conf_bool[]; /* false | true, as 0 | 1 (an LG_CONF_ENUM's names) */
+extern const lg_conf_field_t lg_conf_route_timeout_fields[];
+extern const lg_conf_field_t lg_conf_route_limit_fields[];
+#define LG_ROUTE_RETRIES_MAX 10 /* as pools.NAME.retries */
+/* What a route inherits until its keys say otherwise (before its walk). */
+void lg_conf_route_defaults(lg_route_conf_t *r);
+/* LG_CONF_CUSTOM handlers of a route's `methods` (list) and `headers` (mapping). */
+void lg_conf_route_methods(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                           const lg_conf_field_t *f);
+void lg_conf_route_headers(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                           const lg_conf_field_t *f);
+/* After a route's walk: strip_prefix (`strip`: its seen entry, or NULL) needs a path_prefix. */
+void lg_conf_route_check(lg_conf_ctx_t *c, const lg_route_conf_t *r, const lg_conf_seen_t *strip);
+/* After the listeners: at most LG_ROUTE_TIMEOUTS_MAX distinct durations in routes' timeouts. */
+void lg_conf_check_route_timeouts(lg_conf_ctx_t *c);
+
+/* ---- a route's request_headers and response_headers (headers.c) */
 
 /* LG_CONF_CUSTOM handlers: the rules of one direction, into lg_route_conf_t. */
 void lg_conf_request_headers(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v,
@@ -309,24 +327,6 @@ void lg_conf_respond(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *
 /* After a route's walk: it needs a pool (`pool`: its seen entry, NULL if absent) or an answer. */
 void lg_conf_route_target(lg_conf_ctx_t *c, const lg_ynode_t *item, const lg_route_conf_t *r,
                           const lg_conf_seen_t *pool);
-
-/* ---- a route's matches and overrides (routes.c) */
-
-extern const char *const lg_conf_bool[]; /* false | true, as 0 | 1 (an LG_CONF_ENUM's names) */
-extern const lg_conf_field_t lg_conf_route_timeout_fields[];
-extern const lg_conf_field_t lg_conf_route_limit_fields[];
-#define LG_ROUTE_RETRIES_MAX 10 /* as pools.NAME.retries */
-/* What a route inherits until its keys say otherwise (before its walk). */
-void lg_conf_route_defaults(lg_route_conf_t *r);
-/* LG_CONF_CUSTOM handlers of a route's `methods` (list) and `headers` (mapping). */
-void lg_conf_route_methods(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
-                           const lg_conf_field_t *f);
-void lg_conf_route_headers(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
-                           const lg_conf_field_t *f);
-/* After a route's walk: strip_prefix (`strip`: its seen entry, or NULL) needs a path_prefix. */
-void lg_conf_route_check(lg_conf_ctx_t *c, const lg_route_conf_t *r, const lg_conf_seen_t *strip);
-/* After the listeners: at most LG_ROUTE_TIMEOUTS_MAX distinct durations in routes' timeouts. */
-void lg_conf_check_route_timeouts(lg_conf_ctx_t *c);
 
 /* ---- checks across the file (xref.c) */
 

@@ -133,8 +133,6 @@ typedef struct lg_pool_conf {
     lg_conf_pos_t pos;
 } lg_pool_conf_t;
 
-struct lg_hdr_rules; /* http/rules.h */
-
 typedef enum lg_rl_key {
     LG_RL_KEY_CLIENT_IP = 0,
     LG_RL_KEY_HEADER, /* lg_rate_limit_conf_t.header names the header */
@@ -155,6 +153,18 @@ typedef struct lg_rate_limit_conf {
     size_t id; /* this route's counters in `table` */
 } lg_rate_limit_conf_t;
 
+/* A route's `headers` condition: the request has a field `name` whose value is `value`. */
+typedef struct lg_route_header {
+    char *name;  /* a token, compared case-insensitively */
+    char *value; /* compared exactly (the request's value without its OWS); may be "" */
+    size_t name_len, value_len;
+} lg_route_header_t;
+
+#define LG_ROUTE_HEADERS_MAX  32         /* `headers` conditions of one route */
+#define LG_ROUTE_RETRIES_POOL UINT_MAX   /* retries not set on the route: the pool's */
+#define LG_ROUTE_BODY_GLOBAL  UINT64_MAX /* limits.max_body_size not set: the global one */
+#define LG_ROUTE_TIMEOUTS_MAX 32         /* distinct values of the routes' timeouts in a file */
+
 /* A route's answer without a backend (config/answer.c): `redirect` or `respond`. */
 typedef struct lg_answer_conf {
     unsigned redirect; /* 1: redirect (to, status); 0: respond (status, body, content_type) */
@@ -167,17 +177,7 @@ typedef struct lg_answer_conf {
 
 #define LG_RESPOND_BODY_MAX 8192 /* a respond body fits one buffer, next to its head */
 
-/* A route's `headers` condition: the request has a field `name` whose value is `value`. */
-typedef struct lg_route_header {
-    char *name;  /* a token, compared case-insensitively */
-    char *value; /* compared exactly (the request's value without its OWS); may be "" */
-    size_t name_len, value_len;
-} lg_route_header_t;
-
-#define LG_ROUTE_HEADERS_MAX  32         /* `headers` conditions of one route */
-#define LG_ROUTE_RETRIES_POOL UINT_MAX   /* retries not set on the route: the pool's */
-#define LG_ROUTE_BODY_GLOBAL  UINT64_MAX /* limits.max_body_size not set: the global one */
-#define LG_ROUTE_TIMEOUTS_MAX 32         /* distinct values of the routes' timeouts in a file */
+struct lg_hdr_rules; /* http/rules.h */
 
 typedef struct lg_route_conf {
     char *host;               /* NULL = any; lower-case; "*.example.com" when wildcard */

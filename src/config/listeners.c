@@ -96,9 +96,9 @@ static const lg_conf_field_t conf_route_fields[] = {
     LG_CONF_ROW("retries", LG_CONF_UINT, lg_route_conf_t, retries, 0, LG_ROUTE_RETRIES_MAX),
     LG_CONF_ROW("allow", LG_CONF_CUSTOM, lg_route_conf_t, allow, 0, 0, .fn = lg_conf_cidrs),
     LG_CONF_ROW("deny", LG_CONF_CUSTOM, lg_route_conf_t, deny, 0, 0, .fn = lg_conf_cidrs),
+    LG_CONF_FN("rate_limit", lg_conf_rate_limit),
     LG_CONF_FN("request_headers", lg_conf_request_headers),
     LG_CONF_FN("response_headers", lg_conf_response_headers),
-    LG_CONF_FN("rate_limit", lg_conf_rate_limit),
     LG_CONF_END,
 };
 
@@ -126,9 +126,9 @@ static void conf_routes(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_
         mark = lg_conf_path_push(c, NULL, i);
         lg_conf_route_defaults(&l->routes[i]);
         lg_conf_walk(c, item, item, conf_route_fields, &l->routes[i], seen);
-        lg_conf_route_target(c, item, &l->routes[i], lg_conf_seen(conf_route_fields, seen, "pool"));
         lg_conf_route_check(c, &l->routes[i],
                             lg_conf_seen(conf_route_fields, seen, "strip_prefix"));
+        lg_conf_route_target(c, item, &l->routes[i], lg_conf_seen(conf_route_fields, seen, "pool"));
         lg_conf_path_pop(c, mark);
     }
 }

@@ -160,7 +160,8 @@ static const lg_conf_field_t conf_backend_fields[] = {
     LG_CONF_ROW("address", LG_CONF_ADDR, lg_backend_conf_t, addr, 0, 0, .aux = LG_ADDR_HOSTNAME,
                 .flags = LG_CONF_REQUIRED),
     LG_CONF_ROW("weight", LG_CONF_UINT, lg_backend_conf_t, weight, 1, LG_WEIGHT_MAX),
-    LG_CONF_ROW("backup", LG_CONF_ENUM, lg_backend_conf_t, backup, 0, 0, .names = lg_conf_bool),
+    LG_CONF_ROW("backup", LG_CONF_ENUM, lg_backend_conf_t, backup, 0, 0,
+                .names = lg_conf_bool),
     LG_CONF_END,
 };
 

@@ -1004,6 +1004,98 @@ Test(config_errors, tunnel_values)
     }
 }
 
+/* A route's allow and deny lists, and limits.max_connections_per_ip: read, and defaults. */
+Test(config, access_control_keys)
+{
+    char *dir = lg_test_tmpdir(), *path;
+    lg_config_t *cf;
+    const lg_route_conf_t *r;
+
+    path = lg_test_write_file(dir, "access.yaml",
+                              "limits:\n  max_connections_per_ip: 3\n"
+                              "listeners:\n  web:\n    listen: 127.0.0.1:8080\n    routes:\n"
+                              "      - {path_prefix: /a/, pool: app, allow: [10.0.0.0/8, "
+                              "10.1.0.0/16, \"2001:db8::/32\", \"::1\"]}\n"
+                              "      - {path_prefix: /d/, pool: app, deny: [192.168.0.7]}\n"
+                              "      - pool: app\n"
+                              "pools:\n  app:\n    backends:\n      - 127.0.0.1:9001\n");
+    cf = load_ok(path);
+    cr_assert_eq(cf->limits.max_connections_per_ip, 3);
+    r = cf->listeners[0].routes;
+    cr_assert_not_null(r[0].allow);
+    cr_assert_null(r[0].deny);
+    cr_assert_eq(r[0].allow->n4, 1, "10.1.0.0/16 is inside 10.0.0.0/8");
+    cr_assert_eq(r[0].allow->n6, 2);
+    cr_assert_null(r[1].allow);
+    cr_assert_eq(r[1].deny->n4, 1);
+    cr_assert_null(r[2].allow);
+    cr_assert_null(r[2].deny);
+    lg_config_free(cf);
+    free(path);
+    lg_test_rmtree(dir);
+    cf = load_ok(path = fixture_path("full"));
+    cr_assert_eq(cf->limits.max_connections_per_ip, 0, "0 (unlimited) by default");
+    lg_config_free(cf);
+    free(path);
+}
+
+/* Every way allow, deny and max_connections_per_ip can be wrong, each at its FILE:LINE:COL. */
+Test(config_errors, access_control_values)
+{
+    static const struct {
+        const char *route, *limits, *error;
+    } cases[] = {
+        {"allow: [10.0.0.1/8]", NULL,
+         ":5:50: error: listeners.web.routes[0].allow[0]: 10.0.0.1/8 has host bits set: did you "
+         "mean 10.0.0.0/8?"},
+        {"deny: [10.0.0.0/8, \"2001:db8::1/32\"]", NULL,
+         ":5:61: error: listeners.web.routes[0].deny[1]: 2001:db8::1/32 has host bits set: did "
+         "you mean 2001:db8::/32?"},
+        {"allow: [localhost]", NULL,
+         ":5:50: error: listeners.web.routes[0].allow[0]: invalid network \"localhost\": not an "
+         "IP address or network (write 10.0.0.1, 10.0.0.0/8 or 2001:db8::/32)"},
+        {"allow: [10.0.0.0/33]", NULL,
+         ":5:50: error: listeners.web.routes[0].allow[0]: invalid network \"10.0.0.0/33\": the "
+         "prefix length must be a number from 0 to 32"},
+        {"deny: [\"::/129\"]", NULL,
+         ":5:49: error: listeners.web.routes[0].deny[0]: invalid network \"::/129\": the prefix "
+         "length must be a number from 0 to 128"},
+        {"allow: []", NULL,
+         ":5:49: error: listeners.web.routes[0].allow: needs at least one address or network"},
+        {"allow: 10.0.0.0/8", NULL,
+         ":5:49: error: listeners.web.routes[0].allow: expected a list such as [10.0.0.0/8, "
+         "2001:db8::/32], got a single value"},
+        {"deny: {a: 1}", NULL,
+         ":5:48: error: listeners.web.routes[0].deny: expected a list such as [10.0.0.0/8, "
+         "2001:db8::/32], got a mapping"},
+        {"allow: [[10.0.0.0/8]]", NULL,
+         ":5:50: error: listeners.web.routes[0].allow[0]: expected an address or a network such "
+         "as 10.0.0.0/8, got a list"},
+        {"allow: [~]", NULL,
+         ":5:50: error: listeners.web.routes[0].allow[0]: expected an address or a network such "
+         "as 10.0.0.0/8, got nothing"},
+        {"alow: [10.0.0.0/8]", NULL,
+         ":5:42: error: unknown key \"alow\" (did you mean \"allow\"?)"},
+        {NULL, "max_connections_per_ip: -1",
+         ":2:27: error: limits.max_connections_per_ip: must be a whole number from 0 to 1000000, "
+         "got \"-1\""},
+        {NULL, "max_connections_per_ip: lots",
+         ":2:27: error: limits.max_connections_per_ip: must be a whole number from 0 to 1000000, "
+         "got \"lots\""},
+    };
+
+    for (size_t i = 0; i < LG_NELEMS(cases); i++) {
+        char *text = lg_fmt("limits:\n  %s\n"
+                            "listeners:\n  web:\n    routes: [{path_prefix: /, pool: app, %s}]\n"
+                            "    listen: 127.0.0.1:8080\n"
+                            "pools:\n  app:\n    backends: [127.0.0.1:9001]\n",
+                            cases[i].limits != NULL ? cases[i].limits : "max_connections: 10",
+                            cases[i].route != NULL ? cases[i].route : "deny: [10.9.0.0/16]");
+
+        expect_text_errors("access.yaml", text, (const char *const[]){cases[i].error, NULL});
+    }
+}
+
 /* A pools section for files whose routes all answer without one (the file needs a pool). */
 #define POOLS "pools:\n  app:\n    backends:\n      - 127.0.0.1:9001\n"
 
@@ -1125,98 +1217,6 @@ Test(config, redirect_and_respond_defaults)
     cr_assert_str_eq(r[2].answer->content_type, "text/html");
     lg_config_free(cf);
     free(path);
-}
-
-/* A route's allow and deny lists, and limits.max_connections_per_ip: read, and defaults. */
-Test(config, access_control_keys)
-{
-    char *dir = lg_test_tmpdir(), *path;
-    lg_config_t *cf;
-    const lg_route_conf_t *r;
-
-    path = lg_test_write_file(dir, "access.yaml",
-                              "limits:\n  max_connections_per_ip: 3\n"
-                              "listeners:\n  web:\n    listen: 127.0.0.1:8080\n    routes:\n"
-                              "      - {path_prefix: /a/, pool: app, allow: [10.0.0.0/8, "
-                              "10.1.0.0/16, \"2001:db8::/32\", \"::1\"]}\n"
-                              "      - {path_prefix: /d/, pool: app, deny: [192.168.0.7]}\n"
-                              "      - pool: app\n"
-                              "pools:\n  app:\n    backends:\n      - 127.0.0.1:9001\n");
-    cf = load_ok(path);
-    cr_assert_eq(cf->limits.max_connections_per_ip, 3);
-    r = cf->listeners[0].routes;
-    cr_assert_not_null(r[0].allow);
-    cr_assert_null(r[0].deny);
-    cr_assert_eq(r[0].allow->n4, 1, "10.1.0.0/16 is inside 10.0.0.0/8");
-    cr_assert_eq(r[0].allow->n6, 2);
-    cr_assert_null(r[1].allow);
-    cr_assert_eq(r[1].deny->n4, 1);
-    cr_assert_null(r[2].allow);
-    cr_assert_null(r[2].deny);
-    lg_config_free(cf);
-    free(path);
-    lg_test_rmtree(dir);
-    cf = load_ok(path = fixture_path("full"));
-    cr_assert_eq(cf->limits.max_connections_per_ip, 0, "0 (unlimited) by default");
-    lg_config_free(cf);
-    free(path);
-}
-
-/* Every way allow, deny and max_connections_per_ip can be wrong, each at its FILE:LINE:COL. */
-Test(config_errors, access_control_values)
-{
-    static const struct {
-        const char *route, *limits, *error;
-    } cases[] = {
-        {"allow: [10.0.0.1/8]", NULL,
-         ":5:50: error: listeners.web.routes[0].allow[0]: 10.0.0.1/8 has host bits set: did you "
-         "mean 10.0.0.0/8?"},
-        {"deny: [10.0.0.0/8, \"2001:db8::1/32\"]", NULL,
-         ":5:61: error: listeners.web.routes[0].deny[1]: 2001:db8::1/32 has host bits set: did "
-         "you mean 2001:db8::/32?"},
-        {"allow: [localhost]", NULL,
-         ":5:50: error: listeners.web.routes[0].allow[0]: invalid network \"localhost\": not an "
-         "IP address or network (write 10.0.0.1, 10.0.0.0/8 or 2001:db8::/32)"},
-        {"allow: [10.0.0.0/33]", NULL,
-         ":5:50: error: listeners.web.routes[0].allow[0]: invalid network \"10.0.0.0/33\": the "
-         "prefix length must be a number from 0 to 32"},
-        {"deny: [\"::/129\"]", NULL,
-         ":5:49: error: listeners.web.routes[0].deny[0]: invalid network \"::/129\": the prefix "
-         "length must be a number from 0 to 128"},
-        {"allow: []", NULL,
-         ":5:49: error: listeners.web.routes[0].allow: needs at least one address or network"},
-        {"allow: 10.0.0.0/8", NULL,
-         ":5:49: error: listeners.web.routes[0].allow: expected a list such as [10.0.0.0/8, "
-         "2001:db8::/32], got a single value"},
-        {"deny: {a: 1}", NULL,
-         ":5:48: error: listeners.web.routes[0].deny: expected a list such as [10.0.0.0/8, "
-         "2001:db8::/32], got a mapping"},
-        {"allow: [[10.0.0.0/8]]", NULL,
-         ":5:50: error: listeners.web.routes[0].allow[0]: expected an address or a network such "
-         "as 10.0.0.0/8, got a list"},
-        {"allow: [~]", NULL,
-         ":5:50: error: listeners.web.routes[0].allow[0]: expected an address or a network such "
-         "as 10.0.0.0/8, got nothing"},
-        {"alow: [10.0.0.0/8]", NULL,
-         ":5:42: error: unknown key \"alow\" (did you mean \"allow\"?)"},
-        {NULL, "max_connections_per_ip: -1",
-         ":2:27: error: limits.max_connections_per_ip: must be a whole number from 0 to 1000000, "
-         "got \"-1\""},
-        {NULL, "max_connections_per_ip: lots",
-         ":2:27: error: limits.max_connections_per_ip: must be a whole number from 0 to 1000000, "
-         "got \"lots\""},
-    };
-
-    for (size_t i = 0; i < LG_NELEMS(cases); i++) {
-        char *text = lg_fmt("limits:\n  %s\n"
-                            "listeners:\n  web:\n    routes: [{path_prefix: /, pool: app, %s}]\n"
-                            "    listen: 127.0.0.1:8080\n"
-                            "pools:\n  app:\n    backends: [127.0.0.1:9001]\n",
-                            cases[i].limits != NULL ? cases[i].limits : "max_connections: 10",
-                            cases[i].route != NULL ? cases[i].route : "deny: [10.9.0.0/16]");
-
-        expect_text_errors("access.yaml", text, (const char *const[]){cases[i].error, NULL});
-    }
 }
 
 FIXTURE(size_bad,
