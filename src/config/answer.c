@@ -17,6 +17,7 @@ int lg_conf_tmpl(lg_conf_ctx_t *c, const lg_ynode_t *v, lg_tmpl_t *t)
 {
     lg_tmpl_part_t *parts;
     lg_tmpl_err_t err;
+    lg_ynode_t at = *v;
     char *s, fault[LG_CONF_QUOTE_MAX];
 
     if ((s = lg_arena_strndup(c->arena, v->str, v->len)) == NULL ||
@@ -28,13 +29,14 @@ int lg_conf_tmpl(lg_conf_ctx_t *c, const lg_ynode_t *v, lg_tmpl_t *t)
         err.len = sizeof(fault) - 1;
     memcpy(fault, s + err.at, err.len);
     fault[err.len] = '\0';
+    at.col += (unsigned)v->quoted + (unsigned)err.at; /* the fault itself, in the file */
     if (strcmp(err.why, "unknown variable") == 0)
-        lg_conf_perr(c, v,
+        lg_conf_perr(c, &at,
                      "unknown variable %s in %s (known: {host}, {uri}, {path}, {query}, "
                      "{scheme}, {client_ip}, {request_id})",
                      lg_conf_q(c, fault), lg_conf_q(c, s));
     else
-        lg_conf_perr(c, v, "%s %s at byte %zu of %s", err.why, lg_conf_q(c, fault), err.at + 1,
+        lg_conf_perr(c, &at, "%s %s at byte %zu of %s", err.why, lg_conf_q(c, fault), err.at + 1,
                      lg_conf_q(c, s));
     return LG_ERR;
 }

@@ -77,6 +77,7 @@ struct lg_ynode {
     unsigned col;    /* 1-based, in characters */
     int is_null;     /* plain scalar "", "~" or "null" */
     int is_alias;    /* a refused alias (already reported): a null placeholder, not read */
+    int quoted;      /* '...' or "...": the scalar's text starts at col + 1 */
     const char *str; /* scalar text, NUL-terminated */
     size_t len;
     lg_ynode_t **kids;
@@ -302,11 +303,20 @@ void lg_conf_route_check(lg_conf_ctx_t *c, const lg_route_conf_t *r, const lg_co
 /* After the listeners: at most LG_ROUTE_TIMEOUTS_MAX distinct durations in routes' timeouts. */
 void lg_conf_check_route_timeouts(lg_conf_ctx_t *c);
 
+/* ---- a route's request_headers and response_headers (headers.c) */
+
+/* LG_CONF_CUSTOM handlers: the rules of one direction, into lg_route_conf_t. */
+void lg_conf_request_headers(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v,
+                             void *base, const lg_conf_field_t *f);
+void lg_conf_response_headers(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v,
+                              void *base, const lg_conf_field_t *f);
+
 /* ---- a route's redirect and respond (answer.c) */
 
 /*
  * Compile the template value `v` (http/tmpl.h) into *t, its text and parts in the arena:
- * LG_OK, or LG_ERR reported at v (an unknown {variable}, a control character).
+ * LG_OK, or LG_ERR reported where the fault is inside v (an unknown {variable}, a control
+ * character).
  */
 int lg_conf_tmpl(lg_conf_ctx_t *c, const lg_ynode_t *v, lg_tmpl_t *t);
 /* LG_CONF_CUSTOM handlers of a route's `redirect` and `respond`: they fill r->answer. */

@@ -183,6 +183,8 @@ typedef struct lg_answer_conf {
 
 #define LG_RESPOND_BODY_MAX 8192 /* a respond body fits one buffer, next to its head */
 
+struct lg_hdr_rules; /* http/rules.h */
+
 typedef struct lg_route_conf {
     char *host;               /* NULL = any; lower-case; "*.example.com" when wildcard */
     int host_wildcard;        /* 1: match any name ending in host+1 (".example.com") */
@@ -201,8 +203,10 @@ typedef struct lg_route_conf {
     struct {
         uint64_t max_body_size; /* LG_ROUTE_BODY_GLOBAL: limits.max_body_size; 0 = unlimited */
     } limits;
-    unsigned retries;                 /* LG_ROUTE_RETRIES_POOL: the pool's */
-    lg_rate_limit_conf_t *rate_limit; /* NULL: not limited */
+    unsigned retries;                            /* LG_ROUTE_RETRIES_POOL: the pool's */
+    lg_rate_limit_conf_t *rate_limit;            /* NULL: not limited */
+    const struct lg_hdr_rules *request_headers;  /* NULL: none */
+    const struct lg_hdr_rules *response_headers; /* NULL: none */
     lg_conf_pos_t pos;
 
     /* access control by client address (exchange/access.h); NULL: no such list */

@@ -97,6 +97,8 @@ static const lg_conf_field_t conf_route_fields[] = {
     LG_CONF_ROW("allow", LG_CONF_CUSTOM, lg_route_conf_t, allow, 0, 0, .fn = lg_conf_cidrs),
     LG_CONF_ROW("deny", LG_CONF_CUSTOM, lg_route_conf_t, deny, 0, 0, .fn = lg_conf_cidrs),
     LG_CONF_FN("rate_limit", lg_conf_rate_limit),
+    LG_CONF_FN("request_headers", lg_conf_request_headers),
+    LG_CONF_FN("response_headers", lg_conf_response_headers),
     LG_CONF_END,
 };
 

@@ -332,6 +332,8 @@ static int conf_scalar(conf_builder_t *b, const yaml_event_t *ev)
     if (n->str == NULL)
         return LG_ERR;
     n->len = len;
+    n->quoted = ev->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+                ev->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
     if (ev->data.scalar.plain_implicit && ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
         for (i = 0; i < LG_NELEMS(nulls); i++)
             if (strcmp(s, nulls[i]) == 0)

@@ -219,12 +219,13 @@ void lg_exchange_release(lg_exchange_t *x)
     lg_x_drop_upstream(x);
     x->be = NULL;
     lg_buf_put(&x->chead);
+    lg_x_rules_release(x);
 }
 
 void lg_exchange_reply_msg(const lg_exchange_t *x, const lg_reply_t *r, lg_reply_msg_t *m)
 {
-    LG_UNUSED(x);
     lg_reply_msg(r, m);
+    lg_x_reply_rules(x, m);
 }
 
 const char *lg_exchange_context(const lg_exchange_t *x, char *buf, size_t len)
@@ -306,6 +307,7 @@ static uint64_t hash_key(const lg_pool_conf_t *pc, const lg_req_head_t *rq, cons
 static int head_rebuild(lg_exchange_t *x, const lg_xreq_t *rq, const char *ip)
 {
     lg_req_build_t rb = {0};
+    lg_rule_vals_t vals;
     lg_tls_info_t tls;
     size_t n;
 
@@ -323,6 +325,8 @@ static int head_rebuild(lg_exchange_t *x, const lg_xreq_t *rq, const char *ip)
     rb.close = x->pool->conf->keepalive_max_idle == 0;
     rb.request_id = rq->head->request_id.len == 0 ? x->rid : NULL;
     rb.upgrade = x->upgrade;
+    rb.rules = lg_x_req_rules(x, rq->head, ip, &vals);
+    rb.vals = &vals;
     if ((x->uhead = lg_buf_get()) == NULL) {
         lg_x_end(x, LG_XEND_CLOSE, 0);
         return LG_ERR;

@@ -27,6 +27,7 @@
 #include "exchange/pump.h"
 #include "http/errpage.h"
 #include "http/head.h"
+#include "http/rules.h"
 #include "stream/stream.h"
 #include "upstream/upstream.h"
 #include "worker/ctx.h"
@@ -118,6 +119,7 @@ struct lg_exchange {
     struct ssl_st *tls; /* the client's TLS session, set by the front (NULL: plain) */
     lg_upconn_t *u;
     const lg_route_conf_t *route; /* the route the request matched (NULL: none, or a relay) */
+    struct lg_x_kept *kept;       /* what response header rules need of the request (xrules.c) */
     lg_pool_t *pool;
     lg_backend_t *be;
 
@@ -189,6 +191,12 @@ void lg_exchange_run(lg_exchange_t *x);
  * and pipes. Called once by the front, after the end or to abort (the client went away).
  */
 void lg_exchange_release(lg_exchange_t *x);
+
+/*
+ * The response_headers of x's route for a response (the backend's or lifeguard's own), with
+ * their variables' values in *vals; NULL when the route has none (or x was not routed).
+ */
+const lg_hdr_rules_t *lg_x_rsp_rules(const lg_exchange_t *x, lg_rule_vals_t *vals);
 
 /*
  * The fields and body of the own reply `r` to x's request, for the front to write in its framing

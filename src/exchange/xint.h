@@ -27,6 +27,17 @@ void lg_x_reply(lg_exchange_t *x, const lg_reply_t *r);
 void lg_x_tmpl_vars(const lg_exchange_t *x, const lg_req_head_t *rq, const char *ip,
                     lg_tmpl_vars_t *v);
 
+/*
+ * The request_headers of x's route for request `rq` from client `ip`, their variables' values
+ * in *vals (valid while rq is); NULL when there are none (xrules.c).
+ */
+const lg_hdr_rules_t *lg_x_req_rules(const lg_exchange_t *x, const lg_req_head_t *rq,
+                                     const char *ip, lg_rule_vals_t *vals);
+/* Keep what the route's response_headers use of routed request `rq`; freed at release. */
+void lg_x_rules_keep(lg_exchange_t *x, const lg_req_head_t *rq);
+void lg_x_rules_release(lg_exchange_t *x);
+/* Apply the route's response_headers to own reply *m (values kept in m->vals). */
+void lg_x_reply_rules(const lg_exchange_t *x, lg_reply_msg_t *m);
 /* Answer x's request with its route's redirect or respond (answer.c); the exchange ends. */
 void lg_x_answer(lg_exchange_t *x, const lg_req_head_t *rq);
 

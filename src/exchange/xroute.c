@@ -58,6 +58,8 @@ int lg_x_route(lg_exchange_t *x, const lg_xreq_t *rq)
     x->route = lg_route_match(x->ls, rq->head);
     if (lg_debug_on())
         lg_diag_routed(x->w->conf, x->ls, x->route, rq->head->host, rq->head->path);
+    if (x->route != NULL)
+        lg_x_rules_keep(x, rq->head); /* before any own reply of the route, and the strip */
     if (x->route != NULL && x->route->strip_prefix && (status = strip(x, rq->head)) != 0)
         return status;
     limit = lg_x_body_limit(x);

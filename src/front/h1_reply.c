@@ -57,7 +57,11 @@ static int h1_response_head(lg_exchange_t *x, lg_xrsp_t *r)
     h1_conn_t *hc = conn_of(x);
     h1_txn_t *t = hc->txn;
     lg_rsp_build_t rb = {0};
+    lg_rule_vals_t vals;
 
+    rb.vals = &vals;
+    if (r->status >= 200 || r->upgrade)
+        rb.rules = lg_x_rsp_rules(x, &vals); /* not on interim responses */
     if (r->upgrade) {
         rb.upgrade = 1;
         hc->c.fflags |= H1_CLOSE_AFTER; /* the connection ends with the tunnel */

@@ -286,16 +286,41 @@ static nghttp2_nv nv_lower(char **np, lg_span_t name, lg_span_t value)
 }
 
 /*
- * The backend's head as HEADERS: its end-to-end fields, names in lower case, and `cookie` as a
- * set-cookie field when it is not empty.
+ * The fields that the route's response_headers set and add, at nva + *n (room for rules->n),
+ * their values expanded into *vbuf (taken from the free list; the caller gives it back).
+ * LG_ERR: no buffer (the response is not sent without the fields its route adds).
+ */
+static int rule_fields(h2_stream_t *st, const lg_hdr_rules_t *rules, const lg_rule_vals_t *vals,
+                       nghttp2_nv *nva, size_t *n, lg_buf_t **vbuf)
+{
+    lg_rule_field_t f;
+    size_t i = 0;
+    char *p;
+
+    if ((*vbuf = lg_buf_get()) == NULL)
+        return LG_ERR;
+    p = (*vbuf)->data;
+    while (lg_hdr_rules_next(rules, vals, &i, &p, (*vbuf)->data + lg_buf_size(), &f)) {
+        nva[(*n)++] = nv(f.rule->lname, f.rule->name.len, f.value.p, f.value.len);
+        st->x.head_out += f.rule->name.len + f.value.len + 4;
+    }
+    return LG_OK;
+}
+
+/*
+ * The backend's head as HEADERS: its end-to-end fields, names in lower case, the fields of the
+ * route's header rules, and `cookie` as a set-cookie field when it is not empty.
  */
 static int response_fields(h2_stream_t *st, const lg_rsp_head_t *rs, int status, int final,
                            int body, lg_span_t cookie)
 {
+    lg_rule_vals_t vals;
+    const lg_hdr_rules_t *rules = final ? lg_x_rsp_rules(&st->x, &vals) : NULL;
+    size_t n = 0, nrules = rules != NULL ? rules->n : 0;
     const char *cur = NULL;
     char code[4], *names = malloc(rs->len + 1), *np = names;
-    nghttp2_nv *nva = malloc(sizeof(*nva) * (rs->len / 4 + 3));
-    size_t n = 0;
+    nghttp2_nv *nva = malloc(sizeof(*nva) * (rs->len / 4 + 3 + nrules));
+    lg_buf_t *vbuf = NULL;
     lg_hdr_t h;
     int r = LG_ERR;
 
@@ -306,15 +331,20 @@ static int response_fields(h2_stream_t *st, const lg_rsp_head_t *rs, int status,
     code[2] = (char)('0' + status % 10);
     nva[n++] = nv(":status", 7, code, 3);
     while (lg_rsp_head_next(rs, &cur, &h)) {
+        if (rules != NULL && lg_hdr_rules_drop(rules, h.name))
+            continue;
         nva[n++] = nv_lower(&np, h.name, h.value);
         st->x.head_out += h.name.len + h.value.len + 4;
     }
+    if (rules != NULL && rule_fields(st, rules, &vals, nva, &n, &vbuf) != LG_OK)
+        goto out;
     if (cookie.len > 0) {
         nva[n++] = nv("set-cookie", 10, cookie.p, cookie.len);
         st->x.head_out += cookie.len + 14;
     }
     r = submit(st, nva, n, final, body);
 out:
+    lg_buf_put(&vbuf);
     free(names);
     free(nva);
     return r;

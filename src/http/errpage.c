@@ -1,6 +1,6 @@
 /*
  * errpage.c - lifeguard's own replies: the fields and body of an error page, a redirect or a
- * route's `respond`, and their HTTP/1.1 form (status line, Server, Date, fields, framing).
+ * route's `respond`, and their HTTP/1.1 form (status line, Date, fields, framing).
  */
 #include "http/errpage.h"
 
@@ -84,6 +84,7 @@ void lg_reply_msg(const lg_reply_t *r, lg_reply_msg_t *m)
     m->reason = lg_status_reason(r->status);
     m->n = 0;
     m->body = r->body;
+    lg_reply_msg_add(m, (lg_span_t){"Server", 6}, (lg_span_t){"lifeguard", 9});
     if (r->body.p == NULL) {
         if (lg_format(m->text, sizeof(m->text), "%d %s\n", r->status, m->reason) != LG_OK)
             m->text[0] = '\0'; /* cannot happen: a status and a reason phrase fit */
@@ -115,8 +116,7 @@ size_t lg_reply_h1(const lg_reply_msg_t *m, int keep_alive, int head_only, char 
     size_t n = 0, d, body = head_only ? 0 : m->body.len;
 
     gmtime_r(&now, &tm);
-    if (lg_format_append(buf, cap, &n, "HTTP/1.1 %d %s\r\nServer: lifeguard\r\nDate: ", m->status,
-                         m->reason) != LG_OK ||
+    if (lg_format_append(buf, cap, &n, "HTTP/1.1 %d %s\r\nDate: ", m->status, m->reason) != LG_OK ||
         (d = strftime(buf + n, cap - n, "%a, %d %b %Y %H:%M:%S GMT\r\n", &tm)) == 0)
         return 0;
     n += d;

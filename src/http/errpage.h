@@ -18,8 +18,10 @@
 /* Seconds a 503 asks the client to wait (Retry-After) when the reply names none. */
 #define LG_RETRY_AFTER_SEC 1
 
-/* Fields an own reply carries at most (lifeguard's 4 + room for a route's response rules). */
+/* Fields an own reply carries at most (lifeguard's 5 + room for a route's response rules). */
 #define LG_REPLY_FIELDS_MAX 16
+/* Room for the values of a route's response rules on an own reply (HSTS, CSP, ...). */
+#define LG_REPLY_VALS_MAX 2048
 
 /*
  * What to answer. The spans point to memory that stays valid while the front writes the reply
@@ -39,8 +41,9 @@ typedef struct lg_reply_field {
 } lg_reply_field_t;
 
 /*
- * An own reply ready to write: status, end-to-end fields (Content-Type, Content-Length,
- * Location, Retry-After; not Date, Server, Connection, which are the front's), and body.
+ * An own reply ready to write: status, end-to-end fields (Server, Content-Type, Content-Length,
+ * Location, Retry-After, and what a route's response rules add; not Date and Connection, which
+ * are the front's), and body.
  * Self-contained: the digits and the fixed text live in `text`, so it may be copied.
  */
 typedef struct lg_reply_msg {
@@ -50,6 +53,7 @@ typedef struct lg_reply_msg {
     size_t n;
     lg_span_t body;
     char text[128];
+    char vals[LG_REPLY_VALS_MAX]; /* the values of the route's response rules */
 } lg_reply_msg_t;
 
 /* Describe the reply `r` as fields and body into *m. */
@@ -59,7 +63,7 @@ void lg_reply_msg(const lg_reply_t *r, lg_reply_msg_t *m);
 int lg_reply_msg_add(lg_reply_msg_t *m, lg_span_t name, lg_span_t value);
 
 /*
- * Write *m as an HTTP/1.1 response into buf (with Server, Date, Connection: keep-alive or close;
+ * Write *m as an HTTP/1.1 response into buf (with Date, Connection: keep-alive or close;
  * without the body when answering HEAD); returns its length, 0 if it does not fit.
  */
 size_t lg_reply_h1(const lg_reply_msg_t *m, int keep_alive, int head_only, char *buf, size_t cap);

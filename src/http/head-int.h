@@ -10,6 +10,7 @@
 
 #include "http/field.h"
 #include "http/head.h"
+#include "http/rules.h"
 
 /* Decimal digits of the largest value of a uint64_t (18446744073709551615). */
 #define LG_U64_DIGITS  20
@@ -52,6 +53,26 @@ static inline void put_u64(out_t *o, uint64_t v)
         v /= 10;
     } while (v != 0);
     put(o, digits + i, sizeof(digits) - i);
+}
+
+/* The fields that header rules set and add (none when `r` is NULL). */
+static inline void put_rules(out_t *o, const lg_hdr_rules_t *r, const lg_rule_vals_t *vals)
+{
+    size_t n;
+
+    if (r == NULL || o->full)
+        return;
+    n = lg_hdr_rules_lines(r, vals, o->p, (size_t)(o->end - o->p));
+    if (n == SIZE_MAX)
+        o->full = 1;
+    else
+        o->p += n;
+}
+
+/* A field of the message that header rules replace or remove (none when `r` is NULL). */
+static inline int rules_drop(const lg_hdr_rules_t *r, lg_span_t name)
+{
+    return r != NULL && lg_hdr_rules_drop(r, name);
 }
 
 /* The elements of every header of one kind of a head, in order (Upgrade lists, say). */

@@ -393,13 +393,35 @@ static void put_upgrade(out_t *o, const lg_req_head_t *rq)
     put_str(o, "\r\n");
 }
 
+/*
+ * Host: the one a rule sets (valid, else ignored), the request's at its place, or here (the
+ * authority of an absolute-form target; the backend's address for an HTTP/1.0 request without).
+ */
+static void put_host(out_t *o, const lg_req_head_t *rq, const lg_req_build_t *b, lg_span_t set)
+{
+    if (set.len == 0 && !rq->absolute && rq->host.len != 0)
+        return; /* the request's own line, kept in place */
+    put_str(o, "Host: ");
+    if (set.len != 0)
+        put_span(o, set);
+    else if (rq->host.len != 0)
+        put_span(o, rq->host);
+    else
+        put_str(o, b->default_host);
+    put_str(o, "\r\n");
+}
+
 size_t lg_req_head_build(const lg_req_head_t *rq, const lg_req_build_t *b, char *buf, size_t cap)
 {
     out_t o = {buf, buf + cap, 0};
     const char *cur = memchr(rq->head, '\n', rq->len) + 1;
     const char *end = rq->head + rq->len;
+    char host[LG_RULE_HOST_MAX];
+    lg_span_t set = {host, 0};
     lg_hdr_t h;
 
+    if (b->rules != NULL)
+        set.len = lg_hdr_rules_host(b->rules, b->vals, host, sizeof(host));
     put_span(&o, rq->method);
     put_str(&o, " ");
     put_span(&o, rq->path);
@@ -408,12 +430,12 @@ size_t lg_req_head_build(const lg_req_head_t *rq, const lg_req_build_t *b, char 
     while (lg_hdr_next(&cur, end, &h) > 0) {
         switch (lg_hdr_kind(h.name.p, h.name.len)) {
         case LG_H_HOST:
-            if (!rq->absolute)
+            if (!rq->absolute && set.len == 0)
                 put(&o, h.line, h.line_len);
             break;
         case LG_H_OTHER:
         case LG_H_REQUEST_ID:
-            if (!lg_named_by_connection(&rq->conn, h.name))
+            if (!lg_named_by_connection(&rq->conn, h.name) && !rules_drop(b->rules, h.name))
                 put(&o, h.line, h.line_len);
             break;
         default:
@@ -421,14 +443,8 @@ size_t lg_req_head_build(const lg_req_head_t *rq, const lg_req_build_t *b, char 
             break;
         }
     }
-    if (rq->absolute || rq->host.len == 0) {
-        put_str(&o, "Host: ");
-        if (rq->host.len != 0)
-            put_span(&o, rq->host);
-        else
-            put_str(&o, b->default_host);
-        put_str(&o, "\r\n");
-    }
+    put_host(&o, rq, b, set);
+    put_rules(&o, b->rules, b->vals);
     put_forwarded_for(&o, rq, b->client_ip);
     put_field(&o, "X-Forwarded-Proto", b->proto);
     if (rq->host.len != 0) {

@@ -19,6 +19,9 @@
 
 #define LG_HEAD_MAX_CONN_TOKENS 16
 
+struct lg_hdr_rules; /* http/rules.h */
+struct lg_rule_vals;
+
 /* One header line of a head. */
 typedef struct lg_hdr {
     const char *line; /* the whole line, CRLF included */
@@ -90,6 +93,8 @@ typedef struct lg_req_build {
     const char *request_id;  /* added as X-Request-Id when the request had none (or NULL) */
     const char *client_cert; /* X-Client-Cert-Subject: the verified subject (or NULL) */
     int upgrade;             /* pass Upgrade on, with Connection: upgrade (WebSocket) */
+    const struct lg_hdr_rules *rules; /* the route's request_headers (or NULL) ... */
+    const struct lg_rule_vals *vals;  /* ... and the values of their variables */
 } lg_req_build_t;
 
 /* How a response head is rebuilt for the client. */
@@ -99,6 +104,8 @@ typedef struct lg_rsp_build {
     int close;        /* "Connection: close" */
     int keep_alive;   /* "Connection: keep-alive" (HTTP/1.0 client kept open) */
     int upgrade;      /* a 101: keep Upgrade, say "Connection: upgrade" */
+    const struct lg_hdr_rules *rules; /* the route's response_headers (or NULL) ... */
+    const struct lg_rule_vals *vals;  /* ... and the values of their variables */
 
     /* a Set-Cookie value to add (sticky), or len 0 */
     lg_span_t set_cookie;
@@ -131,7 +138,8 @@ int lg_req_head_strip(lg_req_head_t *rq, size_t n, char *out, size_t cap);
 /*
  * Write the head for the backend into out[0..cap) (after lg_req_head_target()); returns its
  * length, 0 if it does not fit. Upgrade (with b->upgrade) lists every protocol asked but h2c;
- * HTTP2-Settings is never written.
+ * HTTP2-Settings is never written. The rules b->rules (rules.h) drop and add fields, and may
+ * set the Host the backend gets (X-Forwarded-Host keeps the client's).
  */
 size_t lg_req_head_build(const lg_req_head_t *rq, const lg_req_build_t *b, char *out, size_t cap);
 

@@ -169,9 +169,11 @@ size_t lg_rsp_head_build(const lg_rsp_head_t *rs, const lg_rsp_build_t *b, char 
         lg_hdr_kind_t kind = lg_hdr_kind(h.name.p, h.name.len);
 
         /* Transfer-Encoding is written below, as the body is relayed */
-        if (!hop_by_hop(rs, kind, h.name) || (kind == LG_H_UPGRADE && b->upgrade))
+        if ((!hop_by_hop(rs, kind, h.name) && !rules_drop(b->rules, h.name)) ||
+            (kind == LG_H_UPGRADE && b->upgrade))
             put(&o, h.line, h.line_len);
     }
+    put_rules(&o, b->rules, b->vals);
     if (b->keep_chunked || (b->keep_codings && rs->te != LG_TE_CHUNKED && rs->te != LG_TE_NONE))
         put_te(&o, rs, b->keep_chunked);
     if (b->set_cookie.len > 0) {

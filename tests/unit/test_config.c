@@ -1106,11 +1106,11 @@ Test(config_errors, redirect_and_respond_values)
         const char *route, *error;
     } cases[] = {
         {"{redirect: {to: \"https://{hots}{uri}\"}}",
-         ":5:25: error: listeners.web.routes[0].redirect.to: unknown variable \"{hots}\" in "
+         ":5:34: error: listeners.web.routes[0].redirect.to: unknown variable \"{hots}\" in "
          "\"https://{hots}{uri}\" (known: {host}, {uri}, {path}, {query}, {scheme}, {client_ip}, "
          "{request_id})"},
         {"{redirect: {to: \"/a\\u0001{uri}\"}}",
-         ":5:25: error: listeners.web.routes[0].redirect.to: control character \"\\x01\" at "
+         ":5:28: error: listeners.web.routes[0].redirect.to: control character \"\\x01\" at "
          "byte 3 of \"/a\\x01{uri}\""},
         {"{redirect: {to: \"\"}}",
          ":5:25: error: listeners.web.routes[0].redirect.to: must not be empty"},
