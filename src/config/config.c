@@ -107,7 +107,7 @@ static const lg_conf_field_t conf_root_fields[] = {
     {.name = "timeouts", .type = LG_CONF_SECTION, .sub = conf_timeout_fields},
     {.name = "limits", .type = LG_CONF_SECTION, .sub = conf_limit_fields},
     {.name = "listeners", .type = LG_CONF_LATER, .flags = LG_CONF_REQUIRED},
-    {.name = "pools", .type = LG_CONF_LATER, .flags = LG_CONF_REQUIRED},
+    {.name = "pools", .type = LG_CONF_LATER}, /* none: every route answers itself */
     LG_CONF_END,
 };
 
@@ -192,8 +192,8 @@ static void conf_root(lg_conf_ctx_t *c, const lg_ynode_t *root)
         mark = lg_conf_path_push(c, "pools", 0);
         cf->pools = lg_conf_named(c, pools->key, pools->val, &lg_conf_pools_desc, &cf->npools);
         lg_conf_path_pop(c, mark);
-        lg_conf_index_pools(c);
     }
+    lg_conf_index_pools(c);
     listeners = lg_conf_seen(conf_root_fields, seen, "listeners");
     if (listeners != NULL && !listeners->val->is_alias) {
         npairs = listeners->val->kind == LG_YNODE_MAP ? listeners->val->nkids / 2 : 0;

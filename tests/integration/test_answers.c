@@ -6,6 +6,7 @@
  * access log line and the request counters; a rate_limit on such a route.
  */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -337,4 +338,31 @@ Test(answers, rate_limit_applies_to_a_respond_route, .timeout = 60)
     cr_assert_not_null(lg_http_header(r, "Retry-After"), "%s", r->head);
     cr_assert_gt(atoi(lg_http_header(r, "Retry-After")), 0);
     lg_fix_finish(&f, NULL);
+}
+
+/* A file whose routes all answer themselves needs no pools: a pure redirector, reloadable. */
+Test(answers, a_file_without_pools, .timeout = 60)
+{
+    lg_proc_t *lg =
+        lg_lifeguard_start("workers: 2\n"
+                           "listeners:\n"
+                           "  plain:\n"
+                           "    listen: 127.0.0.1:0\n"
+                           "    routes:\n"
+                           "      - {path_prefix: /ping, respond: {body: \"pong\\n\"}}\n"
+                           "      - redirect: {to: \"https://{host}{uri}\", status: "
+                           "308}\n");
+    int port = lg_proc_port(lg, "plain");
+    char *out;
+
+    out = run(
+        lg_fmt("curl -sS -D - -o /dev/null 'http://127.0.0.1:%d/a?b=1' -H 'Host: x.test'", port));
+    cr_assert_not_null(strstr(out, "HTTP/1.1 308 Permanent Redirect\r\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "\r\nLocation: https://x.test/a?b=1\r\n"), "%s", out);
+    cr_assert_str_eq(run(lg_fmt("curl -sS http://127.0.0.1:%d/ping", port)), "pong\n");
+    cr_assert_eq(lg_proc_signal(lg, SIGHUP), 0);
+    cr_assert(lg_proc_wait_log(lg, 0, "reloaded: generation 2", lg_test_timeout_ms()), "%s",
+              lg_proc_log(lg));
+    cr_assert_str_eq(run(lg_fmt("curl -sS http://127.0.0.1:%d/ping", port)), "pong\n");
+    lg_lifeguard_finish(lg, NULL);
 }
