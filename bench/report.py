@@ -245,6 +245,30 @@ def perf_top(resdir, proxy, n=15, user_only=False):
     return rows[:n]
 
 
+def policy_section(w, s, data):
+    """The cost of a route's traffic policy: lifeguard with and without it, in the same rounds."""
+    w("### The cost of traffic policy")
+    w("")
+    w("In every round, right after lifeguard's own turn, lifeguard runs again with "
+      "`bench/conf/lifeguard-policy.yaml.in`: the same route with five header rules (request: "
+      "`set`, `add`, `remove`; response: `set` HSTS, `remove` Server) and a `rate_limit` per "
+      "client address high enough never to refuse, so every request takes a token from the table "
+      "shared by the workers. Only the keep-alive run is repeated.")
+    w("")
+    w("| keep-alive | bare route | policy route | policy ÷ bare |")
+    w("| --- | ---: | ---: | ---: |")
+    rows = (("rps", "req/s", "{:,.0f}"), ("cpu_per_100k", "CPU-s per 100k requests", "{:.3f}"),
+            ("p99_ms", "p99 latency (ms)", "{:.3f}"), ("syscalls_per_req", "syscalls per request", "{:.2f}"))
+    for metric, label, fmt in rows:
+        a, b = s("lifeguard", "ka", metric), s("lifeguard-policy", "ka", metric)
+        w("| {} | {} | {} | {} |".format(label, cell(a, fmt), cell(b, fmt), ratio(b, a)))
+    w("")
+    checks = data.get(("lifeguard-policy", "sanity", "ok"), [])
+    w("Checked in every round: the response carries the HSTS header and the origin sees the set "
+      "header: " + ("**passed**." if checks and min(checks) == 1 else "**FAILED** (see run.log)."))
+    w("")
+
+
 def main():
     resdir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "results", "latest")
     resdir = os.path.realpath(resdir)
@@ -341,7 +365,14 @@ def main():
     if lp and np_:
         target("keep-alive p99 latency no worse than nginx's",
                "{:.3f} ms vs {:.3f} ms".format(lp[0], np_[0]), lp[0] <= np_[0])
+    pc = s("lifeguard-policy", "ka", "cpu_per_100k")
+    if pc and lg_cpu:
+        target("a route with five header rules and a rate limit ≤ 1.10× a bare route's CPU per "
+               "keep-alive request", "{:.3f} vs {:.3f} CPU-s/100k = {:.3f}×".format(
+                   pc[0], lg_cpu[0], pc[0] / lg_cpu[0]), pc[0] <= 1.10 * lg_cpu[0])
     w("")
+    if pc:
+        policy_section(w, s, data)
     direct = s("direct", "body", "mbps")
     if direct:
         w("The origin alone delivers {:,.0f} MB/s to `bulk_get` on CPU {} (both on the same core), "

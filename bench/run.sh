@@ -23,7 +23,8 @@
 # connections, 50), IDLE_N (10000), IDLE_RATE (new connections/s, 5000), IDLE_INFLIGHT (64
 # requests at most waiting at once), SETTLE (s, 3), PROFILE (1: perf record each proxy's worker
 # during a keep-alive run after the rounds, skipped after PROFILE_BEFORE=480 s), PROXIES (default
-# "lifeguard nginx haproxy"), FOREIGN_MAX, RETRIES, QUIET_WAIT, HARD_BUDGET (see bench/lib.sh,
+# "lifeguard nginx haproxy"), POLICY (1: after lifeguard, each round measures keep-alive requests
+# again on a route with five header rules and a rate limit: conf/lifeguard-policy.yaml.in), FOREIGN_MAX, RETRIES, QUIET_WAIT, HARD_BUDGET (see bench/lib.sh,
 # which holds the measuring parts this script shares with bench/ab.sh).
 set -euo pipefail
 
@@ -38,6 +39,7 @@ ROUNDS=${ROUNDS:-5}
 MIN_ROUNDS=${MIN_ROUNDS:-3}
 BUDGET=${BUDGET:-450}
 PROFILE=${PROFILE:-1}
+POLICY=${POLICY:-1}
 PROXIES=${PROXIES:-"lifeguard nginx haproxy"}
 # shellcheck source=bench/lib.sh
 . "$HERE/lib.sh"
@@ -49,8 +51,11 @@ STAMP=$(date +%Y%m%d-%H%M%S)
 bench_init "$ROOT/bench/results/$STAMP" "$BUILD/lg-origin"
 
 # ---------------------------------------------------------------- the three proxies
-for p in lifeguard nginx haproxy; do PORT[$p]=$(free_port); mkdir -p "$TMP/$p"; done
+for p in lifeguard nginx haproxy lifeguard-policy; do PORT[$p]=$(free_port); mkdir -p "$TMP/$p"; done
 render "$HERE/conf/lifeguard.yaml.in" "$TMP/lifeguard/lifeguard.yaml" lifeguard
+render "$HERE/conf/lifeguard-policy.yaml.in" "$TMP/lifeguard-policy/lifeguard.yaml" lifeguard-policy
+cp "$TMP/lifeguard-policy/lifeguard.yaml" "$RES/conf/lifeguard-policy.yaml"
+"$BUILD/lifeguard" -t -c "$TMP/lifeguard-policy/lifeguard.yaml" >/dev/null
 render "$HERE/conf/nginx.conf.in" "$TMP/nginx/nginx.conf" nginx
 render "$HERE/conf/haproxy.cfg.in" "$TMP/haproxy/haproxy.cfg" haproxy
 cp "$TMP/lifeguard/lifeguard.yaml" "$TMP/nginx/nginx.conf" "$TMP/haproxy/haproxy.cfg" "$RES/conf/"
@@ -59,8 +64,9 @@ case " $PROXIES " in *" nginx "*)
     nginx -t -q -p "$TMP/nginx/" -e "$TMP/nginx/startup-error.log" -c "$TMP/nginx/nginx.conf" ;; esac
 case " $PROXIES " in *" haproxy "*) haproxy -c -q -f "$TMP/haproxy/haproxy.cfg" ;; esac
 
-declare -A CONF=([lifeguard]=lifeguard.yaml [nginx]=nginx.conf [haproxy]=haproxy.cfg)
-start_named() { start_kind "$1" "$1" "$TMP/$1/${CONF[$1]}"; } # NAME: one of the three, one worker
+declare -A CONF=([lifeguard]=lifeguard.yaml [nginx]=nginx.conf [haproxy]=haproxy.cfg
+    [lifeguard-policy]=lifeguard.yaml)
+start_named() { start_kind "$1" "${1%-policy}" "$TMP/$1/${CONF[$1]}"; } # NAME: one of the above, one worker
 
 measure_proxy() { # ROUND NAME
     local r=$1 name=$2 test
@@ -72,6 +78,22 @@ measure_proxy() { # ROUND NAME
     for test in ka close; do measure_requests "$r" "$name" "$test"; done
     measure_body "$r" "$name"
     measure_end "$r" "$name"
+    stop_proxy "$name"
+}
+
+# lifeguard again, its route with five header rules and a rate limit: keep-alive requests only,
+# for the cost of the policy next to the bare route (same round, same load)
+measure_policy() { # ROUND
+    local r=$1 name=lifeguard-policy ok=1 port
+    start_named "$name"
+    port=${PORT[$name]}
+    sleep 1
+    curl -s -m 5 -D - -o /dev/null "http://127.0.0.1:$port/" | grep -qi '^strict-transport-security: max-age' ||
+        { log "SANITY $name: no Strict-Transport-Security in the response"; ok=0; }
+    curl -s -m 5 "http://127.0.0.1:$port/echo" | grep -qi '^header X-Env: prod' ||
+        { log "SANITY $name: no X-Env at the origin"; ok=0; }
+    emit "$r" "$name" sanity ok "$ok"
+    measure_requests "$r" "$name" ka
     stop_proxy "$name"
 }
 
@@ -118,6 +140,11 @@ for ((round = 1; round <= ROUNDS; round++)); do
         log "round $round: $p"
         wait_quiet
         measure_proxy "$round" "$p"
+        if [ "$p" = lifeguard ] && [ "$POLICY" = 1 ]; then
+            log "round $round: lifeguard, route with header rules and a rate limit"
+            wait_quiet
+            measure_policy "$round"
+        fi
     done
     log "round $round: direct (no proxy)"
     measure_direct "$round"
