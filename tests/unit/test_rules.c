@@ -129,6 +129,15 @@ Test(rules_conf, errors)
         {NONE, "{add: {X-A: \"ab\\r\\nX-B: 1\"}}",
          RS "42: " P "response_headers.add: control character \"\\x0d\" at byte 3 of "
             "\"ab\\x0d\\x0aX-B: 1\""},
+        /* a field value never starts or ends with whitespace (RFC 9110 5.5, RFC 9113 8.2.1) */
+        {NONE, "{set: {X-A: 'v '}}",
+         RS "34: " P "response_headers.set: header \"X-A\": a value cannot start or end with "
+            "a space or tab (HTTP/1.1 recipients drop it, in HTTP/2 it makes the message "
+            "malformed)"},
+        {"{add: {X-A: \"\\t{host}\"}}", NONE,
+         RQ "33: " P "request_headers.add: header \"X-A\": a value cannot start or end with "
+            "a space or tab (HTTP/1.1 recipients drop it, in HTTP/2 it makes the message "
+            "malformed)"},
         {"{set: {X-A: }}", NONE,
          RQ "33: " P "request_headers.set: header \"X-A\": expected a value (\"\" for an empty "
             "one)"},
