@@ -19,11 +19,6 @@ typedef struct rules_build {
     int request;
 } rules_build_t;
 
-static int is_ows(char ch)
-{
-    return ch == ' ' || ch == '\t';
-}
-
 /*
  * Compile value node v of the rule named by `name` into *t (the text copied to the arena). A
  * value that starts or ends with whitespace is refused: an HTTP/1.1 recipient drops it, and an
@@ -38,7 +33,7 @@ static int value_compile(lg_conf_ctx_t *c, const lg_ynode_t *name, const lg_ynod
                      lg_conf_q(c, name->str));
         return LG_ERR;
     }
-    if (v->len > 0 && (is_ows(v->str[0]) || is_ows(v->str[v->len - 1]))) {
+    if (v->len > 0 && (lg_is_ows(v->str[0]) || lg_is_ows(v->str[v->len - 1]))) {
         lg_conf_perr(c, name,
                      "header %s: a value cannot start or end with a space or tab (HTTP/1.1 "
                      "recipients drop it, in HTTP/2 it makes the message malformed)",
