@@ -293,6 +293,12 @@ extern const lg_conf_field_t lg_conf_route_limit_fields[];
 #define LG_ROUTE_RETRIES_MAX 10 /* as pools.NAME.retries */
 /* What a route inherits until its keys say otherwise (before its walk). */
 void lg_conf_route_defaults(lg_route_conf_t *r);
+/*
+ * LG_CONF_CUSTOM handler of a route's `path_prefix`: a URL path already in the normal form of
+ * request paths (http/path.h), since one in any other form never matches.
+ */
+void lg_conf_path_prefix(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                         const lg_conf_field_t *f);
 /* LG_CONF_CUSTOM handlers of a route's `methods` (list) and `headers` (mapping). */
 void lg_conf_route_methods(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
                            const lg_conf_field_t *f);

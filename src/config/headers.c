@@ -19,13 +19,24 @@ typedef struct rules_build {
     int request;
 } rules_build_t;
 
-/* Compile value node v of the rule named by `name` into *t (the text copied to the arena). */
+/*
+ * Compile value node v of the rule named by `name` into *t (the text copied to the arena). A
+ * value that starts or ends with whitespace is refused: an HTTP/1.1 recipient drops it, and an
+ * HTTP/2 field with it is malformed (RFC 9113 8.2.1).
+ */
 static int value_compile(lg_conf_ctx_t *c, const lg_ynode_t *name, const lg_ynode_t *v,
                          lg_tmpl_t *t)
 {
     if (v->kind != LG_YNODE_SCALAR || v->is_null) {
         lg_conf_perr(c, v->is_null ? name : v,
                      "header %s: expected a value (\"\" for an empty one)",
+                     lg_conf_q(c, name->str));
+        return LG_ERR;
+    }
+    if (v->len > 0 && (lg_is_ows(v->str[0]) || lg_is_ows(v->str[v->len - 1]))) {
+        lg_conf_perr(c, name,
+                     "header %s: a value cannot start or end with a space or tab (HTTP/1.1 "
+                     "recipients drop it, in HTTP/2 it makes the message malformed)",
                      lg_conf_q(c, name->str));
         return LG_ERR;
     }

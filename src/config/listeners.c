@@ -83,7 +83,7 @@ static const lg_conf_field_t conf_listener_fields[] = {
 static const lg_conf_field_t conf_route_fields[] = {
     LG_CONF_FN("host", conf_route_host),
     LG_CONF_ROW("path_prefix", LG_CONF_CUSTOM, lg_route_conf_t, path_prefix, 0, 0,
-                .fn = lg_conf_url_path),
+                .fn = lg_conf_path_prefix),
     LG_CONF_ROW("pool", LG_CONF_CUSTOM, lg_route_conf_t, pool, 0, 0, .fn = lg_conf_pool_ref),
     LG_CONF_FN("redirect", lg_conf_redirect),
     LG_CONF_FN("respond", lg_conf_respond),

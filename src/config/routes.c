@@ -1,7 +1,8 @@
 /*
  * routes.c - what a route matches besides host and path (methods, headers) and what it changes
  * for its requests (strip_prefix, timeouts, limits, retries); the table of the route itself is
- * in listeners.c. Also the bound on the routes' timeouts: each distinct value is a timer queue
+ * in listeners.c, but for its path_prefix, which must be in the normal form of request paths to
+ * ever match. Also the bound on the routes' timeouts: each distinct value is a timer queue
  * of its own in every worker.
  */
 #include <string.h>
@@ -9,8 +10,37 @@
 
 #include "config/config-int.h"
 #include "http/field.h"
+#include "http/path.h"
 
 const char *const lg_conf_bool[] = {"false", "true", NULL};
+
+/* Normalising can write each byte of a path as a three-byte escape. */
+#define LG_PREFIX_GROWTH 3
+
+void lg_conf_path_prefix(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                         const lg_conf_field_t *f)
+{
+    const char *prefix;
+    char *norm;
+    size_t cap, n;
+
+    lg_conf_url_path(c, key, v, base, f);
+    if ((prefix = ((lg_route_conf_t *)base)->path_prefix) == NULL)
+        return;
+    cap = strlen(prefix) * LG_PREFIX_GROWTH + 1;
+    if ((norm = lg_arena_alloc(c->scratch, cap)) == NULL)
+        return;
+    if (lg_path_normalize(prefix, strlen(prefix), norm, cap, &n) != 0) {
+        lg_conf_perr(c, v, "%s never matches: a request path with it is refused (400)",
+                     lg_conf_q(c, prefix));
+    } else if (n != strlen(prefix) || memcmp(norm, prefix, n) != 0) {
+        norm[n] = '\0';
+        lg_conf_perr(c, v,
+                     "%s never matches: request paths are normalised before they are compared "
+                     "(see docs/security.md); write %s",
+                     lg_conf_q(c, prefix), lg_conf_q(c, norm));
+    }
+}
 
 const lg_conf_field_t lg_conf_route_timeout_fields[] = {
     LG_CONF_ROW("connect", LG_CONF_DURATION, lg_route_conf_t, timeouts.connect, 1, LG_MSEC_DAY),

@@ -4,9 +4,9 @@
  */
 #include "http/rules.h"
 
+#include <ctype.h>
 #include <stdint.h>
 #include <string.h>
-#include <strings.h>
 
 #include "core/lg.h"
 #include "core/log.h"
@@ -70,13 +70,29 @@ const char *lg_hdr_rule_refused(lg_span_t name, int request, lg_rule_op_t op)
     return why;
 }
 
+/* One byte of a name as a CGI-style server reads it: any case, '_' for '-'. */
+static int cgi_byte(char ch)
+{
+    return ch == '_' ? '-' : tolower((unsigned char)ch);
+}
+
+/* Names a CGI-style server (WSGI, PHP-FPM, Rack) maps to one variable: X_Debug is X-Debug. */
+static int cgi_name_eq(lg_span_t a, lg_span_t b)
+{
+    if (a.len != b.len)
+        return 0;
+    for (size_t i = 0; i < a.len; i++)
+        if (cgi_byte(a.p[i]) != cgi_byte(b.p[i]))
+            return 0;
+    return 1;
+}
+
 int lg_hdr_rules_drop(const lg_hdr_rules_t *r, lg_span_t name)
 {
     for (size_t i = 0; i < r->n; i++) {
         const lg_hdr_rule_t *rl = &r->v[i];
 
-        if (rl->op != LG_RULE_ADD && rl->name.len == name.len &&
-            strncasecmp(rl->name.p, name.p, name.len) == 0)
+        if (rl->op != LG_RULE_ADD && cgi_name_eq(rl->name, name))
             return 1;
     }
     return 0;

@@ -69,7 +69,11 @@ typedef struct lg_rule_field {
  */
 const char *lg_hdr_rule_refused(lg_span_t name, int request, lg_rule_op_t op);
 
-/* A field of the message named `name` is replaced (set) or removed by the rules. */
+/*
+ * A field of the message named `name` is replaced (set) or removed by the rules. Names compare
+ * as a CGI-style server reads them (any case, '_' for '-'): a client's X_Debug goes with a rule
+ * on X-Debug, else such a backend would see the client's value where the rule meant none.
+ */
 int lg_hdr_rules_drop(const lg_hdr_rules_t *r, lg_span_t name);
 
 /*

@@ -89,6 +89,29 @@ Test(rules, request_rules_reach_the_backend, .timeout = 60)
     lg_fix_finish(&f, NULL);
 }
 
+/*
+ * A client cannot slip a ruled field past the rules by writing '_' for '-' (X_Debug, x_env):
+ * a CGI-style backend reads such a name as the ruled one.
+ */
+Test(rules, cgi_aliases_of_ruled_names_are_dropped, .timeout = 60)
+{
+    lg_fix_t f = start_rules();
+    static const char *const curls[] = {"--http1.1", "--http2-prior-knowledge"};
+
+    for (size_t i = 0; i < LG_NELEMS(curls); i++) {
+        char *echo = run(lg_fmt("curl -s %s -H 'X_Debug: 1' -H 'x_env: dev' -H 'X_Other: kept' "
+                                "'http://127.0.0.1:%d/echo'",
+                                curls[i], f.port));
+
+        cr_assert_not_null(strstr(echo, "target /echo\n"), "%s: %s", curls[i], echo);
+        cr_assert_eq(lg_echo_header_count(echo, "X_Debug"), 0, "%s: %s", curls[i], echo);
+        cr_assert_eq(lg_echo_header_count(echo, "X_Env"), 0, "%s: %s", curls[i], echo);
+        cr_assert_str_eq(lg_echo_header(echo, "X-Env"), "prod", "%s: %s", curls[i], echo);
+        cr_assert_str_eq(lg_echo_header(echo, "X_Other"), "kept", "%s: %s", curls[i], echo);
+    }
+    lg_fix_finish(&f, NULL);
+}
+
 /* The response rules over the origin's fields, on HTTP/1.1, HTTP/1.0 and HTTP/2. */
 Test(rules, response_rules_reach_the_client, .timeout = 60)
 {

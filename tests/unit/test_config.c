@@ -1096,6 +1096,41 @@ Test(config_errors, access_control_values)
     }
 }
 
+/*
+ * A path_prefix that is not in the normal form of the paths it is compared with never matches:
+ * a route with allow/deny or a rate limit written that way would let every request past it.
+ */
+Test(config_errors, path_prefix_not_normalised)
+{
+    static const struct {
+        const char *prefix, *error;
+    } cases[] = {
+        {"/%61dmin/", ":4:28: error: listeners.web.routes[0].path_prefix: \"/%61dmin/\" never "
+                      "matches: request paths are normalised before they are compared (see "
+                      "docs/security.md); write \"/admin/\""},
+        {"/caf%c3%a9/", ":4:28: error: listeners.web.routes[0].path_prefix: \"/caf%c3%a9/\" "
+                        "never matches: request paths are normalised before they are compared "
+                        "(see docs/security.md); write \"/caf%C3%A9/\""},
+        {"//admin/", ":4:28: error: listeners.web.routes[0].path_prefix: \"//admin/\" never "
+                     "matches: request paths are normalised before they are compared (see "
+                     "docs/security.md); write \"/admin/\""},
+        {"/a/../admin", ":4:28: error: listeners.web.routes[0].path_prefix: \"/a/../admin\" "
+                        "never matches: request paths are normalised before they are compared "
+                        "(see docs/security.md); write \"/admin\""},
+        {"/a%2fb/", ":4:28: error: listeners.web.routes[0].path_prefix: \"/a%2fb/\" never "
+                    "matches: a request path with it is refused (400)"},
+    };
+
+    for (size_t i = 0; i < LG_NELEMS(cases); i++) {
+        char *text = lg_fmt("listeners:\n  web:\n    listen: 127.0.0.1:8080\n"
+                            "    routes: [{path_prefix: \"%s\", pool: app, deny: [10.0.0.0/8]}]\n"
+                            "pools:\n  app:\n    backends: [127.0.0.1:9001]\n",
+                            cases[i].prefix);
+
+        expect_text_errors("prefix.yaml", text, (const char *const[]){cases[i].error, NULL});
+    }
+}
+
 /* A pools section for files whose routes all answer without one (the file needs a pool). */
 #define POOLS "pools:\n  app:\n    backends:\n      - 127.0.0.1:9001\n"
 

@@ -129,6 +129,15 @@ Test(rules_conf, errors)
         {NONE, "{add: {X-A: \"ab\\r\\nX-B: 1\"}}",
          RS "42: " P "response_headers.add: control character \"\\x0d\" at byte 3 of "
             "\"ab\\x0d\\x0aX-B: 1\""},
+        /* a field value never starts or ends with whitespace (RFC 9110 5.5, RFC 9113 8.2.1) */
+        {NONE, "{set: {X-A: 'v '}}",
+         RS "34: " P "response_headers.set: header \"X-A\": a value cannot start or end with "
+            "a space or tab (HTTP/1.1 recipients drop it, in HTTP/2 it makes the message "
+            "malformed)"},
+        {"{add: {X-A: \"\\t{host}\"}}", NONE,
+         RQ "33: " P "request_headers.add: header \"X-A\": a value cannot start or end with "
+            "a space or tab (HTTP/1.1 recipients drop it, in HTTP/2 it makes the message "
+            "malformed)"},
         {"{set: {X-A: }}", NONE,
          RQ "33: " P "request_headers.set: header \"X-A\": expected a value (\"\" for an empty "
             "one)"},
@@ -234,6 +243,23 @@ Test(rules_heads, request_set_add_remove_any_case_and_duplicates)
 }
 
 /* Host: set when the value is a valid Host, else the request's stays; X-Forwarded-Host keeps it. */
+/*
+ * A client's field whose name is a ruled one with '_' for '-' (X_Debug for X-Debug) is dropped
+ * too: a CGI-style backend (WSGI, PHP-FPM, Rack) reads both as HTTP_X_DEBUG, so keeping it would
+ * undo the remove, or give the backend the client's value beside the one a set wrote.
+ */
+Test(rules_heads, request_cgi_aliases_of_ruled_names)
+{
+    char *out = request_with("{set: {X-Env: prod}, remove: [x-debug]}",
+                             "GET / HTTP/1.1\r\nHost: shop.example\r\nX_Debug: 1\r\n"
+                             "x_env: dev\r\nX_Other: kept\r\n\r\n",
+                             &vals);
+
+    cr_assert_str_eq(out, "GET / HTTP/1.1\r\nHost: shop.example\r\nX_Other: kept\r\n"
+                          "X-Env: prod\r\nX-Forwarded-For: 10.0.0.7\r\n"
+                          "X-Forwarded-Proto: http\r\nX-Forwarded-Host: shop.example\r\n\r\n");
+}
+
 Test(rules_heads, request_host)
 {
     static const struct {
