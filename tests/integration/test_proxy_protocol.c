@@ -226,3 +226,50 @@ Test(proxy_protocol, slow_header_is_closed_at_client_header)
                                lg_test_timeout_ms()));
     lg_fix_finish(&f, NULL);
 }
+
+/* A connection from 127.0.0.1 whose v1 header names `client`; the request sent after it. */
+static lg_client_t *pp_connect_as(int port, const char *client)
+{
+    lg_client_t *c = lg_client_connect(port);
+
+    cr_assert_eq(lg_client_sendf(c, "PROXY TCP4 %s 127.0.0.1 40000 80\r\n", client), 0);
+    return c;
+}
+
+/*
+ * The header's client is the one allow/deny and max_connections_per_ip see (the balancer's
+ * own address is counted for nobody).
+ */
+Test(proxy_protocol, allow_and_per_ip_see_the_header_client)
+{
+    lg_proc_t *origin = lg_origin_start("--name pp");
+    lg_yaml_t *y = lg_yaml_single(origin->port);
+    lg_fix_t f;
+    lg_client_t *a, *b, *c;
+    int ok;
+
+    lg_yaml_set(y, "listeners.web.proxy_protocol", TRUSTED);
+    lg_yaml_set(y, "limits.max_connections_per_ip", "1");
+    lg_yaml_set(y, "listeners.web.routes", "[{pool: app, allow: [192.0.2.0/24]}]");
+    f = lg_fix_start_conf(origin, y);
+    a = pp_connect_as(f.port, "192.0.2.7");
+    lgt_assert_status(lg_client_request(a, "GET", "/", NULL, NULL, 0), 200);
+    b = pp_connect_as(f.port, "192.0.2.7"); /* a's client again: over its limit of 1 */
+    cr_assert(lg_client_wait_close(b, lg_test_timeout_ms()), "a 2nd connection of 192.0.2.7");
+    cr_assert(lg_proc_wait_log(f.lg, 0,
+                               "connection from 192.0.2.7 closed: max_connections_per_ip (1)",
+                               lg_test_timeout_ms()));
+    c = pp_connect_as(f.port, "198.51.100.1"); /* from the same balancer: not in allow */
+    lgt_assert_status(lg_client_request(c, "GET", "/", NULL, NULL, 0), 403);
+    lgt_assert_status(lg_client_request(a, "GET", "/", NULL, NULL, 0), 200);
+    lg_client_close(a);
+    lg_client_close(c);
+    /* once the worker saw a's close, 192.0.2.7's count is given back: it gets in again */
+    LG_WAIT_FOR(
+        ok,
+        lg_client_request(pp_connect_as(f.port, "192.0.2.7"), "GET", "/", NULL, NULL, 0)->status ==
+            200,
+        lg_test_timeout_ms());
+    cr_assert(ok, "192.0.2.7 stays refused after its connection closed");
+    lg_fix_finish(&f, NULL);
+}
