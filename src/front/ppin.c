@@ -8,11 +8,13 @@
 #include <sys/socket.h>
 
 #include "admin/stats.h"
+#include "core/fmt.h"
 #include "core/log.h"
 #include "core/net.h"
 #include "core/proxyproto.h"
 #include "front/listener.h"
 #include "front/perip.h"
+#include "http/diag.h"
 
 const lg_front_t *lg_ppin_front(const lg_listener_t *ls)
 {
@@ -81,8 +83,18 @@ static void ppin_read(lg_conn_t *c)
     } while (n < 0 && errno == EINTR);
     if (n < 0 && errno == EAGAIN)
         return;
-    if (n <= 0) {
-        ppin_fail(c, n == 0 ? "the connection closed before the header's end" : strerror(errno));
+    if (n == 0) {
+        /* a balancer's connect-only health check: closed with nothing sent, nothing to say */
+        if (lg_debug_on())
+            lg_diag_conn(&c->peer.sa, "closing: closed by the client before a PROXY header");
+        lg_conn_close(c);
+        return;
+    }
+    if (n < 0) {
+        char why_recv[64];
+
+        lg_format(why_recv, sizeof(why_recv), "recv() failed (%d: %s)", errno, strerror(errno));
+        ppin_fail(c, why_recv);
         return;
     }
     r = lg_pp_parse(buf, (size_t)n, &pp, &hlen, &why);
