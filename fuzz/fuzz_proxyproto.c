@@ -58,8 +58,8 @@ static void fz_round_trip(const lg_pp_t *pp)
                   v6 ? (const void *)&pp->src.in6.sin6_addr : (const void *)&pp->src.in4.sin_addr,
                   ip, sizeof(ip)) == NULL)
         abort();
-    len = snprintf(line, sizeof(line), "PROXY TCP%c %s %s %u %u\r\n", v6 ? '6' : '4', ip, ip,
-                   port, port);
+    len = snprintf(line, sizeof(line), "PROXY TCP%c %s %s %u %u\r\n", v6 ? '6' : '4', ip, ip, port,
+                   port);
     if (len < 0 || (size_t)len >= sizeof(line))
         abort();
     if (fz_parse((const uint8_t *)line, (size_t)len, &back, &hlen) != LG_OK ||
