@@ -66,7 +66,7 @@ static haproxy_t haproxy_start(lg_fix_t *f)
         cfg = lg_fmt("%slisten f%d\n  bind 127.0.0.1:%d\n  server lg 127.0.0.1:%d %s\n", cfg, i,
                      h.port[i], to[i], how[i]);
     }
-    cfg = lg_test_write_file(f->lg->dir, "haproxy.cfg", cfg);
+    cfg = lg_test_keep(lg_test_write_file(f->lg->dir, "haproxy.cfg", cfg), NULL);
     h.pid = fork();
     cr_assert_geq(h.pid, 0);
     if (h.pid == 0) {
