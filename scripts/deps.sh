@@ -5,9 +5,9 @@
 #   scripts/deps.sh test     also what the tests and checks use (criterion, dnsmasq, promtool,
 #                            chromium, groff, ss, h11, h2 and nghttp/h2load, pmccabe for scripts/size.sh,
 #                            clang-format for scripts/format-check.sh, testssl.sh and sslscan
-#                            for the TLS scan)
+#                            for the TLS scan, haproxy as a PROXY protocol sender)
 #   scripts/deps.sh fuzz     also clang and libFuzzer (make fuzz)
-#   scripts/deps.sh bench    also nginx, haproxy, caddy, wrk, gnuplot, perf (and the test set:
+#   scripts/deps.sh bench    also nginx, caddy, wrk, gnuplot, perf (and the test set:
 #                            h2load of nghttp2-client for make bench-h2)
 #   scripts/deps.sh docker   also docker.io, docker-compose, debootstrap (make test-docker)
 set -eu
@@ -15,9 +15,9 @@ set -eu
 # build: what `make` and `make run` need; test: what the test suite runs against; bench: peers;
 # fuzz: the compiler and runtime of `make fuzz`
 build="build-essential cmake pkg-config libssl-dev libyaml-dev libnghttp2-dev node-llhttp curl"
-test="libcriterion-dev python3 python3-h11 python3-h2 nghttp2-client openssl dnsmasq-base prometheus chromium chromium-driver groff-base iproute2 pmccabe clang-format testssl.sh sslscan"
+test="libcriterion-dev python3 python3-h11 python3-h2 nghttp2-client openssl dnsmasq-base prometheus chromium chromium-driver groff-base iproute2 pmccabe clang-format testssl.sh sslscan haproxy"
 fuzz="clang libfuzzer-14-dev"
-bench="nginx-light haproxy caddy wrk gnuplot-nox linux-perf strace"
+bench="nginx-light caddy wrk gnuplot-nox linux-perf strace"
 docker="docker.io docker-compose debootstrap iptables"
 case "${1:-build}" in
 build) pkgs="$build" ;;

@@ -21,7 +21,8 @@ static const struct family {
     {"lifeguard_connections_total", "counter", "Client connections accepted"},
     {"lifeguard_connections_active", "gauge", "Client connections open now"},
     {"lifeguard_connections_refused_total", "counter",
-     "Client connections closed at accept, by reason (per_ip: limits.max_connections_per_ip)"},
+     "Client connections closed at accept, by reason (per_ip: limits.max_connections_per_ip; "
+     "proxy_untrusted: not in proxy_protocol.trusted)"},
     {"lifeguard_tls_handshakes_total", "counter", "TLS handshakes, by listener and result"},
     {"lifeguard_tls_resumed_total", "counter",
      "TLS handshakes that resumed a session (counted in result=\"ok\" too)"},
@@ -244,6 +245,9 @@ static void refused_series(lg_metrics_t *t, const char *name, const lg_stats_lis
 
     if (lg_format(labels, sizeof(labels), "listener=\"%s\",reason=\"per_ip\"", name) == LG_OK)
         table_add(t, LG_M_CONNS_REFUSED, "", labels, (double)sl->conns_refused_per_ip);
+    if (lg_format(labels, sizeof(labels), "listener=\"%s\",reason=\"proxy_untrusted\"", name) ==
+        LG_OK)
+        table_add(t, LG_M_CONNS_REFUSED, "", labels, (double)sl->conns_refused_untrusted);
 }
 
 /* The rate limit buckets of a generation, or NULL when none of its routes is limited. */

@@ -292,6 +292,8 @@ typedef struct lg_listener_conf {
     size_t pool;        /* tcp mode: index into lg_config.pools */
     lg_tls_conf_t *tls; /* NULL: plain */
     unsigned http2;     /* 1: HTTP/2 too (ALPN h2 with tls, else h2c prior knowledge) */
+    /* proxy_protocol.trusted; NULL: no PROXY header expected (front/ppin.h) */
+    const lg_cidr_set_t *proxy_trusted;
     lg_conf_pos_t pos;
     lg_conf_pos_t listen_pos; /* of the `listen` value, for a failing bind() */
 } lg_listener_conf_t;

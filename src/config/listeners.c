@@ -69,6 +69,13 @@ static void conf_mode(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t 
 
 const char *const lg_conf_onoff[] = {"off", "on", NULL};
 
+/* proxy_protocol: the sources allowed to send a PROXY header (front/ppin.h). */
+static const lg_conf_field_t conf_proxy_protocol_fields[] = {
+    LG_CONF_ROW("trusted", LG_CONF_CUSTOM, lg_listener_conf_t, proxy_trusted, 0, 0,
+                .fn = lg_conf_cidrs, .flags = LG_CONF_REQUIRED),
+    LG_CONF_END,
+};
+
 static const lg_conf_field_t conf_listener_fields[] = {
     LG_CONF_ROW("listen", LG_CONF_ADDR, lg_listener_conf_t, addr, 0, 0,
                 .aux = LG_ADDR_PORT0 | LG_ADDR_ANYHOST, .flags = LG_CONF_REQUIRED),
@@ -77,6 +84,7 @@ static const lg_conf_field_t conf_listener_fields[] = {
     LG_CONF_ROW("pool", LG_CONF_CUSTOM, lg_listener_conf_t, pool, 0, 0, .fn = lg_conf_pool_ref),
     LG_CONF_FN("tls", lg_conf_tls),
     LG_CONF_ROW("http2", LG_CONF_ENUM, lg_listener_conf_t, http2, 0, 0, .names = lg_conf_onoff),
+    {.name = "proxy_protocol", .type = LG_CONF_SECTION, .sub = conf_proxy_protocol_fields},
     LG_CONF_END,
 };
 

@@ -11,6 +11,7 @@
 #include "core/net.h"
 #include "front/listener.h"
 #include "front/perip.h"
+#include "front/ppin.h"
 #include "stream/tls.h"
 #include "tls/obs.h"
 #include "tls/tls.h"
@@ -64,7 +65,7 @@ static int stream_open(lg_conn_t *c, int fd)
 void lg_conn_accept(lg_listener_t *ls, int fd, const struct sockaddr *peer, socklen_t plen)
 {
     lg_worker_t *w = ls->w;
-    const lg_front_t *front = ls->front;
+    const lg_front_t *front = ls->front, *first = lg_ppin_front(ls);
     lg_conn_t *c = lg_freelist_get(&w->free_conns[front->kind]);
 
     if (c == NULL)
@@ -73,7 +74,7 @@ void lg_conn_accept(lg_listener_t *ls, int fd, const struct sockaddr *peer, sock
     c->timer.handler = conn_timeout;
     c->posted.run = conn_posted;
     c->ls = ls;
-    c->front = front;
+    c->front = first;
     memcpy(&c->peer, peer, LG_MIN((size_t)plen, sizeof(c->peer)));
     if (stream_open(c, fd) != LG_OK)
         goto out_free_conn;
@@ -85,7 +86,7 @@ void lg_conn_accept(lg_listener_t *ls, int fd, const struct sockaddr *peer, sock
     lg_worker_conn_opened(w);
     lg_stats_add(&lg_stats_listener(ls->index)->conns_total, 1);
     lg_stats_add(&lg_stats_listener(ls->index)->conns_active, 1);
-    front->start(c);
+    first->start(c);
     return;
 
 out_free_conn:
@@ -93,7 +94,8 @@ out_free_conn:
 out_close_fd:
     close(fd);
 out_uncount:
-    lg_perip_release(w, peer);
+    if (first == front)
+        lg_perip_release(w, peer);
 }
 
 /* Counted once per connection with tls, when its handshake ends: one increment each. */
@@ -142,7 +144,8 @@ void lg_conn_close(lg_conn_t *c)
     lg_timer_del(&c->timer);
     lg_stream_close(&c->s);
     lg_stats_add(&lg_stats_listener(c->ls->index)->conns_active, (uint64_t)-1);
-    lg_perip_release(c->ls->w, &c->peer.sa);
+    if (lg_ppin_counted(c))
+        lg_perip_release(c->ls->w, &c->peer.sa);
     lg_loop_post(&c->posted);
     lg_worker_conn_closed(c->ls->w);
 }

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "front/perip.h"
+#include "front/ppin.h"
 
 #define LG_ACCEPT_BUDGET 64
 
@@ -24,8 +24,8 @@ static int accept_one(lg_listener_t *ls)
     } while (fd < 0 && (errno == EINTR || errno == ECONNABORTED));
     if (fd < 0)
         return errno == EAGAIN ? LG_AGAIN : LG_ERR;
-    if (lg_perip_admit(ls, (struct sockaddr *)&peer) != LG_OK)
-        close(fd); /* before any byte: max_connections_per_ip */
+    if (lg_ppin_admit(ls, (struct sockaddr *)&peer) != LG_OK)
+        close(fd); /* before any byte: max_connections_per_ip, proxy_protocol's trusted */
     else
         lg_conn_accept(ls, fd, (struct sockaddr *)&peer, plen);
     return LG_OK;

@@ -11,8 +11,7 @@
 
 #define LG_PERIP_LOG_MS 1000 /* one info line a second at most, whatever the flood */
 
-/* The refusal of a connection from `peer`: logged unless one was this second. */
-static void refused_log(lg_listener_t *ls, const struct sockaddr *peer)
+void lg_perip_refused_log(lg_listener_t *ls, const struct sockaddr *peer, const char *why)
 {
     lg_worker_t *w = ls->w;
     char ip[LG_IP_STRLEN], more[64] = "";
@@ -25,9 +24,8 @@ static void refused_log(lg_listener_t *ls, const struct sockaddr *peer)
     if (w->per_ip_log.quiet != 0)
         lg_format(more, sizeof(more), " (and %llu more since the last such line)",
                   (unsigned long long)w->per_ip_log.quiet);
-    lg_log(LG_LOG_INFO,
-           "listener %s: connection from %s closed: max_connections_per_ip (%u) already open%s",
-           ls->conf->name, ip, w->conf->limits.max_connections_per_ip, more);
+    lg_log(LG_LOG_INFO, "listener %s: connection from %s closed: %s%s", ls->conf->name, ip, why,
+           more);
     w->per_ip_log.at = lg_now;
     w->per_ip_log.quiet = 0;
 }
@@ -44,8 +42,13 @@ int lg_perip_admit(lg_listener_t *ls, const struct sockaddr *peer)
         return LG_OK;
     if (r == LG_ERR)
         lg_log(LG_LOG_ERR, "out of memory counting connections per address: connection closed");
-    else
-        refused_log(ls, peer);
+    else if (LG_LOG_INFO <= lg_log_level) {
+        char why[64];
+
+        lg_format(why, sizeof(why), "max_connections_per_ip (%u) already open",
+                  w->conf->limits.max_connections_per_ip);
+        lg_perip_refused_log(ls, peer, why);
+    }
     lg_stats_add(&lg_stats_listener(ls->index)->conns_refused_per_ip, 1);
     return LG_ERR;
 }

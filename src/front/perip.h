@@ -21,6 +21,12 @@
  */
 int lg_perip_admit(lg_listener_t *ls, const struct sockaddr *peer);
 
+/*
+ * A connection from `peer` on `ls` is closed at accept because of `why`: logged at info, one
+ * line a second at most for all refusals at accept of the worker, with how many were not.
+ */
+void lg_perip_refused_log(lg_listener_t *ls, const struct sockaddr *peer, const char *why);
+
 /* An admitted connection from `peer` is gone (or could not be set up). */
 void lg_perip_release(lg_worker_t *w, const struct sockaddr *peer);
 

@@ -51,7 +51,7 @@ typedef struct lg_worker {
     unsigned nconns;       /* client connections open */
     lg_ipcount_t per_ip;   /* of those, by client address (limits.max_connections_per_ip) */
     struct {
-        lg_msec_t at;   /* when a refusal at max_connections_per_ip was last logged */
+        lg_msec_t at;   /* when a refusal at accept was last logged (front/perip.h) */
         uint64_t quiet; /* refusals since, not logged (one line a second at most) */
     } per_ip_log;
     lg_freelist_t free_conns[LG_FRONT_KINDS];

@@ -9,7 +9,13 @@
 #ifndef LG_PROXY_COMMON_H
 #define LG_PROXY_COMMON_H
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -153,6 +159,40 @@ static inline long lgt_wait_origin_active(int port, long want, int timeout_ms)
     LG_WAIT_FOR(ok, lg_origin_stats(port, &st) == 0 && st.active == want, timeout_ms);
     (void)ok;
     return st.active;
+}
+
+/* A TCP connection from `src` to 127.0.0.1:port, reads timing out after 5 s; fails the test. */
+static inline int lgt_connect_from(const char *src, int port)
+{
+    struct sockaddr_in me = {.sin_family = AF_INET}, to = {.sin_family = AF_INET};
+    struct timeval tv = {5, 0};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    cr_assert_geq(fd, 0);
+    inet_pton(AF_INET, src, &me.sin_addr);
+    inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+    to.sin_port = htons((uint16_t)port);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    cr_assert_eq(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0, "bind %s: %s", src,
+                 strerror(errno));
+    cr_assert_eq(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0, "connect from %s: %s", src,
+                 strerror(errno));
+    return fd;
+}
+
+/* 1 when lifeguard closes `fd` without sending a byte (within 5 s), 0 when it stays open. */
+static inline int lgt_closed_silently(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    char b;
+
+    if (poll(&p, 1, 5000) != 1)
+        return 0;
+    ssize_t n = recv(fd, &b, 1, 0);
+
+    cr_assert_leq(n, 0, "lifeguard sent bytes to a refused connection");
+    return n == 0 || errno == ECONNRESET;
 }
 
 #endif

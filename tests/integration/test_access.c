@@ -18,6 +18,7 @@
 
 #include "lg_test.h"
 #include "lg_test_tls.h"
+#include "proxy_common.h"
 
 /*
  * The protocols a client speaks to the listener: curl's option and the %{http_version} of the
@@ -245,26 +246,6 @@ Test(access, allow_list_over_tls, .timeout = 120)
 
 /* ---- limits.max_connections_per_ip */
 
-/* A TCP connection from `src` to 127.0.0.1:port, reads timing out after 5 s; fails the test. */
-static int ac_connect_from(const char *src, int port)
-{
-    struct sockaddr_in me = {.sin_family = AF_INET}, to = {.sin_family = AF_INET};
-    struct timeval tv = {5, 0};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    cr_assert_geq(fd, 0);
-    inet_pton(AF_INET, src, &me.sin_addr);
-    inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
-    to.sin_port = htons((uint16_t)port);
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    cr_assert_eq(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0, "bind %s: %s", src,
-                 strerror(errno));
-    cr_assert_eq(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0, "connect from %s: %s", src,
-                 strerror(errno));
-    return fd;
-}
-
 /* One request on `fd`: its status (0 when the connection closed without a response). */
 static int ac_get(int fd)
 {
@@ -278,20 +259,6 @@ static int ac_get(int fd)
     return kind == LG_LOAD_OK ? r.status : 0;
 }
 
-/* 1 when lifeguard closes `fd` without sending a byte (within 5 s), 0 when it stays open. */
-static int ac_closed_silently(int fd)
-{
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    char b;
-
-    if (poll(&p, 1, 5000) != 1)
-        return 0;
-    ssize_t n = recv(fd, &b, 1, 0);
-
-    cr_assert_leq(n, 0, "lifeguard sent bytes to a refused connection");
-    return n == 0 || errno == ECONNRESET;
-}
-
 Test(access, max_connections_per_ip_closes_at_accept, .timeout = 120)
 {
     lg_fix_t f = lg_fix_start(NULL, "limits.max_connections_per_ip", "3", "admin.listen",
@@ -300,16 +267,16 @@ Test(access, max_connections_per_ip_closes_at_accept, .timeout = 120)
     int fds[3], extra, other, next, ok;
 
     for (int i = 0; i < 3; i++) {
-        fds[i] = ac_connect_from("127.0.0.1", f.port);
+        fds[i] = lgt_connect_from("127.0.0.1", f.port);
         cr_assert_eq(ac_get(fds[i]), 200); /* accepted, now idle (keep-alive) */
     }
-    extra = ac_connect_from("127.0.0.1", f.port);
-    cr_assert(ac_closed_silently(extra), "a 4th connection from 127.0.0.1 stayed open");
+    extra = lgt_connect_from("127.0.0.1", f.port);
+    cr_assert(lgt_closed_silently(extra), "a 4th connection from 127.0.0.1 stayed open");
     cr_assert(lg_proc_wait_log(f.lg, 0,
                                "listener web: connection from 127.0.0.1 closed: "
                                "max_connections_per_ip (3) already open",
                                lg_test_timeout_ms()));
-    other = ac_connect_from("127.0.0.2", f.port);
+    other = lgt_connect_from("127.0.0.2", f.port);
     cr_assert_eq(ac_get(other), 200, "another address gets in");
     cr_assert_eq(ac_metric(f.lg, "lifeguard_connections_refused_total", refused), 1);
     cr_assert_eq(ac_metric(f.lg, "lifeguard_connections_total", web), 4,
@@ -320,10 +287,10 @@ Test(access, max_connections_per_ip_closes_at_accept, .timeout = 120)
     LG_WAIT_FOR(ok, ac_metric(f.lg, "lifeguard_connections_active", web) == 2,
                 lg_test_timeout_ms());
     cr_assert(ok, "lifeguard did not see the connections close");
-    next = ac_connect_from("127.0.0.1", f.port);
+    next = lgt_connect_from("127.0.0.1", f.port);
     cr_assert_eq(ac_get(next), 200);
-    extra = ac_connect_from("127.0.0.1", f.port);
-    cr_assert(ac_closed_silently(extra), "a 4th connection got in after the 3rd came back");
+    extra = lgt_connect_from("127.0.0.1", f.port);
+    cr_assert(lgt_closed_silently(extra), "a 4th connection got in after the 3rd came back");
     cr_assert_eq(ac_metric(f.lg, "lifeguard_connections_refused_total", refused), 2);
     close(extra);
     close(next);
@@ -342,8 +309,8 @@ Test(access, max_connections_per_ip_refuses_before_the_tls_handshake, .timeout =
 
     cr_assert_not_null(c, "%s", lg_client_tls_error());
     cr_assert_eq(lg_client_request(c, "GET", "/", NULL, NULL, 0)->status, 200);
-    extra = ac_connect_from("127.0.0.1", f.port);
-    cr_assert(ac_closed_silently(extra), "a 2nd connection from 127.0.0.1 stayed open");
+    extra = lgt_connect_from("127.0.0.1", f.port);
+    cr_assert(lgt_closed_silently(extra), "a 2nd connection from 127.0.0.1 stayed open");
     cr_assert_eq(ac_metric(f.lg, "lifeguard_connections_refused_total",
                            "listener=\"web\",reason=\"per_ip\""),
                  1);

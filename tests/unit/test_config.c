@@ -1751,3 +1751,61 @@ Test(config_errors, max_connections_and_queue)
         expect_text_errors("queue.yaml", queue_pool_yaml(cases[i].backend, cases[i].queue),
                            (const char *const[]){cases[i].error, NULL});
 }
+
+/* listeners.NAME.proxy_protocol: the trusted sources read into a set; none by default. */
+Test(config, proxy_protocol_trusted)
+{
+    char *dir = lg_test_tmpdir(), *path;
+    lg_config_t *cf;
+
+    path = lg_test_write_file(dir, "pp.yaml",
+                              "listeners:\n  lb:\n    listen: 127.0.0.1:8080\n"
+                              "    proxy_protocol: {trusted: [10.0.0.0/8, 127.0.0.1, \"::1\"]}\n"
+                              "    routes: [{pool: app}]\n"
+                              "  direct:\n    listen: 127.0.0.1:8081\n    routes: [{pool: app}]\n"
+                              "pools:\n  app:\n    backends: [127.0.0.1:9001]\n");
+    cf = load_ok(path);
+    cr_assert_not_null(cf->listeners[0].proxy_trusted);
+    cr_assert_eq(cf->listeners[0].proxy_trusted->n4, 2);
+    cr_assert_eq(cf->listeners[0].proxy_trusted->n6, 1);
+    cr_assert_null(cf->listeners[1].proxy_trusted, "no PROXY header without the key");
+    lg_config_free(cf);
+    free(path);
+    lg_test_rmtree(dir);
+}
+
+/* Every way proxy_protocol can be wrong, each at its FILE:LINE:COL. */
+Test(config_errors, proxy_protocol_values)
+{
+    static const struct {
+        const char *value, *error;
+    } cases[] = {
+        {"on",
+         ":4:21: error: listeners.web.proxy_protocol: expected a mapping, got a single value"},
+        {"{}", ":4:5: error: listeners.web.proxy_protocol: missing required key \"trusted\""},
+        {"{trusted: []}",
+         ":4:31: error: listeners.web.proxy_protocol.trusted: needs at least one address or "
+         "network"},
+        {"{trusted: 10.0.0.0/8}",
+         ":4:31: error: listeners.web.proxy_protocol.trusted: expected a list such as "
+         "[10.0.0.0/8, 2001:db8::/32], got a single value"},
+        {"{trusted: [10.0.0.1/8]}",
+         ":4:32: error: listeners.web.proxy_protocol.trusted[0]: 10.0.0.1/8 has host bits set: "
+         "did you mean 10.0.0.0/8?"},
+        {"{trusted: [lb.example.com]}",
+         ":4:32: error: listeners.web.proxy_protocol.trusted[0]: invalid network "
+         "\"lb.example.com\": not an IP address or network (write 10.0.0.1, 10.0.0.0/8 or "
+         "2001:db8::/32)"},
+        {"{trusted: [10.0.0.0/8], version: 2}",
+         ":4:45: error: unknown key \"version\" (expected one of: trusted)"},
+    };
+
+    for (size_t i = 0; i < LG_NELEMS(cases); i++) {
+        char *text = lg_fmt("listeners:\n  web:\n    listen: 127.0.0.1:8080\n"
+                            "    proxy_protocol: %s\n    routes: [{pool: app}]\n"
+                            "pools:\n  app:\n    backends: [127.0.0.1:9001]\n",
+                            cases[i].value);
+
+        expect_text_errors("pp.yaml", text, (const char *const[]){cases[i].error, NULL});
+    }
+}
