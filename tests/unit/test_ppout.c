@@ -155,10 +155,10 @@ Test(ppout, config_errors)
     } cases[] = {
         {"    proxy_protocol: v3\n",
          ":9:21: error: pools.app.proxy_protocol: unknown value \"v3\" (did you mean \"v1\"?)"},
-        {"    proxy_protocol: true\n",
-         ":9:21: error: pools.app.proxy_protocol: unknown value \"true\" (expected off, v1 or v2)"},
+        {"    proxy_protocol: true\n", ":9:21: error: pools.app.proxy_protocol: unknown value "
+                                       "\"true\" (expected one of: off, v1, v2)"},
         {"    proxy_protocol: [v1]\n",
-         ":9:21: error: pools.app.proxy_protocol: expected a single value"},
+         ":9:21: error: pools.app.proxy_protocol: expected a value, got a list"},
     };
 
     for (size_t i = 0; i < LG_NELEMS(cases); i++) {
