@@ -15,7 +15,7 @@ set -eu
 # build: what `make` and `make run` need; test: what the test suite runs against; bench: peers;
 # fuzz: the compiler and runtime of `make fuzz`
 build="build-essential cmake pkg-config libssl-dev libyaml-dev libnghttp2-dev node-llhttp curl"
-test="libcriterion-dev python3 python3-h11 python3-h2 nghttp2-client openssl dnsmasq-base prometheus chromium chromium-driver groff-base iproute2 pmccabe clang-format testssl.sh sslscan"
+test="libcriterion-dev haproxy python3 python3-h11 python3-h2 nghttp2-client openssl dnsmasq-base prometheus chromium chromium-driver groff-base iproute2 pmccabe clang-format testssl.sh sslscan"
 fuzz="clang libfuzzer-14-dev"
 bench="nginx-light haproxy caddy wrk gnuplot-nox linux-perf strace"
 docker="docker.io docker-compose debootstrap iptables"

@@ -183,3 +183,73 @@ Test(ppout, tcp_pool_sends_the_header_before_any_client_byte, .timeout = 60)
         }
     }
 }
+
+/* A port of 127.0.0.1 free a moment ago (for a server that cannot be told to use port 0). */
+static int free_port(void)
+{
+    struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(in);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    cr_assert_eq(bind(fd, (struct sockaddr *)&in, sizeof(in)), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&in, &len), 0);
+    close(fd);
+    return ntohs(in.sin_port);
+}
+
+static int port_open(int port)
+{
+    struct sockaddr_in in = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int ok = connect(fd, (struct sockaddr *)&in, sizeof(in)) == 0;
+
+    close(fd);
+    return ok;
+}
+
+/*
+ * HAProxy (Debian) as the backend, `accept-proxy` on its bind, answering with the client address
+ * and port it learned (%ci:%cp) and the destination (%fi:%fp); its health checks pass (LOCAL).
+ */
+Test(ppout, haproxy_accept_proxy_learns_the_client, .timeout = 60)
+{
+    for (size_t v = 0; v < LG_NELEMS(versions); v++) {
+        const char *dir = lg_test_tempdir();
+        int hport = free_port(), ok;
+        char *cfg = lg_test_write_file(
+            dir, "haproxy.cfg",
+            lg_fmt("defaults\n  mode http\n  timeout connect 5s\n  timeout client 10s\n"
+                   "  timeout server 10s\nfrontend fe\n  bind 127.0.0.1:%d accept-proxy\n"
+                   "  http-request return status 200 content-type text/plain "
+                   "lf-string \"ci=%%ci:%%cp fi=%%fi:%%fp\\n\"\n",
+                   hport));
+        char *sh = lg_test_write_file(
+            dir, "haproxy.sh",
+            lg_fmt("echo listening 127.0.0.1:%d\nexec /usr/sbin/haproxy -db -f %s >/dev/null\n",
+                   hport, cfg));
+        lg_proc_t *hp = lg_server_start("/bin/sh", sh);
+        lg_yaml_t *conf;
+        lg_fix_t f;
+
+        LG_WAIT_FOR(ok, port_open(hport), lg_test_timeout_ms());
+        cr_assert(ok, "haproxy did not listen on %d", hport);
+        conf = lg_yaml_single(hport);
+        lg_yaml_set(conf, "pools.app.proxy_protocol", versions[v]);
+        lg_yaml_set(conf, "pools.app.health_check", "{type: http, path: /, interval: 1s}");
+        f = lg_fix_start_conf(hp, conf);
+        for (int i = 0; i < 2; i++) {
+            lg_client_t *c = lg_client_connect(f.port);
+            char *want = lg_fmt("ci=%s fi=127.0.0.1:%d\n", local_end(lg_client_fd(c)), f.port);
+            lg_http_response_t *r = lg_client_request(c, "GET", "/", NULL, NULL, 0);
+
+            lgt_assert_status(r, 200);
+            cr_assert_str_eq(r->body, want, "%s", versions[v]);
+            lg_client_close(c);
+        }
+        lg_fix_finish(&f, NULL);
+        free(cfg);
+        free(sh);
+    }
+}
