@@ -253,3 +253,34 @@ Test(ppout, haproxy_accept_proxy_learns_the_client, .timeout = 60)
         free(sh);
     }
 }
+
+/*
+ * HTTP/2 (h2c, prior knowledge, nghttp): two streams of one client connection get a backend
+ * connection each, and both headers name that client connection (curl's port) and the listener.
+ */
+Test(ppout, h2_streams_name_their_client_connection, .timeout = 60)
+{
+    lg_proc_t *be = pp_backend("v2", 0);
+    lg_yaml_t *conf = lg_yaml_single(be->port);
+    lg_fix_t f;
+    char *out;
+    int conn[2], cport[2], lport[2];
+
+    lg_yaml_set(conf, "listeners.web.http2", "on");
+    lg_yaml_set(conf, "pools.app.proxy_protocol", "v2");
+    f = lg_fix_start_conf(be, conf);
+    cr_assert_eq(lg_run_capture(lg_fmt("timeout 20 nghttp http://127.0.0.1:%d/a "
+                                       "http://127.0.0.1:%d/b",
+                                       f.port, f.port),
+                                &out),
+                 0, "%s\n%s", out, lg_proc_log(f.lg));
+    cr_assert_eq(sscanf(out,
+                        "conn=%d peer=127.0.0.1:%d>127.0.0.1:%d req=1\nconn=%d "
+                        "peer=127.0.0.1:%d>127.0.0.1:%d req=1\n",
+                        &conn[0], &cport[0], &lport[0], &conn[1], &cport[1], &lport[1]),
+                 6, "%s", out);
+    cr_assert_neq(conn[0], conn[1], "%s", out);
+    cr_assert_eq(cport[0], cport[1], "one client connection: %s", out);
+    cr_assert(lport[0] == f.port && lport[1] == f.port, "%s", out);
+    lg_fix_finish(&f, NULL);
+}
