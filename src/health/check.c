@@ -139,7 +139,7 @@ static void probe_fail_errno(probe_t *p, int err)
 /*
  * Write the check's request: an http check's GET, after the LOCAL PROXY header of a pool with
  * proxy_protocol (a connection of lifeguard's own, which names no client); a tcp check of such a
- * pool sends the header alone. 0 when it all went out in the one write.
+ * pool sends the header alone. LG_OK when it all went out in the one write (else the probe failed).
  */
 static int probe_send(probe_t *p)
 {
