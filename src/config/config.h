@@ -63,6 +63,13 @@ typedef enum lg_balance {
     LG_BALANCE_HASH,
 } lg_balance_t;
 
+/* pools.NAME.proxy_protocol: the PROXY header sent first on every backend connection. */
+typedef enum lg_ppout {
+    LG_PPOUT_OFF = 0,
+    LG_PPOUT_V1, /* text */
+    LG_PPOUT_V2, /* binary */
+} lg_ppout_t;
+
 typedef enum lg_hash_key {
     LG_HASH_CLIENT_IP = 0,
     LG_HASH_URI,
@@ -131,10 +138,14 @@ typedef struct lg_pool_conf {
     unsigned retries;            /* default 1 */
     lg_msec_t slow_start;        /* a backend that comes up ramps to full weight over this; 0 off */
     lg_sticky_conf_t sticky;
-    unsigned queue_max;      /* requests waiting for a backend slot, all workers; 1000 */
-    lg_msec_t queue_timeout; /* how long one waits; 0 (default): timeouts.connect */
+    unsigned queue_max;        /* requests waiting for a backend slot, all workers; 1000 */
+    lg_msec_t queue_timeout;   /* how long one waits; 0 (default): timeouts.connect */
+    lg_ppout_t proxy_protocol; /* default off; not off: upstream connections are never pooled */
     lg_conf_pos_t pos;
 } lg_pool_conf_t;
+
+/* Upstream connections of `p` go back to an idle pool (keepalive.max_idle, no proxy_protocol). */
+int lg_pool_keeps_idle(const lg_pool_conf_t *p);
 
 /* Some backend of `p` has max_connections: requests may wait in its queue. */
 int lg_pool_limited(const lg_pool_conf_t *p);

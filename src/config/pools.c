@@ -230,6 +230,8 @@ static const lg_conf_field_t conf_queue_fields[] = {
     LG_CONF_END,
 };
 
+static const char *const conf_ppout[] = {"off", "v1", "v2", NULL};
+
 static const lg_conf_field_t conf_pool_fields[] = {
     LG_CONF_ROW("balance", LG_CONF_ENUM, lg_pool_conf_t, balance, 0, 0, .names = conf_balances),
     LG_CONF_FN("hash_key", conf_hash_key),
@@ -242,8 +244,15 @@ static const lg_conf_field_t conf_pool_fields[] = {
     {.name = "queue", .type = LG_CONF_SECTION, .sub = conf_queue_fields},
     LG_CONF_ROW("slow_start", LG_CONF_DURATION, lg_pool_conf_t, slow_start, 0, LG_MSEC_HOUR),
     LG_CONF_FN("sticky", lg_conf_sticky),
+    LG_CONF_ROW("proxy_protocol", LG_CONF_ENUM, lg_pool_conf_t, proxy_protocol, 0, 0,
+                .names = conf_ppout),
     LG_CONF_END,
 };
+
+int lg_pool_keeps_idle(const lg_pool_conf_t *p)
+{
+    return p->keepalive_max_idle != 0 && p->proxy_protocol == LG_PPOUT_OFF;
+}
 
 int lg_pool_limited(const lg_pool_conf_t *p)
 {

@@ -322,7 +322,7 @@ static int head_rebuild(lg_exchange_t *x, const lg_xreq_t *rq, const char *ip)
     rb.chunked = rq->body == LG_BODY_CHUNKED || rq->body == LG_BODY_ENCODE;
     rb.has_length = rq->has_length;
     rb.length = rq->length;
-    rb.close = x->pool->conf->keepalive_max_idle == 0;
+    rb.close = !lg_pool_keeps_idle(x->pool->conf);
     rb.request_id = rq->head->request_id.len == 0 ? x->rid : NULL;
     rb.upgrade = x->upgrade;
     rb.rules = lg_x_req_rules(x, rq->head, ip, &vals);

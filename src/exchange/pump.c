@@ -165,10 +165,14 @@ void lg_pump_release(lg_pump_t *p)
 static int flush(lg_pump_t *p)
 {
     lg_buf_t *b = *p->buf;
-    struct iovec iov[2];
+    struct iovec iov[3];
     int cnt = 0;
     ssize_t n;
 
+    if (p->pre_len > 0) {
+        iov[cnt].iov_base = (void *)(uintptr_t)p->pre;
+        iov[cnt++].iov_len = p->pre_len;
+    }
     if (p->head != NULL && lg_buf_len(p->head) > 0) {
         iov[cnt].iov_base = p->head->data + p->head->pos;
         iov[cnt++].iov_len = lg_buf_len(p->head);
@@ -189,6 +193,13 @@ static int flush(lg_pump_t *p)
         return LG_PUMP_EDST;
     p->progress = 1;
     p->out += (uint64_t)n;
+    if (p->pre_len > 0) {
+        uint32_t h = (uint32_t)LG_MIN((size_t)n, (size_t)p->pre_len);
+
+        p->pre += h;
+        p->pre_len -= h;
+        n -= (ssize_t)h;
+    }
     if (p->head != NULL) {
         size_t h = LG_MIN((size_t)n, lg_buf_len(p->head));
 
@@ -202,7 +213,9 @@ static int flush(lg_pump_t *p)
     }
     if (b != NULL && b->pos == b->last)
         lg_buf_put(p->buf);
-    return (p->pending > 0 || (p->head != NULL && lg_buf_len(p->head) > 0)) ? LG_AGAIN : LG_OK;
+    return (p->pending > 0 || p->pre_len > 0 || (p->head != NULL && lg_buf_len(p->head) > 0))
+               ? LG_AGAIN
+               : LG_OK;
 }
 
 /*

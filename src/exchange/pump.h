@@ -41,6 +41,9 @@ typedef struct lg_pump {
     lg_stream_t *src, *dst;
     lg_buf_t **buf; /* where body bytes wait: the pump may take and release it */
     lg_buf_t *head; /* bytes to write before the body; not released by the pump */
+    /* bytes to write before the head (a new upstream connection's PROXY header), not owned */
+    const uint8_t *pre;
+    uint32_t pre_len;
     /* DECHUNK: where the trailer fields that may be forwarded go, as "name: value" CRLF lines
        (NULL: dropped); the owner releases it */
     lg_buf_t **trailers;

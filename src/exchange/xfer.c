@@ -170,6 +170,11 @@ void lg_x_connect(lg_exchange_t *x)
     }
     x->u = u;
     x->reused = reused != 0;
+    x->up.pre_len = 0;
+    if (!reused && x->pool->conf->proxy_protocol != LG_PPOUT_OFF && lg_x_proxy_header(x) != LG_OK) {
+        lg_x_end(x, x->tunnel ? LG_XEND_CLOSE : LG_XEND_REPLY, 502);
+        return;
+    }
     lg_debug("upstream %s: %s connection (exchanges on it before: %u)", lg_backend_name(x->be),
              reused ? "reusing an idle keep-alive" : "new", u->requests);
     x->up.dst = &u->s;

@@ -41,6 +41,12 @@ void lg_x_reply_rules(const lg_exchange_t *x, lg_reply_msg_t *m);
 /* Answer x's request with its route's redirect or respond (answer.c); the exchange ends. */
 void lg_x_answer(lg_exchange_t *x, const lg_req_head_t *rq);
 
+/*
+ * Put the PROXY header of x's client in front of what goes on x->u, a new connection of a pool
+ * with proxy_protocol (xppout.c). LG_ERR: the address the client reached is unknown (logged).
+ */
+int lg_x_proxy_header(lg_exchange_t *x);
+
 /* Note why a tunnel is ending, unless an earlier cause was noted. */
 static inline void lg_x_why(lg_exchange_t *x, uint8_t why)
 {

@@ -38,6 +38,7 @@ static h1_txn_t *txn_new(h1_conn_t *hc)
     lg_exchange_init(&t->x, w, &lg_h1_xfront, hc, &hc->c.s, &hc->in, hc->c.ls->conf,
                      hc->c.ls->index, &hc->c.peer.sa);
     t->x.tls = lg_stream_ssl(&hc->c.s);
+    t->x.client_fd = hc->c.s.sock.io.fd;
     t->parsed = 0;
     t->head_done = 0;
     t->client_ka = 0;

@@ -154,6 +154,7 @@ static h2_stream_t *stream_new(h2_sess_t *h, int32_t id)
     lg_exchange_init(&st->x, h->w, &lg_h2_xfront, st, &st->vs, &st->req, c->ls->conf, c->ls->index,
                      &c->peer.sa);
     st->x.tls = lg_stream_ssl(&c->s);
+    st->x.client_fd = c->s.sock.io.fd;
     memset(&st->h, 0, sizeof(*st) - offsetof(h2_stream_t, h));
     st->h = h;
     st->id = id;

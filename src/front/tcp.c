@@ -46,6 +46,7 @@ static void relay_start(lg_conn_t *c)
     lg_exchange_init(&tc->x, c->ls->w, &tcp_xfront, c, &c->s, &tc->in, c->ls->conf, c->ls->index,
                      &c->peer.sa);
     tc->x.tls = lg_stream_ssl(&c->s);
+    tc->x.client_fd = c->s.sock.io.fd;
     lg_exchange_relay(&tc->x, c->ls->conf->pool);
 }
 

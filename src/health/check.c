@@ -20,6 +20,7 @@
 #include "core/sock.h"
 #include "event/loop.h"
 #include "health/watch.h"
+#include "upstream/ppout.h"
 
 #define LG_CHECK_TICK_MS 100
 #define LG_CHECK_RSP_MAX 128 /* enough for "HTTP/1.1 NNN" */
@@ -135,24 +136,34 @@ static void probe_fail_errno(probe_t *p, int err)
     probe_finish(p, 0, lg_log_reason(strerror(err), reason, sizeof(reason)));
 }
 
-static void probe_send(probe_t *p)
+/*
+ * Write the check's request: an http check's GET, after the LOCAL PROXY header of a pool with
+ * proxy_protocol (a connection of lifeguard's own, which names no client); a tcp check of such a
+ * pool sends the header alone. LG_OK when it all went out in the one write (else the probe failed).
+ */
+static int probe_send(probe_t *p)
 {
     const lg_health_check_conf_t *hc = &p->pool->health_check;
     const char *host = hc->host != NULL ? hc->host : p->be->addr.text;
+    uint8_t pp[LG_PPOUT_MAX];
     char req[LG_CHECK_REQ_MAX];
-    int fits = lg_format(req, sizeof(req),
+    int fits = hc->type != LG_CHECK_HTTP ||
+               lg_format(req, sizeof(req),
                          "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: lifeguard-health-check\r\n"
                          "Connection: close\r\n\r\n",
                          hc->path, host) == LG_OK;
-    struct iovec iov = {req, strlen(req)};
+    struct iovec iov[2] = {{pp, lg_ppout_local(p->pool->proxy_protocol, pp)}, {req, 0}};
 
+    if (hc->type == LG_CHECK_HTTP)
+        iov[1].iov_len = strlen(req);
     errno = 0;
-    if (!fits || lg_sock_writev(&p->w.sock, &iov, 1) != (ssize_t)iov.iov_len) {
+    if (!fits || lg_sock_writev(&p->w.sock, iov, 2) != (ssize_t)(iov[0].iov_len + iov[1].iov_len)) {
         probe_fail_errno(p, errno != 0 ? errno : EMSGSIZE);
-        return;
+        return LG_ERR;
     }
     p->sent = 1;
     p->got = 0;
+    return LG_OK;
 }
 
 /* Enough of the response to judge: "HTTP/1.x NNN". */
@@ -210,7 +221,8 @@ static void probe_event(lg_io_t *io, uint32_t ev)
             return;
         }
         if (p->pool->health_check.type == LG_CHECK_TCP) {
-            probe_finish(p, 1, "ok");
+            if (p->pool->proxy_protocol == LG_PPOUT_OFF || probe_send(p) == LG_OK)
+                probe_finish(p, 1, "ok");
             return;
         }
         probe_send(p);

@@ -355,6 +355,8 @@ void lg_upconn_release(lg_upconn_t *u)
     u->requests++;
     if (be->pool->conf->keepalive_max_idle == 0)
         why = "keepalive.max_idle is 0";
+    else if (be->pool->conf->proxy_protocol != LG_PPOUT_OFF)
+        why = "its PROXY header names one client (proxy_protocol)";
     else if (u->s.sock.flags & (LG_SOCK_EOF | LG_SOCK_ERR | LG_SOCK_HUP))
         why = "closed by the backend";
     else if (!drained(u))

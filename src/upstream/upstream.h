@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "event/loop.h"
 #include "stream/stream.h"
+#include "upstream/ppout.h"
 #include "upstream/shm.h"
 
 #define LG_STICKY_ID_LEN 16 /* hex digits of a sticky cookie's value */
@@ -49,6 +50,7 @@ struct lg_upconn {
     unsigned requests;        /* exchanges completed on it */
     unsigned addr_seq;        /* the address version of its member when it connected */
     unsigned connecting : 1;
+    uint8_t pp[LG_PPOUT_MAX]; /* its PROXY header (proxy_protocol), written before the request */
 };
 
 /* A pool member: a backend written as an address, or one DNS slot of a host name. */

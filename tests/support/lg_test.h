@@ -102,6 +102,11 @@ typedef struct lg_proc {
  */
 lg_proc_t *lg_origin_start(const char *args);
 lg_proc_t *lg_origin_startf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * Start `program` (a path) with `args` as lg_origin_start does; like lg-origin, it must print
+ * "listening HOST:PORT" first (e.g. /usr/bin/python3 with a script of tests/support).
+ */
+lg_proc_t *lg_server_start(const char *program, const char *args);
 
 /*
  * Write `yaml` to a fresh temp dir as lifeguard.yaml and run `lifeguard -c FILE` with stderr to

@@ -257,6 +257,14 @@ static void lg_proc_fail(lg_proc_t *p, const char *what, const char *why)
 
 lg_proc_t *lg_origin_start(const char *args)
 {
+    lg_proc_t *p = lg_server_start(lg_program("LG_TEST_ORIGIN", LG_ORIGIN), args);
+
+    p->is_origin = 1;
+    return p;
+}
+
+lg_proc_t *lg_server_start(const char *program, const char *args)
+{
     struct lg_proc_priv *pp = lg_proc_new("origin");
     lg_proc_t *p = &pp->pub;
     char *argv[LG_PROC_MAX_ARGS], *copy, *save = NULL, *tok, line[256];
@@ -265,14 +273,13 @@ lg_proc_t *lg_origin_start(const char *args)
     uint64_t deadline;
 
     copy = lg_test_keep(strdup(args ? args : ""), NULL);
-    argv[argc++] = (char *)lg_program("LG_TEST_ORIGIN", LG_ORIGIN);
+    argv[argc++] = (char *)program;
     for (tok = strtok_r(copy, " \t", &save); tok != NULL; tok = strtok_r(NULL, " \t", &save)) {
         if (argc >= LG_PROC_MAX_ARGS - 1)
-            cr_assert_fail("too many lg-origin arguments");
+            cr_assert_fail("too many arguments for %s", program);
         argv[argc++] = tok;
     }
     argv[argc] = NULL;
-    p->is_origin = 1;
     if (pipe2(pfd, O_CLOEXEC) < 0)
         cr_assert_fail("pipe2() failed: %s", strerror(errno));
     err_fd = lg_open_log(p->log_path);
@@ -302,11 +309,11 @@ lg_proc_t *lg_origin_start(const char *args)
     if (strncmp(line, "listening ", 10) != 0 || strchr(line, '\n') == NULL ||
         strrchr(line, ':') == NULL) {
         lg_reap(p, 0);
-        lg_proc_fail(p, "lg-origin", got ? "unexpected first line" : "no output");
+        lg_proc_fail(p, program, got ? "unexpected first line" : "no output");
     }
     p->port = atoi(strrchr(line, ':') + 1);
     if (p->port <= 0)
-        lg_proc_fail(p, "lg-origin", "bad port");
+        lg_proc_fail(p, program, "bad port");
     return p;
 }
 

@@ -1,0 +1,34 @@
+/*
+ * xppout.c - the PROXY header a pool with proxy_protocol sends first on a new upstream
+ * connection: the client's address and the one it connected to (upstream/ppout.h).
+ */
+#include "exchange/xint.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "http/diag.h"
+
+/*
+ * The header goes in the pump's first write, with the request head (or a relay's first bytes),
+ * and lives in the connection, which is never reused by another client.
+ */
+int lg_x_proxy_header(lg_exchange_t *x)
+{
+    struct sockaddr_storage local;
+    socklen_t len = sizeof(local);
+    char ctx[LG_DIAG_MAX];
+    int err;
+
+    if (getsockname(x->client_fd, (struct sockaddr *)&local, &len) < 0) {
+        err = errno;
+        lg_log(LG_LOG_ERR, "getsockname() of the client connection failed (%d: %s)%s", err,
+               strerror(err), lg_exchange_context(x, ctx, sizeof(ctx)));
+        return LG_ERR;
+    }
+    x->up.pre = x->u->pp;
+    x->up.pre_len = (uint32_t)lg_ppout_build(x->pool->conf->proxy_protocol, x->peer,
+                                             (const struct sockaddr *)&local, x->u->pp);
+    return LG_OK;
+}

@@ -1,0 +1,162 @@
+"""pp_backend.py - a backend that requires a PROXY protocol header on every connection.
+
+    /usr/bin/python3 pp_backend.py --expect v1|v2 [--tcp]
+
+Listens on 127.0.0.1 (port 0) and prints "listening 127.0.0.1:PORT". Every connection must
+start with exactly one header of the expected version, parsed strictly (HAProxy's
+proxy-protocol.txt): v1 "PROXY TCP4|TCP6 SRC DST SPORT DPORT" CRLF or "PROXY UNKNOWN" CRLF;
+v2 the 12-byte signature, version 2, command LOCAL (family UNSPEC, no address) or PROXY
+(TCP4/TCP6 STREAM, address block of exactly 12 or 36 bytes: lifeguard sends no TLV). Anything
+else is logged as "bad" on stderr and the connection is closed.
+
+What the header said is the connection's "peer": "SRC:SPORT>DST:DPORT", or "LOCAL".
+HTTP (default): each request head gets 200 with the body
+"conn=N peer=PEER req=K" LF (connections numbered from 1, requests on the connection from 1);
+a second PROXY header on a connection is a bad request (400, close).
+--tcp: the line "conn=N peer=PEER" LF is sent first, then every byte is echoed.
+One line per connection goes to stderr (the harness's log): "conn N PEER".
+"""
+
+import ipaddress
+import re
+import socket
+import struct
+import sys
+import threading
+
+SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+V1 = re.compile(rb"PROXY (TCP4|TCP6) ([0-9a-fA-F.:]+) ([0-9a-fA-F.:]+) (0|[1-9][0-9]{0,4}) "
+                rb"(0|[1-9][0-9]{0,4})\r\n")
+V1_MAX = 107
+
+lock = threading.Lock()
+count = 0
+
+
+class Bad(Exception):
+    pass
+
+
+def recv_exact(conn, n):
+    data = b""
+    while len(data) < n:
+        got = conn.recv(n - len(data))
+        if not got:
+            raise Bad("closed inside the header")
+        data += got
+    return data
+
+
+def port(text):
+    p = int(text)
+    if p > 65535:
+        raise Bad("port out of range")
+    return p
+
+
+def parse_v1(conn):
+    line = b""
+    while not line.endswith(b"\r\n"):
+        if len(line) >= V1_MAX:
+            raise Bad("v1 header longer than 107 bytes")
+        b = conn.recv(1)
+        if not b:
+            raise Bad("closed inside the header")
+        line += b
+    if line == b"PROXY UNKNOWN\r\n":
+        return "LOCAL"
+    m = V1.fullmatch(line)
+    if m is None:
+        raise Bad("malformed v1 header %r" % line)
+    want = ipaddress.IPv4Address if m.group(1) == b"TCP4" else ipaddress.IPv6Address
+    src, dst = want(m.group(2).decode()), want(m.group(3).decode())
+    return "%s:%d>%s:%d" % (src, port(m.group(4)), dst, port(m.group(5)))
+
+
+def parse_v2(conn):
+    head = recv_exact(conn, 16)
+    if head[:12] != SIG:
+        raise Bad("no v2 signature %r" % head)
+    ver_cmd, fam, length = head[12], head[13], struct.unpack("!H", head[14:16])[0]
+    if ver_cmd == 0x20:
+        if fam != 0 or length != 0:
+            raise Bad("LOCAL with an address")
+        return "LOCAL"
+    if ver_cmd != 0x21:
+        raise Bad("bad version/command %#x" % ver_cmd)
+    if fam == 0x11 and length == 12:
+        body = recv_exact(conn, 12)
+        src, dst = ipaddress.IPv4Address(body[0:4]), ipaddress.IPv4Address(body[4:8])
+        sport, dport = struct.unpack("!HH", body[8:12])
+    elif fam == 0x21 and length == 36:
+        body = recv_exact(conn, 36)
+        src, dst = ipaddress.IPv6Address(body[0:16]), ipaddress.IPv6Address(body[16:32])
+        sport, dport = struct.unpack("!HH", body[32:36])
+    else:
+        raise Bad("bad family %#x or length %d" % (fam, length))
+    return "%s:%d>%s:%d" % (src, sport, dst, dport)
+
+
+def serve_http(conn, cid, peer):
+    buf, req = b"", 0
+    while True:
+        while b"\r\n\r\n" not in buf:
+            got = conn.recv(65536)
+            if not got:
+                return
+            buf += got
+        head, buf = buf.split(b"\r\n\r\n", 1)
+        req += 1
+        if head.startswith(b"PROXY") or head.startswith(SIG[:4] + b"\x00"):
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close"
+                         b"\r\n\r\n")
+            print("bad conn %d: a second PROXY header" % cid, file=sys.stderr, flush=True)
+            return
+        body = ("conn=%d peer=%s req=%d\n" % (cid, peer, req)).encode()
+        close = b"\r\nconnection: close" in head.lower()
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s" %
+                     (len(body), b"Connection: close\r\n" if close else b"", body))
+        if close:
+            return
+
+
+def serve_tcp(conn, cid, peer):
+    conn.sendall(("conn=%d peer=%s\n" % (cid, peer)).encode())
+    while True:
+        got = conn.recv(65536)
+        if not got:
+            return
+        conn.sendall(got)
+
+
+def handle(conn, expect, tcp):
+    global count
+    with lock:
+        count += 1
+        cid = count
+    try:
+        peer = parse_v1(conn) if expect == "v1" else parse_v2(conn)
+        print("conn %d %s" % (cid, peer), file=sys.stderr, flush=True)
+        (serve_tcp if tcp else serve_http)(conn, cid, peer)
+    except Bad as e:
+        print("bad conn %d: %s" % (cid, e), file=sys.stderr, flush=True)
+    except OSError:
+        pass
+    finally:
+        conn.close()
+
+
+def main():
+    expect = sys.argv[sys.argv.index("--expect") + 1]
+    tcp = "--tcp" in sys.argv
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(128)
+    print("listening 127.0.0.1:%d" % ls.getsockname()[1], flush=True)
+    while True:
+        conn, _ = ls.accept()
+        threading.Thread(target=handle, args=(conn, expect, tcp), daemon=True).start()
+
+
+if __name__ == "__main__":
+    main()
