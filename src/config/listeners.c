@@ -27,16 +27,16 @@ void lg_conf_route_host(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_
     r->host_wildcard = strncmp(v->str, "*.", 2) == 0;
     name = v->str + (r->host_wildcard ? 2 : 0);
     if (strchr(v->str, ':') != NULL) {
-        lg_conf_perr(c, v, "invalid host %s: leave out the port (the host alone is matched)",
-                     lg_conf_q(c, v->str));
+        lg_conf_perr(c, v, "invalid %s %s: leave out the port (the %s alone is matched)", key->str,
+                     lg_conf_q(c, v->str), key->str);
         return;
     }
     if (!lg_conf_valid_hostname(name, strlen(name)) &&
         (r->host_wildcard || inet_pton(AF_INET, name, &ip) != 1)) {
         lg_conf_perr(c, v,
-                     "invalid host %s: expected a name such as api.example.com or "
+                     "invalid %s %s: expected a name such as api.example.com or "
                      "*.example.com",
-                     lg_conf_q(c, v->str));
+                     key->str, lg_conf_q(c, v->str));
         return;
     }
     /* A fully qualified name's trailing dot: requests' Host values are matched without it. */
@@ -169,8 +169,12 @@ static void conf_listener(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynod
     routes = lg_conf_seen(conf_listener_fields, seen, "routes");
     pool = lg_conf_seen(conf_listener_fields, seen, "pool");
     listen = lg_conf_seen(conf_listener_fields, seen, "listen");
-    if (routes != NULL)
+    if (routes != NULL) {
+        size_t mark = lg_conf_path_push(c, "routes", 0);
+
         conf_routes(c, routes->key, routes->val, l);
+        lg_conf_path_pop(c, mark);
+    }
     if (l->mode == LG_MODE_HTTP) {
         if (pool != NULL)
             lg_conf_key_err(c, pool->key, "pool",
