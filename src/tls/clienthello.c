@@ -67,8 +67,8 @@ static lg_hello_result_t server_name(cur_t data, char *name)
         get_vec(&list, 2, &host) != 0 || list.n != 0)
         return LG_HELLO_BAD;
     n = host.n;
-    if (n > 1 && host.p[n - 1] == '.')
-        n--; /* "example.com." names example.com */
+    if (n > 0 && host.p[n - 1] == '.')
+        n--; /* "example.com." names example.com; "." alone names nothing */
     if (n == 0 || n > LG_HELLO_NAME_MAX)
         return LG_HELLO_BAD;
     for (i = 0; i < n; i++) {
@@ -76,6 +76,8 @@ static lg_hello_result_t server_name(cur_t data, char *name)
 
         if (b >= 'A' && b <= 'Z')
             b = (uint8_t)(b - 'A' + 'a');
+        else if (b == '.' && (i == 0 || i == n - 1 || name[i - 1] == '.'))
+            return LG_HELLO_BAD; /* an empty label */
         else if (!((b >= 'a' && b <= 'z') || (b >= '0' && b <= '9') || b == '-' || b == '_' ||
                    b == '.'))
             return LG_HELLO_BAD;

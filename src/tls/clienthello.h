@@ -6,8 +6,9 @@
  * handshake message may be split over several handshake records (TLS allows it); its fragments
  * are joined as long as the whole fits LG_HELLO_MAX input bytes. Every length field is checked
  * against the bytes that hold it: a field running past its container, bytes left over inside a
- * container, a second server_name extension or a second host_name entry, an empty name, a name
- * over 255 bytes or with a byte other than a letter, digit, '-', '_' or '.' make the hello bad.
+ * container, a second server_name extension or a second host_name entry, an empty name or label
+ * ("a..b", ".a", "a.."; one trailing dot is dropped), a name over 255 bytes or with a byte
+ * other than a letter, digit, '-', '_' or '.' make the hello bad (closed, never guessed at).
  */
 #ifndef LG_CLIENTHELLO_H
 #define LG_CLIENTHELLO_H
