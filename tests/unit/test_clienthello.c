@@ -117,8 +117,7 @@ Test(clienthello, real_hellos)
         if (t[i].name != NULL)
             cr_assert_str_eq(name, t[i].name);
         for (size_t n = 0; n < in.n; n++)
-            cr_assert_eq(lg_hello_sni(in.p, n, name), LG_HELLO_MORE, "%s cut at %zu", t[i].file,
-                         n);
+            cr_assert_eq(lg_hello_sni(in.p, n, name), LG_HELLO_MORE, "%s cut at %zu", t[i].file, n);
         /* the same hello in records of 100 bytes, then of 1 byte (TLS allows both) */
         msg.n = 0;
         put(&msg, in.p + 5, in.n - 5);
