@@ -214,3 +214,41 @@ Test(sni, a_slow_hello_is_closed_at_client_header, .timeout = 60)
     cr_assert_str_eq(curl_get("x.example.org", f.port), "backend b\n");
     sni_finish(&f);
 }
+
+/* What the hello reader took goes first, the rest is relayed (spliced) both ways: a plain HTTP
+   client sent to an lg-origin catch-all uploads and downloads megabytes intact. */
+Test(sni, bytes_read_first_and_the_rest_arrive_intact, .timeout = 120)
+{
+    lg_proc_t *o = lg_origin_start("--name o");
+    lg_yaml_t *c = lg_yaml_new();
+    const uint64_t up = 8 * MIB, down = 32 * MIB;
+    lg_http_response_t *r;
+    lg_client_t *cl;
+    lg_proc_t *lg;
+
+    lg_yaml_set(c, "listeners.pass.listen", "127.0.0.1:0");
+    lg_yaml_set(c, "listeners.pass.mode", "tcp");
+    lg_yaml_add(c, "listeners.pass.routes", "{sni: x.example, pool: o}");
+    lg_yaml_add(c, "listeners.pass.routes", "{pool: o}");
+    lg_yaml_set(c, "pools.o.health_check", "{type: none}");
+    lg_yaml_add(c, "pools.o.backends", "127.0.0.1:%d", o->port);
+    lg = lg_yaml_start(c);
+    cl = lg_client_connect(lg_proc_port(lg, "pass"));
+    lg_client_set_timeout(cl, 60000);
+    cr_assert_eq(lg_client_sendf(cl,
+                                 "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %llu\r\n\r\n",
+                                 (unsigned long long)up),
+                 0);
+    cr_assert_eq(lg_client_send_pattern(cl, 0, up), 0);
+    r = lg_client_read(cl, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(lg_echo_field(r->body, "body-length"), lg_fmt("%llu", (unsigned long long)up));
+    cr_assert_str_eq(lg_echo_field(r->body, "body-fnv1a64"), lgt_hex(lg_pattern_checksum(up)));
+    r = lg_client_request(cl, "GET", lg_fmt("/size/%llu", (unsigned long long)down), NULL, NULL, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_eq(r->body_len, down);
+    cr_assert_eq(r->body_sum, lg_pattern_checksum(down));
+    lg_client_close(cl);
+    lg_lifeguard_finish(lg, NULL);
+    lg_proc_stop(o);
+}
