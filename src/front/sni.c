@@ -56,7 +56,9 @@ int lg_sni_route(lg_conn_t *c, lg_buf_t **in, char sni[LG_HELLO_NAME_MAX + 1], s
     sni[0] = '\0';
     while ((r = lg_hello_sni((const uint8_t *)(*in)->data + (*in)->pos, lg_buf_len(*in), sni)) ==
            LG_HELLO_MORE) {
-        if ((rc = read_more(c, *in)) != LG_OK)
+        if ((rc = read_more(c, *in)) == LG_AGAIN && lg_buf_len(*in) == 0)
+            lg_buf_put(in); /* an idle connection holds no buffer */
+        if (rc != LG_OK)
             return rc;
     }
     if (r != LG_HELLO_SNI)

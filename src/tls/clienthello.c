@@ -117,12 +117,14 @@ static lg_hello_result_t hello_body(cur_t c, char *name)
 }
 
 /*
- * Join the fragments of the handshake records at the start of `in` into `hs` until the
- * client_hello message is whole; its body in `body`. LG_HELLO_SNI here means "whole".
+ * Join the fragments of the handshake records at the start of `in` until the client_hello
+ * message is whole; its body in `body`. A message in the first record is read in place; the
+ * fragments of several are copied into `hs`. LG_HELLO_SNI here means "whole".
  */
 static lg_hello_result_t join_records(const uint8_t *in, size_t len, uint8_t *hs, cur_t *body)
 {
     size_t off = 0, have = 0, rec;
+    const uint8_t *data = NULL;
     long msg_len = -1;
     cur_t head;
 
@@ -134,11 +136,18 @@ static lg_hello_result_t join_records(const uint8_t *in, size_t len, uint8_t *hs
             return LG_HELLO_BAD;
         if (len - off - REC_HEAD < rec)
             return off + REC_HEAD + rec > LG_HELLO_MAX ? LG_HELLO_BAD : LG_HELLO_MORE;
-        memcpy(hs + have, in + off + REC_HEAD, rec);
+        if (data == NULL) {
+            data = in + REC_HEAD;
+        } else {
+            if (data != hs)
+                memcpy(hs, data, have);
+            data = hs;
+            memcpy(hs + have, in + off + REC_HEAD, rec);
+        }
         have += rec;
         off += REC_HEAD + rec;
         if (msg_len < 0 && have >= 4) {
-            head = (cur_t){hs, have};
+            head = (cur_t){data, have};
             if (get_uint(&head, 1) != HS_HELLO)
                 return LG_HELLO_BAD;
             msg_len = get_uint(&head, 3);
@@ -146,7 +155,7 @@ static lg_hello_result_t join_records(const uint8_t *in, size_t len, uint8_t *hs
                 return LG_HELLO_BAD; /* could never be whole within one record's worth */
         }
     }
-    *body = (cur_t){hs + 4, (size_t)msg_len};
+    *body = (cur_t){data + 4, (size_t)msg_len};
     return LG_HELLO_SNI;
 }
 
