@@ -113,8 +113,7 @@ static void tcp_event(lg_conn_t *c, uint32_t ev)
     tcp_run(c);
 }
 
-/* The connection's own timer bounds the handshake (or ClientHello); the exchange times the relay.
- */
+/* The connection's own timer bounds the handshake or the ClientHello; the exchange, the relay. */
 static void tcp_timeout(lg_conn_t *c)
 {
     if (c->state != TCP_HELLO) {
