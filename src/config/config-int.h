@@ -330,6 +330,10 @@ void lg_conf_redirect(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t 
                       const lg_conf_field_t *f);
 void lg_conf_respond(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
                      const lg_conf_field_t *f);
+/* LG_CONF_CUSTOM handler of a route's host (http) or sni (tcp): exact or "*.suffix" (listeners.c).
+ */
+void lg_conf_route_host(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                        const lg_conf_field_t *f);
 /* After a route's walk: it needs a pool (`pool`: its seen entry, NULL if absent) or an answer. */
 void lg_conf_route_target(lg_conf_ctx_t *c, const lg_ynode_t *item, const lg_route_conf_t *r,
                           const lg_conf_seen_t *pool);

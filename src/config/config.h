@@ -298,7 +298,7 @@ typedef struct lg_listener_conf {
     char *name;
     lg_addr_t addr;
     lg_listener_mode_t mode; /* default http */
-    lg_route_conf_t *routes; /* http mode, >= 1 */
+    lg_route_conf_t *routes; /* http: >= 1; tcp: 0 (pool) or by SNI (host: the sni, NULL: any) */
     size_t nroutes;
     size_t pool;        /* tcp mode: index into lg_config.pools */
     lg_tls_conf_t *tls; /* NULL: plain */

@@ -1,6 +1,7 @@
 /*
  * listeners.c - the listeners section: the tables of a listener and of its routes, the route's
- * Host match, and the checks between a listener's keys (http needs routes, tcp needs one pool).
+ * Host match, and the checks between a listener's keys (http needs routes, tcp one pool or
+ * routes by SNI).
  * The tls section's table is in tls.c.
  * Each listen address is recorded for the clash check of xref.c.
  */
@@ -10,9 +11,9 @@
 
 #include "config/config-int.h"
 
-/* A Host to match: an exact name or "*.suffix", stored lower-case. */
-static void conf_route_host(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v,
-                            void *base, const lg_conf_field_t *f)
+/* A Host (or tcp: SNI) to match: an exact name or "*.suffix", stored lower-case. */
+void lg_conf_route_host(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                        const lg_conf_field_t *f)
 {
     lg_route_conf_t *r = base;
     const char *name;
@@ -26,16 +27,16 @@ static void conf_route_host(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_yn
     r->host_wildcard = strncmp(v->str, "*.", 2) == 0;
     name = v->str + (r->host_wildcard ? 2 : 0);
     if (strchr(v->str, ':') != NULL) {
-        lg_conf_perr(c, v, "invalid host %s: leave out the port (the host alone is matched)",
-                     lg_conf_q(c, v->str));
+        lg_conf_perr(c, v, "invalid %s %s: leave out the port (the %s alone is matched)", key->str,
+                     lg_conf_q(c, v->str), key->str);
         return;
     }
     if (!lg_conf_valid_hostname(name, strlen(name)) &&
         (r->host_wildcard || inet_pton(AF_INET, name, &ip) != 1)) {
         lg_conf_perr(c, v,
-                     "invalid host %s: expected a name such as api.example.com or "
+                     "invalid %s %s: expected a name such as api.example.com or "
                      "*.example.com",
-                     lg_conf_q(c, v->str));
+                     key->str, lg_conf_q(c, v->str));
         return;
     }
     /* A fully qualified name's trailing dot: requests' Host values are matched without it. */
@@ -44,9 +45,6 @@ static void conf_route_host(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_yn
         s[i] = (char)tolower((unsigned char)s[i]);
     r->host = s;
 }
-
-static void conf_routes(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
-                        const lg_conf_field_t *f);
 
 static const char *const conf_modes[] = {"http", "tcp", NULL};
 
@@ -80,7 +78,7 @@ static const lg_conf_field_t conf_listener_fields[] = {
     LG_CONF_ROW("listen", LG_CONF_ADDR, lg_listener_conf_t, addr, 0, 0,
                 .aux = LG_ADDR_PORT0 | LG_ADDR_ANYHOST, .flags = LG_CONF_REQUIRED),
     LG_CONF_FN("mode", conf_mode),
-    LG_CONF_FN("routes", conf_routes),
+    {.name = "routes", .type = LG_CONF_LATER}, /* read once the mode is known */
     LG_CONF_ROW("pool", LG_CONF_CUSTOM, lg_listener_conf_t, pool, 0, 0, .fn = lg_conf_pool_ref),
     LG_CONF_FN("tls", lg_conf_tls),
     LG_CONF_ROW("http2", LG_CONF_ENUM, lg_listener_conf_t, http2, 0, 0, .names = lg_conf_onoff),
@@ -89,7 +87,7 @@ static const lg_conf_field_t conf_listener_fields[] = {
 };
 
 static const lg_conf_field_t conf_route_fields[] = {
-    LG_CONF_FN("host", conf_route_host),
+    LG_CONF_FN("host", lg_conf_route_host),
     LG_CONF_ROW("path_prefix", LG_CONF_CUSTOM, lg_route_conf_t, path_prefix, 0, 0,
                 .fn = lg_conf_path_prefix),
     LG_CONF_ROW("pool", LG_CONF_CUSTOM, lg_route_conf_t, pool, 0, 0, .fn = lg_conf_pool_ref),
@@ -110,15 +108,23 @@ static const lg_conf_field_t conf_route_fields[] = {
     LG_CONF_END,
 };
 
-static void conf_routes(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
-                        const lg_conf_field_t *f)
+/* A tcp listener's routes (TLS passthrough): the ClientHello's server name, and a pool. */
+static const lg_conf_field_t conf_tcp_route_fields[] = {
+    LG_CONF_FN("sni", lg_conf_route_host),
+    LG_CONF_ROW("pool", LG_CONF_CUSTOM, lg_route_conf_t, pool, 0, 0, .fn = lg_conf_pool_ref),
+    LG_CONF_END,
+};
+
+/* The routes of listener `l`, read with the table of its mode. */
+static void conf_routes(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v,
+                        lg_listener_conf_t *l)
 {
+    const lg_conf_field_t *fields =
+        l->mode == LG_MODE_TCP ? conf_tcp_route_fields : conf_route_fields;
     lg_conf_seen_t seen[LG_CONF_MAX_FIELDS];
-    lg_listener_conf_t *l = base;
     const lg_ynode_t *item;
     size_t i, mark;
 
-    LG_UNUSED(f);
     if (lg_conf_want_items(c, key, v, LG_YNODE_SEQ, "needs at least one route",
                            "a list of routes") != LG_OK)
         return;
@@ -133,12 +139,31 @@ static void conf_routes(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_
             continue;
         mark = lg_conf_path_push(c, NULL, i);
         lg_conf_route_defaults(&l->routes[i]);
-        lg_conf_walk(c, item, item, conf_route_fields, &l->routes[i], seen);
-        lg_conf_route_check(c, &l->routes[i],
-                            lg_conf_seen(conf_route_fields, seen, "strip_prefix"));
-        lg_conf_route_target(c, item, &l->routes[i], lg_conf_seen(conf_route_fields, seen, "pool"));
+        lg_conf_walk(c, item, item, fields, &l->routes[i], seen);
+        if (l->mode == LG_MODE_TCP && lg_conf_seen(fields, seen, "pool") == NULL)
+            lg_conf_perr(c, item, "missing required key \"pool\"");
+        if (l->mode == LG_MODE_HTTP) {
+            lg_conf_route_check(c, &l->routes[i], lg_conf_seen(fields, seen, "strip_prefix"));
+            lg_conf_route_target(c, item, &l->routes[i], lg_conf_seen(fields, seen, "pool"));
+        }
         lg_conf_path_pop(c, mark);
     }
+}
+
+/* A tcp listener has one pool, or routes by SNI (TLS passthrough, which never terminates). */
+static void conf_tcp_check(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_listener_conf_t *l,
+                           const lg_conf_seen_t *routes, const lg_conf_seen_t *pool)
+{
+    if (routes != NULL && pool != NULL)
+        lg_conf_key_err(c, pool->key, "pool",
+                        "not used with \"routes\" (a tcp listener has one \"pool\", or routes "
+                        "by SNI)");
+    else if (routes == NULL && pool == NULL)
+        lg_conf_perr(c, key, "missing required key \"pool\" (mode: tcp; or \"routes\" by SNI)");
+    if (routes != NULL && l->tls != NULL)
+        lg_conf_key_err(c, routes->key, "routes",
+                        "not used with \"tls\" (routes by SNI pass TLS through to the backends "
+                        "undecrypted; a tcp listener with tls terminates it and has one \"pool\")");
 }
 
 static void conf_listener(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *elem)
@@ -152,6 +177,12 @@ static void conf_listener(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynod
     routes = lg_conf_seen(conf_listener_fields, seen, "routes");
     pool = lg_conf_seen(conf_listener_fields, seen, "pool");
     listen = lg_conf_seen(conf_listener_fields, seen, "listen");
+    if (routes != NULL) {
+        size_t mark = lg_conf_path_push(c, "routes", 0);
+
+        conf_routes(c, routes->key, routes->val, l);
+        lg_conf_path_pop(c, mark);
+    }
     if (l->mode == LG_MODE_HTTP) {
         if (pool != NULL)
             lg_conf_key_err(c, pool->key, "pool",
@@ -165,11 +196,7 @@ static void conf_listener(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynod
             lg_conf_key_err(c, http2->key, "http2",
                             "only used with \"mode: http\" (a tcp listener relays bytes)");
         l->http2 = 0;
-        if (routes != NULL)
-            lg_conf_key_err(c, routes->key, "routes",
-                            "not used with \"mode: tcp\" (a tcp listener has one \"pool\")");
-        if (pool == NULL)
-            lg_conf_perr(c, key, "missing required key \"pool\" (mode: tcp)");
+        conf_tcp_check(c, key, l, routes, pool);
     }
     if (listen != NULL)
         l->listen_pos = (lg_conf_pos_t){listen->val->line, listen->val->col};
@@ -187,3 +214,4 @@ const lg_conf_named_desc_t lg_conf_listeners_desc = {"listener",
 
 LG_CONF_FITS(conf_listener_fields);
 LG_CONF_FITS(conf_route_fields);
+LG_CONF_FITS(conf_tcp_route_fields);

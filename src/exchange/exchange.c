@@ -431,7 +431,8 @@ void lg_exchange_relay(lg_exchange_t *x, size_t pool)
     x->up.buf = x->cin;
     x->down.dst = x->client;
     x->down.buf = &x->rbuf;
-    lg_pump_start(&x->up, LG_BODY_EOF, 0, 0);
+    /* bytes the front read already (a ClientHello routed on) go first */
+    lg_pump_start(&x->up, LG_BODY_EOF, 0, *x->cin != NULL ? (uint32_t)lg_buf_len(*x->cin) : 0);
     lg_pump_start(&x->down, LG_BODY_EOF, 0, 0);
     if (picked == LG_AGAIN)
         lg_x_wait(x);

@@ -57,5 +57,6 @@ void lg_x_relay_log(const lg_exchange_t *x)
     e.duration_ms = lg_now - x->start;
     e.end = end_text(x);
     e.tls = x->tls;
+    e.sni = x->sni != NULL ? x->sni : "";
     lg_alog_write_tcp(&e);
 }

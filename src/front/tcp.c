@@ -3,18 +3,21 @@
  * pool (hash balancing keys on the client address); both directions are relayed until each
  * side has closed, half-closes passed on. Idle for timeouts.tunnel, it is closed. Each connection
  * that reached the relay writes one access log line when it ends (exchange/relaylog.c).
+ * A listener with routes first reads the ClientHello to pick the pool (TLS passthrough, sni.h).
  */
 #include "front/conn.h"
 
 #include "exchange/exchange.h"
 #include "core/log.h"
 #include "front/listener.h"
+#include "front/sni.h"
 #include "stream/tls.h"
 
 typedef struct tcp_conn {
     lg_conn_t c;  /* first */
     lg_buf_t *in; /* client bytes waiting for the backend */
     lg_exchange_t x;
+    char sni[LG_HELLO_NAME_MAX + 1]; /* TLS passthrough: the server name routed on, or "" */
 } tcp_conn_t;
 
 static void tcp_ended(lg_exchange_t *x, const lg_xend_t *end)
@@ -34,10 +37,10 @@ static const lg_xfront_t tcp_xfront = {
     .again = tcp_again,
 };
 
-enum { TCP_HANDSHAKE, TCP_RELAY };
+enum { TCP_HANDSHAKE, TCP_HELLO, TCP_RELAY };
 
 /* The relay starts once the stream carries bytes (a TLS handshake first: TLS offload). */
-static void relay_start(lg_conn_t *c)
+static void relay_start(lg_conn_t *c, size_t pool)
 {
     tcp_conn_t *tc = (tcp_conn_t *)c;
 
@@ -47,7 +50,27 @@ static void relay_start(lg_conn_t *c)
                      &c->peer.sa);
     tc->x.tls = lg_stream_ssl(&c->s);
     tc->x.client_fd = c->s.sock.io.fd;
-    lg_exchange_relay(&tc->x, c->ls->conf->pool);
+    tc->x.sni = tc->sni;
+    lg_exchange_relay(&tc->x, pool);
+}
+
+/* TLS passthrough: the pool is the route of the ClientHello's server name. */
+static void hello_run(lg_conn_t *c)
+{
+    tcp_conn_t *tc = (tcp_conn_t *)c;
+    size_t pool;
+
+    c->state = TCP_HELLO;
+    switch (lg_sni_route(c, &tc->in, tc->sni, &pool)) {
+    case LG_OK:
+        relay_start(c, pool);
+        return;
+    case LG_AGAIN:
+        return;
+    default:
+        lg_conn_close(c);
+        return;
+    }
 }
 
 static void tcp_run(lg_conn_t *c)
@@ -56,9 +79,16 @@ static void tcp_run(lg_conn_t *c)
         lg_exchange_run(&((tcp_conn_t *)c)->x);
         return;
     }
+    if (c->state == TCP_HELLO) {
+        hello_run(c);
+        return;
+    }
     switch (lg_conn_handshake(c)) {
     case LG_OK:
-        relay_start(c);
+        if (c->ls->conf->nroutes > 0)
+            hello_run(c);
+        else
+            relay_start(c, c->ls->conf->pool);
         return;
     case LG_AGAIN:
         return;
@@ -84,10 +114,18 @@ static void tcp_event(lg_conn_t *c, uint32_t ev)
     tcp_run(c);
 }
 
-/* The connection's own timer bounds the handshake; the exchange times the relay. */
+/* The connection's own timer bounds the handshake or the ClientHello; the exchange, the relay. */
 static void tcp_timeout(lg_conn_t *c)
 {
-    lg_conn_handshake_timeout(c);
+    if (c->state != TCP_HELLO) {
+        lg_conn_handshake_timeout(c);
+        return;
+    }
+    lg_log(LG_LOG_INFO,
+           "client sent no complete ClientHello within timeouts.client_header to the "
+           "listener %s: closed",
+           c->ls->conf->name);
+    lg_conn_close(c);
 }
 
 static void tcp_release(lg_conn_t *c)

@@ -221,6 +221,7 @@ void lg_alog_write(const lg_alog_entry_t *e)
 void lg_alog_write_tcp(const lg_alog_tcp_t *e)
 {
     char line[LG_ALOG_LINE], tls[LG_ALOG_TLS_MAX];
+    const char *sni = e->sni != NULL ? e->sni : ""; /* a validated host name: nothing to escape */
     int n;
 
     if (fd < 0)
@@ -231,17 +232,18 @@ void lg_alog_write_tcp(const lg_alog_tcp_t *e)
         n = snprintf(line, sizeof(line),
                      "{\"time\":\"%s\",\"type\":\"tcp\",\"client\":\"%s\",\"client_port\":%u,"
                      "\"listener\":\"%s\",\"pool\":\"%s\",\"upstream\":\"%s\",\"bytes_in\":%llu,"
-                     "\"bytes_out\":%llu,\"duration_ms\":%llu,\"end\":\"%s\"%s}\n",
+                     "\"bytes_out\":%llu,\"duration_ms\":%llu,\"end\":\"%s\"%s%s%s%s}\n",
                      cached_iso, e->client, e->client_port, e->listener, e->pool, e->upstream,
                      (unsigned long long)e->bytes_in, (unsigned long long)e->bytes_out,
-                     (unsigned long long)e->duration_ms, e->end, tls);
+                     (unsigned long long)e->duration_ms, e->end, tls, sni[0] ? ",\"sni\":\"" : "",
+                     sni, sni[0] ? "\"" : "");
     } else {
-        n = snprintf(line, sizeof(line), "%s%s%s:%u [%s] %s %s/%s %llu %llu %llu \"%s\"\n",
+        n = snprintf(line, sizeof(line), "%s%s%s:%u [%s] %s %s/%s %llu %llu %llu \"%s\"%s%s\n",
                      strchr(e->client, ':') != NULL ? "[" : "", e->client,
                      strchr(e->client, ':') != NULL ? "]" : "", e->client_port, cached_local,
                      e->listener, e->pool, e->upstream[0] ? e->upstream : "-",
                      (unsigned long long)e->duration_ms, (unsigned long long)e->bytes_in,
-                     (unsigned long long)e->bytes_out, e->end);
+                     (unsigned long long)e->bytes_out, e->end, sni[0] ? " sni=" : "", sni);
     }
     append(line, n, sizeof(line));
 }

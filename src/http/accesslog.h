@@ -46,6 +46,7 @@ typedef struct lg_alog_tcp {
     uint64_t duration_ms;
     const char *end; /* how it ended: "closed by client", "timeout", ... */
     const SSL *tls;  /* TLS offload: the client's session (json: tls_* fields); NULL: plain */
+    const char *sni; /* TLS passthrough: the server name routed on; "" when none */
 } lg_alog_tcp_t;
 
 /* Open the access log of `cf` (log.access: "stdout", a path, or NULL for off). */
@@ -57,8 +58,8 @@ void lg_alog_flush(void);
 void lg_alog_write(const lg_alog_entry_t *e);
 /*
  * A tcp connection's line. Text (access_format combined, as HAProxy's tcplog): `CLIENT:PORT
- * [TIME] LISTENER POOL/BACKEND DURATION_MS BYTES_IN BYTES_OUT "END"`; json: one object with
- * "type":"tcp".
+ * [TIME] LISTENER POOL/BACKEND DURATION_MS BYTES_IN BYTES_OUT "END"`, then ` sni=NAME` after a
+ * TLS passthrough routed on a server name; json: one object with "type":"tcp" (and "sni").
  */
 void lg_alog_write_tcp(const lg_alog_tcp_t *e);
 

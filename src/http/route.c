@@ -29,7 +29,7 @@ lg_span_t lg_route_host(lg_span_t h)
     return h;
 }
 
-static int host_matches(const lg_route_conf_t *r, lg_span_t host)
+int lg_route_host_matches(const lg_route_conf_t *r, lg_span_t host)
 {
     size_t n;
 
@@ -84,7 +84,7 @@ const lg_route_conf_t *lg_route_match(const lg_listener_conf_t *ls, const lg_req
     for (size_t i = 0; i < ls->nroutes; i++) {
         const lg_route_conf_t *r = &ls->routes[i];
 
-        if (r->host != NULL && !host_matches(r, h))
+        if (r->host != NULL && !lg_route_host_matches(r, h))
             continue;
         if (r->path_prefix != NULL) {
             size_t n = strlen(r->path_prefix);

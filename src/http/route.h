@@ -13,6 +13,9 @@
  */
 lg_span_t lg_route_host(lg_span_t host);
 
+/* `host` (without port or trailing dot) matches the route's host, exact or "*.suffix" (set). */
+int lg_route_host_matches(const lg_route_conf_t *r, lg_span_t host);
+
 /*
  * The first route of `ls` matching the scanned request `rq` (its target normalised): its Host
  * (case-insensitive, port ignored, "*.suffix" matches names ending in ".suffix"), its path

@@ -1291,9 +1291,25 @@ FIXTURE(unknown_pool,
 FIXTURE(mode_mismatch, ":2:3: error: listeners.web: missing required key \"routes\"",
         ":4:5: error: listeners.web.pool: only used with \"mode: tcp\" (http listeners use "
         "\"routes\")",
-        ":5:3: error: listeners.db: missing required key \"pool\" (mode: tcp)",
-        ":8:5: error: listeners.db.routes: not used with \"mode: tcp\" (a tcp listener has one "
-        "\"pool\")")
+        ":5:3: error: listeners.db: missing required key \"pool\" (mode: tcp; or \"routes\" by "
+        "SNI)")
+FIXTURE(sni_routes_bad,
+        ":5:5: error: listeners.both.pool: not used with \"routes\" (a tcp listener has one "
+        "\"pool\", or routes by SNI)",
+        ":10:5: error: listeners.terminate.routes: not used with \"tls\" (routes by SNI pass TLS "
+        "through to the backends undecrypted; a tcp listener with tls terminates it and has one "
+        "\"pool\")",
+        ":22:14: error: listeners.keys.routes[0].sni: invalid sni \"*.-bad.example\": expected a "
+        "name such as api.example.com or *.example.com",
+        ":24:14: error: listeners.keys.routes[1].sni: invalid sni \"a.example:443\": leave out the "
+        "port (the sni alone is matched)",
+        ":26:9: error: unknown key \"host\" (expected one of: sni, pool)",
+        ":28:9: error: listeners.keys.routes[3]: missing required key \"pool\"",
+        ":30:15: error: listeners.keys.routes[4].pool: unknown pool \"nope\"",
+        ":31:9: error: unknown key \"path_prefix\" (expected one of: sni, pool)",
+        ":36:9: error: unknown key \"sni\" (expected one of: host, path_prefix, pool, redirect, "
+        "respond, methods, headers, strip_prefix, timeouts, limits, retries, allow, deny, "
+        "rate_limit, request_headers, response_headers)")
 FIXTURE(empty_lists, ":4:13: error: listeners.web.routes: needs at least one route",
         ":7:5: error: pools.app.backends: a pool needs at least one backend")
 FIXTURE(empty_maps, ":1:12: error: listeners: at least one listener is needed",
@@ -1808,4 +1824,36 @@ Test(config_errors, proxy_protocol_values)
 
         expect_text_errors("pp.yaml", text, (const char *const[]){cases[i].error, NULL});
     }
+}
+
+/* TLS passthrough: tcp routes by SNI, read whatever the order of `routes` and `mode`. */
+Test(config, tcp_routes_by_sni)
+{
+    char *dir = lg_test_tmpdir(), *path;
+    const lg_listener_conf_t *l;
+    lg_config_t *cf;
+
+    path = lg_test_write_file(dir, "sni.yaml",
+                              "listeners:\n  pass:\n    listen: 127.0.0.1:8443\n    routes:\n"
+                              "      - {sni: A.Example.COM., pool: a}\n"
+                              "      - {sni: \"*.Internal.example\", pool: b}\n"
+                              "      - pool: b\n"
+                              "    mode: tcp\n"
+                              "pools:\n  a:\n    backends: [127.0.0.1:9001]\n"
+                              "  b:\n    backends: [127.0.0.1:9002]\n");
+    cf = load_ok(path);
+    l = &cf->listeners[0];
+    cr_assert_eq(l->mode, LG_MODE_TCP);
+    cr_assert_eq(l->nroutes, 3);
+    cr_assert_str_eq(l->routes[0].host, "a.example.com", "lower-case, trailing dot dropped");
+    cr_assert_eq(l->routes[0].host_wildcard, 0);
+    cr_assert_eq(l->routes[0].pool, 0);
+    cr_assert_str_eq(l->routes[1].host, "*.internal.example");
+    cr_assert_eq(l->routes[1].host_wildcard, 1);
+    cr_assert_eq(l->routes[1].pool, 1);
+    cr_assert_null(l->routes[2].host, "the catch-all");
+    cr_assert_eq(l->routes[2].pool, 1);
+    lg_config_free(cf);
+    free(path);
+    lg_test_rmtree(dir);
 }
