@@ -242,6 +242,7 @@ static const lg_conf_field_t conf_pool_fields[] = {
     {.name = "queue", .type = LG_CONF_SECTION, .sub = conf_queue_fields},
     LG_CONF_ROW("slow_start", LG_CONF_DURATION, lg_pool_conf_t, slow_start, 0, LG_MSEC_HOUR),
     LG_CONF_FN("sticky", lg_conf_sticky),
+    LG_CONF_FN("tls", lg_conf_pool_tls),
     LG_CONF_END,
 };
 
@@ -282,6 +283,9 @@ static void conf_pool(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t 
     s = lg_conf_seen(conf_pool_fields, seen, "queue");
     if (s != NULL && !lg_pool_limited(p))
         lg_conf_key_err(c, s->key, "queue", "only used with backends that have max_connections");
+    s = lg_conf_seen(conf_pool_fields, seen, "tls");
+    if (s != NULL)
+        lg_conf_pool_tls_check(c, s->key, p);
 }
 
 const lg_conf_named_desc_t lg_conf_pools_desc = {"pool",

@@ -28,6 +28,17 @@
 int lg_stream_tls(lg_stream_t *s, int fd, lg_io_handler_t handler, SSL *ssl, int ktls);
 
 /*
+ * Make the connected plain stream `s` (a backend connection) a client-side TLS stream with
+ * `ssl` (in connect state, owned from here as above), keeping its fd, handler and the socket
+ * readiness seen so far. On LG_ERR `s` is still the plain stream. The handshake runs in
+ * lg_stream_handshake(), as for a server stream.
+ */
+int lg_stream_tls_client(lg_stream_t *s, SSL *ssl, int ktls);
+
+/* Decrypted bytes wait in the TLS object of `s` (0 for another stream). */
+int lg_stream_tls_pending(const lg_stream_t *s);
+
+/*
  * Free the record buffers of TLS streams that have not read or written for `quiet` ms (called
  * every second): an idle connection (keep-alive, a quiet WebSocket, a slow backend) holds none.
  * At most 64 streams keep theirs between uses at any time (the most recently active ones).
