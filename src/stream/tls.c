@@ -375,6 +375,10 @@ static void tls_release(lg_stream_t *s)
 
     if (t->held)
         held_unlink(t);
+    /* OpenSSL makes the session of a connection freed without a close_notify unresumable: a
+     * healthy connection that simply ends keeps it (a backend's, resumed by the next one). */
+    if (t->handshaken && !(s->sock.flags & LG_SOCK_ERR))
+        SSL_set_shutdown(t->ssl, SSL_get_shutdown(t->ssl) | SSL_SENT_SHUTDOWN);
     SSL_free(t->ssl);
     free(t);
 }

@@ -49,8 +49,8 @@ static void tls_vmsg(lg_tls_load_t *ld, lg_conf_pos_t pos, const char *key, int 
 
     vsnprintf(msg, sizeof(msg), fmt, ap);
     if (warn) {
-        lg_log(LG_LOG_WARN, "%s:%u:%u: warning: %s.%s.tls.%s: %s", ld->cf->file, pos.line,
-               pos.col, section, name, key, msg);
+        lg_log(LG_LOG_WARN, "%s:%u:%u: warning: %s.%s.tls.%s: %s", ld->cf->file, pos.line, pos.col,
+               section, name, key, msg);
         return;
     }
     lg_config_error_add(ld->errs, ld->cf, pos, "%s.%s.tls.%s: %s", section, name, key, msg);
@@ -354,11 +354,11 @@ int lg_tls_cert_load(lg_tls_load_t *ld, size_t i, lg_tls_cert_t *out)
     return lg_tls_ocsp_load(ld, i, out);
 }
 
-STACK_OF(X509) * lg_tls_read_cas(lg_tls_load_t *ld, const char *path, lg_conf_pos_t pos,
-                                 const char *key)
+STACK_OF(X509) *
+    lg_tls_read_cas(lg_tls_load_t *ld, const char *path, lg_conf_pos_t pos, const char *key)
 {
     char why[LG_TLS_REASON_MAX];
-    STACK_OF(X509) *cas;
+    STACK_OF(X509) * cas;
     BIO *b = lg_tls_read(ld, path, pos, key);
     X509 *x;
 

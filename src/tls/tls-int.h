@@ -97,8 +97,8 @@ int lg_tls_cert_load(lg_tls_load_t *ld, size_t i, lg_tls_cert_t *out);
 int lg_tls_pair_load(lg_tls_load_t *ld, const lg_tls_cert_conf_t *cc, const char *ckey,
                      const char *kkey, lg_tls_cert_t *out);
 /* The PEM CA certificates of `path` (free with sk_X509_pop_free), or NULL after reporting why. */
-STACK_OF(X509) * lg_tls_read_cas(lg_tls_load_t *ld, const char *path, lg_conf_pos_t pos,
-                                 const char *key);
+STACK_OF(X509) *
+    lg_tls_read_cas(lg_tls_load_t *ld, const char *path, lg_conf_pos_t pos, const char *key);
 /* Build the client context of every pool with `tls` (upctx.c); LG_ERR when one failed. */
 int lg_tls_pools_load(lg_tls_load_t *ld);
 /* Free them (upctx.c). */

@@ -19,8 +19,8 @@ static const lg_upconn_t *failed; /* the connection `failure` is about */
 int lg_uptls_start(lg_upconn_t *u)
 {
     const lg_addr_t *a = &u->be->conf->addr;
-    SSL *ssl = lg_tls_client_new(u->be->pool->conf->tls, a->host, !a->is_hostname,
-                                 &u->be->tls_session);
+    SSL *ssl =
+        lg_tls_client_new(u->be->pool->conf->tls, a->host, !a->is_hostname, &u->be->tls_session);
 
     if (ssl == NULL || lg_stream_tls_client(&u->s, ssl, 0) != LG_OK) {
         snprintf(failure, sizeof(failure), "TLS setup failed (out of memory) with");
