@@ -19,6 +19,7 @@
 #include "core/net.h"
 #include "core/sock.h"
 #include "event/loop.h"
+#include "health/tlsprobe.h"
 #include "health/watch.h"
 
 #define LG_CHECK_TICK_MS 100
@@ -34,6 +35,7 @@ typedef struct probe {
     const lg_backend_conf_t *be;
     lg_be_state_t *st;
     int sent;          /* the request went out (http): what comes now is the response */
+    SSL *ssl;          /* pool tls: the TLS of the attempt under way, NULL before it starts */
     int initial;       /* no verdict yet: counts towards `ready` */
     unsigned addr_seq; /* the member's address version being checked */
     size_t got;
@@ -85,6 +87,7 @@ static void probe_finish(probe_t *p, int ok, const char *reason)
     int first = st->last_check == 0;
     unsigned up = atomic_load(&st->up);
 
+    lg_tlsprobe_free(&p->ssl);
     lg_watch_close(&p->w);
     if (atomic_load(&st->addr_seq) != p->addr_seq) {
         /* DNS gave the member another address meanwhile: this verdict is not about it */
@@ -147,12 +150,47 @@ static void probe_send(probe_t *p)
     struct iovec iov = {req, strlen(req)};
 
     errno = 0;
-    if (!fits || lg_sock_writev(&p->w.sock, &iov, 1) != (ssize_t)iov.iov_len) {
+    if (!fits || (p->ssl != NULL ? lg_tlsprobe_write(p->ssl, req, iov.iov_len)
+                                 : lg_sock_writev(&p->w.sock, &iov, 1)) != (ssize_t)iov.iov_len) {
         probe_fail_errno(p, errno != 0 ? errno : EMSGSIZE);
         return;
     }
     p->sent = 1;
     p->got = 0;
+}
+
+/* Bytes of the response, through TLS for a pool with `tls` (the socket's RD cleared when none). */
+static ssize_t probe_recv(probe_t *p, char *buf, size_t len)
+{
+    ssize_t n;
+
+    if (p->ssl == NULL)
+        return lg_sock_read(&p->w.sock, buf, len);
+    n = lg_tlsprobe_read(p->ssl, buf, len);
+    if (n == LG_AGAIN)
+        p->w.sock.flags &= ~(uint32_t)LG_SOCK_RD;
+    return n;
+}
+
+/*
+ * The TLS handshake of a pool with `tls`, once connected: LG_OK when it is done (or there is
+ * none), LG_AGAIN while it waits, LG_ERR when the probe failed.
+ */
+static int probe_handshake(probe_t *p)
+{
+    char why[LG_TLSPROBE_REASON_MAX];
+    int r;
+
+    if (p->pool->tls == NULL)
+        return LG_OK;
+    if (p->ssl == NULL && (p->ssl = lg_tlsprobe_new(p->pool, p->be, p->w.sock.io.fd)) == NULL) {
+        probe_finish(p, 0, "out of memory for TLS");
+        return LG_ERR;
+    }
+    r = lg_tlsprobe_handshake(p->ssl, why, sizeof(why));
+    if (r == LG_ERR)
+        probe_finish(p, 0, why);
+    return r;
 }
 
 /* Enough of the response to judge: "HTTP/1.x NNN". */
@@ -161,7 +199,7 @@ static void probe_read(probe_t *p)
     const lg_health_check_conf_t *hc = &p->pool->health_check;
 
     while (p->w.sock.flags & LG_SOCK_RD) {
-        ssize_t n = lg_sock_read(&p->w.sock, p->rsp + p->got, sizeof(p->rsp) - 1 - p->got);
+        ssize_t n = probe_recv(p, p->rsp + p->got, sizeof(p->rsp) - 1 - p->got);
         unsigned status;
         char reason[LG_SHM_REASON_LEN];
 
@@ -209,6 +247,8 @@ static void probe_event(lg_io_t *io, uint32_t ev)
             probe_fail_errno(p, err);
             return;
         }
+        if (probe_handshake(p) != LG_OK)
+            return;
         if (p->pool->health_check.type == LG_CHECK_TCP) {
             probe_finish(p, 1, "ok");
             return;

@@ -156,7 +156,7 @@ SSL *lg_tls_client_new(const lg_pool_tls_conf_t *t, const char *host, int host_i
     SSL_set_app_data(ssl, cache);
     if (vfail.ssl == ssl)
         vfail.ssl = NULL; /* a record about a freed SSL at the same address */
-    if (*cache != NULL)
+    if (cache != NULL && *cache != NULL)
         SSL_set_session(ssl, *cache);
     return ssl;
 }

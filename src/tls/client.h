@@ -23,7 +23,7 @@
  * A new client SSL of pool TLS settings `t` (t->ctx built) in connect state, for a backend
  * whose host is `host` ("" or an IP literal: no SNI, unless server_name is set). It resumes
  * `*cache` when set, and puts every new session it gets into `*cache` (the old one freed), so
- * `cache` must outlive it. NULL when out of memory (logged).
+ * `cache` must outlive it; `cache` NULL: no resumption. NULL when out of memory (logged).
  */
 SSL *lg_tls_client_new(const lg_pool_tls_conf_t *t, const char *host, int host_is_ip,
                        SSL_SESSION **cache);

@@ -212,3 +212,29 @@ Test(uptls, new_connections_resume_the_session)
     lg_lifeguard_finish(f, NULL);
     lg_lifeguard_finish(b, NULL);
 }
+
+/* Health checks of a TLS pool go over TLS, verified like requests: up, or down with why. */
+Test(uptls, health_checks_over_tls)
+{
+    static const struct {
+        const char *server_name, *log;
+    } cases[] = {
+        {NAME, "is up"},
+        {"api.example.org", "is not up yet: TLS: hostname mismatch"},
+    };
+
+    for (size_t i = 0; i < LG_NELEMS(cases); i++) {
+        lg_proc_t *b = tls_backend(0);
+        lg_yaml_t *c =
+            front_conf(lg_proc_port(b, "web"), lg_fmt("{ca: %s, server_name: %s}",
+                                                      lg_test_pki("ca.pem"), cases[i].server_name));
+        lg_proc_t *f;
+
+        lg_yaml_set(c, "pools.app.health_check", "{type: http, path: /, interval: 1s}");
+        f = lg_yaml_start(c);
+        cr_assert(lg_proc_wait_log(f, 0, cases[i].log, lg_test_timeout_ms()),
+                  "case %zu: no \"%s\" in:\n%s", i, cases[i].log, lg_proc_log(f));
+        lg_lifeguard_finish(f, NULL);
+        lg_lifeguard_finish(b, NULL);
+    }
+}
