@@ -56,9 +56,9 @@ void lg_conf_pool_tls(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t 
     t->client.cert_pos = seen_pos(seen, "cert", t->pos);
     t->client.key_pos = seen_pos(seen, "key", t->pos);
     if ((t->client.cert == NULL) != (t->client.key == NULL))
-        lg_conf_key_err(c, key, "tls", "%s needs %s too: a client certificate is a pair",
-                        t->client.cert != NULL ? "cert" : "key",
-                        t->client.cert != NULL ? "key" : "cert");
+        lg_conf_perr(c, key, "%s needs %s too: a client certificate is a pair",
+                     t->client.cert != NULL ? "cert" : "key",
+                     t->client.cert != NULL ? "key" : "cert");
     p->tls = t;
 }
 
