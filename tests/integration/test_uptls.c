@@ -101,6 +101,10 @@ static void expect_refused(const char *tls, const char *log_part)
     char *log;
 
     lgt_assert_status(r, 502);
+    /* a backend failure like a refused connect: `fall` (3) of them in a row eject it */
+    for (int i = 0; i < 2; i++)
+        lg_http_get(lg_proc_port(f, "web"), "/", NULL);
+    cr_assert(lg_proc_wait_log(f, 0, "ejected for 5 s after 3 failures", lg_test_timeout_ms()));
     log = lg_proc_log(f);
     cr_assert_not_null(strstr(log, "TLS handshake failed (certificate verify failed: "), "%s", log);
     cr_assert_not_null(strstr(log, log_part), "no \"%s\" in:\n%s", log_part, log);
@@ -237,4 +241,26 @@ Test(uptls, health_checks_over_tls)
         lg_lifeguard_finish(f, NULL);
         lg_lifeguard_finish(b, NULL);
     }
+}
+
+/* A tcp listener whose pool has tls originates TLS: plain bytes in, TLS to the backend. */
+Test(uptls, tcp_listener_relays_into_tls)
+{
+    lg_proc_t *b = tls_backend(0);
+    lg_yaml_t *c = lg_yaml_new();
+    lg_proc_t *f;
+    lg_http_response_t *r;
+
+    lg_yaml_set(c, "listeners.l4.listen", "127.0.0.1:0");
+    lg_yaml_set(c, "listeners.l4.mode", "tcp");
+    lg_yaml_set(c, "listeners.l4.pool", "app");
+    lg_yaml_setf(c, "pools.app.backends", "[127.0.0.1:%d]", lg_proc_port(b, "web"));
+    lg_yaml_set(c, "pools.app.health_check.type", "none");
+    lg_yaml_set(c, "pools.app.tls", verified());
+    f = lg_yaml_start(c);
+    r = lg_http_get(lg_proc_port(f, "l4"), "/echo", NULL);
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(lg_echo_header(r->body, "X-Forwarded-Proto"), "https", "%s", r->body);
+    lg_lifeguard_finish(f, NULL);
+    lg_lifeguard_finish(b, NULL);
 }
