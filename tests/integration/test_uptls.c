@@ -18,7 +18,7 @@
 #define NAME "www.example.com" /* a name of the backend's certificate */
 
 /* The TLS backend: a lifeguard with a tls listener in front of lg-origin, and its admin. */
-static lg_proc_t *tls_backend(int client_auth)
+static lg_proc_t *tls_backend_idle(int client_auth, const char *client_idle)
 {
     lg_proc_t *origin = lg_origin_start("--name tlsb");
     lg_yaml_t *c = lg_yaml_single(origin->port);
@@ -29,7 +29,14 @@ static lg_proc_t *tls_backend(int client_auth)
         lg_yaml_setf(c, "listeners.web.tls.client_auth", "{ca: %s, verify: required}",
                      lg_test_pki("ca.pem"));
     lg_yaml_set(c, "admin.listen", "127.0.0.1:0");
+    if (client_idle != NULL)
+        lg_yaml_set(c, "timeouts.client_idle", client_idle);
     return lg_yaml_start(c);
+}
+
+static lg_proc_t *tls_backend(int client_auth)
+{
+    return tls_backend_idle(client_auth, NULL);
 }
 
 /* The front: one worker, its pool `app` to the backend on `port` with tls mapping `tls`. */
@@ -261,6 +268,26 @@ Test(uptls, tcp_listener_relays_into_tls)
     r = lg_http_get(lg_proc_port(f, "l4"), "/echo", NULL);
     lgt_assert_status(r, 200);
     cr_assert_str_eq(lg_echo_header(r->body, "X-Forwarded-Proto"), "https", "%s", r->body);
+    lg_lifeguard_finish(f, NULL);
+    lg_lifeguard_finish(b, NULL);
+}
+
+/* The backend closes an idle TLS connection (close_notify): the front drops it, no error. */
+Test(uptls, idle_connection_closed_by_the_backend_is_dropped)
+{
+    lg_proc_t *b = tls_backend_idle(0, "300ms");
+    lg_proc_t *f = front(lg_proc_port(b, "web"), verified());
+    size_t mark;
+    int ok;
+
+    lgt_assert_status(lg_http_get(lg_proc_port(f, "web"), "/", NULL), 200);
+    lg_sleep_ms(800); /* past the backend's client_idle */
+    mark = lg_proc_log_mark(f);
+    lgt_assert_status(lg_http_get(lg_proc_port(f, "web"), "/", NULL), 200);
+    cr_assert_null(strstr(lg_proc_log(f) + mark, "retrying"), "the closed connection was used:\n%s",
+                   lg_proc_log(f));
+    LG_WAIT_FOR(ok, handshakes(b) >= 2, lg_test_timeout_ms());
+    cr_assert_eq(handshakes(b), 2, "a new connection after the close");
     lg_lifeguard_finish(f, NULL);
     lg_lifeguard_finish(b, NULL);
 }
