@@ -289,9 +289,10 @@ static void probe_step(void *item)
 {
     probe_t *p = item;
 
-    if (!atomic_load(&p->st->in_use))
+    if (!atomic_load(&p->st->in_use)) {
+        lg_tlsprobe_free(&p->ssl);
         lg_watch_close(&p->w);
-    else if (p->w.busy && lg_now >= p->w.deadline)
+    } else if (p->w.busy && lg_now >= p->w.deadline)
         probe_finish(p, 0, "timed out");
     else if (!p->w.busy && (lg_now >= p->w.next || p->st->last_check == 0))
         probe_start(p);
@@ -299,6 +300,9 @@ static void probe_step(void *item)
 
 void lg_health_stop(void)
 {
+    /* the TLS of probes under way: lg_watch_stop closes their sockets and frees the set */
+    for (size_t i = 0; checks.set != NULL && i < lg_watch_count(checks.set); i++)
+        lg_tlsprobe_free(&((probe_t *)lg_watch_item(checks.set, i))->ssl);
     lg_watch_stop(&checks);
     ready_cb = NULL;
     initial_left = 0;
