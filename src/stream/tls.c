@@ -280,6 +280,7 @@ static ssize_t tls_read(lg_stream_t *s, void *buf, size_t len)
         s->sock.flags |= LG_SOCK_EOF;
         return 0;
     default:
+        t->code = ERR_peek_last_error(); /* an alert from the peer: lg_stream_tls_error() */
         ERR_clear_error();
         if (t->raw.flags & LG_SOCK_EOF) { /* closed without close_notify: an end all the same */
             s->sock.flags |= LG_SOCK_EOF;
@@ -314,6 +315,7 @@ static ssize_t tls_write(lg_stream_t *s, const char *buf, size_t len)
             s->sock.flags &= ~(uint32_t)LG_SOCK_WR;
             return (ssize_t)off;
         }
+        t->code = ERR_peek_last_error();
         ERR_clear_error();
         s->sock.flags |= LG_SOCK_ERR;
         if (errno == 0 || errno == EAGAIN)

@@ -52,7 +52,7 @@ SSL *lg_stream_ssl(const lg_stream_t *s);
 /* The handshake failed because the client spoke plain HTTP (nginx answers those with a 400). */
 int lg_stream_tls_plain_http(const lg_stream_t *s);
 
-/* Why the handshake failed, for the log ("" when it did not). */
+/* Why the handshake, or a later read or write, failed, for the log ("" when nothing did). */
 const char *lg_stream_tls_error(const lg_stream_t *s, char *buf, size_t len);
 
 /* Room for what lg_stream_tls_error() writes. */

@@ -181,6 +181,9 @@ Test(uptls, client_certificate_for_a_backend_that_requires_one)
     lgt_assert_status(r, 200);
     cr_assert_not_null(strstr(r->body, "CN=client one"), "the backend saw no client: %s", r->body);
     cr_assert_eq(lg_http_get(lg_proc_port(without, "web"), "/", NULL)->status, 502);
+    /* TLS 1.3: the backend refuses after our Finished, with an alert the log names */
+    cr_assert_not_null(strstr(lg_proc_log(without), "alert certificate required"), "%s",
+                       lg_proc_log(without));
     lg_lifeguard_finish(with, NULL);
     lg_lifeguard_finish(without, "reading the response from", "sending the request to");
     lg_lifeguard_finish(b, NULL);
