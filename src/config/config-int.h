@@ -368,4 +368,12 @@ int lg_conf_is_token(const char *s);
 void lg_conf_sticky(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
                     const lg_conf_field_t *f);
 
+/* ---- pools.NAME.tls (uptls.c) */
+
+/* LG_CONF_CUSTOM handler of a pool's `tls` mapping: fills p->tls. */
+void lg_conf_pool_tls(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                      const lg_conf_field_t *f);
+/* The checks between `tls` (key node `key`) and the backends of `p`, once both are read. */
+void lg_conf_pool_tls_check(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_pool_conf_t *p);
+
 #endif

@@ -141,6 +141,7 @@ typedef struct lg_pool_conf {
     unsigned queue_max;        /* requests waiting for a backend slot, all workers; 1000 */
     lg_msec_t queue_timeout;   /* how long one waits; 0 (default): timeouts.connect */
     lg_ppout_t proxy_protocol; /* default off; not off: upstream connections are never pooled */
+    struct lg_pool_tls_conf *tls; /* TLS to the backends; NULL: plain */
     lg_conf_pos_t pos;
 } lg_pool_conf_t;
 
@@ -265,6 +266,17 @@ typedef struct lg_tls_cert_conf {
 } lg_tls_cert_conf_t;
 
 struct lg_tls_ctx; /* src/tls: the listener's server context, built by lg_tls_load() */
+
+/* pools.NAME.tls: TLS to the backends (docs/configuration.md, "pools: tls"). */
+typedef struct lg_pool_tls_conf {
+    unsigned verify;           /* default 1: the chain against `ca` and the name */
+    char *ca;                  /* PEM file of trusted CAs; NULL: the system store */
+    char *server_name;         /* SNI and verified name; NULL: each backend's host name */
+    lg_tls_cert_conf_t client; /* client certificate: cert and key, both NULL when none */
+    lg_conf_pos_t pos;         /* of the `tls` key */
+    lg_conf_pos_t ca_pos;
+    struct ssl_ctx_st *ctx; /* the client context, built by lg_tls_load(); freed with the config */
+} lg_pool_tls_conf_t;
 
 /* listeners.NAME.tls: TLS termination (docs/configuration.md, "tls"). */
 typedef struct lg_tls_conf {

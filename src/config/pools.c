@@ -246,6 +246,7 @@ static const lg_conf_field_t conf_pool_fields[] = {
     LG_CONF_FN("sticky", lg_conf_sticky),
     LG_CONF_ROW("proxy_protocol", LG_CONF_ENUM, lg_pool_conf_t, proxy_protocol, 0, 0,
                 .names = conf_ppout),
+    LG_CONF_FN("tls", lg_conf_pool_tls),
     LG_CONF_END,
 };
 
@@ -291,6 +292,13 @@ static void conf_pool(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t 
     s = lg_conf_seen(conf_pool_fields, seen, "queue");
     if (s != NULL && !lg_pool_limited(p))
         lg_conf_key_err(c, s->key, "queue", "only used with backends that have max_connections");
+    s = lg_conf_seen(conf_pool_fields, seen, "tls");
+    if (s != NULL)
+        lg_conf_pool_tls_check(c, s->key, p);
+    if (s != NULL && p->proxy_protocol != LG_PPOUT_OFF)
+        lg_conf_key_err(c, s->key, "tls",
+                        "not supported together with proxy_protocol yet (the PROXY header "
+                        "would have to go before the TLS handshake)");
 }
 
 const lg_conf_named_desc_t lg_conf_pools_desc = {"pool",

@@ -10,6 +10,7 @@
 #include "admin/stats.h"
 #include "core/log.h"
 #include "http/diag.h"
+#include "stream/tls.h"
 
 static int retry_allowed(const lg_exchange_t *x)
 {
@@ -20,13 +21,16 @@ static int retry_allowed(const lg_exchange_t *x)
 /* The line for a backend failure, before the ejection it may cause is logged. */
 static void fail_log(const lg_exchange_t *x, const char *what, int err, int retrying)
 {
-    char ctx[LG_DIAG_MAX];
+    char ctx[LG_DIAG_MAX], tls[LG_TLS_ERR_MAX];
     const char *phase = x->u->connecting ? " while connecting to upstream" : "";
+    /* a TLS backend's alert (a refused client certificate) says more than EPROTO */
+    const char *why = lg_stream_tls_error(&x->u->s, tls, sizeof(tls));
 
     lg_exchange_context(x, ctx, sizeof(ctx));
     if (err != 0)
         lg_log(LG_LOG_ERR, "%s %s failed (%d: %s)%s%s%s", what, lg_backend_name(x->be), err,
-               strerror(err), phase, ctx, retrying ? ", trying another backend" : "");
+               why[0] != '\0' ? why : strerror(err), phase, ctx,
+               retrying ? ", trying another backend" : "");
     else
         lg_log(LG_LOG_ERR, "%s %s%s%s", what, lg_backend_name(x->be), ctx,
                retrying ? ", trying another backend" : "");

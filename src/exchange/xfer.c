@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "http/diag.h"
+#include "upstream/uptls.h"
 
 static void exchange_end(lg_exchange_t *x, lg_xend_how_t how, const lg_reply_t *r)
 {
@@ -269,10 +270,10 @@ void lg_exchange_run(lg_exchange_t *x)
     if (x->ended || u == NULL)
         return;
     if (u->connecting) {
-        if (!(u->s.sock.flags & (LG_SOCK_WR | LG_SOCK_HUP)))
+        if ((r = lg_upconn_connected(u)) == LG_AGAIN)
             return;
-        if (lg_upconn_connected(u) != LG_OK) {
-            lg_x_upstream_fail(x, 502, "connect() to", errno);
+        if (r != LG_OK) {
+            lg_x_upstream_fail(x, 502, lg_upconn_failure(u), errno);
             return;
         }
         lg_timer_del(&x->timer); /* timers() arms the one that applies now */

@@ -19,6 +19,7 @@
 #include "core/net.h"
 #include "core/sock.h"
 #include "event/loop.h"
+#include "health/tlsprobe.h"
 #include "health/watch.h"
 #include "upstream/ppout.h"
 
@@ -35,6 +36,7 @@ typedef struct probe {
     const lg_backend_conf_t *be;
     lg_be_state_t *st;
     int sent;          /* the request went out (http): what comes now is the response */
+    SSL *ssl;          /* pool tls: the TLS of the attempt under way, NULL before it starts */
     int initial;       /* no verdict yet: counts towards `ready` */
     unsigned addr_seq; /* the member's address version being checked */
     size_t got;
@@ -86,6 +88,7 @@ static void probe_finish(probe_t *p, int ok, const char *reason)
     int first = st->last_check == 0;
     unsigned up = atomic_load(&st->up);
 
+    lg_tlsprobe_free(&p->ssl);
     lg_watch_close(&p->w);
     if (atomic_load(&st->addr_seq) != p->addr_seq) {
         /* DNS gave the member another address meanwhile: this verdict is not about it */
@@ -157,7 +160,9 @@ static int probe_send(probe_t *p)
     if (hc->type == LG_CHECK_HTTP)
         iov[1].iov_len = strlen(req);
     errno = 0;
-    if (!fits || lg_sock_writev(&p->w.sock, iov, 2) != (ssize_t)(iov[0].iov_len + iov[1].iov_len)) {
+    if (!fits || (p->ssl != NULL ? lg_tlsprobe_write(p->ssl, req, iov[1].iov_len)
+                                 : lg_sock_writev(&p->w.sock, iov, 2)) !=
+                     (ssize_t)(iov[0].iov_len + iov[1].iov_len)) {
         probe_fail_errno(p, errno != 0 ? errno : EMSGSIZE);
         return LG_ERR;
     }
@@ -166,13 +171,47 @@ static int probe_send(probe_t *p)
     return LG_OK;
 }
 
+/* Bytes of the response, through TLS for a pool with `tls` (the socket's RD cleared when none). */
+static ssize_t probe_recv(probe_t *p, char *buf, size_t len)
+{
+    ssize_t n;
+
+    if (p->ssl == NULL)
+        return lg_sock_read(&p->w.sock, buf, len);
+    n = lg_tlsprobe_read(p->ssl, buf, len);
+    if (n == LG_AGAIN)
+        p->w.sock.flags &= ~(uint32_t)LG_SOCK_RD;
+    return n;
+}
+
+/*
+ * The TLS handshake of a pool with `tls`, once connected: LG_OK when it is done (or there is
+ * none), LG_AGAIN while it waits, LG_ERR when the probe failed.
+ */
+static int probe_handshake(probe_t *p)
+{
+    char why[LG_TLSPROBE_REASON_MAX];
+    int r;
+
+    if (p->pool->tls == NULL)
+        return LG_OK;
+    if (p->ssl == NULL && (p->ssl = lg_tlsprobe_new(p->pool, p->be, p->w.sock.io.fd)) == NULL) {
+        probe_finish(p, 0, "out of memory for TLS");
+        return LG_ERR;
+    }
+    r = lg_tlsprobe_handshake(p->ssl, why, sizeof(why));
+    if (r == LG_ERR)
+        probe_finish(p, 0, why);
+    return r;
+}
+
 /* Enough of the response to judge: "HTTP/1.x NNN". */
 static void probe_read(probe_t *p)
 {
     const lg_health_check_conf_t *hc = &p->pool->health_check;
 
     while (p->w.sock.flags & LG_SOCK_RD) {
-        ssize_t n = lg_sock_read(&p->w.sock, p->rsp + p->got, sizeof(p->rsp) - 1 - p->got);
+        ssize_t n = probe_recv(p, p->rsp + p->got, sizeof(p->rsp) - 1 - p->got);
         unsigned status;
         char reason[LG_SHM_REASON_LEN];
 
@@ -220,6 +259,8 @@ static void probe_event(lg_io_t *io, uint32_t ev)
             probe_fail_errno(p, err);
             return;
         }
+        if (probe_handshake(p) != LG_OK)
+            return;
         if (p->pool->health_check.type == LG_CHECK_TCP) {
             if (p->pool->proxy_protocol == LG_PPOUT_OFF || probe_send(p) == LG_OK)
                 probe_finish(p, 1, "ok");
@@ -261,9 +302,10 @@ static void probe_step(void *item)
 {
     probe_t *p = item;
 
-    if (!atomic_load(&p->st->in_use))
+    if (!atomic_load(&p->st->in_use)) {
+        lg_tlsprobe_free(&p->ssl);
         lg_watch_close(&p->w);
-    else if (p->w.busy && lg_now >= p->w.deadline)
+    } else if (p->w.busy && lg_now >= p->w.deadline)
         probe_finish(p, 0, "timed out");
     else if (!p->w.busy && (lg_now >= p->w.next || p->st->last_check == 0))
         probe_start(p);
@@ -271,6 +313,9 @@ static void probe_step(void *item)
 
 void lg_health_stop(void)
 {
+    /* the TLS of probes under way: lg_watch_stop closes their sockets and frees the set */
+    for (size_t i = 0; checks.set != NULL && i < lg_watch_count(checks.set); i++)
+        lg_tlsprobe_free(&((probe_t *)lg_watch_item(checks.set, i))->ssl);
     lg_watch_stop(&checks);
     ready_cb = NULL;
     initial_left = 0;

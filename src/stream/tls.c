@@ -280,6 +280,7 @@ static ssize_t tls_read(lg_stream_t *s, void *buf, size_t len)
         s->sock.flags |= LG_SOCK_EOF;
         return 0;
     default:
+        t->code = ERR_peek_last_error(); /* an alert from the peer: lg_stream_tls_error() */
         ERR_clear_error();
         if (t->raw.flags & LG_SOCK_EOF) { /* closed without close_notify: an end all the same */
             s->sock.flags |= LG_SOCK_EOF;
@@ -314,6 +315,7 @@ static ssize_t tls_write(lg_stream_t *s, const char *buf, size_t len)
             s->sock.flags &= ~(uint32_t)LG_SOCK_WR;
             return (ssize_t)off;
         }
+        t->code = ERR_peek_last_error();
         ERR_clear_error();
         s->sock.flags |= LG_SOCK_ERR;
         if (errno == 0 || errno == EAGAIN)
@@ -375,6 +377,10 @@ static void tls_release(lg_stream_t *s)
 
     if (t->held)
         held_unlink(t);
+    /* OpenSSL makes the session of a connection freed without a close_notify unresumable: a
+     * healthy connection that simply ends keeps it (a backend's, resumed by the next one). */
+    if (t->handshaken && !(s->sock.flags & LG_SOCK_ERR))
+        SSL_set_shutdown(t->ssl, SSL_get_shutdown(t->ssl) | SSL_SENT_SHUTDOWN);
     SSL_free(t->ssl);
     free(t);
 }
@@ -403,7 +409,7 @@ static int attach(tls_stream_t *t, int fd, int ktls)
     return LG_OK;
 }
 
-int lg_stream_tls(lg_stream_t *s, int fd, lg_io_handler_t handler, SSL *ssl, int ktls)
+static int tls_init(lg_stream_t *s, int fd, lg_io_handler_t handler, SSL *ssl, int ktls)
 {
     tls_stream_t *t = calloc(1, sizeof(*t));
 
@@ -424,13 +430,36 @@ int lg_stream_tls(lg_stream_t *s, int fd, lg_io_handler_t handler, SSL *ssl, int
     SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_clear_mode(ssl, SSL_MODE_RELEASE_BUFFERS); /* freed when quiet: lg_stream_tls_trim */
     SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
-    SSL_set_accept_state(ssl);
     s->sock.io.fd = fd;
     s->sock.io.handler = handler;
     /* no LG_STREAM_SPLICE: the bytes on the wire are not the stream's (unless kernel TLS) */
     s->sock.flags = LG_STREAM_HANDSHAKE;
     s->impl = &t->impl;
     return LG_OK;
+}
+
+int lg_stream_tls(lg_stream_t *s, int fd, lg_io_handler_t handler, SSL *ssl, int ktls)
+{
+    if (tls_init(s, fd, handler, ssl, ktls) != LG_OK)
+        return LG_ERR;
+    SSL_set_accept_state(ssl);
+    return LG_OK;
+}
+
+int lg_stream_tls_client(lg_stream_t *s, SSL *ssl, int ktls)
+{
+    uint32_t raw = s->sock.flags & (LG_SOCK_RD | LG_SOCK_WR | LG_SOCK_EOF | LG_SOCK_HUP);
+
+    if (tls_init(s, s->sock.io.fd, s->sock.io.handler, ssl, ktls) != LG_OK)
+        return LG_ERR;
+    tls_of(s)->raw.flags = raw; /* the readiness seen so far: no event repeats it */
+    SSL_set_connect_state(ssl);
+    return LG_OK;
+}
+
+int lg_stream_tls_pending(const lg_stream_t *s)
+{
+    return s->impl->ops == &tls_ops && SSL_has_pending(tls_of(s)->ssl);
 }
 
 SSL *lg_stream_ssl(const lg_stream_t *s)

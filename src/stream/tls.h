@@ -28,6 +28,17 @@
 int lg_stream_tls(lg_stream_t *s, int fd, lg_io_handler_t handler, SSL *ssl, int ktls);
 
 /*
+ * Make the connected plain stream `s` (a backend connection) a client-side TLS stream with
+ * `ssl` (in connect state, owned from here as above), keeping its fd, handler and the socket
+ * readiness seen so far. On LG_ERR `s` is still the plain stream. The handshake runs in
+ * lg_stream_handshake(), as for a server stream.
+ */
+int lg_stream_tls_client(lg_stream_t *s, SSL *ssl, int ktls);
+
+/* Decrypted bytes wait in the TLS object of `s` (0 for another stream). */
+int lg_stream_tls_pending(const lg_stream_t *s);
+
+/*
  * Free the record buffers of TLS streams that have not read or written for `quiet` ms (called
  * every second): an idle connection (keep-alive, a quiet WebSocket, a slow backend) holds none.
  * At most 64 streams keep theirs between uses at any time (the most recently active ones).
@@ -41,7 +52,7 @@ SSL *lg_stream_ssl(const lg_stream_t *s);
 /* The handshake failed because the client spoke plain HTTP (nginx answers those with a 400). */
 int lg_stream_tls_plain_http(const lg_stream_t *s);
 
-/* Why the handshake failed, for the log ("" when it did not). */
+/* Why the handshake, or a later read or write, failed, for the log ("" when nothing did). */
 const char *lg_stream_tls_error(const lg_stream_t *s, char *buf, size_t len);
 
 /* Room for what lg_stream_tls_error() writes. */

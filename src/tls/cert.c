@@ -44,13 +44,16 @@ static void tls_vmsg(lg_tls_load_t *ld, lg_conf_pos_t pos, const char *key, int 
 {
     char msg[LG_TLS_MSG_MAX];
 
+    const char *section = ld->pool != NULL ? "pools" : "listeners";
+    const char *name = ld->pool != NULL ? ld->pool->name : ld->l->name;
+
     vsnprintf(msg, sizeof(msg), fmt, ap);
     if (warn) {
-        lg_log(LG_LOG_WARN, "%s:%u:%u: warning: listeners.%s.tls.%s: %s", ld->cf->file, pos.line,
-               pos.col, ld->l->name, key, msg);
+        lg_log(LG_LOG_WARN, "%s:%u:%u: warning: %s.%s.tls.%s: %s", ld->cf->file, pos.line, pos.col,
+               section, name, key, msg);
         return;
     }
-    lg_config_error_add(ld->errs, ld->cf, pos, "listeners.%s.tls.%s: %s", ld->l->name, key, msg);
+    lg_config_error_add(ld->errs, ld->cf, pos, "%s.%s.tls.%s: %s", section, name, key, msg);
     ld->failed = 1;
 }
 
@@ -290,14 +293,22 @@ static int tls_check_order(lg_tls_load_t *ld, const char *key, const lg_tls_cert
     return LG_OK;
 }
 
+const char *lg_tls_time_text(const ASN1_TIME *t, char *buf, size_t len)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    int n = b != NULL && ASN1_TIME_print(b, t) ? BIO_read(b, buf, (int)len - 1) : 0;
+
+    buf[n > 0 ? n : 0] = '\0';
+    BIO_free(b);
+    return buf;
+}
+
 /* Expired or not yet valid: a warning (clients will refuse it, but lifeguard still serves). */
 static void tls_check_dates(lg_tls_load_t *ld, const char *key, const lg_tls_cert_t *c)
 {
     char date[LG_TLS_DATE_MAX];
     const ASN1_TIME *t;
     const char *what;
-    BIO *b;
-    int n;
 
     if (X509_cmp_current_time(X509_get0_notAfter(c->x509)) < 0) {
         t = X509_get0_notAfter(c->x509);
@@ -308,21 +319,15 @@ static void tls_check_dates(lg_tls_load_t *ld, const char *key, const lg_tls_cer
     } else {
         return;
     }
-    b = BIO_new(BIO_s_mem());
-    n = b != NULL && ASN1_TIME_print(b, t) ? BIO_read(b, date, sizeof(date) - 1) : 0;
-    date[n > 0 ? n : 0] = '\0';
-    BIO_free(b);
     lg_tls_warn(ld, c->conf->cert_pos, key, "\"%s\" %s %s: clients will refuse it", c->conf->cert,
-                what, date);
+                what, lg_tls_time_text(t, date, sizeof(date)));
 }
 
-int lg_tls_cert_load(lg_tls_load_t *ld, size_t i, lg_tls_cert_t *out)
+int lg_tls_pair_load(lg_tls_load_t *ld, const lg_tls_cert_conf_t *cc, const char *ckey,
+                     const char *kkey, lg_tls_cert_t *out)
 {
-    const lg_tls_cert_conf_t *cc = &ld->l->tls->certs[i];
-    char ckey[LG_TLS_KEY_MAX], kkey[LG_TLS_KEY_MAX], why[LG_TLS_REASON_MAX];
+    char why[LG_TLS_REASON_MAX];
 
-    snprintf(ckey, sizeof(ckey), "certificates[%zu].cert", i);
-    snprintf(kkey, sizeof(kkey), "certificates[%zu].key", i);
     out->conf = cc;
     if (tls_read_certs(ld, ckey, cc, out) != LG_OK || tls_read_key(ld, kkey, cc, out) != LG_OK)
         return LG_ERR;
@@ -335,7 +340,44 @@ int lg_tls_cert_load(lg_tls_load_t *ld, size_t i, lg_tls_cert_t *out)
     if (tls_check_order(ld, ckey, out) != LG_OK)
         return LG_ERR;
     tls_check_dates(ld, ckey, out);
+    return LG_OK;
+}
+
+int lg_tls_cert_load(lg_tls_load_t *ld, size_t i, lg_tls_cert_t *out)
+{
+    char ckey[LG_TLS_KEY_MAX], kkey[LG_TLS_KEY_MAX];
+
+    snprintf(ckey, sizeof(ckey), "certificates[%zu].cert", i);
+    snprintf(kkey, sizeof(kkey), "certificates[%zu].key", i);
+    if (lg_tls_pair_load(ld, &ld->l->tls->certs[i], ckey, kkey, out) != LG_OK)
+        return LG_ERR;
     return lg_tls_ocsp_load(ld, i, out);
+}
+
+STACK_OF(X509) *
+    lg_tls_read_cas(lg_tls_load_t *ld, const char *path, lg_conf_pos_t pos, const char *key)
+{
+    char why[LG_TLS_REASON_MAX];
+    STACK_OF(X509) * cas;
+    BIO *b = lg_tls_read(ld, path, pos, key);
+    X509 *x;
+
+    if (b == NULL)
+        return NULL;
+    cas = sk_X509_new_null();
+    while (cas != NULL && (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+        if (!sk_X509_push(cas, x))
+            X509_free(x);
+    }
+    BIO_free(b);
+    if (cas == NULL || sk_X509_num(cas) == 0) {
+        lg_tls_err(ld, pos, key, "\"%s\": no PEM CA certificate found (OpenSSL: %s)", path,
+                   lg_tls_reason(why, sizeof(why)));
+        sk_X509_free(cas);
+        return NULL;
+    }
+    ERR_clear_error(); /* the end of the file */
+    return cas;
 }
 
 void lg_tls_cert_free(lg_tls_cert_t *c)

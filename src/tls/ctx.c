@@ -148,30 +148,19 @@ static void tls_protocol(lg_tls_load_t *ld, lg_tls_ctx_t *t)
 static void tls_client_auth(lg_tls_load_t *ld, lg_tls_ctx_t *t)
 {
     const lg_tls_conf_t *tc = ld->l->tls;
-    char why[LG_TLS_REASON_MAX];
-    int n = 0;
-    BIO *b;
-    X509 *x;
+    STACK_OF(X509) * cas;
 
     if (tc->client_auth.ca == NULL)
         return;
-    b = lg_tls_read(ld, tc->client_auth.ca, tc->client_auth.ca_pos, "client_auth.ca");
-    if (b == NULL)
+    cas = lg_tls_read_cas(ld, tc->client_auth.ca, tc->client_auth.ca_pos, "client_auth.ca");
+    if (cas == NULL)
         return;
-    while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
-        if (X509_STORE_add_cert(SSL_CTX_get_cert_store(t->ssl), x) &&
-            SSL_CTX_add_client_CA(t->ssl, x))
-            n++;
-        X509_free(x);
+    for (int i = 0; i < sk_X509_num(cas); i++) {
+        X509_STORE_add_cert(SSL_CTX_get_cert_store(t->ssl), sk_X509_value(cas, i));
+        SSL_CTX_add_client_CA(t->ssl, sk_X509_value(cas, i));
     }
-    BIO_free(b);
-    if (n == 0) {
-        lg_tls_err(ld, tc->client_auth.ca_pos, "client_auth.ca",
-                   "\"%s\": no PEM CA certificate found (OpenSSL: %s)", tc->client_auth.ca,
-                   lg_tls_reason(why, sizeof(why)));
-        return;
-    }
-    ERR_clear_error(); /* the end of the file */
+    sk_X509_pop_free(cas, X509_free);
+    ERR_clear_error();
     if (tc->client_auth.verify == LG_VERIFY_REQUIRED)
         SSL_CTX_set_verify(t->ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
     else
@@ -306,6 +295,7 @@ static void tls_release(lg_config_t *cf)
             cf->listeners[i].tls->ctx = NULL;
         }
     }
+    lg_tls_pools_release(cf);
 }
 
 /* ---- public API */
@@ -323,6 +313,8 @@ int lg_tls_load(lg_config_t *cf, lg_config_errors_t *errs)
         if (cf->listeners[i].tls->ctx == NULL)
             ld.failed = 1;
     }
+    if (lg_tls_pools_load(&ld) != LG_OK)
+        ld.failed = 1;
     lg_tls_load_done(&ld);
     ERR_clear_error();
     return ld.failed ? LG_ERR : LG_OK;

@@ -66,6 +66,7 @@ typedef struct lg_tls_load {
     lg_config_t *cf;
     lg_config_errors_t *errs;
     const lg_listener_conf_t *l;
+    const lg_pool_conf_t *pool; /* set while a pool's client context is built (upctx.c) */
     int failed;
     OSSL_DECODER_CTX *decoder; /* of private keys, made once per load (cert.c) */
     EVP_PKEY *decoded;         /* where it puts a key */
@@ -89,9 +90,24 @@ const char *lg_tls_reason(char *buf, size_t len);
 BIO *lg_tls_read(lg_tls_load_t *ld, const char *path, lg_conf_pos_t pos, const char *key);
 /* Read and check certificate entry `i` of the listener into `out` (cert.c). */
 int lg_tls_cert_load(lg_tls_load_t *ld, size_t i, lg_tls_cert_t *out);
+/*
+ * Read and check the certificate and key of `cc` into `out` (no OCSP), naming them `ckey` and
+ * `kkey` in messages: what lg_tls_cert_load does for one entry, and a pool's client certificate.
+ */
+int lg_tls_pair_load(lg_tls_load_t *ld, const lg_tls_cert_conf_t *cc, const char *ckey,
+                     const char *kkey, lg_tls_cert_t *out);
+/* The PEM CA certificates of `path` (free with sk_X509_pop_free), or NULL after reporting why. */
+STACK_OF(X509) *
+    lg_tls_read_cas(lg_tls_load_t *ld, const char *path, lg_conf_pos_t pos, const char *key);
+/* Build the client context of every pool with `tls` (upctx.c); LG_ERR when one failed. */
+int lg_tls_pools_load(lg_tls_load_t *ld);
+/* Free them (upctx.c). */
+void lg_tls_pools_release(lg_config_t *cf);
 /* What a load keeps between entries (the key decoder, the chain certificates seen). */
 void lg_tls_load_done(lg_tls_load_t *ld);
 void lg_tls_cert_free(lg_tls_cert_t *c);
+/* `t` as "Jan  1 00:00:00 2021 GMT" into buf[len] ("" when it cannot); returns buf. */
+const char *lg_tls_time_text(const ASN1_TIME *t, char *buf, size_t len);
 /* `name` in RFC 2253 form into buf ("" when it does not fit); returns buf. */
 const char *lg_tls_name_text(const X509_NAME *name, char *buf, size_t len);
 

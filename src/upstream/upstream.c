@@ -14,8 +14,10 @@
 #include "core/fmt.h"
 #include "core/log.h"
 #include "core/net.h"
+#include "stream/tls.h"
 #include "upstream/balance.h"
 #include "upstream/queue.h"
+#include "upstream/uptls.h"
 
 /* Passive ejection: 5 s, doubling per ejection up to 5 min. */
 #define LG_EJECT_BASE_MS   5000
@@ -339,6 +341,8 @@ static int drained(lg_upconn_t *u)
 
     if (!(u->s.sock.flags & LG_SOCK_RD))
         return 1;
+    if (lg_stream_tls_pending(&u->s))
+        return 0;
     if (recv(u->s.sock.io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN) {
         u->s.sock.flags &= ~(uint32_t)LG_SOCK_RD;
         return 1;
@@ -427,6 +431,7 @@ lg_upconn_t *lg_upconn_get(lg_backend_t *be, void *owner, lg_io_handler_t handle
         u->connecting = 1;
     } else {
         u->s.sock.flags |= LG_SOCK_WR;
+        u->connecting = be->pool->conf->tls != NULL; /* the handshake is still to come */
     }
     if (lg_loop_add(&u->s.sock.io, LG_EV_CONN) != LG_OK)
         goto out_free;
@@ -445,16 +450,24 @@ out_close : {
 
 int lg_upconn_connected(lg_upconn_t *u)
 {
-    int err = 0;
+    int err = 0, r;
     socklen_t len = sizeof(err);
 
-    if (getsockopt(u->s.sock.io.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-        err = errno;
-    if (err != 0) {
-        errno = err;
-        u->s.sock.flags |= LG_SOCK_ERR;
-        return LG_ERR;
+    if (u->s.sock.flags & LG_STREAM_HANDSHAKE) {
+        r = lg_uptls_handshake(u);
+    } else {
+        if (!(u->s.sock.flags & (LG_SOCK_WR | LG_SOCK_HUP)))
+            return LG_AGAIN;
+        if (getsockopt(u->s.sock.io.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+            err = errno;
+        if (err != 0) {
+            errno = err;
+            u->s.sock.flags |= LG_SOCK_ERR;
+            return LG_ERR;
+        }
+        r = u->be->pool->conf->tls != NULL ? lg_uptls_start(u) : LG_OK;
     }
-    u->connecting = 0;
-    return LG_OK;
+    if (r == LG_OK)
+        u->connecting = 0;
+    return r;
 }

@@ -63,6 +63,7 @@ struct lg_backend {
     atomic_uint *held;   /* slots this worker holds on it (qshm.h); NULL: pool not limited */
     unsigned sticky_seq; /* addr_seq sticky_id was made for, +1 (0: none yet) */
     char sticky_id[LG_STICKY_ID_LEN + 1]; /* its sticky cookie value (sticky.c) */
+    struct ssl_session_st *tls_session;   /* pool tls: the last session, resumed next (uptls.c) */
 };
 
 struct lg_pool {
@@ -150,7 +151,11 @@ void lg_backend_ok(lg_backend_t *be);
  * Returns NULL when the socket cannot even be created (errno kept).
  */
 lg_upconn_t *lg_upconn_get(lg_backend_t *be, void *owner, lg_io_handler_t handler, int *reused);
-/* Finish a pending connect: LG_OK, or LG_ERR with errno set to the connect error. */
+/*
+ * Finish a pending connect, and the TLS handshake of a pool with `tls`: LG_OK, LG_AGAIN while
+ * either waits for readiness, or LG_ERR (lg_upconn_failure in uptls.h says what failed; errno
+ * the connect error).
+ */
 int lg_upconn_connected(lg_upconn_t *u);
 /* Return a clean connection to its backend's idle pool (or close it when the pool is full). */
 void lg_upconn_release(lg_upconn_t *u);

@@ -820,8 +820,8 @@ Test(config_files, test_builder_renders_and_loads)
 
 Test(config_files, every_example_parses)
 {
-    static const char *const expected[] = {"docker.yaml", "routing.yaml", "tcp.yaml",
-                                           "weighted.yaml", "policy.yaml"};
+    static const char *const expected[] = {"docker.yaml",   "routing.yaml", "tcp.yaml",
+                                           "weighted.yaml", "policy.yaml",  "tls-backend.yaml"};
     const char *dirpath = LG_SOURCE_DIR "/conf/examples";
     size_t n = 0, found = 0, i;
     struct dirent *de;

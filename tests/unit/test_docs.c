@@ -76,12 +76,12 @@ Test(docs, what_is_not_done_yet_is_said)
 {
     char *readme = read_doc("README.md"), *conf = read_doc("docs/configuration.md");
 
-    cr_assert_not_null(strstr(readme, "## What it does not do yet\n\n- **No TLS to backends**"));
+    cr_assert_not_null(strstr(readme, "## What it does not do yet\n\n- No automatic certificates"));
     cr_assert_not_null(strstr(readme, "- **No HTTP/2 to backends**"));
     cr_assert_not_null(strstr(readme, "(docs/tls.md)"), "README does not link docs/tls.md");
     cr_assert_not_null(strstr(readme, "(docs/http2.md)"), "README does not link docs/http2.md");
     cr_assert_not_null(strstr(conf, "**Not yet supported:** HTTP/2 to backends"));
-    cr_assert_not_null(strstr(conf, "TLS to backends"));
+    cr_assert_not_null(strstr(conf, "TLS to backends is a pool's [`tls`](#pool-tls)"));
     free(readme);
     free(conf);
 }
