@@ -44,30 +44,6 @@ static lg_fix_t ktls_start(const char *ktls)
     return lg_fix_start_conf(origin, c);
 }
 
-/* A body of `size` bytes up (echoed back as its checksum) and down, on one TLS connection. */
-static void bodies_both_ways(int port, unsigned long long size)
-{
-    lg_tls_opts_t o = {.sni = "www.example.com", .ca = lg_test_pki("ca.pem")};
-    lg_client_t *c = lg_client_connect_tls(port, &o);
-    lg_http_response_t *r;
-
-    cr_assert_not_null(c, "TLS connection failed: %s", lg_client_tls_error());
-    cr_assert_eq(
-        lg_client_sendf(c, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %llu\r\n\r\n", size),
-        0);
-    cr_assert_eq(lg_client_send_pattern(c, 0, size), 0);
-    r = lg_client_read(c, 0);
-    lgt_assert_status(r, 200);
-    cr_assert_str_eq(lg_echo_field(r->body, "body-length"), lg_fmt("%llu", size));
-    cr_assert_str_eq(lg_echo_field(r->body, "body-fnv1a64"), lgt_hex(lg_pattern_checksum(size)));
-    cr_assert_eq(lg_client_sendf(c, "GET /size/%llu HTTP/1.1\r\nHost: x\r\n\r\n", size), 0);
-    r = lg_client_read(c, LG_READ_DISCARD);
-    lgt_assert_status(r, 200);
-    cr_assert_eq(r->body_len, size);
-    cr_assert_eq(r->body_sum, lg_pattern_checksum(size));
-    lg_client_close(c);
-}
-
 /* The kTLS series of listener web once the handshakes are counted: tx, rx and fallbacks. */
 static void ktls_metrics(lg_fix_t *f, double tx, double rx, double fallback)
 {
@@ -100,34 +76,41 @@ Test(ktls, version_says_what_the_kernel_and_openssl_have)
         "%s", out);
 }
 
+/*
+ * Start with `ktls`, expect the listener's start line to contain `said`, move `size` bytes each
+ * way on one connection, and expect the kTLS series to say tx, rx and fallback.
+ */
+static void ktls_case(const char *ktls, const char *said, unsigned long long size, double tx,
+                      double rx, double fallback)
+{
+    lg_fix_t f = ktls_start(ktls);
+    lg_tls_opts_t o = {.sni = "www.example.com", .ca = lg_test_pki("ca.pem")};
+    lg_client_t *c;
+
+    cr_assert_not_null(strstr(lg_proc_log(f.lg), lg_fmt("listener web: kernel TLS %s", said)), "%s",
+                       lg_proc_log(f.lg));
+    c = lg_client_connect_tls(f.port, &o);
+    cr_assert_not_null(c, "TLS connection failed: %s", lg_client_tls_error());
+    lgt_bodies_both_ways(c, size);
+    lg_client_close(c);
+    ktls_metrics(&f, tx, rx, fallback);
+    lg_fix_finish(&f, NULL);
+}
+
 /* ktls: auto on a kernel without kTLS: said at start, user space, nothing counted. */
 Test(ktls, auto_without_kernel_support_runs_in_user_space, .timeout = 60)
 {
-    lg_fix_t f;
-
     if (kernel_ktls())
         cr_skip_test(
             "kernel has kTLS: ktls: auto would use it (see body_64mib_through_the_kernel)");
-    f = ktls_start("auto");
-    cr_assert_not_null(strstr(lg_proc_log(f.lg),
-                              "listener web: kernel TLS is unavailable (no \"tls\" in " ULP_FILE
-                              "): TLS runs in user space\n"),
-                       "%s", lg_proc_log(f.lg));
-    bodies_both_ways(f.port, 1ULL << 20);
-    ktls_metrics(&f, 0, 0, 0);
-    lg_fix_finish(&f, NULL);
+    ktls_case("auto", "is unavailable (no \"tls\" in " ULP_FILE "): TLS runs in user space\n",
+              1 * MIB, 0, 0, 0);
 }
 
 /* ktls: off never tries, whatever the kernel has. */
 Test(ktls, off_runs_in_user_space, .timeout = 60)
 {
-    lg_fix_t f = ktls_start("off");
-
-    cr_assert_not_null(strstr(lg_proc_log(f.lg), "listener web: kernel TLS off (ktls: off)"), "%s",
-                       lg_proc_log(f.lg));
-    bodies_both_ways(f.port, 1ULL << 20);
-    ktls_metrics(&f, 0, 0, 0);
-    lg_fix_finish(&f, NULL);
+    ktls_case("off", "off (ktls: off): TLS runs in user space\n", 1 * MIB, 0, 0, 0);
 }
 
 /*
@@ -137,32 +120,18 @@ Test(ktls, off_runs_in_user_space, .timeout = 60)
  */
 Test(ktls, refused_by_the_kernel_falls_back_to_user_space, .timeout = 60)
 {
-    lg_fix_t f;
-
     if (kernel_ktls())
         cr_skip_test("kernel has kTLS: it would take the keys rather than refuse them");
     setenv("LIFEGUARD_KTLS_ULP_FILE",
            lg_test_write_file(lg_test_tempdir(), "tcp_available_ulp", "mptcp tls\n"), 1);
-    f = ktls_start("auto");
-    cr_assert_not_null(strstr(lg_proc_log(f.lg), "listener web: kernel TLS on:"), "%s",
-                       lg_proc_log(f.lg));
-    bodies_both_ways(f.port, 8ULL << 20);
-    ktls_metrics(&f, 0, 0, 1);
-    lg_fix_finish(&f, NULL);
+    ktls_case("auto", "on: ", 8 * MIB, 0, 0, 1);
 }
 
 /* Where the kernel has kTLS: 64 MiB each way through the kernel's record crypto, and splice. */
 Test(ktls, body_64mib_through_the_kernel, .timeout = 300)
 {
-    lg_fix_t f;
-
     if (!kernel_ktls())
         cr_skip_test("kernel has no kTLS: no \"tls\" in " ULP_FILE " (modprobe tls; containers "
                      "and network namespaces share the host's kernel)");
-    f = ktls_start("auto");
-    cr_assert_not_null(strstr(lg_proc_log(f.lg), "listener web: kernel TLS on:"), "%s",
-                       lg_proc_log(f.lg));
-    bodies_both_ways(f.port, 64ULL << 20);
-    ktls_metrics(&f, 1, 1, 0);
-    lg_fix_finish(&f, NULL);
+    ktls_case("auto", "on: ", 64 * MIB, 1, 1, 0);
 }
