@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "health/dns.h"
 #include "master/master.h"
+#include "tls/ktls.h"
 #include "tls/tls.h"
 
 /*
@@ -54,8 +55,12 @@ static void usage(FILE *out)
 
 static void versions(void)
 {
+    char ktls[64];
+
     printf("lifeguard %s\n", LG_VERSION);
     printf("OpenSSL %s\n", OpenSSL_version(OPENSSL_VERSION_STRING));
+    lg_ktls_version(ktls, sizeof(ktls));
+    printf("%s\n", ktls);
     printf("llhttp %d.%d.%d\n", LLHTTP_VERSION_MAJOR, LLHTTP_VERSION_MINOR, LLHTTP_VERSION_PATCH);
     printf("libyaml %s\n", yaml_get_version_string());
     printf("nghttp2 %s\n", nghttp2_version(0)->version_str);

@@ -29,6 +29,10 @@ static const struct family {
     {"lifeguard_tls_handshake_failures_total", "counter", "Failed TLS handshakes, by reason"},
     {"lifeguard_tls_certificate_expiry_timestamp_seconds", "gauge",
      "When each loaded certificate expires (notAfter, Unix time)"},
+    {"lifeguard_tls_ktls_connections_total", "counter",
+     "TLS connections whose keys the kernel took (kernel TLS), by direction (tx: sending)"},
+    {"lifeguard_tls_ktls_fallbacks_total", "counter",
+     "TLS connections left in user space in a direction: kernel TLS tried, the kernel refused"},
     {"lifeguard_http2_streams_active", "gauge", "HTTP/2 streams open now"},
     {"lifeguard_http2_connections_asleep", "gauge",
      "Idle HTTP/2 connections whose session was given back (rebuilt on their next byte)"},
@@ -206,8 +210,14 @@ static void tls_series(lg_metrics_t *t, const char *name, const lg_stats_listene
         table_add(t, LG_M_TLS_HANDSHAKES, "", labels, (double)sl->tls_ok);
     if (lg_format(labels, sizeof(labels), "listener=\"%s\",result=\"failed\"", name) == LG_OK)
         table_add(t, LG_M_TLS_HANDSHAKES, "", labels, (double)failed);
-    if (lg_format(labels, sizeof(labels), "listener=\"%s\"", name) == LG_OK)
+    if (lg_format(labels, sizeof(labels), "listener=\"%s\",dir=\"tx\"", name) == LG_OK)
+        table_add(t, LG_M_KTLS, "", labels, (double)sl->ktls_tx);
+    if (lg_format(labels, sizeof(labels), "listener=\"%s\",dir=\"rx\"", name) == LG_OK)
+        table_add(t, LG_M_KTLS, "", labels, (double)sl->ktls_rx);
+    if (lg_format(labels, sizeof(labels), "listener=\"%s\"", name) == LG_OK) {
         table_add(t, LG_M_TLS_RESUMED, "", labels, (double)sl->tls_resumed);
+        table_add(t, LG_M_KTLS_FALLBACK, "", labels, (double)sl->ktls_fallback);
+    }
 }
 
 /* Requests by class and protocol (HTTP/2 only where the listener speaks it). */

@@ -33,6 +33,8 @@ enum lg_metric_family {
     LG_M_TLS_RESUMED,
     LG_M_TLS_FAILURES,
     LG_M_TLS_CERT_EXPIRY,
+    LG_M_KTLS,
+    LG_M_KTLS_FALLBACK,
     LG_M_H2_STREAMS,
     LG_M_H2_ASLEEP,
     LG_M_H2_GOAWAY,

@@ -35,11 +35,13 @@ typedef struct lg_stats_listener {
     uint64_t tls_ok;                    /* handshakes that succeeded (listeners with tls) */
     uint64_t tls_resumed;               /* of those, resumed from a session ticket */
     uint64_t tls_failed[LG_TLS_FAIL_N]; /* handshakes that failed, by reason */
-    uint64_t h2_streams_active;         /* a gauge: HTTP/2 streams open */
-    uint64_t h2_asleep;                 /* a gauge: HTTP/2 sessions asleep (front/h2_sleep.c) */
-    uint64_t h2_goaway;                 /* GOAWAY frames sent */
-    uint64_t h2_resets_client;          /* RST_STREAM received */
-    uint64_t h2_resets_sent;            /* RST_STREAM sent */
+    uint64_t ktls_tx, ktls_rx;  /* handshakes whose keys the kernel took, per direction (kTLS) */
+    uint64_t ktls_fallback;     /* kTLS tried, the kernel refused a direction: user space there */
+    uint64_t h2_streams_active; /* a gauge: HTTP/2 streams open */
+    uint64_t h2_asleep;         /* a gauge: HTTP/2 sessions asleep (front/h2_sleep.c) */
+    uint64_t h2_goaway;         /* GOAWAY frames sent */
+    uint64_t h2_resets_client;  /* RST_STREAM received */
+    uint64_t h2_resets_sent;    /* RST_STREAM sent */
 } lg_stats_listener_t;
 
 /* Counters of a pool member (a backend address or a DNS slot). */

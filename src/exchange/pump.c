@@ -240,7 +240,10 @@ static int splice_step(lg_pump_t *p)
     }
     /* A destination that does not take more (a slow reader) gets only a little kept for it. */
     cap = (p->dst->sock.flags & LG_SOCK_WR) ? pp->size : LG_MIN(pp->size, (size_t)LG_PIPE_BLOCKED);
-    if (!p->done && (p->src->sock.flags & LG_SOCK_RD) && pp->pending < cap) {
+    if (!p->done &&
+        (p->src->sock.flags & (LG_SOCK_RD | LG_STREAM_SPLICE_RD)) ==
+            (LG_SOCK_RD | LG_STREAM_SPLICE_RD) &&
+        pp->pending < cap) {
         size_t room = cap - pp->pending;
 
         n = lg_sock_splice_in(&p->src->sock, pp->wfd,
@@ -254,8 +257,10 @@ static int splice_step(lg_pump_t *p)
         } else if (n == 0 && p->mode == LG_BODY_EOF) {
             p->done = 1; /* the source closed: that is the end of a close-delimited body */
             moved = 1;
-        } else if (n <= 0) {
+        } else if (n <= 0 && !(n == LG_ERR && lg_stream_splice_refused(p->src))) {
             return LG_PUMP_ESRC;
+        } else if (n < 0) {
+            moved = 1; /* a record that is not data: the pipe drains, then reads take over */
         } else {
             pp->pending += (size_t)n;
             p->moved += (uint64_t)n;
@@ -322,6 +327,9 @@ int lg_pump_run(lg_pump_t *p)
 
         if (r != LG_OK)
             return r;
+        if (p->pipe != NULL && p->pipe->pending == 0 && !p->done &&
+            !(p->src->sock.flags & LG_STREAM_SPLICE_RD))
+            lg_pipe_put(&p->pipe); /* the source stopped splicing (kernel TLS): read it */
         if (p->pipe != NULL && !(p->done && p->pipe->pending == 0)) {
             r = splice_step(p);
             if (r != LG_OK)
@@ -333,7 +341,7 @@ int lg_pump_run(lg_pump_t *p)
             return LG_OK;
         }
         /* bytes that need no inspection: large Content-Length bodies, tunnels, EOF bodies */
-        if (p->pipe == NULL && lg_stream_can_splice(p->src) && lg_stream_can_splice(p->dst) &&
+        if (p->pipe == NULL && lg_stream_can_splice(p->src, p->dst) &&
             ((p->mode == LG_BODY_LENGTH && p->left >= LG_SPLICE_MIN) || p->mode == LG_BODY_EOF)) {
             p->pipe = lg_pipe_get();
             if (p->pipe != NULL)

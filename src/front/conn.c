@@ -98,6 +98,18 @@ out_uncount:
         lg_perip_release(w, peer);
 }
 
+/* Which directions the kernel took the keys for, on a listener that tries kernel TLS. */
+static void ktls_count(lg_conn_t *c, lg_stats_listener_t *sl)
+{
+    unsigned k = lg_stream_tls_ktls(&c->s);
+
+    if (!lg_tls_ktls(c->ls->conf->tls->ctx))
+        return;
+    lg_stats_add(&sl->ktls_tx, (k & LG_KTLS_TX) != 0);
+    lg_stats_add(&sl->ktls_rx, (k & LG_KTLS_RX) != 0);
+    lg_stats_add(&sl->ktls_fallback, k != (LG_KTLS_TX | LG_KTLS_RX));
+}
+
 /* Counted once per connection with tls, when its handshake ends: one increment each. */
 int lg_conn_handshake_step(lg_conn_t *c)
 {
@@ -111,6 +123,7 @@ int lg_conn_handshake_step(lg_conn_t *c)
         lg_stats_add(&sl->tls_ok, 1);
         if (SSL_session_reused(lg_stream_ssl(&c->s)))
             lg_stats_add(&sl->tls_resumed, 1);
+        ktls_count(c, sl);
         return LG_OK;
     }
     if (lg_stream_tls_plain_http(&c->s)) {

@@ -9,8 +9,9 @@
  * bytes waiting inside the TLS object (want-read, want-write, pending) into the same two bits.
  * Users never look below: they call lg_stream_read/lg_stream_writev while the bit is set.
  *
- * Bytes that need no inspection may move with splice(2) only when LG_STREAM_SPLICE is set:
- * always for a plain socket, for TLS only with kernel TLS both ways.
+ * Bytes that need no inspection may move with splice(2) only when the fd carries the plain
+ * bytes: LG_STREAM_SPLICE_RD (splice from it) and LG_STREAM_SPLICE_WR (splice into it), both
+ * always for a plain socket, for TLS each with kernel TLS in that direction (docs/tls.md).
  */
 #ifndef LG_STREAM_H
 #define LG_STREAM_H
@@ -21,8 +22,10 @@
 
 #include "core/sock.h"
 
-#define LG_STREAM_SPLICE    0x100 /* in sock.flags: the fd carries the plain bytes (splice ok) */
+#define LG_STREAM_SPLICE_RD 0x100 /* in sock.flags: reading the fd gives the plain bytes */
 #define LG_STREAM_HANDSHAKE 0x200 /* in sock.flags: a handshake must finish before any byte */
+#define LG_STREAM_SPLICE_WR 0x400 /* in sock.flags: what is written to the fd goes out as is */
+#define LG_STREAM_SPLICE    (LG_STREAM_SPLICE_RD | LG_STREAM_SPLICE_WR)
 
 typedef struct lg_stream lg_stream_t;
 
@@ -42,6 +45,12 @@ typedef struct lg_stream_ops {
     void (*events)(lg_stream_t *s, uint32_t ev);
     /* Release what the implementation holds (not the fd: lg_stream_close closes it). */
     void (*release)(lg_stream_t *s);
+    /*
+     * Optional: a splice from the fd failed (errno kept). 1 when the stream can go on through
+     * read (kernel TLS: the next record is not data); it cleared LG_STREAM_SPLICE_RD and the
+     * error, and set RD. 0: the failure stands.
+     */
+    int (*splice_refused)(lg_stream_t *s);
 } lg_stream_ops_t;
 
 /* The state of an implementation starts with its operations (one pointer keeps streams small). */
@@ -83,9 +92,16 @@ static inline void lg_stream_events(lg_stream_t *s, uint32_t ev)
     s->impl->ops->events(s, ev);
 }
 
-static inline int lg_stream_can_splice(const lg_stream_t *s)
+/* Body bytes may be spliced from `src` (LG_STREAM_SPLICE_RD) into `dst` (LG_STREAM_SPLICE_WR). */
+static inline int lg_stream_can_splice(const lg_stream_t *src, const lg_stream_t *dst)
 {
-    return (s->sock.flags & LG_STREAM_SPLICE) != 0;
+    return (src->sock.flags & LG_STREAM_SPLICE_RD) && (dst->sock.flags & LG_STREAM_SPLICE_WR);
+}
+
+/* After a failed splice from `s`: 1 when reading may go on through lg_stream_read. */
+static inline int lg_stream_splice_refused(lg_stream_t *s)
+{
+    return s->impl->ops->splice_refused != NULL && s->impl->ops->splice_refused(s);
 }
 
 static inline int lg_stream_closed(const lg_stream_t *s)

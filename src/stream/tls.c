@@ -25,6 +25,7 @@ typedef struct tls_stream {
     unsigned read_wants_wr : 1;     /* SSL_read waits for the socket to be writable */
     unsigned write_wants_rd : 1;    /* SSL_write waits for the socket to be readable */
     unsigned plain_http : 1;        /* the handshake met a plain HTTP request */
+    unsigned ktls : 2;              /* LG_KTLS_TX | LG_KTLS_RX: the kernel holds those keys */
     unsigned long code;             /* OpenSSL's packed error of a failed handshake, 0: none */
     int ssl_error;                  /* SSL_get_error() of a failed handshake without one */
 } tls_stream_t;
@@ -196,6 +197,10 @@ static void flags_update(lg_stream_t *s)
     uint32_t raw = t->raw.flags, f = s->sock.flags & ~(uint32_t)(LG_SOCK_RD | LG_SOCK_WR);
 
     f |= raw & (LG_SOCK_HUP | LG_SOCK_ERR);
+    /* Splice from the socket only while OpenSSL holds no decrypted byte (they come first). */
+    f &= ~(uint32_t)LG_STREAM_SPLICE_RD;
+    if ((t->ktls & LG_KTLS_RX) && !SSL_has_pending(t->ssl))
+        f |= LG_STREAM_SPLICE_RD;
     if (t->handshaken) {
         if ((raw & LG_SOCK_RD) || SSL_has_pending(t->ssl) ||
             (t->read_wants_wr && (raw & LG_SOCK_WR)))
@@ -239,8 +244,14 @@ static int tls_handshake(lg_stream_t *s)
         /* A stapled OCSP response has been sent: OpenSSL would keep its copy (up to 4 KiB)
          * for the connection's life. Nothing sends it again (no renegotiation). */
         SSL_set_tlsext_status_ocsp_resp(t->ssl, NULL, 0);
-        if (BIO_get_ktls_send(SSL_get_wbio(t->ssl)) && BIO_get_ktls_recv(SSL_get_rbio(t->ssl)))
-            s->sock.flags |= LG_STREAM_SPLICE; /* the kernel encrypts and decrypts */
+        /* Which keys the kernel took (OpenSSL tried when SSL_OP_ENABLE_KTLS is set): what it
+         * encrypts may be spliced in, what it decrypts spliced out (flags_update). */
+        if (BIO_get_ktls_send(SSL_get_wbio(t->ssl))) {
+            t->ktls |= LG_KTLS_TX;
+            s->sock.flags |= LG_STREAM_SPLICE_WR;
+        }
+        if (BIO_get_ktls_recv(SSL_get_rbio(t->ssl)))
+            t->ktls |= LG_KTLS_RX;
         flags_update(s);
         return LG_OK;
     }
@@ -385,6 +396,23 @@ static void tls_release(lg_stream_t *s)
     free(t);
 }
 
+/*
+ * A kernel TLS socket refuses to splice a record that is not application data (an alert such as
+ * close_notify, a KeyUpdate): Linux says EINVAL (some versions EIO). SSL_read takes it (recvmsg
+ * with its record type) and acts on it; splicing resumes after it (flags_update).
+ */
+static int tls_splice_refused(lg_stream_t *s)
+{
+    tls_stream_t *t = tls_of(s);
+
+    if (!(t->ktls & LG_KTLS_RX) || (errno != EINVAL && errno != EIO))
+        return 0;
+    s->sock.flags &= ~(uint32_t)(LG_SOCK_ERR | LG_STREAM_SPLICE_RD);
+    s->sock.flags |= LG_SOCK_RD;
+    t->raw.flags |= LG_SOCK_RD;
+    return 1;
+}
+
 static const lg_stream_ops_t tls_ops = {
     .name = "tls",
     .handshake = tls_handshake,
@@ -393,6 +421,7 @@ static const lg_stream_ops_t tls_ops = {
     .shutdown = tls_shutdown,
     .events = tls_events,
     .release = tls_release,
+    .splice_refused = tls_splice_refused,
 };
 
 /* OpenSSL reads and writes the socket through our BIO, or itself for kernel TLS. */
@@ -425,8 +454,10 @@ static int tls_init(lg_stream_t *s, int fd, lg_io_handler_t handler, SSL *ssl, i
     }
     t->impl.ops = &tls_ops;
     /* Read ahead: one read takes what the socket has (not a record header, then its body), so a
-     * short read tells the socket is drained, as on a plain socket; the rest waits in `ssl`. */
-    SSL_set_read_ahead(ssl, 1);
+     * short read tells the socket is drained, as on a plain socket; the rest waits in `ssl`.
+     * Not with kernel TLS: the kernel takes the receive keys only when OpenSSL holds no part of
+     * a record read past the handshake (OpenSSL then stays in user space for reading). */
+    SSL_set_read_ahead(ssl, !ktls);
     SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_clear_mode(ssl, SSL_MODE_RELEASE_BUFFERS); /* freed when quiet: lg_stream_tls_trim */
     SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
@@ -487,6 +518,11 @@ const char *lg_stream_tls_error(const lg_stream_t *s, char *buf, size_t len)
     else
         snprintf(buf, len, "SSL error %d", t->ssl_error);
     return buf;
+}
+
+unsigned lg_stream_tls_ktls(const lg_stream_t *s)
+{
+    return s->impl->ops == &tls_ops ? tls_of(s)->ktls : 0;
 }
 
 unsigned long lg_stream_tls_error_code(const lg_stream_t *s)

@@ -7,8 +7,9 @@
  * short read clears RD. So the stream's RD means "the socket may have bytes, or the TLS object
  * holds decrypted ones" and a read burst ends without an EAGAIN round trip, as on a plain
  * socket. A read that needs the socket writable (or a write that needs it readable) waits for
- * that readiness instead. Bytes are always copied through the TLS object: LG_STREAM_SPLICE is
- * never set (kernel TLS would allow it: see ktls in docs/tls.md).
+ * that readiness instead. Bytes are copied through the TLS object, except with kernel TLS: a
+ * direction whose keys the kernel took has LG_STREAM_SPLICE_WR (sending) or _RD (receiving,
+ * while OpenSSL holds no decrypted byte), see docs/tls.md.
  */
 #ifndef LG_STREAM_TLS_H
 #define LG_STREAM_TLS_H
@@ -26,6 +27,12 @@
  * works as without (only without our BIO's exact readiness: one EAGAIN ends a read burst).
  */
 int lg_stream_tls(lg_stream_t *s, int fd, lg_io_handler_t handler, SSL *ssl, int ktls);
+
+#define LG_KTLS_TX 1u /* the kernel encrypts what the stream sends */
+#define LG_KTLS_RX 2u /* the kernel decrypts what the stream receives */
+
+/* After the handshake: LG_KTLS_TX | LG_KTLS_RX as the kernel took the keys; 0 for user space. */
+unsigned lg_stream_tls_ktls(const lg_stream_t *s);
 
 /*
  * Make the connected plain stream `s` (a backend connection) a client-side TLS stream with

@@ -12,12 +12,11 @@
 #include <openssl/pem.h>
 
 #include "core/log.h"
+#include "tls/ktls.h"
 #include "tls/ticket.h"
 #include "tls/tls-int.h"
 
 #define LG_TLS_REASON_MAX 256
-#define LG_KTLS_ULP_FILE  "/proc/sys/net/ipv4/tcp_available_ulp"
-#define LG_KTLS_ULP_MAX   256
 
 /* ALPN offered on http listeners, in wire format, in our order of preference. */
 static const unsigned char tls_alpn_http[] = "\x08http/1.1";
@@ -234,28 +233,6 @@ static void tls_ctx_free(lg_tls_ctx_t *t)
     free(t);
 }
 
-/* kTLS needs the kernel's "tls" upper layer protocol; said once per process when it is missing. */
-static int tls_ktls_available(void)
-{
-    static int known = -1;
-    char ulp[LG_KTLS_ULP_MAX] = "";
-    FILE *f;
-
-    if (known >= 0)
-        return known;
-    f = fopen(LG_KTLS_ULP_FILE, "r");
-    if (f != NULL) {
-        if (fgets(ulp, sizeof(ulp), f) == NULL)
-            ulp[0] = '\0';
-        fclose(f);
-    }
-    known = strstr(ulp, "tls") != NULL;
-    if (!known)
-        lg_log(LG_LOG_INFO, "kernel TLS is unavailable (no \"tls\" in %s): TLS runs in user space",
-               LG_KTLS_ULP_FILE);
-    return known;
-}
-
 static lg_tls_ctx_t *tls_ctx_new(lg_tls_load_t *ld)
 {
     lg_tls_ctx_t *t = calloc(1, sizeof(*t));
@@ -277,7 +254,7 @@ static lg_tls_ctx_t *tls_ctx_new(lg_tls_load_t *ld)
         t->alpn = tls_alpn_http;
         t->alpn_len = sizeof(tls_alpn_http) - 1;
     }
-    t->ktls = ld->l->tls->ktls == LG_KTLS_AUTO && tls_ktls_available();
+    t->ktls = lg_ktls_listener(ld->l);
     SSL_CTX_set_app_data(t->ssl, t);
     tls_protocol(ld, t);
     tls_client_auth(ld, t);
@@ -316,6 +293,7 @@ int lg_tls_load(lg_config_t *cf, lg_config_errors_t *errs)
     if (lg_tls_pools_load(&ld) != LG_OK)
         ld.failed = 1;
     lg_tls_load_done(&ld);
+    lg_ktls_said();
     ERR_clear_error();
     return ld.failed ? LG_ERR : LG_OK;
 }

@@ -150,6 +150,29 @@ static inline char *lgt_hex(uint64_t sum)
     return lg_fmt("%016llx", (unsigned long long)sum);
 }
 
+/*
+ * On one keep-alive connection: a pattern body of `size` bytes up to /echo (its length and
+ * checksum come back), then one down from /size/N, checked byte for byte.
+ */
+static inline void lgt_bodies_both_ways(lg_client_t *c, unsigned long long size)
+{
+    lg_http_response_t *r;
+
+    cr_assert_eq(
+        lg_client_sendf(c, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %llu\r\n\r\n", size),
+        0);
+    cr_assert_eq(lg_client_send_pattern(c, 0, size), 0);
+    r = lg_client_read(c, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(lg_echo_field(r->body, "body-length"), lg_fmt("%llu", size));
+    cr_assert_str_eq(lg_echo_field(r->body, "body-fnv1a64"), lgt_hex(lg_pattern_checksum(size)));
+    cr_assert_eq(lg_client_sendf(c, "GET /size/%llu HTTP/1.1\r\nHost: x\r\n\r\n", size), 0);
+    r = lg_client_read(c, LG_READ_DISCARD);
+    lgt_assert_status(r, 200);
+    cr_assert_eq(r->body_len, size);
+    cr_assert_eq(r->body_sum, lg_pattern_checksum(size));
+}
+
 /* Wait until the origin reports `active` open connections; returns the last value seen. */
 static inline long lgt_wait_origin_active(int port, long want, int timeout_ms)
 {

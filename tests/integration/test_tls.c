@@ -89,22 +89,8 @@ Test(tls, keepalive_and_pipelining)
 Test(tls, large_bodies_both_ways, .timeout = 120)
 {
     lg_fix_t f = tls_start(NULL, NULL);
-    lg_client_t *c = tls_connect(f.port);
-    lg_http_response_t *r;
 
-    cr_assert_eq(
-        lg_client_sendf(c, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %llu\r\n\r\n", BODY),
-        0);
-    cr_assert_eq(lg_client_send_pattern(c, 0, BODY), 0);
-    r = lg_client_read(c, 0);
-    lgt_assert_status(r, 200);
-    cr_assert_str_eq(lg_echo_field(r->body, "body-length"), lg_fmt("%llu", BODY));
-    cr_assert_str_eq(lg_echo_field(r->body, "body-fnv1a64"), lgt_hex(lg_pattern_checksum(BODY)));
-    cr_assert_eq(lg_client_sendf(c, "GET /size/%llu HTTP/1.1\r\nHost: x\r\n\r\n", BODY), 0);
-    r = lg_client_read(c, LG_READ_DISCARD);
-    lgt_assert_status(r, 200);
-    cr_assert_eq(r->body_len, BODY);
-    cr_assert_eq(r->body_sum, lg_pattern_checksum(BODY));
+    lgt_bodies_both_ways(tls_connect(f.port), BODY);
     lg_fix_finish(&f, NULL);
 }
 
