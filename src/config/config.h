@@ -138,9 +138,9 @@ typedef struct lg_pool_conf {
     unsigned retries;            /* default 1 */
     lg_msec_t slow_start;        /* a backend that comes up ramps to full weight over this; 0 off */
     lg_sticky_conf_t sticky;
-    unsigned queue_max;        /* requests waiting for a backend slot, all workers; 1000 */
-    lg_msec_t queue_timeout;   /* how long one waits; 0 (default): timeouts.connect */
-    lg_ppout_t proxy_protocol; /* default off; not off: upstream connections are never pooled */
+    unsigned queue_max;           /* requests waiting for a backend slot, all workers; 1000 */
+    lg_msec_t queue_timeout;      /* how long one waits; 0 (default): timeouts.connect */
+    lg_ppout_t proxy_protocol;    /* default off; not off: upstream connections are never pooled */
     struct lg_pool_tls_conf *tls; /* TLS to the backends; NULL: plain */
     lg_conf_pos_t pos;
 } lg_pool_conf_t;

@@ -91,6 +91,10 @@ Test(config_uptls, bad_values_are_reported_where_they_are)
          ":8:28: error: pools.app.tls.ca: open() \"/nonexistent.pem\" failed (2: No such file or "
          "directory)",
          1},
+        {"    tls: {verify: off}\n    proxy_protocol: v2\n",
+         ":8:5: error: pools.app.tls: not supported together with proxy_protocol yet (the PROXY "
+         "header would have to go before the TLS handshake)",
+         0},
         {"    tls: {verify: off, cert: /nonexistent.pem, key: /nonexistent.key}\n",
          ":8:30: error: pools.app.tls.cert: open() \"/nonexistent.pem\" failed (2: No such file or "
          "directory)",
