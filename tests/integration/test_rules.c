@@ -89,6 +89,24 @@ Test(rules, request_rules_reach_the_backend, .timeout = 60)
     lg_fix_finish(&f, NULL);
 }
 
+/* An X-Request-Id cut to its 63 bytes for {request_id} loses the whitespace the cut exposes. */
+Test(rules, request_id_cut_never_ends_in_whitespace, .timeout = 60)
+{
+    lg_fix_t f = start_rules();
+    const char *a62 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    static const char *const curls[] = {"--http1.1", "--http2-prior-knowledge"};
+
+    for (size_t i = 0; i < LG_NELEMS(curls); i++) {
+        char *echo = run(lg_fmt("curl -s %s -H 'X-Request-Id: %s bbbbbbbbbb' "
+                                "'http://127.0.0.1:%d/echo?a=1'",
+                                curls[i], a62, f.port));
+
+        cr_assert_str_eq(lg_echo_header(echo, "X-Vars"),
+                         lg_fmt("127.0.0.1 %s 127.0.0.1 /echo?a=1", a62), "%s: %s", curls[i], echo);
+    }
+    lg_fix_finish(&f, NULL);
+}
+
 /*
  * A client cannot slip a ruled field past the rules by writing '_' for '-' (X_Debug, x_env):
  * a CGI-style backend reads such a name as the ruled one.
