@@ -255,10 +255,15 @@ typedef enum lg_ktls {
     LG_KTLS_OFF,
 } lg_ktls_t;
 
-/* One entry of tls.certificates: a PEM leaf and its chain, and its private key. */
+/*
+ * One entry of tls.certificates: a PEM leaf and its chain, and its private key; or (acme set)
+ * the names of a certificate obtained and renewed by the master's ACME client (src/acme).
+ */
 typedef struct lg_tls_cert_conf {
-    char *cert;
-    char *key;
+    char *cert;  /* NULL for an acme entry */
+    char *key;   /* NULL for an acme entry */
+    char **acme; /* acme: [names]: lower case DNS names, no wildcard; NULL: cert and key */
+    size_t nacme;
     lg_ocsp_mode_t ocsp;                       /* default auto */
     char *ocsp_file;                           /* LG_OCSP_FILE */
     lg_conf_pos_t pos;                         /* of the list entry */
@@ -305,6 +310,26 @@ typedef struct lg_tls_conf {
     "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
 
 #define LG_HTTP2_DEFAULT 2u /* http2 not set: on with tls, off without */
+
+/* acme.challenge: how the ACME server checks that we hold a name. */
+typedef enum lg_acme_challenge {
+    LG_ACME_HTTP01 = 0, /* answered on every http listener (the CA connects to port 80) */
+    LG_ACME_TLSALPN01,  /* answered by TLS listeners, ALPN acme-tls/1 (the CA uses port 443) */
+} lg_acme_challenge_t;
+
+/* acme: automatic certificates (RFC 8555; docs/configuration.md, "acme"). */
+typedef struct lg_acme_conf {
+    char *directory; /* default LG_ACME_DIRECTORY (Let's Encrypt production) */
+    char *email;     /* contact of the account; NULL: none */
+    char *storage;   /* directory of the account key and certificates; default LG_ACME_STORAGE */
+    char *ca;        /* PEM file trusted for the ACME server; NULL: the system store */
+    lg_acme_challenge_t challenge; /* default http-01 */
+    lg_msec_t renew_before;        /* default 720h */
+    lg_conf_pos_t pos;             /* of the `acme` key */
+} lg_acme_conf_t;
+
+#define LG_ACME_DIRECTORY "https://acme-v02.api.letsencrypt.org/directory"
+#define LG_ACME_STORAGE   "/var/lib/lifeguard/acme"
 
 typedef struct lg_listener_conf {
     char *name;
@@ -366,6 +391,7 @@ typedef struct lg_config {
     size_t nlisteners; /* >= 1 */
     lg_pool_conf_t *pools;
     size_t npools;
+    lg_acme_conf_t *acme; /* NULL: no acme section (then no certificate may be an acme entry) */
 
     void *arena; /* owns every string and array above */
     /*
