@@ -23,7 +23,8 @@ EVP_PKEY *lg_acme_key_new(void);
 /* The public JWK of a P-256 key: {"crv","kty","x","y"}; NULL when not such a key. */
 json_t *lg_acme_jwk(EVP_PKEY *key);
 
-/* RFC 7638 thumbprint of `jwk` (its members in lexicographic order, no spaces) into out
+/* RFC 7638 thumbprint of `jwk` (holding only its required members: they are hashed in
+ * lexicographic order, no spaces) into out
  * (LG_ACME_THUMB_LEN + 1 bytes). LG_OK or LG_ERR. */
 int lg_acme_thumbprint(const json_t *jwk, char *out);
 
