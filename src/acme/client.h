@@ -6,6 +6,10 @@
 
 #include <stdint.h>
 
+#include "acme/doc.h"
+
+#define LG_ACME_ERROR_MAX LG_ACME_PROBLEM_MAX /* bytes of lg_acme_name_view_t.error */
+
 /* One managed name: the certificate serving it, when it was obtained, the last failure. */
 typedef struct lg_acme_name_view {
     const char *name;

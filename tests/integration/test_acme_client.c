@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "acme/acme.h"
@@ -92,6 +93,12 @@ static mode_t mode_of(const char *path)
     return st.st_mode & 07777;
 }
 
+/* A managed name served by a certificate obtained here, with no error. */
+static void count_name(const lg_acme_name_view_t *v, void *arg)
+{
+    *(int *)arg += v->expiry > (int64_t)time(NULL) && v->renewed != 0 && v->error[0] == '\0';
+}
+
 /* First issuance: account, order, (always valid) authorizations, finalize, download, store. */
 static fixture_t *issue(lg_pebble_t *pb, const char *dir)
 {
@@ -111,7 +118,11 @@ Test(acme_client, first_issuance_stored_and_verified_by_pebble_root)
     const char *crt = lg_fmt("%s/certs/acme.example.com.crt", f->storage);
     char *out;
 
+    int names = 0;
+
     cr_expect_eq(lg_acme_orders(LG_ACME_VALID), 1);
+    lg_acme_each(count_name, &names);
+    cr_expect_eq(names, 2, "what metrics and /status show");
     cr_expect_neq(lg_acme_cert_seq(slot_of(f)), 0, "not published");
     cr_expect(strstr(log_text(f), "[error]") == NULL, "%s", log_text(f));
     cr_expect_eq(mode_of(f->storage), 0700);
