@@ -32,16 +32,20 @@ static lg_timerq_t tick_q;
 static lg_timer_t tick;
 static uint64_t orders[LG_ACME_RESULTS];
 
-/* When to renew: renew_before ahead of notAfter, or a third of the lifetime when shorter. */
-static void schedule(lg_acme_mc_t *mc, lg_msec_t renew_before)
+/*
+ * When to renew: renew_before ahead of notAfter. A certificate just obtained that is already
+ * within renew_before (it lives less than that) is renewed when a third of its life is left
+ * instead, so that a short-lived certificate is not ordered again and again.
+ */
+static void schedule(lg_acme_mc_t *mc, lg_msec_t renew_before, int fresh)
 {
-    int64_t life = mc->not_after - mc->not_before;
+    int64_t life = mc->not_after - mc->not_before, wall = (int64_t)time(NULL);
     int64_t before = (int64_t)(renew_before / LG_ACME_MS_PER_S);
 
-    if (before >= life) {
+    if (fresh && mc->not_after - wall <= before) {
         lg_log(LG_LOG_WARN,
-               "acme: %s: the certificate lives %lld s, less than renew_before (%lld s): renewed "
-               "when a third of its life is left",
+               "acme: %s: the new certificate lives %lld s, within renew_before (%lld s): "
+               "renewed when a third of its life is left",
                mc->names[0], (long long)life, (long long)before);
         before = life / 3;
     }
@@ -88,7 +92,7 @@ static void load_stored(lg_acme_mc_t *mc, const lg_acme_conf_t *ac)
         lg_log(LG_LOG_WARN, "acme: %s: the stored certificate expired: ordering a new one",
                mc->names[0]);
     } else {
-        schedule(mc, ac->renew_before);
+        schedule(mc, ac->renew_before, 0);
         lg_log(LG_LOG_INFO, "acme: %s: serving the stored certificate, renewed in %lld s",
                mc->names[0], (long long)(mc->due > wall ? mc->due - wall : 0));
     }
@@ -133,7 +137,7 @@ void lg_acme_order_end(lg_acme_mc_t *mc, const char *chain, size_t chain_len, co
     mc->retry = 0;
     mc->renewed = wall;
     lg_acme_store_save(acct.storage, mc->names[0], chain, chain_len, key, key_len);
-    schedule(mc, acct.renew_before);
+    schedule(mc, acct.renew_before, 1);
     lg_log(LG_LOG_INFO,
            "acme: %s: certificate obtained (%zu names), valid until %s, renewed in "
            "%lld s",
@@ -223,6 +227,8 @@ static void manage(const lg_tls_cert_conf_t *cc, const lg_acme_conf_t *ac)
         return;
     mc = &mcs[slot];
     mc->used = 1;
+    if (mc->names != NULL && !mc->running && mc->not_after != 0)
+        schedule(mc, ac->renew_before, 0); /* a reload may have changed renew_before */
     if (mc->names != NULL)
         return;
     mc->names = calloc(cc->nacme, sizeof(*mc->names));

@@ -5,6 +5,8 @@
  * Each Test runs in its own process (criterion), so each one is a fresh master.
  */
 #include <criterion/criterion.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +33,7 @@ typedef struct fixture {
     char *storage, *log;
 } fixture_t;
 
-static fixture_t *fixture(const lg_pebble_t *pb, const char *dir)
+static fixture_t *fixture(const lg_pebble_t *pb, const char *dir, lg_acme_challenge_t ch)
 {
     fixture_t *f = lg_test_keep(calloc(1, sizeof(*f)), NULL);
 
@@ -43,7 +45,7 @@ static fixture_t *fixture(const lg_pebble_t *pb, const char *dir)
                              .email = "ops@example.com",
                              .storage = f->storage,
                              .ca = pb->ca,
-                             .challenge = LG_ACME_HTTP01,
+                             .challenge = ch,
                              .renew_before = RENEW_BEFORE_MS};
     f->cc = (lg_tls_cert_conf_t){.acme = f->names, .nacme = 2};
     f->tc = (lg_tls_conf_t){.certs = &f->cc, .ncerts = 1};
@@ -100,21 +102,22 @@ static void count_name(const lg_acme_name_view_t *v, void *arg)
 }
 
 /* First issuance: account, order, (always valid) authorizations, finalize, download, store. */
-static fixture_t *issue(lg_pebble_t *pb, const char *dir)
+static fixture_t *issue(lg_pebble_t *pb, const char *dir, lg_acme_challenge_t ch)
 {
-    fixture_t *f = fixture(pb, dir);
+    fixture_t *f = fixture(pb, dir, ch);
 
     cr_assert_eq(lg_acme_apply(&f->cf), LG_OK);
     cr_assert(run_until(f, "certificate obtained"), "no certificate: %s", log_text(f));
     return f;
 }
 
-Test(acme_client, first_issuance_stored_and_verified_by_pebble_root)
+/* The first certificate with either challenge (pebble takes any: always valid). */
+static void first_issuance(lg_acme_challenge_t ch)
 {
     lg_test_skip_without_pebble();
     lg_pebble_t *pb = lg_pebble_start(1, 1, 1);
     const char *dir = lg_test_tempdir();
-    fixture_t *f = issue(pb, dir);
+    fixture_t *f = issue(pb, dir, ch);
     const char *crt = lg_fmt("%s/certs/acme.example.com.crt", f->storage);
     char *out;
 
@@ -138,25 +141,43 @@ Test(acme_client, first_issuance_stored_and_verified_by_pebble_root)
               out);
 }
 
-Test(acme_client, restart_serves_storage_without_contacting_pebble)
+Test(acme_client, first_issuance_http01_stored_and_verified_by_pebble_root)
 {
-    lg_test_skip_without_pebble();
-    lg_pebble_t *pb = lg_pebble_start(1, 1, 1);
-    const char *dir = lg_test_tempdir();
+    first_issuance(LG_ACME_HTTP01);
+}
+
+Test(acme_client, first_issuance_tlsalpn01_stored_and_verified_by_pebble_root)
+{
+    first_issuance(LG_ACME_TLSALPN01);
+}
+
+/* A first master (a child process) obtains the certificate into dir and exits; its log is
+ * moved aside, so that the next master's log holds only its own lines. */
+static void issue_in_child(lg_pebble_t *pb, const char *dir)
+{
     pid_t child = fork();
     int status = -1;
-    fixture_t *f;
 
-    if (child == 0) { /* the first master: obtains the certificate, exits */
-        issue(pb, dir);
+    if (child == 0) {
+        issue(pb, dir, LG_ACME_HTTP01);
         _exit(0);
     }
     cr_assert_eq(waitpid(child, &status, 0), child);
     cr_assert_eq(status, 0, "first issuance failed: %s",
                  lg_test_read_file(lg_fmt("%s/error.log", dir), NULL));
-    lg_pebble_stop(pb);
     cr_assert_eq(rename(lg_fmt("%s/error.log", dir), lg_fmt("%s/first.log", dir)), 0);
-    f = fixture(pb, dir); /* a fresh log: only this master's lines */
+}
+
+Test(acme_client, restart_serves_storage_without_contacting_pebble)
+{
+    lg_test_skip_without_pebble();
+    lg_pebble_t *pb = lg_pebble_start(1, 1, 1);
+    const char *dir = lg_test_tempdir();
+    fixture_t *f;
+
+    issue_in_child(pb, dir);
+    lg_pebble_stop(pb);
+    f = fixture(pb, dir, LG_ACME_HTTP01);
     cr_assert_eq(lg_acme_apply(&f->cf), LG_OK);
     for (int i = 0; i < 20; i++)
         lg_loop_once(100); /* a few ticks: nothing is due */
@@ -167,12 +188,53 @@ Test(acme_client, restart_serves_storage_without_contacting_pebble)
     cr_expect(strstr(log_text(f), "[error]") == NULL, "%s", log_text(f));
 }
 
+/* notAfter of the PEM certificate in `path` (Unix s). */
+static int64_t not_after_of(const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    X509 *x = fp != NULL ? PEM_read_X509(fp, NULL, NULL, NULL) : NULL;
+    struct tm tm;
+
+    cr_assert_not_null(x, "%s", path);
+    cr_assert_eq(ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm), 1);
+    X509_free(x);
+    fclose(fp);
+    return (int64_t)timegm(&tm);
+}
+
+Test(acme_client, stored_certificate_within_renew_before_is_renewed_once)
+{
+    lg_test_skip_without_pebble();
+    lg_pebble_t *pb = lg_pebble_start(1, 1, 1);
+    const char *dir = lg_test_tempdir();
+    const char *crt = lg_fmt("%s/acme/certs/acme.example.com.crt", dir);
+    char *before, *after;
+    fixture_t *f;
+
+    issue_in_child(pb, dir);
+    before = lg_test_keep(lg_test_read_file(crt, NULL), NULL);
+    f = fixture(pb, dir, LG_ACME_HTTP01);
+    /* due now: it expires within renew_before (an hour more than it has left) */
+    f->ac.renew_before = (lg_msec_t)(not_after_of(crt) - (int64_t)time(NULL) + 3600) * 1000;
+    cr_assert_eq(lg_acme_apply(&f->cf), LG_OK);
+    cr_expect_neq(lg_acme_cert_seq(slot_of(f)), 0, "the stored certificate serves meanwhile");
+    cr_assert(run_until(f, "certificate obtained"), "%s", log_text(f));
+    for (int i = 0; i < 20; i++)
+        lg_loop_once(100); /* a few ticks: the new one is not due */
+    cr_expect(strstr(log_text(f), "serving the stored certificate, renewed in 0 s"), "%s",
+              log_text(f));
+    cr_expect(strstr(log_text(f), "within renew_before"), "no warning: %s", log_text(f));
+    cr_expect_eq(lg_acme_orders(LG_ACME_VALID), 1, "renewed again and again: %s", log_text(f));
+    after = lg_test_keep(lg_test_read_file(crt, NULL), NULL);
+    cr_expect(after != NULL && strcmp(before, after) != 0, "the stored certificate is the old one");
+}
+
 Test(acme_client, refused_challenge_logs_the_problem_and_keeps_the_placeholder)
 {
     lg_test_skip_without_pebble();
     /* validation for real, on a port nothing listens on */
     lg_pebble_t *pb = lg_pebble_start(0, lg_test_free_port(), lg_test_free_port());
-    fixture_t *f = fixture(pb, lg_test_tempdir());
+    fixture_t *f = fixture(pb, lg_test_tempdir(), LG_ACME_HTTP01);
 
     cr_assert_eq(lg_acme_apply(&f->cf), LG_OK);
     cr_assert(run_until(f, "order failed"), "%s", log_text(f));
@@ -197,7 +259,7 @@ Test(acme_client, corrupt_storage_is_reported_and_replaced)
     lg_test_write_file(storage, "account.key", "-----BEGIN PRIVATE KEY-----\ngarbage\n");
     lg_test_write_file(storage, "certs/acme.example.com.crt", "not a certificate\n");
     lg_test_write_file(storage, "certs/acme.example.com.key", "not a key\n");
-    f = issue(pb, dir);
+    f = issue(pb, dir, LG_ACME_HTTP01);
     cr_expect(strstr(log_text(f), lg_fmt("acme: account key %s/account.key is not a readable "
                                          "P-256 key: replaced by a new one",
                                          storage)),
