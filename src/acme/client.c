@@ -126,7 +126,7 @@ void lg_acme_order_end(lg_acme_mc_t *mc, const char *chain, size_t chain_len, co
         mc->retry =
             mc->retry == 0 ? LG_ACME_RETRY_MIN_MS : LG_MIN(mc->retry * 2, LG_ACME_RETRY_MAX_MS);
         mc->due = wall + (int64_t)(mc->retry / LG_ACME_MS_PER_S);
-        lg_log(LG_LOG_ERR, "acme: %s: order failed: %s; %s, next try in %llu s", mc->names[0], why,
+        lg_log(LG_LOG_WARN, "acme: %s: order failed: %s; %s, next try in %llu s", mc->names[0], why,
                mc->not_after != 0 ? "the previous certificate keeps serving"
                                   : "the placeholder keeps serving",
                (unsigned long long)(mc->retry / LG_ACME_MS_PER_S));
