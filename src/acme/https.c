@@ -378,9 +378,16 @@ static void req_event(lg_io_t *io, uint32_t ev)
     lg_acme_req_t *r = (lg_acme_req_t *)(void *)io;
     int rc;
 
-    (void)ev;
     if (r->state == R_DNS) {
         req_dns(r);
+        return;
+    }
+    if (r->state == R_TLS && (ev & (EPOLLERR | EPOLLHUP))) {
+        int err = 0;
+        socklen_t len = sizeof(err);
+
+        getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        req_fail(r, "connect() to %s failed", r->addr.text, err != 0 ? err : ECONNRESET);
         return;
     }
     if (r->state == R_TLS) {

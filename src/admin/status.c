@@ -107,7 +107,7 @@ static void json_certs(lg_out_t *o, const lg_tls_ctx_t *ctx)
         if (gmtime_r(&na, &tm) == NULL || strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
             at[0] = '\0';
         lg_outf(o, "%s\n   {\"file\": \"%s\", \"names\": [", i ? "," : "",
-                lg_metrics_esc(d.path, path, sizeof(path)));
+                lg_metrics_esc(d.path != NULL ? d.path : "", path, sizeof(path))); /* acme: none */
         jl.n = 0;
         lg_tls_cert_names(ctx, i, json_name, &jl);
         lg_outf(o,
