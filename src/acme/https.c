@@ -20,9 +20,6 @@
 #include "core/log.h"
 #include "health/dns.h"
 
-#define LG_ACME_DNS_MAX    1500
-#define LG_ACME_DNS_TYPE_A 1
-#define LG_ACME_HOSTS_MAX  4
 #define LG_ACME_HTTPS_PORT 443
 #define LG_ACME_READ_CHUNK 16384
 #define LG_ACME_HEAD_MAX   4096 /* bytes of the request head */
@@ -239,29 +236,18 @@ static void req_connect(lg_acme_req_t *r, const struct sockaddr_storage *a)
 /* A name: /etc/hosts (IPv4 first), else an A query to the resolver. */
 static void req_resolve(lg_acme_req_t *r)
 {
-    struct sockaddr_storage a[LG_ACME_HOSTS_MAX];
-    unsigned char q[LG_ACME_DNS_MAX];
-    int n = lg_dns_hosts(r->host, r->addr.port, a, LG_ACME_HOSTS_MAX), fd;
-    size_t qlen;
+    struct sockaddr_storage a;
+    int fd = -1, rc;
 
-    for (int i = 0; i < n; i++) {
-        if (a[i].ss_family == AF_INET || i == n - 1) {
-            req_connect(r, &a[i]);
-            return;
-        }
-    }
     r->dns_id = dns_next_id;
     dns_next_id = (dns_next_id + 1) & 0xFFFF;
-    qlen = lg_dns_query(q, sizeof(q), r->dns_id, r->host, LG_ACME_DNS_TYPE_A);
-    fd =
-        qlen == 0 ? -1 : socket(dns_server.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&dns_server, dns_server_len) < 0 ||
-        send(fd, q, qlen, 0) < 0) {
-        int err = qlen == 0 ? EINVAL : errno;
-
-        if (fd >= 0)
-            close(fd);
-        req_fail(r, "DNS query for %s failed", r->host, err);
+    rc = lg_dns_a_start(r->host, r->addr.port, &dns_server, dns_server_len, r->dns_id, &a, &fd);
+    if (rc > 0) {
+        req_connect(r, &a);
+        return;
+    }
+    if (rc < 0) {
+        req_fail(r, "DNS query for %s failed", r->host, errno);
         return;
     }
     r->io.fd = fd;
@@ -273,31 +259,16 @@ static void req_resolve(lg_acme_req_t *r)
 /* The resolver's answer: connect to its first address. */
 static void req_dns(lg_acme_req_t *r)
 {
-    unsigned char msg[LG_ACME_DNS_MAX];
     struct sockaddr_storage a;
-    unsigned rcode;
+    unsigned rcode = 0;
+    int rc = lg_dns_a_read(r->io.fd, r->dns_id, r->addr.port, &a, &rcode);
 
-    for (;;) {
-        ssize_t n = recv(r->io.fd, msg, sizeof(msg), 0);
-        int got;
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN)
-            return;
-        if (n < 0) {
-            req_fail(r, "DNS answer for %s failed", r->host, errno);
-            return;
-        }
-        got = lg_dns_parse(msg, (size_t)n, r->dns_id, r->addr.port, &a, 1, &rcode);
-        if (got < 0)
-            continue; /* not an answer to our query */
-        if (got > 0)
-            req_connect(r, &a);
-        else
-            req_fail(r, "no IPv4 address for %s", r->host, 0);
-        return;
-    }
+    if (rc == 1)
+        req_connect(r, &a);
+    else if (rc == 0)
+        req_fail(r, "no IPv4 address for %s", r->host, 0);
+    else if (rc == LG_ERR)
+        req_fail(r, "DNS answer for %s failed", r->host, errno);
 }
 
 /* What the TLS layer said; LG_AGAIN when it waits for the socket. */

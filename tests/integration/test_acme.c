@@ -44,7 +44,7 @@ static lg_yaml_t *acme_conf(acme_fix_t *f, const char *challenge, int acme)
     if (!acme)
         return c;
     lg_yaml_add(c, "listeners.secure.tls.certificates", "{acme: [" NAME "]}");
-    lg_yaml_set(c, "acme.directory", lg_pebble_directory(f->pb));
+    lg_yaml_set(c, "acme.directory", lg_pebble_directory(f->pb, "127.0.0.1"));
     lg_yaml_set(c, "acme.email", "ops@example.com");
     lg_yaml_set(c, "acme.storage", f->storage);
     lg_yaml_set(c, "acme.ca", f->pb->ca);

@@ -455,6 +455,7 @@ typedef struct lg_pebble {
     pid_t pid, dns_pid;
     int port;      /* the ACME directory: https://127.0.0.1:PORT/dir */
     int mgmt_port; /* management: /roots/0 */
+    int dns_port;  /* pebble-challtestsrv: every name is 127.0.0.1 (UDP) */
     char *dir;     /* its config, certificate and log (harness-owned) */
     char *ca;      /* the certificate of its listeners: what acme.ca trusts */
     char *log;     /* path of its log */
@@ -470,8 +471,9 @@ void lg_test_skip_without_pebble(void);
  */
 lg_pebble_t *lg_pebble_start(int always_valid, int http_port, int tls_port);
 void lg_pebble_stop(lg_pebble_t *p);
-/* "https://127.0.0.1:PORT/dir" (harness-owned). */
-const char *lg_pebble_directory(const lg_pebble_t *p);
+/* "https://HOST:PORT/dir" (harness-owned): HOST 127.0.0.1, localhost, or pebble.test (a name
+ * only pebble-challtestsrv resolves); pebble's certificate covers all three. */
+const char *lg_pebble_directory(const lg_pebble_t *p, const char *host);
 /* pebble's root certificate (PEM) written to a file; its path (harness-owned). */
 const char *lg_pebble_root(lg_pebble_t *p);
 

@@ -142,14 +142,15 @@ lg_pebble_t *lg_pebble_start(int always_valid, int http_port, int tls_port)
     p->dir = lg_test_tempdir();
     p->ca = lg_fmt("%s/cert.pem", p->dir);
     p->log = lg_fmt("%s/pebble.log", p->dir);
-    cr_assert_eq(lg_run_capture(lg_fmt("cd %s && openssl req -x509 -newkey ec -pkeyopt "
-                                       "ec_paramgen_curve:P-256 -nodes -keyout key.pem -out "
-                                       "cert.pem -days 30 -subj /CN=pebble -addext "
-                                       "subjectAltName=IP:127.0.0.1,DNS:localhost 2>&1",
-                                       p->dir),
-                                &out),
-                 0, "openssl: %s", out);
-    dns = dns_start(p);
+    cr_assert_eq(
+        lg_run_capture(lg_fmt("cd %s && openssl req -x509 -newkey ec -pkeyopt "
+                              "ec_paramgen_curve:P-256 -nodes -keyout key.pem -out "
+                              "cert.pem -days 30 -subj /CN=pebble -addext "
+                              "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:pebble.test 2>&1",
+                              p->dir),
+                       &out),
+        0, "openssl: %s", out);
+    dns = p->dns_port = dns_start(p);
     cr_assert_gt(dns, 0, "pebble-challtestsrv did not start (see %s)", p->dir);
     for (int t = 0; t < LG_PEBBLE_TRIES; t++) {
         char *argv[] = {LG_PEBBLE,
@@ -176,9 +177,9 @@ void lg_pebble_stop(lg_pebble_t *p)
     reap(&p->pid);
 }
 
-const char *lg_pebble_directory(const lg_pebble_t *p)
+const char *lg_pebble_directory(const lg_pebble_t *p, const char *host)
 {
-    return lg_fmt("https://127.0.0.1:%d/dir", p->port);
+    return lg_fmt("https://%s:%d/dir", host, p->port);
 }
 
 const char *lg_pebble_root(lg_pebble_t *p)
