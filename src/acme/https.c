@@ -431,8 +431,8 @@ void lg_acme_https_send(lg_acme_req_t *r, SSL_CTX *ctx, const char *method, cons
     r->why[0] = '\0';
     r->sent = 0;
     r->deadline = lg_now + LG_ACME_REQ_TIMEOUT_MS;
-    if (url_split(r, url, &path, &alen) != LG_OK) {
-        req_fail(r, "\"%s\" is not a usable https URL", url, 0);
+    if (url == NULL || url_split(r, url, &path, &alen) != LG_OK) {
+        req_fail(r, "\"%s\" is not a usable https URL", url != NULL ? url : "", 0);
         return;
     }
     r->out = req_format(method, path, url + 8, alen, body, &r->out_len);

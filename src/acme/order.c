@@ -76,6 +76,10 @@ static void post_send(lg_acme_mc_t *mc, int step)
     lg_acme_acct_t *a = mc->acct;
     char *jws;
 
+    if (a->dir.new_nonce == NULL) { /* a reload changed the directory or storage meanwhile */
+        order_fail(mc, 0, "%s: the acme section changed during the order", step_name[step]);
+        return;
+    }
     if (a->nonce[0] == '\0') {
         mc->wait_step = step;
         send_req(mc, "GET", a->dir.new_nonce, NULL, ST_NONCE);
@@ -392,6 +396,7 @@ void lg_acme_order_wake(lg_acme_mc_t *mc)
 void lg_acme_order_clear(lg_acme_mc_t *mc)
 {
     unpublish(mc);
+    lg_acme_https_clear(&mc->req); /* the last response's buffer: none kept between orders */
     if (mc->acct != NULL && mc->acct->registering == mc)
         mc->acct->registering = NULL;
     free(mc->url);
