@@ -58,6 +58,7 @@ static fixture_t *fixture(const lg_pebble_t *pb, const char *dir, lg_acme_challe
     cr_assert_eq(lg_parse_addr(lg_fmt("127.0.0.1:%d", pb->dns_port), 0, &f->cf.resolver, &why),
                  LG_OK);
     cr_assert_eq(lg_log_open(f->log), LG_OK);
+    cr_assert_eq(lg_acme_region_create(), LG_OK); /* as the master does before its first load */
     cr_assert_eq(lg_loop_init(), LG_OK);
     return f;
 }
