@@ -9,6 +9,7 @@
 
 #include "exchange/exchange.h"
 #include "core/log.h"
+#include "core/net.h"
 #include "front/listener.h"
 #include "front/sni.h"
 #include "stream/tls.h"
@@ -117,14 +118,17 @@ static void tcp_event(lg_conn_t *c, uint32_t ev)
 /* The connection's own timer bounds the handshake or the ClientHello; the exchange, the relay. */
 static void tcp_timeout(lg_conn_t *c)
 {
+    char ip[LG_IP_STRLEN];
+
     if (c->state != TCP_HELLO) {
         lg_conn_handshake_timeout(c);
         return;
     }
+    lg_net_ip_text(&c->peer.sa, ip, sizeof(ip));
     lg_log(LG_LOG_INFO,
-           "client sent no complete ClientHello within timeouts.client_header to the "
+           "client %s sent no complete ClientHello within timeouts.client_header to the "
            "listener %s: closed",
-           c->ls->conf->name);
+           ip, c->ls->conf->name);
     lg_conn_close(c);
 }
 

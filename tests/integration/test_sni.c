@@ -198,7 +198,10 @@ Test(sni, malformed_hellos_are_closed, .timeout = 60)
     sni_finish(&f);
 }
 
-/* A hello that does not finish arriving is closed at timeouts.client_header. */
+/*
+ * A hello that does not finish arriving is closed at timeouts.client_header; one whose client
+ * goes away is dropped. Both lines name the client and the listener.
+ */
 Test(sni, a_slow_hello_is_closed_at_client_header, .timeout = 60)
 {
     sni_fix_t f = sni_start("timeouts.client_header", "1s");
@@ -207,10 +210,18 @@ Test(sni, a_slow_hello_is_closed_at_client_header, .timeout = 60)
     cr_assert_eq(lg_client_send(cl, "\x16\x03\x01\x01\x00\x01\x00", 7), 0);
     cr_assert_eq(lg_client_wait_close(cl, lg_test_timeout_ms()), 1);
     cr_assert(lg_proc_wait_log(f.lg, 0,
-                               "client sent no complete ClientHello within "
+                               "client 127.0.0.1 sent no complete ClientHello within "
                                "timeouts.client_header to the listener pass: closed",
                                lg_test_timeout_ms()));
     lg_client_close(cl);
+    cl = lg_client_connect(f.port);
+    cr_assert_eq(lg_client_send(cl, "\x16\x03\x01\x01\x00\x01\x00", 7), 0);
+    lg_client_close(cl);
+    cr_assert(lg_proc_wait_log(f.lg, 0,
+                               "client 127.0.0.1 closed the connection to the listener pass "
+                               "before a complete ClientHello",
+                               lg_test_timeout_ms()),
+              "%s", lg_proc_log(f.lg));
     cr_assert_str_eq(curl_get("x.example.org", f.port), "backend b\n");
     sni_finish(&f);
 }
