@@ -36,6 +36,7 @@ int lg_ppin_admit(lg_listener_t *ls, const struct sockaddr *peer)
 /* Close with a reason, logged at info with the load balancer's address. */
 static void ppin_fail(lg_conn_t *c, const char *why)
 {
+    lg_stats_add(&lg_stats_listener(c->ls->index)->conns_bad_proxy, 1);
     if (LG_LOG_INFO <= lg_log_level) {
         char ip[LG_IP_STRLEN];
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "admin/stats.h"
 #include "core/log.h"
 #include "core/net.h"
 #include "front/listener.h"
@@ -39,6 +40,7 @@ static int read_more(lg_conn_t *c, lg_buf_t *b)
     }
     if (n == LG_AGAIN)
         return LG_AGAIN;
+    lg_stats_add(&lg_stats_listener(c->ls->index)->conns_bad_hello, 1);
     lg_net_ip_text(&c->peer.sa, ip, sizeof(ip));
     if (n < 0)
         lg_log(LG_LOG_INFO, "recv() from client %s on the listener %s failed (%d: %s)", ip,
@@ -75,6 +77,9 @@ int lg_sni_route(lg_conn_t *c, lg_buf_t **in, char sni[LG_HELLO_NAME_MAX + 1], s
         return LG_OK;
     }
     lg_net_ip_text(&c->peer.sa, ip, sizeof(ip));
+    lg_stats_add(r == LG_HELLO_BAD ? &lg_stats_listener(c->ls->index)->conns_bad_hello
+                                   : &lg_stats_listener(c->ls->index)->conns_no_route,
+                 1);
     if (r == LG_HELLO_BAD)
         lg_log(LG_LOG_INFO, "client %s sent a malformed ClientHello to the listener %s: closed", ip,
                c->ls->conf->name);

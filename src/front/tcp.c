@@ -8,6 +8,7 @@
 #include "front/conn.h"
 
 #include "exchange/exchange.h"
+#include "admin/stats.h"
 #include "core/log.h"
 #include "core/net.h"
 #include "front/listener.h"
@@ -124,6 +125,7 @@ static void tcp_timeout(lg_conn_t *c)
         lg_conn_handshake_timeout(c);
         return;
     }
+    lg_stats_add(&lg_stats_listener(c->ls->index)->conns_bad_hello, 1);
     lg_net_ip_text(&c->peer.sa, ip, sizeof(ip));
     lg_log(LG_LOG_INFO,
            "client %s sent no complete ClientHello within timeouts.client_header to the "

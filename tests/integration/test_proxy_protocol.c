@@ -175,6 +175,7 @@ Test(proxy_protocol, bad_headers_close_the_connection, .timeout = 120)
     };
     lg_fix_t f = pp_start();
     int tls = lg_proc_port(f.lg, "secure");
+    lg_http_response_t *r;
 
     for (size_t i = 0; i < LG_NELEMS(bad); i++) {
         lg_client_t *c = lg_client_connect(i % 2 ? tls : f.port);
@@ -189,6 +190,14 @@ Test(proxy_protocol, bad_headers_close_the_connection, .timeout = 120)
                                lg_test_timeout_ms()));
     cr_assert_eq(lg_http_get(f.port, "/", NULL)->status, 0); /* no header: closed as well */
     cr_assert_eq(lg_log_count(lg_proc_log(f.lg), "bad PROXY header"), (int)LG_NELEMS(bad) + 1);
+    /* counted where they came: the even cases and the headerless request on web, odd on secure */
+    r = lg_http_get(lg_proc_admin_port(f.lg), "/metrics", NULL);
+    cr_assert_eq(lg_metric(r->body, "lifeguard_connections_dropped_total",
+                           "listener=\"web\",reason=\"proxy_header\""),
+                 (double)((LG_NELEMS(bad) + 1) / 2 + 1), "%s", r->body);
+    cr_assert_eq(lg_metric(r->body, "lifeguard_connections_dropped_total",
+                           "listener=\"secure\",reason=\"proxy_header\""),
+                 (double)(LG_NELEMS(bad) / 2), "%s", r->body);
     lg_fix_finish(&f, NULL);
 }
 
