@@ -99,6 +99,11 @@ static void ppin_read(lg_conn_t *c)
         return;
     }
     r = lg_pp_parse(buf, (size_t)n, &pp, &hlen, &why);
+    if (r == LG_AGAIN && (c->s.sock.flags & LG_SOCK_HUP)) {
+        /* a peek shows the bytes, not the FIN after them: nothing more can come */
+        ppin_fail(c, "the client closed its side before the end of the header");
+        return;
+    }
     if (r == LG_AGAIN)
         return;
     if (r == LG_ERR) {

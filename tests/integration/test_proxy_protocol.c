@@ -7,9 +7,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lg_test_raw.h"
 #include "lg_test_tls.h"
 #include "proxy_common.h"
 
@@ -219,6 +221,28 @@ Test(proxy_protocol, untrusted_source_is_refused)
                            "listener=\"web\",reason=\"proxy_untrusted\""),
                  1);
     cr_assert_eq(lg_metric(r->body, "lifeguard_connections_total", "listener=\"web\""), 0);
+    lg_fix_finish(&f, NULL);
+}
+
+/*
+ * A client that closes its side after part of a header is closed at once (the header can no
+ * longer end), not held until timeouts.client_header (long here) and logged as a timeout.
+ */
+Test(proxy_protocol, half_closed_partial_header_is_closed_at_once)
+{
+    lg_fix_t f = lg_fix_start(NULL, "listeners.web.proxy_protocol", TRUSTED,
+                              "timeouts.client_header", "60s", NULL);
+    lg_raw_t *r = lg_raw_connect(f.port);
+
+    cr_assert_not_null(r);
+    cr_assert_eq(lg_raw_write(r, "PROXY TCP4 192.0.2", 18), 0);
+    cr_assert_eq(shutdown(r->fd, SHUT_WR), 0);
+    cr_assert(lg_raw_wait_close(r, lg_test_timeout_ms()), "still open");
+    cr_assert(lg_proc_wait_log(f.lg, 0,
+                               "bad PROXY header: the client closed its side before the end of "
+                               "the header",
+                               lg_test_timeout_ms()),
+              "%s", lg_proc_log(f.lg));
     lg_fix_finish(&f, NULL);
 }
 
