@@ -50,8 +50,10 @@ static void ppin_fail(lg_conn_t *c, const char *why)
 /* The header was read: its client becomes the connection's, the listener's front takes over. */
 static void ppin_done(lg_conn_t *c, const lg_pp_t *pp)
 {
-    if (pp->has_src)
+    if (pp->has_src) {
         memcpy(&c->peer, &pp->src, sizeof(c->peer));
+        memcpy(&c->local, &pp->dst, sizeof(c->local));
+    }
     if (lg_perip_admit(c->ls, &c->peer.sa) != LG_OK) {
         lg_conn_close(c); /* not counted yet: ppin's close gives nothing back */
         return;

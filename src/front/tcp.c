@@ -52,6 +52,7 @@ static void relay_start(lg_conn_t *c, size_t pool)
                      &c->peer.sa);
     tc->x.tls = lg_stream_ssl(&c->s);
     tc->x.client_fd = c->s.sock.io.fd;
+    tc->x.local = lg_conn_local(c);
     tc->x.sni = tc->sni;
     lg_exchange_relay(&tc->x, pool);
 }
