@@ -275,8 +275,8 @@ Test(ppout, h2_streams_name_their_client_connection, .timeout = 60)
                                 &out),
                  0, "%s\n%s", out, lg_proc_log(f.lg));
     cr_assert_eq(sscanf(out,
-                        "conn=%d peer=127.0.0.1:%d>127.0.0.1:%d req=1\nconn=%d "
-                        "peer=127.0.0.1:%d>127.0.0.1:%d req=1\n",
+                        "conn=%d peer=127.0.0.1:%d>127.0.0.1:%d target=/%*c req=1\nconn=%d "
+                        "peer=127.0.0.1:%d>127.0.0.1:%d target=/%*c req=1\n",
                         &conn[0], &cport[0], &lport[0], &conn[1], &cport[1], &lport[1]),
                  6, "%s", out);
     cr_assert_neq(conn[0], conn[1], "%s", out);
