@@ -6,12 +6,6 @@
  * (Debian) with `accept-proxy ssl crt`. Each says which client the header named and which request
  * came through TLS; health checks send the LOCAL header, then TLS, and pass.
  */
-#include <arpa/inet.h>
-#include <signal.h>
-#include <stdio.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "lg_test_tls.h"
@@ -40,24 +34,6 @@ static void pool_set(lg_yaml_t *c, int port, const char *version, const char *ch
     lg_yaml_set(c, "pools.app.health_check", check);
 }
 
-/* "IP:PORT" of the local end of `fd`, as the backends print the client. */
-static char *local_end(int fd)
-{
-    struct sockaddr_in in;
-    socklen_t len = sizeof(in);
-    char ip[INET_ADDRSTRLEN];
-
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&in, &len), 0);
-    inet_ntop(AF_INET, &in.sin_addr, ip, sizeof(ip));
-    return lg_fmt("%s:%d", ip, ntohs(in.sin_port));
-}
-
-/* The backend's stderr: "conn N PEER" and "tls N VERSION" per connection, "bad ..." lines. */
-static char *backend_log(lg_proc_t *b)
-{
-    return lg_test_keep(lg_test_read_file(b->log_path, NULL), NULL);
-}
-
 /*
  * http pools, v1 and v2: two clients, each request on a connection whose header (read in clear
  * before the handshake) names that client and whose request came through TLS; the health check
@@ -78,7 +54,7 @@ Test(uptls_pp, http_pool_sends_the_header_then_tls, .timeout = 90)
         for (int i = 0; i < 2; i++) {
             lg_client_t *c = lg_client_connect(f.port);
             char *want = lg_fmt(" peer=%s>127.0.0.1:%d target=/c%d req=1\n",
-                                local_end(lg_client_fd(c)), f.port, i);
+                                lgt_local_end(lg_client_fd(c)), f.port, i);
             lg_http_response_t *r = lg_client_request(c, "GET", lg_fmt("/c%d", i), NULL, NULL, 0);
 
             lgt_assert_status(r, 200);
@@ -86,7 +62,7 @@ Test(uptls_pp, http_pool_sends_the_header_then_tls, .timeout = 90)
                                want);
             lg_client_close(c);
         }
-        log = backend_log(be);
+        log = lgt_server_log(be);
         cr_assert_eq(lg_log_count(log, "bad "), 0, "%s", log);
         cr_assert_geq(lg_log_count(log, " LOCAL"), 1, "no health check: %s", log);
         /* every connection, the checks' too, went on to TLS after its header */
@@ -94,18 +70,6 @@ Test(uptls_pp, http_pool_sends_the_header_then_tls, .timeout = 90)
         cr_assert_geq(lg_log_count(log, "tls "), 3, "%s", log);
         lg_fix_finish(&f, NULL);
     }
-}
-
-/* Read one line (without its LF) from `fd`. */
-static char *read_line(int fd)
-{
-    char line[256];
-    size_t n = 0;
-
-    while (n < sizeof(line) - 1 && recv(fd, line + n, 1, 0) == 1 && line[n] != '\n')
-        n++;
-    line[n] = '\0';
-    return lg_fmt("%s", line);
 }
 
 /*
@@ -130,16 +94,16 @@ Test(uptls_pp, tcp_pool_sends_the_header_then_tls, .timeout = 90)
         port = lg_proc_port(lg, "db");
         fd = lg_tcp_connect(port);
         cr_assert_geq(fd, 0);
-        line = read_line(fd);
-        want = lg_fmt(" peer=%s>127.0.0.1:%d", local_end(fd), port);
+        line = lgt_read_line(fd);
+        want = lg_fmt(" peer=%s>127.0.0.1:%d", lgt_local_end(fd), port);
         cr_assert(strncmp(line, "conn=", 5) == 0 && strstr(line, want) != NULL,
                   "%s: got \"%s\", want \"%s\"", versions[v], line, want);
         cr_assert_eq(send(fd, "ping", 4, 0), 4);
         cr_assert_eq(recv(fd, buf, 4, MSG_WAITALL), 4);
         cr_assert(memcmp(buf, "ping", 4) == 0);
         close(fd);
-        cr_assert_eq(lg_log_count(backend_log(be), "bad "), 0, "%s", backend_log(be));
-        cr_assert_geq(lg_log_count(backend_log(be), " LOCAL"), 1, "%s", backend_log(be));
+        cr_assert_eq(lg_log_count(lgt_server_log(be), "bad "), 0, "%s", lgt_server_log(be));
+        cr_assert_geq(lg_log_count(lgt_server_log(be), " LOCAL"), 1, "%s", lgt_server_log(be));
         lg_lifeguard_finish(lg, NULL);
         lg_proc_stop(be);
     }
@@ -196,8 +160,9 @@ Test(uptls_pp, haproxy_accept_proxy_ssl_learns_the_client, .timeout = 90)
         r = lg_client_request(c, "GET", "/hello", NULL, NULL, 0);
         lgt_assert_status(r, 200);
         cr_assert_str_eq(
-            r->body, lg_fmt("ci=%s ssl=1 sni=" NAME " path=/hello\n", local_end(lg_client_fd(c))),
-            "%s", versions[v]);
+            r->body,
+            lg_fmt("ci=%s ssl=1 sni=" NAME " path=/hello\n", lgt_local_end(lg_client_fd(c))), "%s",
+            versions[v]);
         lg_client_close(c);
         lg_fix_finish(&f, NULL);
     }
