@@ -358,6 +358,7 @@ void lg_conf_cidrs(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v,
 
 /* on | off, as 1 | 0 (an LG_CONF_ENUM's names) */
 extern const char *const lg_conf_onoff[];
+extern const char *const lg_conf_ktls[]; /* auto, off: listeners' and pools' tls.ktls */
 
 /* An RFC 9110 token: a header or cookie name (pools.c). */
 int lg_conf_is_token(const char *s);

@@ -15,7 +15,7 @@
 static const char *const conf_versions[] = {"tls1.0", "tls1.1", "tls1.2", "tls1.3", NULL};
 static const char *const conf_unknown_sni[] = {"default", "reject", NULL};
 static const char *const conf_verify[] = {"required", "optional", NULL};
-static const char *const conf_ktls[] = {"auto", "off", NULL};
+const char *const lg_conf_ktls[] = {"auto", "off", NULL};
 
 static lg_conf_pos_t conf_pos(const lg_ynode_t *n)
 {
@@ -173,7 +173,7 @@ static const lg_conf_field_t conf_tls_fields[] = {
                 .names = lg_conf_onoff),
     LG_CONF_ROW("ticket_key_rotation", LG_CONF_DURATION, lg_tls_conf_t, ticket_key_rotation,
                 LG_TICKET_ROTATION_MIN, LG_TICKET_ROTATION_MAX),
-    LG_CONF_ROW("ktls", LG_CONF_ENUM, lg_tls_conf_t, ktls, 0, 0, .names = conf_ktls),
+    LG_CONF_ROW("ktls", LG_CONF_ENUM, lg_tls_conf_t, ktls, 0, 0, .names = lg_conf_ktls),
     LG_CONF_END,
 };
 

@@ -12,12 +12,14 @@
 
 /*
  * The header goes in the pump's first write, with the request head (or a relay's first bytes),
- * and lives in the connection, which is never reused by another client.
+ * or, to a pool with tls, in clear before the handshake (uptls.c), as HAProxy's send-proxy with
+ * ssl does; it lives in the connection, which is never reused by another client.
  */
 int lg_x_proxy_header(lg_exchange_t *x)
 {
     struct sockaddr_storage local;
     socklen_t len = sizeof(local);
+    size_t n;
     char ctx[LG_DIAG_MAX];
     int err;
 
@@ -27,8 +29,13 @@ int lg_x_proxy_header(lg_exchange_t *x)
                strerror(err), lg_exchange_context(x, ctx, sizeof(ctx)));
         return LG_ERR;
     }
+    n = lg_ppout_build(x->pool->conf->proxy_protocol, x->peer, (const struct sockaddr *)&local,
+                       x->u->pp);
+    if (x->pool->conf->tls != NULL) {
+        x->u->pp_len = (uint8_t)n;
+        return LG_OK;
+    }
     x->up.pre = x->u->pp;
-    x->up.pre_len = (uint32_t)lg_ppout_build(x->pool->conf->proxy_protocol, x->peer,
-                                             (const struct sockaddr *)&local, x->u->pp);
+    x->up.pre_len = (uint32_t)n;
     return LG_OK;
 }

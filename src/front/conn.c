@@ -105,9 +105,7 @@ static void ktls_count(lg_conn_t *c, lg_stats_listener_t *sl)
 
     if (!lg_tls_ktls(c->ls->conf->tls->ctx))
         return;
-    lg_stats_add(&sl->ktls_tx, (k & LG_KTLS_TX) != 0);
-    lg_stats_add(&sl->ktls_rx, (k & LG_KTLS_RX) != 0);
-    lg_stats_add(&sl->ktls_fallback, k != (LG_KTLS_TX | LG_KTLS_RX));
+    lg_stats_ktls(&sl->ktls, (k & LG_KTLS_TX) != 0, (k & LG_KTLS_RX) != 0);
 }
 
 /* Counted once per connection with tls, when its handshake ends: one increment each. */
