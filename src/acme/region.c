@@ -160,8 +160,10 @@ int lg_acme_cert_slot(const char *const *names, size_t n, int create)
         return -1;
     if (free_slot < 0) {
         if (!rg_full_said)
-            lg_log(LG_LOG_ERR, "acme: more than %d managed certificates: the others keep their "
-                               "placeholder", LG_ACME_CERT_SLOTS);
+            lg_log(LG_LOG_ERR,
+                   "acme: more than %d managed certificates: the others keep their "
+                   "placeholder",
+                   LG_ACME_CERT_SLOTS);
         rg_full_said = 1;
         return -1;
     }
@@ -179,8 +181,9 @@ int lg_acme_cert_publish(int slot, const char *chain, size_t chain_len, const ch
         return LG_ERR;
     if (chain_len == 0 || chain_len > LG_ACME_CHAIN_MAX || key_len == 0 ||
         key_len > LG_ACME_KEY_MAX) {
-        lg_log(LG_LOG_ERR, "acme: a certificate of %zu bytes with a key of %zu bytes cannot be "
-                           "published (at most %d and %d)",
+        lg_log(LG_LOG_ERR,
+               "acme: a certificate of %zu bytes with a key of %zu bytes cannot be "
+               "published (at most %d and %d)",
                chain_len, key_len, LG_ACME_CHAIN_MAX, LG_ACME_KEY_MAX);
         return LG_ERR;
     }
@@ -357,8 +360,8 @@ void lg_acme_alpn01_del(const char *name)
     write_end(&rg->alpn[i].seq);
 }
 
-int lg_acme_alpn01_find(const char *name, unsigned char *cert, size_t *cert_len,
-                        unsigned char *key, size_t *key_len)
+int lg_acme_alpn01_find(const char *name, unsigned char *cert, size_t *cert_len, unsigned char *key,
+                        size_t *key_len)
 {
     size_t len = name != NULL ? strlen(name) : 0;
     uint32_t q, clen, klen;

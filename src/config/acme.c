@@ -19,8 +19,8 @@
 static const char *const conf_challenges[] = {"http-01", "tls-alpn-01", NULL};
 
 /* directory: the https URL of the ACME server's directory object (RFC 8555 7.1.1). */
-static void conf_directory(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v,
-                           void *base, const lg_conf_field_t *f)
+static void conf_directory(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                           const lg_conf_field_t *f)
 {
     lg_acme_conf_t *a = base;
     size_t pre = strlen(LG_ACME_HTTPS);
@@ -66,8 +66,8 @@ static const lg_conf_field_t conf_acme_fields[] = {
     LG_CONF_ROW("ca", LG_CONF_STRING, lg_acme_conf_t, ca, 0, 0),
     LG_CONF_ROW("challenge", LG_CONF_ENUM, lg_acme_conf_t, challenge, 0, 0,
                 .names = conf_challenges),
-    LG_CONF_ROW("renew_before", LG_CONF_DURATION, lg_acme_conf_t, renew_before,
-                LG_ACME_RENEW_MIN, LG_ACME_RENEW_MAX),
+    LG_CONF_ROW("renew_before", LG_CONF_DURATION, lg_acme_conf_t, renew_before, LG_ACME_RENEW_MIN,
+                LG_ACME_RENEW_MAX),
     LG_CONF_END,
 };
 
@@ -81,21 +81,21 @@ void lg_conf_acme(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, 
     lg_acme_conf_t *a;
 
     LG_UNUSED(f);
+    a = lg_arena_alloc(c->arena, sizeof(*a));
+    if (a == NULL)
+        return;
+    cf->acme = a; /* even when wrong: the acme entries are not reported as lacking it */
     if (!v->is_null && v->kind != LG_YNODE_MAP) {
         lg_conf_perr(c, v, "expected a mapping (directory, email, storage, ...), got %s",
                      lg_conf_kind(v));
         return;
     }
-    a = lg_arena_alloc(c->arena, sizeof(*a));
-    if (a == NULL)
-        return;
     a->directory = lg_arena_strndup(c->arena, LG_ACME_DIRECTORY, strlen(LG_ACME_DIRECTORY));
     a->storage = lg_arena_strndup(c->arena, LG_ACME_STORAGE, strlen(LG_ACME_STORAGE));
     a->challenge = LG_ACME_HTTP01;
     a->renew_before = LG_ACME_RENEW_DEFAULT;
     a->pos = (lg_conf_pos_t){key->line, key->col};
     lg_conf_walk(c, key, v, conf_acme_fields, a, seen);
-    cf->acme = a;
 }
 
 /*
@@ -148,8 +148,7 @@ void lg_conf_cert_acme(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t
                            "a list of names such as [example.com, www.example.com]") != LG_OK)
         return;
     if (v->nkids > LG_ACME_NAMES_MAX) {
-        lg_conf_perr(c, v, "%zu names: a certificate has at most %d", v->nkids,
-                     LG_ACME_NAMES_MAX);
+        lg_conf_perr(c, v, "%zu names: a certificate has at most %d", v->nkids, LG_ACME_NAMES_MAX);
         return;
     }
     if (c->cf->acme == NULL)

@@ -50,8 +50,8 @@ static const lg_conf_field_t conf_cert_fields[] = {
 };
 
 /* cert or key next to acme: the entry is one or the other. */
-static void conf_acme_file(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v,
-                           void *base, const lg_conf_field_t *f)
+static void conf_acme_file(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                           const lg_conf_field_t *f)
 {
     LG_UNUSED(v);
     LG_UNUSED(base);
@@ -65,8 +65,8 @@ static void conf_acme_file(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_yno
  * ocsp of an acme entry: auto (the default) or off. A response file would not follow the
  * certificate through its renewals.
  */
-static void conf_acme_ocsp(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v,
-                           void *base, const lg_conf_field_t *f)
+static void conf_acme_ocsp(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                           const lg_conf_field_t *f)
 {
     conf_ocsp(c, key, v, base, f);
     if (((lg_tls_cert_conf_t *)base)->ocsp == LG_OCSP_FILE)

@@ -50,9 +50,8 @@ size_t lg_x_acme_find(const lg_req_head_t *rq, char *keyauth)
 
 void lg_x_acme_reply(lg_exchange_t *x, const char *keyauth, size_t len)
 {
-    lg_reply_t r = {.status = 200,
-                    .content_type = {LG_ACME_CTYPE, LG_ACME_CTYPE_LEN},
-                    .body = {keyauth, len}};
+    lg_reply_t r = {
+        .status = 200, .content_type = {LG_ACME_CTYPE, LG_ACME_CTYPE_LEN}, .body = {keyauth, len}};
 
     lg_x_reply(x, &r);
 }

@@ -65,8 +65,8 @@ static X509 *placeholder_make(const lg_tls_cert_conf_t *cc, EVP_PKEY *pk)
     X509_NAME *name;
     int ok;
 
-    ok = x != NULL && X509_set_version(x, X509_VERSION_3) &&
-         RAND_bytes(serial, sizeof(serial)) == 1;
+    ok =
+        x != NULL && X509_set_version(x, X509_VERSION_3) && RAND_bytes(serial, sizeof(serial)) == 1;
     serial[0] &= 0x7f; /* a positive serial number */
     ok = ok && (bn = BN_bin2bn(serial, sizeof(serial), NULL)) != NULL &&
          BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL;
@@ -74,8 +74,9 @@ static X509 *placeholder_make(const lg_tls_cert_conf_t *cc, EVP_PKEY *pk)
     ok = ok && X509_gmtime_adj(X509_getm_notBefore(x), -3600) != NULL &&
          X509_time_adj_ex(X509_getm_notAfter(x), LG_ACME_PLACEHOLDER_DAYS, 0, NULL) != NULL;
     name = ok ? X509_get_subject_name(x) : NULL;
-    ok = ok && X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                                          (const unsigned char *)LG_ACME_CN, -1, -1, 0) &&
+    ok = ok &&
+         X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)LG_ACME_CN, -1,
+                                    -1, 0) &&
          X509_set_issuer_name(x, name) && X509_set_pubkey(x, pk) && placeholder_sans(x, cc) &&
          X509_sign(x, pk, EVP_sha256()) > 0;
     if (!ok) {
@@ -154,8 +155,9 @@ static int acme_install(const lg_tls_ctx_t *t, lg_tls_cert_t *c)
     free(buf);
     c->acme_seq = seq;
     if (bad != NULL) {
-        lg_log(LG_LOG_ERR, "listener %s: the certificate published for %s cannot be used: %s "
-                           "(OpenSSL: %s); the previous one stays",
+        lg_log(LG_LOG_ERR,
+               "listener %s: the certificate published for %s cannot be used: %s "
+               "(OpenSSL: %s); the previous one stays",
                t->l->name, acme_names(c, names, sizeof(names)), bad,
                lg_tls_reason(why, sizeof(why)));
         lg_tls_cert_free(&got);

@@ -23,8 +23,8 @@ typedef struct lg_tls_cert {
     int kind;               /* EVP_PKEY_get_base_id() of the key */
     unsigned char *ocsp;    /* DER OCSP response to staple (ocsp: PATH), or NULL */
     size_t ocsp_len;
-    int ocsp_slot; /* ocsp: auto: 1 + its slot of fetched responses (staple.c), 0: none */
-    int acme_slot; /* an acme entry's slot in the ACME region (acme.c); -1: none yet */
+    int ocsp_slot;     /* ocsp: auto: 1 + its slot of fetched responses (staple.c), 0: none */
+    int acme_slot;     /* an acme entry's slot in the ACME region (acme.c); -1: none yet */
     uint32_t acme_seq; /* the slot's counter of the certificate installed; 0: the placeholder */
     const lg_tls_cert_conf_t *conf;
 } lg_tls_cert_t;

@@ -71,8 +71,8 @@ Test(acme_region, publication_is_read_in_a_forked_process)
         for (int i = 0; i < 5000 && lg_acme_cert_seq(s) == 0; i++)
             usleep(1000);
         _exit(lg_acme_cert_read(s, chain, &clen, key, &klen, &seq) == LG_OK && clen == 5 &&
-                      memcmp(chain, "CHAIN", 5) == 0 && klen == 3 &&
-                      memcmp(key, "KEY", 3) == 0 && seq == lg_acme_cert_seq(s) && seq != 0
+                      memcmp(chain, "CHAIN", 5) == 0 && klen == 3 && memcmp(key, "KEY", 3) == 0 &&
+                      seq == lg_acme_cert_seq(s) && seq != 0
                   ? 0
                   : 1);
     }
