@@ -1,11 +1,11 @@
 /*
  * sni.c - the name index of a listener's certificates: every DNS name of each certificate's
  * subjectAltName (the subject's CN only when there is none; an acme entry's configured names),
- * lower case, in one array sorted by name and then by file order. A lookup is a binary search for
- * the exact name, then for the wildcard of its parent ("a.example.com" -> "*.example.com"): O(log
- * n), so 1,000 certificates cost nothing per handshake. The run of entries of one name gives at
- * most one certificate per key type, so an RSA and an ECDSA certificate for one name are both
- * served and the client's signature algorithms choose.
+ * lower case, in one array sorted by name and then by file order. A lookup is a binary search
+ * for the exact name, then for the wildcard of its parent ("a.example.com" ->
+ * "*.example.com"): O(log n), so 1,000 certificates cost nothing per handshake. The run of
+ * entries of one name gives at most one certificate per key type, so an RSA and an ECDSA
+ * certificate for one name are both served and the client's signature algorithms choose.
  */
 #include <ctype.h>
 #include <stdlib.h>
