@@ -6,6 +6,7 @@
  * refused without a challenge, and /.well-known/acme-challenge/ requests with no challenge
  * under way routed as any request, on HTTP/1.1 and HTTP/2.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -125,5 +126,22 @@ Test(acme_serve, unknown_token_is_routed)
         curl("--http1.1",
              lg_fmt("https://127.0.0.1:%d/.well-known/acme-challenge/%0129d", f.secure, 0)),
         "backend\n200 1.1", "a token over 128 bytes: routed");
+    acme_finish(&f);
+}
+
+Test(acme_serve, reload_keeps_serving_the_placeholder)
+{
+    acme_fix_t f = acme_start();
+    size_t mark = lg_proc_log_mark(f.lg);
+    char *out;
+
+    cr_assert_eq(lg_proc_signal(f.lg, SIGHUP), 0);
+    cr_assert(lg_proc_wait_log(f.lg, mark, "reloaded: generation 2 serves", 5000));
+    out = s_client(f.secure, "-servername a.test");
+    cr_assert(strstr(out, "subject=CN = lifeguard ACME placeholder") != NULL, "%s", out);
+    cr_assert(strstr(out, "DNS:a.test, DNS:b.test") != NULL, "%s", out);
+    cr_assert_eq(lg_log_count(lg_proc_log(f.lg) + mark, "a self-signed placeholder serves a.test, "
+                                                        "b.test until a certificate is obtained"),
+                 1, "said again for the new generation");
     acme_finish(&f);
 }

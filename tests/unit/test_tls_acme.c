@@ -210,3 +210,23 @@ Test(tls_acme, tls_alpn01)
     cr_assert_eq(r.alert, ALERT_NO_PROTOCOL, "the challenge is over");
     lg_config_free(cf);
 }
+
+Test(tls_acme, tls_alpn01_without_the_client_certificate_a_listener_requires)
+{
+    lg_config_t *cf;
+    lg_hs_result_t r;
+
+    cr_assert_eq(lg_acme_region_create(), LG_OK);
+    cf = load(lg_fmt("        - acme: [a.example]\n"
+                     "      client_auth:\n"
+                     "        ca: %s\n"
+                     "        verify: required\n",
+                     lg_test_pki("ca.pem")));
+    alpn_handshake(cf, "a.example", alpn_acme_http, sizeof(alpn_acme_http) - 1, &r);
+    cr_assert_not(r.ok, "no client certificate: refused as before");
+    challenge("a.example");
+    alpn_handshake(cf, "a.example", alpn_acme, sizeof(alpn_acme) - 1, &r);
+    cr_assert(r.ok, "the CA has no client certificate");
+    cr_assert_str_eq(r.alpn, "acme-tls/1");
+    lg_config_free(cf);
+}
