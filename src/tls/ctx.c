@@ -35,7 +35,7 @@ static const int tls_versions[] = {TLS1_VERSION, TLS1_1_VERSION, TLS1_2_VERSION,
  */
 static int tls_servername(SSL *ssl, int *alert, void *arg)
 {
-    lg_tls_ctx_t *t = arg;
+    const lg_tls_ctx_t *t = arg;
     const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
     lg_tls_set_t set;
     int acme = 0;
