@@ -122,7 +122,10 @@ int lg_conn_handshake_step(lg_conn_t *c)
         if (SSL_session_reused(lg_stream_ssl(&c->s)))
             lg_stats_add(&sl->tls_resumed, 1);
         ktls_count(c, sl);
-        return LG_OK;
+        if (!lg_tls_acme_challenge(lg_stream_ssl(&c->s)))
+            return LG_OK;
+        lg_conn_close(c); /* tls-alpn-01 answered: the handshake was all (RFC 8737) */
+        return LG_ERR;
     }
     if (lg_stream_tls_plain_http(&c->s)) {
         lg_stats_add(&sl->tls_failed[LG_TLS_FAIL_PLAIN_HTTP], 1);
