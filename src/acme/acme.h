@@ -31,16 +31,16 @@
 
 #include "config/config.h"
 
-#define LG_ACME_CERT_SLOTS    256   /* managed certificates at once */
-#define LG_ACME_CHAIN_MAX     16384 /* PEM bytes of a chain (leaf first) */
-#define LG_ACME_KEY_MAX       4096  /* PEM bytes of a private key */
-#define LG_ACME_TOKENS        256   /* http-01 challenges under way at once */
-#define LG_ACME_TOKEN_MAX     128   /* bytes of a token (base64url) */
-#define LG_ACME_KEYAUTH_MAX   256   /* bytes of a key authorization (token "." thumbprint) */
-#define LG_ACME_ALPN_SLOTS    64    /* tls-alpn-01 challenges under way at once */
-#define LG_ACME_ALPN_DER_MAX  4096  /* DER bytes of a challenge certificate, and of its key */
-#define LG_ACME_NAME_MAX      255   /* longest DNS name */
-#define LG_ACME_NAMES_MAX     100   /* names of one certificate (Let's Encrypt's limit) */
+#define LG_ACME_CERT_SLOTS   256   /* managed certificates at once */
+#define LG_ACME_CHAIN_MAX    16384 /* PEM bytes of a chain (leaf first) */
+#define LG_ACME_KEY_MAX      4096  /* PEM bytes of a private key */
+#define LG_ACME_TOKENS       256   /* http-01 challenges under way at once */
+#define LG_ACME_TOKEN_MAX    128   /* bytes of a token (base64url) */
+#define LG_ACME_KEYAUTH_MAX  256   /* bytes of a key authorization (token "." thumbprint) */
+#define LG_ACME_ALPN_SLOTS   64    /* tls-alpn-01 challenges under way at once */
+#define LG_ACME_ALPN_DER_MAX 4096  /* DER bytes of a challenge certificate, and of its key */
+#define LG_ACME_NAME_MAX     255   /* longest DNS name */
+#define LG_ACME_NAMES_MAX    100   /* names of one certificate (Let's Encrypt's limit) */
 
 /* ---- region (src/acme/region.c): master and workers */
 
@@ -98,8 +98,8 @@ void lg_acme_alpn01_del(const char *name);
  * Worker: copy the tls-alpn-01 certificate and key for `name` (DER, LG_ACME_ALPN_DER_MAX bytes
  * each). Returns LG_OK, or LG_ERR when no challenge for that name is under way.
  */
-int lg_acme_alpn01_find(const char *name, unsigned char *cert, size_t *cert_len,
-                        unsigned char *key, size_t *key_len);
+int lg_acme_alpn01_find(const char *name, unsigned char *cert, size_t *cert_len, unsigned char *key,
+                        size_t *key_len);
 
 /* ---- the ACME client (master) */
 

@@ -34,7 +34,8 @@ static const struct family {
     {"lifeguard_tls_certificate_expiry_timestamp_seconds", "gauge",
      "When each loaded certificate expires (notAfter, Unix time)"},
     {"lifeguard_tls_ktls_connections_total", "counter",
-     "TLS connections whose keys the kernel took (kernel TLS), by direction (tx: sending)"},
+     "TLS connections whose keys the kernel took (kernel TLS), by listener or pool (backend "
+     "connections) and direction (tx: sending)"},
     {"lifeguard_tls_ktls_fallbacks_total", "counter",
      "TLS connections left in user space in a direction: kernel TLS tried, the kernel refused"},
     {"lifeguard_http2_streams_active", "gauge", "HTTP/2 streams open now"},
@@ -198,6 +199,21 @@ static void hist_series(lg_metrics_t *t, const char pool_label[LG_LABEL_BASE], c
     table_add(t, LG_M_DURATION, "_count", pool_label, (double)cum);
 }
 
+/*
+ * The kernel TLS series of the connections of a listener or a pool (`side`: listener="NAME" or
+ * pool="NAME"): the directions the kernel took, and the fallbacks.
+ */
+static void ktls_series(lg_metrics_t *t, const char *side, const lg_stats_ktls_t *k)
+{
+    char labels[LG_LABELS_MAX];
+
+    if (lg_format(labels, sizeof(labels), "%s,dir=\"tx\"", side) == LG_OK)
+        table_add(t, LG_M_KTLS, "", labels, (double)k->tx);
+    if (lg_format(labels, sizeof(labels), "%s,dir=\"rx\"", side) == LG_OK)
+        table_add(t, LG_M_KTLS, "", labels, (double)k->rx);
+    table_add(t, LG_M_KTLS_FALLBACK, "", side, (double)k->fallback);
+}
+
 /* The handshake counters of a listener with tls. */
 static void tls_series(lg_metrics_t *t, const char *name, const lg_stats_listener_t *sl)
 {
@@ -214,13 +230,9 @@ static void tls_series(lg_metrics_t *t, const char *name, const lg_stats_listene
         table_add(t, LG_M_TLS_HANDSHAKES, "", labels, (double)sl->tls_ok);
     if (lg_format(labels, sizeof(labels), "listener=\"%s\",result=\"failed\"", name) == LG_OK)
         table_add(t, LG_M_TLS_HANDSHAKES, "", labels, (double)failed);
-    if (lg_format(labels, sizeof(labels), "listener=\"%s\",dir=\"tx\"", name) == LG_OK)
-        table_add(t, LG_M_KTLS, "", labels, (double)sl->ktls_tx);
-    if (lg_format(labels, sizeof(labels), "listener=\"%s\",dir=\"rx\"", name) == LG_OK)
-        table_add(t, LG_M_KTLS, "", labels, (double)sl->ktls_rx);
     if (lg_format(labels, sizeof(labels), "listener=\"%s\"", name) == LG_OK) {
         table_add(t, LG_M_TLS_RESUMED, "", labels, (double)sl->tls_resumed);
-        table_add(t, LG_M_KTLS_FALLBACK, "", labels, (double)sl->ktls_fallback);
+        ktls_series(t, labels, &sl->ktls);
     }
 }
 
@@ -347,6 +359,8 @@ static void traffic_series(lg_metrics_t *t, const lg_admin_gen_t *g)
             continue;
         table_add(t, LG_M_RETRIES, "", pl, (double)sp.retries);
         table_add(t, LG_M_NO_BACKEND, "", pl, (double)sp.no_backend);
+        if (pc->tls != NULL)
+            ktls_series(t, pl, &sp.ktls);
         if (lg_pool_limited(pc)) {
             table_add(t, LG_M_QUEUED, "", pl, (double)sp.queued);
             table_add(t, LG_M_QUEUE_TIMEOUTS, "", pl, (double)sp.queue_timeouts);
