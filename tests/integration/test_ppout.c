@@ -204,8 +204,7 @@ Test(ppout, haproxy_accept_proxy_learns_the_client, .timeout = 60)
         f = lg_fix_start_conf(hp, conf);
         for (int i = 0; i < 2; i++) {
             lg_client_t *c = lg_client_connect(f.port);
-            char *want =
-                lg_fmt("ci=%s fi=127.0.0.1:%d\n", lgt_local_end(lg_client_fd(c)), f.port);
+            char *want = lg_fmt("ci=%s fi=127.0.0.1:%d\n", lgt_local_end(lg_client_fd(c)), f.port);
             lg_http_response_t *r = lg_client_request(c, "GET", "/", NULL, NULL, 0);
 
             lgt_assert_status(r, 200);
