@@ -23,6 +23,10 @@ static const struct family {
     {"lifeguard_connections_refused_total", "counter",
      "Client connections closed at accept, by reason (per_ip: limits.max_connections_per_ip; "
      "proxy_untrusted: not in proxy_protocol.trusted)"},
+    {"lifeguard_connections_dropped_total", "counter",
+     "Client connections closed before their first request or relay, by reason (proxy_header: "
+     "PROXY header malformed or not in time; client_hello: TLS passthrough ClientHello malformed, "
+     "cut or not in time; no_route: no route takes the ClientHello)"},
     {"lifeguard_tls_handshakes_total", "counter", "TLS handshakes, by listener and result"},
     {"lifeguard_tls_resumed_total", "counter",
      "TLS handshakes that resumed a session (counted in result=\"ok\" too)"},
@@ -272,6 +276,27 @@ static void refused_series(lg_metrics_t *t, const char *name, const lg_stats_lis
         table_add(t, LG_M_CONNS_REFUSED, "", labels, (double)sl->conns_refused_untrusted);
 }
 
+/* Connections a PROXY header or a TLS passthrough ClientHello closed, on listeners reading them. */
+static void dropped_series(lg_metrics_t *t, const lg_listener_conf_t *l,
+                           const lg_stats_listener_t *sl)
+{
+    const struct {
+        int on;
+        const char *reason;
+        uint64_t n;
+    } rows[] = {
+        {l->proxy_trusted != NULL, "proxy_header", sl->conns_bad_proxy},
+        {l->mode == LG_MODE_TCP && l->nroutes > 0, "client_hello", sl->conns_bad_hello},
+        {l->mode == LG_MODE_TCP && l->nroutes > 0, "no_route", sl->conns_no_route},
+    };
+    char labels[LG_LABELS_MAX];
+
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+        if (rows[i].on && lg_format(labels, sizeof(labels), "listener=\"%s\",reason=\"%s\"",
+                                    l->name, rows[i].reason) == LG_OK)
+            table_add(t, LG_M_CONNS_DROPPED, "", labels, (double)rows[i].n);
+}
+
 /* The rate limit buckets of a generation, or NULL when none of its routes is limited. */
 static const lg_rl_table_t *rl_table(const lg_config_t *cf)
 {
@@ -321,6 +346,7 @@ static void traffic_series(lg_metrics_t *t, const lg_admin_gen_t *g)
         table_add(t, LG_M_BYTES_OUT, "", labels, (double)sl.bytes_out);
         table_add(t, LG_M_CONNS, "", labels, (double)sl.conns_total);
         refused_series(t, name, &sl);
+        dropped_series(t, &g->cf->listeners[l], &sl);
         if (g->cf->listeners[l].tls != NULL)
             tls_series(t, name, &sl);
     }

@@ -37,6 +37,9 @@ typedef struct lg_stats_listener {
     uint64_t conns_total;
     uint64_t conns_refused_per_ip;      /* closed at accept: limits.max_connections_per_ip */
     uint64_t conns_refused_untrusted;   /* closed at accept: not in proxy_protocol.trusted */
+    uint64_t conns_bad_proxy;           /* closed: PROXY header malformed or not in time */
+    uint64_t conns_bad_hello;           /* TLS passthrough: ClientHello malformed, late, cut */
+    uint64_t conns_no_route;            /* TLS passthrough: no route takes the hello */
     uint64_t conns_active;              /* a gauge: the slot's writer adds and subtracts */
     uint64_t tls_ok;                    /* handshakes that succeeded (listeners with tls) */
     uint64_t tls_resumed;               /* of those, resumed from a session ticket */

@@ -247,3 +247,51 @@ Test(ppout, h2_streams_name_their_client_connection, .timeout = 60)
     cr_assert(lport[0] == f.port && lport[1] == f.port, "%s", out);
     lg_fix_finish(&f, NULL);
 }
+
+/*
+ * Behind a balancer (listeners.web.proxy_protocol) the header lifeguard sends names the client
+ * and the address it reached as the balancer's header said (HAProxy passes both on), in either
+ * version; a header that names no client leaves lifeguard's own two ends.
+ */
+Test(ppout, header_in_is_passed_on_with_its_destination, .timeout = 60)
+{
+    static const struct {
+        const char *in, *peer; /* header to lifeguard; NULL peer: the socket's own ends */
+        size_t len;
+    } cases[] = {
+        {"PROXY TCP4 192.0.2.7 198.51.100.9 40000 443\r\n", "192.0.2.7:40000>198.51.100.9:443", 0},
+        {"\r\n\r\n\0\r\nQUIT\n\x21\x21\x00\x24"
+         "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x07"
+         "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x09\x9c\x40\x20\xfb",
+         "2001:db8::7:40000>2001:db8::9:8443", 52},
+        {"PROXY UNKNOWN\r\n", NULL, 0},
+    };
+
+    for (size_t v = 0; v < LG_NELEMS(versions); v++) {
+        lg_proc_t *be = pp_backend(versions[v], 0);
+        lg_yaml_t *conf = lg_yaml_single(be->port);
+        lg_fix_t f;
+
+        lg_yaml_set(conf, "pools.app.proxy_protocol", versions[v]);
+        lg_yaml_set(conf, "pools.app.health_check.type", "none");
+        lg_yaml_set(conf, "listeners.web.proxy_protocol", "{trusted: [127.0.0.1/32]}");
+        f = lg_fix_start_conf(be, conf);
+        for (size_t i = 0; i < LG_NELEMS(cases); i++) {
+            lg_client_t *c = lg_client_connect(f.port);
+            size_t len = cases[i].len != 0 ? cases[i].len : strlen(cases[i].in);
+            const char *want;
+            lg_http_response_t *r;
+
+            cr_assert_eq(lg_client_send(c, cases[i].in, len), 0);
+            want = cases[i].peer != NULL
+                       ? cases[i].peer
+                       : lg_fmt("%s>127.0.0.1:%d", lgt_local_end(lg_client_fd(c)), f.port);
+            r = lg_client_request(c, "GET", "/x", NULL, NULL, 0);
+            lgt_assert_status(r, 200);
+            cr_assert(strstr(r->body, lg_fmt(" peer=%s ", want)) != NULL, "%s, case %zu: %s",
+                      versions[v], i, r->body);
+            lg_client_close(c);
+        }
+        lg_fix_finish(&f, NULL);
+    }
+}
