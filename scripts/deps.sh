@@ -5,8 +5,9 @@
 #   scripts/deps.sh test     also what the tests and checks use (criterion, dnsmasq, promtool,
 #                            chromium, groff, ss, h11, h2 and nghttp/h2load, pmccabe for scripts/size.sh,
 #                            clang-format for scripts/format-check.sh, testssl.sh and sslscan
-#                            for the TLS scan, haproxy as a PROXY protocol sender, pebble as the
-#                            ACME server of test_acme)
+#                            for the TLS scan, haproxy as a PROXY protocol sender and,
+#                            with accept-proxy ssl, a backend, pebble as the ACME server of
+#                            test_acme)
 #   scripts/deps.sh fuzz     also clang and libFuzzer (make fuzz)
 #   scripts/deps.sh bench    also nginx, caddy, wrk, gnuplot, perf (and the test set:
 #                            h2load of nghttp2-client for make bench-h2)

@@ -24,6 +24,10 @@ static const struct family {
     {"lifeguard_connections_refused_total", "counter",
      "Client connections closed at accept, by reason (per_ip: limits.max_connections_per_ip; "
      "proxy_untrusted: not in proxy_protocol.trusted)"},
+    {"lifeguard_connections_dropped_total", "counter",
+     "Client connections closed before their first request or relay, by reason (proxy_header: "
+     "PROXY header malformed or not in time; client_hello: TLS passthrough ClientHello malformed, "
+     "cut or not in time; no_route: no route takes the ClientHello)"},
     {"lifeguard_tls_handshakes_total", "counter", "TLS handshakes, by listener and result"},
     {"lifeguard_tls_resumed_total", "counter",
      "TLS handshakes that resumed a session (counted in result=\"ok\" too)"},
@@ -37,7 +41,8 @@ static const struct family {
     {"lifeguard_acme_last_renewal_timestamp_seconds", "gauge",
      "When a certificate was last obtained by ACME for each managed name (Unix time)"},
     {"lifeguard_tls_ktls_connections_total", "counter",
-     "TLS connections whose keys the kernel took (kernel TLS), by direction (tx: sending)"},
+     "TLS connections whose keys the kernel took (kernel TLS), by listener or pool (backend "
+     "connections) and direction (tx: sending)"},
     {"lifeguard_tls_ktls_fallbacks_total", "counter",
      "TLS connections left in user space in a direction: kernel TLS tried, the kernel refused"},
     {"lifeguard_http2_streams_active", "gauge", "HTTP/2 streams open now"},
@@ -201,6 +206,21 @@ static void hist_series(lg_metrics_t *t, const char pool_label[LG_LABEL_BASE], c
     table_add(t, LG_M_DURATION, "_count", pool_label, (double)cum);
 }
 
+/*
+ * The kernel TLS series of the connections of a listener or a pool (`side`: listener="NAME" or
+ * pool="NAME"): the directions the kernel took, and the fallbacks.
+ */
+static void ktls_series(lg_metrics_t *t, const char *side, const lg_stats_ktls_t *k)
+{
+    char labels[LG_LABELS_MAX];
+
+    if (lg_format(labels, sizeof(labels), "%s,dir=\"tx\"", side) == LG_OK)
+        table_add(t, LG_M_KTLS, "", labels, (double)k->tx);
+    if (lg_format(labels, sizeof(labels), "%s,dir=\"rx\"", side) == LG_OK)
+        table_add(t, LG_M_KTLS, "", labels, (double)k->rx);
+    table_add(t, LG_M_KTLS_FALLBACK, "", side, (double)k->fallback);
+}
+
 /* The handshake counters of a listener with tls. */
 static void tls_series(lg_metrics_t *t, const char *name, const lg_stats_listener_t *sl)
 {
@@ -217,13 +237,9 @@ static void tls_series(lg_metrics_t *t, const char *name, const lg_stats_listene
         table_add(t, LG_M_TLS_HANDSHAKES, "", labels, (double)sl->tls_ok);
     if (lg_format(labels, sizeof(labels), "listener=\"%s\",result=\"failed\"", name) == LG_OK)
         table_add(t, LG_M_TLS_HANDSHAKES, "", labels, (double)failed);
-    if (lg_format(labels, sizeof(labels), "listener=\"%s\",dir=\"tx\"", name) == LG_OK)
-        table_add(t, LG_M_KTLS, "", labels, (double)sl->ktls_tx);
-    if (lg_format(labels, sizeof(labels), "listener=\"%s\",dir=\"rx\"", name) == LG_OK)
-        table_add(t, LG_M_KTLS, "", labels, (double)sl->ktls_rx);
     if (lg_format(labels, sizeof(labels), "listener=\"%s\"", name) == LG_OK) {
         table_add(t, LG_M_TLS_RESUMED, "", labels, (double)sl->tls_resumed);
-        table_add(t, LG_M_KTLS_FALLBACK, "", labels, (double)sl->ktls_fallback);
+        ktls_series(t, labels, &sl->ktls);
     }
 }
 
@@ -265,6 +281,27 @@ static void refused_series(lg_metrics_t *t, const char *name, const lg_stats_lis
     if (lg_format(labels, sizeof(labels), "listener=\"%s\",reason=\"proxy_untrusted\"", name) ==
         LG_OK)
         table_add(t, LG_M_CONNS_REFUSED, "", labels, (double)sl->conns_refused_untrusted);
+}
+
+/* Connections a PROXY header or a TLS passthrough ClientHello closed, on listeners reading them. */
+static void dropped_series(lg_metrics_t *t, const lg_listener_conf_t *l,
+                           const lg_stats_listener_t *sl)
+{
+    const struct {
+        int on;
+        const char *reason;
+        uint64_t n;
+    } rows[] = {
+        {l->proxy_trusted != NULL, "proxy_header", sl->conns_bad_proxy},
+        {l->mode == LG_MODE_TCP && l->nroutes > 0, "client_hello", sl->conns_bad_hello},
+        {l->mode == LG_MODE_TCP && l->nroutes > 0, "no_route", sl->conns_no_route},
+    };
+    char labels[LG_LABELS_MAX];
+
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+        if (rows[i].on && lg_format(labels, sizeof(labels), "listener=\"%s\",reason=\"%s\"",
+                                    l->name, rows[i].reason) == LG_OK)
+            table_add(t, LG_M_CONNS_DROPPED, "", labels, (double)rows[i].n);
 }
 
 /* The rate limit buckets of a generation, or NULL when none of its routes is limited. */
@@ -316,6 +353,7 @@ static void traffic_series(lg_metrics_t *t, const lg_admin_gen_t *g)
         table_add(t, LG_M_BYTES_OUT, "", labels, (double)sl.bytes_out);
         table_add(t, LG_M_CONNS, "", labels, (double)sl.conns_total);
         refused_series(t, name, &sl);
+        dropped_series(t, &g->cf->listeners[l], &sl);
         if (g->cf->listeners[l].tls != NULL)
             tls_series(t, name, &sl);
     }
@@ -328,6 +366,8 @@ static void traffic_series(lg_metrics_t *t, const lg_admin_gen_t *g)
             continue;
         table_add(t, LG_M_RETRIES, "", pl, (double)sp.retries);
         table_add(t, LG_M_NO_BACKEND, "", pl, (double)sp.no_backend);
+        if (pc->tls != NULL)
+            ktls_series(t, pl, &sp.ktls);
         if (lg_pool_limited(pc)) {
             table_add(t, LG_M_QUEUED, "", pl, (double)sp.queued);
             table_add(t, LG_M_QUEUE_TIMEOUTS, "", pl, (double)sp.queue_timeouts);

@@ -29,6 +29,7 @@ enum lg_metric_family {
     LG_M_CONNS,
     LG_M_CONNS_ACTIVE,
     LG_M_CONNS_REFUSED,
+    LG_M_CONNS_DROPPED,
     LG_M_TLS_HANDSHAKES,
     LG_M_TLS_RESUMED,
     LG_M_TLS_FAILURES,

@@ -24,6 +24,12 @@
 #define LG_CLASSES 5  /* 1xx .. 5xx */
 #define LG_PROTOS  2  /* requests by protocol: HTTP/1.x, HTTP/2 */
 
+/* Kernel TLS of the connections that tried it (a listener's, or a pool's to its backends). */
+typedef struct lg_stats_ktls {
+    uint64_t tx, rx;   /* handshakes whose keys the kernel took, per direction */
+    uint64_t fallback; /* the kernel refused a direction: user space there */
+} lg_stats_ktls_t;
+
 /* Counters of a listener in one worker slot. */
 typedef struct lg_stats_listener {
     uint64_t status[LG_PROTOS][LG_CLASSES];
@@ -31,17 +37,19 @@ typedef struct lg_stats_listener {
     uint64_t conns_total;
     uint64_t conns_refused_per_ip;      /* closed at accept: limits.max_connections_per_ip */
     uint64_t conns_refused_untrusted;   /* closed at accept: not in proxy_protocol.trusted */
+    uint64_t conns_bad_proxy;           /* closed: PROXY header malformed or not in time */
+    uint64_t conns_bad_hello;           /* TLS passthrough: ClientHello malformed, late, cut */
+    uint64_t conns_no_route;            /* TLS passthrough: no route takes the hello */
     uint64_t conns_active;              /* a gauge: the slot's writer adds and subtracts */
     uint64_t tls_ok;                    /* handshakes that succeeded (listeners with tls) */
     uint64_t tls_resumed;               /* of those, resumed from a session ticket */
     uint64_t tls_failed[LG_TLS_FAIL_N]; /* handshakes that failed, by reason */
-    uint64_t ktls_tx, ktls_rx;  /* handshakes whose keys the kernel took, per direction (kTLS) */
-    uint64_t ktls_fallback;     /* kTLS tried, the kernel refused a direction: user space there */
-    uint64_t h2_streams_active; /* a gauge: HTTP/2 streams open */
-    uint64_t h2_asleep;         /* a gauge: HTTP/2 sessions asleep (front/h2_sleep.c) */
-    uint64_t h2_goaway;         /* GOAWAY frames sent */
-    uint64_t h2_resets_client;  /* RST_STREAM received */
-    uint64_t h2_resets_sent;    /* RST_STREAM sent */
+    lg_stats_ktls_t ktls;               /* connections that tried kernel TLS */
+    uint64_t h2_streams_active;         /* a gauge: HTTP/2 streams open */
+    uint64_t h2_asleep;                 /* a gauge: HTTP/2 sessions asleep (front/h2_sleep.c) */
+    uint64_t h2_goaway;                 /* GOAWAY frames sent */
+    uint64_t h2_resets_client;          /* RST_STREAM received */
+    uint64_t h2_resets_sent;            /* RST_STREAM sent */
 } lg_stats_listener_t;
 
 /* Counters of a pool member (a backend address or a DNS slot). */
@@ -58,6 +66,7 @@ typedef struct lg_stats_pool {
     uint64_t queued;         /* requests that waited for a backend slot (max_connections) */
     uint64_t queue_timeouts; /* of those, 503 after queue.timeout */
     uint64_t queue_full;     /* 503 at once: queue.max requests were waiting */
+    lg_stats_ktls_t ktls;    /* pool tls: backend connections that tried kernel TLS */
     uint64_t hist[LG_HIST_N];
     uint64_t time_sum_ms;
 } lg_stats_pool_t;
@@ -87,6 +96,14 @@ void lg_stats_request(size_t listener, size_t pool, size_t member, int status, u
 static inline void lg_stats_add(uint64_t *c, uint64_t n)
 {
     __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
+/* A connection that tried kernel TLS ended its handshake: the kernel took `tx` and `rx`. */
+static inline void lg_stats_ktls(lg_stats_ktls_t *k, int tx, int rx)
+{
+    lg_stats_add(&k->tx, tx != 0);
+    lg_stats_add(&k->rx, rx != 0);
+    lg_stats_add(&k->fallback, !tx || !rx);
 }
 
 /* ---- master side: the sum over every worker slot */

@@ -285,6 +285,15 @@ void lg_conf_rate_limit(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_
 void lg_conf_tls(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
                  const lg_conf_field_t *f);
 
+/* ---- acme (acme.c) */
+
+/* LG_CONF_CUSTOM handler of the top-level `acme` mapping: allocates and fills cf->acme. */
+void lg_conf_acme(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                  const lg_conf_field_t *f);
+/* LG_CONF_CUSTOM handler of a certificate entry's `acme` list of names (needs cf->acme). */
+void lg_conf_cert_acme(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                       const lg_conf_field_t *f);
+
 /* ---- a route's matches and overrides (routes.c) */
 
 extern const char *const lg_conf_bool[]; /* false | true, as 0 | 1 (an LG_CONF_ENUM's names) */
@@ -358,6 +367,7 @@ void lg_conf_cidrs(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v,
 
 /* on | off, as 1 | 0 (an LG_CONF_ENUM's names) */
 extern const char *const lg_conf_onoff[];
+extern const char *const lg_conf_ktls[]; /* auto, off: listeners' and pools' tls.ktls */
 
 /* An RFC 9110 token: a header or cookie name (pools.c). */
 int lg_conf_is_token(const char *s);

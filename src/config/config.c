@@ -108,6 +108,7 @@ static const lg_conf_field_t conf_root_fields[] = {
     {.name = "limits", .type = LG_CONF_SECTION, .sub = conf_limit_fields},
     {.name = "listeners", .type = LG_CONF_LATER, .flags = LG_CONF_REQUIRED},
     {.name = "pools", .type = LG_CONF_LATER}, /* none: every route answers itself */
+    LG_CONF_FN("acme", lg_conf_acme),         /* read before the listeners that name it */
     LG_CONF_END,
 };
 

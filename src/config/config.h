@@ -278,6 +278,7 @@ typedef struct lg_pool_tls_conf {
     char *ca;                  /* PEM file of trusted CAs; NULL: the system store */
     char *server_name;         /* SNI and verified name; NULL: each backend's host name */
     lg_tls_cert_conf_t client; /* client certificate: cert and key, both NULL when none */
+    lg_ktls_t ktls;            /* default auto: kernel TLS on backend connections when available */
     lg_conf_pos_t pos;         /* of the `tls` key */
     lg_conf_pos_t ca_pos;
     struct ssl_ctx_st *ctx; /* the client context, built by lg_tls_load(); freed with the config */

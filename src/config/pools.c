@@ -295,10 +295,6 @@ static void conf_pool(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t 
     s = lg_conf_seen(conf_pool_fields, seen, "tls");
     if (s != NULL)
         lg_conf_pool_tls_check(c, s->key, p);
-    if (s != NULL && p->proxy_protocol != LG_PPOUT_OFF)
-        lg_conf_key_err(c, s->key, "tls",
-                        "not supported together with proxy_protocol yet (the PROXY header "
-                        "would have to go before the TLS handshake)");
 }
 
 const lg_conf_named_desc_t lg_conf_pools_desc = {"pool",

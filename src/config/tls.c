@@ -15,7 +15,7 @@
 static const char *const conf_versions[] = {"tls1.0", "tls1.1", "tls1.2", "tls1.3", NULL};
 static const char *const conf_unknown_sni[] = {"default", "reject", NULL};
 static const char *const conf_verify[] = {"required", "optional", NULL};
-static const char *const conf_ktls[] = {"auto", "off", NULL};
+const char *const lg_conf_ktls[] = {"auto", "off", NULL};
 
 static lg_conf_pos_t conf_pos(const lg_ynode_t *n)
 {
@@ -49,6 +49,40 @@ static const lg_conf_field_t conf_cert_fields[] = {
     LG_CONF_END,
 };
 
+/* cert or key next to acme: the entry is one or the other. */
+static void conf_acme_file(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                           const lg_conf_field_t *f)
+{
+    LG_UNUSED(v);
+    LG_UNUSED(base);
+    lg_conf_perr(c, key,
+                 "an entry has either cert and key or acme: the ACME server issues the "
+                 "certificate of an acme entry (remove %s, or acme)",
+                 f->name);
+}
+
+/*
+ * ocsp of an acme entry: auto (the default) or off. A response file would not follow the
+ * certificate through its renewals.
+ */
+static void conf_acme_ocsp(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v, void *base,
+                           const lg_conf_field_t *f)
+{
+    conf_ocsp(c, key, v, base, f);
+    if (((lg_tls_cert_conf_t *)base)->ocsp == LG_OCSP_FILE)
+        lg_conf_perr(c, v,
+                     "an acme entry takes ocsp: auto or off; a response file would not follow "
+                     "its certificate through renewals");
+}
+
+static const lg_conf_field_t conf_acme_cert_fields[] = {
+    LG_CONF_FN("acme", lg_conf_cert_acme, .flags = LG_CONF_REQUIRED),
+    LG_CONF_FN("cert", conf_acme_file),
+    LG_CONF_FN("key", conf_acme_file),
+    LG_CONF_FN("ocsp", conf_acme_ocsp),
+    LG_CONF_END,
+};
+
 static void conf_certificates(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t *v,
                               void *base, const lg_conf_field_t *f)
 {
@@ -60,7 +94,7 @@ static void conf_certificates(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_
 
     LG_UNUSED(f);
     if (lg_conf_want_items(c, key, v, LG_YNODE_SEQ, "needs at least one certificate",
-                           "a list of certificates (cert, key)") != LG_OK)
+                           "a list of certificates (cert and key, or acme)") != LG_OK)
         return;
     t->certs = lg_arena_calloc(c->arena, v->nkids, sizeof(*t->certs));
     if (t->certs == NULL)
@@ -72,6 +106,11 @@ static void conf_certificates(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_
         if (item->is_alias)
             continue;
         mark = lg_conf_path_push(c, NULL, i);
+        if (item->kind == LG_YNODE_MAP && lg_conf_map_get(item, "acme") != NULL) {
+            lg_conf_walk(c, item, item, conf_acme_cert_fields, &t->certs[i], seen);
+            lg_conf_path_pop(c, mark);
+            continue;
+        }
         lg_conf_walk(c, item, item, conf_cert_fields, &t->certs[i], seen);
         lg_conf_path_pop(c, mark);
         cert = lg_conf_seen(conf_cert_fields, seen, "cert");
@@ -173,12 +212,13 @@ static const lg_conf_field_t conf_tls_fields[] = {
                 .names = lg_conf_onoff),
     LG_CONF_ROW("ticket_key_rotation", LG_CONF_DURATION, lg_tls_conf_t, ticket_key_rotation,
                 LG_TICKET_ROTATION_MIN, LG_TICKET_ROTATION_MAX),
-    LG_CONF_ROW("ktls", LG_CONF_ENUM, lg_tls_conf_t, ktls, 0, 0, .names = conf_ktls),
+    LG_CONF_ROW("ktls", LG_CONF_ENUM, lg_tls_conf_t, ktls, 0, 0, .names = lg_conf_ktls),
     LG_CONF_END,
 };
 
 LG_CONF_FITS(conf_tls_fields);
 LG_CONF_FITS(conf_cert_fields);
+LG_CONF_FITS(conf_acme_cert_fields);
 LG_CONF_FITS(conf_client_auth_fields);
 
 /* listeners.NAME.tls: a mapping; every key but certificates has a default. */

@@ -18,6 +18,7 @@ static const lg_conf_field_t conf_pool_tls_fields[] = {
     LG_CONF_ROW("server_name", LG_CONF_STRING, lg_pool_tls_conf_t, server_name, 0, 0),
     LG_CONF_ROW("cert", LG_CONF_STRING, lg_pool_tls_conf_t, client.cert, 0, 0),
     LG_CONF_ROW("key", LG_CONF_STRING, lg_pool_tls_conf_t, client.key, 0, 0),
+    LG_CONF_ROW("ktls", LG_CONF_ENUM, lg_pool_tls_conf_t, ktls, 0, 0, .names = lg_conf_ktls),
     LG_CONF_END,
 };
 
@@ -40,7 +41,7 @@ void lg_conf_pool_tls(lg_conf_ctx_t *c, const lg_ynode_t *key, const lg_ynode_t 
 
     LG_UNUSED(f);
     if (!v->is_null && v->kind != LG_YNODE_MAP) {
-        lg_conf_perr(c, v, "expected a mapping (verify, ca, server_name, cert, key), got %s",
+        lg_conf_perr(c, v, "expected a mapping (verify, ca, server_name, cert, key, ktls), got %s",
                      lg_conf_kind(v));
         return;
     }

@@ -68,7 +68,7 @@ static int v1_fields(char *line, lg_pp_t *out, const char **why)
 {
     char *f[PP_V1_FIELDS];
     int v6;
-    long sport;
+    long sport, dport;
 
     if (v1_split(line, f, PP_V1_FIELDS) != PP_V1_FIELDS) {
         *why = "a v1 header needs a protocol, two addresses and two ports, one space apart";
@@ -80,23 +80,26 @@ static int v1_fields(char *line, lg_pp_t *out, const char **why)
         return LG_ERR;
     }
     if (v6 ? inet_pton(AF_INET6, f[1], &out->src.in6.sin6_addr) != 1 ||
-                 inet_pton(AF_INET6, f[2], &(struct in6_addr){0}) != 1
+                 inet_pton(AF_INET6, f[2], &out->dst.in6.sin6_addr) != 1
            : inet_pton(AF_INET, f[1], &out->src.in4.sin_addr) != 1 ||
-                 inet_pton(AF_INET, f[2], &(struct in_addr){0}) != 1) {
+                 inet_pton(AF_INET, f[2], &out->dst.in4.sin_addr) != 1) {
         *why = "invalid address in a v1 header";
         return LG_ERR;
     }
     sport = v1_port(f[3]);
-    if (sport < 0 || v1_port(f[4]) < 0) {
+    dport = v1_port(f[4]);
+    if (sport < 0 || dport < 0) {
         *why = "invalid port in a v1 header";
         return LG_ERR;
     }
     if (v6) {
-        out->src.in6.sin6_family = AF_INET6;
+        out->src.in6.sin6_family = out->dst.in6.sin6_family = AF_INET6;
         out->src.in6.sin6_port = htons((uint16_t)sport);
+        out->dst.in6.sin6_port = htons((uint16_t)dport);
     } else {
-        out->src.in4.sin_family = AF_INET;
+        out->src.in4.sin_family = out->dst.in4.sin_family = AF_INET;
         out->src.in4.sin_port = htons((uint16_t)sport);
+        out->dst.in4.sin_port = htons((uint16_t)dport);
     }
     out->has_src = 1;
     return LG_OK;
@@ -180,14 +183,18 @@ static int v2_addresses(const uint8_t *p, size_t total, lg_pp_t *out, const char
         return LG_ERR;
     }
     if (p[13] == PP_TCP4) {
-        out->src.in4.sin_family = AF_INET;
+        out->src.in4.sin_family = out->dst.in4.sin_family = AF_INET;
         memcpy(&out->src.in4.sin_addr, a, 4);
+        memcpy(&out->dst.in4.sin_addr, a + 4, 4);
         memcpy(&out->src.in4.sin_port, a + 8, 2);
+        memcpy(&out->dst.in4.sin_port, a + 10, 2);
         out->has_src = 1;
     } else if (p[13] == PP_TCP6) {
-        out->src.in6.sin6_family = AF_INET6;
+        out->src.in6.sin6_family = out->dst.in6.sin6_family = AF_INET6;
         memcpy(&out->src.in6.sin6_addr, a, 16);
+        memcpy(&out->dst.in6.sin6_addr, a + 16, 16);
         memcpy(&out->src.in6.sin6_port, a + 32, 2);
+        memcpy(&out->dst.in6.sin6_port, a + 34, 2);
         out->has_src = 1;
     }
     return v2_tlvs(p, PP_V2_FIXED + need, total, why);

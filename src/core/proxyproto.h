@@ -31,8 +31,8 @@ typedef struct lg_pp {
         struct sockaddr sa;
         struct sockaddr_in in4;
         struct sockaddr_in6 in6;
-    } src;           /* the client the header names (port included) */
-    int has_src;     /* 0: the header names no client; keep the socket's address */
+    } src, dst;      /* the client the header names, the address it reached (ports included) */
+    int has_src;     /* 0: the header names no client; keep the socket's addresses */
     uint8_t version; /* 1 or 2 */
 } lg_pp_t;
 

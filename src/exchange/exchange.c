@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "acme/acme.h"
 #include "admin/stats.h"
 #include "core/fmt.h"
 #include "core/log.h"
@@ -358,7 +359,8 @@ static int target_normalise(lg_exchange_t *x, lg_req_head_t *rq)
 
 void lg_exchange_request(lg_exchange_t *x, const lg_xreq_t *rq)
 {
-    char ip[LG_IP_STRLEN];
+    char ip[LG_IP_STRLEN], keyauth[LG_ACME_KEYAUTH_MAX];
+    size_t acme = 0;
     int status, picked;
 
     x->start = lg_now;
@@ -368,7 +370,7 @@ void lg_exchange_request(lg_exchange_t *x, const lg_xreq_t *rq)
     x->http_major = rq->http2 ? 2 : 1;
     x->http_minor = rq->http2 ? 0 : (uint8_t)rq->head->http_minor;
     status = target_normalise(x, rq->head);
-    if (status == 0)
+    if (status == 0 && (acme = lg_x_acme_find(rq->head, keyauth)) == 0)
         status = lg_x_route(x, rq); /* before the body limit: the route may have its own */
     if (status != 0) {
         lg_x_end(x, LG_XEND_REPLY, status);
@@ -384,6 +386,10 @@ void lg_exchange_request(lg_exchange_t *x, const lg_xreq_t *rq)
     x->up.limit = lg_x_body_limit(x);
     if (lg_pump_start(&x->up, rq->body, rq->length, (uint32_t)lg_buf_len(*x->cin)) != LG_OK) {
         lg_x_request_body_bad(x); /* before anything went to a backend */
+        return;
+    }
+    if (acme > 0) {
+        lg_x_acme_reply(x, keyauth, acme); /* http-01: before any route's rules */
         return;
     }
     if (x->route == NULL) {

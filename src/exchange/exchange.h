@@ -118,7 +118,9 @@ struct lg_exchange {
     const struct sockaddr *peer;
     struct ssl_st *tls; /* the client's TLS session, set by the front (NULL: plain) */
     int client_fd;      /* the client's socket (HTTP/2: its connection's), set by the front */
-    const char *sni;    /* TLS passthrough: the server name routed on, set by the front */
+    const struct sockaddr *local; /* the address the client reached, when a PROXY header named
+                                     it (NULL: client_fd's own), set by the front */
+    const char *sni;              /* TLS passthrough: the server name routed on, set by the front */
     lg_upconn_t *u;
     const lg_route_conf_t *route; /* the route the request matched (NULL: none, or a relay) */
     struct lg_x_kept *kept;       /* what response header rules need of the request (xrules.c) */

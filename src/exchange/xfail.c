@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "admin/stats.h"
+#include "core/fmt.h"
 #include "core/log.h"
 #include "http/diag.h"
 #include "stream/tls.h"
@@ -34,6 +35,17 @@ static void fail_log(const lg_exchange_t *x, const char *what, int err, int retr
     else
         lg_log(LG_LOG_ERR, "%s %s%s%s", what, lg_backend_name(x->be), ctx,
                retrying ? ", trying another backend" : "");
+}
+
+/* Count the failure against x->be; `what` ends in "with"/"to": the backend completes it. */
+static void backend_failed(const lg_exchange_t *x, const char *what, int err)
+{
+    char last[LG_DIAG_MAX];
+
+    if (err != 0 || lg_format(last, sizeof(last), "%s %s", what, lg_backend_name(x->be)) != LG_OK)
+        lg_backend_failed(x->be, err != 0 ? strerror(err) : what);
+    else
+        lg_backend_failed(x->be, last);
 }
 
 /* Start over on a new connection (to x->be, which may have just changed). */
@@ -79,7 +91,7 @@ void lg_x_upstream_fail(lg_exchange_t *x, int status, const char *what, int err)
         next = NULL;
     }
     fail_log(x, what, err, next != NULL);
-    lg_backend_failed(x->be, err != 0 ? strerror(err) : what);
+    backend_failed(x, what, err);
     if (next == NULL) {
         lg_x_why(x, x->u->connecting ? LG_XWHY_CONNECT : LG_XWHY_BACKEND);
         lg_x_end(x, x->tunnel ? LG_XEND_CLOSE : LG_XEND_REPLY, status);
@@ -96,7 +108,10 @@ void lg_x_upstream_timeout(lg_exchange_t *x)
 {
     char ctx[LG_DIAG_MAX];
 
-    if (x->u->connecting) {
+    if (x->u->connecting && (x->u->s.sock.flags & LG_STREAM_HANDSHAKE)) {
+        /* the TCP connect was done: the backend accepted but never finished its handshake */
+        lg_x_upstream_fail(x, 504, "TLS handshake (timeouts.connect) timed out with", 0);
+    } else if (x->u->connecting) {
         lg_x_upstream_fail(x, 504, "connect() to", ETIMEDOUT);
     } else if (!x->rsp_head) {
         lg_log(LG_LOG_ERR, "upstream %s timed out %s%s", lg_backend_name(x->be),

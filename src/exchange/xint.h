@@ -42,6 +42,14 @@ void lg_x_reply_rules(const lg_exchange_t *x, lg_reply_msg_t *m);
 void lg_x_answer(lg_exchange_t *x, const lg_req_head_t *rq);
 
 /*
+ * http-01 (xacme.c): the key authorization of the challenge request `rq` (target normalised)
+ * into keyauth (LG_ACME_KEYAUTH_MAX bytes) and its length; 0 when `rq` is not a GET or HEAD of
+ * /.well-known/acme-challenge/TOKEN for a token under way. The reply ends the exchange.
+ */
+size_t lg_x_acme_find(const lg_req_head_t *rq, char *keyauth);
+void lg_x_acme_reply(lg_exchange_t *x, const char *keyauth, size_t len);
+
+/*
  * Put the PROXY header of x's client in front of what goes on x->u, a new connection of a pool
  * with proxy_protocol (xppout.c). LG_ERR: the address the client reached is unknown (logged).
  */

@@ -12,23 +12,34 @@
 
 /*
  * The header goes in the pump's first write, with the request head (or a relay's first bytes),
- * and lives in the connection, which is never reused by another client.
+ * or, to a pool with tls, in clear before the handshake (uptls.c), as HAProxy's send-proxy with
+ * ssl does; it lives in the connection, which is never reused by another client. Behind a
+ * balancer that sent a PROXY header, its destination is passed on (as HAProxy does), not
+ * lifeguard's address.
  */
 int lg_x_proxy_header(lg_exchange_t *x)
 {
-    struct sockaddr_storage local;
-    socklen_t len = sizeof(local);
+    struct sockaddr_storage own;
+    socklen_t len = sizeof(own);
+    const struct sockaddr *local = x->local;
+    size_t n;
     char ctx[LG_DIAG_MAX];
     int err;
 
-    if (getsockname(x->client_fd, (struct sockaddr *)&local, &len) < 0) {
+    if (local == NULL && getsockname(x->client_fd, (struct sockaddr *)&own, &len) < 0) {
         err = errno;
         lg_log(LG_LOG_ERR, "getsockname() of the client connection failed (%d: %s)%s", err,
                strerror(err), lg_exchange_context(x, ctx, sizeof(ctx)));
         return LG_ERR;
     }
+    if (local == NULL)
+        local = (const struct sockaddr *)&own;
+    n = lg_ppout_build(x->pool->conf->proxy_protocol, x->peer, local, x->u->pp);
+    if (x->pool->conf->tls != NULL) {
+        x->u->pp_len = (uint8_t)n;
+        return LG_OK;
+    }
     x->up.pre = x->u->pp;
-    x->up.pre_len = (uint32_t)lg_ppout_build(x->pool->conf->proxy_protocol, x->peer,
-                                             (const struct sockaddr *)&local, x->u->pp);
+    x->up.pre_len = (uint32_t)n;
     return LG_OK;
 }

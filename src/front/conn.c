@@ -105,9 +105,7 @@ static void ktls_count(lg_conn_t *c, lg_stats_listener_t *sl)
 
     if (!lg_tls_ktls(c->ls->conf->tls->ctx))
         return;
-    lg_stats_add(&sl->ktls_tx, (k & LG_KTLS_TX) != 0);
-    lg_stats_add(&sl->ktls_rx, (k & LG_KTLS_RX) != 0);
-    lg_stats_add(&sl->ktls_fallback, k != (LG_KTLS_TX | LG_KTLS_RX));
+    lg_stats_ktls(&sl->ktls, (k & LG_KTLS_TX) != 0, (k & LG_KTLS_RX) != 0);
 }
 
 /* Counted once per connection with tls, when its handshake ends: one increment each. */
@@ -124,7 +122,10 @@ int lg_conn_handshake_step(lg_conn_t *c)
         if (SSL_session_reused(lg_stream_ssl(&c->s)))
             lg_stats_add(&sl->tls_resumed, 1);
         ktls_count(c, sl);
-        return LG_OK;
+        if (!lg_tls_acme_challenge(lg_stream_ssl(&c->s)))
+            return LG_OK;
+        lg_conn_close(c); /* tls-alpn-01 answered: the handshake was all (RFC 8737) */
+        return LG_ERR;
     }
     if (lg_stream_tls_plain_http(&c->s)) {
         lg_stats_add(&sl->tls_failed[LG_TLS_FAIL_PLAIN_HTTP], 1);

@@ -46,12 +46,18 @@ struct lg_conn {
         struct sockaddr sa;
         struct sockaddr_in in4;
         struct sockaddr_in6 in6;
-    } peer;
+    } peer, local;  /* local: where a PROXY header says the client connected (family 0: none) */
     uint8_t state;  /* the front's: where the connection is in its protocol */
     uint8_t fflags; /* the front's: flags (they fit in the padding here) */
 };
 
 extern const lg_front_t lg_front_h1, lg_front_tcp, lg_front_h2;
+
+/* The address the client reached as its PROXY header named it; NULL: the socket's own. */
+static inline const struct sockaddr *lg_conn_local(const lg_conn_t *c)
+{
+    return c->local.sa.sa_family != 0 ? &c->local.sa : NULL;
+}
 
 /*
  * A connection for the accepted `fd` on `ls`, started by the listener's front; on failure

@@ -39,6 +39,7 @@ static h1_txn_t *txn_new(h1_conn_t *hc)
                      hc->c.ls->index, &hc->c.peer.sa);
     t->x.tls = lg_stream_ssl(&hc->c.s);
     t->x.client_fd = hc->c.s.sock.io.fd;
+    t->x.local = lg_conn_local(&hc->c);
     t->parsed = 0;
     t->head_done = 0;
     t->client_ka = 0;

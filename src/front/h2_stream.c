@@ -155,6 +155,7 @@ static h2_stream_t *stream_new(h2_sess_t *h, int32_t id)
                      &c->peer.sa);
     st->x.tls = lg_stream_ssl(&c->s);
     st->x.client_fd = c->s.sock.io.fd;
+    st->x.local = lg_conn_local(c);
     memset(&st->h, 0, sizeof(*st) - offsetof(h2_stream_t, h));
     st->h = h;
     st->id = id;

@@ -36,6 +36,7 @@ int lg_ppin_admit(lg_listener_t *ls, const struct sockaddr *peer)
 /* Close with a reason, logged at info with the load balancer's address. */
 static void ppin_fail(lg_conn_t *c, const char *why)
 {
+    lg_stats_add(&lg_stats_listener(c->ls->index)->conns_bad_proxy, 1);
     if (LG_LOG_INFO <= lg_log_level) {
         char ip[LG_IP_STRLEN];
 
@@ -49,8 +50,10 @@ static void ppin_fail(lg_conn_t *c, const char *why)
 /* The header was read: its client becomes the connection's, the listener's front takes over. */
 static void ppin_done(lg_conn_t *c, const lg_pp_t *pp)
 {
-    if (pp->has_src)
+    if (pp->has_src) {
         memcpy(&c->peer, &pp->src, sizeof(c->peer));
+        memcpy(&c->local, &pp->dst, sizeof(c->local));
+    }
     if (lg_perip_admit(c->ls, &c->peer.sa) != LG_OK) {
         lg_conn_close(c); /* not counted yet: ppin's close gives nothing back */
         return;
@@ -98,6 +101,11 @@ static void ppin_read(lg_conn_t *c)
         return;
     }
     r = lg_pp_parse(buf, (size_t)n, &pp, &hlen, &why);
+    if (r == LG_AGAIN && (c->s.sock.flags & LG_SOCK_HUP)) {
+        /* a peek shows the bytes, not the FIN after them: nothing more can come */
+        ppin_fail(c, "the client closed its side before the end of the header");
+        return;
+    }
     if (r == LG_AGAIN)
         return;
     if (r == LG_ERR) {

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "admin/stats.h"
 #include "core/log.h"
 #include "core/net.h"
 #include "front/listener.h"
@@ -30,6 +31,8 @@ static const lg_route_conf_t *pick(const lg_listener_conf_t *l, lg_hello_result_
 static int read_more(lg_conn_t *c, lg_buf_t *b)
 {
     ssize_t n = lg_stream_read(&c->s, b->data + b->last, LG_HELLO_MAX - lg_buf_len(b));
+    char ip[LG_IP_STRLEN];
+    int err = errno;
 
     if (n > 0) {
         b->last += (uint32_t)n;
@@ -37,10 +40,15 @@ static int read_more(lg_conn_t *c, lg_buf_t *b)
     }
     if (n == LG_AGAIN)
         return LG_AGAIN;
+    lg_stats_add(&lg_stats_listener(c->ls->index)->conns_bad_hello, 1);
+    lg_net_ip_text(&c->peer.sa, ip, sizeof(ip));
     if (n < 0)
-        lg_log(LG_LOG_INFO, "reading from the client failed (%d: %s)", errno, strerror(errno));
+        lg_log(LG_LOG_INFO, "recv() from client %s on the listener %s failed (%d: %s)", ip,
+               c->ls->conf->name, err, strerror(err));
     else
-        lg_log(LG_LOG_INFO, "client closed the connection before a complete ClientHello");
+        lg_log(LG_LOG_INFO,
+               "client %s closed the connection to the listener %s before a complete ClientHello",
+               ip, c->ls->conf->name);
     return LG_ERR;
 }
 
@@ -69,6 +77,9 @@ int lg_sni_route(lg_conn_t *c, lg_buf_t **in, char sni[LG_HELLO_NAME_MAX + 1], s
         return LG_OK;
     }
     lg_net_ip_text(&c->peer.sa, ip, sizeof(ip));
+    lg_stats_add(r == LG_HELLO_BAD ? &lg_stats_listener(c->ls->index)->conns_bad_hello
+                                   : &lg_stats_listener(c->ls->index)->conns_no_route,
+                 1);
     if (r == LG_HELLO_BAD)
         lg_log(LG_LOG_INFO, "client %s sent a malformed ClientHello to the listener %s: closed", ip,
                c->ls->conf->name);

@@ -8,7 +8,9 @@
 #include "front/conn.h"
 
 #include "exchange/exchange.h"
+#include "admin/stats.h"
 #include "core/log.h"
+#include "core/net.h"
 #include "front/listener.h"
 #include "front/sni.h"
 #include "stream/tls.h"
@@ -50,6 +52,7 @@ static void relay_start(lg_conn_t *c, size_t pool)
                      &c->peer.sa);
     tc->x.tls = lg_stream_ssl(&c->s);
     tc->x.client_fd = c->s.sock.io.fd;
+    tc->x.local = lg_conn_local(c);
     tc->x.sni = tc->sni;
     lg_exchange_relay(&tc->x, pool);
 }
@@ -117,14 +120,18 @@ static void tcp_event(lg_conn_t *c, uint32_t ev)
 /* The connection's own timer bounds the handshake or the ClientHello; the exchange, the relay. */
 static void tcp_timeout(lg_conn_t *c)
 {
+    char ip[LG_IP_STRLEN];
+
     if (c->state != TCP_HELLO) {
         lg_conn_handshake_timeout(c);
         return;
     }
+    lg_stats_add(&lg_stats_listener(c->ls->index)->conns_bad_hello, 1);
+    lg_net_ip_text(&c->peer.sa, ip, sizeof(ip));
     lg_log(LG_LOG_INFO,
-           "client sent no complete ClientHello within timeouts.client_header to the "
+           "client %s sent no complete ClientHello within timeouts.client_header to the "
            "listener %s: closed",
-           c->ls->conf->name);
+           ip, c->ls->conf->name);
     lg_conn_close(c);
 }
 

@@ -139,10 +139,35 @@ static void probe_fail_errno(probe_t *p, int err)
     probe_finish(p, 0, lg_log_reason(strerror(err), reason, sizeof(reason)));
 }
 
+/* `n` bytes of `want` went out in one write: LG_OK, else the probe failed. */
+static int probe_sent(probe_t *p, ssize_t n, size_t want)
+{
+    if (n == (ssize_t)want)
+        return LG_OK;
+    probe_fail_errno(p, errno != 0 ? errno : EMSGSIZE);
+    return LG_ERR;
+}
+
+/*
+ * The LOCAL PROXY header of a pool with proxy_protocol (a connection of lifeguard's own, which
+ * names no client) in clear, alone: before the TLS handshake of a pool with tls, as backends that
+ * take PROXY then TLS (HAProxy's accept-proxy ssl) read it.
+ */
+static int probe_send_header(probe_t *p)
+{
+    uint8_t pp[LG_PPOUT_MAX];
+    struct iovec iov = {pp, lg_ppout_local(p->pool->proxy_protocol, pp)};
+
+    errno = 0;
+    return iov.iov_len == 0 ? LG_OK
+                            : probe_sent(p, lg_sock_writev(&p->w.sock, &iov, 1), iov.iov_len);
+}
+
 /*
  * Write the check's request: an http check's GET, after the LOCAL PROXY header of a pool with
- * proxy_protocol (a connection of lifeguard's own, which names no client); a tcp check of such a
- * pool sends the header alone. LG_OK when it all went out in the one write (else the probe failed).
+ * proxy_protocol (in the same write; with tls the header went before the handshake and the GET
+ * goes through TLS); a tcp check of a plain pool with proxy_protocol sends the header alone.
+ * LG_OK when it all went out in the one write (else the probe failed).
  */
 static int probe_send(probe_t *p)
 {
@@ -155,17 +180,21 @@ static int probe_send(probe_t *p)
                          "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: lifeguard-health-check\r\n"
                          "Connection: close\r\n\r\n",
                          hc->path, host) == LG_OK;
-    struct iovec iov[2] = {{pp, lg_ppout_local(p->pool->proxy_protocol, pp)}, {req, 0}};
+    struct iovec iov[2] = {{pp, p->ssl != NULL ? 0 : lg_ppout_local(p->pool->proxy_protocol, pp)},
+                           {req, 0}};
+    ssize_t n;
 
+    if (!fits) {
+        probe_fail_errno(p, EMSGSIZE);
+        return LG_ERR;
+    }
     if (hc->type == LG_CHECK_HTTP)
         iov[1].iov_len = strlen(req);
     errno = 0;
-    if (!fits || (p->ssl != NULL ? lg_tlsprobe_write(p->ssl, req, iov[1].iov_len)
-                                 : lg_sock_writev(&p->w.sock, iov, 2)) !=
-                     (ssize_t)(iov[0].iov_len + iov[1].iov_len)) {
-        probe_fail_errno(p, errno != 0 ? errno : EMSGSIZE);
+    n = p->ssl != NULL ? lg_tlsprobe_write(p->ssl, req, iov[1].iov_len)
+                       : lg_sock_writev(&p->w.sock, iov, 2);
+    if (probe_sent(p, n, iov[0].iov_len + iov[1].iov_len) != LG_OK)
         return LG_ERR;
-    }
     p->sent = 1;
     p->got = 0;
     return LG_OK;
@@ -195,6 +224,8 @@ static int probe_handshake(probe_t *p)
 
     if (p->pool->tls == NULL)
         return LG_OK;
+    if (p->ssl == NULL && probe_send_header(p) != LG_OK)
+        return LG_ERR;
     if (p->ssl == NULL && (p->ssl = lg_tlsprobe_new(p->pool, p->be, p->w.sock.io.fd)) == NULL) {
         probe_finish(p, 0, "out of memory for TLS");
         return LG_ERR;
@@ -262,7 +293,7 @@ static void probe_event(lg_io_t *io, uint32_t ev)
         if (probe_handshake(p) != LG_OK)
             return;
         if (p->pool->health_check.type == LG_CHECK_TCP) {
-            if (p->pool->proxy_protocol == LG_PPOUT_OFF || probe_send(p) == LG_OK)
+            if (p->pool->proxy_protocol == LG_PPOUT_OFF || p->ssl != NULL || probe_send(p) == LG_OK)
                 probe_finish(p, 1, "ok");
             return;
         }

@@ -16,6 +16,9 @@ SSL *lg_tlsprobe_new(const lg_pool_conf_t *pool, const lg_backend_conf_t *be, in
 
     if (ssl != NULL && SSL_set_fd(ssl, fd) != 1)
         lg_tlsprobe_free(&ssl);
+    /* One request, then closed: kernel TLS would buy a probe nothing. */
+    if (ssl != NULL)
+        SSL_clear_options(ssl, SSL_OP_ENABLE_KTLS);
     return ssl;
 }
 

@@ -582,7 +582,8 @@ int lg_master_run(lg_config_t *cf)
     if (lg_loop_init() != LG_OK || signals_init() != LG_OK ||
         lg_timerq_init(&m.q_kill, cf->timeouts.drain + LG_KILL_GRACE_MS) != LG_OK ||
         lg_timerq_init(&m.q_respawn, LG_RESPAWN_DELAY_MIN) != LG_OK ||
-        lg_tls_tickets_start(cf) != LG_OK || lg_tls_ocsp_start(cf) != LG_OK)
+        lg_tls_tickets_start(cf) != LG_OK || lg_tls_ocsp_start(cf) != LG_OK ||
+        lg_tls_acme_start(cf) != LG_OK)
         return 1;
     m.kill_timer.handler = kill_late;
     m.respawn_timer.handler = respawn_tick;

@@ -347,6 +347,8 @@ int lg_tls_cert_load(lg_tls_load_t *ld, size_t i, lg_tls_cert_t *out)
 {
     char ckey[LG_TLS_KEY_MAX], kkey[LG_TLS_KEY_MAX];
 
+    if (ld->l->tls->certs[i].acme != NULL)
+        return lg_tls_acme_load(ld, i, out);
     snprintf(ckey, sizeof(ckey), "certificates[%zu].cert", i);
     snprintf(kkey, sizeof(kkey), "certificates[%zu].key", i);
     if (lg_tls_pair_load(ld, &ld->l->tls->certs[i], ckey, kkey, out) != LG_OK)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "tls/ktls.h"
 #include "tls/tls-int.h"
 
 #define LG_TLS_REASON_MAX 256
@@ -84,8 +85,9 @@ static void client_trust(lg_tls_load_t *ld, SSL_CTX *ctx, const lg_pool_tls_conf
 }
 
 /*
- * The one place a pool's client context is made (kernel TLS, when it comes to pools, is an
- * option set here). NULL after reporting to ld.
+ * The one place a pool's client context is made. With kernel TLS (ktls: auto, and the kernel and
+ * OpenSSL have it) OpenSSL hands the keys of each backend connection to the kernel after its
+ * handshake (the stream gives it the socket: uptls.c). NULL after reporting to ld.
  */
 static SSL_CTX *client_ctx_new(lg_tls_load_t *ld, const lg_pool_tls_conf_t *t)
 {
@@ -98,7 +100,8 @@ static SSL_CTX *client_ctx_new(lg_tls_load_t *ld, const lg_pool_tls_conf_t *t)
         return NULL;
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+                                 (lg_ktls_pool(ld->pool) ? SSL_OP_ENABLE_KTLS : 0));
     SSL_CTX_set_verify(ctx, t->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE,
                        t->verify ? client_verify : NULL);
     /* Sessions live in the backends' slots (client_new_session), not in the context. */
@@ -159,6 +162,11 @@ SSL *lg_tls_client_new(const lg_pool_tls_conf_t *t, const char *host, int host_i
     if (cache != NULL && *cache != NULL)
         SSL_set_session(ssl, *cache);
     return ssl;
+}
+
+int lg_tls_client_ktls(const lg_pool_tls_conf_t *t)
+{
+    return (SSL_CTX_get_options(t->ctx) & SSL_OP_ENABLE_KTLS) != 0;
 }
 
 const char *lg_tls_client_failure(const SSL *ssl, const char *reason, char *buf, size_t len)

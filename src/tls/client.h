@@ -28,6 +28,9 @@
 SSL *lg_tls_client_new(const lg_pool_tls_conf_t *t, const char *host, int host_is_ip,
                        SSL_SESSION **cache);
 
+/* 1 when the connections of pool TLS settings `t` try kernel TLS (pools.NAME.tls.ktls). */
+int lg_tls_client_ktls(const lg_pool_tls_conf_t *t);
+
 /*
  * Why the handshake of `ssl` failed, into buf: the verification result with the certificate it
  * is about (subject, issuer, expiry) and the name expected, or OpenSSL's reason `reason` (from

@@ -30,21 +30,32 @@ static const int tls_versions[] = {TLS1_VERSION, TLS1_1_VERSION, TLS1_2_VERSION,
 /*
  * SNI: serve the certificates of the name asked for (exact, then wildcard). An unknown name, or
  * none, gets the default certificates, or an unrecognized_name alert with unknown_sni: reject.
+ * An acme entry chosen first takes what the master published since (hot install), and is
+ * always set on the connection: the context holds its certificate of the load.
  */
 static int tls_servername(SSL *ssl, int *alert, void *arg)
 {
     const lg_tls_ctx_t *t = arg;
     const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
     lg_tls_set_t set;
+    int acme = 0;
     size_t i;
 
+    if (lg_tls_acme_challenge(ssl))
+        return SSL_TLSEXT_ERR_OK; /* the tls-alpn-01 certificate is set (alpn01.c) */
     if (name == NULL || lg_tls_sni_find(t, name, &set) == 0) {
-        if (t->l->tls->unknown_sni == LG_SNI_DEFAULT)
-            return SSL_TLSEXT_ERR_OK;
-        *alert = SSL_AD_UNRECOGNIZED_NAME;
-        return SSL_TLSEXT_ERR_ALERT_FATAL;
+        if (t->l->tls->unknown_sni != LG_SNI_DEFAULT) {
+            *alert = SSL_AD_UNRECOGNIZED_NAME;
+            return SSL_TLSEXT_ERR_ALERT_FATAL;
+        }
+        set = t->dflt;
     }
-    if (set.n == t->dflt.n && memcmp(set.cert, t->dflt.cert, set.n * sizeof(set.cert[0])) == 0)
+    for (i = 0; i < set.n; i++) {
+        acme |= t->certs[set.cert[i]].conf->acme != NULL;
+        lg_tls_acme_refresh(t, &t->certs[set.cert[i]]);
+    }
+    if (!acme && set.n == t->dflt.n &&
+        memcmp(set.cert, t->dflt.cert, set.n * sizeof(set.cert[0])) == 0)
         return SSL_TLSEXT_ERR_OK; /* already loaded from the context */
     SSL_certs_clear(ssl);
     for (i = 0; i < set.n; i++) {
@@ -65,9 +76,10 @@ static int tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *o
     const lg_tls_ctx_t *t = arg;
     unsigned char *sel;
 
-    LG_UNUSED(ssl);
-    if (SSL_select_next_proto(&sel, outlen, t->alpn, (unsigned)t->alpn_len, in, inlen) !=
-        OPENSSL_NPN_NEGOTIATED)
+    if (lg_tls_acme_challenge(ssl))
+        return lg_tls_alpn01_select(ssl, out, outlen, in, inlen);
+    if (t->alpn == NULL || SSL_select_next_proto(&sel, outlen, t->alpn, (unsigned)t->alpn_len, in,
+                                                 inlen) != OPENSSL_NPN_NEGOTIATED)
         return SSL_TLSEXT_ERR_NOACK;
     *out = sel;
     return SSL_TLSEXT_ERR_OK;
@@ -139,8 +151,7 @@ static void tls_protocol(lg_tls_load_t *ld, lg_tls_ctx_t *t)
     SSL_CTX_set_info_callback(t->ssl, tls_info);
     SSL_CTX_set_tlsext_servername_callback(t->ssl, tls_servername);
     SSL_CTX_set_tlsext_servername_arg(t->ssl, t);
-    if (t->alpn != NULL)
-        SSL_CTX_set_alpn_select_cb(t->ssl, tls_alpn_select, t);
+    SSL_CTX_set_alpn_select_cb(t->ssl, tls_alpn_select, t); /* tcp listeners: acme-tls/1 only */
 }
 
 /* client_auth: the CAs that verify client certificates, also named to the client. */
@@ -198,10 +209,11 @@ static void tls_certs(lg_tls_load_t *ld, lg_tls_ctx_t *t)
     for (i = 0; i < t->ncerts; i++) {
         const lg_tls_cert_t *c = &t->certs[i];
 
-        snprintf(key, sizeof(key), "certificates[%zu].cert", i);
+        snprintf(key, sizeof(key), "certificates[%zu].%s", i, c->conf->acme ? "acme" : "cert");
         if (!SSL_use_cert_and_key(probe, c->x509, c->pkey, c->chain, 1)) {
             lg_tls_err(ld, c->conf->cert_pos, key, "\"%s\" cannot be served (OpenSSL: %s)",
-                       c->conf->cert, lg_tls_reason(why, sizeof(why)));
+                       c->conf->acme ? c->conf->acme[0] : c->conf->cert,
+                       lg_tls_reason(why, sizeof(why)));
             bad = 1;
         }
     }
@@ -216,7 +228,8 @@ static void tls_certs(lg_tls_load_t *ld, lg_tls_ctx_t *t)
         const lg_tls_cert_t *c = &t->certs[t->dflt.cert[i]];
 
         if (!SSL_CTX_use_cert_and_key(t->ssl, c->x509, c->pkey, c->chain, 1))
-            lg_tls_err(ld, c->conf->cert_pos, "certificates", "\"%s\": %s", c->conf->cert,
+            lg_tls_err(ld, c->conf->cert_pos, "certificates", "\"%s\": %s",
+                       c->conf->acme ? c->conf->acme[0] : c->conf->cert,
                        lg_tls_reason(why, sizeof(why)));
     }
 }
@@ -261,6 +274,8 @@ static lg_tls_ctx_t *tls_ctx_new(lg_tls_load_t *ld)
     tls_certs(ld, t);
     lg_tls_ocsp_attach(t);
     lg_tls_tickets_attach(t);
+    lg_tls_acme_attach(t);
+    lg_tls_alpn01_attach(t);
     return t;
 }
 

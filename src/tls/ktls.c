@@ -43,20 +43,31 @@ int lg_ktls_openssl(void)
 #endif
 }
 
-int lg_ktls_listener(const lg_listener_conf_t *l)
+/* Whether kTLS is tried with `mode`; at the first load, said at info for "KIND NAME". */
+static int ktls_decide(lg_ktls_t mode, const char *kind, const char *name)
 {
     const char *why = NULL;
 
-    if (l->tls->ktls == LG_KTLS_OFF)
+    if (mode == LG_KTLS_OFF)
         why = "off (ktls: off): TLS runs in user space";
     else if (!lg_ktls_openssl())
         why = "is unavailable (OpenSSL was built without it): TLS runs in user space";
     else if (!lg_ktls_kernel())
         why = "is unavailable (no \"tls\" in " LG_KTLS_ULP_FILE "): TLS runs in user space";
     if (!said)
-        lg_log(LG_LOG_INFO, "listener %s: kernel TLS %s", l->name,
+        lg_log(LG_LOG_INFO, "%s %s: kernel TLS %s", kind, name,
                why != NULL ? why : "on: the kernel takes the keys after each handshake");
     return why == NULL;
+}
+
+int lg_ktls_listener(const lg_listener_conf_t *l)
+{
+    return ktls_decide(l->tls->ktls, "listener", l->name);
+}
+
+int lg_ktls_pool(const lg_pool_conf_t *p)
+{
+    return ktls_decide(p->tls->ktls, "pool", p->name);
 }
 
 void lg_ktls_said(void)

@@ -3,11 +3,12 @@
  *
  * kTLS needs two things: OpenSSL built with it (Debian's 3.0 is: OPENSSL_NO_KTLS is not
  * defined) and a kernel with the "tls" upper layer protocol (CONFIG_TLS, module tls), listed in
- * /proc/sys/net/ipv4/tcp_available_ulp once loaded. When a listener has `ktls: auto` and both
- * are there, its context gets SSL_OP_ENABLE_KTLS and its streams give OpenSSL the socket (not
- * our BIO), so that after each handshake OpenSSL hands the keys to the kernel, each direction on
- * its own; the kernel may still refuse one (a cipher it lacks, a record read past the handshake)
- * and that direction stays in user space (counted, see stream/tls.h: lg_stream_tls_ktls).
+ * /proc/sys/net/ipv4/tcp_available_ulp once loaded. When a listener or a pool with tls has
+ * `ktls: auto` and both are there, its context gets SSL_OP_ENABLE_KTLS and its streams give OpenSSL
+ * the socket (not our BIO), so that after each handshake OpenSSL hands the keys to the kernel, each
+ * direction on its own; the kernel may still refuse one (a cipher it lacks, a record read past the
+ * handshake) and that direction stays in user space (counted, see stream/tls.h:
+ * lg_stream_tls_ktls).
  */
 #ifndef LG_KTLS_H
 #define LG_KTLS_H
@@ -29,6 +30,9 @@ int lg_ktls_openssl(void);
  * process's first load each listener says which, at info level ("listener NAME: kernel TLS ...").
  */
 int lg_ktls_listener(const lg_listener_conf_t *l);
+
+/* The same for `p`, a pool with tls (its backend connections): "pool NAME: kernel TLS ...". */
+int lg_ktls_pool(const lg_pool_conf_t *p);
 
 /* Stop saying it (after the first load: reloads do not repeat it). */
 void lg_ktls_said(void);

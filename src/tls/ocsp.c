@@ -116,9 +116,12 @@ void lg_tls_ocsp_attach(lg_tls_ctx_t *t)
     if (lg_tls_staple_ready())
         lg_tls_ocsp_resolver(t->cf);
     for (size_t i = 0; i < t->ncerts; i++) {
-        if (t->certs[i].conf->ocsp == LG_OCSP_AUTO && lg_tls_staple_ready())
+        /* An acme entry's certificate changes under way: not stapled (docs/tls.md). */
+        int autom = t->certs[i].conf->ocsp == LG_OCSP_AUTO && t->certs[i].conf->acme == NULL;
+
+        if (autom && lg_tls_staple_ready())
             lg_tls_ocsp_watch(&t->certs[i]);
-        staple |= t->certs[i].ocsp != NULL || t->certs[i].conf->ocsp == LG_OCSP_AUTO;
+        staple |= t->certs[i].ocsp != NULL || autom;
     }
     if (staple) {
         SSL_CTX_set_tlsext_status_cb(t->ssl, ocsp_staple);

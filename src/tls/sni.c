@@ -1,11 +1,11 @@
 /*
  * sni.c - the name index of a listener's certificates: every DNS name of each certificate's
- * subjectAltName (the subject's CN only when there is none), lower case, in one array sorted by
- * name and then by file order. A lookup is a binary search for the exact name, then for the
- * wildcard of its parent ("a.example.com" -> "*.example.com"): O(log n), so 1,000 certificates
- * cost nothing per handshake. The run of entries of one name gives at most one certificate per
- * key type, so an RSA and an ECDSA certificate for one name are both served and the client's
- * signature algorithms choose.
+ * subjectAltName (the subject's CN only when there is none; an acme entry's configured names),
+ * lower case, in one array sorted by name and then by file order. A lookup is a binary search
+ * for the exact name, then for the wildcard of its parent ("a.example.com" ->
+ * "*.example.com"): O(log n), so 1,000 certificates cost nothing per handshake. The run of
+ * entries of one name gives at most one certificate per key type, so an RSA and an ECDSA
+ * certificate for one name are both served and the client's signature algorithms choose.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -89,6 +89,21 @@ static int sni_names(sni_list_t *l, X509 *x, uint32_t cert)
     return rc;
 }
 
+/*
+ * The names of entry `c`: those of its `acme` list (its certificate changes under way, the
+ * names do not), else those of its certificate.
+ */
+static int sni_entry_names(sni_list_t *l, const lg_tls_cert_t *c, uint32_t cert)
+{
+    int rc = LG_OK;
+
+    if (c->conf->acme == NULL)
+        return sni_names(l, c->x509, cert);
+    for (size_t i = 0; i < c->conf->nacme && rc == LG_OK; i++)
+        rc = sni_add(l, (const unsigned char *)c->conf->acme[i], strlen(c->conf->acme[i]), cert);
+    return rc;
+}
+
 /* The certificates of the run of `name` starting at index `i`: the first of each key type. */
 static size_t sni_set(const lg_tls_ctx_t *t, size_t i, lg_tls_set_t *out)
 {
@@ -130,7 +145,7 @@ int lg_tls_sni_build(lg_tls_ctx_t *t)
     size_t i;
 
     for (i = 0; i < t->ncerts; i++) {
-        if (sni_names(&l, t->certs[i].x509, (uint32_t)i) != LG_OK) {
+        if (sni_entry_names(&l, &t->certs[i], (uint32_t)i) != LG_OK) {
             t->names = l.v;
             t->nnames = l.n;
             return LG_ERR;

@@ -23,7 +23,9 @@ typedef struct lg_tls_cert {
     int kind;               /* EVP_PKEY_get_base_id() of the key */
     unsigned char *ocsp;    /* DER OCSP response to staple (ocsp: PATH), or NULL */
     size_t ocsp_len;
-    int ocsp_slot; /* ocsp: auto: 1 + its slot of fetched responses (staple.c), 0: none */
+    int ocsp_slot;     /* ocsp: auto: 1 + its slot of fetched responses (staple.c), 0: none */
+    int acme_slot;     /* an acme entry's slot in the ACME region (acme.c); -1: none yet */
+    uint32_t acme_seq; /* the slot's counter of the certificate installed; 0: the placeholder */
     const lg_tls_cert_conf_t *conf;
 } lg_tls_cert_t;
 
@@ -156,6 +158,24 @@ int lg_tls_sni_build(lg_tls_ctx_t *t);
 /* The certificates for `name` (exact, then wildcard, case-insensitive); 0 when none. */
 size_t lg_tls_sni_find(const lg_tls_ctx_t *t, const char *name, lg_tls_set_t *out);
 void lg_tls_sni_free(lg_tls_ctx_t *t);
+
+/*
+ * acme entries (acme.c). Load: a self-signed placeholder for entry `i` into `out`. Attach
+ * (master, the ACME region made): each acme entry of `t` gets its slot and, when the slot has
+ * one, the certificate published there. Refresh (a worker, at a handshake choosing `c`): install
+ * what the slot holds when it changed since; 1 when `c` got a new certificate.
+ */
+int lg_tls_acme_load(lg_tls_load_t *ld, size_t i, lg_tls_cert_t *out);
+void lg_tls_acme_attach(lg_tls_ctx_t *t);
+int lg_tls_acme_refresh(const lg_tls_ctx_t *t, lg_tls_cert_t *c);
+
+/*
+ * tls-alpn-01 (alpn01.c): the ClientHello callback that answers a challenge offered with ALPN
+ * acme-tls/1, set on `t`; and whether `ssl` is such a handshake (ALPN then selects acme-tls/1).
+ */
+void lg_tls_alpn01_attach(lg_tls_ctx_t *t);
+int lg_tls_alpn01_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                         const unsigned char *in, unsigned inlen);
 
 /* Give `t` its ticket key slot when the region exists, and set the callback (ticket.c). */
 void lg_tls_tickets_attach(lg_tls_ctx_t *t);

@@ -57,6 +57,18 @@ typedef struct lg_tls_info {
     char subject[LG_TLS_SUBJECT_MAX];
 } lg_tls_info_t;
 
+/*
+ * Master, once the loop runs: map the ACME region (src/acme/acme.h) and give the acme entries
+ * of `cf`'s listeners their slots. LG_ERR (logged) when the region cannot be mapped.
+ */
+int lg_tls_acme_start(lg_config_t *cf);
+
+/*
+ * 1 when the handshake of `ssl` answered a tls-alpn-01 challenge (ALPN acme-tls/1, RFC 8737):
+ * the connection is closed at once, no application byte is read.
+ */
+int lg_tls_acme_challenge(const SSL *ssl);
+
 /* The client and we agreed on HTTP/2 (ALPN "h2"). */
 int lg_tls_alpn_h2(const SSL *ssl);
 

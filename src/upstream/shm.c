@@ -145,6 +145,20 @@ static void carry(lg_be_state_t *s, const lg_be_state_t *old)
     memcpy(s->reason, old->reason, sizeof(s->reason));
 }
 
+/*
+ * A carried member whose pool has no active check (any more) is up: no check would ever bring a
+ * member that a check had marked down back, and a pool without checks starts its members up.
+ */
+static void carry_checked(lg_be_state_t *s, const lg_be_state_t *old, int checked)
+{
+    carry(s, old);
+    if (checked || s->addrlen == 0 || atomic_load(&s->up))
+        return;
+    strcpy(s->reason, "not checked");
+    s->ok_streak = s->fail_streak = 0;
+    lg_be_came_up(s);
+}
+
 /* The sticky cookies' key: the previous generation's, or new random bytes at start. */
 static int secret(lg_shm_t *shm, const lg_shm_t *prev)
 {
@@ -197,7 +211,7 @@ lg_shm_t *lg_shm_new(const lg_config_t *cf, const lg_shm_t *prev, const lg_confi
 
                 s->ramp = prev != NULL; /* a backend added by a reload ramps up */
                 if (old != NULL)
-                    carry(s, old);
+                    carry_checked(s, old, checked);
                 else if (!b->addr.is_hostname)
                     lg_be_set_addr(s, (const struct sockaddr *)&b->addr.sa, b->addr.salen, checked);
                 else

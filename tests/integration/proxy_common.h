@@ -34,6 +34,43 @@ static inline lg_yaml_t *lgt_conf_known_host(int port)
     return conf;
 }
 
+/* "IP:PORT" of the local end of `fd`, as a PROXY header names the client (pp_backend.py). */
+static inline char *lgt_local_end(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char ip[INET6_ADDRSTRLEN];
+    int port;
+
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
+    if (ss.ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, sizeof(ip));
+        port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    } else {
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, ip, sizeof(ip));
+        port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    }
+    return lg_fmt("%s:%d", ip, port);
+}
+
+/* The stderr of a server the test started (lg_server_start), so far: harness-owned. */
+static inline char *lgt_server_log(lg_proc_t *b)
+{
+    return lg_test_keep(lg_test_read_file(b->log_path, NULL), NULL);
+}
+
+/* One line (without its LF) read from the blocking socket `fd`, up to 255 bytes. */
+static inline char *lgt_read_line(int fd)
+{
+    char line[256];
+    size_t n = 0;
+
+    while (n < sizeof(line) - 1 && recv(fd, line + n, 1, 0) == 1 && line[n] != '\n')
+        n++;
+    line[n] = '\0';
+    return lg_fmt("%s", line);
+}
+
 /* Complete response with the status. */
 static inline void lgt_assert_status(const lg_http_response_t *r, int status)
 {

@@ -6,8 +6,11 @@
  * they change nothing): without kTLS, `ktls: auto` runs in user space and says so (-V, the
  * listener's start line, the metrics), and a kernel that refuses the keys (made to be tried with
  * $LIFEGUARD_KTLS_ULP_FILE) leaves each connection in user space, counted; with kTLS, a 64 MiB
- * body each way goes through the kernel and the metrics say both directions were taken. A test
- * that needs the other kind of kernel is skipped with the reason.
+ * body each way goes through the kernel and the metrics say both directions were taken. The same
+ * for the backend connections of a pool with tls (pools.NAME.tls.ktls): a front lifeguard whose
+ * pool speaks TLS to a second one (a tls listener in front of lg-origin), large bodies both ways
+ * intact, its start line and its per-pool series. A test that needs the other kind of kernel is
+ * skipped with the reason.
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -134,4 +137,116 @@ Test(ktls, body_64mib_through_the_kernel, .timeout = 300)
         cr_skip_test("kernel has no kTLS: no \"tls\" in " ULP_FILE " (modprobe tls; containers "
                      "and network namespaces share the host's kernel)");
     ktls_case("auto", "on: ", 64 * MIB, 1, 1, 0);
+}
+
+/* ---- TLS pools: the front's backend connections (pools.app.tls.ktls) */
+
+/* The kTLS series of pool `app` of `front`, and the TLS handshakes its backend `b` served. */
+typedef struct pool_ktls {
+    double tx, rx, fallback, handshakes;
+} pool_ktls_t;
+
+static pool_ktls_t pool_ktls_metrics(lg_proc_t *front, lg_proc_t *b)
+{
+    const char *fb = lg_http_get(lg_proc_admin_port(front), "/metrics", NULL)->body;
+    const char *bb = lg_http_get(lg_proc_admin_port(b), "/metrics", NULL)->body;
+
+    return (pool_ktls_t){
+        lg_metric(fb, "lifeguard_tls_ktls_connections_total", "pool=\"app\",dir=\"tx\""),
+        lg_metric(fb, "lifeguard_tls_ktls_connections_total", "pool=\"app\",dir=\"rx\""),
+        lg_metric(fb, "lifeguard_tls_ktls_fallbacks_total", "pool=\"app\""),
+        lg_metric(bb, "lifeguard_tls_handshakes_total", "listener=\"web\",result=\"ok\""),
+    };
+}
+
+/*
+ * The TLS backend (ktls_start with ktls: off, so that only the front's side varies), then the
+ * front: plain listener web, pool app with tls and `ktls`, admin on. Expect the pool's start line
+ * to contain `said`, move `size` bytes each way through one client connection, and return the
+ * series. The connections the backend served are the ones the front made.
+ */
+static pool_ktls_t pool_ktls_case(const char *ktls, const char *said, unsigned long long size)
+{
+    lg_fix_t b = ktls_start("off");
+    lg_yaml_t *c = lg_yaml_single(b.port);
+    lg_fix_t f;
+    lg_client_t *cl;
+    pool_ktls_t m;
+
+    lg_yaml_setf(c, "pools.app.tls", "{ca: %s, server_name: www.example.com, ktls: %s}",
+                 lg_test_pki("ca.pem"), ktls);
+    lg_yaml_set(c, "admin.listen", "127.0.0.1:0");
+    f = lg_fix_start_conf(NULL, c);
+    cr_assert_not_null(strstr(lg_proc_log(f.lg), lg_fmt("pool app: kernel TLS %s", said)), "%s",
+                       lg_proc_log(f.lg));
+    cl = lg_client_connect(f.port);
+    cr_assert_not_null(cl);
+    lgt_bodies_both_ways(cl, size);
+    lg_client_close(cl);
+    m = pool_ktls_metrics(f.lg, b.lg);
+    cr_assert_geq(m.handshakes, 1, "the backend served no TLS connection");
+    lg_fix_finish(&f, NULL);
+    lg_fix_finish(&b, NULL);
+    return m;
+}
+
+/* Nothing tried, nothing counted: the series are there, at 0. */
+static void pool_expect_user_space(pool_ktls_t m)
+{
+    cr_assert(m.tx == 0 && m.rx == 0 && m.fallback == 0, "tx %g rx %g fallback %g", m.tx, m.rx,
+              m.fallback);
+}
+
+/* ktls: auto on a kernel without kTLS: said at start, user space, bytes intact both ways. */
+Test(ktls, pool_auto_without_kernel_support_runs_in_user_space, .timeout = 120)
+{
+    if (kernel_ktls())
+        cr_skip_test("kernel has kTLS: ktls: auto would use it (see "
+                     "pool_body_64mib_through_the_kernel)");
+    pool_expect_user_space(pool_ktls_case(
+        "auto", "is unavailable (no \"tls\" in " ULP_FILE "): TLS runs in user space\n", 8 * MIB));
+}
+
+/* ktls: off on a pool never tries, whatever the kernel has. */
+Test(ktls, pool_off_runs_in_user_space, .timeout = 120)
+{
+    pool_expect_user_space(
+        pool_ktls_case("off", "off (ktls: off): TLS runs in user space\n", 8 * MIB));
+}
+
+/*
+ * A pool made to believe the kernel has kTLS: OpenSSL gets each backend socket (no read-ahead)
+ * and asks the kernel after the handshake, the kernel refuses, and the connection goes on in user
+ * space with the bytes intact: every backend connection counted as a fallback, none as taken.
+ */
+Test(ktls, pool_refused_by_the_kernel_falls_back_to_user_space, .timeout = 120)
+{
+    pool_ktls_t m;
+
+    if (kernel_ktls())
+        cr_skip_test("kernel has kTLS: it would take the keys rather than refuse them");
+    setenv("LIFEGUARD_KTLS_ULP_FILE",
+           lg_test_write_file(lg_test_tempdir(), "tcp_available_ulp", "mptcp tls\n"), 1);
+    m = pool_ktls_case("auto", "on: ", 8 * MIB);
+    cr_assert(m.tx == 0 && m.rx == 0, "tx %g rx %g", m.tx, m.rx);
+    cr_assert_eq(m.fallback, m.handshakes, "%g fallbacks for %g backend connections", m.fallback,
+                 m.handshakes);
+}
+
+/*
+ * Where the kernel has kTLS: 64 MiB each way through the kernel on the backend connections. The
+ * kernel takes the sending keys of each; receiving ones only where OpenSSL hands them over (not
+ * every OpenSSL does for TLS 1.3), and each connection without them is a fallback.
+ */
+Test(ktls, pool_body_64mib_through_the_kernel, .timeout = 300)
+{
+    pool_ktls_t m;
+
+    if (!kernel_ktls())
+        cr_skip_test("kernel has no kTLS: no \"tls\" in " ULP_FILE " (modprobe tls; containers "
+                     "and network namespaces share the host's kernel)");
+    m = pool_ktls_case("auto", "on: ", 64 * MIB);
+    cr_assert(m.tx == m.handshakes && m.fallback == m.handshakes - m.rx,
+              "tx %g rx %g fallback %g for %g backend connections", m.tx, m.rx, m.fallback,
+              m.handshakes);
 }

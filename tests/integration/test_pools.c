@@ -1098,6 +1098,29 @@ Test(pools, expect_status_decides, .timeout = 60)
     lg_lifeguard_finish(lg, "no backend of pool");
 }
 
+/* A reload that turns the checks of a down backend off makes it up: nothing would check it again.
+ */
+Test(pools, checks_turned_off_by_a_reload_bring_a_down_backend_up, .timeout = 60)
+{
+    lg_proc_t *a = pl_origin("a", 0);
+    int aport = a->port;
+    lg_yaml_t *conf =
+        pl_conf(1, &aport, 1, "health_check",
+                "{type: http, path: /status/500, interval: 200ms, timeout: 150ms}", NULL);
+    lg_proc_t *lg = lg_yaml_start(conf);
+    int port = lg_proc_port(lg, "web");
+    size_t mark = lg_proc_log_mark(lg);
+
+    pl_expect_log(lg, 0, lg_fmt("%sis not up yet: status 500", pl_be("app", aport)));
+    lgt_assert_status(lg_http_get(port, "/", NULL), 503);
+    lg_yaml_set(conf, "pools.app.health_check", "{type: none}");
+    lg_proc_write_config(lg, lg_yaml_text(conf));
+    cr_assert_eq(lg_proc_signal(lg, SIGHUP), 0);
+    pl_expect_log(lg, mark, "reloaded: generation 2 serves");
+    cr_expect_eq(pl_get_name(port, "/", NULL), 'a', "the unchecked backend stayed down");
+    lg_lifeguard_finish(lg, "no backend of pool");
+}
+
 /* ---- passive ejection */
 
 /* Without active checks: b is ejected after `fall` refused connects and returns at the end of

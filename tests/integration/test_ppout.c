@@ -24,31 +24,6 @@ static lg_proc_t *pp_backend(const char *version, int tcp)
                                   version, tcp ? " --tcp" : ""));
 }
 
-/* "IP:PORT" of the local end of `fd` as the backend prints it. */
-static char *local_end(int fd)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-    char ip[INET6_ADDRSTRLEN];
-    int port;
-
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
-    if (ss.ss_family == AF_INET6) {
-        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, sizeof(ip));
-        port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    } else {
-        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, ip, sizeof(ip));
-        port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    }
-    return lg_fmt("%s:%d", ip, port);
-}
-
-/* The backend's log (its stderr): one "conn N PEER" line per connection, "bad ..." lines. */
-static char *backend_log(lg_proc_t *b)
-{
-    return lg_test_keep(lg_test_read_file(b->log_path, NULL), NULL);
-}
-
 /*
  * Two keep-alive clients take turns, two requests each: every request reaches the backend on a
  * connection of its own whose header names the client that sent it (its port, and the
@@ -70,7 +45,7 @@ Test(ppout, http_pool_names_each_client_and_never_shares, .timeout = 60)
         for (int i = 0; i < 2; i++) {
             c[i] = lg_client_connect(f.port);
             cr_assert_not_null(c[i]);
-            end[i] = lg_fmt("%s>127.0.0.1:%d", local_end(lg_client_fd(c[i])), f.port);
+            end[i] = lg_fmt("%s>127.0.0.1:%d", lgt_local_end(lg_client_fd(c[i])), f.port);
         }
         for (int k = 0; k < 4; k++) {
             lg_http_response_t *r = lg_client_request(c[k % 2], "GET", "/x", NULL, NULL, 0);
@@ -86,7 +61,7 @@ Test(ppout, http_pool_names_each_client_and_never_shares, .timeout = 60)
         }
         lg_client_close(c[0]);
         lg_client_close(c[1]);
-        log = backend_log(be);
+        log = lgt_server_log(be);
         cr_assert_eq(lg_log_count(log, "bad "), 0, "%s", log);
         cr_assert_geq(lg_log_count(log, " LOCAL"), 1, "no health check: %s", log);
         for (int i = 0; i < 2; i++) /* one header per connection: two connections each */
@@ -121,18 +96,6 @@ static int tcp_connect(int family, int port)
     return fd;
 }
 
-/* Read one line (without its LF) from `fd`. */
-static char *read_line(int fd)
-{
-    char line[256];
-    size_t n = 0;
-
-    while (n < sizeof(line) - 1 && recv(fd, line + n, 1, 0) == 1 && line[n] != '\n')
-        n++;
-    line[n] = '\0';
-    return lg_fmt("%s", line);
-}
-
 /*
  * tcp pools: the header goes first even when the client says nothing (the backend speaks
  * first), one per client connection, with the client's address: IPv4 (TCP4 / AF_INET) and IPv6
@@ -164,8 +127,8 @@ Test(ppout, tcp_pool_sends_the_header_before_any_client_byte, .timeout = 60)
             for (int i = 0; i < 2; i++)
                 fd[i] = tcp_connect(fams[a].family, port);
             for (int i = 0; i < 2; i++) {
-                char *line = read_line(fd[i]);
-                char *want = lg_fmt(" peer=%s>%s:%d", local_end(fd[i]), fams[a].ip, port);
+                char *line = lgt_read_line(fd[i]);
+                char *want = lg_fmt(" peer=%s>%s:%d", lgt_local_end(fd[i]), fams[a].ip, port);
 
                 cr_assert(strstr(line, want) != NULL && strncmp(line, "conn=", 5) == 0,
                           "%s %s: got \"%s\", want \"%s\"", versions[v], fams[a].ip, line, want);
@@ -177,7 +140,7 @@ Test(ppout, tcp_pool_sends_the_header_before_any_client_byte, .timeout = 60)
             cr_assert_neq(conns[0], conns[1]);
             close(fd[0]);
             close(fd[1]);
-            cr_assert_eq(lg_log_count(backend_log(be), "bad "), 0, "%s", backend_log(be));
+            cr_assert_eq(lg_log_count(lgt_server_log(be), "bad "), 0, "%s", lgt_server_log(be));
             lg_lifeguard_finish(lg, NULL);
             lg_proc_stop(be);
         }
@@ -241,7 +204,7 @@ Test(ppout, haproxy_accept_proxy_learns_the_client, .timeout = 60)
         f = lg_fix_start_conf(hp, conf);
         for (int i = 0; i < 2; i++) {
             lg_client_t *c = lg_client_connect(f.port);
-            char *want = lg_fmt("ci=%s fi=127.0.0.1:%d\n", local_end(lg_client_fd(c)), f.port);
+            char *want = lg_fmt("ci=%s fi=127.0.0.1:%d\n", lgt_local_end(lg_client_fd(c)), f.port);
             lg_http_response_t *r = lg_client_request(c, "GET", "/", NULL, NULL, 0);
 
             lgt_assert_status(r, 200);
@@ -275,12 +238,60 @@ Test(ppout, h2_streams_name_their_client_connection, .timeout = 60)
                                 &out),
                  0, "%s\n%s", out, lg_proc_log(f.lg));
     cr_assert_eq(sscanf(out,
-                        "conn=%d peer=127.0.0.1:%d>127.0.0.1:%d req=1\nconn=%d "
-                        "peer=127.0.0.1:%d>127.0.0.1:%d req=1\n",
+                        "conn=%d peer=127.0.0.1:%d>127.0.0.1:%d target=/%*c req=1\nconn=%d "
+                        "peer=127.0.0.1:%d>127.0.0.1:%d target=/%*c req=1\n",
                         &conn[0], &cport[0], &lport[0], &conn[1], &cport[1], &lport[1]),
                  6, "%s", out);
     cr_assert_neq(conn[0], conn[1], "%s", out);
     cr_assert_eq(cport[0], cport[1], "one client connection: %s", out);
     cr_assert(lport[0] == f.port && lport[1] == f.port, "%s", out);
     lg_fix_finish(&f, NULL);
+}
+
+/*
+ * Behind a balancer (listeners.web.proxy_protocol) the header lifeguard sends names the client
+ * and the address it reached as the balancer's header said (HAProxy passes both on), in either
+ * version; a header that names no client leaves lifeguard's own two ends.
+ */
+Test(ppout, header_in_is_passed_on_with_its_destination, .timeout = 60)
+{
+    static const struct {
+        const char *in, *peer; /* header to lifeguard; NULL peer: the socket's own ends */
+        size_t len;
+    } cases[] = {
+        {"PROXY TCP4 192.0.2.7 198.51.100.9 40000 443\r\n", "192.0.2.7:40000>198.51.100.9:443", 0},
+        {"\r\n\r\n\0\r\nQUIT\n\x21\x21\x00\x24"
+         "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x07"
+         "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x09\x9c\x40\x20\xfb",
+         "2001:db8::7:40000>2001:db8::9:8443", 52},
+        {"PROXY UNKNOWN\r\n", NULL, 0},
+    };
+
+    for (size_t v = 0; v < LG_NELEMS(versions); v++) {
+        lg_proc_t *be = pp_backend(versions[v], 0);
+        lg_yaml_t *conf = lg_yaml_single(be->port);
+        lg_fix_t f;
+
+        lg_yaml_set(conf, "pools.app.proxy_protocol", versions[v]);
+        lg_yaml_set(conf, "pools.app.health_check.type", "none");
+        lg_yaml_set(conf, "listeners.web.proxy_protocol", "{trusted: [127.0.0.1/32]}");
+        f = lg_fix_start_conf(be, conf);
+        for (size_t i = 0; i < LG_NELEMS(cases); i++) {
+            lg_client_t *c = lg_client_connect(f.port);
+            size_t len = cases[i].len != 0 ? cases[i].len : strlen(cases[i].in);
+            const char *want;
+            lg_http_response_t *r;
+
+            cr_assert_eq(lg_client_send(c, cases[i].in, len), 0);
+            want = cases[i].peer != NULL
+                       ? cases[i].peer
+                       : lg_fmt("%s>127.0.0.1:%d", lgt_local_end(lg_client_fd(c)), f.port);
+            r = lg_client_request(c, "GET", "/x", NULL, NULL, 0);
+            lgt_assert_status(r, 200);
+            cr_assert(strstr(r->body, lg_fmt(" peer=%s ", want)) != NULL, "%s, case %zu: %s",
+                      versions[v], i, r->body);
+            lg_client_close(c);
+        }
+        lg_fix_finish(&f, NULL);
+    }
 }

@@ -7,9 +7,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lg_test_raw.h"
 #include "lg_test_tls.h"
 #include "proxy_common.h"
 
@@ -175,6 +177,7 @@ Test(proxy_protocol, bad_headers_close_the_connection, .timeout = 120)
     };
     lg_fix_t f = pp_start();
     int tls = lg_proc_port(f.lg, "secure");
+    lg_http_response_t *r;
 
     for (size_t i = 0; i < LG_NELEMS(bad); i++) {
         lg_client_t *c = lg_client_connect(i % 2 ? tls : f.port);
@@ -189,6 +192,14 @@ Test(proxy_protocol, bad_headers_close_the_connection, .timeout = 120)
                                lg_test_timeout_ms()));
     cr_assert_eq(lg_http_get(f.port, "/", NULL)->status, 0); /* no header: closed as well */
     cr_assert_eq(lg_log_count(lg_proc_log(f.lg), "bad PROXY header"), (int)LG_NELEMS(bad) + 1);
+    /* counted where they came: the even cases and the headerless request on web, odd on secure */
+    r = lg_http_get(lg_proc_admin_port(f.lg), "/metrics", NULL);
+    cr_assert_eq(lg_metric(r->body, "lifeguard_connections_dropped_total",
+                           "listener=\"web\",reason=\"proxy_header\""),
+                 (double)((LG_NELEMS(bad) + 1) / 2 + 1), "%s", r->body);
+    cr_assert_eq(lg_metric(r->body, "lifeguard_connections_dropped_total",
+                           "listener=\"secure\",reason=\"proxy_header\""),
+                 (double)(LG_NELEMS(bad) / 2), "%s", r->body);
     lg_fix_finish(&f, NULL);
 }
 
@@ -210,6 +221,28 @@ Test(proxy_protocol, untrusted_source_is_refused)
                            "listener=\"web\",reason=\"proxy_untrusted\""),
                  1);
     cr_assert_eq(lg_metric(r->body, "lifeguard_connections_total", "listener=\"web\""), 0);
+    lg_fix_finish(&f, NULL);
+}
+
+/*
+ * A client that closes its side after part of a header is closed at once (the header can no
+ * longer end), not held until timeouts.client_header (long here) and logged as a timeout.
+ */
+Test(proxy_protocol, half_closed_partial_header_is_closed_at_once)
+{
+    lg_fix_t f = lg_fix_start(NULL, "listeners.web.proxy_protocol", TRUSTED,
+                              "timeouts.client_header", "60s", NULL);
+    lg_raw_t *r = lg_raw_connect(f.port);
+
+    cr_assert_not_null(r);
+    cr_assert_eq(lg_raw_write(r, "PROXY TCP4 192.0.2", 18), 0);
+    cr_assert_eq(shutdown(r->fd, SHUT_WR), 0);
+    cr_assert(lg_raw_wait_close(r, lg_test_timeout_ms()), "still open");
+    cr_assert(lg_proc_wait_log(f.lg, 0,
+                               "bad PROXY header: the client closed its side before the end of "
+                               "the header",
+                               lg_test_timeout_ms()),
+              "%s", lg_proc_log(f.lg));
     lg_fix_finish(&f, NULL);
 }
 

@@ -42,6 +42,7 @@ static sni_fix_t sni_start(const char *key, const char *value)
                     lg_proc_port(f.be[i], "web"));
     }
     lg_yaml_set(c, "log.access", "stdout");
+    lg_yaml_set(c, "admin.listen", "127.0.0.1:0");
     lg_yaml_set(c, "listeners.pass.listen", "127.0.0.1:0");
     lg_yaml_set(c, "listeners.pass.mode", "tcp");
     lg_yaml_add(c, "listeners.pass.routes", "{sni: WWW.example.com, pool: a}");
@@ -63,6 +64,16 @@ static void sni_finish(sni_fix_t *f)
     lg_lifeguard_finish(f->lg, NULL);
     for (int i = 0; i < 3; i++)
         lg_lifeguard_finish(f->be[i], NULL);
+}
+
+/* lifeguard_connections_dropped_total of a listener for `reason`. */
+static double dropped(const sni_fix_t *f, const char *listener, const char *reason)
+{
+    lg_http_response_t *r = lg_http_get(lg_proc_admin_port(f->lg), "/metrics", NULL);
+
+    cr_assert_eq(r->status, 200);
+    return lg_metric(r->body, "lifeguard_connections_dropped_total",
+                     lg_fmt("listener=\"%s\",reason=\"%s\"", listener, reason));
 }
 
 /* curl to https://NAME:PORT/ with the test CA: its output (body), "" when it failed. */
@@ -130,6 +141,8 @@ Test(sni, no_route_is_closed_and_logged, .timeout = 60)
     cr_assert_eq(s_client_subject(f.strict, "-noservername")[0], '\0');
     cr_assert(lg_proc_wait_log(f.lg, 0, "listener strict has no route for no server name",
                                lg_test_timeout_ms()));
+    cr_assert_eq(dropped(&f, "strict", "no_route"), 2);
+    cr_assert_eq(dropped(&f, "strict", "client_hello"), 0);
     sni_finish(&f);
 }
 
@@ -195,10 +208,15 @@ Test(sni, malformed_hellos_are_closed, .timeout = 60)
         lg_client_close(cl);
     }
     cr_assert_str_eq(curl_get("www.example.com", f.port), "backend a\n");
+    cr_assert_eq(dropped(&f, "pass", "client_hello"), (double)(sizeof(bad) / sizeof(bad[0])));
+    cr_assert_eq(dropped(&f, "pass", "no_route"), 0);
     sni_finish(&f);
 }
 
-/* A hello that does not finish arriving is closed at timeouts.client_header. */
+/*
+ * A hello that does not finish arriving is closed at timeouts.client_header; one whose client
+ * goes away is dropped. Both lines name the client and the listener.
+ */
 Test(sni, a_slow_hello_is_closed_at_client_header, .timeout = 60)
 {
     sni_fix_t f = sni_start("timeouts.client_header", "1s");
@@ -207,10 +225,19 @@ Test(sni, a_slow_hello_is_closed_at_client_header, .timeout = 60)
     cr_assert_eq(lg_client_send(cl, "\x16\x03\x01\x01\x00\x01\x00", 7), 0);
     cr_assert_eq(lg_client_wait_close(cl, lg_test_timeout_ms()), 1);
     cr_assert(lg_proc_wait_log(f.lg, 0,
-                               "client sent no complete ClientHello within "
+                               "client 127.0.0.1 sent no complete ClientHello within "
                                "timeouts.client_header to the listener pass: closed",
                                lg_test_timeout_ms()));
     lg_client_close(cl);
+    cl = lg_client_connect(f.port);
+    cr_assert_eq(lg_client_send(cl, "\x16\x03\x01\x01\x00\x01\x00", 7), 0);
+    lg_client_close(cl);
+    cr_assert(lg_proc_wait_log(f.lg, 0,
+                               "client 127.0.0.1 closed the connection to the listener pass "
+                               "before a complete ClientHello",
+                               lg_test_timeout_ms()),
+              "%s", lg_proc_log(f.lg));
+    cr_assert_eq(dropped(&f, "pass", "client_hello"), 2, "the timeout and the client gone");
     cr_assert_str_eq(curl_get("x.example.org", f.port), "backend b\n");
     sni_finish(&f);
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "lg_test.h"
+#include "lg_test_raw.h"
 #include "lg_test_tls.h"
 #include "proxy_common.h"
 
@@ -293,4 +294,35 @@ Test(uptls, idle_connection_closed_by_the_backend_is_dropped)
     cr_assert_eq(handshakes(b), 2, "a new connection after the close");
     lg_lifeguard_finish(f, NULL);
     lg_lifeguard_finish(b, NULL);
+}
+
+/*
+ * A backend that accepts but never answers the handshake: a 504 at timeouts.connect whose log
+ * line says the handshake timed out (not the TCP connect, which succeeded), and the ejection
+ * names the backend.
+ */
+Test(uptls, silent_backend_is_a_504_naming_the_handshake)
+{
+    int port, lfd = lg_raw_listen(&port); /* the kernel accepts; nobody ever answers */
+    lg_yaml_t *c = front_conf(port, verified());
+    lg_proc_t *f;
+    char *log;
+
+    lg_yaml_set(c, "pools.app.health_check.type", "none");
+    lg_yaml_set(c, "timeouts.connect", "300ms");
+    f = lg_yaml_start(c);
+    for (int i = 0; i < 3; i++)
+        lgt_assert_status(lg_http_get(lg_proc_port(f, "web"), "/", NULL), 504);
+    cr_assert(lg_proc_wait_log(f, 0, "ejected for 5 s after 3 failures", lg_test_timeout_ms()));
+    log = lg_proc_log(f);
+    cr_assert_not_null(
+        strstr(log, lg_fmt("TLS handshake (timeouts.connect) timed out with 127.0.0.1:%d", port)),
+        "%s", log);
+    cr_assert_null(strstr(log, "connect() to"), "the TCP connect did not fail:\n%s", log);
+    cr_assert_not_null(strstr(log, lg_fmt("(last: TLS handshake (timeouts.connect) timed out with "
+                                          "127.0.0.1:%d)",
+                                          port)),
+                       "%s", log);
+    lg_lifeguard_finish(f, "timed out");
+    LG_UNUSED(lfd); /* closed by the harness at exit */
 }

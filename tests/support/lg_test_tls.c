@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 
 #include "lg_test.h"
 
@@ -137,6 +138,8 @@ static SSL *hs_client_new(const lg_hs_client_t *c, lg_hs_result_t *r)
 
     cr_assert_not_null(cctx);
     hs_client_ctx(cctx, c->version);
+    if (c->no_verify)
+        SSL_CTX_set_verify(cctx, SSL_VERIFY_NONE, NULL);
     cl = SSL_new(cctx);
     SSL_CTX_free(cctx);
     SSL_set_connect_state(cl);
@@ -177,9 +180,32 @@ static int hs_step(SSL *ssl, int *done)
     return err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE ? 0 : -1;
 }
 
+/* The DNS names of the served leaf, and whether it issued itself. */
+static void hs_leaf_names(X509 *leaf, lg_hs_result_t *r)
+{
+    GENERAL_NAMES *sans = X509_get_ext_d2i(leaf, NID_subject_alt_name, NULL, NULL);
+    size_t used = 0;
+
+    r->leaf_sans[0] = '\0';
+    for (int i = 0; sans != NULL && i < sk_GENERAL_NAME_num(sans); i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
+        int n;
+
+        if (g->type != GEN_DNS || used >= sizeof(r->leaf_sans))
+            continue;
+        n = snprintf(r->leaf_sans + used, sizeof(r->leaf_sans) - used, "%s%.*s",
+                     used > 0 ? "," : "", ASN1_STRING_length(g->d.dNSName),
+                     (const char *)ASN1_STRING_get0_data(g->d.dNSName));
+        used += n > 0 ? (size_t)n : 0;
+    }
+    GENERAL_NAMES_free(sans);
+    r->self_signed = X509_check_issued(leaf, leaf) == X509_V_OK;
+}
+
 static void hs_collect(SSL *cl, SSL *sv, lg_hs_result_t *r)
 {
-    const unsigned char *ocsp = NULL;
+    const unsigned char *ocsp = NULL, *alpn = NULL;
+    unsigned alen = 0;
     char byte;
     X509 *leaf;
 
@@ -193,6 +219,9 @@ static void hs_collect(SSL *cl, SSL *sv, lg_hs_result_t *r)
     X509_NAME_get_text_by_NID(X509_get_subject_name(leaf), NID_commonName, r->leaf_cn,
                               sizeof(r->leaf_cn));
     r->leaf_kind = EVP_PKEY_get_base_id(X509_get0_pubkey(leaf));
+    hs_leaf_names(leaf, r);
+    SSL_get0_alpn_selected(cl, &alpn, &alen);
+    snprintf(r->alpn, sizeof(r->alpn), "%.*s", (int)alen, alpn != NULL ? (const char *)alpn : "");
     r->stapled = SSL_get_tlsext_status_ocsp_resp(cl, &ocsp);
     r->session = SSL_get1_session(cl);
     /* A connection freed without close_notify makes its session not resumable. */

@@ -55,6 +55,7 @@ typedef struct lg_hs_client {
     const char *cert;     /* client certificate: NAME of NAME.pem and NAME.key in the PKI */
     SSL_SESSION *session; /* to resume */
     int status_request;   /* ask for the certificate's OCSP status */
+    int no_verify;        /* accept any server certificate (a self-signed placeholder) */
 } lg_hs_client_t;
 
 typedef struct lg_hs_result {
@@ -66,6 +67,9 @@ typedef struct lg_hs_result {
     int leaf_kind;        /* its key type, EVP_PKEY_EC or EVP_PKEY_RSA */
     long stapled;         /* bytes of the OCSP response stapled, -1 when none */
     SSL_SESSION *session; /* the client's, to resume with; free with SSL_SESSION_free */
+    char alpn[32];        /* the protocol agreed, as the client saw it; "" when none */
+    char leaf_sans[256];  /* the served certificate's DNS names, "a,b" */
+    int self_signed;      /* the served certificate is its own issuer */
 } lg_hs_result_t;
 
 /*

@@ -1,6 +1,6 @@
 """pp_backend.py - a backend that requires a PROXY protocol header on every connection.
 
-    /usr/bin/python3 pp_backend.py --expect v1|v2 [--tcp]
+    /usr/bin/python3 pp_backend.py --expect v1|v2 [--tcp] [--tls CERT KEY]
 
 Listens on 127.0.0.1 (port 0) and prints "listening 127.0.0.1:PORT". Every connection must
 start with exactly one header of the expected version, parsed strictly (HAProxy's
@@ -9,17 +9,23 @@ v2 the 12-byte signature, version 2, command LOCAL (family UNSPEC, no address) o
 (TCP4/TCP6 STREAM, address block of exactly 12 or 36 bytes: lifeguard sends no TLV). Anything
 else is logged as "bad" on stderr and the connection is closed.
 
+--tls: after the header, in clear, the connection is TLS (server side, CERT a PEM leaf and
+chain, KEY its key), as HAProxy's "accept-proxy ssl crt" reads it; a failed handshake is "bad".
+
 What the header said is the connection's "peer": "SRC:SPORT>DST:DPORT", or "LOCAL".
 HTTP (default): each request head gets 200 with the body
-"conn=N peer=PEER req=K" LF (connections numbered from 1, requests on the connection from 1);
-a second PROXY header on a connection is a bad request (400, close).
+"conn=N peer=PEER target=TARGET req=K" LF (connections numbered from 1, requests on the
+connection from 1, TARGET the request line's); a second PROXY header on a connection is a bad
+request (400, close).
 --tcp: the line "conn=N peer=PEER" LF is sent first, then every byte is echoed.
-One line per connection goes to stderr (the harness's log): "conn N PEER".
+One line per connection goes to stderr (the harness's log): "conn N PEER", and with --tls
+"tls N VERSION" once its handshake is done.
 """
 
 import ipaddress
 import re
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -112,7 +118,9 @@ def serve_http(conn, cid, peer):
                          b"\r\n\r\n")
             print("bad conn %d: a second PROXY header" % cid, file=sys.stderr, flush=True)
             return
-        body = ("conn=%d peer=%s req=%d\n" % (cid, peer, req)).encode()
+        target = head.split(b"\r\n", 1)[0].split(b" ")[1:2]
+        body = ("conn=%d peer=%s target=%s req=%d\n" %
+                (cid, peer, target[0].decode("latin-1") if target else "", req)).encode()
         close = b"\r\nconnection: close" in head.lower()
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s" %
                      (len(body), b"Connection: close\r\n" if close else b"", body))
@@ -129,7 +137,16 @@ def serve_tcp(conn, cid, peer):
         conn.sendall(got)
 
 
-def handle(conn, expect, tcp):
+def start_tls(conn, cid, tls):
+    try:
+        conn = tls.wrap_socket(conn, server_side=True)
+    except (ssl.SSLError, OSError) as e:
+        raise Bad("TLS handshake failed: %s" % e)
+    print("tls %d %s" % (cid, conn.version()), file=sys.stderr, flush=True)
+    return conn
+
+
+def handle(conn, expect, tcp, tls):
     global count
     with lock:
         count += 1
@@ -137,6 +154,8 @@ def handle(conn, expect, tcp):
     try:
         peer = parse_v1(conn) if expect == "v1" else parse_v2(conn)
         print("conn %d %s" % (cid, peer), file=sys.stderr, flush=True)
+        if tls is not None:
+            conn = start_tls(conn, cid, tls)
         (serve_tcp if tcp else serve_http)(conn, cid, peer)
     except Bad as e:
         print("bad conn %d: %s" % (cid, e), file=sys.stderr, flush=True)
@@ -149,13 +168,18 @@ def handle(conn, expect, tcp):
 def main():
     expect = sys.argv[sys.argv.index("--expect") + 1]
     tcp = "--tcp" in sys.argv
+    tls = None
+    if "--tls" in sys.argv:
+        at = sys.argv.index("--tls")
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(sys.argv[at + 1], sys.argv[at + 2])
     ls = socket.socket()
     ls.bind(("127.0.0.1", 0))
     ls.listen(128)
     print("listening 127.0.0.1:%d" % ls.getsockname()[1], flush=True)
     while True:
         conn, _ = ls.accept()
-        threading.Thread(target=handle, args=(conn, expect, tcp), daemon=True).start()
+        threading.Thread(target=handle, args=(conn, expect, tcp, tls), daemon=True).start()
 
 
 if __name__ == "__main__":

@@ -930,8 +930,10 @@ FIXTURE(
     ":4:11: error: listeners.web.mode: unknown value \"https\": TLS is configured with a \"tls:\" "
     "section of the listener, and mode stays http (or tcp)",
     ":9:11: error: listeners.web.tls.certificates[0]: missing required key \"key\"",
-    ":10:11: error: listeners.web.tls.certificates[1]: missing required key \"cert\"",
-    ":11:11: error: unknown key \"acme\" (expected one of: cert, key, ocsp)",
+    ":10:11: error: listeners.web.tls.certificates[1].key: an entry has either cert and key or "
+    "acme: the ACME server issues the certificate of an acme entry (remove key, or acme)",
+    ":11:11: error: listeners.web.tls.certificates[1].acme: needs the top-level \"acme\" section "
+    "(the ACME server and account, docs/configuration.md)",
     ":12:18: error: listeners.web.tls.versions[0]: tls1.0 is refused: it is obsolete and insecure "
     "(RFC 8996); use tls1.2 and tls1.3",
     ":12:34: error: listeners.web.tls.versions[2]: tls1.3 is listed twice",
@@ -1366,7 +1368,7 @@ FIXTURE(two_documents, ":2:1: error: only one YAML document is allowed in the fi
 /* A refused alias does not hide the other problems of the file, nor adds any of its own. */
 FIXTURE(alias,
         ":1:1: error: unknown key \"defaults\" (expected one of: workers, pid_file, resolver, log, "
-        "admin, timeouts, limits, listeners, pools)",
+        "admin, timeouts, limits, listeners, pools, acme)",
         ":12:19: error: YAML aliases are not supported: write out the value of \"*check\" in full",
         ":13:14: error: pools.app.retries: must be a whole number from 0 to 10, got \"lots\"",
         ":14:5: error: unknown key \"backends2\" (did you mean \"backends\"?)",

@@ -47,10 +47,11 @@ Test(config_uptls, defaults_and_keys)
     cr_assert_null(t->ca, "the system store by default");
     cr_assert_null(t->server_name, "the backend's host name by default");
     cr_assert_null(t->client.cert);
+    cr_assert_eq(t->ktls, LG_KTLS_AUTO, "kernel TLS when available by default");
     cr_assert_not_null(t->ctx, "no client context built");
     lg_config_free(cf);
     cf = load(lg_fmt("    backends: [127.0.0.1:8443]\n    tls: {verify: on, ca: %s, "
-                     "server_name: api.internal, cert: %s, key: %s}\n",
+                     "server_name: api.internal, cert: %s, key: %s, ktls: off}\n",
                      lg_test_pki("ca.pem"), lg_test_pki("client.pem"), lg_test_pki("client.key")),
               1, &e);
     cr_assert_not_null(cf, "rejected: %s", e.n > 0 ? e.lines[0] : "");
@@ -58,6 +59,7 @@ Test(config_uptls, defaults_and_keys)
     cr_assert_str_eq(t->server_name, "api.internal");
     cr_assert_str_eq(t->ca, lg_test_pki("ca.pem"));
     cr_assert_str_eq(t->client.key, lg_test_pki("client.key"));
+    cr_assert_eq(t->ktls, LG_KTLS_OFF);
     cr_assert_not_null(t->ctx);
     lg_config_free(cf);
 }
@@ -70,14 +72,14 @@ Test(config_uptls, bad_values_are_reported_where_they_are)
     } cases[] = {
         {"    tls: on\n",
          ":8:10: error: pools.app.tls: expected a mapping (verify, ca, "
-         "server_name, cert, key), got a single value",
+         "server_name, cert, key, ktls), got a single value",
          0},
         {"    tls: {verify: maybe}\n",
          ":8:19: error: pools.app.tls.verify: unknown value \"maybe\" (expected one of: off, on)",
          0},
         {"    tls: {sni: x}\n",
          ":8:11: error: unknown key \"sni\" (expected one of: verify, ca, "
-         "server_name, cert, key)",
+         "server_name, cert, key, ktls)",
          0},
         {"    tls: {verify: off, cert: /c.pem}\n",
          ":8:5: error: pools.app.tls: cert needs key too: a client certificate is a pair", 0},
@@ -91,10 +93,8 @@ Test(config_uptls, bad_values_are_reported_where_they_are)
          ":8:28: error: pools.app.tls.ca: open() \"/nonexistent.pem\" failed (2: No such file or "
          "directory)",
          1},
-        {"    tls: {verify: off}\n    proxy_protocol: v2\n",
-         ":8:5: error: pools.app.tls: not supported together with proxy_protocol yet (the PROXY "
-         "header would have to go before the TLS handshake)",
-         0},
+        {"    tls: {verify: off, ktls: on}\n",
+         ":8:30: error: pools.app.tls.ktls: unknown value \"on\" (expected one of: auto, off)", 0},
         {"    tls: {verify: off, cert: /nonexistent.pem, key: /nonexistent.key}\n",
          ":8:30: error: pools.app.tls.cert: open() \"/nonexistent.pem\" failed (2: No such file or "
          "directory)",
