@@ -6,7 +6,8 @@
 #                            chromium, groff, ss, h11, h2 and nghttp/h2load, pmccabe for scripts/size.sh,
 #                            clang-format for scripts/format-check.sh, testssl.sh and sslscan
 #                            for the TLS scan, haproxy as a PROXY protocol sender and,
-#                            with accept-proxy ssl, a backend)
+#                            with accept-proxy ssl, a backend, pebble as the ACME server of
+#                            test_acme)
 #   scripts/deps.sh fuzz     also clang and libFuzzer (make fuzz)
 #   scripts/deps.sh bench    also nginx, caddy, wrk, gnuplot, perf (and the test set:
 #                            h2load of nghttp2-client for make bench-h2)
@@ -15,8 +16,8 @@ set -eu
 
 # build: what `make` and `make run` need; test: what the test suite runs against; bench: peers;
 # fuzz: the compiler and runtime of `make fuzz`
-build="build-essential cmake pkg-config libssl-dev libyaml-dev libnghttp2-dev node-llhttp curl"
-test="libcriterion-dev python3 python3-h11 python3-h2 nghttp2-client openssl dnsmasq-base prometheus chromium chromium-driver groff-base iproute2 pmccabe clang-format testssl.sh sslscan haproxy"
+build="build-essential cmake pkg-config libssl-dev libyaml-dev libnghttp2-dev libjansson-dev node-llhttp curl"
+test="libcriterion-dev python3 python3-h11 python3-h2 nghttp2-client openssl dnsmasq-base prometheus chromium chromium-driver groff-base iproute2 pmccabe clang-format testssl.sh sslscan haproxy pebble"
 fuzz="clang libfuzzer-14-dev"
 bench="nginx-light caddy wrk gnuplot-nox linux-perf strace"
 docker="docker.io docker-compose debootstrap iptables"

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acme/client.h"
 #include "core/fmt.h"
 #include "event/loop.h"
 #include "policy/ratelimit.h"
@@ -33,6 +34,12 @@ static const struct family {
     {"lifeguard_tls_handshake_failures_total", "counter", "Failed TLS handshakes, by reason"},
     {"lifeguard_tls_certificate_expiry_timestamp_seconds", "gauge",
      "When each loaded certificate expires (notAfter, Unix time)"},
+    {"lifeguard_acme_certificate_expiry_timestamp_seconds", "gauge",
+     "When the certificate obtained by ACME for each managed name expires (0: placeholder)"},
+    {"lifeguard_acme_orders_total", "counter",
+     "ACME orders ended, by result (invalid: refused by the server; error: failed otherwise)"},
+    {"lifeguard_acme_last_renewal_timestamp_seconds", "gauge",
+     "When a certificate was last obtained by ACME for each managed name (Unix time)"},
     {"lifeguard_tls_ktls_connections_total", "counter",
      "TLS connections whose keys the kernel took (kernel TLS), by listener or pool (backend "
      "connections) and direction (tx: sending)"},
@@ -412,6 +419,29 @@ static void cert_series(lg_metrics_t *t, const lg_config_t *cf)
     }
 }
 
+static void acme_name(const lg_acme_name_view_t *v, void *arg)
+{
+    char labels[LG_LABELS_MAX], e[LG_LABELS_MAX];
+
+    if (lg_format(labels, sizeof(labels), "name=\"%s\"", lg_metrics_esc(v->name, e, sizeof(e))) !=
+        LG_OK)
+        return;
+    table_add(arg, LG_M_ACME_EXPIRY, "", labels, (double)v->expiry);
+    if (v->renewed != 0)
+        table_add(arg, LG_M_ACME_RENEWED, "", labels, (double)v->renewed);
+}
+
+/* The certificates of the ACME client (src/acme): per managed name, and orders by result. */
+static void acme_series(lg_metrics_t *t)
+{
+    static const char *const results[LG_ACME_RESULTS] = {"result=\"valid\"", "result=\"invalid\"",
+                                                         "result=\"error\""};
+
+    lg_acme_each(acme_name, t);
+    for (int r = 0; r < LG_ACME_RESULTS; r++)
+        table_add(t, LG_M_ACME_ORDERS, "", results[r], (double)lg_acme_orders(r));
+}
+
 /* Requests waiting for a backend slot, in every live generation (a draining one too). */
 static void queue_series(lg_metrics_t *t, const lg_admin_view_t *v)
 {
@@ -468,6 +498,8 @@ static void state_series(lg_metrics_t *t, const lg_admin_view_t *v)
         }
     }
     cert_series(t, g->cf);
+    if (g->cf->acme != NULL)
+        acme_series(t);
     if (rl_table(g->cf) != NULL)
         table_add(t, LG_M_RL_KEYS, "", "", (double)lg_rl_keys(rl_table(g->cf), lg_now));
     table_add(t, LG_M_RELOADS, "", "", v->reloads);

@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "acme/acme.h"
+#include "acme/client.h"
 #include "core/fmt.h"
 #include "core/net.h"
 #include "event/loop.h"
@@ -105,7 +107,7 @@ static void json_certs(lg_out_t *o, const lg_tls_ctx_t *ctx)
         if (gmtime_r(&na, &tm) == NULL || strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
             at[0] = '\0';
         lg_outf(o, "%s\n   {\"file\": \"%s\", \"names\": [", i ? "," : "",
-                lg_metrics_esc(d.path, path, sizeof(path)));
+                lg_metrics_esc(d.path != NULL ? d.path : "", path, sizeof(path))); /* acme: none */
         jl.n = 0;
         lg_tls_cert_names(ctx, i, json_name, &jl);
         lg_outf(o,
@@ -271,11 +273,25 @@ static void json_pool(lg_out_t *o, const lg_metrics_t *t, const lg_admin_gen_t *
     lg_outf(o, "]}");
 }
 
+static void json_acme_name(const lg_acme_name_view_t *n, void *arg)
+{
+    lg_out_t *o = arg;
+    char name[LG_ACME_NAME_MAX * 2], error[LG_ACME_ERROR_MAX * 2];
+
+    lg_outf(o, "%s\n {\"name\": \"%s\", \"expires\": %lld, \"renewed\": %lld, \"error\": \"%s\"}",
+            o->len > 0 && o->p[o->len - 1] == '[' ? "" : ",",
+            lg_metrics_esc(n->name, name, sizeof(name)), (long long)n->expiry,
+            (long long)n->renewed, lg_metrics_esc(n->error, error, sizeof(error)));
+}
+
 void lg_status_json(lg_out_t *o, const lg_metrics_t *t, const lg_admin_view_t *v)
 {
     json_listeners(o, t, v);
     lg_outf(o, ",\n\"pools\": [");
     for (size_t p = 0; p < v->gens[0].cf->npools; p++)
         json_pool(o, t, &v->gens[0], p);
+    /* the names of acme certificates (src/acme): expiry (0: placeholder), last failure */
+    lg_outf(o, "],\n\"acme\": [");
+    lg_acme_each(json_acme_name, o);
     lg_outf(o, "]}\n");
 }

@@ -46,4 +46,18 @@ int lg_dns_hosts(const char *name, uint16_t port, struct sockaddr_storage *out, 
 /* Write a query for `name` (type 1 = A, 28 = AAAA) into buf; returns its length or 0. */
 size_t lg_dns_query(unsigned char *buf, size_t cap, unsigned id, const char *name, unsigned type);
 
+/*
+ * One A lookup for a client of the master (OCSP fetches, the ACME client), in two halves.
+ * lg_dns_a_start: `name` in /etc/hosts (an IPv4 address first) gives *addr with `port` and
+ * returns 1; else an A query with `id` goes to `server` from a new non-blocking UDP socket,
+ * *fd, and it returns 0 (wait for *fd to be readable); -1 on failure (errno; EINVAL: not a
+ * valid DNS name). lg_dns_a_read, when *fd is readable: 1 with the first address in *addr,
+ * 0 when the answer has none (its response code in *rcode), LG_AGAIN when no answer to this
+ * query came yet, -1 when recv() failed (errno). The caller closes the socket.
+ */
+int lg_dns_a_start(const char *name, uint16_t port, const struct sockaddr_storage *server,
+                   socklen_t server_len, unsigned id, struct sockaddr_storage *addr, int *fd);
+int lg_dns_a_read(int fd, unsigned id, uint16_t port, struct sockaddr_storage *addr,
+                  unsigned *rcode);
+
 #endif

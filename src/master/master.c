@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acme/acme.h"
 #include "admin/admin.h"
 #include "admin/metrics.h"
 #include "core/log.h"
@@ -404,6 +405,7 @@ static void generation_ready(void)
     if (lg_admin_configure(g->cf, admin_view) != LG_OK)
         lg_log(LG_LOG_ERR, "admin listener on %s not opened: the admin pages are unavailable",
                g->cf->admin.addr.text);
+    lg_acme_apply(g->cf); /* failures logged: acme certificates keep their placeholder */
     if (prev == NULL) {
         lg_log(LG_LOG_INFO, "lifeguard %s started: generation %u with %u workers", LG_VERSION,
                g->id, g->cf->workers);

@@ -29,9 +29,6 @@
 #define LG_OCSP_RETRY_MIN_MS 10000
 #define LG_OCSP_RETRY_MAX_MS 300000
 #define LG_OCSP_RESP_MAX     65536 /* HTTP response bytes read at most */
-#define LG_OCSP_DNS_MAX      1500
-#define LG_OCSP_DNS_TYPE_A   1
-#define LG_OCSP_HOSTS_MAX    4
 #define LG_OCSP_WHY_MAX      512
 #define LG_OCSP_PARALLEL     16 /* fetches under way at once, at most */
 
@@ -149,32 +146,22 @@ static void fetch_connect(fetch_t *f, const struct sockaddr_storage *addr)
 /* A name: /etc/hosts (an IPv4 address first), else an A query to the resolver. */
 static void fetch_resolve(fetch_t *f)
 {
-    struct sockaddr_storage a[LG_OCSP_HOSTS_MAX];
-    unsigned char q[LG_OCSP_DNS_MAX];
-    int n = lg_dns_hosts(f->tg.addr.host, f->tg.addr.port, a, LG_OCSP_HOSTS_MAX), fd;
-    size_t qlen;
+    struct sockaddr_storage a;
+    int fd = -1, rc;
 
-    for (int i = 0; i < n; i++) {
-        if (a[i].ss_family == AF_INET || i == n - 1) {
-            fetch_connect(f, &a[i]);
-            return;
-        }
-    }
     f->dns_id = fx_next_id;
     fx_next_id = (fx_next_id + 1) & 0xFFFF;
-    qlen = lg_dns_query(q, sizeof(q), f->dns_id, f->tg.addr.host, LG_OCSP_DNS_TYPE_A);
-    if (qlen == 0) {
+    rc = lg_dns_a_start(f->tg.addr.host, f->tg.addr.port, &fx_dns, fx_dns_len, f->dns_id, &a, &fd);
+    if (rc > 0) {
+        fetch_connect(f, &a);
+        return;
+    }
+    if (rc < 0 && errno == EINVAL) {
         fetch_fail(f, "not a valid DNS name");
         return;
     }
-    fd = socket(fx_dns.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&fx_dns, fx_dns_len) < 0 ||
-        send(fd, q, qlen, 0) < 0) {
-        int err = errno;
-
-        if (fd >= 0)
-            close(fd);
-        fetch_fail_errno(f, "DNS query for", err);
+    if (rc < 0) {
+        fetch_fail_errno(f, "DNS query for", errno);
         return;
     }
     f->io.fd = fd;
@@ -201,33 +188,18 @@ static void fetch_start(fetch_t *f)
 /* The resolver's answer: connect to its first address. */
 static void fetch_dns(fetch_t *f)
 {
-    unsigned char msg[LG_OCSP_DNS_MAX];
     struct sockaddr_storage a;
     char why[LG_OCSP_WHY_MAX];
-    unsigned rcode;
+    unsigned rcode = 0;
+    int rc = lg_dns_a_read(f->io.fd, f->dns_id, f->tg.addr.port, &a, &rcode);
 
-    for (;;) {
-        ssize_t n = recv(f->io.fd, msg, sizeof(msg), 0);
-        int got;
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN)
-            return;
-        if (n < 0) {
-            fetch_fail_errno(f, "DNS answer for", errno);
-            return;
-        }
-        got = lg_dns_parse(msg, (size_t)n, f->dns_id, f->tg.addr.port, &a, 1, &rcode);
-        if (got < 0)
-            continue; /* not an answer to our query */
-        if (got > 0) {
-            fetch_connect(f, &a);
-            return;
-        }
+    if (rc == 1) {
+        fetch_connect(f, &a);
+    } else if (rc == 0) {
         snprintf(why, sizeof(why), "no IPv4 address for %s (DNS rcode %u)", f->tg.addr.host, rcode);
         fetch_fail(f, why);
-        return;
+    } else if (rc == LG_ERR) {
+        fetch_fail_errno(f, "DNS answer for", errno);
     }
 }
 

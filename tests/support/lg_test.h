@@ -449,4 +449,32 @@ char *lg_echo_field(const char *echo, const char *key);
 char *lg_echo_header(const char *echo, const char *name);
 size_t lg_echo_header_count(const char *echo, const char *name);
 
+/* ---- pebble, the ACME test server, with pebble-challtestsrv as its DNS (lg_test_pebble.c) */
+
+typedef struct lg_pebble {
+    pid_t pid, dns_pid;
+    int port;      /* the ACME directory: https://127.0.0.1:PORT/dir */
+    int mgmt_port; /* management: /roots/0 */
+    int dns_port;  /* pebble-challtestsrv: every name is 127.0.0.1 (UDP) */
+    char *dir;     /* its config, certificate and log (harness-owned) */
+    char *ca;      /* the certificate of its listeners: what acme.ca trusts */
+    char *log;     /* path of its log */
+} lg_pebble_t;
+
+/* Skip the test when pebble or pebble-challtestsrv is not installed. */
+void lg_test_skip_without_pebble(void);
+/*
+ * Start pebble (PEBBLE_VA_NOSLEEP=1, PEBBLE_WFE_NONCEREJECT=0, PEBBLE_VA_ALWAYS_VALID as
+ * `always_valid`) on 127.0.0.1 free ports, validating http-01 on `http_port` and tls-alpn-01 on
+ * `tls_port`, resolving every name to 127.0.0.1 through pebble-challtestsrv. Returns once its
+ * directory answers; stopped (by PID) when the test ends or by lg_pebble_stop.
+ */
+lg_pebble_t *lg_pebble_start(int always_valid, int http_port, int tls_port);
+void lg_pebble_stop(lg_pebble_t *p);
+/* "https://HOST:PORT/dir" (harness-owned): HOST 127.0.0.1, localhost, or pebble.test (a name
+ * only pebble-challtestsrv resolves); pebble's certificate covers all three. */
+const char *lg_pebble_directory(const lg_pebble_t *p, const char *host);
+/* pebble's root certificate (PEM) written to a file; its path (harness-owned). */
+const char *lg_pebble_root(lg_pebble_t *p);
+
 #endif
