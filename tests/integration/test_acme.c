@@ -175,6 +175,54 @@ Test(acme, restart_serves_storage_without_pebble)
     lg_proc_stop(f.origin);
 }
 
+/* SHA-256 fingerprint of the certificate in `pem_cmd`'s output ("" when none). */
+static char *fingerprint(const char *pem_cmd)
+{
+    char *out = NULL;
+
+    lg_run_capture(lg_fmt("%s | openssl x509 -noout -fingerprint -sha256 2>/dev/null", pem_cmd),
+                   &out);
+    return out != NULL ? out : "";
+}
+
+/*
+ * Reloaded with a renew_before longer than the certificate has left: a new one is ordered,
+ * validated on the listener and installed in the running workers (forked before it existed),
+ * and it is not renewed again and again.
+ */
+Test(acme, certificate_due_is_renewed_and_installed_in_running_workers)
+{
+    acme_fix_t f = acme_start("http-01", 0, 1);
+    const char *crt = lg_fmt("%s/certs/" NAME ".crt", f.storage), *before;
+    size_t mark;
+    lg_http_response_t *r;
+
+    cr_assert(lg_proc_wait_log(f.lg, 0, "certificate obtained", 3 * lg_test_timeout_ms()), "%s",
+              lg_proc_log(f.lg));
+    before = fingerprint(lg_fmt("cat %s", crt));
+    cr_assert_neq(before[0], '\0');
+    mark = lg_proc_log_mark(f.lg);
+    lg_yaml_set(f.conf, "acme.renew_before", "87600h"); /* pebble's certificates live 5 years */
+    lg_proc_write_config(f.lg, lg_yaml_text(f.conf));
+    lg_proc_signal(f.lg, SIGHUP);
+    cr_assert(lg_proc_wait_log(f.lg, mark, "certificate obtained", 3 * lg_test_timeout_ms()),
+              "not renewed: %s", lg_proc_log(f.lg));
+    cr_expect(lg_proc_wait_log(f.lg, mark, "within renew_before", lg_test_timeout_ms()),
+              "no warning: %s", lg_proc_log(f.lg));
+    cr_expect_str_neq(fingerprint(lg_fmt("cat %s", crt)), before, "storage kept the old one");
+    cr_expect_str_eq(fingerprint(lg_fmt("openssl s_client -connect 127.0.0.1:%d -servername " NAME
+                                        " </dev/null 2>/dev/null",
+                                        f.secure)),
+                     fingerprint(lg_fmt("cat %s", crt)), "the renewed one is not served");
+    cr_expect_eq(curl_name(&f, lg_pebble_root(f.pb)), 0, "%s", lg_proc_log(f.lg));
+    r = lg_http_get(lg_proc_admin_port(f.lg), "/metrics", NULL);
+    cr_expect(r->body != NULL &&
+                  strstr(r->body, "lifeguard_acme_orders_total{result=\"valid\"} 2\n") != NULL,
+              "not exactly two orders: %s", r->body);
+    lg_lifeguard_finish(f.lg, NULL);
+    lg_proc_stop(f.origin);
+}
+
 Test(acme, refused_challenge_keeps_the_placeholder_and_logs_the_problem)
 {
     acme_fix_t f = acme_start("http-01", 0, 0);
