@@ -11,7 +11,8 @@
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        build-essential cmake pkg-config libssl-dev libyaml-dev libnghttp2-dev node-llhttp \
+        build-essential cmake pkg-config libssl-dev libyaml-dev libnghttp2-dev libjansson-dev \
+        node-llhttp \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Only what the build reads, so an edit elsewhere (docs, tests) keeps the build cache.
@@ -43,13 +44,18 @@ ENTRYPOINT ["/bin/sh", "-c", "exec lg-origin --listen 0.0.0.0:8000 --name \"${HO
 
 # ---- lifeguard (the default target)
 FROM debian:bookworm-slim
-# lifeguard links OpenSSL (libssl3), libyaml and nghttp2; nothing else is added to the base image.
+# lifeguard links OpenSSL (libssl3), libyaml, nghttp2 and jansson (ACME); ca-certificates is the
+# system store that ACME servers (Let's Encrypt) and TLS backends are verified against by
+# default. /var/lib/lifeguard/acme, acme.storage's default, belongs to lifeguard's user, so a
+# named volume mounted there starts with that owner.
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libssl3 libyaml-0-2 libnghttp2-14 \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libssl3 libyaml-0-2 \
+        libnghttp2-14 libjansson4 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 lifeguard \
  && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home \
-        --shell /usr/sbin/nologin lifeguard
+        --shell /usr/sbin/nologin lifeguard \
+ && install -d -o 10001 -g 10001 -m 0700 /var/lib/lifeguard /var/lib/lifeguard/acme
 COPY --from=build /out/lifeguard /usr/local/bin/lifeguard
 COPY docker/conf/lifeguard.yaml /etc/lifeguard/lifeguard.yaml
 # Numeric, so that runAsNonRoot checks (Kubernetes) can tell it is not root. Listening on

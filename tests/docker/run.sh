@@ -301,6 +301,15 @@ esac
 [[ $cfg == *"lifeguard healthcheck -c /etc/lifeguard/lifeguard.yaml" ]] || fail "no HEALTHCHECK: $cfg"
 drun --rm lifeguard:local -t -c /etc/lifeguard/lifeguard.yaml | grep 'configuration ok' >/dev/null ||
     fail "the image's default configuration does not pass lifeguard -t"
+# ACME in Docker (docs/tls.md): a named volume on the default acme.storage is writable by the
+# image's user, and the system store that verifies Let's Encrypt is there
+vol="lg-acme-$$"
+"$DOCKER" volume create "$vol" >/dev/null || fail "docker volume create failed"
+drun --rm -v "$vol:/var/lib/lifeguard/acme" --entrypoint /bin/sh lifeguard:local -c \
+    'touch /var/lib/lifeguard/acme/probe && test -s /etc/ssl/certs/ca-certificates.crt' ||
+    { "$DOCKER" volume rm "$vol" >/dev/null; fail "acme storage volume not writable by uid 10001, or no CA store"; }
+"$DOCKER" volume rm "$vol" >/dev/null
+log "acme storage: a named volume on /var/lib/lifeguard/acme is writable by uid 10001; CA store present"
 
 # ---- configurations: v1 is docker/conf/lifeguard.yaml as shipped; v2 answers only /api/
 mkdir -p "$TMP/conf" "$TMP/v2"
