@@ -223,6 +223,39 @@ Test(acme, certificate_due_is_renewed_and_installed_in_running_workers)
     lg_proc_stop(f.origin);
 }
 
+/*
+ * Storage damaged while lifeguard was stopped (a truncated account key, a certificate that is not
+ * one): the master says which file, makes a new key, orders again and serves the result.
+ */
+Test(acme, corrupt_storage_is_reported_replaced_and_served)
+{
+    acme_fix_t f = acme_start("http-01", 1, 1);
+    const char *root;
+    char *yaml = lg_yaml_text(f.conf);
+
+    cr_assert(lg_proc_wait_log(f.lg, 0, "certificate obtained", 3 * lg_test_timeout_ms()), "%s",
+              lg_proc_log(f.lg));
+    root = lg_pebble_root(f.pb);
+    lg_lifeguard_finish(f.lg, NULL);
+    lg_test_write_file(f.storage, "account.key", "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMG\n");
+    lg_test_write_file(f.storage, "certs/" NAME ".crt", "not a certificate\n");
+    f.lg = lg_lifeguard_start(yaml);
+    f.secure = lg_proc_port(f.lg, "secure");
+    cr_assert(lg_proc_wait_log(f.lg, 0, "certificate obtained", 3 * lg_test_timeout_ms()), "%s",
+              lg_proc_log(f.lg));
+    cr_expect(lg_log_count(
+                  lg_proc_log(f.lg),
+                  lg_fmt("account key %s/account.key is not a readable P-256 key", f.storage)) == 1,
+              "%s", lg_proc_log(f.lg));
+    cr_expect(lg_log_count(lg_proc_log(f.lg),
+                           lg_fmt("the stored certificate %s/certs/" NAME ".crt is unusable",
+                                  f.storage)) == 1,
+              "%s", lg_proc_log(f.lg));
+    cr_expect_eq(curl_name(&f, root), 0, "%s", lg_proc_log(f.lg));
+    lg_lifeguard_finish(f.lg, "is not a readable P-256 key", "is unusable");
+    lg_proc_stop(f.origin);
+}
+
 Test(acme, refused_challenge_keeps_the_placeholder_and_logs_the_problem)
 {
     acme_fix_t f = acme_start("http-01", 0, 0);
