@@ -8,7 +8,10 @@
  *   - a name found is 1..255 bytes of lower-case letters, digits, '-', '_' and '.', without a
  *     trailing dot, NUL-terminated;
  *   - a result for a whole hello does not depend on later bytes: the input one byte shorter
- *     gives the same result and name, or LG_HELLO_MORE.
+ *     gives the same result and name, or LG_HELLO_MORE;
+ *   - the same input as a server_name extension's data alone (lg_hello_server_name, what the
+ *     tls-alpn-01 answer reads from OpenSSL) gives LG_HELLO_SNI with such a name, or
+ *     LG_HELLO_BAD.
  *
  * Build by hand: clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc
  * fuzz/fuzz_clienthello.c src/tls/clienthello.c -o fuzz_clienthello; run: ./fuzz_clienthello
@@ -50,5 +53,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (r2 != LG_HELLO_MORE && (r2 != r || (r == LG_HELLO_SNI && strcmp(name, shorter) != 0)))
             abort();
     }
+    r = lg_hello_server_name(data, size, name);
+    if (r == LG_HELLO_SNI)
+        fz_check_name(name);
+    else if (r != LG_HELLO_BAD)
+        abort();
     return 0;
 }

@@ -15,6 +15,7 @@
 
 #include "acme/acme.h"
 #include "core/log.h"
+#include "tls/clienthello.h"
 #include "tls/tls-int.h"
 
 #define LG_ACME_TLS_1     "acme-tls/1"
@@ -59,21 +60,16 @@ static int hello_offers(SSL *ssl, int *others)
     return offered;
 }
 
-/* The host name of the hello's server_name extension into name (NUL-terminated); 0: none. */
+_Static_assert(LG_ACME_NAME_MAX >= LG_HELLO_NAME_MAX, "a hello's name fits a challenge name");
+
+/* The host name of the hello's server_name extension (strict, lower case) into name; 0: none. */
 static int hello_sni(SSL *ssl, char *name)
 {
     const unsigned char *p;
-    size_t len, n;
+    size_t len;
 
-    if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) || len < 5 ||
-        be16(p) != len - 2 || p[2] != TLSEXT_NAMETYPE_host_name)
-        return 0;
-    n = be16(p + 3);
-    if (n == 0 || n > LG_ACME_NAME_MAX || 5 + n > len || memchr(p + 5, '\0', n) != NULL)
-        return 0;
-    memcpy(name, p + 5, n);
-    name[n] = '\0';
-    return 1;
+    return SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) &&
+           lg_hello_server_name(p, len, name) == LG_HELLO_SNI;
 }
 
 /* Serve the challenge certificate of `name` on `ssl`: LG_OK, or LG_ERR when there is none. */

@@ -87,6 +87,11 @@ static lg_hello_result_t server_name(cur_t data, char *name)
     return LG_HELLO_SNI;
 }
 
+lg_hello_result_t lg_hello_server_name(const uint8_t *data, size_t len, char *name)
+{
+    return server_name((cur_t){data, len}, name);
+}
+
 /* The body of a complete client_hello message. */
 static lg_hello_result_t hello_body(cur_t c, char *name)
 {

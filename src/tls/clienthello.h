@@ -33,6 +33,13 @@ typedef enum lg_hello_result {
  */
 lg_hello_result_t lg_hello_sni(const uint8_t *in, size_t len, char *name);
 
+/*
+ * The host name of a server_name extension's data alone (what OpenSSL's
+ * SSL_client_hello_get0_ext gives), checked as in a whole hello: LG_HELLO_SNI with `name` set
+ * as above, or LG_HELLO_BAD.
+ */
+lg_hello_result_t lg_hello_server_name(const uint8_t *data, size_t len, char *name);
+
 /* A word for a result, for logs ("no server name", "not TLS", ...). */
 const char *lg_hello_result_text(lg_hello_result_t r);
 
