@@ -20,6 +20,7 @@
 
 #include "acme/acme.h"
 #include "core/log.h"
+#include "core/seqlock.h"
 
 #define LG_ACME_KEY_LEN 32 /* SHA-256 of a set of names */
 
@@ -77,35 +78,6 @@ int lg_acme_region_create(void)
 int lg_acme_region_ready(void)
 {
     return rg != NULL;
-}
-
-/* ---- the seqlock */
-
-static void write_begin(_Atomic uint32_t *seq)
-{
-    atomic_fetch_add_explicit(seq, 1, memory_order_acq_rel);
-}
-
-static void write_end(_Atomic uint32_t *seq)
-{
-    atomic_fetch_add_explicit(seq, 1, memory_order_release);
-}
-
-/* The counter once no write is under way. */
-static uint32_t read_begin(const _Atomic uint32_t *seq)
-{
-    uint32_t s;
-
-    while ((s = atomic_load_explicit(seq, memory_order_acquire)) & 1u)
-        ;
-    return s;
-}
-
-/* 1 when what was copied since read_begin() returned `s` is whole. */
-static int read_ok(const _Atomic uint32_t *seq, uint32_t s)
-{
-    atomic_thread_fence(memory_order_acquire);
-    return atomic_load_explicit(seq, memory_order_relaxed) == s;
 }
 
 /* ---- certificates */
@@ -188,13 +160,13 @@ int lg_acme_cert_publish(int slot, const char *chain, size_t chain_len, const ch
         return LG_ERR;
     }
     s = &rg->certs[slot];
-    write_begin(&s->seq);
+    lg_seq_write_begin(&s->seq);
     memcpy(s->chain, chain, chain_len);
     memcpy(s->key, key, key_len);
     s->chain_len = (uint32_t)chain_len;
     s->key_len = (uint32_t)key_len;
     s->not_after = not_after;
-    write_end(&s->seq);
+    lg_seq_write_end(&s->seq);
     return LG_OK;
 }
 
@@ -218,12 +190,12 @@ int lg_acme_cert_read(int slot, char *chain, size_t *chain_len, char *key, size_
         return LG_ERR;
     s = &rg->certs[slot];
     do {
-        q = read_begin(&s->seq);
+        q = lg_seq_read_begin(&s->seq);
         clen = LG_MIN(s->chain_len, (uint32_t)LG_ACME_CHAIN_MAX);
         klen = LG_MIN(s->key_len, (uint32_t)LG_ACME_KEY_MAX);
         memcpy(chain, s->chain, clen);
         memcpy(key, s->key, klen);
-    } while (!read_ok(&s->seq, q));
+    } while (!lg_seq_read_ok(&s->seq, q));
     if (q == 0)
         return LG_ERR;
     *chain_len = clen;
@@ -261,13 +233,13 @@ int lg_acme_http01_add(const char *token, const char *keyauth)
     if (i < 0)
         return LG_ERR;
     s = &rg->tokens[i];
-    write_begin(&s->seq);
+    lg_seq_write_begin(&s->seq);
     memcpy(s->token, token, tlen);
     memcpy(s->keyauth, keyauth, klen);
     s->token_len = (uint32_t)tlen;
     s->keyauth_len = (uint32_t)klen;
     s->used = 1;
-    write_end(&s->seq);
+    lg_seq_write_end(&s->seq);
     return LG_OK;
 }
 
@@ -277,9 +249,9 @@ void lg_acme_http01_del(const char *token)
 
     if (i < 0)
         return;
-    write_begin(&rg->tokens[i].seq);
+    lg_seq_write_begin(&rg->tokens[i].seq);
     rg->tokens[i].used = 0;
-    write_end(&rg->tokens[i].seq);
+    lg_seq_write_end(&rg->tokens[i].seq);
 }
 
 size_t lg_acme_http01_find(const char *token, size_t len, char *out)
@@ -293,11 +265,11 @@ size_t lg_acme_http01_find(const char *token, size_t len, char *out)
         const token_slot_t *s = &rg->tokens[i];
 
         do {
-            q = read_begin(&s->seq);
+            q = lg_seq_read_begin(&s->seq);
             match = s->used && s->token_len == len && memcmp(s->token, token, len) == 0;
             klen = match ? LG_MIN(s->keyauth_len, (uint32_t)LG_ACME_KEYAUTH_MAX - 1) : 0;
             memcpy(out, s->keyauth, klen);
-        } while (!read_ok(&s->seq, q));
+        } while (!lg_seq_read_ok(&s->seq, q));
         if (match) {
             out[klen] = '\0';
             return klen;
@@ -336,7 +308,7 @@ int lg_acme_alpn01_add(const char *name, const unsigned char *cert, size_t cert_
     if (i < 0)
         return LG_ERR;
     s = &rg->alpn[i];
-    write_begin(&s->seq);
+    lg_seq_write_begin(&s->seq);
     for (size_t k = 0; k < nlen; k++)
         s->name[k] = (char)tolower((unsigned char)name[k]);
     memcpy(s->cert, cert, cert_len);
@@ -345,7 +317,7 @@ int lg_acme_alpn01_add(const char *name, const unsigned char *cert, size_t cert_
     s->cert_len = (uint32_t)cert_len;
     s->key_len = (uint32_t)key_len;
     s->used = 1;
-    write_end(&s->seq);
+    lg_seq_write_end(&s->seq);
     return LG_OK;
 }
 
@@ -355,9 +327,9 @@ void lg_acme_alpn01_del(const char *name)
 
     if (i < 0)
         return;
-    write_begin(&rg->alpn[i].seq);
+    lg_seq_write_begin(&rg->alpn[i].seq);
     rg->alpn[i].used = 0;
-    write_end(&rg->alpn[i].seq);
+    lg_seq_write_end(&rg->alpn[i].seq);
 }
 
 int lg_acme_alpn01_find(const char *name, unsigned char *cert, size_t *cert_len, unsigned char *key,
@@ -373,13 +345,13 @@ int lg_acme_alpn01_find(const char *name, unsigned char *cert, size_t *cert_len,
         const alpn_slot_t *s = &rg->alpn[i];
 
         do {
-            q = read_begin(&s->seq);
+            q = lg_seq_read_begin(&s->seq);
             match = s->used && s->name_len == len && strncasecmp(s->name, name, len) == 0;
             clen = match ? LG_MIN(s->cert_len, (uint32_t)LG_ACME_ALPN_DER_MAX) : 0;
             klen = match ? LG_MIN(s->key_len, (uint32_t)LG_ACME_ALPN_DER_MAX) : 0;
             memcpy(cert, s->cert, clen);
             memcpy(key, s->key, klen);
-        } while (!read_ok(&s->seq, q));
+        } while (!lg_seq_read_ok(&s->seq, q));
         if (match) {
             *cert_len = clen;
             *key_len = klen;

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "core/seqlock.h"
 #include "tls/tls-int.h"
 
 typedef struct staple_slot {
@@ -87,12 +88,12 @@ void lg_tls_staple_write(int i, const unsigned char *der, size_t len, int64_t ex
 {
     staple_slot_t *s = &st_slots[i];
 
-    atomic_fetch_add_explicit(&s->seq, 1, memory_order_acq_rel);
+    lg_seq_write_begin(&s->seq);
     if (len > 0)
         memcpy(s->der, der, len);
     s->len = (uint32_t)len;
     s->expires = expires;
-    atomic_fetch_add_explicit(&s->seq, 1, memory_order_release);
+    lg_seq_write_end(&s->seq);
 }
 
 int64_t lg_tls_staple_expires(int i)
@@ -107,14 +108,12 @@ size_t lg_tls_staple_read(int i, unsigned char *buf)
     int64_t expires;
 
     do {
-        while ((seq = atomic_load_explicit(&s->seq, memory_order_acquire)) & 1u)
-            ;
+        seq = lg_seq_read_begin(&s->seq);
         len = s->len;
         expires = s->expires;
         if (len <= LG_OCSP_DER_MAX)
             memcpy(buf, s->der, len);
-        atomic_thread_fence(memory_order_acquire);
-    } while (atomic_load_explicit(&s->seq, memory_order_relaxed) != seq);
+    } while (!lg_seq_read_ok(&s->seq, seq));
     if (len > LG_OCSP_DER_MAX || (expires != 0 && expires <= (int64_t)time(NULL)))
         return 0;
     return len;

@@ -18,6 +18,7 @@
 #include <openssl/rand.h>
 
 #include "core/log.h"
+#include "core/seqlock.h"
 #include "event/loop.h"
 #include "tls/tls-int.h"
 
@@ -75,13 +76,13 @@ static void tk_write(ticket_slot_t *s, uint32_t k, int newest, lg_msec_t now)
 
     if (tk_random(&key, sizeof(key)) != LG_OK)
         return; /* the old keys stay: resumption keeps working */
-    atomic_fetch_add_explicit(&s->seq, 1, memory_order_acq_rel);
+    lg_seq_write_begin(&s->seq);
     s->keys[k] = key;
     if (newest) {
         s->newest = k;
         s->rotated_at = now;
     }
-    atomic_fetch_add_explicit(&s->seq, 1, memory_order_release);
+    lg_seq_write_end(&s->seq);
     OPENSSL_cleanse(&key, sizeof(key));
 }
 
@@ -142,12 +143,10 @@ static void tk_read(int i, ticket_key_t *keys, uint32_t *newest)
     uint32_t seq;
 
     do {
-        while ((seq = atomic_load_explicit(&s->seq, memory_order_acquire)) & 1u)
-            ;
+        seq = lg_seq_read_begin(&s->seq);
         memcpy(keys, s->keys, sizeof(s->keys));
         *newest = s->newest;
-        atomic_thread_fence(memory_order_acquire);
-    } while (atomic_load_explicit(&s->seq, memory_order_relaxed) != seq);
+    } while (!lg_seq_read_ok(&s->seq, seq));
 }
 
 static int tk_set_keys(EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, const ticket_key_t *k,
