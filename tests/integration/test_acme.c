@@ -153,16 +153,24 @@ Test(acme, first_issuance_by_tlsalpn01_is_served)
     issuance("tls-alpn-01");
 }
 
+/* Wait for the first certificate, then stop lifeguard (not pebble): pebble's root. */
+static const char *obtain_and_stop(acme_fix_t *f)
+{
+    const char *root;
+
+    cr_assert(lg_proc_wait_log(f->lg, 0, "certificate obtained", 3 * lg_test_timeout_ms()), "%s",
+              lg_proc_log(f->lg));
+    root = lg_pebble_root(f->pb);
+    lg_lifeguard_finish(f->lg, NULL);
+    return root;
+}
+
 Test(acme, restart_serves_storage_without_pebble)
 {
     acme_fix_t f = acme_start("http-01", 1, 1);
-    const char *root;
+    const char *root = obtain_and_stop(&f);
     char *yaml = lg_yaml_text(f.conf);
 
-    cr_assert(lg_proc_wait_log(f.lg, 0, "certificate obtained", 3 * lg_test_timeout_ms()), "%s",
-              lg_proc_log(f.lg));
-    root = lg_pebble_root(f.pb);
-    lg_lifeguard_finish(f.lg, NULL);
     lg_pebble_stop(f.pb);
     f.lg = lg_lifeguard_start(yaml);
     f.secure = lg_proc_port(f.lg, "secure");
@@ -230,13 +238,9 @@ Test(acme, certificate_due_is_renewed_and_installed_in_running_workers)
 Test(acme, corrupt_storage_is_reported_replaced_and_served)
 {
     acme_fix_t f = acme_start("http-01", 1, 1);
-    const char *root;
+    const char *root = obtain_and_stop(&f);
     char *yaml = lg_yaml_text(f.conf);
 
-    cr_assert(lg_proc_wait_log(f.lg, 0, "certificate obtained", 3 * lg_test_timeout_ms()), "%s",
-              lg_proc_log(f.lg));
-    root = lg_pebble_root(f.pb);
-    lg_lifeguard_finish(f.lg, NULL);
     lg_test_write_file(f.storage, "account.key", "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMG\n");
     lg_test_write_file(f.storage, "certs/" NAME ".crt", "not a certificate\n");
     f.lg = lg_lifeguard_start(yaml);
