@@ -38,14 +38,16 @@ static int token_ok(const char *t, size_t len)
 
 size_t lg_x_acme_find(const lg_req_head_t *rq, char *keyauth)
 {
-    const char *tok = rq->path.p + LG_ACME_PATH_LEN;
-    size_t len = rq->path.len - LG_ACME_PATH_LEN;
+    const char *tok;
+    size_t len;
 
     if (rq->path.len <= LG_ACME_PATH_LEN ||
         memcmp(rq->path.p, LG_ACME_PATH, LG_ACME_PATH_LEN) != 0 ||
-        !(span_is(rq->method, "GET") || span_is(rq->method, "HEAD")) || !token_ok(tok, len))
+        !(span_is(rq->method, "GET") || span_is(rq->method, "HEAD")))
         return 0;
-    return lg_acme_http01_find(tok, len, keyauth);
+    tok = rq->path.p + LG_ACME_PATH_LEN; /* past the prefix only once the path is longer */
+    len = rq->path.len - LG_ACME_PATH_LEN;
+    return token_ok(tok, len) ? lg_acme_http01_find(tok, len, keyauth) : 0;
 }
 
 void lg_x_acme_reply(lg_exchange_t *x, const char *keyauth, size_t len)
