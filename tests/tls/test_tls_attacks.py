@@ -35,7 +35,7 @@ ENV = {}
 def setUpModule():
     ENV["pki"] = ts.make_pki()
     ENV["proxy"] = ts.Proxy(ENV["pki"].name, CLIENT_HEADER)
-    ENV["workers"] = ENV["proxy"].workers()
+    ENV["workers"] = ENV["proxy"].started_workers()
 
 
 def tearDownModule():

@@ -15,6 +15,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..")
@@ -87,6 +88,14 @@ class Proxy:
     def workers(self):
         """The pids of the master's children (its workers)."""
         return self.lg.workers()
+
+    def started_workers(self, n=1, timeout=30.0):
+        """The pids of its workers once all n are forked: the listeners' ports are logged
+        before the master forks, so right after start there may be none yet."""
+        deadline = time.monotonic() + timeout
+        while len(self.workers()) < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.workers()
 
     def stop(self):
         """lifeguard's exit status (0: a clean graceful exit); safe to call twice."""
