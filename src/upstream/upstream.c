@@ -410,6 +410,10 @@ lg_upconn_t *lg_upconn_get(lg_backend_t *be, void *owner, lg_io_handler_t handle
     }
     *reused = 0;
     lg_be_addr(be->state, &ss, &sslen);
+    if (sslen == 0) { /* DNS took the member's address after it was picked */
+        errno = EDESTADDRREQ;
+        return NULL;
+    }
     fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         lg_log(LG_LOG_ERR, "socket() for %s failed (%d: %s)", be->conf->addr.text, errno,

@@ -149,7 +149,8 @@ void lg_backend_ok(lg_backend_t *be);
 /*
  * A connection to `be` for `owner`: an idle pooled one (*reused = 1) or a new non-blocking
  * connect (connecting set until the socket is writable). `handler` receives its events.
- * Returns NULL when the socket cannot even be created (errno kept).
+ * Returns NULL when the socket cannot even be created (errno kept), or with errno EDESTADDRREQ
+ * when the member has no address any more (DNS removed it since the member was picked).
  */
 lg_upconn_t *lg_upconn_get(lg_backend_t *be, void *owner, lg_io_handler_t handler, int *reused);
 /*

@@ -2,7 +2,8 @@
  * test_upstream.c - the keep-alive pool of backend connections (src/upstream/upstream.c):
  * connections to a real listening socket on 127.0.0.1, taken, given back, reused, limited by
  * keepalive.max_idle, dropped when the backend closes them or sends stray bytes, when their
- * member's address changes, at timeouts.upstream_idle, and all at once on drain.
+ * member's address changes, at timeouts.upstream_idle, and all at once on drain; none to a
+ * member DNS left without an address.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -197,6 +198,20 @@ Test(upstream, a_new_address_retires_idle_connections)
     lg_be_set_addr(backend()->state, (struct sockaddr *)&ss, len, 0); /* same address, new seq */
     take(&r, &peer);
     cr_assert_eq(r, 0, "a connection to the member's former address was reused");
+}
+
+/*
+ * DNS can take a member's address between an exchange's pick and its connect: no socket is
+ * made for an empty address, and the caller learns why (it picks another member).
+ */
+Test(upstream, a_member_without_an_address_gets_no_connection)
+{
+    int r;
+
+    lg_be_set_addr(backend()->state, NULL, 0, 0);
+    errno = 0;
+    cr_assert_null(lg_upconn_get(backend(), &f, fold_events, &r));
+    cr_assert_eq(errno, EDESTADDRREQ, "errno %d", errno);
 }
 
 Test(upstream, close_idle_empties_every_pool)
