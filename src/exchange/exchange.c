@@ -217,9 +217,26 @@ void lg_x_drop_upstream(lg_exchange_t *x)
     }
 }
 
+/*
+ * The client left while the backend works on its whole request: with max_connections, the slot
+ * stays taken until the backend answers (lg_upconn_linger), so the next request never makes it
+ * work on more than its limit. Without a limit the connection closes at once (nginx's default):
+ * the backend may notice and stop.
+ */
+static void linger(lg_exchange_t *x)
+{
+    if (x->ended || x->u == NULL || !x->slot || !x->req_done || x->rsp_started || x->tunnel ||
+        x->be->conf->max_connections == 0)
+        return;
+    lg_upconn_linger(x->u, lg_x_timerq(x, LG_XT_UPSTREAM, &x->w->q.upstream));
+    x->u = NULL;
+    x->slot = 0;
+}
+
 void lg_exchange_release(lg_exchange_t *x)
 {
     account(x);
+    linger(x);
     lg_x_drop_upstream(x);
     x->be = NULL;
     lg_buf_put(&x->chead);

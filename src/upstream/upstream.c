@@ -330,6 +330,48 @@ static void idle_timeout(lg_timer_t *t)
     lg_upconn_close(u);
 }
 
+/* The backend answered the request whose client left (or closed, or failed): its slot frees. */
+static void linger_end(lg_upconn_t *u, const char *why)
+{
+    lg_backend_t *be = u->be;
+
+    lg_debug("upstream %s: %s; its slot frees", lg_backend_name(be), why);
+    lg_upconn_close(u);
+    lg_backend_release(be);
+}
+
+static void linger_event(lg_io_t *io, uint32_t ev)
+{
+    lg_upconn_t *u = (lg_upconn_t *)(void *)io;
+    char byte;
+
+    if (lg_stream_closed(&u->s))
+        return;
+    lg_stream_events(&u->s, ev);
+    if (u->s.sock.flags & (LG_SOCK_HUP | LG_SOCK_ERR))
+        linger_end(u, "the connection of a client that left closed");
+    else if ((u->s.sock.flags & LG_SOCK_RD) &&
+             (lg_stream_read(&u->s, &byte, 1) >= 0 || errno != EAGAIN))
+        linger_end(u, "the backend answered a client that left"); /* a TLS ticket is no answer */
+}
+
+static void linger_timeout(lg_timer_t *t)
+{
+    linger_end(lg_container_of(t, lg_upconn_t, timer), "no answer for a client that left");
+}
+
+void lg_upconn_linger(lg_upconn_t *u, lg_timerq_t *q)
+{
+    u->owner = NULL;
+    u->s.sock.io.handler = linger_event;
+    u->timer.handler = linger_timeout;
+    lg_timer_set(q, &u->timer);
+    lg_debug("upstream %s: the client left while the backend works on its request: the slot "
+             "stays taken until it answers",
+             lg_backend_name(u->be));
+    linger_event(&u->s.sock.io, 0); /* an answer may have come already */
+}
+
 /*
  * A response that ended exactly at the end of a read leaves the readable flag set without
  * telling whether more bytes wait. Only then is the socket peeked, so the common case costs

@@ -163,6 +163,13 @@ int lg_upconn_connected(lg_upconn_t *u);
 void lg_upconn_release(lg_upconn_t *u);
 /* Close the socket now; the struct is freed after the current batch. */
 void lg_upconn_close(lg_upconn_t *u);
+/*
+ * The client of the exchange using `u` left after the whole request reached the backend, which
+ * works on it still: keep the connection, and the slot of u->be the exchange held, until the
+ * backend answers (a byte), closes, or the timeout of `q` goes by; then close it and release
+ * the slot. A backend's max_connections so counts what it really does (HAProxy's default).
+ */
+void lg_upconn_linger(lg_upconn_t *u, lg_timerq_t *q);
 
 /* Close every idle pooled connection (a draining worker keeps none). */
 void lg_upstream_close_idle(lg_upstreams_t *ups);

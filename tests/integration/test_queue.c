@@ -53,14 +53,29 @@ static double q_metric(lg_fix_t *f, const char *name, const char *labels)
     return lg_metric(r->body, name, labels);
 }
 
-/* Wait (bounded) until the metric of pool app equals `want`, then require it. */
-static void q_expect(lg_fix_t *f, const char *name, double want)
+/* Wait (bounded) until the metric with `labels` equals `want`, then require it. */
+static void q_expect_labels(lg_fix_t *f, const char *name, const char *labels, double want)
 {
     double v = NAN;
     int ok;
 
-    LG_WAIT_FOR(ok, (v = q_metric(f, name, "pool=\"app\"")) == want, lg_test_timeout_ms());
-    cr_assert(ok, "%s{pool=\"app\"} is %g, expected %g", name, v, want);
+    LG_WAIT_FOR(ok, (v = q_metric(f, name, labels)) == want, lg_test_timeout_ms());
+    cr_assert(ok, "%s{%s} is %g, expected %g", name, labels, v, want);
+}
+
+static void q_expect(lg_fix_t *f, const char *name, double want)
+{
+    q_expect_labels(f, name, "pool=\"app\"", want);
+}
+
+/* Wait until the one backend counts `want` requests in progress. */
+static void q_expect_active(lg_fix_t *f, double want)
+{
+    int port = f->origin->port;
+
+    q_expect_labels(
+        f, "lifeguard_backend_active_connections",
+        lg_fmt("pool=\"app\",backend=\"127.0.0.1:%d\",host=\"127.0.0.1:%d\"", port, port), want);
 }
 
 static lg_origin_stats_t q_origin(lg_fix_t *f)
@@ -107,6 +122,31 @@ static void q_read_status(lg_client_t *c, int status)
 
     lgt_assert_status(r, status);
     lg_client_close(c);
+}
+
+/*
+ * tests/support/h2_cancel.py with `args`: a stream reset 0.3 s after it was sent, then another
+ * on the same connection, which must end with 200.
+ */
+static void q_h2_cancel(lg_fix_t *f, const char *args)
+{
+    char *out;
+
+    cr_assert_eq(lg_run_capture(lg_fmt("timeout 30 /usr/bin/python3 %s/tests/support/h2_cancel.py "
+                                       "--port %d --wait 0.3 %s 2>&1",
+                                       LG_SOURCE_DIR, f->port, args),
+                                &out),
+                 0, "%s", out);
+    cr_assert(strstr(out, "after=200") != NULL, "%s", out);
+}
+
+/* The backend never held two /delay requests at once, and lifeguard counts none in progress. */
+static void q_assert_one_at_once(lg_fix_t *f)
+{
+    long peak = q_origin(f).delayed_peak;
+
+    cr_assert_eq(peak, 1, "the backend held %ld requests at once", peak);
+    q_expect_active(f, 0);
 }
 
 /*
@@ -217,19 +257,50 @@ Test(queue, client_gone_while_queued_leaves_counts_right)
     lg_fix_finish(&f, NULL);
 }
 
+/*
+ * A client that leaves after its whole request reached the backend keeps the backend's slot
+ * taken until the backend answers (it still works on the request): the next request waits
+ * instead of making the backend hold two at once, then is served.
+ */
+Test(queue, client_gone_after_sending_keeps_the_slot_until_the_backend_answers)
+{
+    lg_proc_t *origin = lg_origin_start(NULL);
+    lg_yaml_t *conf = q_conf(1, origin->port, 1, "{timeout: 10s}");
+    lg_fix_t f;
+    lg_client_t *a, *b;
+    size_t mark;
+
+    lg_yaml_set(conf, "log.level", "debug");
+    f = lg_fix_start_conf(origin, conf);
+    a = q_hold(&f, "/delay/700");
+    mark = lg_proc_log_mark(f.lg);
+    lg_client_close(a);
+    cr_assert(lg_proc_wait_log(f.lg, mark, "the slot stays taken", lg_test_timeout_ms()),
+              "the worker did not keep the slot of the request whose client left");
+    b = q_send(&f, "/delay/10");
+    lg_client_set_timeout(b, 10000);
+    q_read_status(b, 200);
+    q_assert_one_at_once(&f);
+    lg_fix_finish(&f, NULL);
+}
+
+/* The same for an HTTP/2 stream reset once its request reached the backend. */
+Test(queue, http2_stream_reset_after_sending_keeps_the_slot)
+{
+    lg_fix_t f = q_start(1, 1, "{timeout: 10s}");
+
+    q_h2_cancel(&f, "--first /delay/700 --then /delay/10");
+    q_assert_one_at_once(&f);
+    lg_fix_finish(&f, NULL);
+}
+
 /* An HTTP/2 stream reset while it waits leaves the queue; the next stream is served. */
 Test(queue, http2_stream_reset_while_queued)
 {
     lg_fix_t f = q_start(1, 1, "{timeout: 5s}");
     lg_client_t *a = q_hold(&f, "/delay/800");
-    char *out;
 
-    cr_assert_eq(lg_run_capture(lg_fmt("timeout 30 /usr/bin/python3 %s/tests/support/h2_cancel.py "
-                                       "--port %d --wait 0.3 2>&1",
-                                       LG_SOURCE_DIR, f.port),
-                                &out),
-                 0, "%s", out);
-    cr_assert(strstr(out, "after=200") != NULL, "%s", out);
+    q_h2_cancel(&f, "");
     q_read_status(a, 200);
     q_expect(&f, "lifeguard_queue_length", 0);
     cr_assert_eq(q_origin(&f).requests, 2, "only the holder and stream 3 reach the backend");

@@ -2,9 +2,10 @@
 the client resets while lifeguard holds it in a backend queue.
 
   /usr/bin/python3 tests/support/h2_cancel.py --port PORT [--wait 0.3] [--timeout 10]
+                                             [--first /?cancelled] [--then /?after]
 
-On one connection: GET /?cancelled (stream 1), --wait seconds later RST_STREAM(CANCEL) on it,
-then GET /?after (stream 3), whose response is awaited. Prints "after=STATUS" (and exits 0)
+On one connection: GET --first (stream 1), --wait seconds later RST_STREAM(CANCEL) on it,
+then GET --then (stream 3), whose response is awaited. Prints "after=STATUS" (and exits 0)
 once stream 3 ended, or "timeout" and exits 1 after --timeout seconds of silence.
 """
 
@@ -32,17 +33,19 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--wait", type=float, default=0.3)
     ap.add_argument("--timeout", type=float, default=10)
+    ap.add_argument("--first", default="/?cancelled")
+    ap.add_argument("--then", default="/?after")
     a = ap.parse_args()
 
     sock = socket.create_connection(("127.0.0.1", a.port))
     sock.settimeout(a.timeout)
     conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
     conn.initiate_connection()
-    request(conn, 1, a.port, "/?cancelled")
+    request(conn, 1, a.port, a.first)
     sock.sendall(conn.data_to_send())
     time.sleep(a.wait)
     conn.reset_stream(1, h2.errors.ErrorCodes.CANCEL)
-    request(conn, 3, a.port, "/?after")
+    request(conn, 3, a.port, a.then)
     sock.sendall(conn.data_to_send())
     status = None
     while True:
