@@ -433,9 +433,11 @@ static void stream_answer(h2_stream_t *st, const lg_reply_t *r)
     if (submit(st, nva, n, 1, st->rout != NULL) != LG_OK)
         goto reset;
     free(names); /* nghttp2 copied the fields */
+    lg_reply_msg_done(&m);
     return;
 reset:
     free(names);
+    lg_reply_msg_done(&m);
     nghttp2_submit_rst_stream(st->h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
 }
 
