@@ -71,6 +71,13 @@ int lg_acme_cert_publish(int slot, const char *chain, size_t chain_len, const ch
 uint32_t lg_acme_cert_seq(int slot);
 
 /*
+ * Master: 1 when it already logged what slot `slot` serves at sequence `seq` (0: the
+ * placeholder), else 0, and it is now taken as logged. A reload attaches the same slots again;
+ * this keeps their info lines to one per certificate per master life.
+ */
+int lg_acme_cert_said(int slot, uint32_t seq);
+
+/*
  * Any process: copy the slot's current certificate into `chain` (LG_ACME_CHAIN_MAX bytes) and
  * `key` (LG_ACME_KEY_MAX bytes); lengths into *chain_len and *key_len, its counter into *seq.
  * Returns LG_OK, or LG_ERR when the slot has no certificate.

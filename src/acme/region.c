@@ -27,6 +27,7 @@
 typedef struct cert_slot {
     _Atomic uint32_t seq; /* odd while the master writes; 0: never published */
     uint32_t used;        /* the slot belongs to `names` */
+    uint32_t said;        /* master only: the seq whose certificate it last logged, +1 */
     unsigned char names[LG_ACME_KEY_LEN];
     uint32_t chain_len, key_len;
     int64_t not_after;
@@ -168,6 +169,19 @@ int lg_acme_cert_publish(int slot, const char *chain, size_t chain_len, const ch
     s->not_after = not_after;
     lg_seq_write_end(&s->seq);
     return LG_OK;
+}
+
+int lg_acme_cert_said(int slot, uint32_t seq)
+{
+    cert_slot_t *cs;
+
+    if (rg == NULL || slot < 0 || slot >= LG_ACME_CERT_SLOTS)
+        return 0;
+    cs = &rg->certs[slot];
+    if (cs->said == seq + 1)
+        return 1;
+    cs->said = seq + 1;
+    return 0;
 }
 
 uint32_t lg_acme_cert_seq(int slot)

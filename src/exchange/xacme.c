@@ -16,11 +16,6 @@
 #define LG_ACME_CTYPE     "application/octet-stream"
 #define LG_ACME_CTYPE_LEN (sizeof(LG_ACME_CTYPE) - 1)
 
-static int span_is(lg_span_t s, const char *lit)
-{
-    return s.len == strlen(lit) && memcmp(s.p, lit, s.len) == 0;
-}
-
 /* A token as ACME servers make them: base64url characters only (RFC 8555 8.3), bounded. */
 static int token_ok(const char *t, size_t len)
 {
@@ -43,7 +38,7 @@ size_t lg_x_acme_find(const lg_req_head_t *rq, char *keyauth)
 
     if (rq->path.len <= LG_ACME_PATH_LEN ||
         memcmp(rq->path.p, LG_ACME_PATH, LG_ACME_PATH_LEN) != 0 ||
-        !(span_is(rq->method, "GET") || span_is(rq->method, "HEAD")))
+        !(lg_span_is(rq->method, "GET") || lg_span_is(rq->method, "HEAD")))
         return 0;
     tok = rq->path.p + LG_ACME_PATH_LEN; /* past the prefix only once the path is longer */
     len = rq->path.len - LG_ACME_PATH_LEN;

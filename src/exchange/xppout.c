@@ -7,8 +7,31 @@
 #include <errno.h>
 #include <string.h>
 
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #include "core/log.h"
 #include "http/diag.h"
+
+/*
+ * The client's TLS as the v2 header's TLVs tell it: the server name it asked for (lifeguard's
+ * TLS, or the ClientHello a passthrough route read) and, when lifeguard terminated its TLS, the
+ * version and what became of its certificate (verify: 0 only for one presented and verified).
+ */
+static void pp_tls(const lg_exchange_t *x, lg_ppout_tls_t *t)
+{
+    X509 *peer;
+
+    t->authority = x->sni;
+    if (x->tls == NULL)
+        return;
+    t->authority = SSL_get_servername(x->tls, TLSEXT_NAMETYPE_host_name);
+    t->version = SSL_get_version(x->tls);
+    peer = SSL_get0_peer_certificate(x->tls);
+    t->cert_sess = peer != NULL;
+    t->cert_conn = peer != NULL && !SSL_session_reused(x->tls);
+    t->verify = peer != NULL ? (uint32_t)SSL_get_verify_result(x->tls) : 1;
+}
 
 /*
  * The header goes in the pump's first write, with the request head (or a relay's first bytes),
@@ -22,6 +45,7 @@ int lg_x_proxy_header(lg_exchange_t *x)
     struct sockaddr_storage own;
     socklen_t len = sizeof(own);
     const struct sockaddr *local = x->local;
+    lg_ppout_tls_t tls = {0};
     size_t n;
     char ctx[LG_DIAG_MAX];
     int err;
@@ -34,9 +58,10 @@ int lg_x_proxy_header(lg_exchange_t *x)
     }
     if (local == NULL)
         local = (const struct sockaddr *)&own;
-    n = lg_ppout_build(x->pool->conf->proxy_protocol, x->peer, local, x->u->pp);
+    pp_tls(x, &tls);
+    n = lg_ppout_build(x->pool->conf->proxy_protocol, x->peer, local, &tls, x->u->pp);
     if (x->pool->conf->tls != NULL) {
-        x->u->pp_len = (uint8_t)n;
+        x->u->pp_len = (uint16_t)n;
         return LG_OK;
     }
     x->up.pre = x->u->pp;

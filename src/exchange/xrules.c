@@ -86,13 +86,17 @@ const lg_hdr_rules_t *lg_x_rsp_rules(const lg_exchange_t *x, lg_rule_vals_t *val
     return r;
 }
 
+/*
+ * The route's response rules on own reply *m: its fields that a rule removes or sets go, the
+ * rules' fields come after the others, within limits.max_header_size for the whole head (the
+ * longest left out when they do not all fit, see lg_hdr_rules_fit).
+ */
 void lg_x_reply_rules(const lg_exchange_t *x, lg_reply_msg_t *m)
 {
     lg_rule_vals_t vals;
     const lg_hdr_rules_t *r = lg_x_rsp_rules(x, &vals);
-    char *p = m->vals;
-    lg_rule_field_t f;
-    size_t i = 0, n = 0;
+    lg_rule_field_t f[LG_REPLY_FIELDS_MAX];
+    size_t n = 0, used, limit = x->w->conf->limits.max_header_size;
 
     if (r == NULL)
         return;
@@ -100,11 +104,9 @@ void lg_x_reply_rules(const lg_exchange_t *x, lg_reply_msg_t *m)
         if (!lg_hdr_rules_drop(r, m->f[k].name))
             m->f[n++] = m->f[k];
     m->n = n;
-    while (lg_hdr_rules_next(r, &vals, &i, &p, m->vals + sizeof(m->vals), &f)) {
-        if (lg_reply_msg_add(m, f.rule->name, f.value) != LG_OK) {
-            lg_debug("header rule %.*s: no room left in an own reply, the field is left out",
-                     (int)f.rule->name.len, f.rule->name.p);
-            return;
-        }
-    }
+    used = lg_reply_msg_fields_len(m) + LG_REPLY_FRAME_MAX;
+    n = LG_REPLY_FIELDS_MAX - m->n;
+    m->vals = lg_hdr_rules_fit(r, &vals, limit > used ? limit - used : 0, f, &n);
+    for (size_t k = 0; k < n; k++)
+        lg_reply_msg_add(m, f[k].rule->name, f[k].value);
 }

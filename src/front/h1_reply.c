@@ -221,6 +221,7 @@ void lg_h1_answer(h1_conn_t *hc, const lg_reply_t *r)
     x->chead->pos = x->chead->last = 0;
     n = lg_reply_h1(&m, !(hc->c.fflags & H1_CLOSE_AFTER), x->head_only, x->chead->data,
                     lg_buf_size());
+    lg_reply_msg_done(&m);
     if (n == 0) { /* cannot happen: what lifeguard answers is bounded well below a buffer */
         lg_log(LG_LOG_ERR, "own reply with status %d does not fit a buffer", r->status);
         lg_conn_close(&hc->c);

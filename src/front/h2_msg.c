@@ -35,11 +35,6 @@ static void put_str(h2_out_t *o, const char *s)
     put(o, s, strlen(s));
 }
 
-static int span_is(const char *p, size_t len, const char *s)
-{
-    return len == strlen(s) && memcmp(p, s, len) == 0;
-}
-
 /* ---- request: fields in, HTTP/1.1 head out */
 
 static int pseudo_index(const uint8_t *name, size_t len)
@@ -47,7 +42,7 @@ static int pseudo_index(const uint8_t *name, size_t len)
     static const char *const names[H2_PSEUDO] = {":method", ":path", ":authority"};
 
     for (int i = 0; i < H2_PSEUDO; i++)
-        if (span_is((const char *)name, len, names[i]))
+        if (lg_span_is((lg_span_t){(const char *)name, len}, names[i]))
             return i;
     return -1; /* :scheme (we know it), :protocol (not enabled) */
 }
@@ -75,13 +70,13 @@ int lg_h2_field(h2_stream_t *st, const uint8_t *name, size_t nlen, const uint8_t
     o = (h2_out_t){b->data + b->last, b->data + lg_buf_size(), 0};
     if (nlen > 0 && name[0] == ':') {
         if ((k = pseudo_index(name, nlen)) == H2_METHOD)
-            st->x.head_only = span_is((const char *)value, vlen, "HEAD") != 0;
+            st->x.head_only = lg_span_is((lg_span_t){(const char *)value, vlen}, "HEAD") != 0;
         if (k >= 0) {
             st->ps[k] = (h2_span_t){b->last, (uint32_t)vlen};
             put(&o, value, vlen);
         }
     } else {
-        if (span_is((const char *)name, nlen, "content-length"))
+        if (lg_span_is((lg_span_t){(const char *)name, nlen}, "content-length"))
             content_length(st, value, vlen);
         put(&o, name, nlen);
         put(&o, ": ", 2);
@@ -121,9 +116,9 @@ static int head_fields(const h2_stream_t *st, h2_out_t *o)
     lg_span_t n, v;
 
     while (line_next(&cur, end, &n, &v)) {
-        if (span_is(n.p, n.len, "cookie"))
+        if (lg_span_is(n, "cookie"))
             continue;
-        if (span_is(n.p, n.len, "host") && a->len > 0) {
+        if (lg_span_is(n, "host") && a->len > 0) {
             if (v.len != a->len || strncasecmp(v.p, hb->data + a->off, v.len) != 0)
                 return LG_ERR; /* RFC 9113 8.3.1: they must name the same origin */
             continue;
@@ -142,7 +137,7 @@ static void head_cookies(const h2_stream_t *st, h2_out_t *o)
     int first = 1;
 
     while (line_next(&cur, end, &n, &v)) {
-        if (!span_is(n.p, n.len, "cookie"))
+        if (!lg_span_is(n, "cookie"))
             continue;
         put_str(o, first ? "cookie: " : "; ");
         put(o, v.p, v.len);
@@ -188,7 +183,7 @@ static int method_idempotent(lg_span_t m)
     static const char *const safe[] = {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"};
 
     for (size_t i = 0; i < sizeof(safe) / sizeof(safe[0]); i++)
-        if (span_is(m.p, m.len, safe[i]))
+        if (lg_span_is(m, safe[i]))
             return 1;
     return 0;
 }
@@ -223,7 +218,8 @@ void lg_h2_request(h2_stream_t *st, int end_stream)
     if (st->too_large)
         status = 431;
     else if (st->hbuf != NULL &&
-             span_is(st->hbuf->data + st->ps[H2_METHOD].off, st->ps[H2_METHOD].len, "CONNECT"))
+             lg_span_is((lg_span_t){st->hbuf->data + st->ps[H2_METHOD].off, st->ps[H2_METHOD].len},
+                        "CONNECT"))
         status = 405; /* no tunnels over streams */
     else
         status = head_build(st);
@@ -236,7 +232,7 @@ void lg_h2_request(h2_stream_t *st, int end_stream)
     }
     xr.head = &rq;
     xr.head_len = (uint32_t)lg_buf_len(st->req);
-    xr.head_only = span_is(rq.method.p, rq.method.len, "HEAD") != 0;
+    xr.head_only = lg_span_is(rq.method, "HEAD") != 0;
     xr.idempotent = method_idempotent(rq.method) != 0;
     xr.has_length = st->has_length;
     xr.length = st->length;
@@ -437,9 +433,11 @@ static void stream_answer(h2_stream_t *st, const lg_reply_t *r)
     if (submit(st, nva, n, 1, st->rout != NULL) != LG_OK)
         goto reset;
     free(names); /* nghttp2 copied the fields */
+    lg_reply_msg_done(&m);
     return;
 reset:
     free(names);
+    lg_reply_msg_done(&m);
     nghttp2_submit_rst_stream(st->h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
 }
 

@@ -4,6 +4,7 @@
  */
 #include "http/errpage.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -83,6 +84,7 @@ void lg_reply_msg(const lg_reply_t *r, lg_reply_msg_t *m)
     m->status = r->status;
     m->reason = lg_status_reason(r->status);
     m->n = 0;
+    m->vals = NULL;
     m->body = r->body;
     lg_reply_msg_add(m, (lg_span_t){"Server", 6}, (lg_span_t){"lifeguard", 9});
     if (r->body.p == NULL) {
@@ -107,6 +109,21 @@ void lg_reply_msg(const lg_reply_t *r, lg_reply_msg_t *m)
         retry = LG_RETRY_AFTER_SEC;
     if (retry != 0)
         add_number(m, "Retry-After", retry, &used);
+}
+
+void lg_reply_msg_done(lg_reply_msg_t *m)
+{
+    free(m->vals);
+    m->vals = NULL;
+}
+
+size_t lg_reply_msg_fields_len(const lg_reply_msg_t *m)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < m->n; i++)
+        n += m->f[i].name.len + m->f[i].value.len + 4;
+    return n;
 }
 
 size_t lg_reply_h1(const lg_reply_msg_t *m, int keep_alive, int head_only, char *buf, size_t cap)

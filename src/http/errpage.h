@@ -19,9 +19,9 @@
 #define LG_RETRY_AFTER_SEC 1
 
 /* Fields an own reply carries at most (lifeguard's 5 + room for a route's response rules). */
-#define LG_REPLY_FIELDS_MAX 16
-/* Room for the values of a route's response rules on an own reply (HSTS, CSP, ...). */
-#define LG_REPLY_VALS_MAX 2048
+#define LG_REPLY_FIELDS_MAX 32
+/* Bytes of an HTTP/1.1 own reply's head besides its fields: status line, Date, Connection. */
+#define LG_REPLY_FRAME_MAX 128
 
 /*
  * What to answer. The spans point to memory that stays valid while the front writes the reply
@@ -53,11 +53,15 @@ typedef struct lg_reply_msg {
     size_t n;
     lg_span_t body;
     char text[128];
-    char vals[LG_REPLY_VALS_MAX]; /* the values of the route's response rules */
+    char *vals; /* malloc'd values of the route's response rules (NULL: none) */
 } lg_reply_msg_t;
 
-/* Describe the reply `r` as fields and body into *m. */
+/* Describe the reply `r` as fields and body into *m; lg_reply_msg_done() once it is written. */
 void lg_reply_msg(const lg_reply_t *r, lg_reply_msg_t *m);
+/* Free what *m holds (its rules' values). */
+void lg_reply_msg_done(lg_reply_msg_t *m);
+/* The bytes of *m's field lines ("Name: value" CRLF each). */
+size_t lg_reply_msg_fields_len(const lg_reply_msg_t *m);
 
 /* Append a field to *m: LG_OK, or LG_ERR when it holds LG_REPLY_FIELDS_MAX already. */
 int lg_reply_msg_add(lg_reply_msg_t *m, lg_span_t name, lg_span_t value);

@@ -14,6 +14,13 @@ int lg_span_eq(lg_span_t s, const char *lower)
     return s.len == n && strncasecmp(s.p, lower, n) == 0;
 }
 
+int lg_span_is(lg_span_t s, const char *lit)
+{
+    size_t n = strlen(lit);
+
+    return s.len == n && memcmp(s.p, lit, n) == 0;
+}
+
 lg_span_t lg_span_trim(const char *p, const char *e)
 {
     lg_span_t s;

@@ -22,6 +22,9 @@ static inline int lg_is_ows(char ch)
 
 /* Case-insensitive comparison of a span with a NUL-terminated lower-case string. */
 int lg_span_eq(lg_span_t s, const char *lower);
+/* Exact (case-sensitive) comparison of a span with a NUL-terminated string: methods, pseudo-
+ * header and HTTP/2 field names (already lower case on the wire). */
+int lg_span_is(lg_span_t s, const char *lit);
 /* p[0..e) without leading and trailing SP and HTAB (OWS). */
 lg_span_t lg_span_trim(const char *p, const char *e);
 

@@ -232,7 +232,7 @@ static int target_form(lg_req_head_t *rq)
         return absolute > 0 ? LG_OK : LG_ERR;
     }
     if (rq->target.len == 1 && rq->target.p[0] == '*')
-        return rq->method.len == 7 && memcmp(rq->method.p, "OPTIONS", 7) == 0 ? LG_OK : LG_ERR;
+        return lg_span_is(rq->method, "OPTIONS") ? LG_OK : LG_ERR;
     return rq->target.p[0] == '/' ? LG_OK : LG_ERR;
 }
 

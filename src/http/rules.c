@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/lg.h"
@@ -170,6 +171,93 @@ int lg_hdr_rules_next(const lg_hdr_rules_t *r, const lg_rule_vals_t *vals, size_
         return 1;
     }
     return 0;
+}
+
+/* The bytes of rule i's line (name, ": ", value, CRLF), or 0 when it writes none. */
+static size_t rule_line_len(const lg_hdr_rules_t *r, const lg_rule_vals_t *vals, size_t i)
+{
+    const lg_hdr_rule_t *rl = &r->v[i];
+
+    if (rl->op == LG_RULE_REMOVE || (rl->value.vars & vals->absent) != 0)
+        return 0;
+    return rl->name.len + 4 + expanded_len(&rl->value, &vals->v);
+}
+
+/* Rule i comes before rule j in the order of leaving out: longer first, later on a tie. */
+static int cut_before(size_t len_i, size_t i, size_t len_j, size_t j)
+{
+    return len_i > len_j || (len_i == len_j && i > j);
+}
+
+/*
+ * The rules that fit `room`: those after the cut (cut_len, cut_i) in the order of leaving out;
+ * the longest are cut one by one while the rest does not fit. Returns the bytes of their values.
+ */
+static size_t rules_cut(const lg_hdr_rules_t *r, const lg_rule_vals_t *vals, size_t room,
+                        size_t *cut_len, size_t *cut_i)
+{
+    size_t total = 0, values = 0;
+
+    for (size_t i = 0; i < r->n; i++)
+        total += rule_line_len(r, vals, i);
+    *cut_len = SIZE_MAX;
+    *cut_i = SIZE_MAX;
+    while (total > room) {
+        size_t top = SIZE_MAX, top_len = 0;
+
+        for (size_t i = 0; i < r->n; i++) {
+            size_t len = rule_line_len(r, vals, i);
+
+            if (len > 0 && cut_before(*cut_len, *cut_i, len, i) &&
+                (top == SIZE_MAX || cut_before(len, i, top_len, top))) {
+                top = i;
+                top_len = len;
+            }
+        }
+        lg_log(LG_LOG_INFO,
+               "header rule %.*s: its field (%zu bytes) does not fit an own reply within "
+               "limits.max_header_size, it is left out",
+               (int)r->v[top].name.len, r->v[top].name.p, top_len);
+        total -= top_len;
+        *cut_len = top_len;
+        *cut_i = top;
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        size_t len = rule_line_len(r, vals, i);
+
+        if (len > 0 && cut_before(*cut_len, *cut_i, len, i))
+            values += len - r->v[i].name.len - 4;
+    }
+    return values;
+}
+
+char *lg_hdr_rules_fit(const lg_hdr_rules_t *r, const lg_rule_vals_t *vals, size_t room,
+                       lg_rule_field_t *f, size_t *nf)
+{
+    size_t cut_len, cut_i, cap = rules_cut(r, vals, room, &cut_len, &cut_i), k = 0, n;
+    char *out = malloc(cap > 0 ? cap : 1), *p = out;
+
+    if (out == NULL) {
+        lg_log(LG_LOG_ERR,
+               "malloc() of %zu bytes failed: an own reply goes without its route's "
+               "response header rules",
+               cap);
+        *nf = 0;
+        return NULL;
+    }
+    for (size_t i = 0; i < r->n && k < *nf; i++) {
+        const lg_hdr_rule_t *rl = &r->v[i];
+        size_t len = rule_line_len(r, vals, i);
+
+        if (len == 0 || !cut_before(cut_len, cut_i, len, i) ||
+            value_expand(&rl->value, rl->name, vals, p, (size_t)(out + cap - p), &n) != LG_OK)
+            continue;
+        f[k].rule = rl;
+        f[k++].value = (lg_span_t){p, n};
+        p += n;
+    }
+    *nf = k;
+    return out;
 }
 
 size_t lg_hdr_rules_host(const lg_hdr_rules_t *r, const lg_rule_vals_t *vals, char *out, size_t cap)

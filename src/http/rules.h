@@ -93,6 +93,17 @@ int lg_hdr_rules_next(const lg_hdr_rules_t *r, const lg_rule_vals_t *vals, size_
                       const char *end, lg_rule_field_t *f);
 
 /*
+ * Own replies: the fields of r chosen so that their lines (name, ": ", value, CRLF) take at most
+ * `room` bytes, at most nf of them, in file order, into f[]; *nf is set to their count. When
+ * they do not all fit, the longest are left out (logged), one by one until the others fit: a
+ * long value (a {uri}) never pushes out a later, shorter field (HSTS). Returns the malloc'd
+ * storage of the values, which the caller frees; NULL (no field) when there is no memory
+ * (logged).
+ */
+char *lg_hdr_rules_fit(const lg_hdr_rules_t *r, const lg_rule_vals_t *vals, size_t room,
+                       lg_rule_field_t *f, size_t *nf);
+
+/*
  * The Host that request rules set, expanded into out[0..cap) (LG_RULE_HOST_MAX): its length, or
  * 0 when there is no such rule or its value is not a valid Host (the request's own Host stays).
  */

@@ -134,7 +134,7 @@ static const char *acme_decode(const char *chain, size_t clen, const char *key, 
  * Read slot c->acme_slot and make it c's certificate: 1 when it replaced the one before, 0
  * when the slot has none or what it holds cannot be used (logged once per publication).
  */
-static int acme_install(const lg_tls_ctx_t *t, lg_tls_cert_t *c)
+static int acme_install(const lg_tls_ctx_t *t, lg_tls_cert_t *c, int say)
 {
     char why[LG_ACME_REASON_MAX], names[LG_ACME_REASON_MAX], date[LG_ACME_DATE_MAX];
     char *buf = malloc(LG_ACME_CHAIN_MAX + LG_ACME_KEY_MAX);
@@ -170,9 +170,10 @@ static int acme_install(const lg_tls_ctx_t *t, lg_tls_cert_t *c)
     c->pkey = got.pkey;
     c->chain = got.chain;
     c->kind = got.kind;
-    lg_log(LG_LOG_INFO, "listener %s: certificate for %s installed (valid until %s)", t->l->name,
-           acme_names(c, names, sizeof(names)),
-           lg_tls_time_text(X509_get0_notAfter(c->x509), date, sizeof(date)));
+    if (say)
+        lg_log(LG_LOG_INFO, "listener %s: certificate for %s installed (valid until %s)",
+               t->l->name, acme_names(c, names, sizeof(names)),
+               lg_tls_time_text(X509_get0_notAfter(c->x509), date, sizeof(date)));
     return 1;
 }
 
@@ -180,22 +181,33 @@ int lg_tls_acme_refresh(const lg_tls_ctx_t *t, lg_tls_cert_t *c)
 {
     if (c->conf->acme == NULL || c->acme_slot < 0 || lg_acme_cert_seq(c->acme_slot) == c->acme_seq)
         return 0;
-    return acme_install(t, c);
+    return acme_install(t, c, 1);
 }
 
-/* Master: the slot of entry `c` once the region exists, and its current certificate if any. */
+/*
+ * Master: the slot of entry `c` once the region exists, and its current certificate if any.
+ * What it serves (placeholder or certificate) is logged once per certificate, not again for
+ * each generation a reload makes.
+ */
 static void acme_attach_one(const lg_tls_ctx_t *t, lg_tls_cert_t *c)
 {
     char names[LG_ACME_REASON_MAX];
+    uint32_t seq;
+    int said;
 
     if (c->acme_slot >= 0 || !lg_acme_region_ready())
         return;
     c->acme_slot = lg_acme_cert_slot((const char *const *)c->conf->acme, c->conf->nacme, 1);
-    if (lg_tls_acme_refresh(t, c))
+    if (c->acme_slot < 0)
+        return; /* the region is full: logged once, the placeholder stays */
+    seq = lg_acme_cert_seq(c->acme_slot);
+    said = lg_acme_cert_said(c->acme_slot, seq);
+    if (seq != c->acme_seq && acme_install(t, c, !said))
         return;
-    lg_log(LG_LOG_INFO,
-           "listener %s: a self-signed placeholder serves %s until a certificate is obtained",
-           t->l->name, acme_names(c, names, sizeof(names)));
+    if (!said)
+        lg_log(LG_LOG_INFO,
+               "listener %s: a self-signed placeholder serves %s until a certificate is obtained",
+               t->l->name, acme_names(c, names, sizeof(names)));
 }
 
 void lg_tls_acme_attach(lg_tls_ctx_t *t)

@@ -8,16 +8,24 @@
 #include <stdio.h>
 #include <string.h>
 
-#define LG_PP2_SIG      "\r\n\r\n\0\r\nQUIT\n"
-#define LG_PP2_SIG_LEN  12
-#define LG_PP2_HDR_LEN  16   /* signature, version and command, family, length */
-#define LG_PP2_LOCAL    0x20 /* version 2, command LOCAL */
-#define LG_PP2_PROXY    0x21 /* version 2, command PROXY */
-#define LG_PP2_UNSPEC   0x00
-#define LG_PP2_TCP4     0x11 /* AF_INET, STREAM */
-#define LG_PP2_TCP6     0x21 /* AF_INET6, STREAM */
-#define LG_PP1_UNKNOWN  "PROXY UNKNOWN\r\n"
-#define LG_PP_V4MAP_OFF 12 /* where the IPv4 address starts in ::ffff:a.b.c.d */
+#define LG_PP2_SIG              "\r\n\r\n\0\r\nQUIT\n"
+#define LG_PP2_SIG_LEN          12
+#define LG_PP2_HDR_LEN          16   /* signature, version and command, family, length */
+#define LG_PP2_LOCAL            0x20 /* version 2, command LOCAL */
+#define LG_PP2_PROXY            0x21 /* version 2, command PROXY */
+#define LG_PP2_UNSPEC           0x00
+#define LG_PP2_TCP4             0x11 /* AF_INET, STREAM */
+#define LG_PP2_TCP6             0x21 /* AF_INET6, STREAM */
+#define LG_PP1_UNKNOWN          "PROXY UNKNOWN\r\n"
+#define LG_PP2_TLV_LEN          3 /* type, length (network order) */
+#define LG_PP2_AUTHORITY        0x02
+#define LG_PP2_SSL              0x20
+#define LG_PP2_SSL_VERSION      0x21 /* sub-TLV of LG_PP2_SSL */
+#define LG_PP2_SSL_HEAD         5    /* client flags, verify (network order) */
+#define LG_PP2_CLIENT_SSL       0x01
+#define LG_PP2_CLIENT_CERT_CONN 0x02
+#define LG_PP2_CLIENT_CERT_SESS 0x04
+#define LG_PP_V4MAP_OFF         12 /* where the IPv4 address starts in ::ffff:a.b.c.d */
 
 /* One end of the connection as the header carries it. */
 typedef struct pp_end {
@@ -88,29 +96,67 @@ static void pp_v2_head(uint8_t *out, uint8_t cmd, uint8_t fam, uint16_t len)
     out[15] = (uint8_t)(len & 0xff);
 }
 
-static size_t pp_v2(const pp_end_t *s, const pp_end_t *d, uint8_t *out)
+/* A TLV's type and length at p; its value (len bytes) goes after them. */
+static uint8_t *pp_tlv(uint8_t *p, uint8_t type, size_t len)
+{
+    p[0] = type;
+    p[1] = (uint8_t)(len >> 8);
+    p[2] = (uint8_t)(len & 0xff);
+    return p + LG_PP2_TLV_LEN;
+}
+
+/* The TLVs `tls` asks for, at p (room: see LG_PPOUT_MAX); returns their end. */
+static uint8_t *pp_v2_tlvs(uint8_t *p, const lg_ppout_tls_t *tls)
+{
+    size_t alen = tls->authority != NULL ? strlen(tls->authority) : 0;
+    size_t vlen = tls->version != NULL ? strlen(tls->version) : 0;
+
+    if (alen > 0 && alen <= LG_PPOUT_AUTHORITY_MAX) {
+        memcpy(pp_tlv(p, LG_PP2_AUTHORITY, alen), tls->authority, alen);
+        p += LG_PP2_TLV_LEN + alen;
+    }
+    if (tls->version == NULL)
+        return p;
+    if (vlen > LG_PPOUT_VERSION_MAX)
+        vlen = 0;
+    p = pp_tlv(p, LG_PP2_SSL, LG_PP2_SSL_HEAD + (vlen > 0 ? LG_PP2_TLV_LEN + vlen : 0));
+    p[0] = (uint8_t)(LG_PP2_CLIENT_SSL | (tls->cert_conn ? LG_PP2_CLIENT_CERT_CONN : 0) |
+                     (tls->cert_sess ? LG_PP2_CLIENT_CERT_SESS : 0));
+    for (int i = 0; i < 4; i++)
+        p[1 + i] = (uint8_t)(tls->verify >> (24 - 8 * i));
+    p += LG_PP2_SSL_HEAD;
+    if (vlen == 0)
+        return p;
+    memcpy(pp_tlv(p, LG_PP2_SSL_VERSION, vlen), tls->version, vlen);
+    return p + LG_PP2_TLV_LEN + vlen;
+}
+
+static size_t pp_v2(const pp_end_t *s, const pp_end_t *d, const lg_ppout_tls_t *tls, uint8_t *out)
 {
     size_t alen = s->family == AF_INET ? 4 : 16;
     uint8_t *p = out + LG_PP2_HDR_LEN;
+    uint8_t *end = p + 2 * alen + 4;
 
-    pp_v2_head(out, LG_PP2_PROXY, s->family == AF_INET ? LG_PP2_TCP4 : LG_PP2_TCP6,
-               (uint16_t)(2 * alen + 4));
     memcpy(p, s->ip, alen);
     memcpy(p + alen, d->ip, alen);
     memcpy(p + 2 * alen, &s->port, 2);
     memcpy(p + 2 * alen + 2, &d->port, 2);
-    return LG_PP2_HDR_LEN + 2 * alen + 4;
+    if (tls != NULL)
+        end = pp_v2_tlvs(end, tls);
+    pp_v2_head(out, LG_PP2_PROXY, s->family == AF_INET ? LG_PP2_TCP4 : LG_PP2_TCP6,
+               (uint16_t)(end - p));
+    return (size_t)(end - out);
 }
 
 size_t lg_ppout_build(lg_ppout_t version, const struct sockaddr *src, const struct sockaddr *dst,
-                      uint8_t *out)
+                      const lg_ppout_tls_t *tls, uint8_t *out)
 {
     pp_end_t s = pp_end(src), d = pp_end(dst);
 
     if (s.family == 0 || d.family == 0 || version == LG_PPOUT_OFF)
         return lg_ppout_local(version, out);
     pp_same_family(&s, &d);
-    return version == LG_PPOUT_V1 ? pp_v1(&s, &d, out) : pp_v2(&s, &d, out);
+    return version == LG_PPOUT_V1 ? pp_v1(&s, &d, out) : pp_v2(&s, &d, tls, out);
 }
 
 size_t lg_ppout_local(lg_ppout_t version, uint8_t *out)

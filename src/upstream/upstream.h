@@ -51,7 +51,7 @@ struct lg_upconn {
     unsigned addr_seq;        /* the address version of its member when it connected */
     unsigned connecting : 1;
     uint8_t pp[LG_PPOUT_MAX]; /* its PROXY header (proxy_protocol), written before the request */
-    uint8_t pp_off, pp_len;   /* pool tls: pp[pp_off..pp_len) still to go in clear (uptls.c) */
+    uint16_t pp_off, pp_len;  /* pool tls: pp[pp_off..pp_len) still to go in clear (uptls.c) */
 };
 
 /* A pool member: a backend written as an address, or one DNS slot of a host name. */

@@ -38,7 +38,7 @@ static int header_flush(lg_upconn_t *u)
         errno = err;
         return LG_ERR;
     }
-    u->pp_off = (uint8_t)(u->pp_off + n);
+    u->pp_off = (uint16_t)(u->pp_off + n);
     return u->pp_off == u->pp_len ? LG_OK : LG_AGAIN;
 }
 

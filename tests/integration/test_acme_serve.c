@@ -140,8 +140,9 @@ Test(acme_serve, reload_keeps_serving_the_placeholder)
     out = s_client(f.secure, "-servername a.test");
     cr_assert(strstr(out, "subject=CN = lifeguard ACME placeholder") != NULL, "%s", out);
     cr_assert(strstr(out, "DNS:a.test, DNS:b.test") != NULL, "%s", out);
-    cr_assert_eq(lg_log_count(lg_proc_log(f.lg) + mark, "a self-signed placeholder serves a.test, "
-                                                        "b.test until a certificate is obtained"),
-                 1, "said again for the new generation");
+    /* said once per master life, not for every generation */
+    cr_assert_eq(lg_log_count(lg_proc_log(f.lg), "a self-signed placeholder serves a.test, "
+                                                 "b.test until a certificate is obtained"),
+                 1, "%s", lg_proc_log(f.lg));
     acme_finish(&f);
 }

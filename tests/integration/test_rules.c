@@ -262,3 +262,50 @@ Test(rules, own_replies_of_the_route, .timeout = 90)
     cr_assert_eq(field_count(out, "Server: lifeguard"), 1, "%s", out);
     lg_fix_finish(&f, "connect() to", "timed out");
 }
+
+/*
+ * A long {uri} on an own reply: with the default limits the X-Uri field (2041 bytes) and the
+ * HSTS after it are both written (a fixed 2 KiB room once left HSTS out); when X-Uri does not
+ * fit limits.max_header_size it is the one left out (logged), and HSTS still comes; over
+ * HTTP/1.1 and HTTP/2.
+ */
+Test(rules, long_uri_never_pushes_a_later_rule_off_an_own_reply, .timeout = 90)
+{
+    static const struct {
+        const char *max_header_size;
+        int x_uri; /* X-Uri written */
+    } limits[] = {{"16k", 1}, {"2k", 0}};
+    static const char *const protos[] = {"--http1.1", "--http2-prior-knowledge"};
+    char uri[1021];
+
+    memset(uri, 'a', sizeof(uri) - 1);
+    memcpy(uri, "/ping?", 6);
+    uri[sizeof(uri) - 1] = '\0';
+    for (size_t l = 0; l < LG_NELEMS(limits); l++) {
+        lg_proc_t *origin = lg_origin_start(NULL);
+        lg_yaml_t *c = lg_yaml_single(origin->port);
+        lg_fix_t f;
+
+        lg_yaml_set(c, "listeners.web.http2", "on");
+        lg_yaml_set(c, "limits.max_header_size", limits[l].max_header_size);
+        lg_yaml_set(c, "listeners.web.routes",
+                    "[{path_prefix: /ping, respond: {body: pong}, response_headers: "
+                    "{add: {X-Uri: '{uri} {uri}'}, set: {Strict-Transport-Security: "
+                    "max-age=63072000}}}]");
+        f = lg_fix_start_conf(origin, c);
+        for (size_t i = 0; i < LG_NELEMS(protos); i++) {
+            char *out = run(lg_fmt("curl -si %s 'http://127.0.0.1:%d%s'", protos[i], f.port, uri));
+            const char *what = lg_fmt("%s %s", limits[l].max_header_size, protos[i]);
+
+            cr_assert_not_null(strstr(out, "\r\n\r\npong"), "%s: %s", what, out);
+            cr_assert_eq(field_count(out, HSTS), 1, "%s: %s", what, out);
+            cr_assert_eq(field_count(out, lg_fmt("X-Uri: %s %s\r\n", uri, uri)), limits[l].x_uri,
+                         "%s: %s", what, out);
+            cr_assert_eq(field_count(out, "X-Uri:"), limits[l].x_uri, "%s: %s", what, out);
+        }
+        cr_assert_eq(lg_log_count(lg_proc_log(f.lg), "header rule X-Uri: its field (2050 bytes) "
+                                                     "does not fit an own reply"),
+                     limits[l].x_uri ? 0 : 2, "%s", lg_proc_log(f.lg));
+        lg_fix_finish(&f, NULL);
+    }
+}

@@ -16,13 +16,19 @@
 
 static const char *const versions[] = {"v1", "v2"};
 
-/* pp_backend.py --tls with the ec certificate: PROXY `version`, then TLS; `tcp`: echo mode. */
+/* pp_backend.py: PROXY `version`, then (`tls`) TLS with the ec certificate; `tcp`: echo mode. */
+static lg_proc_t *pp_backend(const char *version, int tcp, int tls)
+{
+    return lg_server_start(
+        "/usr/bin/python3",
+        lg_fmt("%s/tests/support/pp_backend.py --expect %s%s%s", LG_SOURCE_DIR, version,
+               tcp ? " --tcp" : "",
+               tls ? lg_fmt(" --tls %s %s", lg_test_pki("ec.pem"), lg_test_pki("ec.key")) : ""));
+}
+
 static lg_proc_t *pp_tls_backend(const char *version, int tcp)
 {
-    return lg_server_start("/usr/bin/python3",
-                           lg_fmt("%s/tests/support/pp_backend.py --expect %s%s --tls %s %s",
-                                  LG_SOURCE_DIR, version, tcp ? " --tcp" : "",
-                                  lg_test_pki("ec.pem"), lg_test_pki("ec.key")));
+    return pp_backend(version, tcp, 1);
 }
 
 /* pools.app: the backend on `port`, its certificate verified, `version` headers, checks. */
@@ -109,20 +115,17 @@ Test(uptls_pp, tcp_pool_sends_the_header_then_tls, .timeout = 90)
     }
 }
 
-/* HAProxy listening on `port` with accept-proxy ssl, answering with what it learned. */
-static lg_proc_t *haproxy_backend(int port)
+/* HAProxy on `port` with accept-proxy and `bind_opts`, answering `answer` (a log-format). */
+static lg_proc_t *haproxy_start(int port, const char *bind_opts, const char *answer)
 {
     const char *dir = lg_test_tempdir();
-    char *pem = lg_test_write_file(dir, "ec-combined.pem",
-                                   lg_fmt("%s%s", lg_test_read_file(lg_test_pki("ec.pem"), NULL),
-                                          lg_test_read_file(lg_test_pki("ec.key"), NULL)));
     char *cfg = lg_test_write_file(
         dir, "haproxy.cfg",
         lg_fmt("defaults\n  mode http\n  timeout connect 5s\n  timeout client 10s\n"
-               "  timeout server 10s\nfrontend fe\n  bind 127.0.0.1:%d accept-proxy ssl crt %s\n"
+               "  timeout server 10s\nfrontend fe\n  bind 127.0.0.1:%d accept-proxy%s\n"
                "  http-request return status 200 content-type text/plain "
-               "lf-string \"ci=%%ci:%%cp ssl=%%[ssl_fc] sni=%%[ssl_fc_sni] path=%%[path]\\n\"\n",
-               port, pem));
+               "lf-string \"%s\\n\"\n",
+               port, bind_opts, answer));
     char *sh = lg_test_write_file(
         dir, "haproxy.sh",
         lg_fmt("echo listening 127.0.0.1:%d\nexec " HAPROXY " -db -f %s >/dev/null\n", port, cfg));
@@ -136,6 +139,18 @@ static lg_proc_t *haproxy_backend(int port)
     cr_assert(ok, "haproxy did not listen on %d", port);
     close(fd);
     return hp;
+}
+
+/* HAProxy listening on `port` with accept-proxy ssl, answering with what it learned. */
+static lg_proc_t *haproxy_backend(int port)
+{
+    const char *dir = lg_test_tempdir();
+    char *pem = lg_test_write_file(dir, "ec-combined.pem",
+                                   lg_fmt("%s%s", lg_test_read_file(lg_test_pki("ec.pem"), NULL),
+                                          lg_test_read_file(lg_test_pki("ec.key"), NULL)));
+
+    return haproxy_start(port, lg_fmt(" ssl crt %s", pem),
+                         "ci=%ci:%cp ssl=%[ssl_fc] sni=%[ssl_fc_sni] path=%[path]");
 }
 
 /*
@@ -166,4 +181,141 @@ Test(uptls_pp, haproxy_accept_proxy_ssl_learns_the_client, .timeout = 90)
         lg_client_close(c);
         lg_fix_finish(&f, NULL);
     }
+}
+
+/* ---- v2 TLVs: what the client's TLS was (proxy-protocol.txt 2.2) */
+
+/* The "tlv" line pp_backend logged for the connection named in a response body "conn=N ...". */
+static const char *tlv_line(lg_proc_t *be, const char *body)
+{
+    const char *log = lgt_server_log(be), *at;
+    int conn = 0;
+
+    cr_assert_eq(sscanf(body, "conn=%d ", &conn), 1, "%s", body);
+    at = strstr(log, lg_fmt("tlv %d ", conn));
+    if (at == NULL)
+        return "";
+    return lg_fmt("%.*s", (int)strcspn(at, "\n"), at);
+}
+
+/*
+ * A TLS listener (client_auth optional) in front of a v2 pool: each header carries the server
+ * name the client sent (PP2_TYPE_AUTHORITY) and PP2_TYPE_SSL: the client-TLS flag, the
+ * certificate flags and verify result, the version; HTTP/2 streams the same; a plain listener's
+ * clients get no TLV.
+ */
+Test(uptls_pp, v2_tlvs_tell_the_client_tls, .timeout = 90)
+{
+    static const struct {
+        const char *sni, *cert;
+        int max_version;
+        const char *want;
+    } cases[] = {
+        {NAME, NULL, 0, " authority=" NAME " ssl=0x01/1/TLSv1.3"},
+        {NULL, NULL, TLS1_2_VERSION, " ssl=0x01/1/TLSv1.2"},
+        {NAME, "client", 0, " authority=" NAME " ssl=0x07/0/TLSv1.3"},
+        /* self-signed: presented, not verified (X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT) */
+        {NAME, "rogue", 0, " authority=" NAME " ssl=0x07/18/TLSv1.3"},
+    };
+    lg_proc_t *be = pp_backend("v2", 0, 0);
+    lg_yaml_t *conf = lg_yaml_single(be->port);
+    lg_http_response_t *r;
+    lg_client_t *c;
+    lg_fix_t f;
+    char *out;
+
+    lg_yaml_set(conf, "pools.app.proxy_protocol", "v2");
+    lg_yaml_set(conf, "pools.app.health_check", "{type: none}");
+    lg_yaml_add(conf, "listeners.web.tls.certificates", "{cert: %s, key: %s}",
+                lg_test_pki("ec.pem"), lg_test_pki("ec.key"));
+    lg_yaml_setf(conf, "listeners.web.tls.client_auth", "{ca: %s, verify: optional}",
+                 lg_test_pki("ca.pem"));
+    lg_yaml_set(conf, "listeners.plain.listen", "127.0.0.1:0");
+    lg_yaml_add(conf, "listeners.plain.routes", "{pool: app}");
+    f = lg_fix_start_conf(be, conf);
+    for (size_t i = 0; i < LG_NELEMS(cases); i++) {
+        lg_tls_opts_t o = {.sni = cases[i].sni, .max_version = cases[i].max_version};
+
+        if (cases[i].cert != NULL) {
+            o.cert = lg_test_pki(lg_fmt("%s.pem", cases[i].cert));
+            o.key = lg_test_pki(lg_fmt("%s.key", cases[i].cert));
+        }
+        c = lg_client_connect_tls(f.port, &o);
+        cr_assert_not_null(c, "case %zu: %s", i, lg_client_tls_error());
+        r = lg_client_request(c, "GET", "/", NULL, NULL, 0);
+        lgt_assert_status(r, 200);
+        cr_assert_str_eq(tlv_line(be, r->body),
+                         lg_fmt("tlv %d%s", atoi(r->body + 5), cases[i].want), "case %zu", i);
+        lg_client_close(c);
+    }
+    cr_assert_eq(lg_run_capture(lg_fmt("curl -sk --http2 --resolve " NAME ":%d:127.0.0.1 "
+                                       "https://" NAME ":%d/",
+                                       f.port, f.port),
+                                &out),
+                 0, "%s", out);
+    cr_assert_str_eq(tlv_line(be, out),
+                     lg_fmt("tlv %d authority=" NAME " ssl=0x01/1/TLSv1.3", atoi(out + 5)));
+    c = lg_client_connect(lg_proc_port(f.lg, "plain"));
+    r = lg_client_request(c, "GET", "/", NULL, NULL, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(tlv_line(be, r->body), "", "a plain client's header has no TLV");
+    lg_client_close(c);
+    cr_assert_eq(lg_log_count(lgt_server_log(be), "bad "), 0, "%s", lgt_server_log(be));
+    lg_fix_finish(&f, NULL);
+}
+
+/*
+ * TLS passthrough (a tcp listener routed by SNI): lifeguard read the server name from the
+ * ClientHello, so the header names it; the TLS is the backend's own, so no PP2_TYPE_SSL.
+ */
+Test(uptls_pp, passthrough_sends_the_sni_as_authority, .timeout = 90)
+{
+    lg_proc_t *be = pp_backend("v2", 0, 1);
+    lg_yaml_t *conf = lg_yaml_new();
+    lg_tls_opts_t o = {.sni = NAME, .ca = lg_test_pki("ca.pem")};
+    lg_http_response_t *r;
+    lg_client_t *c;
+    lg_proc_t *lg;
+
+    lg_yaml_set(conf, "listeners.pass.listen", "127.0.0.1:0");
+    lg_yaml_set(conf, "listeners.pass.mode", "tcp");
+    lg_yaml_add(conf, "listeners.pass.routes", "{sni: " NAME ", pool: app}");
+    lg_yaml_setf(conf, "pools.app.backends", "[127.0.0.1:%d]", be->port);
+    lg_yaml_set(conf, "pools.app.proxy_protocol", "v2");
+    lg_yaml_set(conf, "pools.app.health_check", "{type: none}");
+    lg = lg_yaml_start(conf);
+    c = lg_client_connect_tls(lg_proc_port(lg, "pass"), &o);
+    cr_assert_not_null(c, "%s", lg_client_tls_error());
+    r = lg_client_request(c, "GET", "/", NULL, NULL, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(tlv_line(be, r->body), lg_fmt("tlv %d authority=" NAME, atoi(r->body + 5)));
+    lg_client_close(c);
+    cr_assert_eq(lg_log_count(lgt_server_log(be), "bad "), 0, "%s", lgt_server_log(be));
+    lg_lifeguard_finish(lg, NULL);
+    lg_proc_stop(be);
+}
+
+/* HAProxy with accept-proxy reads the authority as `proxy-v2-options authority` sends it. */
+Test(uptls_pp, haproxy_reads_the_authority, .timeout = 90)
+{
+    int hport = lg_test_free_port();
+    lg_proc_t *hp = haproxy_start(hport, "", "authority=%[fc_pp_authority]");
+    lg_yaml_t *conf = lg_yaml_single(hport);
+    lg_tls_opts_t o = {.sni = NAME};
+    lg_http_response_t *r;
+    lg_client_t *c;
+    lg_fix_t f;
+
+    lg_yaml_set(conf, "pools.app.proxy_protocol", "v2");
+    lg_yaml_set(conf, "pools.app.health_check", "{type: none}");
+    lg_yaml_add(conf, "listeners.web.tls.certificates", "{cert: %s, key: %s}",
+                lg_test_pki("ec.pem"), lg_test_pki("ec.key"));
+    f = lg_fix_start_conf(hp, conf);
+    c = lg_client_connect_tls(f.port, &o);
+    cr_assert_not_null(c, "%s", lg_client_tls_error());
+    r = lg_client_request(c, "GET", "/", NULL, NULL, 0);
+    lgt_assert_status(r, 200);
+    cr_assert_str_eq(r->body, "authority=" NAME "\n");
+    lg_client_close(c);
+    lg_fix_finish(&f, NULL);
 }

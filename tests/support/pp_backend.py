@@ -6,8 +6,8 @@ Listens on 127.0.0.1 (port 0) and prints "listening 127.0.0.1:PORT". Every conne
 start with exactly one header of the expected version, parsed strictly (HAProxy's
 proxy-protocol.txt): v1 "PROXY TCP4|TCP6 SRC DST SPORT DPORT" CRLF or "PROXY UNKNOWN" CRLF;
 v2 the 12-byte signature, version 2, command LOCAL (family UNSPEC, no address) or PROXY
-(TCP4/TCP6 STREAM, address block of exactly 12 or 36 bytes: lifeguard sends no TLV). Anything
-else is logged as "bad" on stderr and the connection is closed.
+(TCP4/TCP6 STREAM, an address block of 12 or 36 bytes, then TLVs that fill the rest exactly).
+Anything else is logged as "bad" on stderr and the connection is closed.
 
 --tls: after the header, in clear, the connection is TLS (server side, CERT a PEM leaf and
 chain, KEY its key), as HAProxy's "accept-proxy ssl crt" reads it; a failed handshake is "bad".
@@ -19,7 +19,9 @@ connection from 1, TARGET the request line's); a second PROXY header on a connec
 request (400, close).
 --tcp: the line "conn=N peer=PEER" LF is sent first, then every byte is echoed.
 One line per connection goes to stderr (the harness's log): "conn N PEER", and with --tls
-"tls N VERSION" once its handshake is done.
+"tls N VERSION" once its handshake is done. A v2 header with TLVs adds the line "tlv N" with,
+in their order, " authority=NAME" (PP2_TYPE_AUTHORITY) and " ssl=CLIENT/VERIFY/VERSION"
+(PP2_TYPE_SSL: flags in hex, verify, PP2_SUBTYPE_SSL_VERSION), other types as " TYPE=HEX".
 """
 
 import ipaddress
@@ -87,20 +89,50 @@ def parse_v2(conn):
     if ver_cmd == 0x20:
         if fam != 0 or length != 0:
             raise Bad("LOCAL with an address")
-        return "LOCAL"
+        return "LOCAL", ""
     if ver_cmd != 0x21:
         raise Bad("bad version/command %#x" % ver_cmd)
-    if fam == 0x11 and length == 12:
-        body = recv_exact(conn, 12)
+    if fam == 0x11 and length >= 12:
+        body = recv_exact(conn, length)
         src, dst = ipaddress.IPv4Address(body[0:4]), ipaddress.IPv4Address(body[4:8])
         sport, dport = struct.unpack("!HH", body[8:12])
-    elif fam == 0x21 and length == 36:
-        body = recv_exact(conn, 36)
+        tlvs = body[12:]
+    elif fam == 0x21 and length >= 36:
+        body = recv_exact(conn, length)
         src, dst = ipaddress.IPv6Address(body[0:16]), ipaddress.IPv6Address(body[16:32])
         sport, dport = struct.unpack("!HH", body[32:36])
+        tlvs = body[36:]
     else:
         raise Bad("bad family %#x or length %d" % (fam, length))
-    return "%s:%d>%s:%d" % (src, sport, dst, dport)
+    return "%s:%d>%s:%d" % (src, sport, dst, dport), describe_tlvs(tlvs)
+
+
+def split_tlvs(data):
+    out = []
+    while data:
+        if len(data) < 3 or len(data) - 3 < struct.unpack("!H", data[1:3])[0]:
+            raise Bad("TLV past the header's length")
+        n = struct.unpack("!H", data[1:3])[0]
+        out.append((data[0], data[3:3 + n]))
+        data = data[3 + n:]
+    return out
+
+
+def describe_tlvs(data):
+    text = ""
+    for kind, value in split_tlvs(data):
+        if kind == 0x02:
+            text += " authority=" + value.decode("ascii")
+        elif kind == 0x20:
+            if len(value) < 5:
+                raise Bad("SSL TLV shorter than 5 bytes")
+            client, verify = value[0], struct.unpack("!I", value[1:5])[0]
+            sub = dict(split_tlvs(value[5:]))
+            version = sub.get(0x21, b"-").decode("ascii")
+            text += " ssl=%#04x/%d/%s" % (client, verify, version)
+        else:
+            text += " %#04x=%s" % (kind, value.hex())
+    return text
 
 
 def serve_http(conn, cid, peer):
@@ -152,8 +184,10 @@ def handle(conn, expect, tcp, tls):
         count += 1
         cid = count
     try:
-        peer = parse_v1(conn) if expect == "v1" else parse_v2(conn)
+        peer, tlvs = (parse_v1(conn), "") if expect == "v1" else parse_v2(conn)
         print("conn %d %s" % (cid, peer), file=sys.stderr, flush=True)
+        if tlvs:
+            print("tlv %d%s" % (cid, tlvs), file=sys.stderr, flush=True)
         if tls is not None:
             conn = start_tls(conn, cid, tls)
         (serve_tcp if tcp else serve_http)(conn, cid, peer)

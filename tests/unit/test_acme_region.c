@@ -51,6 +51,26 @@ Test(acme_region, full_region_gives_no_slot)
     cr_assert_eq(lg_acme_cert_slot(n, 1, 1), -1);
 }
 
+/* What a slot serves is said once per sequence: the placeholder (0), then each certificate. */
+Test(acme_region, each_state_of_a_slot_is_said_once)
+{
+    const char *ab[] = {"a.example", "b.example"}, *c[] = {"c.example"};
+    int s, t;
+
+    cr_assert_eq(lg_acme_cert_said(0, 0), 0, "no region: nothing to remember");
+    region();
+    s = lg_acme_cert_slot(ab, 2, 1);
+    t = lg_acme_cert_slot(c, 1, 1);
+    cr_assert_eq(lg_acme_cert_said(s, 0), 0, "the placeholder, first generation");
+    cr_assert_eq(lg_acme_cert_said(s, 0), 1, "the placeholder, after a reload");
+    cr_assert_eq(lg_acme_cert_said(t, 0), 0, "another set of names");
+    cr_assert_eq(lg_acme_cert_said(s, 2), 0, "a certificate was published");
+    cr_assert_eq(lg_acme_cert_said(s, 2), 1);
+    cr_assert_eq(lg_acme_cert_said(s, 4), 0, "then renewed");
+    cr_assert_eq(lg_acme_cert_said(-1, 0), 0);
+    cr_assert_eq(lg_acme_cert_said(LG_ACME_CERT_SLOTS, 0), 0);
+}
+
 Test(acme_region, publication_is_read_in_a_forked_process)
 {
     const char *n[] = {"a.example"};

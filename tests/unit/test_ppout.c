@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "core/lg.h"
+#include "core/proxyproto.h"
 #include "lg_test.h"
 #include "upstream/ppout.h"
 
@@ -81,7 +82,8 @@ Test(ppout, exact_bytes)
         struct sockaddr_storage s = addr(cases[i].src, cases[i].sport);
         struct sockaddr_storage d = addr(cases[i].dst, cases[i].dport);
         uint8_t out[LG_PPOUT_MAX];
-        size_t n = lg_ppout_build(cases[i].v, (struct sockaddr *)&s, (struct sockaddr *)&d, out);
+        size_t n =
+            lg_ppout_build(cases[i].v, (struct sockaddr *)&s, (struct sockaddr *)&d, NULL, out);
 
         cr_assert_eq(n, cases[i].len, "case %zu: length %zu", i, n);
         cr_assert(memcmp(out, cases[i].want, n) == 0, "case %zu: %.*s", i, (int)n, out);
@@ -101,8 +103,95 @@ Test(ppout, local_header_for_own_connections)
     cr_assert_eq(lg_ppout_local(LG_PPOUT_OFF, out), 0);
     /* an end that is not an IP address: the receiver keeps the connection's own addresses */
     cr_assert_eq(
-        lg_ppout_build(LG_PPOUT_V1, (struct sockaddr *)&s, (struct sockaddr *)&unix_end, out), 15);
+        lg_ppout_build(LG_PPOUT_V1, (struct sockaddr *)&s, (struct sockaddr *)&unix_end, NULL, out),
+        15);
     cr_assert(memcmp(out, "PROXY UNKNOWN\r\n", 15) == 0);
+}
+
+#define V4_PROXY(len) SIG "\x21\x11\x00" len "\xc0\x00\x02\x07\x7f\x00\x00\x01\xc8\x22\x1f\x90"
+
+/*
+ * v2 TLVs (proxy-protocol.txt 2.2): PP2_TYPE_AUTHORITY (0x02) with the client's server name,
+ * PP2_TYPE_SSL (0x20: client flags, verify, PP2_SUBTYPE_SSL_VERSION 0x21) when lifeguard
+ * terminated its TLS; none in v1. Every header is read back by lifeguard's own PROXY parser,
+ * which skips the TLVs and finds the same client.
+ */
+Test(ppout, v2_tlvs_name_the_server_and_the_tls)
+{
+    static const char long_name[LG_PPOUT_AUTHORITY_MAX + 2] = {[0 ... LG_PPOUT_AUTHORITY_MAX] =
+                                                                   'a'};
+    static const struct {
+        lg_ppout_t v;
+        lg_ppout_tls_t tls;
+        const char *want;
+        size_t len;
+    } cases[] = {
+        /* passthrough by SNI: the name only */
+        {LG_PPOUT_V2,
+         {.authority = "a.example"},
+         V4_PROXY("\x18") "\x02\x00\x09"
+                          "a.example",
+         40},
+        /* passthrough without SNI: nothing */
+        {LG_PPOUT_V2, {.authority = ""}, V4_PROXY("\x0c"), 28},
+        /* TLS terminated, no client certificate: verify non-zero */
+        {LG_PPOUT_V2,
+         {.authority = "a.example", .version = "TLSv1.3", .verify = 1},
+         V4_PROXY("\x2a") "\x02\x00\x09"
+                          "a.example"
+                          "\x20\x00\x0f\x01\x00\x00\x00\x01\x21\x00\x07TLSv1.3",
+         58},
+        /* TLS without SNI, a client certificate verified on this connection */
+        {LG_PPOUT_V2,
+         {.version = "TLSv1.2", .cert_conn = 1, .cert_sess = 1, .verify = 0},
+         V4_PROXY("\x1e") "\x20\x00\x0f\x07\x00\x00\x00\x00\x21\x00\x07TLSv1.2",
+         46},
+        /* a name longer than any SNI is left out */
+        {LG_PPOUT_V2, {.authority = long_name}, V4_PROXY("\x0c"), 28},
+        {LG_PPOUT_V1,
+         {.authority = "a.example", .version = "TLSv1.3"},
+         "PROXY TCP4 192.0.2.7 127.0.0.1 51234 8080\r\n",
+         43},
+    };
+    struct sockaddr_storage s = addr("192.0.2.7", 51234), d = addr("127.0.0.1", 8080);
+
+    for (size_t i = 0; i < LG_NELEMS(cases); i++) {
+        uint8_t out[LG_PPOUT_MAX];
+        size_t n = lg_ppout_build(cases[i].v, (struct sockaddr *)&s, (struct sockaddr *)&d,
+                                  &cases[i].tls, out),
+               hlen = 0;
+        lg_pp_t pp;
+        const char *why = NULL;
+
+        cr_assert_eq(n, cases[i].len, "case %zu: length %zu", i, n);
+        cr_assert(memcmp(out, cases[i].want, n) == 0, "case %zu", i);
+        cr_assert_eq(lg_pp_parse(out, n, &pp, &hlen, &why), LG_OK, "case %zu: %s", i, why);
+        cr_assert_eq(hlen, n, "case %zu", i);
+        cr_assert(pp.has_src && pp.src.in4.sin_port == htons(51234), "case %zu", i);
+        cr_assert_eq(pp.src.in4.sin_addr.s_addr, htonl(0xc0000207), "case %zu", i);
+    }
+}
+
+/* The longest header fits LG_PPOUT_MAX: two IPv6 ends, a 255-byte name, a TLS version. */
+Test(ppout, longest_v2_header_fits)
+{
+    char name[LG_PPOUT_AUTHORITY_MAX + 1];
+    lg_ppout_tls_t tls = {.authority = name, .version = "TLSv1.3-padded!"};
+    struct sockaddr_storage s = addr("2001:db8::7", 1), d = addr("2001:db8::8", 2);
+    uint8_t out[LG_PPOUT_MAX + 1];
+    size_t hlen = 0;
+    lg_pp_t pp;
+    const char *why = NULL;
+
+    memset(name, 'n', LG_PPOUT_AUTHORITY_MAX);
+    name[LG_PPOUT_AUTHORITY_MAX] = '\0';
+    out[LG_PPOUT_MAX] = 0xa5;
+    cr_assert_eq(
+        lg_ppout_build(LG_PPOUT_V2, (struct sockaddr *)&s, (struct sockaddr *)&d, &tls, out),
+        LG_PPOUT_MAX);
+    cr_assert_eq(out[LG_PPOUT_MAX], 0xa5);
+    cr_assert_eq(lg_pp_parse(out, LG_PPOUT_MAX, &pp, &hlen, &why), LG_OK, "%s", why);
+    cr_assert_eq(hlen, LG_PPOUT_MAX);
 }
 
 /* A pool `app` (keys at line 8, column 5) with `keys` before its backends. */

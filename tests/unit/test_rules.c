@@ -378,3 +378,38 @@ Test(rules_heads, http2_fields)
     }
     cr_assert_eq(n, LG_NELEMS(want));
 }
+
+/*
+ * Own replies (lg_hdr_rules_fit): fields that fit `room` are all written, in file order; when
+ * they do not, the longest go first (the later of two alike), never a shorter later one.
+ */
+Test(rules_heads, own_reply_fields_fit_longest_left_out)
+{
+    /* lines: A 5+4+18 = 27, B 5+4+1 = 10, C 5+4+6 = 15, D 5+4+18 = 27 (values 18, 1, 6, 18) */
+    const lg_hdr_rules_t *r =
+        load_route("{remove: [x]}", "{set: {X-AAA: '{uri}{uri}{uri}', X-BBB: b, X-CCC: '{uri}'}, "
+                                    "add: {X-DDD: '{uri}{uri}{uri}'}, remove: [Server]}")
+            ->response_headers;
+    static const struct {
+        size_t room, nf;
+        const char *want; /* the fields' names' last letters, in order */
+    } cases[] = {
+        {79, 8, "ABCD"}, {1000, 8, "ABCD"}, {78, 8, "ABC"}, {52, 8, "ABC"},
+        {51, 8, "BC"},   {25, 8, "BC"},     {24, 8, "B"},   {10, 8, "B"},
+        {9, 8, ""},      {0, 8, ""},        {79, 2, "AB"},
+    };
+
+    for (size_t i = 0; i < LG_NELEMS(cases); i++) {
+        lg_rule_field_t f[8];
+        size_t nf = cases[i].nf;
+        char *vals_out = lg_hdr_rules_fit(r, &vals, cases[i].room, f, &nf), got[8] = "";
+
+        cr_assert_not_null(vals_out);
+        for (size_t k = 0; k < nf; k++) {
+            got[k] = f[k].rule->name.p[4];
+            cr_assert_eq(f[k].value.len, got[k] == 'B' ? 1 : got[k] == 'C' ? 6 : 18);
+        }
+        cr_assert_str_eq(got, cases[i].want, "room %zu", cases[i].room);
+        free(vals_out);
+    }
+}
