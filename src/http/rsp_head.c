@@ -11,7 +11,9 @@
 /*
  * `HTTP/1.x SP 3DIGIT [SP reason]`, the reason without control characters but HTAB: llhttp 8.1
  * ends a status line at a CR followed by any byte, where this scan (and many clients) reads on
- * to the LF, so the two would disagree about which lines are headers.
+ * to the LF, so the two would disagree about which lines are headers. The status is 100 to 599
+ * (RFC 9110 15: others are invalid): llhttp takes `000` or `099`, which one client reads as a
+ * final response, another as an interim one, another as an error.
  */
 static int status_line_valid(const char *head, lg_span_t rest)
 {
@@ -20,7 +22,7 @@ static int status_line_valid(const char *head, lg_span_t rest)
     if (rest.p - head != LG_VERSION_LEN + 1 || memcmp(head, "HTTP/1.", 7) != 0 ||
         !isdigit((unsigned char)head[7]))
         return 0;
-    if (rest.len < 3 || !isdigit((unsigned char)rest.p[0]) || !isdigit((unsigned char)rest.p[1]) ||
+    if (rest.len < 3 || rest.p[0] < '1' || rest.p[0] > '5' || !isdigit((unsigned char)rest.p[1]) ||
         !isdigit((unsigned char)rest.p[2]))
         return 0;
     return (rest.len == 3 || rest.p[3] == ' ') && lg_field_value_valid(reason);
