@@ -433,8 +433,12 @@ size_t lg_req_head_build(const lg_req_head_t *rq, const lg_req_build_t *b, char 
             if (!rq->absolute && set.len == 0)
                 put(&o, h.line, h.line_len);
             break;
-        case LG_H_OTHER:
         case LG_H_REQUEST_ID:
+            /* the id lifeguard logs: `Connection: X-Request-Id` must not take it from the backend
+             * (nor make lifeguard add none), so it is never hop-by-hop, as Host */
+            put(&o, h.line, h.line_len);
+            break;
+        case LG_H_OTHER:
             if (!lg_named_by_connection(&rq->conn, h.name) && !rules_drop(b->rules, h.name))
                 put(&o, h.line, h.line_len);
             break;
