@@ -126,6 +126,18 @@ int lg_rsp_upgrade_agreed(const lg_rsp_head_t *rs, const char *req, size_t req_l
     return named;
 }
 
+/*
+ * A 1xx or a 204 has no content, and RFC 9110 8.6 forbids it a Content-Length: HTTP/2 clients
+ * (nghttp2, curl) reset the stream over one (even `Content-Length: 0` in a 103), and HTTP/1.1
+ * clients that honour it wait for a body that never comes. So it is never passed on.
+ */
+static int length_forbidden(const lg_rsp_head_t *rs)
+{
+    const char *s = rs->status_rest.p;
+
+    return s[0] == '1' || (s[0] == '2' && s[1] == '0' && s[2] == '4');
+}
+
 /* Fields that concern one connection only, never passed on as they came (RFC 9110 7.6.1). */
 static int hop_by_hop(const lg_rsp_head_t *rs, lg_hdr_kind_t kind, lg_span_t name)
 {
@@ -139,7 +151,7 @@ static int hop_by_hop(const lg_rsp_head_t *rs, lg_hdr_kind_t kind, lg_span_t nam
     case LG_H_UPGRADE:
         return 1;
     case LG_H_CONTENT_LENGTH:
-        return 0;
+        return length_forbidden(rs);
     default:
         return lg_named_by_connection(&rs->conn, name);
     }

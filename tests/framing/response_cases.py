@@ -53,6 +53,12 @@ VALID = [
       rsp(OK_HEAD, "Content-Length: 2", body=b"hi"), Resp(200, b"hi")),
     R("two_interim_then_final", rsp("HTTP/1.1 100 Continue") + rsp("HTTP/1.1 102 Processing") +
       rsp(OK_HEAD, "Content-Length: 2", body=b"hi"), Resp(200, b"hi")),
+    R("interim_with_length", rsp("HTTP/1.1 100 Continue", "Content-Length: 5") +
+      rsp(OK_HEAD, "Content-Length: 2", body=b"hi"), Resp(200, b"hi"),
+      never=[b"Content-Length: 5"], note="RFC 9110 8.6: no Content-Length in a 1xx"),
+    R("no_content_length_zero", rsp("HTTP/1.1 204 No Content", "Content-Length: 0"),
+      Resp(204, b"", {"content-length": None}), reuse=True,
+      note="RFC 9110 8.6: a 204 has no Content-Length (HTTP/2 clients reset the stream)"),
     R("status_404", rsp("HTTP/1.1 404 Not Found", "Content-Length: 2", body=b"no"),
       Resp(404, b"no")),
     R("no_content", rsp("HTTP/1.1 204 No Content"), Resp(204, b""), reuse=True),
