@@ -147,6 +147,22 @@ static void head_cookies(const h2_stream_t *st, h2_out_t *o)
         put_str(o, "\r\n");
 }
 
+/*
+ * A method llhttp 8 takes on an HTTP/1.1 request line (but PRI, the HTTP/2 preface's), so that a
+ * request gets the same answer over both protocols: nghttp2 lets any token through, `get` or
+ * `FOO`, which HTTP/1.1 clients get a 400 for. A backend that reads methods without regard to
+ * case would take `head` for HEAD and send no body where lifeguard waits for one.
+ */
+static int method_known(const char *p, size_t len)
+{
+#define LG_H2_METHOD(num, name, string)                                                            \
+    if ((num) != HTTP_PRI && span_is(p, len, #string))                                             \
+        return 1;
+    HTTP_METHOD_MAP(LG_H2_METHOD)
+#undef LG_H2_METHOD
+    return 0;
+}
+
 /* The request's HTTP/1.1 head into st->req; 0 or the status to answer with. */
 static int head_build(h2_stream_t *st)
 {
@@ -156,6 +172,8 @@ static int head_build(h2_stream_t *st)
 
     if (hb == NULL || ps[H2_METHOD].len == 0 || ps[H2_PATH].len == 0)
         return 400; /* cannot happen: nghttp2 lets only CONNECT through without :path */
+    if (!method_known(hb->data + ps[H2_METHOD].off, ps[H2_METHOD].len))
+        return 400;
     if ((st->req = lg_buf_get()) == NULL)
         return 503;
     o = (h2_out_t){st->req->data, st->req->data + lg_buf_size(), 0};

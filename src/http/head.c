@@ -433,8 +433,14 @@ size_t lg_req_head_build(const lg_req_head_t *rq, const lg_req_build_t *b, char 
             if (!rq->absolute && set.len == 0)
                 put(&o, h.line, h.line_len);
             break;
-        case LG_H_OTHER:
         case LG_H_REQUEST_ID:
+            /* Only the id lifeguard logs (the first that is not empty; with none, lifeguard's
+             * own goes below): a second one would let the backend log another. And never
+             * hop-by-hop, as Host: `Connection: X-Request-Id` would leave the backend none. */
+            if (rq->request_id.len != 0 && h.value.p == rq->request_id.p)
+                put(&o, h.line, h.line_len);
+            break;
+        case LG_H_OTHER:
             if (!lg_named_by_connection(&rq->conn, h.name) && !rules_drop(b->rules, h.name))
                 put(&o, h.line, h.line_len);
             break;

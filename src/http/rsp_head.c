@@ -11,7 +11,9 @@
 /*
  * `HTTP/1.x SP 3DIGIT [SP reason]`, the reason without control characters but HTAB: llhttp 8.1
  * ends a status line at a CR followed by any byte, where this scan (and many clients) reads on
- * to the LF, so the two would disagree about which lines are headers.
+ * to the LF, so the two would disagree about which lines are headers. The status is 100 to 599
+ * (RFC 9110 15: others are invalid): llhttp takes `000` or `099`, which one client reads as a
+ * final response, another as an interim one, another as an error.
  */
 static int status_line_valid(const char *head, lg_span_t rest)
 {
@@ -20,7 +22,7 @@ static int status_line_valid(const char *head, lg_span_t rest)
     if (rest.p - head != LG_VERSION_LEN + 1 || memcmp(head, "HTTP/1.", 7) != 0 ||
         !isdigit((unsigned char)head[7]))
         return 0;
-    if (rest.len < 3 || !isdigit((unsigned char)rest.p[0]) || !isdigit((unsigned char)rest.p[1]) ||
+    if (rest.len < 3 || rest.p[0] < '1' || rest.p[0] > '5' || !isdigit((unsigned char)rest.p[1]) ||
         !isdigit((unsigned char)rest.p[2]))
         return 0;
     return (rest.len == 3 || rest.p[3] == ' ') && lg_field_value_valid(reason);
@@ -124,6 +126,18 @@ int lg_rsp_upgrade_agreed(const lg_rsp_head_t *rs, const char *req, size_t req_l
     return named;
 }
 
+/*
+ * A 1xx or a 204 has no content, and RFC 9110 8.6 forbids it a Content-Length: HTTP/2 clients
+ * (nghttp2, curl) reset the stream over one (even `Content-Length: 0` in a 103), and HTTP/1.1
+ * clients that honour it wait for a body that never comes. So it is never passed on.
+ */
+static int length_forbidden(const lg_rsp_head_t *rs)
+{
+    const char *s = rs->status_rest.p;
+
+    return s[0] == '1' || (s[0] == '2' && s[1] == '0' && s[2] == '4');
+}
+
 /* Fields that concern one connection only, never passed on as they came (RFC 9110 7.6.1). */
 static int hop_by_hop(const lg_rsp_head_t *rs, lg_hdr_kind_t kind, lg_span_t name)
 {
@@ -137,7 +151,7 @@ static int hop_by_hop(const lg_rsp_head_t *rs, lg_hdr_kind_t kind, lg_span_t nam
     case LG_H_UPGRADE:
         return 1;
     case LG_H_CONTENT_LENGTH:
-        return 0;
+        return length_forbidden(rs);
     default:
         return lg_named_by_connection(&rs->conn, name);
     }

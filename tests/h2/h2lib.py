@@ -432,6 +432,7 @@ class Proxy:
         self.app = Origin(binary(), "app")
         self.rr = Origin(binary(), "rr")
         self.lg = None
+        self.status = None  # before anything can fail: stop() ends the origins then
         try:
             self.lg = harness.Lifeguard(binary(), config(pki, self.app.port, self.rr.port,
                                                          timeouts, limits))
@@ -444,7 +445,6 @@ class Proxy:
         self.targets = {"h2c": Target(self.lg.port),
                         "tls": Target(self.lg.wait_port("listener secure: listening on"), ctx,
                                       "https", "secure")}
-        self.status = None
 
     def worker(self):
         workers = self.lg.workers()

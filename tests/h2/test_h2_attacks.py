@@ -8,6 +8,7 @@ client and an operator see it (docs/security.md; the contract of issue 15):
   SETTINGS / PING flood    (the client does not read) closed; memory bounded
   empty DATA flood         GOAWAY ENHANCE_YOUR_CALM
   connection-specific      RST_STREAM PROTOCOL_ERROR; the backend sees nothing
+  unknown methods          400 as over HTTP/1.1 (get, FOO, PRI); the backend sees nothing
   stream id reused         never served twice, also after the connection was quiet
   zero window forever      the stream reset after timeouts.upstream_response; memory bounded
   body never sent          408 after timeouts.client_body
@@ -328,6 +329,21 @@ class Attacks(H2Case):
         self.assertEqual(c.response(c.request(path="/", extra=[("te", "trailers")])),
                          (200, b"app\n"))
         self.assertEqual(self.proxy.app.stats()["requests"] - before, 1)
+
+
+    def test_methods_http11_refuses(self):
+        """A :method llhttp refuses on an HTTP/1.1 request line gets the same 400 (nghttp2 takes
+        any token); the origin gets none of them. Known methods pass on the same connection."""
+        before = self.proxy.app.stats()["requests"]
+        c = self.client()
+        c.server_settings()
+        for method in ("get", "head", "FOO", "PRI", "G" * 200):
+            with self.subTest(method=method[:10]):
+                self.assertEqual(c.response(c.request(method, "/"))[0], 400)
+        self.assertEqual(self.proxy.app.stats()["requests"], before)
+        for method in ("PATCH", "PROPFIND", "M-SEARCH"):
+            self.assertEqual(c.response(c.request(method, "/")), (200, b"app\n"))
+        self.assertEqual(self.proxy.app.stats()["requests"] - before, 3)
 
 
 class Floods(H2Case):

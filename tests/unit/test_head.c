@@ -422,6 +422,11 @@ Test(head, response_rules)
         "HTTP/1.1 20 OK\r\n\r\n",
         "HTTP/1.1 200OK\r\n\r\n",
         "HTTP/2.0 200 OK\r\n\r\n",
+        /* RFC 9110 15: a status outside 100..599 is invalid */
+        "HTTP/1.1 000 X\r\n\r\n",
+        "HTTP/1.1 099 X\r\n\r\n",
+        "HTTP/1.1 600 X\r\n\r\n",
+        "HTTP/1.1 999 X\r\n\r\n",
     };
     static const char rsp[] = "HTTP/1.1 200 OK\r\nHTTP2-Settings: AAAA\r\nContent-Length: "
                               "9223372036854775807\r\n\r\n";
