@@ -156,7 +156,7 @@ static void head_cookies(const h2_stream_t *st, h2_out_t *o)
 static int method_known(const char *p, size_t len)
 {
 #define LG_H2_METHOD(num, name, string)                                                            \
-    if ((num) != HTTP_PRI && span_is(p, len, #string))                                             \
+    if ((num) != HTTP_PRI && lg_span_is((lg_span_t){p, len}, #string))                             \
         return 1;
     HTTP_METHOD_MAP(LG_H2_METHOD)
 #undef LG_H2_METHOD
