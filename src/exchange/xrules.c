@@ -96,7 +96,10 @@ void lg_x_reply_rules(const lg_exchange_t *x, lg_reply_msg_t *m)
     lg_rule_vals_t vals;
     const lg_hdr_rules_t *r = lg_x_rsp_rules(x, &vals);
     lg_rule_field_t f[LG_REPLY_FIELDS_MAX];
-    size_t n = 0, used, limit = x->w->conf->limits.max_header_size;
+    /* the head goes into one buffer beside the body (HTTP/1.1): it fits there too */
+    size_t n = 0, used,
+           limit = LG_MIN(x->w->conf->limits.max_header_size,
+                          lg_buf_size() - LG_MIN(m->body.len, lg_buf_size()));
 
     if (r == NULL)
         return;

@@ -191,7 +191,7 @@ void lg_h2_stream_free(h2_stream_t *st)
     if (st->ready)
         ready_unlink(st);
     if (st->started && !st->ended)
-        lg_h2_active(h, -1); /* cancelled: the exchange's upstream connection closes */
+        lg_h2_active(h, -1); /* cancelled: the upstream side closes, or lingers (exchange.c) */
     lg_exchange_release(&st->x);
     if (st->rin != NULL) /* DATA nobody will read: the connection's window gets it back */
         nghttp2_session_consume_connection(h->ng, st->rin->last - st->rin->pos);

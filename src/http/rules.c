@@ -214,10 +214,9 @@ static size_t rules_cut(const lg_hdr_rules_t *r, const lg_rule_vals_t *vals, siz
                 top_len = len;
             }
         }
-        lg_log(LG_LOG_INFO,
-               "header rule %.*s: its field (%zu bytes) does not fit an own reply within "
-               "limits.max_header_size, it is left out",
-               (int)r->v[top].name.len, r->v[top].name.p, top_len);
+        lg_debug("header rule %.*s: its field (%zu bytes) does not fit an own reply within "
+                 "limits.max_header_size, it is left out",
+                 (int)r->v[top].name.len, r->v[top].name.p, top_len);
         total -= top_len;
         *cut_len = top_len;
         *cut_i = top;

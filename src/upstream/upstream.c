@@ -350,8 +350,7 @@ static void linger_event(lg_io_t *io, uint32_t ev)
     lg_stream_events(&u->s, ev);
     if (u->s.sock.flags & (LG_SOCK_HUP | LG_SOCK_ERR))
         linger_end(u, "the connection of a client that left closed");
-    else if ((u->s.sock.flags & LG_SOCK_RD) &&
-             (lg_stream_read(&u->s, &byte, 1) >= 0 || errno != EAGAIN))
+    else if ((u->s.sock.flags & LG_SOCK_RD) && lg_stream_read(&u->s, &byte, 1) != LG_AGAIN)
         linger_end(u, "the backend answered a client that left"); /* a TLS ticket is no answer */
 }
 

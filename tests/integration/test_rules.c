@@ -288,6 +288,7 @@ Test(rules, long_uri_never_pushes_a_later_rule_off_an_own_reply, .timeout = 90)
 
         lg_yaml_set(c, "listeners.web.http2", "on");
         lg_yaml_set(c, "limits.max_header_size", limits[l].max_header_size);
+        lg_yaml_set(c, "log.level", "debug"); /* a client can make the line: it is a debug one */
         lg_yaml_set(c, "listeners.web.routes",
                     "[{path_prefix: /ping, respond: {body: pong}, response_headers: "
                     "{add: {X-Uri: '{uri} {uri}'}, set: {Strict-Transport-Security: "
@@ -308,4 +309,44 @@ Test(rules, long_uri_never_pushes_a_later_rule_off_an_own_reply, .timeout = 90)
                      limits[l].x_uri ? 0 : 2, "%s", lg_proc_log(f.lg));
         lg_fix_finish(&f, NULL);
     }
+}
+
+/*
+ * The head of an own HTTP/1.1 reply goes into one buffer beside its body: rule fields as long
+ * as limits.max_header_size allows (five {uri} of 3,400 bytes: {uri} is kept up to 4 KiB for
+ * response rules), next to a respond body of 8,000 bytes, must still leave room for that body
+ * (they once made the reply too big to write: the client got no answer at all).
+ */
+Test(rules, long_rule_fields_leave_room_for_the_respond_body, .timeout = 60)
+{
+    lg_proc_t *origin = lg_origin_start(NULL);
+    lg_yaml_t *c = lg_yaml_single(origin->port);
+    char body[8001], uri[3401];
+    char *out;
+    lg_fix_t f;
+
+    memset(body, 'b', sizeof(body) - 1);
+    body[sizeof(body) - 1] = '\0';
+    memset(uri, 'a', sizeof(uri) - 1);
+    memcpy(uri, "/ping?", 6);
+    uri[sizeof(uri) - 1] = '\0';
+    lg_yaml_set(c, "limits.max_header_size", "17k");
+    lg_yaml_setf(
+        c, "listeners.web.routes",
+        "[{path_prefix: /ping, respond: {body: %s}, response_headers: {add: {X-A: '{uri}', "
+        "X-B: '{uri}', X-C: '{uri}', X-D: '{uri}', X-E: '{uri}'}, "
+        "set: {Strict-Transport-Security: max-age=63072000}}}]",
+        body);
+    f = lg_fix_start_conf(origin, c);
+    out = run(lg_fmt("curl -si --http1.1 'http://127.0.0.1:%d%s'", f.port, uri));
+    cr_assert_not_null(strstr(out, "HTTP/1.1 200"), "%.300s", out);
+    cr_assert_not_null(strstr(out, lg_fmt("\r\n\r\n%s", body)), "the body is missing");
+    cr_assert_eq(field_count(out, HSTS), 1, "%.300s", out);
+    cr_assert_eq(field_count(out, lg_fmt("X-A: %s\r\n", uri)) +
+                     field_count(out, lg_fmt("X-B: %s\r\n", uri)) +
+                     field_count(out, lg_fmt("X-C: %s\r\n", uri)) +
+                     field_count(out, lg_fmt("X-D: %s\r\n", uri)) +
+                     field_count(out, lg_fmt("X-E: %s\r\n", uri)),
+                 4, "one {uri} field is left out, the others written");
+    lg_fix_finish(&f, NULL);
 }
