@@ -290,6 +290,11 @@ static int pick_first(lg_exchange_t *x, size_t pool)
         x->slot = 1;
         return LG_OK;
     }
+    return lg_x_unpicked(x);
+}
+
+int lg_x_unpicked(lg_exchange_t *x)
+{
     if (lg_upstream_usable(x->pool))
         return LG_AGAIN;
     lg_log(LG_LOG_ERR, "no backend of pool %s is up", x->pool->conf->name);

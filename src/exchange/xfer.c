@@ -156,7 +156,7 @@ static void upstream_event(lg_io_t *io, uint32_t ev)
 /*
  * A connection to x->be. The master may take the picked member's address between the pick and
  * the connect (DNS dropped it): that member was never tried, so another is picked in its place
- * without spending a retry. NULL with errno EDESTADDRREQ when no other member is left.
+ * without spending a retry. NULL with x->be NULL (no slot held) when none could be picked.
  */
 static lg_upconn_t *upconn(lg_exchange_t *x, int *reused)
 {
@@ -165,14 +165,12 @@ static lg_upconn_t *upconn(lg_exchange_t *x, int *reused)
     for (size_t i = 0; u == NULL && errno == EDESTADDRREQ && i < x->pool->nbackends; i++) {
         lg_backend_t *next = lg_x_pick(x, x->be, " (the one picked has lost its address)");
 
-        if (next == x->be)
-            lg_backend_release(next);
-        if (next == NULL || next == x->be) {
-            errno = EDESTADDRREQ;
-            return NULL;
-        }
         lg_backend_release(x->be); /* the slot of `next` is held already */
         x->be = next;
+        if (next == NULL) {
+            x->slot = 0;
+            return NULL;
+        }
         u = lg_upconn_get(x->be, x, upstream_event, reused);
     }
     return u;
@@ -183,10 +181,9 @@ void lg_x_connect(lg_exchange_t *x)
     int reused;
     lg_upconn_t *u = upconn(x, &reused);
 
-    if (u == NULL && errno == EDESTADDRREQ) {
-        lg_log(LG_LOG_ERR, "pool %s: no backend has an address any more", x->pool->conf->name);
-        lg_x_why(x, LG_XWHY_CONNECT);
-        lg_x_end(x, x->tunnel ? LG_XEND_CLOSE : LG_XEND_REPLY, 503);
+    if (u == NULL && x->be == NULL) { /* the others are full, or none is up */
+        if (lg_x_unpicked(x) == LG_AGAIN)
+            lg_x_wait(x);
         return;
     }
     if (u == NULL) {

@@ -88,6 +88,11 @@ lg_backend_t *lg_x_pick(lg_exchange_t *x, const lg_backend_t *avoid, const char 
  * goes on by lg_x_connect once dispatched, or ends with 503 (queue full, queue.timeout).
  */
 void lg_x_wait(lg_exchange_t *x);
+/*
+ * No member of x->pool could be picked: LG_AGAIN when some are usable but full (the request
+ * must wait: lg_x_wait), else LG_ERR, ended with 503 (none is up).
+ */
+int lg_x_unpicked(lg_exchange_t *x);
 
 /*
  * The backend failed before a response reached the client: retry on a fresh connection or
