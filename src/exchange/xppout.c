@@ -12,20 +12,26 @@
 
 #include "core/log.h"
 #include "http/diag.h"
+#include "tls/clienthello.h"
 
 /*
  * The client's TLS as the v2 header's TLVs tell it: the server name it asked for (lifeguard's
  * TLS, or the ClientHello a passthrough route read) and, when lifeguard terminated its TLS, the
  * version and what became of its certificate (verify: 0 only for one presented and verified).
+ * A name is passed on as the passthrough reader gives it: checked, lower case, without a
+ * trailing dot (`name`, LG_HELLO_NAME_MAX + 1 bytes); OpenSSL takes any bytes but NUL.
  */
-static void pp_tls(const lg_exchange_t *x, lg_ppout_tls_t *t)
+static void pp_tls(const lg_exchange_t *x, lg_ppout_tls_t *t, char *name)
 {
+    const char *sni;
     X509 *peer;
 
     t->authority = x->sni;
     if (x->tls == NULL)
         return;
-    t->authority = SSL_get_servername(x->tls, TLSEXT_NAMETYPE_host_name);
+    sni = SSL_get_servername(x->tls, TLSEXT_NAMETYPE_host_name);
+    if (sni != NULL && lg_hello_host((const uint8_t *)sni, strlen(sni), name) == LG_HELLO_SNI)
+        t->authority = name;
     t->version = SSL_get_version(x->tls);
     peer = SSL_get0_peer_certificate(x->tls);
     t->cert_sess = peer != NULL;
@@ -46,6 +52,7 @@ int lg_x_proxy_header(lg_exchange_t *x)
     socklen_t len = sizeof(own);
     const struct sockaddr *local = x->local;
     lg_ppout_tls_t tls = {0};
+    char name[LG_HELLO_NAME_MAX + 1];
     size_t n;
     char ctx[LG_DIAG_MAX];
     int err;
@@ -58,7 +65,7 @@ int lg_x_proxy_header(lg_exchange_t *x)
     }
     if (local == NULL)
         local = (const struct sockaddr *)&own;
-    pp_tls(x, &tls);
+    pp_tls(x, &tls, name);
     n = lg_ppout_build(x->pool->conf->proxy_protocol, x->peer, local, &tls, x->u->pp);
     if (x->pool->conf->tls != NULL) {
         x->u->pp_len = (uint16_t)n;

@@ -57,15 +57,11 @@ static int skip(cur_t *c, size_t k)
     return 0;
 }
 
-/* The host name of a server_name extension's data: exactly one host_name entry. */
-static lg_hello_result_t server_name(cur_t data, char *name)
+lg_hello_result_t lg_hello_host(const uint8_t *p, size_t len, char *name)
 {
-    cur_t list, host;
+    cur_t host = {p, len};
     size_t i, n;
 
-    if (get_vec(&data, 2, &list) != 0 || data.n != 0 || get_uint(&list, 1) != NAME_HOST ||
-        get_vec(&list, 2, &host) != 0 || list.n != 0)
-        return LG_HELLO_BAD;
     n = host.n;
     if (n > 0 && host.p[n - 1] == '.')
         n--; /* "example.com." names example.com; "." alone names nothing */
@@ -85,6 +81,17 @@ static lg_hello_result_t server_name(cur_t data, char *name)
     }
     name[n] = '\0';
     return LG_HELLO_SNI;
+}
+
+/* The host name of a server_name extension's data: exactly one host_name entry. */
+static lg_hello_result_t server_name(cur_t data, char *name)
+{
+    cur_t list, host;
+
+    if (get_vec(&data, 2, &list) != 0 || data.n != 0 || get_uint(&list, 1) != NAME_HOST ||
+        get_vec(&list, 2, &host) != 0 || list.n != 0)
+        return LG_HELLO_BAD;
+    return lg_hello_host(host.p, host.n, name);
 }
 
 lg_hello_result_t lg_hello_server_name(const uint8_t *data, size_t len, char *name)

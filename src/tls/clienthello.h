@@ -40,6 +40,12 @@ lg_hello_result_t lg_hello_sni(const uint8_t *in, size_t len, char *name);
  */
 lg_hello_result_t lg_hello_server_name(const uint8_t *data, size_t len, char *name);
 
+/*
+ * A host name as a server_name entry holds it (`len` bytes at `p`), checked the same way:
+ * LG_HELLO_SNI with `name` set as above, or LG_HELLO_BAD (empty label, a byte no host name has).
+ */
+lg_hello_result_t lg_hello_host(const uint8_t *p, size_t len, char *name);
+
 /* A word for a result, for logs ("no server name", "not TLS", ...). */
 const char *lg_hello_result_text(lg_hello_result_t r);
 

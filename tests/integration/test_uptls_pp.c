@@ -202,7 +202,7 @@ static const char *tlv_line(lg_proc_t *be, const char *body)
  * A TLS listener (client_auth optional) in front of a v2 pool: each header carries the server
  * name the client sent (PP2_TYPE_AUTHORITY) and PP2_TYPE_SSL: the client-TLS flag, the
  * certificate flags and verify result, the version; HTTP/2 streams the same; a plain listener's
- * clients get no TLV.
+ * clients get no TLV. The name is checked and lower-cased as a passthrough route reads it.
  */
 Test(uptls_pp, v2_tlvs_tell_the_client_tls, .timeout = 90)
 {
@@ -216,6 +216,10 @@ Test(uptls_pp, v2_tlvs_tell_the_client_tls, .timeout = 90)
         {NAME, "client", 0, " authority=" NAME " ssl=0x07/0/TLSv1.3"},
         /* self-signed: presented, not verified (X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT) */
         {NAME, "rogue", 0, " authority=" NAME " ssl=0x07/18/TLSv1.3"},
+        /* passed on as the passthrough reader gives it: lower case, no trailing dot */
+        {"Other.TEST.", NULL, 0, " authority=other.test ssl=0x01/1/TLSv1.3"},
+        /* OpenSSL takes any byte but NUL: a name no host has is left out */
+        {"bad name", NULL, 0, " ssl=0x01/1/TLSv1.3"},
     };
     lg_proc_t *be = pp_backend("v2", 0, 0);
     lg_yaml_t *conf = lg_yaml_single(be->port);
