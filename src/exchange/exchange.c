@@ -134,13 +134,11 @@ static void request_id_make(lg_worker_t *w, char *out)
     out[2 * LG_RID_BYTES] = '\0';
 }
 
+/* The client's X-Request-Id (trimmed, at most LG_REQUEST_ID_MAX bytes), or a new one. */
 static void request_id(lg_exchange_t *x, const lg_req_head_t *rq)
 {
-    size_t len = LG_MIN(rq->request_id.len, sizeof(x->rid) - 1);
+    size_t len = rq->request_id.len;
 
-    /* a value cut here may end in whitespace, which {request_id} must not write (HTTP/2) */
-    while (len > 0 && (rq->request_id.p[len - 1] == ' ' || rq->request_id.p[len - 1] == '\t'))
-        len--;
     if (len == 0) {
         request_id_make(x->w, x->rid);
         return;

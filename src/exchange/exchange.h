@@ -32,8 +32,8 @@
 #include "upstream/upstream.h"
 #include "worker/ctx.h"
 
-#define LG_RID_MAX  64   /* an X-Request-Id longer than this is cut in the log */
-#define LG_LOGS_MAX 1024 /* request fields kept for the access log */
+#define LG_RID_MAX  (LG_REQUEST_ID_MAX + 1) /* an X-Request-Id and its NUL */
+#define LG_LOGS_MAX 1024                    /* request fields kept for the access log */
 
 typedef struct lg_exchange lg_exchange_t;
 

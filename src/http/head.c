@@ -253,7 +253,7 @@ static int req_header(lg_req_head_t *rq, const lg_hdr_t *h, unsigned *nhost, lg_
             return LG_HTTP_400;
         break;
     case LG_H_REQUEST_ID:
-        if (rq->request_id.len == 0)
+        if (rq->request_id.len == 0 && h->value.len <= LG_REQUEST_ID_MAX)
             rq->request_id = h->value;
         break;
     case LG_H_UPGRADE:
@@ -434,9 +434,10 @@ size_t lg_req_head_build(const lg_req_head_t *rq, const lg_req_build_t *b, char 
                 put(&o, h.line, h.line_len);
             break;
         case LG_H_REQUEST_ID:
-            /* Only the id lifeguard logs (the first that is not empty; with none, lifeguard's
-             * own goes below): a second one would let the backend log another. And never
-             * hop-by-hop, as Host: `Connection: X-Request-Id` would leave the backend none. */
+            /* Only the id lifeguard logs (the first that is not empty nor too long; with none,
+             * lifeguard's own goes below): a second one would let the backend log another. And
+             * never hop-by-hop, as Host: `Connection: X-Request-Id` would leave the backend none.
+             */
             if (rq->request_id.len != 0 && h.value.p == rq->request_id.p)
                 put(&o, h.line, h.line_len);
             break;

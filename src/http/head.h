@@ -23,6 +23,12 @@ struct lg_hdr_rules; /* http/rules.h */
 struct lg_rule_vals;
 
 /* One header line of a head. */
+/*
+ * The longest X-Request-Id taken from a client: the first field that is not empty and not
+ * longer is kept (and logged whole); with none, lifeguard makes its own.
+ */
+#define LG_REQUEST_ID_MAX 63
+
 typedef struct lg_hdr {
     const char *line; /* the whole line, CRLF included */
     size_t line_len;
@@ -65,7 +71,7 @@ typedef struct lg_req_head {
                          lg_req_head_target() */
     lg_span_t host;   /* Host value, or the authority of an absolute-form target; may be empty */
     lg_span_t target; /* as received */
-    lg_span_t request_id; /* X-Request-Id as received; len 0 when absent */
+    lg_span_t request_id; /* X-Request-Id as received; len 0 when absent or too long */
     unsigned upgrade;     /* Connection: upgrade and Upgrade names a protocol other than h2c */
     unsigned absolute;    /* absolute-form target: `host` is its authority */
     unsigned http_minor;
