@@ -332,6 +332,7 @@ Test(rules, long_rule_fields_leave_room_for_the_respond_body, .timeout = 60)
     lg_yaml_t *c = lg_yaml_single(origin->port);
     char body[8001], uri[3401];
     char *out;
+    int written = 0;
     lg_fix_t f;
 
     memset(body, 'b', sizeof(body) - 1);
@@ -351,11 +352,8 @@ Test(rules, long_rule_fields_leave_room_for_the_respond_body, .timeout = 60)
     cr_assert_not_null(strstr(out, "HTTP/1.1 200"), "%.300s", out);
     cr_assert_not_null(strstr(out, lg_fmt("\r\n\r\n%s", body)), "the body is missing");
     cr_assert_eq(field_count(out, HSTS), 1, "%.300s", out);
-    cr_assert_eq(field_count(out, lg_fmt("X-A: %s\r\n", uri)) +
-                     field_count(out, lg_fmt("X-B: %s\r\n", uri)) +
-                     field_count(out, lg_fmt("X-C: %s\r\n", uri)) +
-                     field_count(out, lg_fmt("X-D: %s\r\n", uri)) +
-                     field_count(out, lg_fmt("X-E: %s\r\n", uri)),
-                 4, "one {uri} field is left out, the others written");
+    for (char name = 'A'; name <= 'E'; name++)
+        written += field_count(out, lg_fmt("X-%c: %s\r\n", name, uri));
+    cr_assert_eq(written, 4, "one {uri} field is left out, the others written");
     lg_fix_finish(&f, NULL);
 }
